@@ -1,0 +1,1 @@
+export * as tf from './engine/tf.js';
