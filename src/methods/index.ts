@@ -1,0 +1,13 @@
+import { Registry } from '../util/registry.js';
+import type { DistillationMethod } from './method.js';
+import { kd, kdLoss } from './kd.js';
+import { ce, crossEntropyLoss } from './ce.js';
+
+export type { DistillationMethod, TermInputs, TermLoss } from './method.js';
+
+// and each term's options are validated by that method's own schema before build() sees them.
+// Methods take different option types; each term is validated by its own schema before build().
+export const methods = new Registry<DistillationMethod<any>>('method').register(kd.name, kd).register(ce.name, ce);
+
+/** The losses as pure functions of tensors, for users with their own training loop. */
+export const losses = { kd: kdLoss, ce: crossEntropyLoss };
