@@ -1,0 +1,119 @@
+/**
+ * The kdkit command line. The only module that touches argv, stdout formatting and exit codes:
+ * 0 success, 1 the run failed, 2 bad usage/config/input, 3 the deployment gate failed.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { basename, extname, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { InputError } from '../errors.js';
+import { loadConfigFile, parseConfig } from '../config/parse.js';
+import { demoConfig, type DemoDataset } from '../config/demo.js';
+import type { ExperimentConfig } from '../config/schema.js';
+import { runExperiment, type RunEvent } from '../train/pipeline.js';
+import { jsonlLogger, writeRunReports } from '../report/write.js';
+import { comparisonRows, distillationGainPoints, formatTable } from '../report/table.js';
+import { progressReporter } from './progress.js';
+
+export const EXIT = { ok: 0, failed: 1, badInput: 2, gateFailed: 3 } as const;
+
+interface CommonOptions {
+  out?: string;
+  backend?: 'wasm' | 'cpu';
+  seed?: number;
+  dryRun?: boolean;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command('kdkit')
+    .description('Knowledge distillation for TypeScript and Node.js: distil a large teacher into a small student, evaluate it, export it.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+  const common = (command: Command) =>
+    command
+      .option('--out <dir>', 'run directory for summary.json, report.md, student/, logs')
+      .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu']))
+      .option('--seed <n>', 'seed for initialization, splits, shuffling and dropout', parseSeed)
+      .option('--dry-run', 'print the resolved config and exit without training');
+
+  common(program.command('demo'))
+    .description('run the whole pipeline on a bundled setup: teacher, soft labels, scratch baseline, distilled student, evaluation, export')
+    .addOption(new Option('--dataset <name>', 'dataset').choices(['digits', 'fashion-mnist']).default('digits'))
+    .option('--data <dir>', 'directory holding the Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist)')
+    .option('--quick', 'a few-second smoke run of every step on digits')
+    .action(async (options: CommonOptions & { dataset: DemoDataset; data?: string; quick?: boolean }) => {
+      const seed = options.seed ?? 1;
+      const input = demoConfig(options.dataset, { seed, quick: Boolean(options.quick), dataPath: options.data });
+      const config = parseConfig({ ...input, ...(options.backend ? { backend: options.backend } : {}) }, 'demo');
+      const name = options.quick ? 'demo-quick' : `demo-${options.dataset}`;
+      exitCode = await execute(config, options.out ?? `runs/${name}-seed${seed}`, options.dryRun);
+    });
+
+  common(program.command('run'))
+    .description('run an experiment described by a YAML config')
+    .argument('<config>', 'experiment config (YAML)')
+    .action(async (configPath: string, options: CommonOptions) => {
+      const loaded = loadConfigFile(configPath);
+      const config: ExperimentConfig = {
+        ...loaded,
+        ...(options.backend ? { backend: options.backend } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      };
+      const out = options.out ?? `runs/${basename(configPath, extname(configPath))}-seed${config.seed}`;
+      exitCode = await execute(config, out, options.dryRun);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+async function execute(config: ExperimentConfig, out: string, dryRun = false): Promise<number> {
+  const outDir = resolve(out);
+  if (dryRun) {
+    process.stdout.write(`# kdkit would run this config, writing to ${outDir}\n${stringify(config)}`);
+    return EXIT.ok;
+  }
+  process.stdout.write(`kdkit: writing to ${outDir}\n`);
+  const log = jsonlLogger(outDir);
+  const show = progressReporter(process.stderr.isTTY ? process.stderr : process.stdout);
+  const onEvent = (event: RunEvent) => {
+    show(event);
+    if (event.type !== 'step') log(event);
+  };
+  const summary = await runExperiment(config, { outDir, onEvent });
+  writeRunReports(outDir, summary);
+  process.stdout.write(`\n${formatTable(comparisonRows(summary))}\n`);
+  const gain = distillationGainPoints(summary);
+  if (gain !== null) process.stdout.write(`\ndistillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy\n`);
+  process.stdout.write(`\nsummary: ${resolve(outDir, 'summary.json')}\nreport:  ${resolve(outDir, 'report.md')}\nstudent: ${resolve(outDir, 'student/model.json')}\n`);
+  return summary.gate.passed ? EXIT.ok : EXIT.gateFailed;
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander has already printed its message.
+    return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT.ok : EXIT.badInput;
+  }
+  if (error instanceof InputError) {
+    process.stderr.write(`kdkit: ${error.message}\n`);
+    return EXIT.badInput;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`kdkit: run failed: ${message}\n`);
+  if (process.env.KDKIT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  else process.stderr.write('(set KDKIT_DEBUG=1 for the stack trace)\n');
+  return EXIT.failed;
+}
+
+function parseSeed(value: string): number {
+  const seed = Number(value);
+  if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return seed;
+}

@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { InputError } from '../errors.js';
+import { methods } from '../methods/index.js';
+import { experimentSpec, type ExperimentConfig, type TermConfig } from './schema.js';
+
+/** Renders zod issues as `field.path: what was expected` lines. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string {
+  return issues
+    .map((issue) => {
+      const path = formatPath([...(prefix ? [prefix] : []), ...issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key))]);
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => `${formatPath([path, key].filter(Boolean))}: unknown key`).join('\n');
+      }
+      return `${path || '(top level)'}: ${issue.message.replace(/^Invalid input: /, '')}`;
+    })
+    .join('\n');
+}
+
+function formatPath(parts: (string | number)[]): string {
+  return parts.reduce<string>((path, part) => (typeof part === 'number' ? `${path}[${part}]` : path ? `${path}.${part}` : part), '');
+}
+
+/** Validates a config object (already parsed from YAML or built in code). `source` names it in errors. */
+export function parseConfig(input: unknown, source = 'config'): ExperimentConfig {
+  const parsed = experimentSpec.safeParse(input);
+  if (!parsed.success) throw new InputError(`${source}: invalid config\n${describeIssues(parsed.error.issues)}`);
+  const terms: TermConfig[] = parsed.data.distill.terms.map((term, index) => {
+    const field = `distill.terms[${index}]`;
+    const { method: name, weight, ...rest } = term;
+    const method = methods.get(name, `${source}: ${field}.method`);
+    const options = method.options.safeParse(rest);
+    if (!options.success) throw new InputError(`${source}: invalid config\n${describeIssues(options.error.issues, field)}`);
+    return { method: name, weight, options: options.data as Record<string, unknown> };
+  });
+  return { ...parsed.data, distill: { ...parsed.data.distill, terms } };
+}
+
+/** Reads and validates a YAML config file. Every failure is an InputError naming the file. */
+export function loadConfigFile(path: string): ExperimentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InputError(`${path}: cannot read config file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  // The core schema has no tags that construct objects or run code.
+  const document = parseDocument(text, { schema: 'core', uniqueKeys: true, prettyErrors: true });
+  if (document.errors.length > 0) {
+    throw new InputError(`${path}: not valid YAML\n${document.errors.map((error) => error.message).join('\n')}`);
+  }
+  return parseConfig(document.toJS(), path);
+}

@@ -1,0 +1,103 @@
+/**
+ * The experiment config: parsed once, at the edge, into typed values. Unknown keys are errors.
+ * Code past `parseConfig` trusts these types.
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const rate = z.number().min(0).lt(1);
+
+export const mlpSpec = z.strictObject({
+  type: z.literal('mlp'),
+  /** Width of each hidden dense layer. */
+  hidden: z.array(positiveInt).default([]),
+  /** Dropout rate after each hidden layer (0 = none). */
+  dropout: rate.default(0),
+  activation: z.enum(['relu', 'tanh', 'elu']).default('relu'),
+});
+
+export const cnnSpec = z.strictObject({
+  type: z.literal('cnn'),
+  /** Filters of each 'same'-padded conv layer; each is followed by 2×2 max pooling. */
+  filters: z.array(positiveInt).min(1),
+  kernelSize: positiveInt.default(3),
+  /** Width of each dense layer after flattening. */
+  dense: z.array(positiveInt).default([]),
+  /** Dropout rate before each dense layer (0 = none). */
+  dropout: rate.default(0),
+  batchNorm: z.boolean().default(false),
+});
+
+export const modelSpec = z.discriminatedUnion('type', [mlpSpec, cnnSpec]);
+export type ModelSpec = z.infer<typeof modelSpec>;
+
+export const optimizerSpec = z.strictObject({
+  type: z.enum(['adam', 'sgd', 'momentum']).default('adam'),
+  learningRate: z.number().positive().default(0.001),
+  /** Momentum for type 'momentum'. */
+  momentum: z.number().min(0).lt(1).default(0.9),
+});
+export type OptimizerSpec = z.infer<typeof optimizerSpec>;
+
+const trainingFields = {
+  epochs: positiveInt,
+  batchSize: positiveInt.default(128),
+  optimizer: optimizerSpec.default({ type: 'adam', learningRate: 0.001, momentum: 0.9 }),
+};
+
+export const datasetSpec = z.strictObject({
+  name: z.enum(['digits', 'fashion-mnist']),
+  /** Directory holding the IDX files (fashion-mnist only). */
+  path: z.string().min(1).optional(),
+  /** Samples carved out of train for validation. */
+  validation: z.number().int().nonnegative().optional(),
+});
+export type DatasetConfig = z.infer<typeof datasetSpec>;
+
+export const teacherSpec = z.union([
+  z.strictObject({ model: modelSpec, ...trainingFields }),
+  z.strictObject({
+    /** A TensorFlow.js layers model: its model.json, or the directory holding it. */
+    load: z.string().min(1),
+  }),
+]);
+export type TeacherConfig = z.infer<typeof teacherSpec>;
+
+/**
+ * A loss term as written in the config. `method` picks the registered method; its own options
+ * (e.g. `temperature`) are checked against that method's schema in `parseConfig`.
+ */
+export const termSpec = z.looseObject({
+  method: z.string().min(1),
+  weight: z.number().nonnegative(),
+});
+
+export const distillSpec = z.strictObject({
+  ...trainingFields,
+  terms: z.array(termSpec).min(1),
+});
+
+export const experimentSpec = z.strictObject({
+  seed: z.number().int().nonnegative().default(1),
+  backend: z.enum(['wasm', 'cpu']).default('wasm'),
+  dataset: datasetSpec,
+  teacher: teacherSpec,
+  student: z.strictObject({ model: modelSpec }),
+  /** Also train the student architecture on hard labels alone, with the same seed and budget. */
+  baseline: z.boolean().default(true),
+  distill: distillSpec,
+});
+
+export type ExperimentInput = z.input<typeof experimentSpec>;
+export type ParsedExperiment = z.infer<typeof experimentSpec>;
+
+/** A term after its method's options have been validated. */
+export interface TermConfig {
+  method: string;
+  weight: number;
+  options: Record<string, unknown>;
+}
+
+export type ExperimentConfig = Omit<ParsedExperiment, 'distill'> & {
+  distill: Omit<ParsedExperiment['distill'], 'terms'> & { terms: TermConfig[] };
+};

@@ -1,0 +1,156 @@
+/**
+ * Reader for IDX files, the format of MNIST and its drop-in relatives (Fashion-MNIST, KMNIST).
+ * Layout (http://yann.lecun.com/exdb/mnist/): two zero bytes, a type byte, a dimension-count byte,
+ * one big-endian uint32 per dimension, then the values in row-major order, big-endian.
+ * Files may be gzipped; gzip is detected by its magic bytes 1f 8b, not by the file name.
+ */
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { InputError } from '../errors.js';
+
+export type IdxDataType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+
+export type IdxValues = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+
+export interface IdxArray {
+  readonly dataType: IdxDataType;
+  /** Size of each dimension, outermost first, e.g. [60000, 28, 28]. */
+  readonly dims: readonly number[];
+  /** The values in row-major order, converted to the platform's byte order. */
+  readonly values: IdxValues;
+}
+
+interface TypeInfo {
+  readonly dataType: IdxDataType;
+  readonly bytesPerValue: number;
+}
+
+const TYPES_BY_CODE: ReadonlyMap<number, TypeInfo> = new Map([
+  [0x08, { dataType: 'uint8', bytesPerValue: 1 }],
+  [0x09, { dataType: 'int8', bytesPerValue: 1 }],
+  [0x0b, { dataType: 'int16', bytesPerValue: 2 }],
+  [0x0c, { dataType: 'int32', bytesPerValue: 4 }],
+  [0x0d, { dataType: 'float32', bytesPerValue: 4 }],
+  [0x0e, { dataType: 'float64', bytesPerValue: 8 }],
+]);
+
+/** Magic number of MNIST-style image files: uint8 values, 3 dimensions [count, height, width]. */
+export const IDX_IMAGES_MAGIC = 0x00000803;
+/** Magic number of MNIST-style label files: uint8 values, 1 dimension [count]. */
+export const IDX_LABELS_MAGIC = 0x00000801;
+
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
+
+const READ_ERROR_REASONS: ReadonlyMap<string, string> = new Map([
+  ['ENOENT', 'no such file'],
+  ['EISDIR', 'it is a directory, expected a file'],
+  ['EACCES', 'permission denied'],
+]);
+
+function hex32(value: number): string {
+  return `0x${(value >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+function describeMagic(magic: number): string {
+  const info = TYPES_BY_CODE.get((magic >>> 8) & 0xff);
+  const type = info ? info.dataType : 'unknown type';
+  return `${hex32(magic)} (${type}, ${magic & 0xff} dimensions)`;
+}
+
+/** Reads a file, gunzipping it when it starts with the gzip magic bytes. */
+export function readMaybeGzipped(path: string): Uint8Array {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const reason = READ_ERROR_REASONS.get(code) ?? (error as Error).message;
+    throw new InputError(`cannot read ${path}: ${reason}`);
+  }
+  if (bytes.length < 2 || bytes[0] !== GZIP_MAGIC[0] || bytes[1] !== GZIP_MAGIC[1]) return bytes;
+  try {
+    return gunzipSync(bytes);
+  } catch (error) {
+    throw new InputError(`${path} starts like a gzip file but could not be decompressed (${(error as Error).message}); the download is probably truncated or corrupt`);
+  }
+}
+
+/**
+ * Parses IDX bytes. `source` names the file in error messages. When `expectedMagic` is given,
+ * any other magic number is an error. Every size the header claims is checked against the
+ * actual byte length before anything is allocated.
+ */
+export function parseIdx(bytes: Uint8Array, source: string, expectedMagic?: number): IdxArray {
+  if (bytes.length < 4) {
+    throw new InputError(`${source} is not an IDX file: it has ${bytes.length} bytes, fewer than the 4-byte magic number`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0, false);
+  if (expectedMagic !== undefined && magic !== expectedMagic) {
+    throw new InputError(`${source}: wrong IDX magic number ${hex32(magic)}, expected ${describeMagic(expectedMagic)}`);
+  }
+  if (bytes[0] !== 0 || bytes[1] !== 0) {
+    throw new InputError(`${source} is not an IDX file: magic number ${hex32(magic)} should start with two zero bytes`);
+  }
+  const typeCode = bytes[2];
+  const typeInfo = TYPES_BY_CODE.get(typeCode);
+  if (typeInfo === undefined) {
+    const known = [...TYPES_BY_CODE].map(([code, info]) => `0x${code.toString(16).padStart(2, '0')} ${info.dataType}`);
+    throw new InputError(`${source}: unsupported IDX type byte 0x${typeCode.toString(16).padStart(2, '0')}, expected one of ${known.join(', ')}`);
+  }
+  const rank = bytes[3];
+  if (rank === 0) throw new InputError(`${source}: IDX header declares 0 dimensions, expected at least 1`);
+  const headerBytes = 4 + 4 * rank;
+  if (bytes.length < headerBytes) {
+    throw new InputError(`${source}: truncated IDX header, ${rank} dimensions need ${headerBytes} header bytes but the file has ${bytes.length}`);
+  }
+  const dims: number[] = [];
+  for (let axis = 0; axis < rank; axis++) dims.push(view.getUint32(4 + 4 * axis, false));
+
+  // BigInt because a product of uint32 dimensions can exceed 2^53.
+  const dataBytes = bytes.length - headerBytes;
+  const claimedBytes = dims.reduce((product, size) => product * BigInt(size), BigInt(typeInfo.bytesPerValue));
+  if (claimedBytes !== BigInt(dataBytes)) {
+    throw new InputError(
+      `${source}: wrong length, the header (${dims.join('×')} ${typeInfo.dataType}) says ${claimedBytes} bytes of data, ` +
+      `the file has ${dataBytes} bytes after the ${headerBytes}-byte header`,
+    );
+  }
+  return { dataType: typeInfo.dataType, dims, values: decodeValues(view, headerBytes, dataBytes, typeInfo) };
+}
+
+function decodeValues(view: DataView, offset: number, byteLength: number, typeInfo: TypeInfo): IdxValues {
+  const start = view.byteOffset + offset;
+  const count = byteLength / typeInfo.bytesPerValue;
+  switch (typeInfo.dataType) {
+    case 'uint8':
+      return new Uint8Array(view.buffer, start, count);
+    case 'int8':
+      return new Int8Array(view.buffer, start, count);
+    case 'int16': {
+      const values = new Int16Array(count);
+      for (let i = 0; i < count; i++) values[i] = view.getInt16(offset + 2 * i, false);
+      return values;
+    }
+    case 'int32': {
+      const values = new Int32Array(count);
+      for (let i = 0; i < count; i++) values[i] = view.getInt32(offset + 4 * i, false);
+      return values;
+    }
+    case 'float32': {
+      const values = new Float32Array(count);
+      for (let i = 0; i < count; i++) values[i] = view.getFloat32(offset + 4 * i, false);
+      return values;
+    }
+    case 'float64': {
+      const values = new Float64Array(count);
+      for (let i = 0; i < count; i++) values[i] = view.getFloat64(offset + 8 * i, false);
+      return values;
+    }
+  }
+}
+
+/** Reads and parses an IDX file, gzipped or not. */
+export function readIdxFile(path: string, expectedMagic?: number): IdxArray {
+  return parseIdx(readMaybeGzipped(path), path, expectedMagic);
+}

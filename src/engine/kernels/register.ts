@@ -1,0 +1,66 @@
+/**
+ * The one list of kernels kdkit puts on the wasm backend. To swap an implementation (e.g. for
+ * ONNX Runtime-backed kernels), change its entry here.
+ */
+import {
+  _FusedMatMul,
+  BatchMatMul,
+  Conv2DBackpropInput,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelConfig,
+} from '@tensorflow/tfjs-core';
+import { transposeFreeBatchMatMul } from './batch_mat_mul.js';
+import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter.js';
+import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
+import { depthwiseConv2dBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
+import { depthwiseConv2dBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
+import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
+import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
+
+/** Kernels the stock wasm backend does not have. */
+const addedKernels: KernelConfig[] = [
+  conv2dBackpropFilterConfig,
+  depthwiseConv2dBackpropFilterConfig,
+  depthwiseConv2dBackpropInputConfig,
+  unsortedSegmentSumConfig,
+];
+
+/** Stock kernels kdkit replaces; each replacement is built from the stock kernel it replaces. */
+const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig) => KernelConfig }> = [
+  { kernelName: BatchMatMul, replace: transposeFreeBatchMatMul },
+  { kernelName: _FusedMatMul, replace: transposeFreeFusedMatMul },
+  { kernelName: Conv2DBackpropInput, replace: () => conv2dBackpropInputConfig },
+];
+
+let registeredNames: string[] | undefined;
+
+/**
+ * Registers kdkit's wasm kernels; later calls return the same names without registering again.
+ * Replacements keep the stock kernel's setup function, so this works before or after the wasm
+ * backend has been initialized.
+ */
+export function registerWasmKernels(): string[] {
+  if (registeredNames !== undefined) return registeredNames;
+  for (const config of addedKernels) {
+    if (getKernel(config.kernelName, 'wasm') !== undefined) {
+      throw new Error(
+        `kdkit engine: the wasm backend already has a ${config.kernelName} kernel; ` +
+          `remove kdkit's from src/engine/kernels/register.ts.`,
+      );
+    }
+  }
+  const replacements = replacedKernels.map(({ kernelName, replace }) => {
+    const stock = getKernel(kernelName, 'wasm');
+    if (stock === undefined) throw new Error(`kdkit engine: the wasm backend has no ${kernelName} kernel to replace.`);
+    return replace(stock);
+  });
+  for (const config of addedKernels) registerKernel(config);
+  for (const config of replacements) {
+    unregisterKernel(config.kernelName, 'wasm');
+    registerKernel(config);
+  }
+  registeredNames = [...addedKernels, ...replacements].map((config) => config.kernelName);
+  return registeredNames;
+}

@@ -1,0 +1,77 @@
+/**
+ * Builds teachers and students from the architecture specs in the config. Every model maps
+ * NHWC images to logits (no softmax): losses apply temperature and softmax themselves.
+ * Layer names are stable (`conv_1`, `dense_2`, `logits`) so later features can tap them by name.
+ */
+import * as tf from '../engine/tf.js';
+import { InputError } from '../errors.js';
+import type { ModelSpec } from '../config/schema.js';
+
+export interface BuildOptions {
+  /** [height, width, channels] of one sample. */
+  inputShape: readonly [number, number, number];
+  numClasses: number;
+  /** Seeds the weight initializers. */
+  seed: number;
+  name: string;
+  /** Config field the spec came from, for error messages. */
+  field?: string;
+}
+
+export function buildModel(spec: ModelSpec, options: BuildOptions): tf.LayersModel {
+  const field = options.field ?? 'model';
+  let layerIndex = 0;
+  const init = () => ({
+    kernelInitializer: tf.initializers.glorotUniform({ seed: options.seed * 1000 + ++layerIndex }),
+    biasInitializer: 'zeros' as const,
+  });
+  const input = tf.input({ shape: [...options.inputShape], name: 'image' });
+  let x = input as tf.SymbolicTensor;
+
+  if (spec.type === 'cnn') {
+    let [height, width] = options.inputShape;
+    spec.filters.forEach((filters, i) => {
+      x = tf.layers
+        .conv2d({ filters, kernelSize: spec.kernelSize, padding: 'same', activation: spec.batchNorm ? 'linear' : 'relu', useBias: !spec.batchNorm, name: `conv_${i + 1}`, ...init() })
+        .apply(x) as tf.SymbolicTensor;
+      if (spec.batchNorm) {
+        x = tf.layers.batchNormalization({ name: `bn_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+        x = tf.layers.activation({ activation: 'relu', name: `relu_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+      }
+      if (height < 2 || width < 2) {
+        throw new InputError(`${field}.filters: ${spec.filters.length} conv+pool blocks need a larger input than ${options.inputShape.join('×')}; block ${i + 1} would pool a ${height}×${width} map`);
+      }
+      x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+      height = Math.floor(height / 2);
+      width = Math.floor(width / 2);
+    });
+  }
+  x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
+  const hidden = spec.type === 'cnn' ? spec.dense : spec.hidden;
+  const activation = spec.type === 'mlp' ? spec.activation : 'relu';
+  hidden.forEach((units, i) => {
+    x = tf.layers.dense({ units, activation, name: `dense_${i + 1}`, ...init() }).apply(x) as tf.SymbolicTensor;
+    if (spec.dropout > 0) x = tf.layers.dropout({ rate: spec.dropout, name: `dropout_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+  });
+  const logits = tf.layers.dense({ units: options.numClasses, name: 'logits', ...init() }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: logits, name: options.name });
+}
+
+/** Multiply-accumulates for one sample, from the layer shapes (dense and conv layers). */
+export function multiplyAccumulates(model: tf.LayersModel): number {
+  let total = 0;
+  for (const layer of model.layers) {
+    const className = layer.getClassName();
+    const outputShape = layer.outputShape as (number | null)[];
+    if (className === 'Dense') {
+      const [kernel] = layer.getWeights();
+      total += kernel.shape[0]! * kernel.shape[1]!;
+    } else if (className === 'Conv2D' || className === 'DepthwiseConv2D') {
+      const [kernel] = layer.getWeights();
+      // Conv2D kernels are [kh, kw, in, out]; depthwise kernels [kh, kw, in, multiplier]: same product.
+      const [kernelHeight, kernelWidth, inChannels, outPerPosition] = kernel.shape as number[];
+      total += outputShape[1]! * outputShape[2]! * kernelHeight * kernelWidth * inChannels * outPerPosition;
+    }
+  }
+  return total;
+}

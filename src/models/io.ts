@@ -1,0 +1,95 @@
+/**
+ * Saving and loading TensorFlow.js layers models on the local file system, in the standard
+ * format (`model.json` + a weights file) that stock `tf.loadLayersModel` reads in a browser.
+ * Every file is written atomically; weight paths in a manifest may not leave the model's directory.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import * as tf from '../engine/tf.js';
+import { InputError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+
+const WEIGHTS_FILE = 'weights.bin';
+
+export interface SavedModel {
+  modelJsonPath: string;
+  /** model.json plus weights, as written. */
+  sizeBytes: number;
+}
+
+/** Serializes a model to the two files of the layers format, in memory. */
+export async function serializeModel(model: tf.LayersModel): Promise<{ modelJson: string; weights: Uint8Array }> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (saved) => {
+    artifacts = saved;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  if (!artifacts?.weightData || !artifacts.weightSpecs) throw new Error(`model '${model.name}' produced no weights when saved`);
+  const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+  const modelJson = JSON.stringify({
+    format: 'layers-model',
+    generatedBy: artifacts.generatedBy,
+    convertedBy: null,
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs }],
+  });
+  return { modelJson, weights };
+}
+
+export async function saveModelDir(model: tf.LayersModel, directory: string): Promise<SavedModel> {
+  const { modelJson, weights } = await serializeModel(model);
+  writeFileAtomic(join(directory, WEIGHTS_FILE), weights);
+  const modelJsonPath = join(directory, 'model.json');
+  writeFileAtomic(modelJsonPath, modelJson);
+  return { modelJsonPath, sizeBytes: Buffer.byteLength(modelJson) + weights.byteLength };
+}
+
+/** Size of the model in the layers format (model.json + float32 weights). */
+export async function serializedSizeBytes(model: tf.LayersModel): Promise<number> {
+  const { modelJson, weights } = await serializeModel(model);
+  return Buffer.byteLength(modelJson) + weights.byteLength;
+}
+
+interface ModelJson {
+  modelTopology: object;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+/** Loads a layers model from its model.json, or from the directory that holds it. */
+export async function loadModelDir(path: string): Promise<tf.LayersModel> {
+  const modelJsonPath = existsSync(path) && statSync(path).isDirectory() ? join(path, 'model.json') : path;
+  let parsed: ModelJson;
+  try {
+    parsed = JSON.parse(readFileSync(modelJsonPath, 'utf8')) as ModelJson;
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new InputError(`${modelJsonPath}: cannot read a TensorFlow.js model.json (${reason})`);
+  }
+  if (typeof parsed?.modelTopology !== 'object' || parsed.modelTopology === null || !Array.isArray(parsed.weightsManifest)) {
+    throw new InputError(`${modelJsonPath}: not a TensorFlow.js layers model (expected 'modelTopology' and 'weightsManifest')`);
+  }
+  const directory = resolve(dirname(modelJsonPath));
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: ArrayBuffer[] = [];
+  for (const group of parsed.weightsManifest) {
+    weightSpecs.push(...group.weights);
+    for (const relativePath of group.paths) {
+      const weightPath = resolve(directory, relativePath);
+      if (!weightPath.startsWith(directory + sep)) {
+        throw new InputError(`${modelJsonPath}: weight path '${relativePath}' points outside the model directory`);
+      }
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(weightPath);
+      } catch (error) {
+        throw new InputError(`${weightPath}: cannot read weights listed in ${modelJsonPath} (${(error as NodeJS.ErrnoException).code})`);
+      }
+      buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    }
+  }
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: parsed.modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) }));
+  } catch (error) {
+    throw new InputError(`${modelJsonPath}: cannot build the model (${(error as Error).message})`);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * One experiment, steps 1–7 of DESIGN.md, for a teacher and one distilled student:
+ * teacher → soft labels → scratch baseline → distilled student → evaluation → export → summary.
+ * Data flows one way; each step's output is the next one's input.
+ */
+import { join } from 'node:path';
+import * as tf from '../engine/tf.js';
+import { initEngine, type EngineInfo } from '../engine/index.js';
+import { loadDataset, type DatasetSplits } from '../data/index.js';
+import type { ExperimentConfig, ModelSpec } from '../config/schema.js';
+import { InputError } from '../errors.js';
+import { methods } from '../methods/index.js';
+import { buildModel } from '../models/build.js';
+import { loadModelDir, saveModelDir, serializeModel } from '../models/io.js';
+import { sha256, softLabels } from '../teachers/cache.js';
+import { evaluateModel, type ModelEvaluation } from '../eval/evaluate.js';
+import { agreement } from '../eval/agreement.js';
+import { predictLogits } from './batches.js';
+import { trainStage, type EpochRecord, type TrainEvent, type WeightedTerm } from './trainer.js';
+import { withSeededMathRandom } from '../util/seeded_random.js';
+import type { Summary, StageSummary } from '../report/summary.js';
+
+export type RunEvent = TrainEvent | { type: 'info'; message: string };
+
+export interface RunOptions {
+  outDir: string;
+  onEvent?: (event: RunEvent) => void;
+}
+
+interface TrainedModel {
+  model: tf.LayersModel;
+  trainSeconds: number;
+  stage: StageSummary | null;
+}
+
+export async function runExperiment(config: ExperimentConfig, options: RunOptions): Promise<Summary> {
+  const emit = options.onEvent ?? (() => {});
+  const info = (message: string) => emit({ type: 'info', message });
+  const engine = await initEngine({ backend: config.backend });
+  info(`engine: ${describeEngine(engine)}`);
+  // Dropout masks draw on Math.random inside TensorFlow.js; seeding it makes runs repeatable.
+  return withSeededMathRandom(config.seed, async () => {
+    const data = loadDataset(config.dataset, config.seed);
+    info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes`);
+
+    // 1. Teacher.
+    const teacher = await obtainTeacher(config, data, emit);
+    checkTeacherFits(teacher.model, data, config);
+
+    // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
+    const teacherFiles = await serializeModel(teacher.model);
+    const cache = softLabels({
+      cacheRoot: join(options.outDir, 'cache'),
+      teacherFingerprint: sha256(teacherFiles.modelJson, teacherFiles.weights),
+      dataset: data.train,
+      compute: () => predictLogits(teacher.model, data.train),
+    });
+    info(`soft labels: ${cache.cached ? 'cached' : 'computed'} (${cache.directory})`);
+
+    // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
+    // same shuffling and budget; only the loss differs.
+    const studentSeed = config.seed + 1;
+    const scratch = config.baseline
+      ? await trainStudent('scratch', config, data, null, [{ method: 'ce', weight: 1, options: {} }], studentSeed, emit)
+      : null;
+    const student = await trainStudent('student', config, data, cache.logits, config.distill.terms, studentSeed, emit);
+
+    // 5. Evaluation on the test set, touched only here.
+    info('evaluating on the test set');
+    const evaluated: Record<string, ModelEvaluation & { agreementWithTeacher?: number }> = {};
+    const teacherEval = await evaluateModel(teacher.model, data.test, { trainSeconds: teacher.trainSeconds });
+    evaluated.teacher = teacherEval.evaluation;
+    for (const [name, trained] of Object.entries({ scratch, student })) {
+      if (!trained) continue;
+      const result = await evaluateModel(trained.model, data.test, { trainSeconds: trained.trainSeconds });
+      evaluated[name] = { ...result.evaluation, agreementWithTeacher: agreement(result.testLogits, teacherEval.testLogits, data.test.numClasses) };
+    }
+
+    // 6. Export.
+    const studentSaved = await saveModelDir(student.model, join(options.outDir, 'student'));
+    await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
+    info(`student exported: ${studentSaved.modelJsonPath}`);
+
+    const summary: Summary = {
+      kdkit: { version: '0.1.0' },
+      createdAt: new Date().toISOString(),
+      seed: config.seed,
+      backend: config.backend,
+      engine,
+      dataset: {
+        name: config.dataset.name,
+        train: data.train.labels.length,
+        validation: data.validation.labels.length,
+        test: data.test.labels.length,
+        classes: data.train.numClasses,
+      },
+      models: evaluated,
+      stages: [teacher.stage, scratch?.stage ?? null, student.stage].filter((stage): stage is StageSummary => stage !== null),
+      softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached },
+      gate: { passed: true, checks: [] },
+      artifacts: {
+        summary: 'summary.json',
+        report: 'report.md',
+        logs: 'logs.jsonl',
+        student: 'student/model.json',
+        teacher: 'teacher/model.json',
+        softLabels: relative(options.outDir, join(cache.directory, 'teacher-logits.npy')),
+      },
+    };
+    for (const trained of [teacher, scratch, student]) trained?.model.dispose();
+    return summary;
+  });
+}
+
+async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit: (event: RunEvent) => void): Promise<TrainedModel> {
+  if ('load' in config.teacher) {
+    emit({ type: 'info', message: `teacher: loading ${config.teacher.load}` });
+    return { model: await loadModelDir(config.teacher.load), trainSeconds: 0, stage: null };
+  }
+  const spec = config.teacher;
+  const model = build(spec.model, data, config.seed, 'teacher', 'teacher.model');
+  emit({ type: 'info', message: `teacher: ${spec.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
+  const terms = [{ method: 'ce', weight: 1, options: {} }];
+  const result = await trainStage({
+    stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null,
+    terms: buildTerms(terms), epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
+    seed: config.seed, onEvent: emit,
+  });
+  return { model, trainSeconds: result.trainSeconds, stage: stageSummary('teacher', spec, terms, result.history) };
+}
+
+async function trainStudent(
+  name: 'scratch' | 'student',
+  config: ExperimentConfig,
+  data: DatasetSplits,
+  teacherLogits: Float32Array | null,
+  terms: ExperimentConfig['distill']['terms'],
+  seed: number,
+  emit: (event: RunEvent) => void,
+): Promise<TrainedModel> {
+  const model = build(config.student.model, data, seed, name, 'student.model');
+  if (name === 'student') emit({ type: 'info', message: `student: ${config.student.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
+  const { distill } = config;
+  const result = await trainStage({
+    stage: name, model, train: data.train, validation: data.validation, teacherLogits,
+    terms: buildTerms(terms), epochs: distill.epochs, batchSize: distill.batchSize, optimizer: distill.optimizer,
+    seed, onEvent: emit,
+  });
+  return { model, trainSeconds: result.trainSeconds, stage: stageSummary(name, distill, terms, result.history) };
+}
+
+function build(spec: ModelSpec, data: DatasetSplits, seed: number, name: string, field: string): tf.LayersModel {
+  return buildModel(spec, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed, name, field });
+}
+
+/** Terms from the config, each logged under its method name (suffixed when a method repeats). */
+function buildTerms(terms: ExperimentConfig['distill']['terms']): WeightedTerm[] {
+  const seen = new Map<string, number>();
+  return terms.map((term) => {
+    const count = (seen.get(term.method) ?? 0) + 1;
+    seen.set(term.method, count);
+    return { name: count === 1 ? term.method : `${term.method}#${count}`, weight: term.weight, loss: methods.get(term.method).build(term.options) };
+  });
+}
+
+function stageSummary(name: string, training: { epochs: number; batchSize: number; optimizer: object }, terms: ExperimentConfig['distill']['terms'], history: EpochRecord[]): StageSummary {
+  return { name, model: name, epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer, terms, history };
+}
+
+function checkTeacherFits(model: tf.LayersModel, data: DatasetSplits, config: ExperimentConfig): void {
+  const source = 'load' in config.teacher ? config.teacher.load : 'teacher';
+  const inputShape = (model.inputs[0].shape ?? []).slice(1);
+  const expected = [...data.train.sampleShape];
+  if (inputShape.length !== expected.length || inputShape.some((dim, i) => dim !== null && dim !== expected[i])) {
+    throw new InputError(`${source}: teacher expects input [${inputShape.join(', ')}], dataset '${config.dataset.name}' has samples [${expected.join(', ')}]`);
+  }
+  const outputs = model.outputs[0].shape[model.outputs[0].shape.length - 1];
+  if (outputs !== data.train.numClasses) {
+    throw new InputError(`${source}: teacher has ${outputs} outputs, dataset '${config.dataset.name}' has ${data.train.numClasses} classes`);
+  }
+}
+
+function describeEngine(engine: EngineInfo): string {
+  return `${engine.backend}${engine.simd ? ' (SIMD)' : ''}, ${engine.threads} thread${engine.threads === 1 ? '' : 's'}`;
+}
+
+function relative(root: string, path: string): string {
+  return path.startsWith(root) ? path.slice(root.length).replace(/^[/\\]/, '') : path;
+}

@@ -1,0 +1,119 @@
+/**
+ * The training loop shared by every stage (teacher, scratch baseline, distilled student):
+ * minimise Σ weightᵢ · termᵢ over shuffled mini-batches, validate after each epoch.
+ * The loop knows nothing about particular methods; each term is an opaque loss function.
+ */
+import * as tf from '../engine/tf.js';
+import type { Dataset } from '../data/dataset.js';
+import type { OptimizerSpec } from '../config/schema.js';
+import type { TermLoss } from '../methods/index.js';
+import { Rng } from '../util/rng.js';
+import { accuracy, batchTensors, gatherRows, predictLogits } from './batches.js';
+import { makeOptimizer } from './optimizer.js';
+
+export interface WeightedTerm {
+  /** Logged under this name, e.g. 'kd', 'ce'. */
+  name: string;
+  weight: number;
+  loss: TermLoss;
+}
+
+export interface StageOptions {
+  /** Stage name in logs and summary.json: 'teacher', 'scratch', 'student'. */
+  stage: string;
+  model: tf.LayersModel;
+  train: Dataset;
+  validation: Dataset;
+  /** Teacher logits aligned with `train` samples, [n, classes] row-major; null without a teacher. */
+  teacherLogits: Float32Array | null;
+  terms: WeightedTerm[];
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerSpec;
+  /** Seeds the shuffling order. */
+  seed: number;
+  onEvent?: (event: TrainEvent) => void;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  /** Mean of the weighted total loss over the epoch's steps. */
+  loss: number;
+  /** Mean of each unweighted term over the epoch, keyed by term name. */
+  terms: Record<string, number>;
+  validationAccuracy: number;
+  seconds: number;
+}
+
+export type TrainEvent =
+  | { type: 'stage-start'; stage: string; epochs: number; stepsPerEpoch: number }
+  | { type: 'step'; stage: string; epoch: number; step: number; stepsPerEpoch: number; loss: number }
+  | ({ type: 'epoch'; stage: string; epochs: number } & EpochRecord)
+  | { type: 'stage-end'; stage: string; seconds: number };
+
+export interface StageResult {
+  history: EpochRecord[];
+  trainSeconds: number;
+}
+
+export async function trainStage(options: StageOptions): Promise<StageResult> {
+  const { model, train, terms, batchSize } = options;
+  const emit = options.onEvent ?? (() => {});
+  const optimizer = makeOptimizer(options.optimizer);
+  const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+  const rng = new Rng(options.seed);
+  const count = train.labels.length;
+  const stepsPerEpoch = Math.ceil(count / batchSize);
+  const history: EpochRecord[] = [];
+  const started = performance.now();
+  emit({ type: 'stage-start', stage: options.stage, epochs: options.epochs, stepsPerEpoch });
+
+  for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    const epochStarted = performance.now();
+    const order = rng.permutation(count);
+    const termSums = new Float64Array(terms.length);
+    let lossSum = 0;
+    for (let step = 0; step < stepsPerEpoch; step++) {
+      const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
+      const batch = batchTensors(train, indices);
+      const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
+      const termValues: tf.Scalar[] = [];
+      const cost = optimizer.minimize(() => {
+        const studentLogits = model.apply(batch.images, { training: true }) as tf.Tensor2D;
+        let total: tf.Scalar = tf.scalar(0);
+        for (const term of terms) {
+          const value = term.loss({ studentLogits, teacherLogits, labels: batch.labels });
+          termValues.push(tf.keep(value));
+          total = tf.add(total, tf.mul(value, term.weight));
+        }
+        return total;
+      }, true, variables)!;
+      const loss = cost.dataSync()[0];
+      termValues.forEach((value, i) => (termSums[i] += value.dataSync()[0]));
+      tf.dispose([cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : [])]);
+      if (!Number.isFinite(loss)) {
+        throw new Error(`stage '${options.stage}' diverged: loss is ${loss} at epoch ${epoch}, step ${step + 1}`);
+      }
+      lossSum += loss;
+      emit({ type: 'step', stage: options.stage, epoch, step: step + 1, stepsPerEpoch, loss });
+      // Let timers (progress rendering, signals) run between synchronous steps.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const validationAccuracy = options.validation.labels.length > 0
+      ? accuracy(predictLogits(model, options.validation), options.validation.labels)
+      : Number.NaN;
+    const record: EpochRecord = {
+      epoch,
+      loss: lossSum / stepsPerEpoch,
+      terms: Object.fromEntries(terms.map((term, i) => [term.name, termSums[i] / stepsPerEpoch])),
+      validationAccuracy,
+      seconds: (performance.now() - epochStarted) / 1000,
+    };
+    history.push(record);
+    emit({ type: 'epoch', stage: options.stage, epochs: options.epochs, ...record });
+  }
+  optimizer.dispose();
+  const trainSeconds = (performance.now() - started) / 1000;
+  emit({ type: 'stage-end', stage: options.stage, seconds: trainSeconds });
+  return { history, trainSeconds };
+}

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeNpy, encodeNpy } from './npy.js';
+import { InputError } from '../errors.js';
+
+test('npy round trip keeps shape, dtype and values', () => {
+  const data = new Float32Array([1.5, -2, 3.25, 0, 7, 8]);
+  const decoded = decodeNpy(encodeNpy({ dtype: 'float32', data, shape: [2, 3] }), 'x.npy');
+  assert.deepEqual(decoded.shape, [2, 3]);
+  assert.equal(decoded.dtype, 'float32');
+  assert.deepEqual([...decoded.data], [...data]);
+});
+
+test('npy header is padded so the data starts on a 64-byte boundary', () => {
+  const bytes = encodeNpy({ dtype: 'int32', data: new Int32Array([1, 2, 3]), shape: [3] });
+  const headerLength = bytes[8] | (bytes[9] << 8);
+  assert.equal((10 + headerLength) % 64, 0);
+  assert.equal(bytes[10 + headerLength - 1], 0x0a);
+});
+
+test('numpy reads what kdkit writes', () => {
+  const directory = mkdtempSync(join(tmpdir(), 'kdkit-npy-'));
+  const path = join(directory, 'a.npy');
+  writeFileSync(path, encodeNpy({ dtype: 'float32', data: new Float32Array([0.5, 1, 2, 4]), shape: [2, 2] }));
+  const printed = execFileSync('/usr/bin/python3', ['-c', `import numpy; a = numpy.load(${JSON.stringify(path)}); print(a.dtype, a.shape, a.sum())`]).toString().trim();
+  assert.equal(printed, 'float32 (2, 2) 7.5');
+});
+
+test('a truncated npy is an InputError naming the file', () => {
+  const bytes = encodeNpy({ dtype: 'float32', data: new Float32Array(10), shape: [10] });
+  assert.throws(() => decodeNpy(bytes.subarray(0, bytes.length - 4), 'soft.npy'), (error: unknown) => error instanceof InputError && /soft\.npy/.test(error.message));
+  assert.throws(() => decodeNpy(new Uint8Array([1, 2, 3]), 'soft.npy'), InputError);
+});
