@@ -10,6 +10,11 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = '')
   return issues
     .map((issue) => {
       const path = formatPath([...(prefix ? [prefix] : []), ...issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key))]);
+      if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+        // Report against the alternative the input came closest to (e.g. a trained vs a loaded teacher).
+        const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+        return describeIssues(closest, path);
+      }
       if (issue.code === 'unrecognized_keys') {
         return issue.keys.map((key) => `${formatPath([path, key].filter(Boolean))}: unknown key`).join('\n');
       }
