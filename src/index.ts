@@ -1,1 +1,30 @@
+/**
+ * kdkit's public API. `tf` is the TensorFlow.js namespace kdkit itself uses: build tensors with
+ * it so that they live in the same engine as kdkit's models.
+ */
 export * as tf from './engine/tf.js';
+export { initEngine, type BackendName, type EngineInfo, type EngineOptions } from './engine/index.js';
+
+export { losses, methods, type DistillationMethod, type TermInputs, type TermLoss } from './methods/index.js';
+export { kdLoss, kdDefaults, type KdOptions } from './methods/kd.js';
+export { crossEntropyLoss } from './methods/ce.js';
+
+export { loadDataset, loadDigits, loadFashionMnist, loadMnistFamily, splitValidation, subset, type Dataset, type DatasetSplits, type DatasetSpec } from './data/index.js';
+
+export { buildModel, multiplyAccumulates, type BuildOptions } from './models/build.js';
+export { loadModelDir, saveModelDir, serializedSizeBytes } from './models/io.js';
+
+export { parseConfig, loadConfigFile } from './config/parse.js';
+export type { ExperimentConfig, ExperimentInput, ModelSpec, OptimizerSpec, TermConfig } from './config/schema.js';
+export { demoConfig } from './config/demo.js';
+
+export { trainStage, type StageOptions, type StageResult, type EpochRecord, type TrainEvent, type WeightedTerm } from './train/trainer.js';
+export { runExperiment, type RunEvent, type RunOptions } from './train/pipeline.js';
+export { predictLogits, accuracy } from './train/batches.js';
+export { evaluateModel, type ModelEvaluation } from './eval/evaluate.js';
+export { measureLatencyMs } from './eval/latency.js';
+export { softLabels, type SoftLabels, type SoftLabelManifest } from './teachers/cache.js';
+export { writeRunReports } from './report/write.js';
+export type { Summary, StageSummary, GateCheck } from './report/summary.js';
+
+export { InputError, GateError } from './errors.js';
