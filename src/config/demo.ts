@@ -27,10 +27,11 @@ export function demoConfig(dataset: DemoDataset, options: { seed: number; quick:
       seed: options.seed,
       dataset: { name: 'digits' },
       teacher: { model: { type: 'cnn', filters: [32, 64], dense: [128], dropout: 0.3 }, epochs: 40, batchSize: 64 },
-      student: { model: { type: 'mlp', hidden: [32] } },
+      // Measured over 2 teachers × 3 student seeds: an MLP [32] student gained −0.6…+1.9 points
+      // (noise on 359 test images); an MLP [128] student, which can overfit 1294 samples, gained
+      // +1.1…+2.0 every time. At 40 epochs × batch 64 the KD student had not converged yet.
+      student: { model: { type: 'mlp', hidden: [128] } },
       baseline: true,
-      // 1294 training samples make few steps per epoch; at 40 epochs × batch 64 the KD student had
-      // not converged (its loss was still falling) and lost to scratch by 0.8 points.
       distill: { epochs: 100, batchSize: 32, terms: kdTerms },
     };
   }
