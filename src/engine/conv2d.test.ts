@@ -23,6 +23,16 @@ const cases: Conv2DCase[] = [
   { batch: 4, height: 6, width: 6, inChannels: 8, outChannels: 16, filter: [5, 5], strides: [1, 1], pad: 'same' },
   { batch: 2, height: 7, width: 7, inChannels: 3, outChannels: 2, filter: [1, 1], strides: [2, 2], pad: 'valid' },
   { batch: 2, height: 6, width: 5, inChannels: 2, outChannels: 3, filter: [3, 3], strides: [1, 1], pad: 1 },
+  // Big enough that the filter gradient sums over several chunks of images (2048 positions each).
+  { batch: 5, height: 30, width: 31, inChannels: 2, outChannels: 3, filter: [3, 3], strides: [1, 1], pad: 'same' },
+  { batch: 2, height: 50, width: 46, inChannels: 1, outChannels: 2, filter: [3, 3], strides: [1, 1], pad: 'valid' },
+  // Stride 1 with uneven explicit pads; then pads wider than the filter, which the flipped-filter
+  // convolution for the input gradient cannot express.
+  {
+    batch: 2, height: 6, width: 7, inChannels: 3, outChannels: 2, filter: [3, 3], strides: [1, 1],
+    pad: [[0, 0], [2, 0], [1, 1], [0, 0]],
+  },
+  { batch: 2, height: 5, width: 5, inChannels: 2, outChannels: 3, filter: [1, 1], strides: [1, 1], pad: 1 },
   {
     batch: 2, height: 7, width: 6, inChannels: 3, outChannels: 2, filter: [3, 2], strides: [2, 1],
     pad: [[0, 0], [2, 0], [0, 1], [0, 0]],

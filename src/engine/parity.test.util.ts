@@ -17,23 +17,29 @@ export function randomTensor(shape: number[], seed: number): tf.Tensor {
   return tf.tensor(randomValues(tf.util.sizeFromShape(shape), seed), shape);
 }
 
+/** An output read back from a backend. */
+export interface Output {
+  shape: number[];
+  values: Float32Array;
+}
+
 /**
- * Runs `compute` inside tidy on `backend` and returns the values of its outputs. Asserts that
+ * Runs `compute` inside tidy on `backend` and returns its outputs. Asserts that
  * no tensor and no backend buffer outlives the call, which catches kernels that forget to
  * dispose an intermediate.
  */
-export async function valuesOn(backend: BackendName, compute: () => tf.Tensor[]): Promise<Float32Array[]> {
+export async function outputsOn(backend: BackendName, compute: () => tf.Tensor[]): Promise<Output[]> {
   await initEngine({ backend });
   // Leave NaNs in freed memory, so that a kernel reading memory it never wrote fails the test.
   tf.dispose([1 << 12, 1 << 16, 1 << 20].map((size) => tf.fill([size], NaN)));
   const tensorsBefore = tf.memory().numTensors;
   const buffersBefore = tf.engine().backend.numDataIds();
   const outputs = tf.tidy(compute);
-  const values = outputs.map((output) => Float32Array.from(output.dataSync()));
+  const read = outputs.map((output) => ({ shape: output.shape, values: Float32Array.from(output.dataSync()) }));
   tf.dispose(outputs);
   assert.equal(tf.memory().numTensors, tensorsBefore, `tensors leaked on ${backend}`);
   assert.equal(tf.engine().backend.numDataIds(), buffersBefore, `backend buffers leaked on ${backend}`);
-  return values;
+  return read;
 }
 
 /** Asserts |actual - expected| <= tolerance * max(1, |expected|) elementwise. */
@@ -53,8 +59,11 @@ export async function assertWasmMatchesCpu(
   compute: () => tf.Tensor[],
   tolerance = 1e-4,
 ): Promise<void> {
-  const expected = await valuesOn('cpu', compute);
-  const actual = await valuesOn('wasm', compute);
+  const expected = await outputsOn('cpu', compute);
+  const actual = await outputsOn('wasm', compute);
   assert.equal(actual.length, expected.length, `${label}: number of outputs`);
-  actual.forEach((values, i) => assertClose(values, expected[i], tolerance, `${label}, output ${i}`));
+  actual.forEach((output, i) => {
+    assert.deepEqual(output.shape, expected[i].shape, `${label}, output ${i}: shape`);
+    assertClose(output.values, expected[i].values, tolerance, `${label}, output ${i}`);
+  });
 }

@@ -19,33 +19,47 @@ function validOutputColumns(info: Conv2DInfo, kw: number): [number, number] {
 }
 
 /**
- * Fills `patchesT` ([K, M], K = filterHeight * filterWidth * inChannels, M = batch * outHeight *
- * outWidth) with the input patches, already transposed: patchesT[k, m] = x at patch k of output m,
- * or 0 in the padding.
+ * Fills `patchesT` ([K, M], K = filterHeight * filterWidth * inChannels, M = imageCount *
+ * outHeight * outWidth) with the input patches of images firstImage..firstImage + imageCount - 1,
+ * already transposed: patchesT[k, m] = x at patch k of output m, or 0 in the padding.
  */
-export function im2colTransposed(x: Float32Array, patchesT: Float32Array, info: Conv2DInfo): void {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
+export function im2colTransposed(
+  x: Float32Array,
+  patchesT: Float32Array,
+  info: Conv2DInfo,
+  firstImage: number,
+  imageCount: number,
+): void {
+  const { inHeight, inWidth, inChannels, outHeight, outWidth } = info;
   const { strideHeight, strideWidth, filterHeight, filterWidth } = info;
   const { top: padTop, left: padLeft } = info.padInfo;
-  const positions = batchSize * outHeight * outWidth;
-  for (let b = 0; b < batchSize; b++) {
-    for (let oh = 0; oh < outHeight; oh++) {
-      const rowStart = (b * outHeight + oh) * outWidth;
-      for (let kh = 0; kh < filterHeight; kh++) {
-        const ih = oh * strideHeight - padTop + kh;
-        const insideRows = ih >= 0 && ih < inHeight;
-        for (let kw = 0; kw < filterWidth; kw++) {
-          const [first, end] = insideRows ? validOutputColumns(info, kw) : [outWidth, outWidth];
-          const xColumn0 = ((b * inHeight + ih) * inWidth + kw - padLeft) * inChannels;
-          const xStep = strideWidth * inChannels;
-          for (let ci = 0; ci < inChannels; ci++) {
-            const k = (kh * filterWidth + kw) * inChannels + ci;
-            const out = k * positions + rowStart;
-            for (let ow = 0; ow < first; ow++) patchesT[out + ow] = 0;
-            for (let ow = first, source = xColumn0 + ow * xStep + ci; ow < end; ow++, source += xStep) {
-              patchesT[out + ow] = x[source];
-            }
-            for (let ow = end; ow < outWidth; ow++) patchesT[out + ow] = 0;
+  // First a zero-padded, channel-major copy of the images, so that each patch row below is
+  // filled from contiguous (stride 1) or evenly strided reads with no bounds checks.
+  const paddedHeight = (outHeight - 1) * strideHeight + filterHeight;
+  const paddedWidth = (outWidth - 1) * strideWidth + filterWidth;
+  const planeSize = paddedHeight * paddedWidth;
+  const padded = new Float32Array(inChannels * imageCount * planeSize);
+  const rowEnd = Math.min(inHeight, paddedHeight - padTop);
+  const columnEnd = Math.min(inWidth, paddedWidth - padLeft);
+  for (let image = 0; image < imageCount; image++) {
+    for (let ih = 0; ih < rowEnd; ih++) {
+      for (let iw = 0; iw < columnEnd; iw++) {
+        const source = (((firstImage + image) * inHeight + ih) * inWidth + iw) * inChannels;
+        const target = image * planeSize + (ih + padTop) * paddedWidth + iw + padLeft;
+        for (let ci = 0; ci < inChannels; ci++) padded[ci * imageCount * planeSize + target] = x[source + ci];
+      }
+    }
+  }
+  const positions = imageCount * outHeight * outWidth;
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      for (let ci = 0; ci < inChannels; ci++) {
+        let out = ((kh * filterWidth + kw) * inChannels + ci) * positions;
+        for (let image = 0; image < imageCount; image++) {
+          const plane = (ci * imageCount + image) * planeSize;
+          for (let oh = 0; oh < outHeight; oh++, out += outWidth) {
+            const source = plane + (oh * strideHeight + kh) * paddedWidth + kw;
+            for (let ow = 0; ow < outWidth; ow++) patchesT[out + ow] = padded[source + ow * strideWidth];
           }
         }
       }

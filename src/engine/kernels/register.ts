@@ -7,7 +7,9 @@ import {
   BatchMatMul,
   Conv2DBackpropInput,
   getKernel,
+  MaxPoolGrad,
   registerKernel,
+  Sum,
   unregisterKernel,
   type KernelConfig,
 } from '@tensorflow/tfjs-core';
@@ -17,6 +19,8 @@ import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
 import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
+import { maxPoolGradConfig } from './max_pool_grad.js';
+import { leadingAxesSum } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
 /** Kernels the stock wasm backend does not have. */
@@ -27,11 +31,13 @@ const addedKernels: KernelConfig[] = [
   unsortedSegmentSumConfig,
 ];
 
-/** Stock kernels kdkit replaces; each replacement is built from the stock kernel it replaces. */
+/** Stock kernels kdkit replaces with faster ones; each replacement is built from the stock kernel. */
 const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig) => KernelConfig }> = [
   { kernelName: BatchMatMul, replace: transposeFreeBatchMatMul },
   { kernelName: _FusedMatMul, replace: transposeFreeFusedMatMul },
   { kernelName: Conv2DBackpropInput, replace: () => conv2dBackpropInputConfig },
+  { kernelName: MaxPoolGrad, replace: () => maxPoolGradConfig },
+  { kernelName: Sum, replace: leadingAxesSum },
 ];
 
 let registeredNames: string[] | undefined;

@@ -1,0 +1,117 @@
+// Median milliseconds per training step (Adam, softmax cross-entropy, batch 128) on the wasm
+// backend: with the stock kernels TensorFlow.js ships (plus kdkit's kernels for the ones it
+// lacks, without which the CNN cannot train), then with kdkit's replacements switched in.
+// Run: npx tsc -p . && node bench/engine-step.js [measuredSteps]
+import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import { initEngine, tf } from '../dist/engine/index.js';
+
+const batchSize = 128;
+const measuredSteps = Number(process.argv[2] ?? 20);
+const warmupSteps = 3;
+
+// kdkit replaces these stock kernels; keep the stock ones to measure "before".
+const matMulNames = ['BatchMatMul', '_FusedMatMul'];
+const replacedNames = [...matMulNames, 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'];
+const stockKernels = new Map(replacedNames.map((name) => [name, getKernel(name, 'wasm')]));
+const info = await initEngine({ backend: 'wasm' });
+const kdkitKernels = new Map(replacedNames.map((name) => [name, getKernel(name, 'wasm')]));
+
+function useKernels(kernels, names) {
+  for (const name of names) {
+    const config = kernels.get(name);
+    unregisterKernel(name, 'wasm');
+    registerKernel(config);
+    // A stock kernel replaced before the backend started was never set up.
+    config.setupFunc?.(tf.backend());
+  }
+}
+
+function fashionCnn() {
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 256, activation: 'relu' }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+}
+
+function mlp() {
+  return tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [784], units: 1200, activation: 'relu' }),
+      tf.layers.dense({ units: 1200, activation: 'relu' }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function stepMs(buildModel, inputShape) {
+  const model = buildModel();
+  const optimizer = tf.train.adam(1e-3);
+  const images = tf.randomNormal([batchSize, ...inputShape]);
+  const labels = tf.oneHot(tf.randomUniform([batchSize], 0, 10, 'int32'), 10);
+  const times = [];
+  for (let step = 0; step < warmupSteps + measuredSteps; step++) {
+    const start = performance.now();
+    const loss = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(labels, model.apply(images, { training: true })),
+      true,
+    );
+    loss.dataSync();
+    loss.dispose();
+    if (step >= warmupSteps) times.push(performance.now() - start);
+  }
+  tf.dispose([images, labels]);
+  optimizer.dispose();
+  model.dispose();
+  return median(times);
+}
+
+/** The issue's measurement: 128x1200 times 1200x1200, plain and with transposeB. */
+function matMulMs(transposeB) {
+  const a = tf.randomNormal([128, 1200]);
+  const b = tf.randomNormal([1200, 1200]);
+  const times = [];
+  for (let i = 0; i < warmupSteps + measuredSteps; i++) {
+    // A fresh right operand each time, as in training, so the stock kernel cannot reuse its packing.
+    const fresh = tf.add(b, 0);
+    const start = performance.now();
+    const product = tf.matMul(a, fresh, false, transposeB);
+    product.dataSync();
+    if (i >= warmupSteps) times.push(performance.now() - start);
+    tf.dispose([fresh, product]);
+  }
+  tf.dispose([a, b]);
+  return median(times);
+}
+
+const format = (ms) => `${ms.toFixed(1).padStart(7)} ms`;
+// Each variant switches in some kernels and keeps the previous variant's other choices.
+const variants = [
+  ["stock kernels (+ kdkit's missing ones)", stockKernels, replacedNames],
+  ['+ kdkit matmul', kdkitKernels, matMulNames],
+  ['+ kdkit Conv2DBackpropInput, MaxPoolGrad, Sum', kdkitKernels, replacedNames],
+];
+console.log(`wasm, SIMD ${info.simd}, ${info.threads} thread(s), batch ${batchSize}, median of ${measuredSteps}`);
+for (const [label, kernels, names] of variants) {
+  useKernels(kernels, names);
+  const cnn = stepMs(fashionCnn, [28, 28, 1]);
+  const dense = stepMs(mlp, [784]);
+  const plain = matMulMs(false);
+  const transposed = matMulMs(true);
+  console.log(
+    `${label.padEnd(48)} CNN step ${format(cnn)}   MLP 784-1200-1200-10 step ${format(dense)}   ` +
+      `matMul 128x1200·1200x1200 ${format(plain)}, transposeB ${format(transposed)}`,
+  );
+}

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { InputError } from '../errors.js';
+import { initEngine, tf, type BackendName } from './index.js';
+
+test('initEngine defaults to wasm with SIMD and lists the kernels kdkit registered', async () => {
+  const info = await initEngine();
+  assert.equal(info.backend, 'wasm');
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.equal(info.simd, true);
+  assert.ok(info.threads >= 1);
+  for (const kernelName of [
+    'Conv2DBackpropFilter',
+    'DepthwiseConv2dNativeBackpropFilter',
+    'DepthwiseConv2dNativeBackpropInput',
+    'UnsortedSegmentSum',
+    'BatchMatMul',
+    '_FusedMatMul',
+  ]) {
+    assert.ok(info.customKernels.includes(kernelName), `${kernelName} missing from ${info.customKernels}`);
+  }
+});
+
+test('initEngine is idempotent and switches backends when asked', async () => {
+  const first = await initEngine();
+  assert.deepEqual(await initEngine({ backend: 'wasm' }), first);
+  const cpu = await initEngine({ backend: 'cpu' });
+  assert.deepEqual(cpu, { backend: 'cpu', simd: false, threads: 1, customKernels: [] });
+  assert.equal(tf.getBackend(), 'cpu');
+  assert.deepEqual(await initEngine(), first);
+  assert.equal(tf.getBackend(), 'wasm');
+});
+
+test('initEngine rejects an unknown backend with an InputError naming the choices', async () => {
+  await assert.rejects(initEngine({ backend: 'webgl' as BackendName }), (error: unknown) => {
+    assert.ok(error instanceof InputError);
+    assert.match(error.message, /"webgl".*wasm, cpu/);
+    return true;
+  });
+});
