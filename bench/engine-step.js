@@ -3,6 +3,8 @@
 // lacks, without which the CNN cannot train), then with kdkit's replacements switched in.
 // Run: npx tsc -p . && node bench/engine-step.js [measuredSteps]
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { initEngine, tf } from '../dist/engine/index.js';
 
 const batchSize = 128;
@@ -104,14 +106,31 @@ const variants = [
   ['+ kdkit Conv2DBackpropInput, MaxPoolGrad, Sum', kdkitKernels, replacedNames],
 ];
 console.log(`wasm, SIMD ${info.simd}, ${info.threads} thread(s), batch ${batchSize}, median of ${measuredSteps}`);
+let kdkitSteps;
 for (const [label, kernels, names] of variants) {
   useKernels(kernels, names);
   const cnn = stepMs(fashionCnn, [28, 28, 1]);
   const dense = stepMs(mlp, [784]);
+  kdkitSteps = { cnn, dense };
   const plain = matMulMs(false);
   const transposed = matMulMs(true);
   console.log(
     `${label.padEnd(48)} CNN step ${format(cnn)}   MLP 784-1200-1200-10 step ${format(dense)}   ` +
       `matMul 128x1200·1200x1200 ${format(plain)}, transposeB ${format(transposed)}`,
+  );
+}
+
+const torchScript = fileURLToPath(new URL('./torch_step.py', import.meta.url));
+for (const threads of [1, 2]) {
+  const run = spawnSync('/usr/bin/python3', [torchScript, String(measuredSteps), String(threads)], { encoding: 'utf8' });
+  if (run.status !== 0) {
+    console.log(`PyTorch reference unavailable (/usr/bin/python3 with python3-torch): ${run.stderr.trim().split('\n').at(-1)}`);
+    break;
+  }
+  const torch = JSON.parse(run.stdout);
+  console.log(
+    `PyTorch ${torch.torch}, ${threads} thread(s)`.padEnd(48) +
+      ` CNN step ${format(torch.cnn)}   MLP 784-1200-1200-10 step ${format(torch.mlp)}   ` +
+      `kdkit/PyTorch: CNN ${(kdkitSteps.cnn / torch.cnn).toFixed(1)}×, MLP ${(kdkitSteps.dense / torch.mlp).toFixed(1)}×`,
   );
 }

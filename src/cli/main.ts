@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
       const input = demoConfig(options.dataset, { seed, quick: Boolean(options.quick), dataPath: options.data });
       const config = parseConfig({ ...input, ...(options.backend ? { backend: options.backend } : {}) }, 'demo');
       const name = options.quick ? 'demo-quick' : `demo-${options.dataset}`;
-      exitCode = await execute(config, options.out ?? `runs/${name}-seed${seed}`, options.dryRun);
+      exitCode = await execute(config, 'demo', options.out ?? `runs/${name}-seed${seed}`, options.dryRun);
     });
 
   common(program.command('run'))
@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
       };
       const out = options.out ?? `runs/${basename(configPath, extname(configPath))}-seed${config.seed}`;
-      exitCode = await execute(config, out, options.dryRun);
+      exitCode = await execute(config, configPath, out, options.dryRun);
     });
 
   try {
@@ -74,20 +74,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function execute(config: ExperimentConfig, out: string, dryRun = false): Promise<number> {
+async function execute(config: ExperimentConfig, source: string, out: string, dryRun = false): Promise<number> {
   const outDir = resolve(out);
   if (dryRun) {
     process.stdout.write(`# kdkit would run this config, writing to ${outDir}\n${stringify(config)}`);
     return EXIT.ok;
   }
-  process.stdout.write(`kdkit: writing to ${outDir}\n`);
   const log = jsonlLogger(outDir);
   const show = progressReporter(process.stderr.isTTY ? process.stderr : process.stdout);
   const onEvent = (event: RunEvent) => {
     show(event);
     if (event.type !== 'step') log(event);
   };
-  const summary = await runExperiment(config, { outDir, onEvent });
+  const summary = await runExperiment(config, { outDir, source, onEvent });
   writeRunReports(outDir, summary);
   process.stdout.write(`\n${formatTable(comparisonRows(summary))}\n`);
   const gain = distillationGainPoints(summary);

@@ -9,6 +9,7 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) 
   const interactive = Boolean(stream.isTTY);
   let bar: cliProgress.SingleBar | null = null;
   let lastValidation = '—';
+  let stageStarted = 0;
   const stop = () => {
     bar?.stop();
     bar = null;
@@ -21,6 +22,7 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) 
         break;
       case 'stage-start':
         lastValidation = '—';
+        stageStarted = performance.now();
         stream.write(`stage ${event.stage}: ${event.epochs} epochs × ${event.stepsPerEpoch} steps\n`);
         break;
       case 'step':
@@ -28,14 +30,17 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) 
         if (!bar) {
           bar = new cliProgress.SingleBar({
             stream,
-            format: '{stage} epoch {epoch} |{bar}| step {value}/{total}  loss {loss}  val {validation}  ETA {eta_formatted}',
+            format: '{stage} epoch {epoch}/{epochs} |{bar}| step {value}/{total}  loss {loss}  val {validation}  stage ETA {stageEta}',
             hideCursor: true,
             clearOnComplete: true,
             etaBuffer: 50,
           }, cliProgress.Presets.shades_classic);
-          bar.start(event.stepsPerEpoch, 0, { stage: event.stage, epoch: event.epoch, loss: '—', validation: lastValidation });
+          bar.start(event.stepsPerEpoch, 0, { stage: event.stage, epoch: event.epoch, epochs: event.epochs, loss: '—', validation: lastValidation, stageEta: '…' });
         }
-        bar.update(event.step, { epoch: event.epoch, loss: event.loss.toFixed(4) });
+        const done = (event.epoch - 1) * event.stepsPerEpoch + event.step;
+        const remaining = event.epochs * event.stepsPerEpoch - done;
+        const stageEta = formatSeconds(((performance.now() - stageStarted) / 1000 / done) * remaining);
+        bar.update(event.step, { loss: event.loss.toFixed(4), stageEta });
         break;
       case 'epoch': {
         stop();
@@ -50,4 +55,10 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) 
         break;
     }
   };
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }

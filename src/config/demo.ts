@@ -16,10 +16,10 @@ export function demoConfig(dataset: DemoDataset, options: { seed: number; quick:
     return {
       seed: options.seed,
       dataset: { name: 'digits' },
-      teacher: { model: { type: 'cnn', filters: [8, 16], dense: [32] }, epochs: 2, batchSize: 64 },
+      teacher: { model: { type: 'cnn', filters: [8, 16], dense: [32] }, epochs: 6, batchSize: 32 },
       student: { model: { type: 'mlp', hidden: [16] } },
       baseline: true,
-      distill: { epochs: 2, batchSize: 64, terms: kdTerms },
+      distill: { epochs: 6, batchSize: 32, terms: kdTerms },
     };
   }
   if (dataset === 'digits') {

@@ -12,7 +12,12 @@ export function writeRunReports(outDir: string, summary: Summary): void {
 
 /** Appends one JSON event per line to logs.jsonl; each line is written with a single append. */
 export function jsonlLogger(outDir: string): (event: object) => void {
-  mkdirSync(outDir, { recursive: true });
   const path = join(outDir, 'logs.jsonl');
-  return (event) => appendFileSync(path, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+  let created = false;
+  return (event) => {
+    // Created on the first event, so input rejected before the run starts leaves no directory.
+    if (!created) mkdirSync(outDir, { recursive: true });
+    created = true;
+    appendFileSync(path, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+  };
 }

@@ -1,20 +1,17 @@
 import * as tf from '../engine/tf.js';
 import type { Dataset } from '../data/dataset.js';
+import { argmaxRow } from '../util/argmax.js';
+import { allocateBatch, gatherBatch, type BatchBuffers } from '../data/batches.js';
 
-/** Copies the samples at `indices` into tensors: images [b, h, w, c] and int32 labels [b]. */
-export function batchTensors(dataset: Dataset, indices: ArrayLike<number>): { images: tf.Tensor4D; labels: tf.Tensor1D } {
-  const [height, width, channels] = dataset.sampleShape;
-  const size = height * width * channels;
-  const images = new Float32Array(indices.length * size);
-  const labels = new Int32Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
-    const sample = indices[i];
-    images.set(dataset.images.subarray(sample * size, (sample + 1) * size), i * size);
-    labels[i] = dataset.labels[sample];
-  }
+/**
+ * The samples at `indices` as tensors: images [b, h, w, c] and int32 labels [b]. Pass `buffers`
+ * (from allocateBatch) to reuse one staging area across steps.
+ */
+export function batchTensors(dataset: Dataset, indices: ArrayLike<number>, buffers: BatchBuffers = allocateBatch(dataset, indices.length)): { images: tf.Tensor4D; labels: tf.Tensor1D } {
+  const filled = gatherBatch(dataset, indices, buffers);
   return {
-    images: tf.tensor4d(images, [indices.length, height, width, channels]),
-    labels: tf.tensor1d(labels, 'int32'),
+    images: tf.tensor4d(filled.images, [indices.length, ...dataset.sampleShape]),
+    labels: tf.tensor1d(filled.labels, 'int32'),
   };
 }
 
@@ -32,9 +29,10 @@ export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize
   const count = dataset.labels.length;
   const numClasses = dataset.numClasses;
   const logits = new Float32Array(count * numClasses);
+  const buffers = allocateBatch(dataset, batchSize);
   for (let start = 0; start < count; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
-    const batch = batchTensors(dataset, indices);
+    const batch = batchTensors(dataset, indices, buffers);
     const output = model.predict(batch.images) as tf.Tensor;
     logits.set(output.dataSync() as Float32Array, start * numClasses);
     tf.dispose([batch.images, batch.labels, output]);
@@ -46,10 +44,6 @@ export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize
 export function accuracy(logits: Float32Array, labels: Int32Array): number {
   const numClasses = logits.length / labels.length;
   let correct = 0;
-  for (let i = 0; i < labels.length; i++) {
-    let best = 0;
-    for (let c = 1; c < numClasses; c++) if (logits[i * numClasses + c] > logits[i * numClasses + best]) best = c;
-    if (best === labels[i]) correct++;
-  }
+  for (let i = 0; i < labels.length; i++) if (argmaxRow(logits, i, numClasses) === labels[i]) correct++;
   return labels.length === 0 ? 0 : correct / labels.length;
 }

@@ -24,6 +24,8 @@ export type RunEvent = TrainEvent | { type: 'info'; message: string };
 
 export interface RunOptions {
   outDir: string;
+  /** Names the config in error messages, e.g. its file path. */
+  source?: string;
   onEvent?: (event: RunEvent) => void;
 }
 
@@ -36,11 +38,15 @@ interface TrainedModel {
 export async function runExperiment(config: ExperimentConfig, options: RunOptions): Promise<Summary> {
   const emit = options.onEvent ?? (() => {});
   const info = (message: string) => emit({ type: 'info', message });
+  const source = options.source ?? 'config';
   const engine = await initEngine({ backend: config.backend });
-  info(`engine: ${describeEngine(engine)}`);
   // Dropout masks draw on Math.random inside TensorFlow.js; seeding it makes runs repeatable.
   return withSeededMathRandom(config.seed, async () => {
+    // Everything that can be wrong with the input is found before any training starts.
     const data = loadDataset(config.dataset, config.seed);
+    for (const [spec, field] of modelSpecs(config)) build(spec, data, config.seed, 'check', `${source}: ${field}`).dispose();
+    info(`writing to ${options.outDir}`);
+    info(`engine: ${describeEngine(engine)}`);
     info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes`);
 
     // 1. Teacher.
@@ -110,6 +116,12 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     for (const trained of [teacher, scratch, student]) trained?.model.dispose();
     return summary;
   });
+}
+
+function modelSpecs(config: ExperimentConfig): [ModelSpec, string][] {
+  const specs: [ModelSpec, string][] = [[config.student.model, 'student.model']];
+  if ('model' in config.teacher) specs.push([config.teacher.model, 'teacher.model']);
+  return specs;
 }
 
 async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit: (event: RunEvent) => void): Promise<TrainedModel> {

@@ -8,6 +8,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { OptimizerSpec } from '../config/schema.js';
 import type { TermLoss } from '../methods/index.js';
 import { Rng } from '../util/rng.js';
+import { allocateBatch } from '../data/batches.js';
 import { accuracy, batchTensors, gatherRows, predictLogits } from './batches.js';
 import { makeOptimizer } from './optimizer.js';
 
@@ -47,7 +48,7 @@ export interface EpochRecord {
 
 export type TrainEvent =
   | { type: 'stage-start'; stage: string; epochs: number; stepsPerEpoch: number }
-  | { type: 'step'; stage: string; epoch: number; step: number; stepsPerEpoch: number; loss: number }
+  | { type: 'step'; stage: string; epoch: number; epochs: number; step: number; stepsPerEpoch: number; loss: number }
   | ({ type: 'epoch'; stage: string; epochs: number } & EpochRecord)
   | { type: 'stage-end'; stage: string; seconds: number };
 
@@ -65,6 +66,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
   const count = train.labels.length;
   const stepsPerEpoch = Math.ceil(count / batchSize);
   const history: EpochRecord[] = [];
+  const buffers = allocateBatch(train, batchSize);
   const started = performance.now();
   emit({ type: 'stage-start', stage: options.stage, epochs: options.epochs, stepsPerEpoch });
 
@@ -75,7 +77,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
     let lossSum = 0;
     for (let step = 0; step < stepsPerEpoch; step++) {
       const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
-      const batch = batchTensors(train, indices);
+      const batch = batchTensors(train, indices, buffers);
       const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
       const termValues: tf.Scalar[] = [];
       const cost = optimizer.minimize(() => {
@@ -95,7 +97,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
         throw new Error(`stage '${options.stage}' diverged: loss is ${loss} at epoch ${epoch}, step ${step + 1}`);
       }
       lossSum += loss;
-      emit({ type: 'step', stage: options.stage, epoch, step: step + 1, stepsPerEpoch, loss });
+      emit({ type: 'step', stage: options.stage, epoch, epochs: options.epochs, step: step + 1, stepsPerEpoch, loss });
       // Let timers (progress rendering, signals) run between synchronous steps.
       await new Promise((resolve) => setImmediate(resolve));
     }

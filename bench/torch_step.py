@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+"""PyTorch reference for bench/engine-step.js: median ms per training step of the same models
+(Adam, softmax cross-entropy, batch 128), printed as JSON. Debian's python3-torch 1.13.
+
+Usage: /usr/bin/python3 bench/torch_step.py STEPS THREADS
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+steps = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+batch = 128
+warmup = 3
+
+
+def cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(7 * 7 * 64, 256), nn.ReLU(), nn.Linear(256, 10),
+    )
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(784, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, 10))
+
+
+def step_ms(model, input_shape):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    images = torch.randn(batch, *input_shape)
+    labels = torch.randint(0, 10, (batch,))
+    times = []
+    for step in range(warmup + steps):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        loss.item()
+        if step >= warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+print(json.dumps({"torch": torch.__version__, "threads": threads, "cnn": step_ms(cnn(), (1, 28, 28)), "mlp": step_ms(mlp(), (784,))}))
