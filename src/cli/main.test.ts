@@ -82,6 +82,12 @@ test('a second run with the same seed reuses the soft labels and loads a saved t
   const again = kdkit('demo', '--quick', '--out', out);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /soft labels: cached/);
+  const figures = (summary: { models: Record<string, { accuracy: number; params: number }> }) => Object.entries(summary.models).map(([name, model]) => [name, model.accuracy, model.params]);
+  const summaryOf = () => JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  const secondSummary = summaryOf();
+  assert.equal(kdkit('demo', '--quick', '--out', out).status, 0);
+  // Same seed, same backend: the same numbers, timings excepted.
+  assert.deepEqual(figures(summaryOf()), figures(secondSummary));
   const config = join(temporaryDirectory(), 'load.yaml');
   writeFileSync(config, `dataset: {name: digits}\nteacher: {load: ${join(out, 'teacher')}}\nstudent: {model: {type: mlp, hidden: [8]}}\nbaseline: false\ndistill: {epochs: 1, terms: [{method: kd, weight: 1, temperature: 2}]}\n`);
   const loaded = kdkit('run', config, '--out', join(temporaryDirectory(), 'run2'));
