@@ -1,13 +1,17 @@
-import * as tf from '../engine/tf.js';
 import type { OptimizerSpec } from '../config/schema.js';
+import type { FusedOptimizer } from './optimizers/fused.js';
+import { FusedAdam } from './optimizers/adam.js';
+import { FusedMomentum } from './optimizers/momentum.js';
 
-export function makeOptimizer(spec: OptimizerSpec): tf.Optimizer {
+export type { FusedOptimizer } from './optimizers/fused.js';
+
+export function makeOptimizer(spec: OptimizerSpec): FusedOptimizer {
   switch (spec.type) {
     case 'adam':
-      return tf.train.adam(spec.learningRate);
+      return new FusedAdam({ learningRate: spec.learningRate });
     case 'sgd':
-      return tf.train.sgd(spec.learningRate);
+      return new FusedMomentum(spec.learningRate, 0);
     case 'momentum':
-      return tf.train.momentum(spec.learningRate, spec.momentum);
+      return new FusedMomentum(spec.learningRate, spec.momentum);
   }
 }

@@ -80,7 +80,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
       const batch = batchTensors(train, indices, buffers);
       const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
       const termValues: tf.Scalar[] = [];
-      const cost = optimizer.minimize(() => {
+      const { value: cost, grads } = tf.variableGrads(() => {
         const studentLogits = model.apply(batch.images, { training: true }) as tf.Tensor2D;
         let total: tf.Scalar = tf.scalar(0);
         for (const term of terms) {
@@ -89,10 +89,12 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
           total = tf.add(total, tf.mul(value, term.weight));
         }
         return total;
-      }, true, variables)!;
+      }, variables);
       const loss = cost.dataSync()[0];
       termValues.forEach((value, i) => (termSums[i] += value.dataSync()[0]));
-      tf.dispose([cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : [])]);
+      // A diverged step must not reach the weights.
+      if (Number.isFinite(loss)) optimizer.step(variables, variables.map((variable) => grads[variable.name]));
+      tf.dispose([grads, cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : [])]);
       if (!Number.isFinite(loss)) {
         throw new Error(`stage '${options.stage}' diverged: loss is ${loss} at epoch ${epoch}, step ${step + 1}`);
       }
@@ -114,7 +116,6 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
     history.push(record);
     emit({ type: 'epoch', stage: options.stage, epochs: options.epochs, ...record });
   }
-  optimizer.dispose();
   const trainSeconds = (performance.now() - started) / 1000;
   emit({ type: 'stage-end', stage: options.stage, seconds: trainSeconds });
   return { history, trainSeconds };

@@ -1,0 +1,40 @@
+/**
+ * SGD, with optional momentum, as one fused pass per variable, matching tf.train.momentum
+ * (non-Nesterov): a ← μa + g,  w ← w − lr · a.  With μ = 0 this is plain SGD: w ← w − lr · g.
+ */
+import type * as tf from '../../engine/tf.js';
+import { float32View, updateVariable } from '../../engine/inplace.js';
+import { SlotStore, type FusedOptimizer } from './fused.js';
+
+export class FusedMomentum implements FusedOptimizer {
+  iterations = 0;
+  private readonly slots = new SlotStore(1);
+
+  constructor(private readonly learningRate: number, private readonly momentum: number) {}
+
+  step(variables: readonly tf.Variable[], gradients: readonly tf.Tensor[]): void {
+    this.iterations++;
+    const { learningRate, momentum } = this;
+    variables.forEach((variable, index) => {
+      const [accumulation] = momentum === 0 ? [] : this.slots.get(variable);
+      updateVariable(variable, (next, weights) => {
+        const gradient = float32View(gradients[index]);
+        if (accumulation) momentumUpdate(next, weights, gradient, accumulation, learningRate, momentum);
+        else sgdUpdate(next, weights, gradient, learningRate);
+      });
+    });
+  }
+}
+
+// Plain top-level loops over typed arrays, which V8 compiles best (see adam.ts).
+function momentumUpdate(next: Float32Array, weights: Float32Array, gradient: Float32Array, accumulation: Float32Array, learningRate: number, momentum: number): void {
+  for (let i = 0; i < weights.length; i++) {
+    const a = momentum * accumulation[i] + gradient[i];
+    accumulation[i] = a;
+    next[i] = weights[i] - learningRate * a;
+  }
+}
+
+function sgdUpdate(next: Float32Array, weights: Float32Array, gradient: Float32Array, learningRate: number): void {
+  for (let i = 0; i < weights.length; i++) next[i] = weights[i] - learningRate * gradient[i];
+}

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '../../engine/tf.js';
+import { initEngine, type BackendName } from '../../engine/index.js';
+import { FusedAdam } from './adam.js';
+import { FusedMomentum } from './momentum.js';
+import type { FusedOptimizer } from './fused.js';
+
+/** Runs `steps` updates on a small quadratic-plus-tanh problem; returns the final weights. */
+function train(makeOptimizer: () => FusedOptimizer | tf.Optimizer, steps: number): Float32Array[] {
+  const weights = [tf.variable(tf.tensor2d([[0.5, -1.25], [2, 0.75]])), tf.variable(tf.tensor1d([0.1, -0.3, 0.2]))];
+  const optimizer = makeOptimizer();
+  const loss = () => tf.add(tf.sum(tf.square(tf.tanh(weights[0]))), tf.sum(tf.mul(tf.square(weights[1]), tf.tensor1d([1, 10, 100])))) as tf.Scalar;
+  for (let step = 0; step < steps; step++) {
+    if (optimizer instanceof tf.Optimizer) {
+      optimizer.minimize(loss, false, weights);
+    } else {
+      const { value, grads } = tf.variableGrads(loss, weights);
+      optimizer.step(weights, weights.map((weight) => grads[weight.name]));
+      tf.dispose([value, grads]);
+    }
+  }
+  const result = weights.map((weight) => weight.dataSync() as Float32Array);
+  if (optimizer instanceof tf.Optimizer) optimizer.dispose();
+  tf.dispose(weights);
+  return result;
+}
+
+function assertClose(actual: Float32Array[], expected: ArrayLike<number>[], tolerance: number): void {
+  actual.forEach((values, i) => values.forEach((value, j) => {
+    assert.ok(Math.abs(value - expected[i][j]) <= tolerance, `weight ${i}[${j}]: ${value} vs ${expected[i][j]}`);
+  }));
+}
+
+/**
+ * The same problem in float64, by the textbook formulas: loss = Σ tanh(w₀)² + Σ cⱼ w₁ⱼ², so
+ * ∂/∂w₀ = 2 tanh(w₀)(1 − tanh²(w₀)) and ∂/∂w₁ⱼ = 2 cⱼ w₁ⱼ.
+ */
+function reference(update: (weights: number[], gradients: number[], state: number[][], t: number) => void, steps: number): number[][] {
+  const weights = [0.5, -1.25, 2, 0.75, 0.1, -0.3, 0.2];
+  const scale = [0, 0, 0, 0, 1, 10, 100];
+  const state = [new Array(7).fill(0), new Array(7).fill(0)];
+  for (let t = 1; t <= steps; t++) {
+    const gradients = weights.map((w, i) => (i < 4 ? 2 * Math.tanh(w) * (1 - Math.tanh(w) ** 2) : 2 * scale[i] * w));
+    update(weights, gradients, state, t);
+  }
+  return [weights.slice(0, 4), weights.slice(4)];
+}
+
+function adamReference(learningRate: number, steps: number): number[][] {
+  const [beta1, beta2, epsilon] = [0.9, 0.999, 1e-7];
+  return reference((weights, gradients, [m, v], t) => weights.forEach((_, i) => {
+    m[i] = beta1 * m[i] + (1 - beta1) * gradients[i];
+    v[i] = beta2 * v[i] + (1 - beta2) * gradients[i] ** 2;
+    weights[i] -= (learningRate * m[i] / (1 - beta1 ** t)) / (Math.sqrt(v[i] / (1 - beta2 ** t)) + epsilon);
+  }), steps);
+}
+
+function momentumReference(learningRate: number, momentum: number, steps: number): number[][] {
+  return reference((weights, gradients, [accumulation]) => weights.forEach((_, i) => {
+    accumulation[i] = momentum * accumulation[i] + gradients[i];
+    weights[i] -= learningRate * accumulation[i];
+  }), steps);
+}
+
+for (const backend of ['wasm', 'cpu'] as BackendName[]) {
+  test(`fused Adam follows the float64 formula over 20 steps, and tf.train.adam to its float32 rounding (${backend})`, async () => {
+    await initEngine({ backend });
+    const fused = train(() => new FusedAdam({ learningRate: 0.05 }), 20);
+    assertClose(fused, adamReference(0.05, 20), 1e-6);
+    // tf.train.adam rounds every intermediate to float32 and drifts ~1e-5 from the exact value.
+    assertClose(fused, train(() => tf.train.adam(0.05), 20), 3e-5);
+  });
+
+  test(`fused momentum and SGD follow the formula and match tf.train.momentum and tf.train.sgd (${backend})`, async () => {
+    await initEngine({ backend });
+    const momentum = train(() => new FusedMomentum(0.01, 0.9), 20);
+    assertClose(momentum, momentumReference(0.01, 0.9, 20), 1e-6);
+    assertClose(momentum, train(() => tf.train.momentum(0.01, 0.9), 20), 2e-6);
+    const sgd = train(() => new FusedMomentum(0.01, 0), 20);
+    assertClose(sgd, momentumReference(0.01, 0, 20), 1e-6);
+    assertClose(sgd, train(() => tf.train.sgd(0.01), 20), 2e-6);
+  });
+}
+
+test('Adam by hand: the first step moves every weight by lr against the sign of its gradient', async () => {
+  await initEngine({ backend: 'wasm' });
+  // At t = 1, m̂ = g and v̂ = g², so the step is lr · g / (|g| + ε) ≈ lr · sign(g).
+  const weight = tf.variable(tf.tensor1d([1, -2, 3]));
+  const gradient = tf.tensor1d([0.5, -4, 1e-3]);
+  new FusedAdam({ learningRate: 0.1 }).step([weight], [gradient]);
+  assertClose([weight.dataSync() as Float32Array], [Float32Array.from([0.9, -1.9, 3 - 0.1 * 1e-3 / (1e-3 + 1e-7)])], 1e-6);
+  tf.dispose([weight, gradient]);
+});
+
+test('an update never writes through to a tensor that shared the variable\'s storage', async () => {
+  await initEngine({ backend: 'wasm' });
+  const initial = tf.tensor1d([1, 2, 3]);
+  const weight = tf.variable(initial);
+  const gradient = tf.tensor1d([1, 1, 1]);
+  new FusedMomentum(0.5, 0).step([weight], [gradient]);
+  assert.deepEqual([...initial.dataSync()], [1, 2, 3]);
+  assert.deepEqual([...weight.dataSync()], [0.5, 1.5, 2.5]);
+  tf.dispose([initial, weight, gradient]);
+});
+
+test('fused updates allocate no tensors', async () => {
+  await initEngine({ backend: 'wasm' });
+  const weight = tf.variable(tf.randomNormal([64]));
+  const gradient = tf.randomNormal([64]);
+  const optimizer = new FusedAdam({ learningRate: 0.01 });
+  optimizer.step([weight], [gradient]);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) optimizer.step([weight], [gradient]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([weight, gradient]);
+});
