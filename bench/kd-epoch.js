@@ -1,0 +1,51 @@
+// One KD epoch of the Fashion-MNIST demo student (MLP 784-256-256-10, Adam 1e-3, batch 128,
+// 0.9·kd(T=4) + 0.1·ce, 55,000 images, cached teacher logits) in kdkit and in PyTorch, in the
+// same invocation. The teacher logits are synthetic: the time of a step does not depend on them.
+// Run: npx tsc -p . && node bench/kd-epoch.js   (needs dataset-fashion-mnist and python3-torch)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initEngine, loadDataset, buildModel, methods, trainStage, tf } from '../dist/index.js';
+import { encodeNpy } from '../dist/util/npy.js';
+
+export async function kdEpochBench({ threadSettings = [[1, 1], [1, 2], [2, 1], [2, 2]] } = {}) {
+  const engine = await initEngine({ backend: 'wasm' });
+  const data = loadDataset({ name: 'fashion-mnist', validation: 5000 }, 1);
+  const count = data.train.labels.length;
+  const teacherLogits = Float32Array.from({ length: count * 10 }, (_, i) => Math.sin(i * 12.9898) * 4);
+
+  const model = buildModel({ type: 'mlp', hidden: [256, 256], dropout: 0, activation: 'relu' }, { inputShape: [28, 28, 1], numClasses: 10, seed: 1, name: 'student' });
+  const terms = [
+    { name: 'kd', weight: 0.9, loss: methods.get('kd').build({ temperature: 4 }) },
+    { name: 'ce', weight: 0.1, loss: methods.get('ce').build({}) },
+  ];
+  const empty = { ...data.validation, images: new Float32Array(0), labels: new Int32Array(0) };
+  const result = await trainStage({ stage: 'bench', model, train: data.train, validation: empty, teacherLogits, terms, epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3, momentum: 0 }, seed: 1 });
+  model.dispose();
+  const kdkitSeconds = result.trainSeconds;
+
+  const directory = mkdtempSync(join(tmpdir(), 'kdkit-bench-'));
+  const paths = ['images', 'labels', 'logits'].map((name) => join(directory, `${name}.npy`));
+  writeFileSync(paths[0], encodeNpy({ dtype: 'float32', data: data.train.images, shape: [count, 784] }));
+  writeFileSync(paths[1], encodeNpy({ dtype: 'int32', data: data.train.labels, shape: [count] }));
+  writeFileSync(paths[2], encodeNpy({ dtype: 'float32', data: teacherLogits, shape: [count, 10] }));
+  const script = fileURLToPath(new URL('./torch_kd_epoch.py', import.meta.url));
+  const torchRuns = [];
+  for (const [torchThreads, blasThreads] of threadSettings) {
+    const run = spawnSync('/usr/bin/python3', [script, ...paths, String(torchThreads)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) } });
+    if (run.status !== 0) throw new Error(`PyTorch reference failed: ${run.stderr.trim().split('\n').at(-1)}`);
+    torchRuns.push({ torchThreads, blasThreads, ...JSON.parse(run.stdout) });
+  }
+  const best = torchRuns.reduce((a, b) => (b.epochSeconds < a.epochSeconds ? b : a));
+  return { engine, steps: Math.ceil(count / 128), kdkitSeconds, torchRuns, torchBestSeconds: best.epochSeconds, ratio: best.epochSeconds / kdkitSeconds };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await kdEpochBench();
+  for (const run of result.torchRuns) console.log(`PyTorch ${run.torch}, torch threads ${run.torchThreads}, OpenBLAS threads ${run.blasThreads}: ${run.epochSeconds.toFixed(2)} s`);
+  console.log(`kdkit (${result.engine.backend}): ${result.kdkitSeconds.toFixed(2)} s for ${result.steps} steps`);
+  console.log(`PyTorch best / kdkit = ${result.ratio.toFixed(2)} (1.0 means as fast as PyTorch)`);
+  tf.disposeVariables();
+}
