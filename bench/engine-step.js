@@ -1,6 +1,7 @@
 // Median milliseconds per training step (Adam, softmax cross-entropy, batch 128) on the wasm
 // backend: with the stock kernels TensorFlow.js ships (plus kdkit's kernels for the ones it
-// lacks, without which the CNN cannot train), then with kdkit's replacements switched in.
+// lacks, without which the CNN cannot train), then with kdkit's replacements switched in, then
+// with the matrix products on ONNX Runtime (initEngine's default when it loads).
 // Run: npx tsc -p . && node bench/engine-step.js [measuredSteps]
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,9 @@ const warmupSteps = 3;
 const matMulNames = ['BatchMatMul', '_FusedMatMul'];
 const replacedNames = [...matMulNames, 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'];
 const stockKernels = new Map(replacedNames.map((name) => [name, getKernel(name, 'wasm')]));
-const info = await initEngine({ backend: 'wasm' });
+const ortInfo = await initEngine({ backend: 'wasm', accelerate: 'ort' });
+const ortKernels = new Map(replacedNames.map((name) => [name, getKernel(name, 'wasm')]));
+const info = await initEngine({ backend: 'wasm', accelerate: 'none' });
 const kdkitKernels = new Map(replacedNames.map((name) => [name, getKernel(name, 'wasm')]));
 
 function useKernels(kernels, names) {
@@ -105,6 +108,11 @@ const variants = [
   ['+ kdkit matmul', kdkitKernels, matMulNames],
   ['+ kdkit Conv2DBackpropInput, MaxPoolGrad, Sum', kdkitKernels, replacedNames],
 ];
+if (ortInfo.accelerator === 'onnxruntime') {
+  variants.push([`+ ONNX Runtime matmul, ${ortInfo.acceleratorThreads} thread(s)`, ortKernels, matMulNames]);
+} else {
+  console.log('ONNX Runtime unavailable; its row is left out.');
+}
 console.log(`wasm, SIMD ${info.simd}, ${info.threads} thread(s), batch ${batchSize}, median of ${measuredSteps}`);
 let kdkitSteps;
 for (const [label, kernels, names] of variants) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { InputError } from '../errors.js';
 import { initEngine, tf, type BackendName } from './index.js';
@@ -25,7 +26,9 @@ test('initEngine is idempotent and switches backends when asked', async () => {
   const first = await initEngine();
   assert.deepEqual(await initEngine({ backend: 'wasm' }), first);
   const cpu = await initEngine({ backend: 'cpu' });
-  assert.deepEqual(cpu, { backend: 'cpu', simd: false, threads: 1, customKernels: [] });
+  assert.deepEqual(cpu, {
+    backend: 'cpu', simd: false, threads: 1, customKernels: [], accelerator: 'none', acceleratorThreads: 0,
+  });
   assert.equal(tf.getBackend(), 'cpu');
   assert.deepEqual(await initEngine(), first);
   assert.equal(tf.getBackend(), 'wasm');
@@ -37,4 +40,32 @@ test('initEngine rejects an unknown backend with an InputError naming the choice
     assert.match(error.message, /"webgl".*wasm, cpu/);
     return true;
   });
+});
+
+test('initEngine accelerates matrix products with ONNX Runtime on all cores unless told otherwise', async () => {
+  const accelerated = await initEngine();
+  assert.equal(accelerated.accelerator, 'onnxruntime');
+  assert.equal(accelerated.acceleratorThreads, availableParallelism());
+  const oneThread = await initEngine({ acceleratorThreads: 1 });
+  assert.equal(oneThread.acceleratorThreads, 1);
+  const plain = await initEngine({ accelerate: 'none' });
+  assert.equal(plain.accelerator, 'none');
+  assert.equal(plain.acceleratorThreads, 0);
+  assert.deepEqual(plain.customKernels, accelerated.customKernels);
+  assert.deepEqual(await initEngine(), accelerated);
+});
+
+test('initEngine rejects an unknown accelerator or a bad thread count with an InputError', async () => {
+  await assert.rejects(initEngine({ accelerate: 'cuda' as 'ort' }), (error: unknown) => {
+    assert.ok(error instanceof InputError);
+    assert.match(error.message, /"cuda".*ort, none/);
+    return true;
+  });
+  for (const threads of [0, 1.5]) {
+    await assert.rejects(initEngine({ acceleratorThreads: threads }), (error: unknown) => {
+      assert.ok(error instanceof InputError);
+      assert.match(error.message, /acceleratorThreads must be a positive integer/);
+      return true;
+    });
+  }
 });

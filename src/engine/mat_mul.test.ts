@@ -4,6 +4,9 @@ import { tf } from './index.js';
 import { prefersSwappedProduct } from './kernels/batch_mat_mul.js';
 import { assertWasmMatchesCpu, randomTensor } from './parity.test.util.js';
 
+// kdkit's own wasm kernels; src/engine/ort/kernels/mat_mul.test.ts tests ONNX Runtime's.
+const plainWasm = { accelerate: 'none' } as const;
+
 /** Shape of a stored operand: [...batch, rows, columns], swapped when the flag transposes it. */
 function operandShape(batch: number[], rows: number, columns: number, transposed: boolean): number[] {
   return transposed ? [...batch, columns, rows] : [...batch, rows, columns];
@@ -23,7 +26,7 @@ for (const batch of batchShapes) {
         const product = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, transposeA, transposeB);
         const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(product(x, y), upstream)))([a, b]);
         return [product(a, b), da, db];
-      });
+      }, 1e-4, plainWasm);
     });
   }
 }
@@ -41,7 +44,7 @@ for (const [transposeA, transposeB] of flagCombinations) {
       const [da, db, dBias] = tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
         tf.sum(tf.mul(product(x, y, z), upstream)))([a, b, bias]);
       return [product(a, b, bias), da, db, dBias];
-    });
+    }, 1e-4, plainWasm);
   });
 }
 
@@ -77,6 +80,6 @@ for (const c of orientationCases) {
       const upstream = randomTensor(product(a, b).shape, 32);
       const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(product(x, y), upstream)))([a, b]);
       return [product(a, b), da, db];
-    });
+    }, 1e-4, plainWasm);
   });
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { Rng } from '../util/rng.js';
-import { initEngine, tf, type BackendName } from './index.js';
+import { initEngine, tf, type BackendName, type EngineOptions } from './index.js';
 
 /** Values uniform in [-1, 1) from a fixed seed, so that both backends see the same inputs. */
 export function randomValues(size: number, seed: number): Float32Array {
@@ -28,8 +28,12 @@ export interface Output {
  * no tensor and no backend buffer outlives the call, which catches kernels that forget to
  * dispose an intermediate.
  */
-export async function outputsOn(backend: BackendName, compute: () => tf.Tensor[]): Promise<Output[]> {
-  await initEngine({ backend });
+export async function outputsOn(
+  backend: BackendName,
+  compute: () => tf.Tensor[],
+  engine: EngineOptions = {},
+): Promise<Output[]> {
+  await initEngine({ ...engine, backend });
   // Leave NaNs in freed memory, so that a kernel reading memory it never wrote fails the test.
   tf.dispose([1 << 12, 1 << 16, 1 << 20].map((size) => tf.fill([size], NaN)));
   const tensorsBefore = tf.memory().numTensors;
@@ -53,14 +57,15 @@ export function assertClose(actual: Float32Array, expected: Float32Array, tolera
   }
 }
 
-/** Computes the outputs on cpu and on wasm and asserts they agree. */
+/** Computes the outputs on cpu and on wasm (set up with `engine`) and asserts they agree. */
 export async function assertWasmMatchesCpu(
   label: string,
   compute: () => tf.Tensor[],
   tolerance = 1e-4,
+  engine: EngineOptions = {},
 ): Promise<void> {
   const expected = await outputsOn('cpu', compute);
-  const actual = await outputsOn('wasm', compute);
+  const actual = await outputsOn('wasm', compute, engine);
   assert.equal(actual.length, expected.length, `${label}: number of outputs`);
   actual.forEach((output, i) => {
     assert.deepEqual(output.shape, expected[i].shape, `${label}, output ${i}: shape`);

@@ -1,6 +1,6 @@
 /**
- * The one list of kernels kdkit puts on the wasm backend. To swap an implementation (e.g. for
- * ONNX Runtime-backed kernels), change its entry here.
+ * The one list of kernels kdkit puts on the wasm backend. An accelerator (ONNX Runtime, see
+ * ../ort/) may then swap some of them for its own with swapWasmKernels.
  */
 import {
   _FusedMatMul,
@@ -41,6 +41,8 @@ const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig
 ];
 
 let registeredNames: string[] | undefined;
+/** kdkit's wasm kernels by name, kept so that an accelerator can build on them and hand back. */
+const kdkitConfigs = new Map<string, KernelConfig>();
 
 /**
  * Registers kdkit's wasm kernels; later calls return the same names without registering again.
@@ -67,6 +69,27 @@ export function registerWasmKernels(): string[] {
     unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
   }
-  registeredNames = [...addedKernels, ...replacements].map((config) => config.kernelName);
+  for (const config of [...addedKernels, ...replacements]) kdkitConfigs.set(config.kernelName, config);
+  registeredNames = [...kdkitConfigs.keys()];
   return registeredNames;
+}
+
+/** kdkit's own wasm kernel for `kernelName`, as registerWasmKernels registered it. */
+export function kdkitWasmKernel(kernelName: string): KernelConfig {
+  const config = kdkitConfigs.get(kernelName);
+  if (config === undefined) throw new Error(`kdkit engine: no kdkit wasm kernel named ${kernelName} is registered.`);
+  return config;
+}
+
+/**
+ * Puts `configs` in place of the wasm kernels of the same names (an accelerator's kernels, or
+ * kdkit's own to switch it off). Only kernels kdkit registered can be swapped.
+ */
+export function swapWasmKernels(configs: readonly KernelConfig[]): void {
+  for (const config of configs) {
+    kdkitWasmKernel(config.kernelName);
+    if (getKernel(config.kernelName, 'wasm') === config) continue;
+    unregisterKernel(config.kernelName, 'wasm');
+    registerKernel(config);
+  }
 }

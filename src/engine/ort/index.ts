@@ -1,0 +1,66 @@
+/**
+ * ONNX Runtime-backed kernels for the wasm backend: MLAS's multithreaded matrix products run on
+ * the wasm heap's data through onnxruntime-node's synchronous native binding.
+ */
+import { _FusedMatMul, BatchMatMul, type KernelConfig } from '@tensorflow/tfjs-core';
+import { loadOrt, type OrtRuntime } from './binding.js';
+import { ortBatchMatMul } from './kernels/batch_mat_mul.js';
+import { ortFusedMatMul } from './kernels/fused_mat_mul.js';
+import { SessionCache } from './session_cache.js';
+
+/** Kernels ONNX Runtime takes over; each falls back to kdkit's wasm kernel of the same name. */
+export const ortKernelNames: readonly string[] = [BatchMatMul, _FusedMatMul];
+
+/** Enough for every layer's shapes in training and evaluation, with room for odd last batches. */
+const sessionCapacity = 256;
+
+let active: { threads: number; cache: SessionCache; kernels: KernelConfig[] } | undefined;
+
+/** Runs a 1×2·2×1 product, so that a binding that loads but cannot run is caught at startup. */
+function smokeTest(runtime: OrtRuntime): string | undefined {
+  const cache = new SessionCache(runtime, { intraOpThreads: 1, capacity: 1 });
+  try {
+    const session = cache.session({
+      inputs: [{ name: 'a', shape: [1, 2] }, { name: 'b', shape: [2, 1] }],
+      outputs: [{ name: 'y', shape: [1, 1] }],
+      nodes: [{ opType: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }],
+    });
+    const y = new Float32Array(1);
+    session.run({ a: { data: Float32Array.of(2, 3), dims: [1, 2] }, b: { data: Float32Array.of(5, 7), dims: [2, 1] } }, {
+      y: { data: y, dims: [1, 1] },
+    });
+    return y[0] === 2 * 5 + 3 * 7 ? undefined : `a test product gave ${y[0]} instead of 31`;
+  } catch (error) {
+    return `a test product failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+  } finally {
+    cache.clear();
+  }
+}
+
+let smokeTestResult: string | undefined | null = null;
+
+/**
+ * The ONNX Runtime kernels computing with `threads` threads, built on `fallback(kernelName)`,
+ * or the reason they are unavailable. Sessions of a previous thread count are disposed.
+ */
+export function ortKernels(threads: number, fallback: (kernelName: string) => KernelConfig): KernelConfig[] | string {
+  const runtime = loadOrt();
+  if (typeof runtime === 'string') return runtime;
+  if (smokeTestResult === null) smokeTestResult = smokeTest(runtime);
+  if (smokeTestResult !== undefined) return `onnxruntime-node ${runtime.version}: ${smokeTestResult}`;
+  if (active?.threads !== threads) {
+    active?.cache.clear();
+    const cache = new SessionCache(runtime, { intraOpThreads: threads, capacity: sessionCapacity });
+    active = {
+      threads,
+      cache,
+      kernels: [ortBatchMatMul(fallback(BatchMatMul), cache), ortFusedMatMul(fallback(_FusedMatMul), cache)],
+    };
+  }
+  return active.kernels;
+}
+
+/** Sessions the active kernels hold; tests use it to check that ONNX Runtime did the work. */
+export function ortSessionCount(): number {
+  return active?.cache.size ?? 0;
+}

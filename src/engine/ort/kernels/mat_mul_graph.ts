@@ -1,0 +1,153 @@
+/**
+ * Plans the ONNX graph for a (fused) matrix product: Gemm when both operands are single matrices
+ * (transA/transB and the bias C are Gemm's own), otherwise Transpose + MatMul + Add, which ONNX
+ * Runtime fuses into one MatMul with transposed operands. An activation becomes one more node, which
+ * ONNX Runtime fuses into the Gemm on the CPU.
+ */
+import type { GraphSpec, NodeSpec, ValueSpec } from '../onnx_model.js';
+
+/** Activations with an ONNX equivalent of TensorFlow.js's definition. */
+export type OrtActivation = 'linear' | 'relu' | 'elu' | 'sigmoid' | 'leakyrelu';
+
+const ortActivations: readonly string[] = ['linear', 'relu', 'elu', 'sigmoid', 'leakyrelu'];
+
+export function isOrtActivation(activation: string): activation is OrtActivation {
+  return ortActivations.includes(activation);
+}
+
+export interface MatMulSpec {
+  aShape: readonly number[];
+  bShape: readonly number[];
+  transposeA: boolean;
+  transposeB: boolean;
+  biasShape?: readonly number[];
+  activation: OrtActivation;
+  /** LeakyRelu's slope for negative inputs. */
+  leakyreluAlpha?: number;
+}
+
+export interface MatMulPlan {
+  /** Inputs `a`, `b` and, with a bias, `bias`; output `y`. */
+  graph: GraphSpec;
+  /** The product's shape as TensorFlow.js reports it (the graph's output may drop batch dims of 1). */
+  outputShape: number[];
+}
+
+/** Broadcasts two batch shapes NumPy-style, or undefined if they do not broadcast. */
+function broadcastShapes(first: readonly number[], second: readonly number[]): number[] | undefined {
+  const rank = Math.max(first.length, second.length);
+  const shape: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = first[first.length - rank + i] ?? 1;
+    const y = second[second.length - rank + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return undefined;
+    shape.push(x === 1 ? y : x);
+  }
+  return shape;
+}
+
+/** Whether `shape` broadcasts into `target` without enlarging it. */
+function broadcastsInto(shape: readonly number[], target: readonly number[]): boolean {
+  if (shape.length > target.length) return false;
+  return shape.every((size, i) => size === 1 || size === target[target.length - shape.length + i]);
+}
+
+function product(shape: readonly number[]): number {
+  return shape.reduce((total, size) => total * size, 1);
+}
+
+function withoutLeadingOnes(shape: readonly number[]): number[] {
+  const first = shape.findIndex((size) => size !== 1);
+  return first === -1 ? [] : shape.slice(first);
+}
+
+function activationNode(spec: MatMulSpec, input: string): NodeSpec | undefined {
+  const node = (opType: string, attributes?: NodeSpec['attributes']): NodeSpec => ({
+    opType, inputs: [input], outputs: ['y'], attributes,
+  });
+  switch (spec.activation) {
+    case 'linear':
+      return undefined;
+    case 'relu':
+      return node('Relu');
+    case 'elu':
+      return node('Elu', { alpha: { float: 1 } });
+    case 'sigmoid':
+      return node('Sigmoid');
+    case 'leakyrelu':
+      return node('LeakyRelu', { alpha: { float: spec.leakyreluAlpha ?? 0.2 } });
+  }
+}
+
+/** Appends the activation (if any) and names the last value `y`. */
+function finish(spec: MatMulSpec, nodes: NodeSpec[], inputs: ValueSpec[], outputShape: number[]): GraphSpec {
+  const last = nodes[nodes.length - 1];
+  const activation = activationNode(spec, 'preActivation');
+  if (activation === undefined) {
+    return { inputs, outputs: [{ name: 'y', shape: outputShape }], nodes };
+  }
+  const renamed = { ...last, outputs: ['preActivation'] };
+  return { inputs, outputs: [{ name: 'y', shape: outputShape }], nodes: [...nodes.slice(0, -1), renamed, activation] };
+}
+
+/**
+ * The graph computing act(op(A)·op(B) + bias), or undefined when it is not worth a session or
+ * not expressible: an empty operand, batch shapes that do not broadcast, or a bias that would
+ * enlarge the product.
+ */
+export function planMatMul(spec: MatMulSpec): MatMulPlan | undefined {
+  const { aShape, bShape, transposeA, transposeB, biasShape } = spec;
+  if (aShape.length < 2 || bShape.length < 2) return undefined;
+  if (product(aShape) === 0 || product(bShape) === 0) return undefined;
+  const rows = transposeA ? aShape[aShape.length - 1] : aShape[aShape.length - 2];
+  const inner = transposeA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
+  const innerB = transposeB ? bShape[bShape.length - 1] : bShape[bShape.length - 2];
+  const columns = transposeB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
+  if (inner !== innerB) return undefined;
+  const batchA = aShape.slice(0, -2);
+  const batchB = bShape.slice(0, -2);
+  const batchShape = broadcastShapes(batchA, batchB);
+  if (batchShape === undefined) return undefined;
+  const outputShape = [...batchShape, rows, columns];
+  if (biasShape !== undefined && !broadcastsInto(biasShape, outputShape)) return undefined;
+
+  const biasInputs = (shape: readonly number[]): ValueSpec[] =>
+    biasShape === undefined ? [] : [{ name: 'bias', shape }];
+
+  if (product(batchShape) === 1) {
+    const bias = biasShape === undefined ? undefined : withoutLeadingOnes(biasShape);
+    if (bias === undefined || bias.length <= 2) {
+      // Gemm wants a bias of rank 1 or 2 that broadcasts to [rows, columns].
+      const gemmBias = bias === undefined ? [] : bias.length === 0 ? [1] : bias;
+      const inputs: ValueSpec[] = [
+        { name: 'a', shape: aShape.slice(-2) },
+        { name: 'b', shape: bShape.slice(-2) },
+        ...biasInputs(gemmBias),
+      ];
+      const gemm: NodeSpec = {
+        opType: 'Gemm',
+        inputs: biasShape === undefined ? ['a', 'b'] : ['a', 'b', 'bias'],
+        outputs: ['y'],
+        attributes: { transA: { int: transposeA ? 1 : 0 }, transB: { int: transposeB ? 1 : 0 } },
+      };
+      return { graph: finish(spec, [gemm], inputs, [rows, columns]), outputShape };
+    }
+  }
+
+  const nodes: NodeSpec[] = [];
+  const transposed = (name: string, rank: number): string => {
+    const perm = Array.from({ length: rank }, (_, axis) => axis);
+    [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+    nodes.push({ opType: 'Transpose', inputs: [name], outputs: [`${name}T`], attributes: { perm: { ints: perm } } });
+    return `${name}T`;
+  };
+  const left = transposeA ? transposed('a', aShape.length) : 'a';
+  const right = transposeB ? transposed('b', bShape.length) : 'b';
+  nodes.push({ opType: 'MatMul', inputs: [left, right], outputs: ['y'] });
+  if (biasShape !== undefined) {
+    nodes[nodes.length - 1] = { ...nodes[nodes.length - 1], outputs: ['product'] };
+    nodes.push({ opType: 'Add', inputs: ['product', 'bias'], outputs: ['y'] });
+  }
+  const inputs: ValueSpec[] = [{ name: 'a', shape: aShape }, { name: 'b', shape: bShape }, ...biasInputs(biasShape ?? [])];
+  return { graph: finish(spec, nodes, inputs, outputShape), outputShape };
+}

@@ -1,0 +1,105 @@
+/**
+ * Small ONNX models built from a plain description of their graph: float32 inputs and outputs
+ * with fixed shapes, and nodes with typed attributes. Kernels describe the op they need (a Gemm,
+ * a Transpose then MatMul, later Conv or ConvTranspose) and this encodes it with protobufjs.
+ */
+import protobuf from 'protobufjs';
+import { onnxSubsetProto } from './onnx_schema.js';
+
+/** ONNX opset the graphs are written against (Gemm-13, MatMul-13, Transpose-13, Relu-14, …). */
+export const opsetVersion = 17;
+/** IR version 8 goes with opset 17. */
+const irVersion = 8;
+/** TensorProto.DataType.FLOAT */
+const float32Type = 1;
+
+/** An attribute value with its ONNX type made explicit (Gemm's alpha is a float even when 1). */
+export type AttributeValue =
+  | { int: number }
+  | { float: number }
+  | { ints: readonly number[] }
+  | { floats: readonly number[] }
+  | { string: string };
+
+export interface ValueSpec {
+  name: string;
+  /** Fixed dimensions; sessions are cached per shape, so there are no symbolic ones. */
+  shape: readonly number[];
+}
+
+export interface NodeSpec {
+  opType: string;
+  inputs: readonly string[];
+  outputs: readonly string[];
+  attributes?: Readonly<Record<string, AttributeValue>>;
+  /** Operator set domain; ONNX's default ('') unless given. */
+  domain?: string;
+}
+
+/** A graph of float32 values; its nodes are listed in topological order. */
+export interface GraphSpec {
+  inputs: readonly ValueSpec[];
+  outputs: readonly ValueSpec[];
+  nodes: readonly NodeSpec[];
+}
+
+let modelType: protobuf.Type | undefined;
+
+function onnxModelType(): protobuf.Type {
+  modelType ??= protobuf.parse(onnxSubsetProto, { keepCase: false }).root.lookupType('onnx.ModelProto');
+  return modelType;
+}
+
+// AttributeProto.AttributeType
+const attributeTypes = { float: 1, int: 2, string: 3, floats: 6, ints: 7 } as const;
+
+function encodeAttribute(name: string, value: AttributeValue): object {
+  if ('int' in value) return { name, type: attributeTypes.int, i: value.int };
+  if ('float' in value) return { name, type: attributeTypes.float, f: value.float };
+  if ('ints' in value) return { name, type: attributeTypes.ints, ints: [...value.ints] };
+  if ('floats' in value) return { name, type: attributeTypes.floats, floats: [...value.floats] };
+  return { name, type: attributeTypes.string, s: new TextEncoder().encode(value.string) };
+}
+
+function encodeValueInfo({ name, shape }: ValueSpec): object {
+  return {
+    name,
+    type: { tensorType: { elemType: float32Type, shape: { dim: shape.map((size) => ({ dimValue: size })) } } },
+  };
+}
+
+/** ONNX's own opset, plus version 1 of any other domain a node uses (e.g. com.microsoft). */
+function opsetImports(graph: GraphSpec): object[] {
+  const otherDomains = new Set(graph.nodes.map((node) => node.domain ?? '').filter((domain) => domain !== ''));
+  return [{ domain: '', version: opsetVersion }, ...[...otherDomains].map((domain) => ({ domain, version: 1 }))];
+}
+
+/** The serialized ONNX model (ModelProto) for `graph`. */
+export function encodeModel(graph: GraphSpec): Uint8Array {
+  const type = onnxModelType();
+  const model = type.fromObject({
+    irVersion,
+    producerName: 'kdkit',
+    opsetImport: opsetImports(graph),
+    graph: {
+      name: 'kdkit',
+      input: graph.inputs.map(encodeValueInfo),
+      output: graph.outputs.map(encodeValueInfo),
+      node: graph.nodes.map((node, index) => ({
+        name: `${node.opType}_${index}`,
+        opType: node.opType,
+        domain: node.domain ?? '',
+        input: [...node.inputs],
+        output: [...node.outputs],
+        attribute: Object.entries(node.attributes ?? {}).map(([name, value]) => encodeAttribute(name, value)),
+      })),
+    },
+  });
+  return type.encode(model).finish();
+}
+
+/** The model decoded back into plain objects, for tests and debugging. */
+export function decodeModel(bytes: Uint8Array): Record<string, unknown> {
+  const type = onnxModelType();
+  return type.toObject(type.decode(bytes), { longs: Number, defaults: false }) as Record<string, unknown>;
+}

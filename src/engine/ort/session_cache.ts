@@ -1,0 +1,54 @@
+/**
+ * ONNX Runtime sessions for one-op graphs, cached by the graph they run (op, shapes and
+ * attributes) and the thread count. Creating a session parses and optimizes the model, which
+ * costs far more than a run, while training repeats the same few shapes every step.
+ */
+import type { OrtRuntime, OrtSession } from './binding.js';
+import { encodeModel, type GraphSpec } from './onnx_model.js';
+
+export interface SessionCacheOptions {
+  /** Threads each session computes with. */
+  intraOpThreads: number;
+  /** Sessions kept; the least recently used one is disposed beyond this. */
+  capacity: number;
+}
+
+export class SessionCache {
+  private readonly sessions = new Map<string, OrtSession>();
+
+  constructor(
+    private readonly runtime: OrtRuntime,
+    readonly options: SessionCacheOptions,
+  ) {}
+
+  /** Sessions currently held. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** The session running `graph`, created on first use. */
+  session(graph: GraphSpec): OrtSession {
+    const key = JSON.stringify(graph);
+    const cached = this.sessions.get(key);
+    if (cached !== undefined) {
+      // Re-insert so that Map order is least recently used first.
+      this.sessions.delete(key);
+      this.sessions.set(key, cached);
+      return cached;
+    }
+    const created = this.runtime.createSession(encodeModel(graph), { intraOpThreads: this.options.intraOpThreads });
+    this.sessions.set(key, created);
+    if (this.sessions.size > this.options.capacity) {
+      const [oldestKey, oldest] = this.sessions.entries().next().value as [string, OrtSession];
+      this.sessions.delete(oldestKey);
+      oldest.dispose();
+    }
+    return created;
+  }
+
+  /** Disposes every session. */
+  clear(): void {
+    for (const session of this.sessions.values()) session.dispose();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { initEngine, tf, type AcceleratorChoice } from '../index.js';
+import { assertClose, randomTensor } from '../parity.test.util.js';
+import { ortSessionCount } from './index.js';
+
+const steps = 10;
+
+/** An MLP whose dense layers run _FusedMatMul forward and BatchMatMul (both transposes) backward. */
+function buildMlp(): tf.Sequential {
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  return tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [37], units: 64, activation: 'relu', kernelInitializer: init(1) }),
+      tf.layers.dense({ units: 29, activation: 'relu', kernelInitializer: init(2) }),
+      tf.layers.dense({ units: 10, kernelInitializer: init(3) }),
+    ],
+  });
+}
+
+interface TrainingRun {
+  losses: number[];
+  tensorCounts: number[];
+  bufferCounts: number[];
+}
+
+async function train(accelerate: AcceleratorChoice): Promise<TrainingRun> {
+  const info = await initEngine({ backend: 'wasm', accelerate });
+  assert.equal(info.accelerator, accelerate === 'ort' ? 'onnxruntime' : 'none');
+  const model = buildMlp();
+  const optimizer = tf.train.adam(0.01);
+  const inputs = randomTensor([24, 37], 50);
+  const labels = tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: 24 }, (_, i) => (i * 7) % 10), 'int32'), 10), 'float32');
+  const run: TrainingRun = { losses: [], tensorCounts: [], bufferCounts: [] };
+  for (let step = 0; step < steps; step++) {
+    const loss = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(labels, model.apply(inputs, { training: true }) as tf.Tensor),
+      true,
+    );
+    run.losses.push((await loss!.data())[0]);
+    loss!.dispose();
+    run.tensorCounts.push(tf.memory().numTensors);
+    run.bufferCounts.push(tf.engine().backend.numDataIds());
+  }
+  tf.dispose([inputs, labels]);
+  optimizer.dispose();
+  model.dispose();
+  return run;
+}
+
+test('ten Adam steps of an MLP give the same losses with ONNX Runtime as with plain wasm, without leaking', async () => {
+  const plain = await train('none');
+  const accelerated = await train('ort');
+  assert.ok(ortSessionCount() > 0, 'ONNX Runtime ran the products');
+  assertClose(Float32Array.from(accelerated.losses), Float32Array.from(plain.losses), 1e-4, 'loss per step');
+  assert.ok(accelerated.losses[steps - 1] < accelerated.losses[0], `loss should fall: ${accelerated.losses}`);
+  // Adam creates its moment estimates on the first step; after that the counts must stay put.
+  for (const run of [plain, accelerated]) {
+    assert.deepEqual(run.tensorCounts, run.tensorCounts.map(() => run.tensorCounts[0]));
+    assert.deepEqual(run.bufferCounts, run.bufferCounts.map(() => run.bufferCounts[0]));
+  }
+});
