@@ -193,7 +193,8 @@ function checkTeacherFits(model: tf.LayersModel, data: DatasetSplits, config: Ex
 }
 
 function describeEngine(engine: EngineInfo): string {
-  return `${engine.backend}${engine.simd ? ' (SIMD)' : ''}, ${engine.threads} thread${engine.threads === 1 ? '' : 's'}`;
+  const base = `${engine.backend}${engine.simd ? ' (SIMD)' : ''}, ${engine.threads} thread${engine.threads === 1 ? '' : 's'}`;
+  return engine.accelerator === 'none' ? base : `${base}; matrix products on ONNX Runtime, ${engine.acceleratorThreads} thread${engine.acceleratorThreads === 1 ? '' : 's'}`;
 }
 
 function relative(root: string, path: string): string {
