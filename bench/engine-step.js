@@ -2,11 +2,14 @@
 // backend: with the stock kernels TensorFlow.js ships (plus kdkit's kernels for the ones it
 // lacks, without which the CNN cannot train), then with kdkit's replacements switched in, then
 // with the matrix products on ONNX Runtime (initEngine's default when it loads).
-// Run: npx tsc -p . && node bench/engine-step.js [measuredSteps]
+// Then one KD epoch (bench/kd-epoch.js), PyTorch's side of each, the ratios, and bench/results.json.
+// Run: npm run bench   (or: npx tsc -p . && node bench/engine-step.js [measuredSteps])
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { initEngine, tf } from '../dist/engine/index.js';
+import { kdEpochBench } from './kd-epoch.js';
 
 const batchSize = 128;
 const measuredSteps = Number(process.argv[2] ?? 20);
@@ -128,17 +131,33 @@ for (const [label, kernels, names] of variants) {
   );
 }
 
+// PyTorch: the best of its thread settings (torch threads × OpenBLAS threads, 1 or 2 each).
 const torchScript = fileURLToPath(new URL('./torch_step.py', import.meta.url));
-for (const threads of [1, 2]) {
-  const run = spawnSync('/usr/bin/python3', [torchScript, String(measuredSteps), String(threads)], { encoding: 'utf8' });
+const torchRuns = [];
+for (const [torchThreads, blasThreads] of [[1, 1], [1, 2], [2, 1], [2, 2]]) {
+  const run = spawnSync('/usr/bin/python3', [torchScript, String(measuredSteps), String(torchThreads)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) } });
   if (run.status !== 0) {
     console.log(`PyTorch reference unavailable (/usr/bin/python3 with python3-torch): ${run.stderr.trim().split('\n').at(-1)}`);
     break;
   }
   const torch = JSON.parse(run.stdout);
-  console.log(
-    `PyTorch ${torch.torch}, ${threads} thread(s)`.padEnd(48) +
-      ` CNN step ${format(torch.cnn)}   MLP 784-1200-1200-10 step ${format(torch.mlp)}   ` +
-      `kdkit/PyTorch: CNN ${(kdkitSteps.cnn / torch.cnn).toFixed(1)}×, MLP ${(kdkitSteps.dense / torch.mlp).toFixed(1)}×`,
-  );
+  torchRuns.push({ torchThreads, blasThreads, ...torch });
+  console.log(`PyTorch ${torch.torch}, torch ${torchThreads} / OpenBLAS ${blasThreads} thread(s)`.padEnd(48) + ` CNN step ${format(torch.cnn)}   MLP 784-1200-1200-10 step ${format(torch.mlp)}`);
 }
+
+const epoch = await kdEpochBench();
+for (const run of epoch.torchRuns) console.log(`KD epoch, PyTorch, torch ${run.torchThreads} / OpenBLAS ${run.blasThreads} thread(s): ${run.epochSeconds.toFixed(2)} s`);
+console.log(`KD epoch, kdkit: ${epoch.kdkitSeconds.toFixed(2)} s for ${epoch.steps} steps`);
+
+const best = (key) => Math.min(...torchRuns.map((run) => run[key]));
+const rows = [
+  { work: 'CNN training step (ms)', kdkit: kdkitSteps.cnn, pytorch: torchRuns.length ? best('cnn') : null },
+  { work: 'MLP 784-1200-1200-10 training step (ms)', kdkit: kdkitSteps.dense, pytorch: torchRuns.length ? best('mlp') : null },
+  { work: 'KD epoch, Fashion-MNIST MLP 256-256 student (s)', kdkit: epoch.kdkitSeconds, pytorch: epoch.torchBestSeconds },
+].map((row) => ({ ...row, ratio: row.pytorch === null ? null : row.pytorch / row.kdkit }));
+console.log('\nPyTorch time / kdkit time (1.0 = as fast as PyTorch; PyTorch at its best thread setting):');
+for (const row of rows) console.log(`  ${row.work.padEnd(50)} kdkit ${row.kdkit.toFixed(2).padStart(8)}  PyTorch ${row.pytorch?.toFixed(2).padStart(8) ?? '     n/a'}  ratio ${row.ratio?.toFixed(2) ?? 'n/a'}`);
+const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
+writeFileSync(resultsPath, JSON.stringify({ date: new Date().toISOString(), engine: ortInfo, batchSize, measuredSteps, rows, torchRuns, kdEpoch: epoch }, null, 2) + '\n');
+console.log(`wrote ${resultsPath}`);
+tf.disposeVariables();
