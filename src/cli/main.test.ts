@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import { idxBytes } from '../data/idx.test.util.js';
 
 const bin = fileURLToPath(new URL('../../bin/kdkit.js', import.meta.url));
 
@@ -18,22 +19,15 @@ function temporaryDirectory(): string {
   return mkdtempSync(join(tmpdir(), 'kdkit-cli-'));
 }
 
-function idx(magic: number, dims: number[], values: Uint8Array): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header.writeUInt32BE(magic, 0);
-  dims.forEach((dim, i) => header.writeUInt32BE(dim, 4 + 4 * i));
-  return Buffer.concat([header, Buffer.from(values)]);
-}
-
 /** A tiny Fashion-MNIST-shaped directory; `change` can corrupt one file. */
 function fakeFashionMnist(change?: (files: Record<string, Buffer>) => void): string {
   const directory = temporaryDirectory();
   const labels = (count: number) => Uint8Array.from({ length: count }, (_, i) => i % 10);
   const files: Record<string, Buffer> = {
-    'train-images-idx3-ubyte': idx(0x803, [40, 28, 28], new Uint8Array(40 * 784).fill(7)),
-    'train-labels-idx1-ubyte': idx(0x801, [40], labels(40)),
-    't10k-images-idx3-ubyte': idx(0x803, [20, 28, 28], new Uint8Array(20 * 784).fill(9)),
-    't10k-labels-idx1-ubyte': idx(0x801, [20], labels(20)),
+    'train-images-idx3-ubyte': idxBytes(0x08, [40, 28, 28], new Uint8Array(40 * 784).fill(7)),
+    'train-labels-idx1-ubyte': idxBytes(0x08, [40], labels(40)),
+    't10k-images-idx3-ubyte': idxBytes(0x08, [20, 28, 28], new Uint8Array(20 * 784).fill(9)),
+    't10k-labels-idx1-ubyte': idxBytes(0x08, [20], labels(20)),
   };
   change?.(files);
   for (const [name, bytes] of Object.entries(files)) writeFileSync(join(directory, `${name}.gz`), gzipSync(bytes));

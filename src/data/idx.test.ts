@@ -6,15 +6,7 @@ import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, parseIdx, readIdxFile } from './idx.js';
-
-/** Header: 0, 0, type byte, dims count, then each dim as big-endian uint32; then the data. */
-function idxBytes(typeCode: number, dims: number[], data: number[]): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header[2] = typeCode;
-  header[3] = dims.length;
-  dims.forEach((size, axis) => header.writeUInt32BE(size, 4 + 4 * axis));
-  return Buffer.concat([header, Buffer.from(data)]);
-}
+import { idxBytes } from './idx.test.util.js';
 
 /** Asserts an InputError whose message names `path` and contains every fragment. */
 function assertInputError(run: () => unknown, path: string, ...fragments: string[]): void {

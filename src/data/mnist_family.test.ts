@@ -7,14 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASS_NAMES, loadFashionMnist } from './fashion_mnist.js';
 import { loadMnistFamily, type MnistFamilyArgs } from './mnist_family.js';
-
-function idxBytes(typeCode: number, dims: number[], data: number[]): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header[2] = typeCode;
-  header[3] = dims.length;
-  dims.forEach((size, axis) => header.writeUInt32BE(size, 4 + 4 * axis));
-  return Buffer.concat([header, Buffer.from(data)]);
-}
+import { idxBytes } from './idx.test.util.js';
 
 function assertInputError(run: () => unknown, ...fragments: string[]): void {
   assert.throws(run, (error: unknown) => {

@@ -3,7 +3,7 @@
  * teacher → soft labels → scratch baseline → distilled student → evaluation → export → summary.
  * Data flows one way; each step's output is the next one's input.
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { initEngine, type EngineInfo } from '../engine/index.js';
 import { loadDataset, type DatasetSplits } from '../data/index.js';
@@ -195,8 +195,4 @@ function checkTeacherFits(model: tf.LayersModel, data: DatasetSplits, config: Ex
 function describeEngine(engine: EngineInfo): string {
   const base = `${engine.backend}${engine.simd ? ' (SIMD)' : ''}, ${engine.threads} thread${engine.threads === 1 ? '' : 's'}`;
   return engine.accelerator === 'none' ? base : `${base}; matrix products on ONNX Runtime, ${engine.acceleratorThreads} thread${engine.acceleratorThreads === 1 ? '' : 's'}`;
-}
-
-function relative(root: string, path: string): string {
-  return path.startsWith(root) ? path.slice(root.length).replace(/^[/\\]/, '') : path;
 }

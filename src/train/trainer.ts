@@ -8,7 +8,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { OptimizerSpec } from '../config/schema.js';
 import type { TermLoss } from '../methods/index.js';
 import { Rng } from '../util/rng.js';
-import { allocateBatch } from '../data/batches.js';
+import { allocateBatch, batchCount, shuffledOrder } from '../data/batches.js';
 import { accuracy, batchTensors, gatherRows, predictLogits } from './batches.js';
 import { makeOptimizer } from './optimizer.js';
 
@@ -64,7 +64,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
   const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
   const rng = new Rng(options.seed);
   const count = train.labels.length;
-  const stepsPerEpoch = Math.ceil(count / batchSize);
+  const stepsPerEpoch = batchCount(count, batchSize);
   const history: EpochRecord[] = [];
   const buffers = allocateBatch(train, batchSize);
   const started = performance.now();
@@ -72,7 +72,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
 
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const epochStarted = performance.now();
-    const order = rng.permutation(count);
+    const order = shuffledOrder(count, rng);
     const termSums = new Float64Array(terms.length);
     let lossSum = 0;
     for (let step = 0; step < stepsPerEpoch; step++) {
