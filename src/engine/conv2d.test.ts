@@ -37,11 +37,21 @@ const cases: Conv2DCase[] = [
     batch: 2, height: 7, width: 6, inChannels: 3, outChannels: 2, filter: [3, 2], strides: [2, 1],
     pad: [[0, 0], [2, 0], [0, 1], [0, 0]],
   },
+  // 8 or more input channels: ONNX Runtime gathers the patches instead of slicing them.
+  { batch: 3, height: 9, width: 8, inChannels: 9, outChannels: 5, filter: [3, 3], strides: [2, 2], pad: 'same' },
+  { batch: 2, height: 8, width: 9, inChannels: 8, outChannels: 7, filter: [3, 2], strides: [1, 2], pad: 'valid' },
+  {
+    batch: 2, height: 6, width: 7, inChannels: 10, outChannels: 3, filter: [3, 3], strides: [1, 1],
+    pad: [[0, 0], [2, 0], [1, 1], [0, 0]],
+  },
 ];
 
-for (const c of cases) {
+/** Both engines: the plain wasm kernels, and ONNX Runtime's. */
+const engines = [{ accelerate: 'none' }, { accelerate: 'ort' }] as const;
+
+for (const c of cases) for (const engine of engines) {
   const label = `conv2d ${c.batch}x${c.height}x${c.width}x${c.inChannels} -> ${c.outChannels}, ` +
-    `filter ${c.filter}, strides ${c.strides}, pad ${JSON.stringify(c.pad)}`;
+    `filter ${c.filter}, strides ${c.strides}, pad ${JSON.stringify(c.pad)}, accelerate ${engine.accelerate}`;
   test(`${label}: output and gradients on wasm match cpu`, async () => {
     await assertWasmMatchesCpu(label, () => {
       const x = randomTensor([c.batch, c.height, c.width, c.inChannels], 1) as tf.Tensor4D;
@@ -53,7 +63,7 @@ for (const c of cases) {
       const [dx, dFilter] = tf.grads((input: tf.Tensor, kernel: tf.Tensor) =>
         tf.sum(tf.mul(forward(input as tf.Tensor4D, kernel as tf.Tensor4D), upstream)))([x, filter]);
       return [y, dx, dFilter];
-    });
+    }, 1e-4, engine);
   });
 }
 

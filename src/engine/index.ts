@@ -8,7 +8,7 @@ import * as tfc from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { InputError } from '../errors.js';
-import { kdkitWasmKernel, registerWasmKernels, swapWasmKernels } from './kernels/register.js';
+import { plainWasmKernel, registerWasmKernels, swapWasmKernels } from './kernels/register.js';
 import { ortKernelNames, ortKernels } from './ort/index.js';
 
 export * as tf from './tf.js';
@@ -50,7 +50,7 @@ let reportedReason: string | undefined;
 
 /** Swaps in the accelerated or the plain wasm matrix products; returns the threads used, 0 for none. */
 function accelerate(choice: AcceleratorChoice, threads: number): number {
-  const kernels = choice === 'ort' ? ortKernels(threads, kdkitWasmKernel) : undefined;
+  const kernels = choice === 'ort' ? ortKernels(threads, plainWasmKernel) : undefined;
   if (typeof kernels === 'string' && reportedReason !== kernels) {
     reportedReason = kernels;
     console.warn(`kdkit engine: ONNX Runtime acceleration unavailable (${kernels}); using the plain wasm kernels.`);
@@ -59,7 +59,7 @@ function accelerate(choice: AcceleratorChoice, threads: number): number {
     swapWasmKernels(kernels);
     return threads;
   }
-  swapWasmKernels(ortKernelNames.map(kdkitWasmKernel));
+  swapWasmKernels(ortKernelNames.map(plainWasmKernel));
   return 0;
 }
 

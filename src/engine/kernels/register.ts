@@ -7,6 +7,7 @@ import {
   BatchMatMul,
   Conv2DBackpropInput,
   getKernel,
+  getKernelsForBackend,
   MaxPoolGrad,
   registerKernel,
   Sum,
@@ -41,8 +42,11 @@ const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig
 ];
 
 let registeredNames: string[] | undefined;
-/** kdkit's wasm kernels by name, kept so that an accelerator can build on them and hand back. */
-const kdkitConfigs = new Map<string, KernelConfig>();
+/**
+ * Every wasm kernel once kdkit's are registered (kdkit's where it has one, the stock one
+ * otherwise), kept so that an accelerator can build on them and hand them back.
+ */
+const wasmConfigs = new Map<string, KernelConfig>();
 
 /**
  * Registers kdkit's wasm kernels; later calls return the same names without registering again.
@@ -69,25 +73,25 @@ export function registerWasmKernels(): string[] {
     unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
   }
-  for (const config of [...addedKernels, ...replacements]) kdkitConfigs.set(config.kernelName, config);
-  registeredNames = [...kdkitConfigs.keys()];
+  for (const config of getKernelsForBackend('wasm')) wasmConfigs.set(config.kernelName, config);
+  registeredNames = [...addedKernels, ...replacements].map((config) => config.kernelName);
   return registeredNames;
 }
 
-/** kdkit's own wasm kernel for `kernelName`, as registerWasmKernels registered it. */
-export function kdkitWasmKernel(kernelName: string): KernelConfig {
-  const config = kdkitConfigs.get(kernelName);
-  if (config === undefined) throw new Error(`kdkit engine: no kdkit wasm kernel named ${kernelName} is registered.`);
+/** The wasm kernel for `kernelName` as registerWasmKernels left it: kdkit's, or the stock one. */
+export function plainWasmKernel(kernelName: string): KernelConfig {
+  const config = wasmConfigs.get(kernelName);
+  if (config === undefined) throw new Error(`kdkit engine: the wasm backend has no ${kernelName} kernel.`);
   return config;
 }
 
 /**
  * Puts `configs` in place of the wasm kernels of the same names (an accelerator's kernels, or
- * kdkit's own to switch it off). Only kernels kdkit registered can be swapped.
+ * the plain wasm ones to switch it off).
  */
 export function swapWasmKernels(configs: readonly KernelConfig[]): void {
   for (const config of configs) {
-    kdkitWasmKernel(config.kernelName);
+    plainWasmKernel(config.kernelName);
     if (getKernel(config.kernelName, 'wasm') === config) continue;
     unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);

@@ -1,15 +1,17 @@
 /**
- * ONNX Runtime-backed kernels for the wasm backend: MLAS's multithreaded matrix products run on
- * the wasm heap's data through onnxruntime-node's synchronous native binding.
+ * ONNX Runtime-backed kernels for the wasm backend: matrix products and convolutions run on
+ * MLAS's multithreaded kernels, on the wasm heap's data, through onnxruntime-node's synchronous
+ * native binding.
  */
 import { _FusedMatMul, BatchMatMul, type KernelConfig } from '@tensorflow/tfjs-core';
 import { loadOrt, type OrtRuntime } from './binding.js';
 import { ortBatchMatMul } from './kernels/batch_mat_mul.js';
+import { ortConvKernelNames, ortConvKernels } from './kernels/conv2d.js';
 import { ortFusedMatMul } from './kernels/fused_mat_mul.js';
 import { SessionCache } from './session_cache.js';
 
-/** Kernels ONNX Runtime takes over; each falls back to kdkit's wasm kernel of the same name. */
-export const ortKernelNames: readonly string[] = [BatchMatMul, _FusedMatMul];
+/** Kernels ONNX Runtime takes over; each falls back to the plain wasm kernel of the same name. */
+export const ortKernelNames: readonly string[] = [BatchMatMul, _FusedMatMul, ...ortConvKernelNames];
 
 /** Enough for every layer's shapes in training and evaluation, with room for odd last batches. */
 const sessionCapacity = 256;
@@ -54,7 +56,11 @@ export function ortKernels(threads: number, fallback: (kernelName: string) => Ke
     active = {
       threads,
       cache,
-      kernels: [ortBatchMatMul(fallback(BatchMatMul), cache), ortFusedMatMul(fallback(_FusedMatMul), cache)],
+      kernels: [
+        ortBatchMatMul(fallback(BatchMatMul), cache),
+        ortFusedMatMul(fallback(_FusedMatMul), cache),
+        ...ortConvKernels(fallback, cache),
+      ],
     };
   }
   return active.kernels;
@@ -63,4 +69,9 @@ export function ortKernels(threads: number, fallback: (kernelName: string) => Ke
 /** Sessions the active kernels hold; tests use it to check that ONNX Runtime did the work. */
 export function ortSessionCount(): number {
   return active?.cache.size ?? 0;
+}
+
+/** The cache keys of those sessions (a convolution's start with 'conv2d'). */
+export function ortSessionKeys(): string[] {
+  return active?.cache.keys() ?? [];
 }

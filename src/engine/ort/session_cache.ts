@@ -4,7 +4,19 @@
  * costs far more than a run, while training repeats the same few shapes every step.
  */
 import type { OrtRuntime, OrtSession } from './binding.js';
-import { encodeModel, type GraphSpec } from './onnx_model.js';
+import { encodeModel, type GraphSpec, type NodeSpec, type ValueSpec } from './onnx_model.js';
+
+/**
+ * A graph known by a short key that determines it, whose nodes are built only when a session is
+ * created: for graphs with large constants (a convolution's patch index), which would make a
+ * key of the whole graph slow to compute on every call.
+ */
+export interface KeyedGraph {
+  key: string;
+  inputs: readonly ValueSpec[];
+  outputs: readonly ValueSpec[];
+  nodes: () => readonly NodeSpec[];
+}
 
 export interface SessionCacheOptions {
   /** Threads each session computes with. */
@@ -27,8 +39,9 @@ export class SessionCache {
   }
 
   /** The session running `graph`, created on first use. */
-  session(graph: GraphSpec): OrtSession {
-    const key = JSON.stringify(graph);
+  session(graph: GraphSpec | KeyedGraph): OrtSession {
+    const keyed = 'key' in graph;
+    const key = keyed ? graph.key : JSON.stringify(graph);
     const cached = this.sessions.get(key);
     if (cached !== undefined) {
       // Re-insert so that Map order is least recently used first.
@@ -36,7 +49,8 @@ export class SessionCache {
       this.sessions.set(key, cached);
       return cached;
     }
-    const created = this.runtime.createSession(encodeModel(graph), { intraOpThreads: this.options.intraOpThreads });
+    const spec: GraphSpec = keyed ? { inputs: graph.inputs, outputs: graph.outputs, nodes: graph.nodes() } : graph;
+    const created = this.runtime.createSession(encodeModel(spec), { intraOpThreads: this.options.intraOpThreads });
     this.sessions.set(key, created);
     if (this.sessions.size > this.options.capacity) {
       const [oldestKey, oldest] = this.sessions.entries().next().value as [string, OrtSession];
@@ -44,6 +58,11 @@ export class SessionCache {
       oldest.dispose();
     }
     return created;
+  }
+
+  /** The keys of the sessions held: a keyed graph's key, or the JSON of a plain graph. */
+  keys(): string[] {
+    return [...this.sessions.keys()];
   }
 
   /** Disposes every session. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initEngine, tf, type AcceleratorChoice } from '../index.js';
 import { assertClose, randomTensor } from '../parity.test.util.js';
-import { ortSessionCount } from './index.js';
+import { ortSessionCount, ortSessionKeys } from './index.js';
 
 const steps = 10;
 
@@ -18,18 +18,32 @@ function buildMlp(): tf.Sequential {
   });
 }
 
+/** A CNN whose convolutions run Conv2D forward, both convolution gradients backward (the second with input gradient through gathered patches). */
+function buildCnn(): tf.Sequential {
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [12, 12, 3], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(4) }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 12, kernelSize: 3, activation: 'relu', kernelInitializer: init(5) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 10, kernelInitializer: init(6) }),
+    ],
+  });
+}
+
 interface TrainingRun {
   losses: number[];
   tensorCounts: number[];
   bufferCounts: number[];
 }
 
-async function train(accelerate: AcceleratorChoice): Promise<TrainingRun> {
+async function train(accelerate: AcceleratorChoice, build: () => tf.Sequential): Promise<TrainingRun> {
   const info = await initEngine({ backend: 'wasm', accelerate });
   assert.equal(info.accelerator, accelerate === 'ort' ? 'onnxruntime' : 'none');
-  const model = buildMlp();
+  const model = build();
   const optimizer = tf.train.adam(0.01);
-  const inputs = randomTensor([24, 37], 50);
+  const inputs = randomTensor([24, ...(model.inputs[0].shape.slice(1) as number[])], 50);
   const labels = tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: 24 }, (_, i) => (i * 7) % 10), 'int32'), 10), 'float32');
   const run: TrainingRun = { losses: [], tensorCounts: [], bufferCounts: [] };
   for (let step = 0; step < steps; step++) {
@@ -48,15 +62,22 @@ async function train(accelerate: AcceleratorChoice): Promise<TrainingRun> {
   return run;
 }
 
-test('ten Adam steps of an MLP give the same losses with ONNX Runtime as with plain wasm, without leaking', async () => {
-  const plain = await train('none');
-  const accelerated = await train('ort');
-  assert.ok(ortSessionCount() > 0, 'ONNX Runtime ran the products');
-  assertClose(Float32Array.from(accelerated.losses), Float32Array.from(plain.losses), 1e-4, 'loss per step');
-  assert.ok(accelerated.losses[steps - 1] < accelerated.losses[0], `loss should fall: ${accelerated.losses}`);
-  // Adam creates its moment estimates on the first step; after that the counts must stay put.
-  for (const run of [plain, accelerated]) {
-    assert.deepEqual(run.tensorCounts, run.tensorCounts.map(() => run.tensorCounts[0]));
-    assert.deepEqual(run.bufferCounts, run.bufferCounts.map(() => run.bufferCounts[0]));
-  }
-});
+for (const [name, build] of [['an MLP', buildMlp], ['a CNN', buildCnn]] as const) {
+  test(`ten Adam steps of ${name} give the same losses with ONNX Runtime as with plain wasm, without leaking`, async () => {
+    const plain = await train('none', build);
+    const accelerated = await train('ort', build);
+    assert.ok(ortSessionCount() > 0, 'ONNX Runtime ran the products');
+    if (build === buildCnn) {
+      for (const kind of ['conv2d 24 ', 'conv2d filter grad 24 ', 'conv2d input grad 24 ']) {
+        assert.ok(ortSessionKeys().some((key) => key.startsWith(kind)), `a session for '${kind}…'`);
+      }
+    }
+    assertClose(Float32Array.from(accelerated.losses), Float32Array.from(plain.losses), 1e-4, 'loss per step');
+    assert.ok(accelerated.losses[steps - 1] < accelerated.losses[0], `loss should fall: ${accelerated.losses}`);
+    // Adam creates its moment estimates on the first step; after that the counts must stay put.
+    for (const run of [plain, accelerated]) {
+      assert.deepEqual(run.tensorCounts, run.tensorCounts.map(() => run.tensorCounts[0]));
+      assert.deepEqual(run.bufferCounts, run.bufferCounts.map(() => run.bufferCounts[0]));
+    }
+  });
+}

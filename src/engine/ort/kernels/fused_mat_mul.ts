@@ -4,9 +4,8 @@
  */
 import type { _FusedMatMulAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import type { SessionCache } from '../session_cache.js';
-import { wasmKernel } from '../../kernels/wasm.js';
 import { isOrtActivation, planMatMul, type MatMulPlan } from './mat_mul_graph.js';
-import { runGraph } from './run_graph.js';
+import { runGraph, withWasmFallback } from './run_graph.js';
 
 interface Inputs {
   a: TensorInfo;
@@ -32,13 +31,10 @@ function plan(inputs: Inputs, attrs: _FusedMatMulAttrs): MatMulPlan | undefined 
 }
 
 export function ortFusedMatMul(fallback: KernelConfig, cache: SessionCache): KernelConfig {
-  const config = wasmKernel<Inputs, _FusedMatMulAttrs>(fallback.kernelName, (inputs, attrs, backend) => {
+  return withWasmFallback<Inputs, _FusedMatMulAttrs>(fallback, (inputs, attrs, backend) => {
     const matMulPlan = plan(inputs, attrs);
-    if (matMulPlan === undefined) {
-      return fallback.kernelFunc({ inputs: { ...inputs } as Record<string, TensorInfo>, attrs: { ...attrs }, backend }) as TensorInfo;
-    }
+    if (matMulPlan === undefined) return undefined;
     const { a, b, bias } = inputs;
     return runGraph(backend, cache, matMulPlan.graph, bias == null ? { a, b } : { a, b, bias }, matMulPlan.outputShape);
   });
-  return { ...config, setupFunc: fallback.setupFunc, disposeFunc: fallback.disposeFunc };
 }

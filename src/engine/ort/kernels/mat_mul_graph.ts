@@ -5,15 +5,9 @@
  * ONNX Runtime fuses into the Gemm on the CPU.
  */
 import type { GraphSpec, NodeSpec, ValueSpec } from '../onnx_model.js';
+import { activationNode, type OrtActivation } from './activation.js';
 
-/** Activations with an ONNX equivalent of TensorFlow.js's definition. */
-export type OrtActivation = 'linear' | 'relu' | 'elu' | 'sigmoid' | 'leakyrelu';
-
-const ortActivations: readonly string[] = ['linear', 'relu', 'elu', 'sigmoid', 'leakyrelu'];
-
-export function isOrtActivation(activation: string): activation is OrtActivation {
-  return ortActivations.includes(activation);
-}
+export { isOrtActivation, type OrtActivation } from './activation.js';
 
 export interface MatMulSpec {
   aShape: readonly number[];
@@ -61,28 +55,10 @@ function withoutLeadingOnes(shape: readonly number[]): number[] {
   return first === -1 ? [] : shape.slice(first);
 }
 
-function activationNode(spec: MatMulSpec, input: string): NodeSpec | undefined {
-  const node = (opType: string, attributes?: NodeSpec['attributes']): NodeSpec => ({
-    opType, inputs: [input], outputs: ['y'], attributes,
-  });
-  switch (spec.activation) {
-    case 'linear':
-      return undefined;
-    case 'relu':
-      return node('Relu');
-    case 'elu':
-      return node('Elu', { alpha: { float: 1 } });
-    case 'sigmoid':
-      return node('Sigmoid');
-    case 'leakyrelu':
-      return node('LeakyRelu', { alpha: { float: spec.leakyreluAlpha ?? 0.2 } });
-  }
-}
-
 /** Appends the activation (if any) and names the last value `y`. */
 function finish(spec: MatMulSpec, nodes: NodeSpec[], inputs: ValueSpec[], outputShape: number[]): GraphSpec {
   const last = nodes[nodes.length - 1];
-  const activation = activationNode(spec, 'preActivation');
+  const activation = activationNode(spec.activation, 'preActivation', 'y', spec.leakyreluAlpha);
   if (activation === undefined) {
     return { inputs, outputs: [{ name: 'y', shape: outputShape }], nodes };
   }

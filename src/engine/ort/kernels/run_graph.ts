@@ -3,12 +3,12 @@
  * from the wasm heap where they lie and the output is written straight into the memory of a new
  * tensor, so no data is copied on either side.
  */
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { OrtTensor } from '../binding.js';
-import type { GraphSpec } from '../onnx_model.js';
-import type { SessionCache } from '../session_cache.js';
-import { heapFloat32 } from '../../kernels/wasm.js';
+import type { GraphSpec, ValueSpec } from '../onnx_model.js';
+import type { KeyedGraph, SessionCache } from '../session_cache.js';
+import { heapFloat32, wasmKernel } from '../../kernels/wasm.js';
 
 /**
  * Runs `graph` (one output) on `inputs`, keyed by the graph's input names, and returns a new
@@ -29,4 +29,50 @@ export function runGraph(
   const [result] = graph.outputs;
   session.run(feeds, { [result.name]: { data: heapFloat32(backend, output), dims: result.shape } });
   return output;
+}
+
+/**
+ * Runs `graph` on data already in place: each input and output is a view whose length is the
+ * product of its shape in the graph (a slice of a tensor on the wasm heap, or a scratch array).
+ */
+export function runOnViews(
+  cache: SessionCache,
+  graph: GraphSpec | KeyedGraph,
+  inputs: Record<string, Float32Array>,
+  outputs: Record<string, Float32Array>,
+): void {
+  const session = cache.session(graph);
+  session.run(tensorsOf(graph.inputs, inputs), tensorsOf(graph.outputs, outputs));
+}
+
+function tensorsOf(specs: readonly ValueSpec[], views: Record<string, Float32Array>): Record<string, OrtTensor> {
+  const tensors: Record<string, OrtTensor> = {};
+  for (const { name, shape } of specs) {
+    const data = views[name];
+    const size = shape.reduce((total, length) => total * length, 1);
+    if (data?.length !== size) {
+      throw new Error(`kdkit engine: graph value ${name} needs ${size} values, got ${data?.length ?? 'none'}.`);
+    }
+    tensors[name] = { data, dims: shape };
+  }
+  return tensors;
+}
+
+/**
+ * A wasm kernel computed by `body` on ONNX Runtime, or by `fallback` (the plain wasm kernel of the
+ * same name) for any call where `body` returns undefined. The fallback's setup and dispose
+ * functions are kept, so the fallback works whenever the backend initializes.
+ */
+export function withWasmFallback<Inputs, Attrs>(
+  fallback: KernelConfig,
+  body: (inputs: Inputs, attrs: Attrs, backend: BackendWasm) => TensorInfo | undefined,
+): KernelConfig {
+  const config = wasmKernel<Inputs, Attrs>(fallback.kernelName, (inputs, attrs, backend) =>
+    body(inputs, attrs, backend) ??
+    (fallback.kernelFunc({
+      inputs: { ...inputs } as Record<string, TensorInfo>,
+      attrs: { ...attrs } as Record<string, never>,
+      backend,
+    }) as TensorInfo));
+  return { ...config, setupFunc: fallback.setupFunc, disposeFunc: fallback.disposeFunc };
 }

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { tf } from '../../index.js';
+import { assertWasmMatchesCpu, randomTensor } from '../../parity.test.util.js';
+import { ortSessionKeys } from '../index.js';
+import { patchBudget } from './conv_graph.js';
+
+// Convolution geometry (strides, padding, odd shapes) and gradients on both engines are in
+// ../../conv2d.test.ts; these cover what only the ONNX Runtime kernels do.
+const accelerated = { accelerate: 'ort' } as const;
+
+/** Forward, input gradient and filter gradient of tf.conv2d under a random upstream gradient. */
+function convAndGradients(
+  xShape: number[],
+  filterShape: number[],
+  strides: [number, number],
+  pad: 'same' | 'valid',
+): tf.Tensor[] {
+  const x = randomTensor(xShape, 61) as tf.Tensor4D;
+  const filter = randomTensor(filterShape, 62) as tf.Tensor4D;
+  const forward = (input: tf.Tensor, kernel: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, kernel as tf.Tensor4D, strides, pad);
+  const y = forward(x, filter);
+  const upstream = randomTensor(y.shape, 63);
+  const [dx, dFilter] = tf.grads((input: tf.Tensor, kernel: tf.Tensor) => tf.sum(tf.mul(forward(input, kernel), upstream)))([x, filter]);
+  return [y, dx, dFilter];
+}
+
+function sessionsStartingWith(prefix: string): number {
+  return ortSessionKeys().filter((key) => key.startsWith(prefix)).length;
+}
+
+// TensorFlow.js computes no gradient for dilated convolutions, so dilation is checked forward.
+for (const inChannels of [3, 9]) {
+  const path = inChannels < 8 ? 'sliced' : 'gathered';
+  test(`ONNX Runtime conv2d with dilations, ${path} patches, matches cpu`, async () => {
+    await assertWasmMatchesCpu(`dilated conv2d, ${inChannels} channels`, () => [
+      tf.conv2d(randomTensor([2, 11, 10, inChannels], 64) as tf.Tensor4D, randomTensor([3, 3, inChannels, 4], 65) as tf.Tensor4D, 1, 'same', 'NHWC', [2, 2]),
+      tf.conv2d(randomTensor([1, 9, 12, inChannels], 66) as tf.Tensor4D, randomTensor([2, 3, inChannels, 5], 67) as tf.Tensor4D, 1, 'valid', 'NHWC', [2, 3]),
+      tf.conv2d(randomTensor([3, 8, 8, inChannels], 68) as tf.Tensor4D, randomTensor([3, 2, inChannels, 2], 69) as tf.Tensor4D, 1, 'same', 'NHWC', [1, 2]),
+    ], 1e-4, accelerated);
+    assert.ok(sessionsStartingWith('conv2d 2 ') > 0, 'ONNX Runtime ran the convolution');
+  });
+}
+
+test('ONNX Runtime conv2d of a batch of one, and a 1×1 filter, match cpu with gradients', async () => {
+  await assertWasmMatchesCpu('batch 1', () => convAndGradients([1, 6, 5, 8], [3, 3, 8, 3], [1, 1], 'same'), 1e-4, accelerated);
+  await assertWasmMatchesCpu('1x1 filter', () => convAndGradients([2, 5, 6, 12], [1, 1, 12, 7], [1, 1], 'valid'), 1e-4, accelerated);
+  assert.ok(sessionsStartingWith('conv2d input grad 1 ') > 0, 'ONNX Runtime ran the input gradient');
+});
+
+test('ONNX Runtime conv2d splits a batch whose patches exceed the budget into chunks, with the same results', async () => {
+  const budget = patchBudget.maxValues;
+  // 7×7 outputs × 9 taps × 8 channels = 3528 patch values per image: 2 images per run of 5.
+  patchBudget.maxValues = 8000;
+  try {
+    await assertWasmMatchesCpu('chunked', () => convAndGradients([5, 7, 7, 8], [3, 3, 8, 6], [1, 1], 'same'), 1e-4, accelerated);
+  } finally {
+    patchBudget.maxValues = budget;
+  }
+  for (const kind of ['conv2d 2 ', 'conv2d 1 ', 'conv2d filter grad 2 ', 'conv2d filter grad 1 ', 'conv2d input grad 1 ']) {
+    assert.ok(sessionsStartingWith(kind) > 0, `a session for '${kind}…'`);
+  }
+});
+
+test('ONNX Runtime fused conv2d: bias per channel or single, every activation (relu6 and PReLU via wasm), gradients', async () => {
+  const activations = ['linear', 'relu', 'elu', 'sigmoid', 'leakyrelu', 'relu6', 'prelu'] as const;
+  // One bias for all channels only where ONNX Runtime computes: the stock wasm kernel, which
+  // relu6 and PReLU fall back to, rejects it.
+  const fallsBack = (activation: string) => activation === 'relu6' || activation === 'prelu';
+  await assertWasmMatchesCpu('fused conv2d activations', () => activations.flatMap((activation) => [
+    randomTensor([4], 70),
+    ...(fallsBack(activation) ? [] : [randomTensor([1], 71)]),
+  ].map((bias) => tf.fused.conv2d({
+    x: randomTensor([2, 6, 7, 9], 72) as tf.Tensor4D,
+    filter: randomTensor([3, 3, 9, 4], 73) as tf.Tensor4D,
+    strides: 1,
+    pad: 'same',
+    bias,
+    activation,
+    leakyreluAlpha: 0.3,
+    preluActivationWeights: activation === 'prelu' ? randomTensor([4], 74) : undefined,
+  }))), 1e-4, accelerated);
+  assert.ok(ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' channel relu')), 'fused relu ran on ONNX Runtime');
+  await assertWasmMatchesCpu('fused conv2d gradients', () => {
+    const x = randomTensor([2, 5, 6, 3], 75) as tf.Tensor4D;
+    const filter = randomTensor([3, 3, 3, 4], 76) as tf.Tensor4D;
+    const bias = randomTensor([4], 77);
+    const forward = (input: tf.Tensor, kernel: tf.Tensor, b: tf.Tensor) =>
+      tf.fused.conv2d({ x: input as tf.Tensor4D, filter: kernel as tf.Tensor4D, strides: [2, 1], pad: 'same', bias: b });
+    const upstream = randomTensor(forward(x, filter, bias).shape, 78);
+    const grads = tf.grads((input: tf.Tensor, kernel: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(forward(input, kernel, b), upstream)))([x, filter, bias]);
+    return [forward(x, filter, bias), ...grads];
+  }, 1e-4, accelerated);
+});

@@ -1,0 +1,187 @@
+/**
+ * Conv2D, FusedConv2D and the two convolution gradients on ONNX Runtime, with the graphs of
+ * conv_graph.ts. Each runs over the batch in chunks of whole images so that the gathered patches
+ * stay bounded (teacher inference runs large batches). Calls the graphs do not cover go to the
+ * plain wasm kernel: other dtypes, NCHW data, empty tensors, PReLU and relu6, and biases that
+ * are neither per channel nor a single value.
+ */
+import {
+  FusedConv2D,
+  backend_util,
+  Conv2D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  util,
+  type Conv2DAttrs,
+  type Conv2DBackpropFilterAttrs,
+  type Conv2DBackpropInputAttrs,
+  type FusedConv2DAttrs,
+  type KernelConfig,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { SessionCache } from '../session_cache.js';
+import { heapFloat32 } from '../../kernels/wasm.js';
+import { isOrtActivation } from './activation.js';
+import { convFilterGradGraph, convForwardGraph, convInputGradGraph, imagesPerRun, type ConvEpilogue } from './conv_graph.js';
+import { runOnViews, withWasmFallback } from './run_graph.js';
+
+type Conv2DInfo = backend_util.Conv2DInfo;
+type Shape4D = [number, number, number, number];
+
+/** The layer's geometry, or undefined when the graphs do not apply. */
+function graphInfo(
+  tensors: TensorInfo[],
+  dataFormat: string,
+  compute: () => Conv2DInfo,
+): Conv2DInfo | undefined {
+  if (dataFormat !== 'NHWC' || tensors.some((tensor) => tensor.dtype !== 'float32')) return undefined;
+  const info = compute();
+  const sizes = [info.inShape, info.filterShape, info.outShape].map((shape) => util.sizeFromShape(shape));
+  return sizes.every((size) => size > 0) ? info : undefined;
+}
+
+/** Calls `run(first, images)` for consecutive chunks of whole images covering the batch. */
+function forEachChunk(batch: number, imagesPerChunk: number, run: (first: number, images: number) => void): void {
+  for (let first = 0; first < batch; first += imagesPerChunk) run(first, Math.min(imagesPerChunk, batch - first));
+}
+
+/** Values `images` images hold in a tensor of `imageSize` values per image, starting at `first`. */
+function images(view: Float32Array, imageSize: number, first: number, count: number): Float32Array {
+  return view.subarray(first * imageSize, (first + count) * imageSize);
+}
+
+interface ForwardInputs {
+  x: TensorInfo;
+  filter: TensorInfo;
+  bias?: TensorInfo;
+  preluActivationWeights?: TensorInfo;
+}
+
+/** 'channel' for a bias of one value per output channel, 'scalar' for one value, else undefined. */
+function biasKind(bias: TensorInfo | undefined, outChannels: number): ConvEpilogue['bias'] | undefined {
+  if (bias == null) return 'none';
+  const size = util.sizeFromShape(bias.shape);
+  if (size === 1) return 'scalar';
+  return size === outChannels && bias.shape[bias.shape.length - 1] === outChannels ? 'channel' : undefined;
+}
+
+function forward(
+  { x, filter, bias }: ForwardInputs,
+  info: Conv2DInfo,
+  epilogue: ConvEpilogue,
+  backend: BackendWasm,
+  cache: SessionCache,
+): TensorInfo {
+  const y = backend.makeOutput(info.outShape, 'float32');
+  const [xValues, filterValues, yValues] = [x, filter, y].map((tensor) => heapFloat32(backend, tensor));
+  const biasValues = bias == null ? undefined : heapFloat32(backend, bias);
+  const inSize = info.inHeight * info.inWidth * info.inChannels;
+  const outSize = info.outHeight * info.outWidth * info.outChannels;
+  const patchSize = info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels;
+  forEachChunk(info.batchSize, imagesPerRun(patchSize, info.batchSize), (first, count) => {
+    runOnViews(
+      cache,
+      convForwardGraph(info, count, epilogue),
+      {
+        x: images(xValues, inSize, first, count),
+        w: filterValues,
+        ...(biasValues === undefined ? {} : { bias: biasValues }),
+      },
+      { y: images(yValues, outSize, first, count) },
+    );
+  });
+  return y;
+}
+
+export function ortConv2D(fallback: KernelConfig, cache: SessionCache): KernelConfig {
+  return withWasmFallback<ForwardInputs, Conv2DAttrs>(fallback, (inputs, attrs, backend) => {
+    const { x, filter } = inputs;
+    const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
+    const info = graphInfo([x, filter], dataFormat, () => backend_util.computeConv2DInfo(
+      x.shape as Shape4D, filter.shape as Shape4D, strides, dilations, pad, dimRoundingMode));
+    if (info === undefined) return undefined;
+    return forward({ x, filter }, info, { bias: 'none', activation: 'linear' }, backend, cache);
+  });
+}
+
+export function ortFusedConv2D(fallback: KernelConfig, cache: SessionCache): KernelConfig {
+  return withWasmFallback<ForwardInputs, FusedConv2DAttrs>(fallback, (inputs, attrs, backend) => {
+    const { x, filter, bias, preluActivationWeights } = inputs;
+    const { strides, pad, dataFormat, dilations, dimRoundingMode, activation, leakyreluAlpha } = attrs;
+    const fused = activation ?? 'linear';
+    if (preluActivationWeights != null || !isOrtActivation(fused)) return undefined;
+    const info = graphInfo([x, filter, ...(bias == null ? [] : [bias])], dataFormat, () =>
+      backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, strides, dilations, pad, dimRoundingMode));
+    const kind = info === undefined ? undefined : biasKind(bias, info.outChannels);
+    if (info === undefined || kind === undefined) return undefined;
+    const epilogue: ConvEpilogue = { bias: kind, activation: fused, leakyreluAlpha };
+    return forward({ x, filter, bias }, info, epilogue, backend, cache);
+  });
+}
+
+export function ortConv2DBackpropInput(fallback: KernelConfig, cache: SessionCache): KernelConfig {
+  return withWasmFallback<{ dy: TensorInfo; filter: TensorInfo }, Conv2DBackpropInputAttrs>(fallback, (inputs, attrs, backend) => {
+    const { dy, filter } = inputs;
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
+    const info = graphInfo([dy, filter], dataFormat, () => backend_util.computeConv2DInfo(
+      [...inputShape] as Shape4D, filter.shape as Shape4D, strides, 1, pad, dimRoundingMode));
+    if (info === undefined) return undefined;
+    const dx = backend.makeOutput([...inputShape], 'float32');
+    const [dyValues, filterValues, dxValues] = [dy, filter, dx].map((tensor) => heapFloat32(backend, tensor));
+    const inSize = info.inHeight * info.inWidth * info.inChannels;
+    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const patchSize = info.inHeight * info.inWidth * info.filterHeight * info.filterWidth * info.outChannels;
+    forEachChunk(info.batchSize, imagesPerRun(patchSize, info.batchSize), (first, count) => {
+      runOnViews(
+        cache,
+        convInputGradGraph(info, count),
+        { dy: images(dyValues, outSize, first, count), w: filterValues },
+        { dx: images(dxValues, inSize, first, count) },
+      );
+    });
+    return dx;
+  });
+}
+
+export function ortConv2DBackpropFilter(fallback: KernelConfig, cache: SessionCache): KernelConfig {
+  return withWasmFallback<{ x: TensorInfo; dy: TensorInfo }, Conv2DBackpropFilterAttrs>(fallback, (inputs, attrs, backend) => {
+    const { x, dy } = inputs;
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
+    const info = graphInfo([x, dy], dataFormat, () => backend_util.computeConv2DInfo(
+      x.shape as Shape4D, [...filterShape] as Shape4D, strides, 1, pad, dimRoundingMode));
+    if (info === undefined) return undefined;
+    const dW = backend.makeOutput([...filterShape], 'float32');
+    const [xValues, dyValues, dWValues] = [x, dy, dW].map((tensor) => heapFloat32(backend, tensor));
+    const inSize = info.inHeight * info.inWidth * info.inChannels;
+    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const patchSize = info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels;
+    const chunk = imagesPerRun(patchSize, info.batchSize);
+    // One run writes the gradient in place; several add up their partial sums in float64.
+    const sums = chunk < info.batchSize ? new Float64Array(dWValues.length) : undefined;
+    const partial = sums === undefined ? dWValues : new Float32Array(dWValues.length);
+    forEachChunk(info.batchSize, chunk, (first, count) => {
+      runOnViews(
+        cache,
+        convFilterGradGraph(info, count),
+        { x: images(xValues, inSize, first, count), dy: images(dyValues, outSize, first, count) },
+        { dw: partial },
+      );
+      if (sums !== undefined) for (let i = 0; i < sums.length; i++) sums[i] += partial[i];
+    });
+    if (sums !== undefined) dWValues.set(sums);
+    return dW;
+  });
+}
+
+export const ortConvKernelNames: readonly string[] = [Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter];
+
+/** The four convolution kernels, each built on the plain wasm kernel of the same name. */
+export function ortConvKernels(fallback: (kernelName: string) => KernelConfig, cache: SessionCache): KernelConfig[] {
+  return [
+    ortConv2D(fallback(Conv2D), cache),
+    ortFusedConv2D(fallback(FusedConv2D), cache),
+    ortConv2DBackpropInput(fallback(Conv2DBackpropInput), cache),
+    ortConv2DBackpropFilter(fallback(Conv2DBackpropFilter), cache),
+  ];
+}
