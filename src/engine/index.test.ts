@@ -27,7 +27,7 @@ test('initEngine is idempotent and switches backends when asked', async () => {
   assert.deepEqual(await initEngine({ backend: 'wasm' }), first);
   const cpu = await initEngine({ backend: 'cpu' });
   assert.deepEqual(cpu, {
-    backend: 'cpu', simd: false, threads: 1, customKernels: [], accelerator: 'none', acceleratorThreads: 0,
+    backend: 'cpu', simd: false, threads: 1, customKernels: [], accelerator: 'none', acceleratorThreads: 0, acceleratorInterface: null,
   });
   assert.equal(tf.getBackend(), 'cpu');
   assert.deepEqual(await initEngine(), first);
@@ -42,15 +42,17 @@ test('initEngine rejects an unknown backend with an InputError naming the choice
   });
 });
 
-test('initEngine accelerates matrix products with ONNX Runtime on all cores unless told otherwise', async () => {
+test('initEngine accelerates with ONNX Runtime, through its C API, on all cores unless told otherwise', async () => {
   const accelerated = await initEngine();
   assert.equal(accelerated.accelerator, 'onnxruntime');
+  assert.equal(accelerated.acceleratorInterface, 'c-api');
   assert.equal(accelerated.acceleratorThreads, availableParallelism());
   const oneThread = await initEngine({ acceleratorThreads: 1 });
   assert.equal(oneThread.acceleratorThreads, 1);
   const plain = await initEngine({ accelerate: 'none' });
   assert.equal(plain.accelerator, 'none');
   assert.equal(plain.acceleratorThreads, 0);
+  assert.equal(plain.acceleratorInterface, null);
   assert.deepEqual(plain.customKernels, accelerated.customKernels);
   assert.deepEqual(await initEngine(), accelerated);
 });

@@ -1,7 +1,7 @@
 /**
  * The compute engine: TensorFlow.js on the wasm backend (SIMD) by default, or the pure-JS cpu
  * backend, with kdkit's wasm kernels registered so that convolutions train on wasm, and its
- * matrix products accelerated by ONNX Runtime when it loads.
+ * matrix products and convolutions accelerated by ONNX Runtime when it loads.
  */
 import { availableParallelism } from 'node:os';
 import * as tfc from '@tensorflow/tfjs-core';
@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { InputError } from '../errors.js';
 import { plainWasmKernel, registerWasmKernels, swapWasmKernels } from './kernels/register.js';
-import { ortKernelNames, ortKernels } from './ort/index.js';
+import { ortInterface, ortKernelNames, ortKernels } from './ort/index.js';
 
 export * as tf from './tf.js';
 
@@ -28,18 +28,21 @@ export interface EngineInfo {
   threads: number;
   /** Kernels kdkit registered for the active backend, added or replacing stock ones. */
   customKernels: string[];
-  /** What computes the matrix products on wasm: ONNX Runtime's kernels, or none (plain wasm). */
+  /** What computes matrix products and convolutions on wasm: ONNX Runtime, or none (plain wasm). */
   accelerator: 'onnxruntime' | 'none';
   /** Threads the accelerator computes with; 0 without one. */
   acceleratorThreads: number;
+  /** How ONNX Runtime is reached: its C API, or onnxruntime-node's binding (the fallback); null without it. */
+  acceleratorInterface: 'c-api' | 'node-binding' | null;
 }
 
 export interface EngineOptions {
   /** Backend to run on; 'wasm' unless given. */
   backend?: BackendName;
   /**
-   * On wasm, run matrix products with ONNX Runtime ('ort', the default) or keep kdkit's wasm
-   * kernels ('none'). If ONNX Runtime cannot load, the engine says so once on stderr and uses wasm.
+   * On wasm, run matrix products and convolutions with ONNX Runtime ('ort', the default) or keep
+   * the plain wasm kernels ('none'). If ONNX Runtime cannot load, the engine says so once on
+   * stderr and uses wasm.
    */
   accelerate?: AcceleratorChoice;
   /** Threads ONNX Runtime computes with; all cores (os.availableParallelism()) unless given. */
@@ -48,7 +51,7 @@ export interface EngineOptions {
 
 let reportedReason: string | undefined;
 
-/** Swaps in the accelerated or the plain wasm matrix products; returns the threads used, 0 for none. */
+/** Swaps in the accelerated or the plain wasm kernels; returns the threads used, 0 for none. */
 function accelerate(choice: AcceleratorChoice, threads: number): number {
   const kernels = choice === 'ort' ? ortKernels(threads, plainWasmKernel) : undefined;
   if (typeof kernels === 'string' && reportedReason !== kernels) {
@@ -87,7 +90,9 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
   }
   await tfc.ready();
   if (backend === 'cpu') {
-    return { backend, simd: false, threads: 1, customKernels: [], accelerator: 'none', acceleratorThreads: 0 };
+    return {
+      backend, simd: false, threads: 1, customKernels: [], accelerator: 'none', acceleratorThreads: 0, acceleratorInterface: null,
+    };
   }
   return {
     backend,
@@ -96,5 +101,6 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
     customKernels: [...customKernels],
     accelerator: acceleratorThreads > 0 ? 'onnxruntime' : 'none',
     acceleratorThreads,
+    acceleratorInterface: acceleratorThreads > 0 ? (ortInterface() ?? null) : null,
   };
 }

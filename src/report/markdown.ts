@@ -14,7 +14,7 @@ export function renderMarkdown(summary: Summary): string {
     `# kdkit run: ${summary.dataset.name}, seed ${summary.seed}`,
     '',
     `Dataset: ${summary.dataset.name}: ${summary.dataset.train} train, ${summary.dataset.validation} validation, ${summary.dataset.test} test, ${summary.dataset.classes} classes.`,
-    `Engine: ${summary.engine.backend}${summary.engine.simd ? ' (SIMD)' : ''}, ${summary.engine.threads} thread(s)${summary.engine.accelerator === 'none' ? '' : `, matrix products on ONNX Runtime (${summary.engine.acceleratorThreads} threads)`}. Latency is the median forward pass after warm-up on this engine.`,
+    `Engine: ${summary.engine.backend}${summary.engine.simd ? ' (SIMD)' : ''}, ${summary.engine.threads} thread(s)${summary.engine.accelerator === 'none' ? '' : `, matrix products and convolutions on ONNX Runtime (${summary.engine.acceleratorThreads} threads)`}. Latency is the median forward pass after warm-up on this engine.`,
     '',
     table,
     '',

@@ -194,5 +194,6 @@ function checkTeacherFits(model: tf.LayersModel, data: DatasetSplits, config: Ex
 
 function describeEngine(engine: EngineInfo): string {
   const base = `${engine.backend}${engine.simd ? ' (SIMD)' : ''}, ${engine.threads} thread${engine.threads === 1 ? '' : 's'}`;
-  return engine.accelerator === 'none' ? base : `${base}; matrix products on ONNX Runtime, ${engine.acceleratorThreads} thread${engine.acceleratorThreads === 1 ? '' : 's'}`;
+  const threads = `${engine.acceleratorThreads} thread${engine.acceleratorThreads === 1 ? '' : 's'}`;
+  return engine.accelerator === 'none' ? base : `${base}; matrix products and convolutions on ONNX Runtime, ${threads}`;
 }

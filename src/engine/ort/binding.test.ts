@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadOrt, type OrtRuntime } from './binding.js';
+import { loadOrt, type BindingRuntime } from './binding.js';
 import { encodeModel } from './onnx_model.js';
 
-function runtime(): OrtRuntime {
+function runtime(): BindingRuntime {
   const loaded = loadOrt();
   if (typeof loaded === 'string') assert.fail(`ONNX Runtime did not load: ${loaded}`);
   return loaded;

@@ -1,39 +1,23 @@
 /**
- * The one module that touches onnxruntime-node's private native binding
- * (`onnxruntime-node/dist/binding.js`). Its public API runs sessions asynchronously only; a
- * TensorFlow.js kernel must return synchronously, and the binding's own `run` is synchronous
- * (about 8 µs of overhead per call). If a new onnxruntime-node changes the binding's shape,
- * binding.test.ts fails; fix it here and nowhere else.
+ * The fallback way to ONNX Runtime, used when its C API (capi.ts) cannot be reached: the one
+ * module that touches onnxruntime-node's private native binding (`onnxruntime-node/dist/binding.js`).
+ * Its public API runs sessions asynchronously only; a TensorFlow.js kernel must return
+ * synchronously, and the binding's own `run` is synchronous (about 8 µs of overhead per call).
+ * It copies every output into a new ArrayBuffer after writing it where asked, which is why it is
+ * not the default. If a new onnxruntime-node changes the binding's shape, binding.test.ts fails;
+ * fix it here and nowhere else.
  */
 import { createRequire } from 'node:module';
+import { firstLine, type OrtRuntime, type OrtSession, type OrtSessionOptions, type OrtTensor } from './runtime.js';
 
-/** A float32 tensor as ONNX Runtime sees it: row-major data and its dimensions. */
-export interface OrtTensor {
-  data: Float32Array;
-  dims: readonly number[];
-}
-
-export interface OrtSessionOptions {
-  /** Threads one run computes with (ONNX Runtime's intra-op thread pool, including the caller). */
-  intraOpThreads: number;
-}
-
-/** A loaded one-graph session. */
-export interface OrtSession {
+/** A session of the binding, which also reports its graph's value names. */
+export interface BindingSession extends OrtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  /**
-   * Runs the graph synchronously. Inputs are read where they lie, without a copy; each output is
-   * written into the buffer given for it, which must have the output's exact size.
-   */
-  run(inputs: Record<string, OrtTensor>, outputs: Record<string, OrtTensor>): void;
-  dispose(): void;
 }
 
-export interface OrtRuntime {
-  /** onnxruntime-node's version. */
-  readonly version: string;
-  createSession(model: Uint8Array, options: OrtSessionOptions): OrtSession;
+export interface BindingRuntime extends OrtRuntime {
+  createSession(model: Uint8Array, options: OrtSessionOptions): BindingSession;
 }
 
 /** What the binding hands tensors as: onnxruntime-common's Tensor fields that it reads. */
@@ -48,7 +32,7 @@ interface BindingValueMetadata {
   name: string;
 }
 
-interface BindingSession {
+interface NativeSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
   readonly inputMetadata: BindingValueMetadata[];
   readonly outputMetadata: BindingValueMetadata[];
@@ -57,7 +41,7 @@ interface BindingSession {
 }
 
 interface BindingModule {
-  binding: { InferenceSession: new () => BindingSession };
+  binding: { InferenceSession: new () => NativeSession };
   initOrt: () => void;
 }
 
@@ -74,7 +58,7 @@ function mapValues<T, U>(record: Record<string, T>, map: (value: T) => U): Recor
   return mapped;
 }
 
-function wrapSession(session: BindingSession): OrtSession {
+function wrapSession(session: NativeSession): BindingSession {
   const runOptions = {};
   let disposed = false;
   return {
@@ -92,24 +76,24 @@ function wrapSession(session: BindingSession): OrtSession {
 }
 
 function missingMethods(module: BindingModule): string[] {
-  const prototype = module.binding?.InferenceSession?.prototype as Partial<BindingSession> | undefined;
+  const prototype = module.binding?.InferenceSession?.prototype as Partial<NativeSession> | undefined;
   if (typeof module.initOrt !== 'function') return ['initOrt'];
   if (prototype === undefined) return ['binding.InferenceSession'];
   return (['loadModel', 'run', 'dispose'] as const).filter((name) => typeof prototype[name] !== 'function');
 }
 
-let loaded: OrtRuntime | string | undefined;
+let loaded: BindingRuntime | string | undefined;
 
 /**
  * Loads ONNX Runtime's native binding once. Returns the reason as a string, rather than
  * throwing, when it cannot be loaded (package missing, unsupported platform, changed binding).
  */
-export function loadOrt(): OrtRuntime | string {
+export function loadOrt(): BindingRuntime | string {
   loaded ??= tryLoad();
   return loaded;
 }
 
-function tryLoad(): OrtRuntime | string {
+function tryLoad(): BindingRuntime | string {
   const require = createRequire(import.meta.url);
   let module: BindingModule;
   let version: string;
@@ -129,6 +113,7 @@ function tryLoad(): OrtRuntime | string {
     return `onnxruntime-node ${version} failed to initialize: ${firstLine(error)}`;
   }
   return {
+    kind: 'node-binding',
     version,
     createSession(model, options) {
       const session = new module.binding.InferenceSession();
@@ -146,9 +131,4 @@ function tryLoad(): OrtRuntime | string {
       return wrapSession(session);
     },
   };
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0];
 }

@@ -4,7 +4,9 @@
  * native binding.
  */
 import { _FusedMatMul, BatchMatMul, type KernelConfig } from '@tensorflow/tfjs-core';
-import { loadOrt, type OrtRuntime } from './binding.js';
+import { loadOrt } from './binding.js';
+import { loadOrtCApi } from './capi.js';
+import type { OrtRuntime } from './runtime.js';
 import { ortBatchMatMul } from './kernels/batch_mat_mul.js';
 import { ortConvKernelNames, ortConvKernels } from './kernels/conv2d.js';
 import { ortFusedMatMul } from './kernels/fused_mat_mul.js';
@@ -16,7 +18,7 @@ export const ortKernelNames: readonly string[] = [BatchMatMul, _FusedMatMul, ...
 /** Enough for every layer's shapes in training and evaluation, with room for odd last batches. */
 const sessionCapacity = 256;
 
-let active: { threads: number; cache: SessionCache; kernels: KernelConfig[] } | undefined;
+let active: { threads: number; runtime: OrtRuntime; cache: SessionCache; kernels: KernelConfig[] } | undefined;
 
 /** Runs a 1×2·2×1 product, so that a binding that loads but cannot run is caught at startup. */
 function smokeTest(runtime: OrtRuntime): string | undefined {
@@ -41,20 +43,29 @@ function smokeTest(runtime: OrtRuntime): string | undefined {
 
 let smokeTestResult: string | undefined | null = null;
 
+/** ONNX Runtime through its C API, or else through onnxruntime-node's binding, or why neither loads. */
+function loadRuntime(): OrtRuntime | string {
+  const capi = loadOrtCApi();
+  if (typeof capi !== 'string') return capi;
+  const binding = loadOrt();
+  return typeof binding === 'string' ? `${capi}; ${binding}` : binding;
+}
+
 /**
  * The ONNX Runtime kernels computing with `threads` threads, built on `fallback(kernelName)`,
  * or the reason they are unavailable. Sessions of a previous thread count are disposed.
  */
 export function ortKernels(threads: number, fallback: (kernelName: string) => KernelConfig): KernelConfig[] | string {
-  const runtime = loadOrt();
+  const runtime = loadRuntime();
   if (typeof runtime === 'string') return runtime;
   if (smokeTestResult === null) smokeTestResult = smokeTest(runtime);
-  if (smokeTestResult !== undefined) return `onnxruntime-node ${runtime.version}: ${smokeTestResult}`;
+  if (smokeTestResult !== undefined) return `ONNX Runtime ${runtime.version} (${runtime.kind}): ${smokeTestResult}`;
   if (active?.threads !== threads) {
     active?.cache.clear();
     const cache = new SessionCache(runtime, { intraOpThreads: threads, capacity: sessionCapacity });
     active = {
       threads,
+      runtime,
       cache,
       kernels: [
         ortBatchMatMul(fallback(BatchMatMul), cache),
@@ -64,6 +75,11 @@ export function ortKernels(threads: number, fallback: (kernelName: string) => Ke
     };
   }
   return active.kernels;
+}
+
+/** How the active kernels reach ONNX Runtime; undefined before they are built. */
+export function ortInterface(): OrtRuntime['kind'] | undefined {
+  return active?.runtime.kind;
 }
 
 /** Sessions the active kernels hold; tests use it to check that ONNX Runtime did the work. */

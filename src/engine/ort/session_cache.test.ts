@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { OrtRuntime, OrtSession } from './binding.js';
+import type { OrtRuntime, OrtSession } from './runtime.js';
 import type { GraphSpec } from './onnx_model.js';
 import { SessionCache } from './session_cache.js';
 
@@ -9,11 +9,12 @@ function recordingRuntime() {
   const created: Array<{ modelBytes: number; threads: number }> = [];
   const disposed: number[] = [];
   const runtime: OrtRuntime = {
+    kind: 'c-api',
     version: 'test',
     createSession(model, options) {
       const id = created.length;
       created.push({ modelBytes: model.byteLength, threads: options.intraOpThreads });
-      const session: OrtSession = { inputNames: [], outputNames: [], run() {}, dispose: () => disposed.push(id) };
+      const session: OrtSession = { run() {}, dispose: () => disposed.push(id) };
       return session;
     },
   };

@@ -3,7 +3,7 @@
  * attributes) and the thread count. Creating a session parses and optimizes the model, which
  * costs far more than a run, while training repeats the same few shapes every step.
  */
-import type { OrtRuntime, OrtSession } from './binding.js';
+import type { OrtRuntime, OrtSession } from './runtime.js';
 import { encodeModel, type GraphSpec, type NodeSpec, type ValueSpec } from './onnx_model.js';
 
 /**

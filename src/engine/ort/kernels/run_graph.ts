@@ -5,7 +5,7 @@
  */
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { OrtTensor } from '../binding.js';
+import type { OrtTensor } from '../runtime.js';
 import type { GraphSpec, ValueSpec } from '../onnx_model.js';
 import type { KeyedGraph, SessionCache } from '../session_cache.js';
 import { heapFloat32, wasmKernel } from '../../kernels/wasm.js';
