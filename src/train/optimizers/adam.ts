@@ -1,10 +1,12 @@
 /**
- * Adam (Kingma & Ba 2015, arXiv:1412.6980) as one fused pass per variable:
+ * Adam (Kingma & Ba 2015, arXiv:1412.6980) as one fused update per variable, on ONNX Runtime when
+ * it accelerates the engine and in one JavaScript pass otherwise:
  *   m ← β₁m + (1−β₁)g,   v ← β₂v + (1−β₂)g²,   w ← w − lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε)
  * The same formula and defaults as tf.train.adam (ε = 1e-7), so results match it to rounding.
  */
 import type * as tf from '../../engine/tf.js';
 import { float32View, updateVariable } from '../../engine/inplace.js';
+import { acceleratedAdam } from '../../engine/updates.js';
 import { SlotStore, type FusedOptimizer } from './fused.js';
 
 export interface AdamOptions {
@@ -37,7 +39,10 @@ export class FusedAdam implements FusedOptimizer {
     variables.forEach((variable, index) => {
       const [firstMoment, secondMoment] = this.slots.get(variable);
       updateVariable(variable, (next, weights) => {
-        adamUpdate(next, weights, float32View(gradients[index]), firstMoment, secondMoment, beta1, beta2, stepSize, secondCorrection, epsilon);
+        const gradient = float32View(gradients[index]);
+        const hyper = { beta1, firstDecay: 1 - beta1, beta2, secondDecay: 1 - beta2, stepSize, secondCorrection, epsilon };
+        if (acceleratedAdam({ next, weights, gradient, firstMoment, secondMoment }, hyper)) return;
+        adamUpdate(next, weights, gradient, firstMoment, secondMoment, beta1, beta2, stepSize, secondCorrection, epsilon);
       });
     });
   }

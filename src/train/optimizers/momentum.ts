@@ -1,9 +1,11 @@
 /**
- * SGD, with optional momentum, as one fused pass per variable, matching tf.train.momentum
+ * SGD, with optional momentum, as one fused update per variable (on ONNX Runtime when it
+ * accelerates the engine, in one JavaScript pass otherwise), matching tf.train.momentum
  * (non-Nesterov): a ← μa + g,  w ← w − lr · a.  With μ = 0 this is plain SGD: w ← w − lr · g.
  */
 import type * as tf from '../../engine/tf.js';
 import { float32View, updateVariable } from '../../engine/inplace.js';
+import { acceleratedMomentum } from '../../engine/updates.js';
 import { SlotStore, type FusedOptimizer } from './fused.js';
 
 export class FusedMomentum implements FusedOptimizer {
@@ -19,6 +21,7 @@ export class FusedMomentum implements FusedOptimizer {
       const [accumulation] = momentum === 0 ? [] : this.slots.get(variable);
       updateVariable(variable, (next, weights) => {
         const gradient = float32View(gradients[index]);
+        if (acceleratedMomentum(next, weights, gradient, accumulation, { momentum, learningRate })) return;
         if (accumulation) momentumUpdate(next, weights, gradient, accumulation, learningRate, momentum);
         else sgdUpdate(next, weights, gradient, learningRate);
       });

@@ -5,6 +5,7 @@ import { initEngine, type BackendName } from '../../engine/index.js';
 import { FusedAdam } from './adam.js';
 import { FusedMomentum } from './momentum.js';
 import type { FusedOptimizer } from './fused.js';
+import { ortSessionKeys } from '../../engine/ort/index.js';
 
 /** Runs `steps` updates on a small quadratic-plus-tanh problem; returns the final weights. */
 function train(makeOptimizer: () => FusedOptimizer | tf.Optimizer, steps: number): Float32Array[] {
@@ -115,3 +116,36 @@ test('fused updates allocate no tensors', async () => {
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([weight, gradient]);
 });
+
+/** Ten steps on large variables (ONNX Runtime updates them when it accelerates the engine). */
+async function trainLarge(accelerate: 'ort' | 'none', makeOptimizer: () => FusedOptimizer): Promise<Float32Array[]> {
+  await initEngine({ backend: 'wasm', accelerate });
+  const init = (size: number, seed: number) => Float32Array.from({ length: size }, (_, i) => Math.sin(seed * 1000 + i * 0.37) * 2);
+  const weights = [tf.variable(tf.tensor2d(init(130 * 131, 1), [130, 131])), tf.variable(tf.tensor1d(init(20_000, 2)))];
+  const scales = weights.map((weight) => tf.reshape(tf.linspace(0.5, 3, weight.size), weight.shape));
+  const loss = () => tf.addN(weights.map((weight, i) => tf.sum(tf.mul(tf.square(tf.tanh(weight)), scales[i])))) as tf.Scalar;
+  const optimizer = makeOptimizer();
+  for (let step = 0; step < 10; step++) {
+    const { value, grads } = tf.variableGrads(loss, weights);
+    optimizer.step(weights, weights.map((weight) => grads[weight.name]));
+    tf.dispose([value, grads]);
+  }
+  const result = weights.map((weight) => weight.dataSync() as Float32Array);
+  tf.dispose([...weights, ...scales]);
+  return result;
+}
+
+for (const [name, make] of [
+  ['Adam', () => new FusedAdam({ learningRate: 0.05 })],
+  ['momentum', () => new FusedMomentum(0.05, 0.9)],
+  ['SGD', () => new FusedMomentum(0.05, 0)],
+] as const) {
+  test(`fused ${name} on ONNX Runtime gives the JavaScript loop's weights on large variables`, async () => {
+    const plain = await trainLarge('none', make);
+    const accelerated = await trainLarge('ort', make);
+    const kind = name === 'Adam' ? 'adam' : name === 'momentum' ? 'momentum' : 'sgd';
+    assert.ok(ortSessionKeys().includes(`${kind} ${130 * 131}`), `ONNX Runtime ran the ${name} update`);
+    // ONNX Runtime rounds each intermediate to float32; the loop rounds once.
+    assertClose(accelerated, plain, 1e-5);
+  });
+}
