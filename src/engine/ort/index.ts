@@ -1,6 +1,6 @@
 /**
- * ONNX Runtime-backed kernels for the wasm backend: matrix products and convolutions run on
- * MLAS's multithreaded kernels, on the wasm heap's data, through onnxruntime-node's synchronous
+ * ONNX Runtime-backed kernels for the wasm backend: matrix products, convolutions and max pooling
+ * run on ONNX Runtime's multithreaded kernels, on the wasm heap's data, through onnxruntime-node's synchronous
  * native binding.
  */
 import { _FusedMatMul, BatchMatMul, type KernelConfig } from '@tensorflow/tfjs-core';
@@ -9,12 +9,13 @@ import { loadOrtCApi } from './capi.js';
 import type { OrtRuntime } from './runtime.js';
 import { ortBatchMatMul } from './kernels/batch_mat_mul.js';
 import { ortConvKernelNames, ortConvKernels } from './kernels/conv2d.js';
+import { ortPoolKernelNames, ortPoolKernels } from './kernels/pool.js';
 import { ortFusedMatMul } from './kernels/fused_mat_mul.js';
 import { runOnViews } from './kernels/run_graph.js';
 import { SessionCache, type KeyedGraph } from './session_cache.js';
 
 /** Kernels ONNX Runtime takes over; each falls back to the plain wasm kernel of the same name. */
-export const ortKernelNames: readonly string[] = [BatchMatMul, _FusedMatMul, ...ortConvKernelNames];
+export const ortKernelNames: readonly string[] = [BatchMatMul, _FusedMatMul, ...ortConvKernelNames, ...ortPoolKernelNames];
 
 /** Enough for every layer's shapes in training and evaluation, with room for odd last batches. */
 const sessionCapacity = 256;
@@ -72,6 +73,7 @@ export function ortKernels(threads: number, fallback: (kernelName: string) => Ke
         ortBatchMatMul(fallback(BatchMatMul), cache),
         ortFusedMatMul(fallback(_FusedMatMul), cache),
         ...ortConvKernels(fallback, cache),
+        ...ortPoolKernels(fallback, cache),
       ],
     };
   }
