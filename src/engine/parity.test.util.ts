@@ -46,10 +46,11 @@ export async function outputsOn(
   return read;
 }
 
-/** Asserts |actual - expected| <= tolerance * max(1, |expected|) elementwise. */
+/** Asserts |actual - expected| <= tolerance * max(1, |expected|) elementwise; NaN matches NaN. */
 export function assertClose(actual: Float32Array, expected: Float32Array, tolerance: number, label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
   for (let i = 0; i < expected.length; i++) {
+    if (Number.isNaN(actual[i]) && Number.isNaN(expected[i])) continue;
     const error = Math.abs(actual[i] - expected[i]);
     if (!(error <= tolerance * Math.max(1, Math.abs(expected[i])))) {
       assert.fail(`${label}: element ${i} is ${actual[i]} on wasm, ${expected[i]} on cpu`);

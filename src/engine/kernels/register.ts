@@ -5,9 +5,11 @@
 import {
   _FusedMatMul,
   BatchMatMul,
+  Cast,
   Conv2DBackpropInput,
   getKernel,
   getKernelsForBackend,
+  Identity,
   MaxPoolGrad,
   registerKernel,
   Sum,
@@ -21,6 +23,7 @@ import { depthwiseConv2dBackpropFilterConfig } from './depthwise_conv2d_backprop
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
 import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
+import { castKernel, sharedIdentity } from './shared_identity.js';
 import { leadingAxesSum } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
@@ -39,6 +42,8 @@ const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig
   { kernelName: Conv2DBackpropInput, replace: () => conv2dBackpropInputConfig },
   { kernelName: MaxPoolGrad, replace: () => maxPoolGradConfig },
   { kernelName: Sum, replace: leadingAxesSum },
+  { kernelName: Identity, replace: sharedIdentity },
+  { kernelName: Cast, replace: castKernel },
 ];
 
 let registeredNames: string[] | undefined;

@@ -2,14 +2,12 @@
  * Elementwise and reduction kernels on ONNX Runtime for large float32 tensors: the bias adds,
  * activations, their gradients' products and the bias-gradient sums of a training step, which
  * the stock wasm kernels compute on one thread (a 128×28×28×32 bias add: 3.2 ms on wasm).
- * Identity shares its input's memory instead of copying it, as the cpu backend's does.
  * Tensors below `minElements`, other dtypes and anything the graphs do not express go to the
  * plain wasm kernels.
  */
 import {
   Add,
   backend_util,
-  Identity,
   Multiply,
   Relu,
   Sub,
@@ -21,7 +19,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { NodeSpec } from '../onnx_model.js';
 import type { KeyedGraph, SessionCache } from '../session_cache.js';
-import { heapFloat32, wasmKernel } from '../../kernels/wasm.js';
+import { heapFloat32 } from '../../kernels/wasm.js';
 import { runOnViews, withWasmFallback } from './run_graph.js';
 
 /** Below this many output elements the wasm kernels are faster than a session call. */
@@ -117,23 +115,12 @@ function sumGraph(shape: readonly number[], axes: number[], keptShape: number[])
   };
 }
 
-/** Identity that shares the input's memory (reference-counted, as Reshape does) instead of copying it. */
-function sharedIdentity(fallback: KernelConfig): KernelConfig {
-  const config = wasmKernel<{ x: TensorInfo }, Record<string, never>>(Identity, ({ x }, attrs, backend) => {
-    if (x.dtype === 'string') return fallback.kernelFunc({ inputs: { x }, attrs, backend }) as TensorInfo;
-    backend.incRef(x.dataId);
-    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
-  });
-  return { ...config, setupFunc: fallback.setupFunc, disposeFunc: fallback.disposeFunc };
-}
-
-export const ortElementwiseKernelNames: readonly string[] = [...binaryOps.map(([kernel]) => kernel), Relu, Sum, Identity];
+export const ortElementwiseKernelNames: readonly string[] = [...binaryOps.map(([kernel]) => kernel), Relu, Sum];
 
 export function ortElementwiseKernels(fallback: (kernelName: string) => KernelConfig, cache: SessionCache): KernelConfig[] {
   return [
     ...binaryOps.map(([kernel, onnx]) => binary(fallback(kernel), onnx, cache)),
     relu(fallback(Relu), cache),
     sum(fallback(Sum), cache),
-    sharedIdentity(fallback(Identity)),
   ];
 }
