@@ -7,11 +7,11 @@
  * The gradient, for windows that tile the input exactly (strides equal to the window, no padding,
  * the usual 2×2 pooling), sends each window's dy to its maximum: the first one in row-major order
  * on ties, as TensorFlow.js's cpu kernel does. With x seen as [N, OH, fh, OW, fw, C]:
- *   m      = max of x over the window axes (2, 4)
+ *   m      = max of x over the window axes (2, 4), by the pooling above
  *   score  = (x == m) · rank, where rank is fh·fw for a window's first element down to 1 for its last
  *   first  = (score == max of score over the window) and (x == m)
  *   dx     = dy where first, else 0
- * (128×28×28×32: 9.6 ms, against 20 ms for the JavaScript kernel.)
+ * (128×28×28×32: 10.8 ms standalone, against 20 ms for the JavaScript kernel.)
  */
 import type { backend_util } from '@tensorflow/tfjs-core';
 import type { NodeSpec } from '../onnx_model.js';
@@ -62,15 +62,28 @@ export function maxPoolGradGraph(info: PoolInfo): KeyedGraph {
   const { batchSize, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
   const windowed = [batchSize, outHeight, filterHeight, outWidth, filterWidth, inChannels];
   const taps = filterHeight * filterWidth;
-  const reduce = (input: string, output: string): NodeSpec => ({
-    opType: 'ReduceMax', inputs: [input], outputs: [output], attributes: { axes: { ints: [2, 4] }, keepdims: { int: 1 } },
-  });
+  // The window maxima, by a MaxPool of the [N, 1, H, W, C] view (far faster than ReduceMax over
+  // axes 2 and 4), seen again as [N, OH, 1, OW, 1, C].
+  const volume = [batchSize, 1, outHeight * filterHeight, outWidth * filterWidth, inChannels];
+  const pooled = [batchSize, outHeight, 1, outWidth, 1, inChannels];
+  const reduce = (input: string, output: string): NodeSpec[] => [
+    { opType: 'Reshape', inputs: [input, 'volumeShape'], outputs: [`${input}Volume`] },
+    {
+      opType: 'MaxPool',
+      inputs: [`${input}Volume`],
+      outputs: [`${output}Volume`],
+      attributes: { kernel_shape: { ints: [filterHeight, filterWidth, 1] }, strides: { ints: [filterHeight, filterWidth, 1] } },
+    },
+    { opType: 'Reshape', inputs: [`${output}Volume`, 'pooledShape'], outputs: [output] },
+  ];
   return {
     key: `maxPool grad ${windowed.join(',')}`,
     inputs: [{ name: 'x', shape: windowed }, { name: 'dy', shape: [batchSize, outHeight, 1, outWidth, 1, inChannels] }],
     outputs: [{ name: 'dx', shape: windowed }],
     nodes: () => [
-      reduce('x', 'max'),
+      ints('volumeShape', volume),
+      ints('pooledShape', pooled),
+      ...reduce('x', 'max'),
       { opType: 'Equal', inputs: ['x', 'max'], outputs: ['isMax'] },
       floats('rankValues', Array.from({ length: taps }, (_, tap) => taps - tap)),
       ints('rankShape', [1, 1, filterHeight, 1, filterWidth, 1]),
@@ -79,7 +92,7 @@ export function maxPoolGradGraph(info: PoolInfo): KeyedGraph {
       ints('scalarShape', []),
       { opType: 'Reshape', inputs: ['zeroValues', 'scalarShape'], outputs: ['zero'] },
       { opType: 'Where', inputs: ['isMax', 'rank', 'zero'], outputs: ['score'] },
-      reduce('score', 'bestScore'),
+      ...reduce('score', 'bestScore'),
       { opType: 'Equal', inputs: ['score', 'bestScore'], outputs: ['isBest'] },
       { opType: 'And', inputs: ['isBest', 'isMax'], outputs: ['isFirstMax'] },
       { opType: 'Where', inputs: ['isFirstMax', 'dy', 'zero'], outputs: ['dx'] },
