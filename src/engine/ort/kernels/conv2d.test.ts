@@ -62,24 +62,24 @@ test('ONNX Runtime conv2d splits a batch whose patches exceed the budget into ch
   }
 });
 
-test('ONNX Runtime fused conv2d: bias per channel or single, every activation (relu6 and PReLU via wasm), gradients', async () => {
+test('ONNX Runtime fused conv2d: bias and PReLU slopes per channel or single, every activation, gradients', async () => {
   const activations = ['linear', 'relu', 'elu', 'sigmoid', 'leakyrelu', 'relu6', 'prelu'] as const;
-  // One bias for all channels only where ONNX Runtime computes: the stock wasm kernel, which
-  // relu6 and PReLU fall back to, rejects it.
-  const fallsBack = (activation: string) => activation === 'relu6' || activation === 'prelu';
   await assertWasmMatchesCpu('fused conv2d activations', () => activations.flatMap((activation) => [
     randomTensor([4], 70),
-    ...(fallsBack(activation) ? [] : [randomTensor([1], 71)]),
+    randomTensor([1], 71),
   ].map((bias) => tf.fused.conv2d({
-    x: randomTensor([2, 6, 7, 9], 72) as tf.Tensor4D,
+    // Scaled so that relu6 clips.
+    x: tf.mul(randomTensor([2, 6, 7, 9], 72), 4) as tf.Tensor4D,
     filter: randomTensor([3, 3, 9, 4], 73) as tf.Tensor4D,
     strides: 1,
     pad: 'same',
     bias,
     activation,
     leakyreluAlpha: 0.3,
-    preluActivationWeights: activation === 'prelu' ? randomTensor([4], 74) : undefined,
+    preluActivationWeights: activation === 'prelu' ? randomTensor(bias.size === 1 ? [4] : [1], 74) : undefined,
   }))), 1e-4, accelerated);
+  assert.ok(ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' prelu ')), 'PReLU ran on ONNX Runtime');
+  assert.ok(ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' relu6 ')), 'relu6 ran on ONNX Runtime');
   assert.ok(ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' channel relu')), 'fused relu ran on ONNX Runtime');
   await assertWasmMatchesCpu('fused conv2d gradients', () => {
     const x = randomTensor([2, 5, 6, 3], 75) as tf.Tensor4D;

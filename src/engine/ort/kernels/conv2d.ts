@@ -2,8 +2,8 @@
  * Conv2D, FusedConv2D and the two convolution gradients on ONNX Runtime, with the graphs of
  * conv_graph.ts. Each runs over the batch in chunks of whole images so that the gathered patches
  * stay bounded (teacher inference runs large batches). Calls the graphs do not cover go to the
- * plain wasm kernel: other dtypes, NCHW data, empty tensors, PReLU and relu6, and biases that
- * are neither per channel nor a single value.
+ * plain wasm kernel: other dtypes, NCHW data, empty tensors, and biases or PReLU slopes that are
+ * neither per channel nor a single value.
  */
 import {
   FusedConv2D,
@@ -58,16 +58,16 @@ interface ForwardInputs {
   preluActivationWeights?: TensorInfo;
 }
 
-/** 'channel' for a bias of one value per output channel, 'scalar' for one value, else undefined. */
-function biasKind(bias: TensorInfo | undefined, outChannels: number): ConvEpilogue['bias'] | undefined {
-  if (bias == null) return 'none';
-  const size = util.sizeFromShape(bias.shape);
+/** 'channel' for one value per output channel, 'scalar' for one value, 'none', or undefined for other shapes. */
+function perChannel(values: TensorInfo | undefined, outChannels: number): ConvEpilogue['bias'] | undefined {
+  if (values == null) return 'none';
+  const size = util.sizeFromShape(values.shape);
   if (size === 1) return 'scalar';
-  return size === outChannels && bias.shape[bias.shape.length - 1] === outChannels ? 'channel' : undefined;
+  return size === outChannels && values.shape[values.shape.length - 1] === outChannels ? 'channel' : undefined;
 }
 
 function forward(
-  { x, filter, bias }: ForwardInputs,
+  { x, filter, bias, preluActivationWeights }: ForwardInputs,
   info: Conv2DInfo,
   epilogue: ConvEpilogue,
   backend: BackendWasm,
@@ -76,6 +76,7 @@ function forward(
   const y = backend.makeOutput(info.outShape, 'float32');
   const [xValues, filterValues, yValues] = [x, filter, y].map((tensor) => heapFloat32(backend, tensor));
   const biasValues = bias == null ? undefined : heapFloat32(backend, bias);
+  const slopes = preluActivationWeights == null ? undefined : heapFloat32(backend, preluActivationWeights);
   const inSize = info.inHeight * info.inWidth * info.inChannels;
   const outSize = info.outHeight * info.outWidth * info.outChannels;
   const patchSize = info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels;
@@ -87,6 +88,7 @@ function forward(
         x: images(xValues, inSize, first, count),
         w: filterValues,
         ...(biasValues === undefined ? {} : { bias: biasValues }),
+        ...(slopes === undefined ? {} : { preluWeights: slopes }),
       },
       { y: images(yValues, outSize, first, count) },
     );
@@ -110,13 +112,17 @@ export function ortFusedConv2D(fallback: KernelConfig, cache: SessionCache): Ker
     const { x, filter, bias, preluActivationWeights } = inputs;
     const { strides, pad, dataFormat, dilations, dimRoundingMode, activation, leakyreluAlpha } = attrs;
     const fused = activation ?? 'linear';
-    if (preluActivationWeights != null || !isOrtActivation(fused)) return undefined;
-    const info = graphInfo([x, filter, ...(bias == null ? [] : [bias])], dataFormat, () =>
+    if (!isOrtActivation(fused) || (fused === 'prelu') !== (preluActivationWeights != null)) return undefined;
+    const operands = [x, filter, bias, preluActivationWeights].filter((info): info is TensorInfo => info != null);
+    const info = graphInfo(operands, dataFormat, () =>
       backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, strides, dilations, pad, dimRoundingMode));
-    const kind = info === undefined ? undefined : biasKind(bias, info.outChannels);
-    if (info === undefined || kind === undefined) return undefined;
-    const epilogue: ConvEpilogue = { bias: kind, activation: fused, leakyreluAlpha };
-    return forward({ x, filter, bias }, info, epilogue, backend, cache);
+    if (info === undefined) return undefined;
+    const biasKind = perChannel(bias, info.outChannels);
+    const slopesKind = perChannel(preluActivationWeights, info.outChannels);
+    if (biasKind === undefined || slopesKind === undefined) return undefined;
+    const epilogue: ConvEpilogue = { bias: biasKind, activation: fused, leakyreluAlpha };
+    if (slopesKind !== 'none') epilogue.preluShape = [slopesKind === 'channel' ? info.outChannels : 1];
+    return forward({ x, filter, bias, preluActivationWeights }, info, epilogue, backend, cache);
   });
 }
 

@@ -17,7 +17,7 @@
 import type { backend_util } from '@tensorflow/tfjs-core';
 import type { NodeSpec } from '../onnx_model.js';
 import type { KeyedGraph } from '../session_cache.js';
-import { activationNode, type OrtActivation } from './activation.js';
+import { activationNodes, type OrtActivation } from './activation.js';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
 
@@ -27,6 +27,8 @@ export interface ConvEpilogue {
   bias: 'channel' | 'scalar' | 'none';
   activation: OrtActivation;
   leakyreluAlpha?: number;
+  /** PReLU's slopes (input `preluWeights`): one per output channel ([outChannels]) or one for all ([1]). */
+  preluShape?: [number];
 }
 
 /** The geometry a graph depends on, as a cache key. */
@@ -171,23 +173,24 @@ export function convForwardGraph(info: Conv2DInfo, images: number, epilogue: Con
   const alpha = epilogue.leakyreluAlpha ?? 0.2;
   const taps = info.filterHeight * info.filterWidth;
   return {
-    key: `conv2d ${images} ${geometryKey(info)} ${bias} ${activation} ${activation === 'leakyrelu' ? alpha : ''}`,
+    key: `conv2d ${images} ${geometryKey(info)} ${bias} ${activation} ${activation === 'leakyrelu' ? alpha : ''}${epilogue.preluShape ?? ''}`,
     inputs: [
       { name: 'x', shape: [images, info.inHeight * info.inWidth, info.inChannels] },
       { name: 'w', shape: [taps * info.inChannels, info.outChannels] },
       ...(bias === 'none' ? [] : [{ name: 'bias', shape: bias === 'channel' ? [info.outChannels] : [1] }]),
+      ...(activation === 'prelu' ? [{ name: 'preluWeights', shape: epilogue.preluShape ?? [1] }] : []),
     ],
     outputs: [{ name: 'y', shape: [images * info.outHeight * info.outWidth, info.outChannels] }],
     nodes: () => {
-      const activated = activationNode(activation, 'linear', 'y', alpha);
+      const activated = activationNodes(activation, 'linear', 'y', alpha);
       return [
         ...forwardPatchNodes(info, images),
         {
           opType: 'Gemm',
           inputs: bias === 'none' ? ['xPatches', 'w'] : ['xPatches', 'w', 'bias'],
-          outputs: [activated === undefined ? 'y' : 'linear'],
+          outputs: [activated.length === 0 ? 'y' : 'linear'],
         },
-        ...(activated === undefined ? [] : [activated]),
+        ...activated,
       ];
     },
   };

@@ -1,6 +1,6 @@
 /**
  * _FusedMatMul (matmul + bias + activation, used by dense layers) computed by ONNX Runtime.
- * PReLU, relu6 and anything else the plan cannot express go to `fallback`, kdkit's wasm kernel.
+ * Anything the plan cannot express goes to `fallback`, kdkit's wasm kernel.
  */
 import type { _FusedMatMulAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import type { SessionCache } from '../session_cache.js';
@@ -17,8 +17,9 @@ interface Inputs {
 function plan(inputs: Inputs, attrs: _FusedMatMulAttrs): MatMulPlan | undefined {
   const { a, b, bias, preluActivationWeights } = inputs;
   const activation = attrs.activation ?? 'linear';
-  if (preluActivationWeights != null || !isOrtActivation(activation)) return undefined;
-  if ([a, b, ...(bias == null ? [] : [bias])].some((info) => info.dtype !== 'float32')) return undefined;
+  if (!isOrtActivation(activation)) return undefined;
+  if ([a, b, bias, preluActivationWeights].some((info) => info != null && info.dtype !== 'float32')) return undefined;
+  if (activation === 'prelu' && preluActivationWeights == null) return undefined;
   return planMatMul({
     aShape: a.shape,
     bShape: b.shape,
@@ -27,6 +28,7 @@ function plan(inputs: Inputs, attrs: _FusedMatMulAttrs): MatMulPlan | undefined 
     biasShape: bias?.shape,
     activation,
     leakyreluAlpha: attrs.leakyreluAlpha,
+    preluShape: preluActivationWeights?.shape,
   });
 }
 
@@ -34,7 +36,10 @@ export function ortFusedMatMul(fallback: KernelConfig, cache: SessionCache): Ker
   return withWasmFallback<Inputs, _FusedMatMulAttrs>(fallback, (inputs, attrs, backend) => {
     const matMulPlan = plan(inputs, attrs);
     if (matMulPlan === undefined) return undefined;
-    const { a, b, bias } = inputs;
-    return runGraph(backend, cache, matMulPlan.graph, bias == null ? { a, b } : { a, b, bias }, matMulPlan.outputShape);
+    const { a, b, bias, preluActivationWeights } = inputs;
+    const operands: Record<string, TensorInfo> = { a, b };
+    if (bias != null) operands.bias = bias;
+    if (preluActivationWeights != null) operands.preluWeights = preluActivationWeights;
+    return runGraph(backend, cache, matMulPlan.graph, operands, matMulPlan.outputShape);
   });
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tf } from '../../index.js';
 import { assertWasmMatchesCpu, randomTensor } from '../../parity.test.util.js';
-import { ortSessionCount } from '../index.js';
+import { ortSessionCount, ortSessionKeys } from '../index.js';
 
 const accelerated = { accelerate: 'ort' } as const;
 
@@ -66,7 +66,7 @@ for (const [transposeA, transposeB] of flagCombinations) {
   });
 }
 
-test('ONNX Runtime fused matMul: batched with a full bias, and every activation (PReLU and relu6 via wasm)', async () => {
+test('ONNX Runtime fused matMul: batched with a full bias, and every activation with a bias, batched', async () => {
   await assertWasmMatchesCpu('batched fused matMul + bias', () => {
     const a = randomTensor([3, 7, 13], 20);
     const b = randomTensor([3, 5, 13], 21);
@@ -79,14 +79,16 @@ test('ONNX Runtime fused matMul: batched with a full bias, and every activation 
     return [product(a, b, bias), da, db, dBias];
   }, 1e-4, accelerated);
   const activations = ['linear', 'relu', 'elu', 'sigmoid', 'leakyrelu', 'relu6', 'prelu'] as const;
-  // A batch of one: with a real batch and a bias the stock wasm kernel, which PReLU and relu6 fall
-  // back to, disagrees with cpu (TensorFlow.js 4.22), while ONNX Runtime agrees (the test above).
-  await assertWasmMatchesCpu('activations', () => activations.map((activation) => tf.fused.matMul({
-    a: randomTensor([1, 7, 13], 24),
-    b: randomTensor([1, 13, 5], 25),
+  // A real batch with a bias: the stock wasm kernel disagrees with cpu here for PReLU and relu6
+  // (TensorFlow.js 4.22); ONNX Runtime computes them. Values reach past 6 so that relu6 clips.
+  await assertWasmMatchesCpu('activations', () => activations.flatMap((activation) => [[5], [1], [4, 7, 5]].map((slopes) => tf.fused.matMul({
+    a: tf.mul(randomTensor([4, 7, 13], 24), 3),
+    b: randomTensor([4, 13, 5], 25),
     bias: randomTensor([5], 26),
     activation,
     leakyreluAlpha: 0.3,
-    preluActivationWeights: activation === 'prelu' ? randomTensor([5], 27) : undefined,
-  })), 1e-4, accelerated);
+    preluActivationWeights: activation === 'prelu' ? randomTensor(slopes, 27) : undefined,
+  }))), 1e-4, accelerated);
+  assert.ok(ortSessionKeys().some((key) => key.includes('"PRelu"')), 'ONNX Runtime ran PReLU');
+  assert.ok(ortSessionKeys().some((key) => key.includes('"Clip"')), 'ONNX Runtime ran relu6');
 });

@@ -5,7 +5,7 @@
  * ONNX Runtime fuses into the Gemm on the CPU.
  */
 import type { GraphSpec, NodeSpec, ValueSpec } from '../onnx_model.js';
-import { activationNode, type OrtActivation } from './activation.js';
+import { activationNodes, broadcastsInto, withoutLeadingOnes, type OrtActivation } from './activation.js';
 
 export { isOrtActivation, type OrtActivation } from './activation.js';
 
@@ -18,6 +18,8 @@ export interface MatMulSpec {
   activation: OrtActivation;
   /** LeakyRelu's slope for negative inputs. */
   leakyreluAlpha?: number;
+  /** PReLU's slopes (input `preluWeights`), which must broadcast into the product. */
+  preluShape?: readonly number[];
 }
 
 export interface MatMulPlan {
@@ -40,30 +42,31 @@ function broadcastShapes(first: readonly number[], second: readonly number[]): n
   return shape;
 }
 
-/** Whether `shape` broadcasts into `target` without enlarging it. */
-function broadcastsInto(shape: readonly number[], target: readonly number[]): boolean {
-  if (shape.length > target.length) return false;
-  return shape.every((size, i) => size === 1 || size === target[target.length - shape.length + i]);
-}
-
 function product(shape: readonly number[]): number {
   return shape.reduce((total, size) => total * size, 1);
 }
 
-function withoutLeadingOnes(shape: readonly number[]): number[] {
-  const first = shape.findIndex((size) => size !== 1);
-  return first === -1 ? [] : shape.slice(first);
+/** Appends the activation (if any), with PReLU's slopes as an input, and names the last value `y`. */
+function finish(spec: MatMulSpec, nodes: NodeSpec[], inputs: ValueSpec[], outputShape: number[]): GraphSpec | undefined {
+  const activation = activationNodes(spec.activation, 'preActivation', 'y', spec.leakyreluAlpha);
+  if (activation.length === 0) return { inputs, outputs: [{ name: 'y', shape: outputShape }], nodes };
+  const slopes: ValueSpec[] = [];
+  if (spec.activation === 'prelu') {
+    const shape = withoutLeadingOnes(spec.preluShape ?? []);
+    if (spec.preluShape === undefined || !broadcastsInto(shape, outputShape)) return undefined;
+    slopes.push({ name: 'preluWeights', shape: shape.length === 0 ? [1] : shape });
+  }
+  const renamed = { ...nodes[nodes.length - 1], outputs: ['preActivation'] };
+  return {
+    inputs: [...inputs, ...slopes],
+    outputs: [{ name: 'y', shape: outputShape }],
+    nodes: [...nodes.slice(0, -1), renamed, ...activation],
+  };
 }
 
-/** Appends the activation (if any) and names the last value `y`. */
-function finish(spec: MatMulSpec, nodes: NodeSpec[], inputs: ValueSpec[], outputShape: number[]): GraphSpec {
-  const last = nodes[nodes.length - 1];
-  const activation = activationNode(spec.activation, 'preActivation', 'y', spec.leakyreluAlpha);
-  if (activation === undefined) {
-    return { inputs, outputs: [{ name: 'y', shape: outputShape }], nodes };
-  }
-  const renamed = { ...last, outputs: ['preActivation'] };
-  return { inputs, outputs: [{ name: 'y', shape: outputShape }], nodes: [...nodes.slice(0, -1), renamed, activation] };
+/** The plan for `graph`, or undefined when the activation could not be expressed. */
+function planOf(graph: GraphSpec | undefined, outputShape: number[]): MatMulPlan | undefined {
+  return graph === undefined ? undefined : { graph, outputShape };
 }
 
 /**
@@ -106,7 +109,7 @@ export function planMatMul(spec: MatMulSpec): MatMulPlan | undefined {
         outputs: ['y'],
         attributes: { transA: { int: transposeA ? 1 : 0 }, transB: { int: transposeB ? 1 : 0 } },
       };
-      return { graph: finish(spec, [gemm], inputs, [rows, columns]), outputShape };
+      return planOf(finish(spec, [gemm], inputs, [rows, columns]), outputShape);
     }
   }
 
@@ -125,5 +128,5 @@ export function planMatMul(spec: MatMulSpec): MatMulPlan | undefined {
     nodes.push({ opType: 'Add', inputs: ['product', 'bias'], outputs: ['y'] });
   }
   const inputs: ValueSpec[] = [{ name: 'a', shape: aShape }, { name: 'b', shape: bShape }, ...biasInputs(biasShape ?? [])];
-  return { graph: finish(spec, nodes, inputs, outputShape), outputShape };
+  return planOf(finish(spec, nodes, inputs, outputShape), outputShape);
 }
