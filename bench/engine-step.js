@@ -2,7 +2,8 @@
 // kdkit's fused Adam 1e-3, batch 128) on the wasm backend: with the stock kernels TensorFlow.js
 // ships (plus kdkit's for the ones it lacks, without which the CNN cannot train), with kdkit's wasm
 // kernels (accelerate: 'none'), then with ONNX Runtime (initEngine's default).
-// Then one KD epoch (bench/kd-epoch.js), PyTorch's side of each, the ratios, and bench/results.json.
+// Then one KD epoch (bench/kd-epoch.js), PyTorch's side of each, the ratios, soft-label generation
+// against training (bench/teacher-inference.js), and bench/results.json.
 // Run: npm run bench   (or: npx tsc -p . && node bench/engine-step.js [measuredSteps])
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { initEngine, methods, tf } from '../dist/index.js';
 import { makeOptimizer } from '../dist/train/optimizer.js';
 import { kdEpochBench } from './kd-epoch.js';
+import { teacherInferenceBench } from './teacher-inference.js';
 
 const batchSize = 128;
 const measuredSteps = Number(process.argv[2] ?? 20);
@@ -148,6 +150,9 @@ const epoch = await kdEpochBench();
 for (const run of epoch.torchRuns) console.log(`KD epoch, PyTorch, torch ${run.torchThreads} / OpenBLAS ${run.blasThreads} thread(s): ${run.epochSeconds.toFixed(2)} s`);
 console.log(`KD epoch, kdkit: ${epoch.kdkitSeconds.toFixed(2)} s for ${epoch.steps} steps`);
 
+const teacher = await teacherInferenceBench();
+console.log(`teacher soft labels: ${teacher.inferenceImagesPerSecond.toFixed(0)} images/s; teacher training: ${teacher.trainImagesPerSecond.toFixed(0)} images/s (inference / training = ${teacher.ratio.toFixed(1)})`);
+
 const best = (key) => Math.min(...torchRuns.map((run) => run[key]));
 const rows = [
   { work: 'CNN training step (ms)', kdkit: kdkitSteps.cnn, pytorch: torchRuns.length ? best('cnn') : null },
@@ -157,6 +162,6 @@ const rows = [
 console.log('\nPyTorch time / kdkit time (1.0 = as fast as PyTorch; PyTorch at its best thread setting):');
 for (const row of rows) console.log(`  ${row.work.padEnd(50)} kdkit ${row.kdkit.toFixed(2).padStart(8)}  PyTorch ${row.pytorch?.toFixed(2).padStart(8) ?? '     n/a'}  ratio ${row.ratio?.toFixed(2) ?? 'n/a'}`);
 const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
-writeFileSync(resultsPath, JSON.stringify({ date: new Date().toISOString(), engine, batchSize, measuredSteps, rows, torchRuns, kdEpoch: epoch }, null, 2) + '\n');
+writeFileSync(resultsPath, JSON.stringify({ date: new Date().toISOString(), engine, batchSize, measuredSteps, rows, torchRuns, kdEpoch: epoch, teacherInference: teacher }, null, 2) + '\n');
 console.log(`wrote ${resultsPath}`);
 tf.disposeVariables();
