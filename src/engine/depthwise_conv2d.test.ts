@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initEngine, tf } from './index.js';
-import { assertWasmMatchesCpu, randomTensor } from './parity.test.util.js';
+import { assertClose, assertWasmMatchesCpu, outputsOn, randomTensor } from './parity.test.util.js';
+import { ortSessionKeys } from './ort/index.js';
 
 interface DepthwiseCase {
   batch: number;
@@ -21,11 +22,15 @@ const cases: DepthwiseCase[] = [
   { batch: 2, height: 8, width: 8, channels: 5, multiplier: 2, filter: [3, 3], strides: [2, 2], pad: 'valid' },
   { batch: 1, height: 11, width: 6, channels: 8, multiplier: 1, filter: [2, 3], strides: [2, 1], pad: 'same' },
   { batch: 4, height: 6, width: 7, channels: 2, multiplier: 2, filter: [5, 5], strides: [1, 1], pad: 'same' },
+  { batch: 2, height: 7, width: 6, channels: 9, multiplier: 3, filter: [1, 1], strides: [2, 2], pad: 'valid' },
 ];
 
-for (const c of cases) {
+/** Both engines: the plain wasm kernels, and ONNX Runtime's. */
+const engines = [{ accelerate: 'none' }, { accelerate: 'ort' }] as const;
+
+for (const c of cases) for (const engine of engines) {
   const label = `depthwiseConv2d ${c.batch}x${c.height}x${c.width}x${c.channels} x${c.multiplier}, ` +
-    `filter ${c.filter}, strides ${c.strides}, ${c.pad}`;
+    `filter ${c.filter}, strides ${c.strides}, ${c.pad}, accelerate ${engine.accelerate}`;
   test(`${label}: output and gradients on wasm match cpu`, async () => {
     await assertWasmMatchesCpu(label, () => {
       const x = randomTensor([c.batch, c.height, c.width, c.channels], 4) as tf.Tensor4D;
@@ -36,12 +41,12 @@ for (const c of cases) {
       const [dx, dFilter] = tf.grads((input: tf.Tensor, kernel: tf.Tensor) =>
         tf.sum(tf.mul(forward(input as tf.Tensor4D, kernel as tf.Tensor4D), upstream)))([x, filter]);
       return [y, dx, dFilter];
-    });
+    }, 1e-4, engine);
   });
 }
 
-test('depthwise backprop kernels on wasm reject dilations rather than computing wrong answers', async () => {
-  await initEngine({ backend: 'wasm' });
+test('depthwise backprop kernels on plain wasm reject dilations rather than computing wrong answers', async () => {
+  await initEngine({ backend: 'wasm', accelerate: 'none' });
   const x = tf.zeros([1, 6, 6, 2]);
   const dy = tf.zeros([1, 6, 6, 2]);
   const filter = tf.zeros([3, 3, 2, 1]);
@@ -55,4 +60,41 @@ test('depthwise backprop kernels on wasm reject dilations rather than computing 
     /dilations of 1 only/,
   );
   tf.dispose([x, dy, filter]);
+});
+
+/** `filter` ([fh, fw, C, q]) with dilation − 1 zeros between its taps: the undilated equivalent. */
+function dilatedFilter(filter: tf.Tensor4D, [dh, dw]: [number, number]): tf.Tensor4D {
+  const [fh, fw, channels, q] = filter.shape;
+  const values = filter.arraySync();
+  const expanded = tf.buffer([(fh - 1) * dh + 1, (fw - 1) * dw + 1, channels, q]);
+  values.forEach((row, kh) => row.forEach((column, kw) => column.forEach((taps, c) => taps.forEach((value, j) => {
+    expanded.set(value, kh * dh, kw * dw, c, j);
+  }))));
+  return expanded.toTensor() as tf.Tensor4D;
+}
+
+test('ONNX Runtime depthwise forward with dilations matches cpu, and its dilated gradients match the undilated equivalent', async () => {
+  const dilations: [number, number] = [2, 3];
+  const attrs = { strides: 1, pad: 'same' } as const;
+  const compute = (dilated: boolean) => () => {
+    const x = randomTensor([2, 9, 10, 3], 7) as tf.Tensor4D;
+    const filter = randomTensor([3, 2, 3, 2], 8) as tf.Tensor4D;
+    const kernel = dilated ? filter : dilatedFilter(filter, dilations);
+    const y = tf.depthwiseConv2d(x, kernel, 1, 'same', 'NHWC', dilated ? dilations : 1);
+    const dy = randomTensor(y.shape, 9);
+    const backprop = (name: string, inputs: Record<string, tf.Tensor>, extra: object) =>
+      tf.engine().runKernel(name, inputs, { ...attrs, dilations: dilated ? dilations : 1, ...extra }) as tf.Tensor;
+    const dx = backprop('DepthwiseConv2dNativeBackpropInput', { dy, filter: kernel }, { inputShape: x.shape });
+    let dFilter = backprop('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { filterShape: kernel.shape });
+    // The undilated filter's gradient at the taps the dilated filter has.
+    if (!dilated) dFilter = tf.stridedSlice(dFilter, [0, 0, 0, 0], dFilter.shape, [dilations[0], dilations[1], 1, 1]);
+    return [y, dx, dFilter];
+  };
+  const expected = await outputsOn('cpu', compute(false));
+  const actual = await outputsOn('wasm', compute(true), { accelerate: 'ort' });
+  actual.forEach((output, i) => {
+    assert.deepEqual(output.shape, expected[i].shape, `output ${i}: shape`);
+    assertClose(output.values, expected[i].values, 1e-4, `output ${i}`);
+  });
+  assert.ok(ortSessionKeys().some((key) => key.startsWith('depthwise input grad 2 ')), 'ONNX Runtime ran the input gradient');
 });

@@ -9,6 +9,7 @@ import { loadOrtCApi } from './capi.js';
 import type { OrtRuntime } from './runtime.js';
 import { ortBatchMatMul } from './kernels/batch_mat_mul.js';
 import { ortConvKernelNames, ortConvKernels } from './kernels/conv2d.js';
+import { ortDepthwiseKernelNames, ortDepthwiseKernels } from './kernels/depthwise.js';
 import { ortElementwiseKernelNames, ortElementwiseKernels } from './kernels/elementwise.js';
 import { ortPoolKernelNames, ortPoolKernels } from './kernels/pool.js';
 import { ortFusedMatMul } from './kernels/fused_mat_mul.js';
@@ -17,7 +18,7 @@ import { SessionCache, type KeyedGraph } from './session_cache.js';
 
 /** Kernels ONNX Runtime takes over; each falls back to the plain wasm kernel of the same name. */
 export const ortKernelNames: readonly string[] = [
-  BatchMatMul, _FusedMatMul, ...ortConvKernelNames, ...ortPoolKernelNames, ...ortElementwiseKernelNames,
+  BatchMatMul, _FusedMatMul, ...ortConvKernelNames, ...ortDepthwiseKernelNames, ...ortPoolKernelNames, ...ortElementwiseKernelNames,
 ];
 
 /** Enough for every layer's shapes in training and evaluation, with room for odd last batches. */
@@ -76,6 +77,7 @@ export function ortKernels(threads: number, fallback: (kernelName: string) => Ke
         ortBatchMatMul(fallback(BatchMatMul), cache),
         ortFusedMatMul(fallback(_FusedMatMul), cache),
         ...ortConvKernels(fallback, cache),
+        ...ortDepthwiseKernels(fallback, cache),
         ...ortPoolKernels(fallback, cache),
         ...ortElementwiseKernels(fallback, cache),
       ],

@@ -32,7 +32,7 @@ export interface ConvEpilogue {
 }
 
 /** The geometry a graph depends on, as a cache key. */
-function geometryKey(info: Conv2DInfo): string {
+export function geometryKey(info: Conv2DInfo): string {
   const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   return [
@@ -67,7 +67,7 @@ function forwardIndex(info: Conv2DInfo): number[] {
  * For each input position (ih, iw) and tap (kh, kw), the output position whose window put that
  * tap on (ih, iw); outHeight·outWidth if none does (padding, or between strides).
  */
-function inputGradIndex(info: Conv2DInfo): number[] {
+export function inputGradIndex(info: Conv2DInfo): number[] {
   const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const { top, left } = info.padInfo;
@@ -93,7 +93,7 @@ function inputGradIndex(info: Conv2DInfo): number[] {
   return index;
 }
 
-function ints(name: string, values: readonly number[]): NodeSpec {
+export function ints(name: string, values: readonly number[]): NodeSpec {
   return { opType: 'Constant', inputs: [], outputs: [name], attributes: { value_ints: { ints: values } } };
 }
 
@@ -121,6 +121,21 @@ function gatherPatchNodes(source: string, images: number, channels: number, inde
  * gathered, 3.2 ms sliced); slices copy whole image rows.
  */
 function slicePatchNodes(info: Conv2DInfo, images: number): NodeSpec[] {
+  const { nodes, taps } = tapSliceNodes(info, images);
+  nodes.push(
+    { opType: 'Concat', inputs: taps, outputs: ['xConcatenated'], attributes: { axis: { int: 3 } } },
+    ints('xPatchShape', [images * info.outHeight * info.outWidth, taps.length * info.inChannels]),
+    { opType: 'Reshape', inputs: ['xConcatenated', 'xPatchShape'], outputs: ['xPatches'] },
+  );
+  return nodes;
+}
+
+/**
+ * Nodes slicing, from `x` ([images, inHeight·inWidth, inChannels]) zero-padded, the input each
+ * filter tap sees: one value `taps[k]` ([images, outHeight, outWidth, inChannels]) per tap, in
+ * row-major tap order. Strides and dilations are the slices' steps and starts.
+ */
+export function tapSliceNodes(info: Conv2DInfo, images: number): { nodes: NodeSpec[]; taps: string[] } {
   const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const { top, left } = info.padInfo;
@@ -150,12 +165,7 @@ function slicePatchNodes(info: Conv2DInfo, images: number): NodeSpec[] {
       taps.push(tap);
     }
   }
-  nodes.push(
-    { opType: 'Concat', inputs: taps, outputs: ['xConcatenated'], attributes: { axis: { int: 3 } } },
-    ints('xPatchShape', [images * outHeight * outWidth, taps.length * inChannels]),
-    { opType: 'Reshape', inputs: ['xConcatenated', 'xPatchShape'], outputs: ['xPatches'] },
-  );
-  return nodes;
+  return { nodes, taps };
 }
 
 /** Input channels below which the forward patches are sliced rather than gathered. */

@@ -1,0 +1,128 @@
+/**
+ * DepthwiseConv2dNative and its two gradients on ONNX Runtime, with the graphs of
+ * depthwise_graph.ts, over the batch in chunks of whole images (each tap's product is a temporary
+ * the size of the output). Other dtypes, NCHW data and empty tensors go to the plain wasm kernels.
+ */
+import {
+  backend_util,
+  DepthwiseConv2dNative,
+  DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput,
+  util,
+  type DepthwiseConv2dNativeAttrs,
+  type DepthwiseConv2dNativeBackpropFilterAttrs,
+  type DepthwiseConv2dNativeBackpropInputAttrs,
+  type KernelConfig,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import type { SessionCache } from '../session_cache.js';
+import { heapFloat32 } from '../../kernels/wasm.js';
+import { imagesPerRun } from './conv_graph.js';
+import { depthwiseFilterGradGraph, depthwiseForwardGraph, depthwiseInputGradGraph } from './depthwise_graph.js';
+import { runOnViews, withWasmFallback } from './run_graph.js';
+
+type Conv2DInfo = backend_util.Conv2DInfo;
+type Shape4D = [number, number, number, number];
+
+function depthwiseInfo(
+  tensors: TensorInfo[],
+  dataFormat: string | undefined,
+  inShape: readonly number[],
+  filterShape: readonly number[],
+  attrs: { strides: number | [number, number]; dilations: number | [number, number]; pad: DepthwiseConv2dNativeAttrs['pad']; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
+): Conv2DInfo | undefined {
+  if ((dataFormat ?? 'NHWC') !== 'NHWC' || tensors.some((tensor) => tensor.dtype !== 'float32')) return undefined;
+  const info = backend_util.computeConv2DInfo(
+    [...inShape] as Shape4D, [...filterShape] as Shape4D, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
+  const sizes = [info.inShape, info.filterShape, info.outShape].map((shape) => util.sizeFromShape(shape));
+  return sizes.every((size) => size > 0) ? info : undefined;
+}
+
+/** Calls `run(first, count)` over consecutive chunks of `perChunk` images covering `batch`. */
+function forEachChunk(batch: number, perChunk: number, run: (first: number, count: number) => void): void {
+  for (let first = 0; first < batch; first += perChunk) run(first, Math.min(perChunk, batch - first));
+}
+
+function imageRange(view: Float32Array, imageSize: number, first: number, count: number): Float32Array {
+  return view.subarray(first * imageSize, (first + count) * imageSize);
+}
+
+export function ortDepthwiseConv2D(fallback: KernelConfig, cache: SessionCache): KernelConfig {
+  return withWasmFallback<{ x: TensorInfo; filter: TensorInfo }, DepthwiseConv2dNativeAttrs>(fallback, ({ x, filter }, attrs, backend) => {
+    const info = depthwiseInfo([x, filter], attrs.dataFormat, x.shape, filter.shape, attrs);
+    if (info === undefined) return undefined;
+    const y = backend.makeOutput(info.outShape, 'float32');
+    const [xValues, filterValues, yValues] = [x, filter, y].map((tensor) => heapFloat32(backend, tensor));
+    const inSize = info.inHeight * info.inWidth * info.inChannels;
+    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const temporaries = outSize * info.filterHeight * info.filterWidth;
+    forEachChunk(info.batchSize, imagesPerRun(temporaries, info.batchSize), (first, count) => {
+      runOnViews(
+        cache,
+        depthwiseForwardGraph(info, count),
+        { x: imageRange(xValues, inSize, first, count), w: filterValues },
+        { y: imageRange(yValues, outSize, first, count) },
+      );
+    });
+    return y;
+  });
+}
+
+export function ortDepthwiseConv2DBackpropInput(fallback: KernelConfig, cache: SessionCache): KernelConfig {
+  return withWasmFallback<{ dy: TensorInfo; filter: TensorInfo }, DepthwiseConv2dNativeBackpropInputAttrs>(fallback, ({ dy, filter }, attrs, backend) => {
+    const info = depthwiseInfo([dy, filter], undefined, attrs.inputShape, filter.shape, attrs);
+    if (info === undefined) return undefined;
+    const dx = backend.makeOutput([...attrs.inputShape], 'float32');
+    const [dyValues, filterValues, dxValues] = [dy, filter, dx].map((tensor) => heapFloat32(backend, tensor));
+    const inSize = info.inHeight * info.inWidth * info.inChannels;
+    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const temporaries = info.inHeight * info.inWidth * info.outChannels * info.filterHeight * info.filterWidth;
+    forEachChunk(info.batchSize, imagesPerRun(temporaries, info.batchSize), (first, count) => {
+      runOnViews(
+        cache,
+        depthwiseInputGradGraph(info, count),
+        { dy: imageRange(dyValues, outSize, first, count), w: filterValues },
+        { dx: imageRange(dxValues, inSize, first, count) },
+      );
+    });
+    return dx;
+  });
+}
+
+export function ortDepthwiseConv2DBackpropFilter(fallback: KernelConfig, cache: SessionCache): KernelConfig {
+  return withWasmFallback<{ x: TensorInfo; dy: TensorInfo }, DepthwiseConv2dNativeBackpropFilterAttrs>(fallback, ({ x, dy }, attrs, backend) => {
+    const info = depthwiseInfo([x, dy], undefined, x.shape, attrs.filterShape, attrs);
+    if (info === undefined) return undefined;
+    const dW = backend.makeOutput([...attrs.filterShape], 'float32');
+    const [xValues, dyValues, dWValues] = [x, dy, dW].map((tensor) => heapFloat32(backend, tensor));
+    const inSize = info.inHeight * info.inWidth * info.inChannels;
+    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const chunk = imagesPerRun(outSize * info.filterHeight * info.filterWidth, info.batchSize);
+    // One run writes the gradient in place; several add up their partial sums in float64.
+    const sums = chunk < info.batchSize ? new Float64Array(dWValues.length) : undefined;
+    const partial = sums === undefined ? dWValues : new Float32Array(dWValues.length);
+    forEachChunk(info.batchSize, chunk, (first, count) => {
+      runOnViews(
+        cache,
+        depthwiseFilterGradGraph(info, count),
+        { x: imageRange(xValues, inSize, first, count), dy: imageRange(dyValues, outSize, first, count) },
+        { dw: partial },
+      );
+      if (sums !== undefined) for (let i = 0; i < sums.length; i++) sums[i] += partial[i];
+    });
+    if (sums !== undefined) dWValues.set(sums);
+    return dW;
+  });
+}
+
+export const ortDepthwiseKernelNames: readonly string[] = [
+  DepthwiseConv2dNative, DepthwiseConv2dNativeBackpropInput, DepthwiseConv2dNativeBackpropFilter,
+];
+
+export function ortDepthwiseKernels(fallback: (kernelName: string) => KernelConfig, cache: SessionCache): KernelConfig[] {
+  return [
+    ortDepthwiseConv2D(fallback(DepthwiseConv2dNative), cache),
+    ortDepthwiseConv2DBackpropInput(fallback(DepthwiseConv2dNativeBackpropInput), cache),
+    ortDepthwiseConv2DBackpropFilter(fallback(DepthwiseConv2dNativeBackpropFilter), cache),
+  ];
+}
