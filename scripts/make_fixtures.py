@@ -25,20 +25,21 @@ def kd_loss(student_logits, teacher_logits, temperature):
 
 def case(batch, classes, temperature, scale):
     student = (torch.randn(batch, classes) * scale).requires_grad_(True)
-    teacher = torch.randn(batch, classes) * scale * 1.5
+    teacher = (torch.randn(batch, classes) * scale * 1.5).requires_grad_(True)
     labels = torch.randint(0, classes, (batch,))
     kd = kd_loss(student, teacher, temperature)
-    (kd_grad,) = torch.autograd.grad(kd, student)
+    kd_grad, kd_grad_teacher = torch.autograd.grad(kd, (student, teacher))
     ce = F.cross_entropy(student, labels)
     (ce_grad,) = torch.autograd.grad(ce, student)
     combined = 0.9 * kd_loss(student, teacher, temperature) + 0.1 * F.cross_entropy(student, labels)
     return {
         "temperature": temperature,
         "studentLogits": student.detach().tolist(),
-        "teacherLogits": teacher.tolist(),
+        "teacherLogits": teacher.detach().tolist(),
         "labels": labels.tolist(),
         "kd": kd.item(),
         "kdGradStudent": kd_grad.tolist(),
+        "kdGradTeacher": kd_grad_teacher.tolist(),
         "ce": ce.item(),
         "ceGradStudent": ce_grad.tolist(),
         "kd0.9_ce0.1": combined.item(),

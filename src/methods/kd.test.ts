@@ -15,6 +15,7 @@ interface LossCase {
   labels: number[];
   kd: number;
   kdGradStudent: number[][];
+  kdGradTeacher: number[][];
   ce: number;
   ceGradStudent: number[][];
   'kd0.9_ce0.1': number;
@@ -89,11 +90,12 @@ for (const [index, reference] of fixtures.cases.entries()) {
     closeTo(crossEntropyLoss(student, labels).dataSync()[0], reference.ce);
     const combined = tf.tidy(() => tf.add(tf.mul(kdLoss(student, teacher, options), 0.9), tf.mul(crossEntropyLoss(student, labels), 0.1)));
     closeTo(combined.dataSync()[0], reference['kd0.9_ce0.1']);
-    const kdGrad = tf.grad((s: tf.Tensor) => kdLoss(s, teacher, options))(student);
+    const [kdGrad, kdGradTeacher] = tf.grads((s: tf.Tensor, t: tf.Tensor) => kdLoss(s, t, options))([student, teacher]);
     allClose(kdGrad.dataSync(), reference.kdGradStudent.flat(), 1e-4, 1e-7);
+    allClose(kdGradTeacher.dataSync(), reference.kdGradTeacher.flat(), 1e-4, 1e-7);
     const ceGrad = tf.grad((s: tf.Tensor) => crossEntropyLoss(s, labels))(student);
     allClose(ceGrad.dataSync(), reference.ceGradStudent.flat(), 1e-4, 1e-7);
-    tf.dispose([student, teacher, labels, combined, kdGrad, ceGrad]);
+    tf.dispose([student, teacher, labels, combined, kdGrad, kdGradTeacher, ceGrad]);
   });
 }
 
@@ -111,7 +113,7 @@ test('losses leak no tensors', () => {
 test('every fixture case has all expected values', () => {
   assert.ok(fixtures.cases.length >= 5);
   for (const reference of fixtures.cases) {
-    for (const key of ['kd', 'ce', 'kd0.9_ce0.1', 'kdGradStudent', 'ceGradStudent'] as const) {
+    for (const key of ['kd', 'ce', 'kd0.9_ce0.1', 'kdGradStudent', 'kdGradTeacher', 'ceGradStudent'] as const) {
       assert.ok(reference[key] !== undefined, `fixture lacks ${key}`);
     }
   }
