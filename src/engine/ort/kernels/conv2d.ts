@@ -24,6 +24,7 @@ import type { SessionCache } from '../session_cache.js';
 import { heapFloat32 } from '../../kernels/wasm.js';
 import { isOrtActivation } from './activation.js';
 import { convFilterGradGraph, convForwardGraph, convInputGradGraph, imagesPerRun, type ConvEpilogue } from './conv_graph.js';
+import { forEachChunk, imageRange, sumOverChunks } from './chunks.js';
 import { runOnViews, withWasmFallback } from './run_graph.js';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
@@ -39,16 +40,6 @@ function graphInfo(
   const info = compute();
   const sizes = [info.inShape, info.filterShape, info.outShape].map((shape) => util.sizeFromShape(shape));
   return sizes.every((size) => size > 0) ? info : undefined;
-}
-
-/** Calls `run(first, images)` for consecutive chunks of whole images covering the batch. */
-function forEachChunk(batch: number, imagesPerChunk: number, run: (first: number, images: number) => void): void {
-  for (let first = 0; first < batch; first += imagesPerChunk) run(first, Math.min(imagesPerChunk, batch - first));
-}
-
-/** Values `images` images hold in a tensor of `imageSize` values per image, starting at `first`. */
-function images(view: Float32Array, imageSize: number, first: number, count: number): Float32Array {
-  return view.subarray(first * imageSize, (first + count) * imageSize);
 }
 
 interface ForwardInputs {
@@ -85,12 +76,12 @@ function forward(
       cache,
       convForwardGraph(info, count, epilogue),
       {
-        x: images(xValues, inSize, first, count),
+        x: imageRange(xValues, inSize, first, count),
         w: filterValues,
         ...(biasValues === undefined ? {} : { bias: biasValues }),
         ...(slopes === undefined ? {} : { preluWeights: slopes }),
       },
-      { y: images(yValues, outSize, first, count) },
+      { y: imageRange(yValues, outSize, first, count) },
     );
   });
   return y;
@@ -142,8 +133,8 @@ export function ortConv2DBackpropInput(fallback: KernelConfig, cache: SessionCac
       runOnViews(
         cache,
         convInputGradGraph(info, count),
-        { dy: images(dyValues, outSize, first, count), w: filterValues },
-        { dx: images(dxValues, inSize, first, count) },
+        { dy: imageRange(dyValues, outSize, first, count), w: filterValues },
+        { dx: imageRange(dxValues, inSize, first, count) },
       );
     });
     return dx;
@@ -162,20 +153,14 @@ export function ortConv2DBackpropFilter(fallback: KernelConfig, cache: SessionCa
     const inSize = info.inHeight * info.inWidth * info.inChannels;
     const outSize = info.outHeight * info.outWidth * info.outChannels;
     const patchSize = info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels;
-    const chunk = imagesPerRun(patchSize, info.batchSize);
-    // One run writes the gradient in place; several add up their partial sums in float64.
-    const sums = chunk < info.batchSize ? new Float64Array(dWValues.length) : undefined;
-    const partial = sums === undefined ? dWValues : new Float32Array(dWValues.length);
-    forEachChunk(info.batchSize, chunk, (first, count) => {
+    sumOverChunks(info.batchSize, imagesPerRun(patchSize, info.batchSize), dWValues, (first, count, target) => {
       runOnViews(
         cache,
         convFilterGradGraph(info, count),
-        { x: images(xValues, inSize, first, count), dy: images(dyValues, outSize, first, count) },
-        { dw: partial },
+        { x: imageRange(xValues, inSize, first, count), dy: imageRange(dyValues, outSize, first, count) },
+        { dw: target },
       );
-      if (sums !== undefined) for (let i = 0; i < sums.length; i++) sums[i] += partial[i];
     });
-    if (sums !== undefined) dWValues.set(sums);
     return dW;
   });
 }

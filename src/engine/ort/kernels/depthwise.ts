@@ -19,6 +19,7 @@ import type { SessionCache } from '../session_cache.js';
 import { heapFloat32 } from '../../kernels/wasm.js';
 import { imagesPerRun } from './conv_graph.js';
 import { depthwiseFilterGradGraph, depthwiseForwardGraph, depthwiseInputGradGraph } from './depthwise_graph.js';
+import { forEachChunk, imageRange, sumOverChunks } from './chunks.js';
 import { runOnViews, withWasmFallback } from './run_graph.js';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
@@ -36,15 +37,6 @@ function depthwiseInfo(
     [...inShape] as Shape4D, [...filterShape] as Shape4D, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
   const sizes = [info.inShape, info.filterShape, info.outShape].map((shape) => util.sizeFromShape(shape));
   return sizes.every((size) => size > 0) ? info : undefined;
-}
-
-/** Calls `run(first, count)` over consecutive chunks of `perChunk` images covering `batch`. */
-function forEachChunk(batch: number, perChunk: number, run: (first: number, count: number) => void): void {
-  for (let first = 0; first < batch; first += perChunk) run(first, Math.min(perChunk, batch - first));
-}
-
-function imageRange(view: Float32Array, imageSize: number, first: number, count: number): Float32Array {
-  return view.subarray(first * imageSize, (first + count) * imageSize);
 }
 
 export function ortDepthwiseConv2D(fallback: KernelConfig, cache: SessionCache): KernelConfig {
@@ -97,20 +89,15 @@ export function ortDepthwiseConv2DBackpropFilter(fallback: KernelConfig, cache: 
     const [xValues, dyValues, dWValues] = [x, dy, dW].map((tensor) => heapFloat32(backend, tensor));
     const inSize = info.inHeight * info.inWidth * info.inChannels;
     const outSize = info.outHeight * info.outWidth * info.outChannels;
-    const chunk = imagesPerRun(outSize * info.filterHeight * info.filterWidth, info.batchSize);
-    // One run writes the gradient in place; several add up their partial sums in float64.
-    const sums = chunk < info.batchSize ? new Float64Array(dWValues.length) : undefined;
-    const partial = sums === undefined ? dWValues : new Float32Array(dWValues.length);
-    forEachChunk(info.batchSize, chunk, (first, count) => {
+    const temporaries = outSize * info.filterHeight * info.filterWidth;
+    sumOverChunks(info.batchSize, imagesPerRun(temporaries, info.batchSize), dWValues, (first, count, target) => {
       runOnViews(
         cache,
         depthwiseFilterGradGraph(info, count),
         { x: imageRange(xValues, inSize, first, count), dy: imageRange(dyValues, outSize, first, count) },
-        { dw: partial },
+        { dw: target },
       );
-      if (sums !== undefined) for (let i = 0; i < sums.length; i++) sums[i] += partial[i];
     });
-    if (sums !== undefined) dWValues.set(sums);
     return dW;
   });
 }
