@@ -1,7 +1,7 @@
 /**
- * ONNX Runtime-backed kernels for the wasm backend: matrix products, convolutions and max pooling
- * run on ONNX Runtime's multithreaded kernels, on the wasm heap's data, through onnxruntime-node's synchronous
- * native binding.
+ * ONNX Runtime-backed kernels for the wasm backend: matrix products, convolutions, pooling, large
+ * elementwise ops and optimizer updates run on ONNX Runtime's multithreaded kernels, on the wasm
+ * heap's data, through its C API (capi.ts) or else onnxruntime-node's binding (binding.ts).
  */
 import { _FusedMatMul, BatchMatMul, type KernelConfig } from '@tensorflow/tfjs-core';
 import { loadOrt } from './binding.js';
