@@ -6,24 +6,36 @@
  */
 import { z } from 'zod';
 import * as tf from '../engine/tf.js';
+import { logSoftmaxRows } from './logits.js';
 import type { DistillationMethod } from './method.js';
 
 /**
- * The loss, with its gradient written out rather than traced: ∂ce/∂z = (softmax(z) − onehot(y)) / B.
- * The labels are integers and get no gradient.
+ * The loss and its gradient, computed together in float64 on the host (see logits.ts):
+ * ∂ce/∂z = (softmax(z) − onehot(y)) / B. The labels are integers and get no gradient.
  */
 export function crossEntropyLoss(studentLogits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-  const numClasses = studentLogits.shape[studentLogits.rank - 1]!;
-  const samples = studentLogits.size / numClasses;
+  const shape = studentLogits.shape;
+  const classes = shape[shape.length - 1]!;
   const loss = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [student, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    const targets = tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, numClasses);
-    const logProbs = tf.logSoftmax(student);
-    save([logProbs, targets]);
+    const logProbs = logSoftmaxRows(student.dataSync(), classes);
+    const targets = labels.dataSync();
+    const samples = logProbs.length / classes;
+    const gradient = new Float32Array(logProbs.length);
+    let total = 0;
+    for (let row = 0; row < samples; row++) {
+      const start = row * classes;
+      if (!(targets[row] >= 0 && targets[row] < classes)) {
+        throw new Error(`ce: label ${targets[row]} of sample ${row} is not a class index in 0..${classes - 1}`);
+      }
+      const target = start + targets[row];
+      total -= logProbs[target];
+      for (let i = start; i < start + classes; i++) gradient[i] = (Math.exp(logProbs[i]) - (i === target ? 1 : 0)) / samples;
+    }
+    save([tf.tensor(gradient, shape)]);
     return {
-      value: tf.neg(tf.mean(tf.sum(tf.mul(targets, logProbs), -1))) as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, [savedLogProbs, savedTargets]: tf.Tensor[]) =>
-        tf.mul(tf.sub(tf.exp(savedLogProbs), savedTargets), tf.div(dy, samples)),
+      value: tf.scalar(total / samples),
+      gradFunc: (dy: tf.Tensor, [dStudent]: tf.Tensor[]) => tf.mul(dStudent, dy),
     };
   });
   return loss(studentLogits) as tf.Scalar;

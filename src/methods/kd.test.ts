@@ -118,3 +118,13 @@ test('every fixture case has all expected values', () => {
     }
   }
 });
+
+test('ce rejects a label that is not a class index instead of reading another sample', () => {
+  const student = tf.tensor2d([[1, 2, 3], [0, 0, 0]]);
+  for (const label of [3, -1]) {
+    const labels = tf.tensor1d([0, label], 'int32');
+    assert.throws(() => crossEntropyLoss(student, labels), new RegExp(`label ${label} of sample 1 is not a class index in 0..2`));
+    labels.dispose();
+  }
+  student.dispose();
+});

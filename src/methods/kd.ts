@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import * as tf from '../engine/tf.js';
+import { logSoftmaxRows } from './logits.js';
 import type { DistillationMethod } from './method.js';
 
 export interface KdOptions {
@@ -21,33 +22,37 @@ export interface KdOptions {
 export const kdDefaults: KdOptions = { temperature: 4 };
 
 /**
- * The loss, with its gradient written out rather than traced through the ops (half the kernels
- * of a small model's training step went to the loss's traced backward pass). With p = softmax(·/T)
- * and B samples:
+ * The loss and its gradients, computed together in float64 on the host (see logits.ts). With
+ * p = softmax(·/T), B samples and KL each sample's divergence:
  *   ∂kd/∂z_s = T · (p_s − p_t) / B
- *   ∂kd/∂z_t = T · p_t ⊙ (log p_t − log p_s − KL) / B,   KL the sample's divergence.
+ *   ∂kd/∂z_t = T · p_t ⊙ (log p_t − log p_s − KL) / B
  */
 export function kdLoss(studentLogits: tf.Tensor, teacherLogits: tf.Tensor, options: KdOptions): tf.Scalar {
   const { temperature } = options;
-  const samples = studentLogits.size / studentLogits.shape[studentLogits.rank - 1]!;
+  const shape = studentLogits.shape;
+  const classes = shape[shape.length - 1]!;
   const loss = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [student, teacher, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const logStudent = tf.logSoftmax(tf.div(student, temperature));
-    const logTeacher = tf.logSoftmax(tf.div(teacher, temperature));
-    const teacherProbs = tf.exp(logTeacher);
-    const gap = tf.sub(logTeacher, logStudent);
-    const divergence = tf.sum(tf.mul(teacherProbs, gap), -1, true);
-    save([logStudent, teacherProbs, gap, divergence]);
+    const logStudent = logSoftmaxRows(student.dataSync(), classes, temperature);
+    const logTeacher = logSoftmaxRows(teacher.dataSync(), classes, temperature);
+    const samples = logStudent.length / classes;
+    const studentGradient = new Float32Array(logStudent.length);
+    const teacherGradient = new Float32Array(logStudent.length);
+    let total = 0;
+    for (let start = 0; start < logStudent.length; start += classes) {
+      let divergence = 0;
+      for (let i = start; i < start + classes; i++) divergence += Math.exp(logTeacher[i]) * (logTeacher[i] - logStudent[i]);
+      total += divergence;
+      for (let i = start; i < start + classes; i++) {
+        const teacherProb = Math.exp(logTeacher[i]);
+        studentGradient[i] = (temperature * (Math.exp(logStudent[i]) - teacherProb)) / samples;
+        teacherGradient[i] = (temperature * teacherProb * (logTeacher[i] - logStudent[i] - divergence)) / samples;
+      }
+    }
+    save([tf.tensor(studentGradient, shape), tf.tensor(teacherGradient, shape)]);
     return {
-      value: tf.mul(tf.mean(divergence), temperature * temperature) as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [savedLogStudent, savedTeacherProbs, savedGap, savedDivergence] = saved;
-        const scale = tf.mul(dy, temperature / samples);
-        return [
-          tf.mul(tf.sub(tf.exp(savedLogStudent), savedTeacherProbs), scale),
-          tf.mul(tf.mul(savedTeacherProbs, tf.sub(savedGap, savedDivergence)), scale),
-        ];
-      },
+      value: tf.scalar((temperature * temperature * total) / samples),
+      gradFunc: (dy: tf.Tensor, [dStudent, dTeacher]: tf.Tensor[]) => [tf.mul(dStudent, dy), tf.mul(dTeacher, dy)],
     };
   });
   return loss(studentLogits, teacherLogits) as tf.Scalar;
