@@ -21,13 +21,11 @@ export function runGraph(
   inputs: Record<string, TensorInfo>,
   outputShape: number[],
 ): TensorInfo {
-  const session = cache.session(graph);
   const output = backend.makeOutput(outputShape, 'float32');
   // Views only after the output exists: allocating can grow the heap and detach earlier views.
-  const feeds: Record<string, OrtTensor> = {};
-  for (const input of graph.inputs) feeds[input.name] = { data: heapFloat32(backend, inputs[input.name]), dims: input.shape };
-  const [result] = graph.outputs;
-  session.run(feeds, { [result.name]: { data: heapFloat32(backend, output), dims: result.shape } });
+  const views: Record<string, Float32Array> = {};
+  for (const input of graph.inputs) views[input.name] = heapFloat32(backend, inputs[input.name]);
+  runOnViews(cache, graph, views, { [graph.outputs[0].name]: heapFloat32(backend, output) });
   return output;
 }
 
