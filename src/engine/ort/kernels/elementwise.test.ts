@@ -9,14 +9,17 @@ const accelerated = { accelerate: 'ort' } as const;
 // 2 × 128 × 16 × 17 = 69 632 elements: above the size from which ONNX Runtime takes over.
 const big = [2, 128, 16, 17];
 
-test('ONNX Runtime add, subtract and multiply match cpu, with broadcasting both ways, and their gradients', async () => {
+test('ONNX Runtime add, subtract and multiply match cpu, broadcasting both ways and scalars, and their gradients', async () => {
   await assertWasmMatchesCpu('binary ops', () => {
     const x = randomTensor(big, 81);
     const bias = randomTensor([17], 82);
     const column = randomTensor([2, 128, 16, 1], 83);
     const other = randomTensor(big, 84);
     const [dx, dBias] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.add(a, b), other)))([x, bias]);
-    return [tf.add(x, bias), tf.add(bias, x), tf.sub(x, column), tf.sub(column, x), tf.mul(x, other), tf.mul(column, bias), dx, dBias];
+    return [
+      tf.add(x, bias), tf.add(bias, x), tf.sub(x, column), tf.sub(column, x), tf.mul(x, other), tf.mul(column, bias),
+      tf.mul(x, tf.scalar(0.5)), tf.sub(tf.scalar(2), x), dx, dBias,
+    ];
   }, 1e-4, accelerated);
   for (const key of [`Add ${big} 17`, `Sub ${big} 2,128,16,1`, `Mul ${big} ${big}`]) {
     assert.ok(ortSessionKeys().includes(key), `a session for '${key}'`);
