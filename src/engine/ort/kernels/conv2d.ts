@@ -92,7 +92,7 @@ export function ortConv2D(fallback: KernelConfig, cache: SessionCache): KernelCo
     const { x, filter } = inputs;
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
     const info = graphInfo([x, filter], dataFormat, () => backend_util.computeConv2DInfo(
-      x.shape as Shape4D, filter.shape as Shape4D, strides, dilations, pad, dimRoundingMode));
+      x.shape as Shape4D, filter.shape as Shape4D, strides, dilations ?? 1, pad, dimRoundingMode));
     if (info === undefined) return undefined;
     return forward({ x, filter }, info, { bias: 'none', activation: 'linear' }, backend, cache);
   });
@@ -106,7 +106,7 @@ export function ortFusedConv2D(fallback: KernelConfig, cache: SessionCache): Ker
     if (!isOrtActivation(fused) || (fused === 'prelu') !== (preluActivationWeights != null)) return undefined;
     const operands = [x, filter, bias, preluActivationWeights].filter((info): info is TensorInfo => info != null);
     const info = graphInfo(operands, dataFormat, () =>
-      backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, strides, dilations, pad, dimRoundingMode));
+      backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, strides, dilations ?? 1, pad, dimRoundingMode));
     if (info === undefined) return undefined;
     const biasKind = perChannel(bias, info.outChannels);
     const slopesKind = perChannel(preluActivationWeights, info.outChannels);

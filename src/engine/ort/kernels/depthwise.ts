@@ -33,8 +33,9 @@ function depthwiseInfo(
   attrs: { strides: number | [number, number]; dilations: number | [number, number]; pad: DepthwiseConv2dNativeAttrs['pad']; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
 ): Conv2DInfo | undefined {
   if ((dataFormat ?? 'NHWC') !== 'NHWC' || tensors.some((tensor) => tensor.dtype !== 'float32')) return undefined;
+  // tfjs-layers passes dilations: null for its default of 1.
   const info = backend_util.computeConv2DInfo(
-    [...inShape] as Shape4D, [...filterShape] as Shape4D, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
+    [...inShape] as Shape4D, [...filterShape] as Shape4D, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
   const sizes = [info.inShape, info.filterShape, info.outShape].map((shape) => util.sizeFromShape(shape));
   return sizes.every((size) => size > 0) ? info : undefined;
 }
