@@ -9,8 +9,8 @@ import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-co
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { initEngine, methods, tf } from '../dist/index.js';
-import { makeOptimizer } from '../dist/train/optimizer.js';
+import { initEngine, tf } from '../dist/index.js';
+import { fashionCnn, kdStep, mlp } from './kd-step.js';
 import { kdEpochBench } from './kd-epoch.js';
 import { teacherInferenceBench } from './teacher-inference.js';
 
@@ -33,61 +33,23 @@ function useKernels(kernels) {
   }
 }
 
-function fashionCnn() {
-  return tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 256, activation: 'relu' }),
-      tf.layers.dense({ units: 10 }),
-    ],
-  });
-}
-
-function mlp() {
-  return tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [784], units: 1200, activation: 'relu' }),
-      tf.layers.dense({ units: 1200, activation: 'relu' }),
-      tf.layers.dense({ units: 10 }),
-    ],
-  });
-}
-
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-const kdTerm = methods.get('kd').build({ temperature: 4 });
-const ceTerm = methods.get('ce').build({});
-
-/** Median ms of kdkit's training step (as src/train/trainer.ts runs it) on `buildModel()`. */
-function stepMs(buildModel, inputShape) {
+/** Median ms of kdkit's KD training step on `buildModel()`. */
+function stepMs(buildModel) {
   const model = buildModel();
-  const variables = model.trainableWeights.map((weight) => weight.read());
-  const optimizer = makeOptimizer({ type: 'adam', learningRate: 1e-3, momentum: 0 });
-  const images = tf.randomNormal([batchSize, ...inputShape]);
-  const labels = tf.randomUniform([batchSize], 0, 10, 'int32');
-  const teacherLogits = tf.mul(tf.randomNormal([batchSize, 10]), 4);
+  const { step, dispose } = kdStep(model, batchSize);
   const times = [];
-  for (let step = 0; step < warmupSteps + measuredSteps; step++) {
+  for (let i = 0; i < warmupSteps + measuredSteps; i++) {
     const start = performance.now();
-    const { value, grads } = tf.variableGrads(() => {
-      const studentLogits = model.apply(images, { training: true });
-      const inputs = { studentLogits, teacherLogits, labels };
-      return tf.add(tf.mul(kdTerm(inputs), 0.9), tf.mul(ceTerm(inputs), 0.1));
-    }, variables);
-    value.dataSync();
-    optimizer.step(variables, variables.map((variable) => grads[variable.name]));
-    tf.dispose([value, grads]);
-    if (step >= warmupSteps) times.push(performance.now() - start);
+    step();
+    if (i >= warmupSteps) times.push(performance.now() - start);
   }
-  tf.dispose([images, labels, teacherLogits]);
+  dispose();
   model.dispose();
   return median(times);
 }
@@ -120,8 +82,8 @@ let engine;
 let kdkitSteps;
 for (const [label, setUp] of variants) {
   engine = (await setUp()) ?? engine;
-  const cnn = stepMs(fashionCnn, [28, 28, 1]);
-  const dense = stepMs(mlp, [784]);
+  const cnn = stepMs(fashionCnn);
+  const dense = stepMs(mlp);
   kdkitSteps = { cnn, dense };
   const plain = matMulMs(false);
   const transposed = matMulMs(true);
