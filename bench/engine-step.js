@@ -1,7 +1,8 @@
 // Median milliseconds per KD training step (0.9·kd(T=4) + 0.1·ce against fixed teacher logits,
 // kdkit's fused Adam 1e-3, batch 128) on the wasm backend: with the stock kernels TensorFlow.js
 // ships (plus kdkit's for the ones it lacks, without which the CNN cannot train), with kdkit's wasm
-// kernels (accelerate: 'none'), then with ONNX Runtime (initEngine's default).
+// kernels (accelerate: 'none'), then with ONNX Runtime (initEngine's default), each in a process
+// of its own.
 // Then one KD epoch (bench/kd-epoch.js), PyTorch's side of each, the ratios, soft-label generation
 // against training (bench/teacher-inference.js), and bench/results.json.
 // Run: npm run bench   (or: npx tsc -p . && node bench/engine-step.js [measuredSteps])
@@ -15,14 +16,12 @@ import { kdEpochBench } from './kd-epoch.js';
 import { teacherInferenceBench } from './teacher-inference.js';
 
 const batchSize = 128;
-const measuredSteps = Number(process.argv[2] ?? 20);
+const measuredSteps = Number(process.argv[2]?.startsWith('--') ? 20 : (process.argv[2] ?? 20));
 const warmupSteps = 3;
 
 // kdkit replaces these stock wasm kernels; keep the stock ones to measure "before".
-const replacedNames = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'];
+const replacedNames = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'Identity', 'Cast'];
 const stockKernels = new Map(replacedNames.map((name) => [name, getKernel(name, 'wasm')]));
-await initEngine({ backend: 'wasm', accelerate: 'none' });
-const kdkitKernels = new Map(replacedNames.map((name) => [name, getKernel(name, 'wasm')]));
 
 function useKernels(kernels) {
   for (const [name, config] of kernels) {
@@ -75,21 +74,32 @@ function matMulMs(transposeB) {
 const format = (ms) => `${ms.toFixed(1).padStart(7)} ms`;
 const variants = [
   ["stock wasm kernels (+ kdkit's missing ones)", async () => { await initEngine({ accelerate: 'none' }); useKernels(stockKernels); }],
-  ["kdkit's wasm kernels (accelerate: 'none')", async () => { useKernels(kdkitKernels); return initEngine({ accelerate: 'none' }); }],
+  ["kdkit's wasm kernels (accelerate: 'none')", async () => initEngine({ accelerate: 'none' })],
   ['kdkit with ONNX Runtime (the default)', async () => initEngine()],
 ];
+
+// Each variant runs in a process of its own (this script with --variant N), so that none
+// inherits another's grown heap, cached sessions or warm caches.
+const variantFlag = process.argv.indexOf('--variant');
+if (variantFlag !== -1) {
+  const [, setUp] = variants[Number(process.argv[variantFlag + 1])];
+  const engine = await setUp();
+  const result = { engine, cnn: stepMs(fashionCnn), dense: stepMs(mlp), plain: matMulMs(false), transposed: matMulMs(true) };
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
+
 let engine;
 let kdkitSteps;
-for (const [label, setUp] of variants) {
-  engine = (await setUp()) ?? engine;
-  const cnn = stepMs(fashionCnn);
-  const dense = stepMs(mlp);
-  kdkitSteps = { cnn, dense };
-  const plain = matMulMs(false);
-  const transposed = matMulMs(true);
+for (const [index, [label]] of variants.entries()) {
+  const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), String(measuredSteps), '--variant', String(index)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`${label} failed: ${run.stderr.trim().split('\n').at(-1)}`);
+  const result = JSON.parse(run.stdout.trim().split('\n').at(-1));
+  engine = result.engine ?? engine;
+  kdkitSteps = { cnn: result.cnn, dense: result.dense };
   console.log(
-    `${label.padEnd(44)} CNN step ${format(cnn)}   MLP 784-1200-1200-10 step ${format(dense)}   ` +
-      `matMul 128x1200·1200x1200 ${format(plain)}, transposeB ${format(transposed)}`,
+    `${label.padEnd(44)} CNN step ${format(result.cnn)}   MLP 784-1200-1200-10 step ${format(result.dense)}   ` +
+      `matMul 128x1200·1200x1200 ${format(result.plain)}, transposeB ${format(result.transposed)}`,
   );
 }
 console.log(`engine: ${JSON.stringify(engine)}`);
