@@ -6,93 +6,29 @@
 // Then one KD epoch (bench/kd-epoch.js), PyTorch's side of each, the ratios, soft-label generation
 // against training (bench/teacher-inference.js), and bench/results.json.
 // Run: npm run bench   (or: npx tsc -p . && node bench/engine-step.js [measuredSteps])
-import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { initEngine, tf } from '../dist/index.js';
-import { fashionCnn, kdStep, mlp } from './kd-step.js';
+import { tf } from '../dist/index.js';
 import { kdEpochBench } from './kd-epoch.js';
 import { teacherInferenceBench } from './teacher-inference.js';
 
 const batchSize = 128;
-const measuredSteps = Number(process.argv[2]?.startsWith('--') ? 20 : (process.argv[2] ?? 20));
-const warmupSteps = 3;
-
-// kdkit replaces these stock wasm kernels; keep the stock ones to measure "before".
-const replacedNames = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'Identity', 'Cast'];
-const stockKernels = new Map(replacedNames.map((name) => [name, getKernel(name, 'wasm')]));
-
-function useKernels(kernels) {
-  for (const [name, config] of kernels) {
-    unregisterKernel(name, 'wasm');
-    registerKernel(config);
-    // A stock kernel replaced before the backend started was never set up.
-    config.setupFunc?.(tf.backend());
-  }
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-/** Median ms of kdkit's KD training step on `buildModel()`. */
-function stepMs(buildModel) {
-  const model = buildModel();
-  const { step, dispose } = kdStep(model, batchSize);
-  const times = [];
-  for (let i = 0; i < warmupSteps + measuredSteps; i++) {
-    const start = performance.now();
-    step();
-    if (i >= warmupSteps) times.push(performance.now() - start);
-  }
-  dispose();
-  model.dispose();
-  return median(times);
-}
-
-/** The issue's measurement: 128x1200 times 1200x1200, plain and with transposeB. */
-function matMulMs(transposeB) {
-  const a = tf.randomNormal([128, 1200]);
-  const b = tf.randomNormal([1200, 1200]);
-  const times = [];
-  for (let i = 0; i < warmupSteps + measuredSteps; i++) {
-    // A fresh right operand each time, as in training, so the stock kernel cannot reuse its packing.
-    const fresh = tf.add(b, 0);
-    const start = performance.now();
-    const product = tf.matMul(a, fresh, false, transposeB);
-    product.dataSync();
-    if (i >= warmupSteps) times.push(performance.now() - start);
-    tf.dispose([fresh, product]);
-  }
-  tf.dispose([a, b]);
-  return median(times);
-}
+const measuredSteps = Number(process.argv[2] ?? 20);
 
 const format = (ms) => `${ms.toFixed(1).padStart(7)} ms`;
-const variants = [
-  ["stock wasm kernels (+ kdkit's missing ones)", async () => { await initEngine({ accelerate: 'none' }); useKernels(stockKernels); }],
-  ["kdkit's wasm kernels (accelerate: 'none')", async () => initEngine({ accelerate: 'none' })],
-  ['kdkit with ONNX Runtime (the default)', async () => initEngine()],
+/** The rows of bench/step-variant.js, each measured in a process of its own. */
+const variantLabels = [
+  "stock wasm kernels (+ kdkit's missing ones)",
+  "kdkit's wasm kernels (accelerate: 'none')",
+  'kdkit with ONNX Runtime (the default)',
 ];
-
-// Each variant runs in a process of its own (this script with --variant N), so that none
-// inherits another's grown heap, cached sessions or warm caches.
-const variantFlag = process.argv.indexOf('--variant');
-if (variantFlag !== -1) {
-  const [, setUp] = variants[Number(process.argv[variantFlag + 1])];
-  const engine = await setUp();
-  const result = { engine, cnn: stepMs(fashionCnn), dense: stepMs(mlp), plain: matMulMs(false), transposed: matMulMs(true) };
-  console.log(JSON.stringify(result));
-  process.exit(0);
-}
+const variantScript = fileURLToPath(new URL('./step-variant.js', import.meta.url));
 
 let engine;
 let kdkitSteps;
-for (const [index, [label]] of variants.entries()) {
-  const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), String(measuredSteps), '--variant', String(index)], { encoding: 'utf8' });
+for (const [index, label] of variantLabels.entries()) {
+  const run = spawnSync(process.execPath, [variantScript, String(index), String(measuredSteps)], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`${label} failed: ${run.stderr.trim().split('\n').at(-1)}`);
   const result = JSON.parse(run.stdout.trim().split('\n').at(-1));
   engine = result.engine ?? engine;
