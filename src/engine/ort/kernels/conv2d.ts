@@ -23,24 +23,20 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { SessionCache } from '../session_cache.js';
 import { heapFloat32 } from '../../kernels/wasm.js';
 import { isOrtActivation } from './activation.js';
-import { convFilterGradGraph, convForwardGraph, convInputGradGraph, imagesPerRun, type ConvEpilogue } from './conv_graph.js';
+import {
+  convFilterGradGraph,
+  convForwardGraph,
+  convInputGradGraph,
+  graphGeometry,
+  imageSizes,
+  imagesPerRun,
+  type ConvEpilogue,
+} from './conv_graph.js';
 import { forEachChunk, imageRange, sumOverChunks } from './chunks.js';
 import { runOnViews, withWasmFallback } from './run_graph.js';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
 type Shape4D = [number, number, number, number];
-
-/** The layer's geometry, or undefined when the graphs do not apply. */
-function graphInfo(
-  tensors: TensorInfo[],
-  dataFormat: string,
-  compute: () => Conv2DInfo,
-): Conv2DInfo | undefined {
-  if (dataFormat !== 'NHWC' || tensors.some((tensor) => tensor.dtype !== 'float32')) return undefined;
-  const info = compute();
-  const sizes = [info.inShape, info.filterShape, info.outShape].map((shape) => util.sizeFromShape(shape));
-  return sizes.every((size) => size > 0) ? info : undefined;
-}
 
 interface ForwardInputs {
   x: TensorInfo;
@@ -68,8 +64,7 @@ function forward(
   const [xValues, filterValues, yValues] = [x, filter, y].map((tensor) => heapFloat32(backend, tensor));
   const biasValues = bias == null ? undefined : heapFloat32(backend, bias);
   const slopes = preluActivationWeights == null ? undefined : heapFloat32(backend, preluActivationWeights);
-  const inSize = info.inHeight * info.inWidth * info.inChannels;
-  const outSize = info.outHeight * info.outWidth * info.outChannels;
+  const { inSize, outSize } = imageSizes(info);
   const patchSize = info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels;
   forEachChunk(info.batchSize, imagesPerRun(patchSize, info.batchSize), (first, count) => {
     runOnViews(
@@ -91,7 +86,7 @@ export function ortConv2D(fallback: KernelConfig, cache: SessionCache): KernelCo
   return withWasmFallback<ForwardInputs, Conv2DAttrs>(fallback, (inputs, attrs, backend) => {
     const { x, filter } = inputs;
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
-    const info = graphInfo([x, filter], dataFormat, () => backend_util.computeConv2DInfo(
+    const info = graphGeometry([x, filter], dataFormat, () => backend_util.computeConv2DInfo(
       x.shape as Shape4D, filter.shape as Shape4D, strides, dilations ?? 1, pad, dimRoundingMode));
     if (info === undefined) return undefined;
     return forward({ x, filter }, info, { bias: 'none', activation: 'linear' }, backend, cache);
@@ -105,7 +100,7 @@ export function ortFusedConv2D(fallback: KernelConfig, cache: SessionCache): Ker
     const fused = activation ?? 'linear';
     if (!isOrtActivation(fused) || (fused === 'prelu') !== (preluActivationWeights != null)) return undefined;
     const operands = [x, filter, bias, preluActivationWeights].filter((info): info is TensorInfo => info != null);
-    const info = graphInfo(operands, dataFormat, () =>
+    const info = graphGeometry(operands, dataFormat, () =>
       backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, strides, dilations ?? 1, pad, dimRoundingMode));
     if (info === undefined) return undefined;
     const biasKind = perChannel(bias, info.outChannels);
@@ -121,13 +116,12 @@ export function ortConv2DBackpropInput(fallback: KernelConfig, cache: SessionCac
   return withWasmFallback<{ dy: TensorInfo; filter: TensorInfo }, Conv2DBackpropInputAttrs>(fallback, (inputs, attrs, backend) => {
     const { dy, filter } = inputs;
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
-    const info = graphInfo([dy, filter], dataFormat, () => backend_util.computeConv2DInfo(
+    const info = graphGeometry([dy, filter], dataFormat, () => backend_util.computeConv2DInfo(
       [...inputShape] as Shape4D, filter.shape as Shape4D, strides, 1, pad, dimRoundingMode));
     if (info === undefined) return undefined;
     const dx = backend.makeOutput([...inputShape], 'float32');
     const [dyValues, filterValues, dxValues] = [dy, filter, dx].map((tensor) => heapFloat32(backend, tensor));
-    const inSize = info.inHeight * info.inWidth * info.inChannels;
-    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const { inSize, outSize } = imageSizes(info);
     const patchSize = info.inHeight * info.inWidth * info.filterHeight * info.filterWidth * info.outChannels;
     forEachChunk(info.batchSize, imagesPerRun(patchSize, info.batchSize), (first, count) => {
       runOnViews(
@@ -145,13 +139,12 @@ export function ortConv2DBackpropFilter(fallback: KernelConfig, cache: SessionCa
   return withWasmFallback<{ x: TensorInfo; dy: TensorInfo }, Conv2DBackpropFilterAttrs>(fallback, (inputs, attrs, backend) => {
     const { x, dy } = inputs;
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
-    const info = graphInfo([x, dy], dataFormat, () => backend_util.computeConv2DInfo(
+    const info = graphGeometry([x, dy], dataFormat, () => backend_util.computeConv2DInfo(
       x.shape as Shape4D, [...filterShape] as Shape4D, strides, 1, pad, dimRoundingMode));
     if (info === undefined) return undefined;
     const dW = backend.makeOutput([...filterShape], 'float32');
     const [xValues, dyValues, dWValues] = [x, dy, dW].map((tensor) => heapFloat32(backend, tensor));
-    const inSize = info.inHeight * info.inWidth * info.inChannels;
-    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const { inSize, outSize } = imageSizes(info);
     const patchSize = info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels;
     sumOverChunks(info.batchSize, imagesPerRun(patchSize, info.batchSize), dWValues, (first, count, target) => {
       runOnViews(

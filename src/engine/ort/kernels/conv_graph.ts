@@ -14,7 +14,7 @@
  * row appended to `src` for taps that fall in the padding or, for the input gradient, between
  * strides. Strides, TensorFlow.js's padding and dilations all live in the index.
  */
-import type { backend_util } from '@tensorflow/tfjs-core';
+import { util, type backend_util, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NodeSpec } from '../onnx_model.js';
 import type { KeyedGraph } from '../session_cache.js';
 import { activationNodes, type OrtActivation } from './activation.js';
@@ -29,6 +29,25 @@ export interface ConvEpilogue {
   leakyreluAlpha?: number;
   /** PReLU's slopes (input `preluWeights`): one per output channel ([outChannels]) or one for all ([1]). */
   preluShape?: [number];
+}
+
+/**
+ * The layer's geometry from `compute`, or undefined when the graphs do not apply: data that is
+ * not NHWC float32, or an empty input, filter or output.
+ */
+export function graphGeometry(tensors: TensorInfo[], dataFormat: string, compute: () => Conv2DInfo): Conv2DInfo | undefined {
+  if (dataFormat !== 'NHWC' || tensors.some((tensor) => tensor.dtype !== 'float32')) return undefined;
+  const info = compute();
+  const sizes = [info.inShape, info.filterShape, info.outShape].map((shape) => util.sizeFromShape(shape));
+  return sizes.every((size) => size > 0) ? info : undefined;
+}
+
+/** Values per image of the layer's input and output. */
+export function imageSizes(info: Conv2DInfo): { inSize: number; outSize: number } {
+  return {
+    inSize: info.inHeight * info.inWidth * info.inChannels,
+    outSize: info.outHeight * info.outWidth * info.outChannels,
+  };
 }
 
 /** The geometry a graph depends on, as a cache key. */

@@ -8,7 +8,6 @@ import {
   DepthwiseConv2dNative,
   DepthwiseConv2dNativeBackpropFilter,
   DepthwiseConv2dNativeBackpropInput,
-  util,
   type DepthwiseConv2dNativeAttrs,
   type DepthwiseConv2dNativeBackpropFilterAttrs,
   type DepthwiseConv2dNativeBackpropInputAttrs,
@@ -17,7 +16,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { SessionCache } from '../session_cache.js';
 import { heapFloat32 } from '../../kernels/wasm.js';
-import { imagesPerRun } from './conv_graph.js';
+import { graphGeometry, imageSizes, imagesPerRun } from './conv_graph.js';
 import { depthwiseFilterGradGraph, depthwiseForwardGraph, depthwiseInputGradGraph } from './depthwise_graph.js';
 import { forEachChunk, imageRange, sumOverChunks } from './chunks.js';
 import { runOnViews, withWasmFallback } from './run_graph.js';
@@ -32,12 +31,9 @@ function depthwiseInfo(
   filterShape: readonly number[],
   attrs: { strides: number | [number, number]; dilations: number | [number, number]; pad: DepthwiseConv2dNativeAttrs['pad']; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
 ): Conv2DInfo | undefined {
-  if ((dataFormat ?? 'NHWC') !== 'NHWC' || tensors.some((tensor) => tensor.dtype !== 'float32')) return undefined;
   // tfjs-layers passes dilations: null for its default of 1.
-  const info = backend_util.computeConv2DInfo(
-    [...inShape] as Shape4D, [...filterShape] as Shape4D, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true);
-  const sizes = [info.inShape, info.filterShape, info.outShape].map((shape) => util.sizeFromShape(shape));
-  return sizes.every((size) => size > 0) ? info : undefined;
+  return graphGeometry(tensors, dataFormat ?? 'NHWC', () => backend_util.computeConv2DInfo(
+    [...inShape] as Shape4D, [...filterShape] as Shape4D, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true));
 }
 
 export function ortDepthwiseConv2D(fallback: KernelConfig, cache: SessionCache): KernelConfig {
@@ -46,8 +42,7 @@ export function ortDepthwiseConv2D(fallback: KernelConfig, cache: SessionCache):
     if (info === undefined) return undefined;
     const y = backend.makeOutput(info.outShape, 'float32');
     const [xValues, filterValues, yValues] = [x, filter, y].map((tensor) => heapFloat32(backend, tensor));
-    const inSize = info.inHeight * info.inWidth * info.inChannels;
-    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const { inSize, outSize } = imageSizes(info);
     const temporaries = outSize * info.filterHeight * info.filterWidth;
     forEachChunk(info.batchSize, imagesPerRun(temporaries, info.batchSize), (first, count) => {
       runOnViews(
@@ -67,8 +62,7 @@ export function ortDepthwiseConv2DBackpropInput(fallback: KernelConfig, cache: S
     if (info === undefined) return undefined;
     const dx = backend.makeOutput([...attrs.inputShape], 'float32');
     const [dyValues, filterValues, dxValues] = [dy, filter, dx].map((tensor) => heapFloat32(backend, tensor));
-    const inSize = info.inHeight * info.inWidth * info.inChannels;
-    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const { inSize, outSize } = imageSizes(info);
     const temporaries = info.inHeight * info.inWidth * info.outChannels * info.filterHeight * info.filterWidth;
     forEachChunk(info.batchSize, imagesPerRun(temporaries, info.batchSize), (first, count) => {
       runOnViews(
@@ -88,8 +82,7 @@ export function ortDepthwiseConv2DBackpropFilter(fallback: KernelConfig, cache: 
     if (info === undefined) return undefined;
     const dW = backend.makeOutput([...attrs.filterShape], 'float32');
     const [xValues, dyValues, dWValues] = [x, dy, dW].map((tensor) => heapFloat32(backend, tensor));
-    const inSize = info.inHeight * info.inWidth * info.inChannels;
-    const outSize = info.outHeight * info.outWidth * info.outChannels;
+    const { inSize, outSize } = imageSizes(info);
     const temporaries = outSize * info.filterHeight * info.filterWidth;
     sumOverChunks(info.batchSize, imagesPerRun(temporaries, info.batchSize), dWValues, (first, count, target) => {
       runOnViews(
