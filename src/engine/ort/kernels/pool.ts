@@ -1,20 +1,19 @@
 /**
- * MaxPool and MaxPoolGrad on ONNX Runtime with the graphs of pool_graph.ts. Other dtypes, and
- * gradients of windows that overlap, skip inputs or reach into padding, go to the plain wasm kernels.
+ * MaxPool on ONNX Runtime with the graph of pool_graph.ts; other dtypes and shapes ONNX sizes
+ * differently go to the plain wasm kernel. The gradient stays on wasm: kdkit's SIMD kernel
+ * (../../kernels/max_pool_grad.ts) is 5× faster than an ONNX graph of it was.
  */
 import {
   backend_util,
   MaxPool,
-  MaxPoolGrad,
   util,
   type KernelConfig,
   type MaxPoolAttrs,
-  type MaxPoolGradAttrs,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { SessionCache } from '../session_cache.js';
 import { heapFloat32 } from '../../kernels/wasm.js';
-import { maxPoolGradGraph, maxPoolGraph, windowsTileInput } from './pool_graph.js';
+import { maxPoolGraph } from './pool_graph.js';
 import { runOnViews, withWasmFallback } from './run_graph.js';
 
 type Shape4D = [number, number, number, number];
@@ -41,24 +40,8 @@ export function ortMaxPool(fallback: KernelConfig, cache: SessionCache): KernelC
   });
 }
 
-export function ortMaxPoolGrad(fallback: KernelConfig, cache: SessionCache): KernelConfig {
-  return withWasmFallback<{ dy: TensorInfo; input: TensorInfo; output: TensorInfo }, MaxPoolGradAttrs>(fallback, (inputs, attrs, backend) => {
-    const { dy, input } = inputs;
-    const info = dy.dtype === 'float32' ? poolInfo(input, attrs) : undefined;
-    if (info === undefined || !windowsTileInput(info)) return undefined;
-    const dx = backend.makeOutput([...input.shape], 'float32');
-    runOnViews(
-      cache,
-      maxPoolGradGraph(info),
-      { x: heapFloat32(backend, input), dy: heapFloat32(backend, dy) },
-      { dx: heapFloat32(backend, dx) },
-    );
-    return dx;
-  });
-}
-
-export const ortPoolKernelNames: readonly string[] = [MaxPool, MaxPoolGrad];
+export const ortPoolKernelNames: readonly string[] = [MaxPool];
 
 export function ortPoolKernels(fallback: (kernelName: string) => KernelConfig, cache: SessionCache): KernelConfig[] {
-  return [ortMaxPool(fallback(MaxPool), cache), ortMaxPoolGrad(fallback(MaxPoolGrad), cache)];
+  return [ortMaxPool(fallback(MaxPool), cache)];
 }

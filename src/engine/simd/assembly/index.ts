@@ -1,0 +1,2 @@
+// kdkit's WebAssembly SIMD kernels; ../module.ts loads them onto the wasm backend's heap.
+export { maxPoolGrad, maxPoolGrad2x2 } from './pool';

@@ -1,0 +1,68 @@
+/**
+ * kdkit's WebAssembly SIMD kernels (./assembly/, compiled by AssemblyScript into kernels.wasm at
+ * build time). The module imports the TensorFlow.js wasm backend's own memory, so a kernel reads
+ * and writes tensors where they already are: no copies, and no call overhead beyond a wasm call.
+ *
+ * The multi-threaded wasm backend's memory is shared, which this single-threaded module cannot
+ * import; kernels then take their JavaScript path (see simdKernels).
+ */
+import { readFileSync } from 'node:fs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+/** The exports of kernels.wasm; pointers are byte offsets into the backend's heap. */
+export interface SimdKernels {
+  maxPoolGrad2x2(x: number, dy: number, dx: number, images: number, outHeight: number, outWidth: number, channels: number): void;
+  maxPoolGrad(
+    x: number, dy: number, dx: number,
+    images: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number,
+    filterHeight: number, filterWidth: number, strideHeight: number, strideWidth: number, padTop: number, padLeft: number,
+  ): void;
+}
+
+const wasmFile = new URL('./kernels.wasm', import.meta.url);
+let compiled: WebAssembly.Module | undefined;
+let enabled = true;
+const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
+
+function compile(): WebAssembly.Module {
+  if (compiled === undefined) {
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(readFileSync(wasmFile));
+    } catch (error) {
+      throw new Error(
+        `kdkit engine: cannot read its SIMD kernels at ${wasmFile.pathname} (${(error as Error).message}); ` +
+          'the build (npm run build) writes them.',
+      );
+    }
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+/** The backend's heap as a WebAssembly.Memory, if the backend exposes one. */
+function backendMemory(backend: BackendWasm): WebAssembly.Memory | undefined {
+  const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+/**
+ * The SIMD kernels working on `backend`'s heap, or undefined when that heap is shared (the
+ * multi-threaded wasm backend), where callers use their JavaScript path.
+ */
+export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
+  if (!enabled) return undefined;
+  const memory = backendMemory(backend);
+  if (memory === undefined || !(memory.buffer instanceof ArrayBuffer)) return undefined;
+  let kernels = instances.get(memory);
+  if (kernels === undefined) {
+    kernels = new WebAssembly.Instance(compile(), { env: { memory } }).exports as unknown as SimdKernels;
+    instances.set(memory, kernels);
+  }
+  return kernels;
+}
+
+/** Switches the SIMD kernels off (and on again), so that tests and benchmarks reach the JavaScript paths. */
+export function setSimdKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
