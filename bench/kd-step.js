@@ -54,6 +54,7 @@ export function kdStep(model, batchSize = 128) {
       tf.dispose([value, grads]);
     },
     dispose() {
+      optimizer.dispose();
       tf.dispose([images, labels, teacherLogits]);
     },
   };

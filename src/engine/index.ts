@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { InputError } from '../errors.js';
 import { plainWasmKernel, registerWasmKernels, swapWasmKernels } from './kernels/register.js';
-import { ortInterface, ortKernelNames, ortKernels, setOrtActive } from './ort/index.js';
+import { ortInterface, ortKernelNames, ortKernels } from './ort/index.js';
 
 export * as tf from './tf.js';
 
@@ -85,7 +85,6 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
   }
   const customKernels = registerWasmKernels();
   const acceleratorThreads = backend === 'wasm' ? accelerate(choice, requestedThreads) : 0;
-  setOrtActive(acceleratorThreads > 0);
   if (tfc.getBackend() !== backend && !(await tfc.setBackend(backend))) {
     throw new Error(`kdkit engine: TensorFlow.js could not initialize the ${backend} backend.`);
   }

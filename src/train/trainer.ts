@@ -74,55 +74,59 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
   let lastYield = started;
   emit({ type: 'stage-start', stage: options.stage, epochs: options.epochs, stepsPerEpoch });
 
-  for (let epoch = 1; epoch <= options.epochs; epoch++) {
-    const epochStarted = performance.now();
-    const order = shuffledOrder(count, rng);
-    const termSums = new Float64Array(terms.length);
-    let lossSum = 0;
-    for (let step = 0; step < stepsPerEpoch; step++) {
-      const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
-      const batch = batchTensors(train, indices, buffers);
-      const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
-      const termValues: tf.Scalar[] = [];
-      const { value: cost, grads } = tf.variableGrads(() => {
-        const studentLogits = model.apply(batch.images, { training: true }) as tf.Tensor2D;
-        let total: tf.Scalar = tf.scalar(0);
-        for (const term of terms) {
-          const value = term.loss({ studentLogits, teacherLogits, labels: batch.labels });
-          termValues.push(tf.keep(value));
-          total = tf.add(total, tf.mul(value, term.weight));
+  try {
+    for (let epoch = 1; epoch <= options.epochs; epoch++) {
+      const epochStarted = performance.now();
+      const order = shuffledOrder(count, rng);
+      const termSums = new Float64Array(terms.length);
+      let lossSum = 0;
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
+        const batch = batchTensors(train, indices, buffers);
+        const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
+        const termValues: tf.Scalar[] = [];
+        const { value: cost, grads } = tf.variableGrads(() => {
+          const studentLogits = model.apply(batch.images, { training: true }) as tf.Tensor2D;
+          let total: tf.Scalar = tf.scalar(0);
+          for (const term of terms) {
+            const value = term.loss({ studentLogits, teacherLogits, labels: batch.labels });
+            termValues.push(tf.keep(value));
+            total = tf.add(total, tf.mul(value, term.weight));
+          }
+          return total;
+        }, variables);
+        const loss = cost.dataSync()[0];
+        termValues.forEach((value, i) => (termSums[i] += value.dataSync()[0]));
+        // A diverged step must not reach the weights.
+        if (Number.isFinite(loss)) optimizer.step(variables, variables.map((variable) => grads[variable.name]));
+        tf.dispose([grads, cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : [])]);
+        if (!Number.isFinite(loss)) {
+          throw new Error(`stage '${options.stage}' diverged: loss is ${loss} at epoch ${epoch}, step ${step + 1}`);
         }
-        return total;
-      }, variables);
-      const loss = cost.dataSync()[0];
-      termValues.forEach((value, i) => (termSums[i] += value.dataSync()[0]));
-      // A diverged step must not reach the weights.
-      if (Number.isFinite(loss)) optimizer.step(variables, variables.map((variable) => grads[variable.name]));
-      tf.dispose([grads, cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : [])]);
-      if (!Number.isFinite(loss)) {
-        throw new Error(`stage '${options.stage}' diverged: loss is ${loss} at epoch ${epoch}, step ${step + 1}`);
+        lossSum += loss;
+        emit({ type: 'step', stage: options.stage, epoch, epochs: options.epochs, step: step + 1, stepsPerEpoch, loss });
+        // Let timers (progress rendering, signals) run between synchronous steps, every
+        // yieldMs: yielding after every step cost 0.15 ms of a small model's 4.7 ms step.
+        if (performance.now() - lastYield >= yieldMs) {
+          await new Promise((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
       }
-      lossSum += loss;
-      emit({ type: 'step', stage: options.stage, epoch, epochs: options.epochs, step: step + 1, stepsPerEpoch, loss });
-      // Let timers (progress rendering, signals) run between synchronous steps, every
-      // yieldMs: yielding after every step cost 0.15 ms of a small model's 4.7 ms step.
-      if (performance.now() - lastYield >= yieldMs) {
-        await new Promise((resolve) => setImmediate(resolve));
-        lastYield = performance.now();
-      }
+      const validationAccuracy = options.validation.labels.length > 0
+        ? accuracy(predictLogits(model, options.validation), options.validation.labels)
+        : Number.NaN;
+      const record: EpochRecord = {
+        epoch,
+        loss: lossSum / stepsPerEpoch,
+        terms: Object.fromEntries(terms.map((term, i) => [term.name, termSums[i] / stepsPerEpoch])),
+        validationAccuracy,
+        seconds: (performance.now() - epochStarted) / 1000,
+      };
+      history.push(record);
+      emit({ type: 'epoch', stage: options.stage, epochs: options.epochs, ...record });
     }
-    const validationAccuracy = options.validation.labels.length > 0
-      ? accuracy(predictLogits(model, options.validation), options.validation.labels)
-      : Number.NaN;
-    const record: EpochRecord = {
-      epoch,
-      loss: lossSum / stepsPerEpoch,
-      terms: Object.fromEntries(terms.map((term, i) => [term.name, termSums[i] / stepsPerEpoch])),
-      validationAccuracy,
-      seconds: (performance.now() - epochStarted) / 1000,
-    };
-    history.push(record);
-    emit({ type: 'epoch', stage: options.stage, epochs: options.epochs, ...record });
+  } finally {
+    optimizer.dispose();
   }
   const trainSeconds = (performance.now() - started) / 1000;
   emit({ type: 'stage-end', stage: options.stage, seconds: trainSeconds });

@@ -13,8 +13,7 @@ import { ortDepthwiseKernelNames, ortDepthwiseKernels } from './kernels/depthwis
 import { ortElementwiseKernelNames, ortElementwiseKernels } from './kernels/elementwise.js';
 import { ortPoolKernelNames, ortPoolKernels } from './kernels/pool.js';
 import { ortFusedMatMul } from './kernels/fused_mat_mul.js';
-import { runOnViews } from './kernels/run_graph.js';
-import { SessionCache, type KeyedGraph } from './session_cache.js';
+import { SessionCache } from './session_cache.js';
 
 /** Kernels ONNX Runtime takes over; each falls back to the plain wasm kernel of the same name. */
 export const ortKernelNames: readonly string[] = [
@@ -84,27 +83,6 @@ export function ortKernels(threads: number, fallback: (kernelName: string) => Ke
     };
   }
   return active.kernels;
-}
-
-/**
- * Runs `graph` on views (see runOnViews) with the active kernels' sessions and returns true, or
- * returns false without running anything when ONNX Runtime is not accelerating the engine.
- */
-export function runOnActiveRuntime(
-  graph: KeyedGraph,
-  inputs: Record<string, Float32Array>,
-  outputs: Record<string, Float32Array>,
-): boolean {
-  if (active === undefined || !acceleratorOn) return false;
-  runOnViews(active.cache, graph, inputs, outputs);
-  return true;
-}
-
-let acceleratorOn = false;
-
-/** Records whether the engine runs with the ONNX Runtime kernels (initEngine calls it). */
-export function setOrtActive(on: boolean): void {
-  acceleratorOn = on;
 }
 
 /** How the active kernels reach ONNX Runtime; undefined before they are built. */

@@ -17,6 +17,12 @@ export interface SimdKernels {
     images: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number,
     filterHeight: number, filterWidth: number, strideHeight: number, strideWidth: number, padTop: number, padLeft: number,
   ): void;
+  adam(
+    next: number, weights: number, gradient: number, firstMoment: number, secondMoment: number, size: number,
+    beta1: number, beta2: number, stepSize: number, secondCorrection: number, epsilon: number,
+  ): void;
+  momentum(next: number, weights: number, gradient: number, accumulation: number, size: number, learningRate: number, momentum: number): void;
+  sgd(next: number, weights: number, gradient: number, size: number, learningRate: number): void;
 }
 
 const wasmFile = new URL('./kernels.wasm', import.meta.url);
@@ -60,6 +66,18 @@ export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
     instances.set(memory, kernels);
   }
   return kernels;
+}
+
+/**
+ * The heap offsets of `views`, checking that each lies on `backend`'s heap (a view of any other
+ * memory would have the kernel read the wrong bytes).
+ */
+export function heapPointers(backend: BackendWasm, ...views: Float32Array[]): number[] {
+  const heap = backendMemory(backend)?.buffer;
+  return views.map((view) => {
+    if (view.buffer !== heap) throw new Error('kdkit engine: a SIMD kernel was given an array that is not on the wasm heap.');
+    return view.byteOffset;
+  });
 }
 
 /** Switches the SIMD kernels off (and on again), so that tests and benchmarks reach the JavaScript paths. */

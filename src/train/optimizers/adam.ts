@@ -1,12 +1,12 @@
 /**
- * Adam (Kingma & Ba 2015, arXiv:1412.6980) as one fused update per variable, on ONNX Runtime when
- * it accelerates the engine and in one JavaScript pass otherwise:
+ * Adam (Kingma & Ba 2015, arXiv:1412.6980) as one fused update per variable, by kdkit's SIMD
+ * kernel on the wasm backend and in one JavaScript pass otherwise:
  *   m ← β₁m + (1−β₁)g,   v ← β₂v + (1−β₂)g²,   w ← w − lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε)
  * The same formula and defaults as tf.train.adam (ε = 1e-7), so results match it to rounding.
  */
 import type * as tf from '../../engine/tf.js';
 import { float32View, updateVariable } from '../../engine/inplace.js';
-import { acceleratedAdam } from '../../engine/updates.js';
+import { simdAdam } from '../../engine/updates.js';
 import { SlotStore, type FusedOptimizer } from './fused.js';
 
 export interface AdamOptions {
@@ -37,14 +37,19 @@ export class FusedAdam implements FusedOptimizer {
     const stepSize = this.learningRate / (1 - beta1 ** this.iterations);
     const secondCorrection = 1 / Math.sqrt(1 - beta2 ** this.iterations);
     variables.forEach((variable, index) => {
-      const [firstMoment, secondMoment] = this.slots.get(variable);
+      const slots = this.slots.get(variable);
       updateVariable(variable, (next, weights) => {
         const gradient = float32View(gradients[index]);
-        const hyper = { beta1, firstDecay: 1 - beta1, beta2, secondDecay: 1 - beta2, stepSize, secondCorrection, epsilon };
-        if (acceleratedAdam({ next, weights, gradient, firstMoment, secondMoment }, hyper)) return;
+        const [firstMoment, secondMoment] = slots.map(float32View);
+        const hyper = { beta1, beta2, stepSize, secondCorrection, epsilon };
+        if (simdAdam({ next, weights, gradient, firstMoment, secondMoment }, hyper)) return;
         adamUpdate(next, weights, gradient, firstMoment, secondMoment, beta1, beta2, stepSize, secondCorrection, epsilon);
       });
     });
+  }
+
+  dispose(): void {
+    this.slots.dispose();
   }
 }
 

@@ -1,11 +1,11 @@
 /**
- * SGD, with optional momentum, as one fused update per variable (on ONNX Runtime when it
- * accelerates the engine, in one JavaScript pass otherwise), matching tf.train.momentum
+ * SGD, with optional momentum, as one fused update per variable (by kdkit's SIMD kernels on the
+ * wasm backend, in one JavaScript pass otherwise), matching tf.train.momentum
  * (non-Nesterov): a ← μa + g,  w ← w − lr · a.  With μ = 0 this is plain SGD: w ← w − lr · g.
  */
 import type * as tf from '../../engine/tf.js';
 import { float32View, updateVariable } from '../../engine/inplace.js';
-import { acceleratedMomentum } from '../../engine/updates.js';
+import { simdMomentum } from '../../engine/updates.js';
 import { SlotStore, type FusedOptimizer } from './fused.js';
 
 export class FusedMomentum implements FusedOptimizer {
@@ -18,14 +18,19 @@ export class FusedMomentum implements FusedOptimizer {
     this.iterations++;
     const { learningRate, momentum } = this;
     variables.forEach((variable, index) => {
-      const [accumulation] = momentum === 0 ? [] : this.slots.get(variable);
+      const [slot] = momentum === 0 ? [] : this.slots.get(variable);
       updateVariable(variable, (next, weights) => {
         const gradient = float32View(gradients[index]);
-        if (acceleratedMomentum(next, weights, gradient, accumulation, { momentum, learningRate })) return;
+        const accumulation = slot === undefined ? undefined : float32View(slot);
+        if (simdMomentum(next, weights, gradient, accumulation, { momentum, learningRate })) return;
         if (accumulation) momentumUpdate(next, weights, gradient, accumulation, learningRate, momentum);
         else sgdUpdate(next, weights, gradient, learningRate);
       });
     });
+  }
+
+  dispose(): void {
+    this.slots.dispose();
   }
 }
 

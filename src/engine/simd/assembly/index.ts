@@ -1,2 +1,3 @@
 // kdkit's WebAssembly SIMD kernels; ../module.ts loads them onto the wasm backend's heap.
 export { maxPoolGrad, maxPoolGrad2x2 } from './pool';
+export { adam, momentum, sgd } from './optimizers';
