@@ -214,6 +214,18 @@ function loadSession(api: Api, model: Uint8Array, intraOpThreads: number, usePoo
   }
 }
 
+/** Shapes as ONNX Runtime's int64 arrays, kept per shape array: graphs hand the same arrays every run. */
+const int64Shapes = new WeakMap<readonly number[], BigInt64Array>();
+
+function int64Shape(dims: readonly number[]): BigInt64Array {
+  let shape = int64Shapes.get(dims);
+  if (shape === undefined) {
+    shape = BigInt64Array.from(dims, BigInt);
+    int64Shapes.set(dims, shape);
+  }
+  return shape;
+}
+
 function wrapSession(api: Api, session: Pointer): OrtSession {
   const { call, check } = api;
   const slot: Pointer[] = [null];
@@ -224,7 +236,7 @@ function wrapSession(api: Api, session: Pointer): OrtSession {
       const values: Pointer[] = [];
       const value = ({ data, dims }: OrtTensor): Pointer => {
         check(call.CreateTensorWithDataAsOrtValue(
-          api.memoryInfo, data, data.byteLength, BigInt64Array.from(dims, BigInt), dims.length, float32Type, slot));
+          api.memoryInfo, data, data.byteLength, int64Shape(dims), dims.length, float32Type, slot));
         values.push(slot[0]);
         return slot[0];
       };

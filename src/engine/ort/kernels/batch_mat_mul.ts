@@ -5,7 +5,7 @@
  */
 import type { BatchMatMulAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import type { SessionCache } from '../session_cache.js';
-import { planMatMul } from './mat_mul_graph.js';
+import { cachedMatMulPlan } from './mat_mul_graph.js';
 import { runGraph, withWasmFallback } from './run_graph.js';
 
 interface Inputs {
@@ -17,7 +17,7 @@ export function ortBatchMatMul(fallback: KernelConfig, cache: SessionCache): Ker
   return withWasmFallback<Inputs, BatchMatMulAttrs>(fallback, (inputs, attrs, backend) => {
     const { a, b } = inputs;
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
-    const plan = planMatMul({
+    const plan = cachedMatMulPlan({
       aShape: a.shape,
       bShape: b.shape,
       transposeA: attrs.transposeA,

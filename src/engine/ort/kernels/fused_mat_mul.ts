@@ -4,7 +4,7 @@
  */
 import type { _FusedMatMulAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import type { SessionCache } from '../session_cache.js';
-import { isOrtActivation, planMatMul, type MatMulPlan } from './mat_mul_graph.js';
+import { isOrtActivation, cachedMatMulPlan, type KeyedMatMulPlan } from './mat_mul_graph.js';
 import { runGraph, withWasmFallback } from './run_graph.js';
 
 interface Inputs {
@@ -14,13 +14,13 @@ interface Inputs {
   preluActivationWeights?: TensorInfo;
 }
 
-function plan(inputs: Inputs, attrs: _FusedMatMulAttrs): MatMulPlan | undefined {
+function plan(inputs: Inputs, attrs: _FusedMatMulAttrs): KeyedMatMulPlan | undefined {
   const { a, b, bias, preluActivationWeights } = inputs;
   const activation = attrs.activation ?? 'linear';
   if (!isOrtActivation(activation)) return undefined;
   if ([a, b, bias, preluActivationWeights].some((info) => info != null && info.dtype !== 'float32')) return undefined;
   if (activation === 'prelu' && preluActivationWeights == null) return undefined;
-  return planMatMul({
+  return cachedMatMulPlan({
     aShape: a.shape,
     bShape: b.shape,
     transposeA: attrs.transposeA,

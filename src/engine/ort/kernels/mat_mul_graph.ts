@@ -5,6 +5,7 @@
  * ONNX Runtime fuses into the Gemm on the CPU.
  */
 import type { GraphSpec, NodeSpec, ValueSpec } from '../onnx_model.js';
+import type { KeyedGraph } from '../session_cache.js';
 import { activationNodes, broadcastsInto, withoutLeadingOnes, type OrtActivation } from './activation.js';
 
 export { isOrtActivation, type OrtActivation } from './activation.js';
@@ -129,4 +130,35 @@ export function planMatMul(spec: MatMulSpec): MatMulPlan | undefined {
   }
   const inputs: ValueSpec[] = [{ name: 'a', shape: aShape }, { name: 'b', shape: bShape }, ...biasInputs(biasShape ?? [])];
   return planOf(finish(spec, nodes, inputs, outputShape), outputShape);
+}
+
+/** A plan whose graph carries a short cache key, so that a session lookup never serializes it. */
+export interface KeyedMatMulPlan {
+  graph: KeyedGraph;
+  outputShape: number[];
+}
+
+const plans = new Map<string, KeyedMatMulPlan | null>();
+/** Distinct products remembered; past it the memo starts over (a run uses a few dozen). */
+const planCapacity = 512;
+
+/**
+ * planMatMul, memoized by the spec: a training step asks for the same few products every time,
+ * and building the graph and serializing it as a session key cost ~10 µs a call.
+ */
+export function cachedMatMulPlan(spec: MatMulSpec): KeyedMatMulPlan | undefined {
+  const key = [
+    'matMul', spec.aShape.join(','), spec.bShape.join(','), `${Number(spec.transposeA)}${Number(spec.transposeB)}`,
+    spec.biasShape?.join(',') ?? '-', spec.activation, spec.leakyreluAlpha ?? '-', spec.preluShape?.join(',') ?? '-',
+  ].join(' ');
+  let plan = plans.get(key);
+  if (plan === undefined) {
+    const built = planMatMul(spec);
+    plan = built === undefined
+      ? null
+      : { outputShape: built.outputShape, graph: { key, inputs: built.graph.inputs, outputs: built.graph.outputs, nodes: () => built.graph.nodes } };
+    if (plans.size >= planCapacity) plans.clear();
+    plans.set(key, plan);
+  }
+  return plan ?? undefined;
 }

@@ -17,7 +17,7 @@ import { heapFloat32, wasmKernel } from '../../kernels/wasm.js';
 export function runGraph(
   backend: BackendWasm,
   cache: SessionCache,
-  graph: GraphSpec,
+  graph: GraphSpec | KeyedGraph,
   inputs: Record<string, TensorInfo>,
   outputShape: number[],
 ): TensorInfo {
