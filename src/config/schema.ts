@@ -3,6 +3,7 @@
  * Code past `parseConfig` trusts these types.
  */
 import { z } from 'zod';
+import { scheduled, type Scheduled } from '../schedules/index.js';
 
 const positiveInt = z.number().int().positive();
 const rate = z.number().min(0).lt(1);
@@ -69,7 +70,8 @@ export type TeacherConfig = z.infer<typeof teacherSpec>;
  */
 export const termSpec = z.looseObject({
   method: z.string().min(1),
-  weight: z.number().nonnegative(),
+  /** A number, or a schedule over the stage (see src/schedules). */
+  weight: scheduled(z.number().nonnegative()),
 });
 
 export const distillSpec = z.strictObject({
@@ -94,7 +96,7 @@ export type ParsedExperiment = z.infer<typeof experimentSpec>;
 /** A term after its method's options have been validated. */
 export interface TermConfig {
   method: string;
-  weight: number;
+  weight: Scheduled;
   options: Record<string, unknown>;
 }
 

@@ -11,6 +11,9 @@
  */
 import * as tf from '../engine/tf.js';
 import { assertBatchPair, flattenSamples, normalizeRows } from './features.js';
+import { z } from 'zod';
+import type { DistillationMethod, FeatureTermOptions } from './method.js';
+import { featureTermFields } from './feature_options.js';
 
 export interface AttentionOptions {
   /** The power applied to the activations before averaging over channels. */
@@ -37,3 +40,13 @@ export function attentionLoss(studentFeature: tf.Tensor, teacherFeature: tf.Tens
   const p = options.p ?? 2;
   return tf.tidy(() => tf.mean(tf.squaredDifference(attentionMap(studentFeature, p), attentionMap(teacherFeature, p))));
 }
+
+/** Config: `{method: attention, weight: 1000, student: conv_2, teacher: conv_2, p: 2}`. */
+export const attention: DistillationMethod<FeatureTermOptions & { p: number }> = {
+  name: 'attention',
+  paper: 'Zagoruyko & Komodakis 2017, Paying More Attention to Attention',
+  needsTeacher: true,
+  features: 'same-spatial',
+  options: z.strictObject({ ...featureTermFields, p: z.number().positive().default(2) }),
+  build: (options) => (inputs) => attentionLoss(inputs.studentFeature!, inputs.teacherFeature!, { p: options.p }),
+};

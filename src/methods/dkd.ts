@@ -9,13 +9,14 @@
  *   dkd  = α · T² · ΣTCKD / batch + β · T² · ΣNCKD / batch
  *
  * mdistiller ramps the whole term in over the first 20 epochs (min(epoch / 20, 1)); in kdkit that
- * is a weight schedule.
+ * is the term's weight: `weight: {schedule: warmup, to: 1, epochs: 20}`.
  *
  * Config: `{method: dkd, weight: 1, alpha: 1, beta: 8, temperature: 4}`
  */
 import { z } from 'zod';
 import * as tf from '../engine/tf.js';
 import type { DistillationMethod } from './method.js';
+import { scheduled, scheduleValue, type Scheduled } from '../schedules/index.js';
 
 export interface DkdOptions {
   /** Weight of the target-class term. */
@@ -74,14 +75,18 @@ export function dkdLoss(studentLogits: tf.Tensor, teacherLogits: tf.Tensor, labe
   });
 }
 
-export const dkd: DistillationMethod<DkdOptions> = {
+export const dkd: DistillationMethod<{ alpha: number; beta: number; temperature: Scheduled }> = {
   name: 'dkd',
   paper: 'Zhao et al. 2022, Decoupled Knowledge Distillation',
   needsTeacher: true,
   options: z.strictObject({
     alpha: z.number().nonnegative().default(dkdDefaults.alpha),
     beta: z.number().nonnegative().default(dkdDefaults.beta),
-    temperature: z.number().positive().default(dkdDefaults.temperature),
+    temperature: scheduled(z.number().positive()).default(dkdDefaults.temperature),
   }),
-  build: (options) => (inputs) => dkdLoss(inputs.studentLogits, inputs.teacherLogits!, inputs.labels, options),
+  build: (options) => (inputs) => dkdLoss(inputs.studentLogits, inputs.teacherLogits!, inputs.labels, {
+    alpha: options.alpha,
+    beta: options.beta,
+    temperature: scheduleValue(options.temperature, inputs.position),
+  }),
 };

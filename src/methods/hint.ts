@@ -9,6 +9,9 @@
  */
 import * as tf from '../engine/tf.js';
 import { assertBatchPair } from './features.js';
+import { z } from 'zod';
+import type { DistillationMethod, FeatureTermOptions } from './method.js';
+import { featureTermFields } from './feature_options.js';
 
 export function hintLoss(studentFeature: tf.Tensor, teacherFeature: tf.Tensor): tf.Scalar {
   assertBatchPair('hint', studentFeature, teacherFeature, 1);
@@ -20,3 +23,13 @@ export function hintLoss(studentFeature: tf.Tensor, teacherFeature: tf.Tensor): 
   }
   return tf.tidy(() => tf.mean(tf.squaredDifference(studentFeature, teacherFeature)));
 }
+
+/** Config: `{method: hint, weight: 1, student: dense_1, teacher: dense_1, adapter: auto}`. */
+export const hint: DistillationMethod<FeatureTermOptions> = {
+  name: 'hint',
+  paper: 'Romero et al. 2015, FitNets: Hints for Thin Deep Nets',
+  needsTeacher: true,
+  features: 'same-shape',
+  options: z.strictObject(featureTermFields),
+  build: () => (inputs) => hintLoss(inputs.studentFeature!, inputs.teacherFeature!),
+};

@@ -7,12 +7,13 @@
  * summed over classes and averaged over the batch. The T² factor keeps the gradient's scale
  * independent of T (the soft gradients shrink as 1/T²), as in the paper §2 and mdistiller.
  *
- * Config: `{method: kd, weight: 0.9, temperature: 4}`
+ * Config: `{method: kd, weight: 0.9, temperature: 4}`; the temperature may be a schedule.
  */
 import { z } from 'zod';
 import * as tf from '../engine/tf.js';
 import { logSoftmaxRows } from './logits.js';
 import type { DistillationMethod } from './method.js';
+import { scheduled, scheduleValue, type Scheduled } from '../schedules/index.js';
 
 export interface KdOptions {
   /** Softmax temperature T > 0; larger T gives softer teacher distributions. */
@@ -58,10 +59,11 @@ export function kdLoss(studentLogits: tf.Tensor, teacherLogits: tf.Tensor, optio
   return loss(studentLogits, teacherLogits) as tf.Scalar;
 }
 
-export const kd: DistillationMethod<KdOptions> = {
+export const kd: DistillationMethod<{ temperature: Scheduled }> = {
   name: 'kd',
   paper: 'Hinton et al. 2015, Distilling the Knowledge in a Neural Network',
   needsTeacher: true,
-  options: z.strictObject({ temperature: z.number().positive().default(kdDefaults.temperature) }),
-  build: (options) => (inputs) => kdLoss(inputs.studentLogits, inputs.teacherLogits!, options),
+  options: z.strictObject({ temperature: scheduled(z.number().positive()).default(kdDefaults.temperature) }),
+  build: (options) => (inputs) =>
+    kdLoss(inputs.studentLogits, inputs.teacherLogits!, { temperature: scheduleValue(options.temperature, inputs.position) }),
 };

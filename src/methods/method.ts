@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type * as tf from '../engine/tf.js';
+import type { TrainingPosition } from '../schedules/index.js';
 
 /** What every loss term sees at one training step. Teacher outputs are already constants. */
 export interface TermInputs {
@@ -9,19 +10,45 @@ export interface TermInputs {
   readonly teacherLogits: tf.Tensor2D | null;
   /** True class indices [batch], int32. */
   readonly labels: tf.Tensor1D;
+  /** The student's tapped feature (after its adapter, if any), for feature- and relation-based terms. */
+  readonly studentFeature?: tf.Tensor;
+  /** The teacher's tapped feature, a constant. */
+  readonly teacherFeature?: tf.Tensor;
+  /** Where training is, for scheduled options such as a temperature. */
+  readonly position: TrainingPosition;
 }
 
 /** One loss term, built from its options; returns a scalar averaged over the batch. */
 export type TermLoss = (inputs: TermInputs) => tf.Scalar;
 
 /**
+ * What a feature term needs of the student's and the teacher's tapped features:
+ *   same-shape    equal shapes (hint); `adapter: auto` projects the student's onto the teacher's
+ *   same-spatial  NHWC maps of equal height and width, channels free (attention)
+ *   batch         anything with the same batch size (rkd, sp)
+ */
+export type FeatureRequirement = 'same-shape' | 'same-spatial' | 'batch';
+
+/** The options every feature term has: the layers it taps, and whether to adapt shapes. */
+export interface FeatureTermOptions {
+  /** A student layer name, or 'penultimate' for the input of the logits layer. */
+  student: string;
+  /** A teacher layer name, or 'penultimate'. */
+  teacher: string;
+  /** 'auto' inserts a trainable projection when the method needs shapes to match; 'none' never does. */
+  adapter: 'auto' | 'none';
+}
+
+/**
  * A distillation method: its paper, whether it needs a teacher, the schema of its options
  * (everything in the config term except `method` and `weight`), and how to build the loss.
+ * Feature methods say what they need of their taps, and their options include FeatureTermOptions.
  */
 export interface DistillationMethod<Options> {
   readonly name: string;
   readonly paper: string;
   readonly needsTeacher: boolean;
+  readonly features?: FeatureRequirement;
   readonly options: z.ZodType<Options>;
   build(options: Options): TermLoss;
 }

@@ -14,6 +14,9 @@
  */
 import * as tf from '../engine/tf.js';
 import { assertBatchPair, flattenSamples, normalizeRows, smoothL1, stopGradient } from './features.js';
+import { z } from 'zod';
+import type { DistillationMethod, FeatureTermOptions } from './method.js';
+import { featureTermFields } from './feature_options.js';
 
 export interface RkdOptions {
   distanceWeight?: number;
@@ -69,3 +72,18 @@ export function rkdLoss(studentEmbedding: tf.Tensor, teacherEmbedding: tf.Tensor
     tf.mul(rkdAngleLoss(studentEmbedding, teacherEmbedding), angleWeight),
   ));
 }
+
+/** Config: `{method: rkd, weight: 1, student: penultimate, teacher: penultimate}`. */
+export const rkd: DistillationMethod<FeatureTermOptions & Required<RkdOptions>> = {
+  name: 'rkd',
+  paper: 'Park et al. 2019, Relational Knowledge Distillation',
+  needsTeacher: true,
+  features: 'batch',
+  options: z.strictObject({
+    ...featureTermFields,
+    distanceWeight: z.number().nonnegative().default(25),
+    angleWeight: z.number().nonnegative().default(50),
+  }),
+  build: (options) => (inputs) =>
+    rkdLoss(inputs.studentFeature!, inputs.teacherFeature!, { distanceWeight: options.distanceWeight, angleWeight: options.angleWeight }),
+};

@@ -10,6 +10,9 @@
  */
 import * as tf from '../engine/tf.js';
 import { assertBatchPair, flattenSamples, normalizeRows } from './features.js';
+import { z } from 'zod';
+import type { DistillationMethod, FeatureTermOptions } from './method.js';
+import { featureTermFields } from './feature_options.js';
 
 /** The row-normalized similarity matrix [batch, batch] of a batch of features. */
 export function similarityMatrix(feature: tf.Tensor): tf.Tensor2D {
@@ -24,3 +27,13 @@ export function spLoss(studentFeature: tf.Tensor, teacherFeature: tf.Tensor): tf
   const batch = studentFeature.shape[0]!;
   return tf.tidy(() => tf.div(tf.sum(tf.squaredDifference(similarityMatrix(teacherFeature), similarityMatrix(studentFeature))), batch * batch));
 }
+
+/** Config: `{method: sp, weight: 3000, student: penultimate, teacher: penultimate}`. */
+export const sp: DistillationMethod<FeatureTermOptions> = {
+  name: 'sp',
+  paper: 'Tung & Mori 2019, Similarity-Preserving Knowledge Distillation',
+  needsTeacher: true,
+  features: 'batch',
+  options: z.strictObject(featureTermFields),
+  build: () => (inputs) => spLoss(inputs.studentFeature!, inputs.teacherFeature!),
+};

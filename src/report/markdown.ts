@@ -1,5 +1,6 @@
 import type { Summary } from './summary.js';
 import { comparisonRows, distillationGainPoints, percent } from './table.js';
+import { describeSchedule, type Scheduled } from '../schedules/index.js';
 
 /** report.md: the comparison table, the stages with their loss terms and curves, and how to load the student. */
 export function renderMarkdown(summary: Summary): string {
@@ -24,7 +25,7 @@ export function renderMarkdown(summary: Summary): string {
   }
   lines.push('## Stages', '');
   for (const stage of summary.stages) {
-    const terms = stage.terms.map((term) => `${term.weight} × ${term.method}${Object.keys(term.options).length ? ` (${Object.entries(term.options).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`).join(' + ');
+    const terms = stage.terms.map((term) => `${describeSchedule(term.weight)} × ${term.method}${Object.keys(term.options).length ? ` (${Object.entries(term.options).map(([k, v]) => `${k} ${typeof v === 'object' && v !== null ? describeSchedule(v as Scheduled) : v}`).join(', ')})` : ''}`).join(' + ');
     lines.push(`### ${stage.name}`, '', `Loss: ${terms}. ${stage.epochs} epochs, batch ${stage.batchSize}.`, '');
     const termNames = Object.keys(stage.history[0]?.terms ?? {});
     lines.push(`| epoch | loss | ${termNames.join(' | ')} | val acc | seconds |`, `|---:|---:|${termNames.map(() => '---:|').join('')}---:|---:|`);

@@ -100,3 +100,67 @@ function readEntry(directory: string, manifestPath: string, samples: number, cla
     return null;
   }
 }
+
+/** features.json in a soft-label entry: one `.npy` per tapped teacher layer. */
+interface FeatureManifest {
+  taps: Record<string, { file: string; shape: number[]; sha256: string }>;
+}
+
+const FEATURES_MANIFEST = 'features.json';
+
+/** A safe file name for a tap (layer names are letters, digits, `_` and `/`). */
+function featureFile(tap: string): string {
+  return `teacher-features-${tap.replace(/[^A-Za-z0-9_-]/g, '_')}.npy`;
+}
+
+/**
+ * The teacher's features at `taps` over the entry's dataset, stored beside its logits in
+ * `directory` (a soft-label entry, which already names the teacher and the data): read when
+ * present and intact, otherwise computed by `compute` (tap → row-major [samples, ...shape]) and
+ * written. Returns the arrays and whether they came from the cache.
+ */
+export function cachedTeacherFeatures(options: {
+  directory: string;
+  taps: { name: string; shape: number[] }[];
+  samples: number;
+  compute: () => Record<string, Float32Array>;
+}): { features: Record<string, Float32Array>; cached: boolean } {
+  const manifestPath = join(options.directory, FEATURES_MANIFEST);
+  let manifest: FeatureManifest = { taps: {} };
+  if (existsSync(manifestPath)) {
+    try {
+      manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as FeatureManifest;
+    } catch {
+      manifest = { taps: {} };
+    }
+  }
+  const read = (name: string, shape: number[]): Float32Array | null => {
+    const entry = manifest.taps?.[name];
+    if (!entry || !tfShapesEqual(entry.shape, [options.samples, ...shape])) return null;
+    try {
+      const bytes = readFileSync(join(options.directory, entry.file));
+      if (sha256(bytes) !== entry.sha256) return null;
+      const array = decodeNpy(bytes, join(options.directory, entry.file));
+      return array.dtype === 'float32' && tfShapesEqual(array.shape, entry.shape) ? array.data : null;
+    } catch {
+      return null;
+    }
+  };
+  const found = Object.fromEntries(options.taps.map(({ name, shape }) => [name, read(name, shape)]));
+  if (options.taps.every(({ name }) => found[name] !== null)) return { features: found as Record<string, Float32Array>, cached: true };
+  const computed = options.compute();
+  for (const { name, shape } of options.taps) {
+    const data = computed[name];
+    const full = [options.samples, ...shape];
+    const bytes = encodeNpy({ dtype: 'float32', data, shape: full });
+    const file = featureFile(name);
+    writeFileAtomic(join(options.directory, file), bytes);
+    manifest.taps = { ...manifest.taps, [name]: { file, shape: full, sha256: sha256(bytes) } };
+  }
+  writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+  return { features: computed, cached: false };
+}
+
+function tfShapesEqual(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
+}

@@ -12,11 +12,12 @@ import { InputError } from '../errors.js';
 import { methods } from '../methods/index.js';
 import { buildModel } from '../models/build.js';
 import { loadModelDir, saveModelDir, serializeModel } from '../models/io.js';
-import { sha256, softLabels } from '../teachers/cache.js';
+import { cachedTeacherFeatures, sha256, softLabels } from '../teachers/cache.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate.js';
 import { agreement } from '../eval/agreement.js';
-import { predictLogits } from './batches.js';
-import { trainStage, type EpochRecord, type TrainEvent, type WeightedTerm } from './trainer.js';
+import { gatherRows, predictLogits, predictOutputs } from './batches.js';
+import { trainStage, type EpochRecord, type StudentTaps, type TrainEvent, type WeightedTerm } from './trainer.js';
+import { makeAdapter, tapShape, tappedModel } from './taps.js';
 import { withSeededMathRandom } from '../util/seeded_random.js';
 import type { Summary, StageSummary } from '../report/summary.js';
 
@@ -49,9 +50,12 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     info(`engine: ${describeEngine(engine)}`);
     info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes`);
 
+    if ('model' in config.teacher) checkTerms(config, data, build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`), source);
+
     // 1. Teacher.
     const teacher = await obtainTeacher(config, data, emit);
     checkTeacherFits(teacher.model, data, config);
+    if ('load' in config.teacher) checkTerms(config, data, teacher.model, source);
 
     // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
     const teacherFiles = await serializeModel(teacher.model);
@@ -69,7 +73,11 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     const scratch = config.baseline
       ? await trainStudent('scratch', config, data, null, [{ method: 'ce', weight: 1, options: {} }], studentSeed, emit)
       : null;
-    const student = await trainStudent('student', config, data, cache.logits, config.distill.terms, studentSeed, emit);
+    const student = await trainStudent('student', config, data, cache.logits, config.distill.terms, studentSeed, emit, {
+      model: teacher.model,
+      directory: cache.directory,
+      source,
+    });
 
     // 5. Evaluation on the test set, touched only here.
     info('evaluating on the test set');
@@ -135,10 +143,18 @@ async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit
   const terms = [{ method: 'ce', weight: 1, options: {} }];
   const result = await trainStage({
     stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null,
-    terms: buildTerms(terms), epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
+    terms: prepareTerms(terms, model, null, config.seed, 'teacher').terms, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
     seed: config.seed, onEvent: emit,
   });
   return { model, trainSeconds: result.trainSeconds, stage: stageSummary('teacher', spec, terms, result.history) };
+}
+
+/** The teacher a student's feature terms read from, and where its features are cached. */
+interface TeacherSource {
+  model: tf.LayersModel;
+  /** The soft-label cache entry of this teacher and data. */
+  directory: string;
+  source: string;
 }
 
 async function trainStudent(
@@ -149,30 +165,134 @@ async function trainStudent(
   terms: ExperimentConfig['distill']['terms'],
   seed: number,
   emit: (event: RunEvent) => void,
+  teacher?: TeacherSource,
 ): Promise<TrainedModel> {
   const model = build(config.student.model, data, seed, name, 'student.model');
   if (name === 'student') emit({ type: 'info', message: `student: ${config.student.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
   const { distill } = config;
-  const result = await trainStage({
-    stage: name, model, train: data.train, validation: data.validation, teacherLogits,
-    terms: buildTerms(terms), epochs: distill.epochs, batchSize: distill.batchSize, optimizer: distill.optimizer,
-    seed, onEvent: emit,
-  });
-  return { model, trainSeconds: result.trainSeconds, stage: stageSummary(name, distill, terms, result.history) };
+  const prepared = prepareTerms(terms, model, teacher?.model ?? null, seed, teacher?.source ?? 'config');
+  const teacherFeatures = teacher && prepared.teacherTaps.length > 0
+    ? teacherFeatureSource(teacher, prepared.teacherTaps, data, emit)
+    : undefined;
+  try {
+    const result = await trainStage({
+      stage: name, model, train: data.train, validation: data.validation, teacherLogits,
+      terms: prepared.terms, studentTaps: prepared.studentTaps, teacherFeatures,
+      epochs: distill.epochs, batchSize: distill.batchSize, optimizer: distill.optimizer,
+      seed, onEvent: emit,
+    });
+    return { model, trainSeconds: result.trainSeconds, stage: stageSummary(name, distill, terms, result.history) };
+  } finally {
+    // Adapters train with the student and are never exported.
+    for (const term of prepared.terms) term.adapter?.dispose();
+  }
 }
 
 function build(spec: ModelSpec, data: DatasetSplits, seed: number, name: string, field: string): tf.LayersModel {
   return buildModel(spec, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed, name, field });
 }
 
-/** Terms from the config, each logged under its method name (suffixed when a method repeats). */
-function buildTerms(terms: ExperimentConfig['distill']['terms']): WeightedTerm[] {
+interface PreparedTerms {
+  terms: WeightedTerm[];
+  studentTaps?: StudentTaps;
+  /** The teacher layers the terms tap, with their shapes (without batch). */
+  teacherTaps: { name: string; shape: number[] }[];
+}
+
+/**
+ * Terms from the config, each logged under its method name (suffixed when a method repeats).
+ * Feature terms get their taps resolved on `student` and `teacher` and, where the method needs
+ * matching shapes, an adapter. Bad taps and unbridgeable shapes are InputErrors naming the term.
+ */
+function prepareTerms(
+  terms: ExperimentConfig['distill']['terms'],
+  student: tf.LayersModel,
+  teacher: tf.LayersModel | null,
+  seed: number,
+  source: string,
+): PreparedTerms {
   const seen = new Map<string, number>();
-  return terms.map((term) => {
+  const studentTapNames = new Set<string>();
+  const teacherTaps = new Map<string, number[]>();
+  const prepared = terms.map((term, index): WeightedTerm => {
     const count = (seen.get(term.method) ?? 0) + 1;
     seen.set(term.method, count);
-    return { name: count === 1 ? term.method : `${term.method}#${count}`, weight: term.weight, loss: methods.get(term.method).build(term.options) };
+    const name = count === 1 ? term.method : `${term.method}#${count}`;
+    const method = methods.get(term.method);
+    const weighted: WeightedTerm = { name, weight: term.weight, loss: method.build(term.options) };
+    if (method.features === undefined) return weighted;
+    const field = `${source}: distill.terms[${index}]`;
+    if (teacher === null) throw new InputError(`${field}: method '${term.method}' taps teacher features, but this stage has no teacher`);
+    const { student: studentTap, teacher: teacherTap, adapter } = term.options as { student: string; teacher: string; adapter: 'auto' | 'none' };
+    const studentShape = tapShape(student, studentTap, `${field}.student`);
+    const teacherShape = tapShape(teacher, teacherTap, `${field}.teacher`);
+    studentTapNames.add(studentTap);
+    teacherTaps.set(teacherTap, teacherShape);
+    const projection = makeAdapter(studentShape, teacherShape, method.features, adapter, { seed: seed * 1000 + 900 + index, name: `adapter_${index + 1}`, field });
+    return { ...weighted, studentTap, teacherTap, ...(projection ? { adapter: projection } : {}) };
   });
+  const names = [...studentTapNames];
+  return {
+    terms: prepared,
+    ...(names.length > 0 ? { studentTaps: tappedModel(student, names, (tap) => `${source}: student tap ${tap}`) } : {}),
+    teacherTaps: [...teacherTaps].map(([name, shape]) => ({ name, shape })),
+  };
+}
+
+/** Resolves every feature term on throwaway models (or the loaded teacher), so that bad taps fail before any training. */
+function checkTerms(config: ExperimentConfig, data: DatasetSplits, teacher: tf.LayersModel, source: string): void {
+  const student = build(config.student.model, data, config.seed, 'check', `${source}: student.model`);
+  try {
+    const prepared = prepareTerms(config.distill.terms, student, teacher, config.seed, source);
+    for (const term of prepared.terms) term.adapter?.dispose();
+  } finally {
+    student.dispose();
+    if (!('load' in config.teacher)) teacher.dispose();
+  }
+}
+
+/** Teacher features kept in memory (and in the soft-label cache) up to this size; beyond it they are computed per batch. */
+const featureCacheBytes = 1 << 30;
+
+/**
+ * The teacher's features at `taps` for a batch: gathered from the soft-label cache when all of the
+ * training set's fit in featureCacheBytes, computed from the batch's images otherwise.
+ */
+function teacherFeatureSource(
+  teacher: TeacherSource,
+  taps: { name: string; shape: number[] }[],
+  data: DatasetSplits,
+  emit: (event: RunEvent) => void,
+): (indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor> {
+  const samples = data.train.labels.length;
+  const widths = taps.map(({ shape }) => shape.reduce((size, dim) => size * dim, 1));
+  const bytes = samples * widths.reduce((sum, width) => sum + width, 0) * 4;
+  const { model: multi, outputs } = tappedModel(teacher.model, taps.map(({ name }) => name), (name) => `teacher tap ${name}`);
+  const megabytes = (bytes / 2 ** 20).toFixed(0);
+  if (bytes > featureCacheBytes) {
+    emit({ type: 'info', message: `teacher features (${taps.map((tap) => tap.name).join(', ')}): computed per batch; ${megabytes} MiB would exceed the ${featureCacheBytes / 2 ** 20} MiB cache budget` });
+    // Two taps of one tensor get their own copies, since the trainer disposes each.
+    return (_indices, images) => tf.tidy(() => {
+      const predicted = multi.predict(images) as tf.Tensor[];
+      return Object.fromEntries(taps.map(({ name }) => [name, tf.clone(predicted[outputs[name]])]));
+    });
+  }
+  const { features, cached } = cachedTeacherFeatures({
+    directory: teacher.directory,
+    taps,
+    samples,
+    compute: () => {
+      const arrays = predictOutputs(multi, data.train);
+      return Object.fromEntries(taps.map(({ name }) => [name, arrays[outputs[name]]]));
+    },
+  });
+  emit({ type: 'info', message: `teacher features (${taps.map((tap) => tap.name).join(', ')}): ${cached ? 'cached' : 'computed'}, ${megabytes} MiB` });
+  return (indices) => Object.fromEntries(taps.map(({ name, shape }, i) => {
+    const rows = gatherRows(features[name], widths[i], indices);
+    const shaped = tf.reshape(rows, [indices.length, ...shape]);
+    rows.dispose();
+    return [name, shaped];
+  }));
 }
 
 function stageSummary(name: string, training: { epochs: number; batchSize: number; optimizer: object }, terms: ExperimentConfig['distill']['terms'], history: EpochRecord[]): StageSummary {

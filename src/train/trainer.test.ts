@@ -8,6 +8,8 @@ import { methods } from '../methods/index.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { predictLogits } from './batches.js';
 import { trainStage } from './trainer.js';
+import { makeAdapter, tappedModel } from './taps.js';
+import type { TermInputs } from '../methods/index.js';
 
 await initEngine({ backend: 'wasm' });
 
@@ -73,4 +75,42 @@ test('a NaN loss stops the stage and names the step', async () => {
     /stage 'student' diverged: loss is NaN at epoch 1, step 1/,
   );
   model.dispose();
+});
+
+test('feature terms: taps, an adapter that trains with the student, scheduled weights, and no leaks', async () => {
+  const data = toyDataset(32);
+  const teacher = buildModel({ type: 'cnn', filters: [4], kernelSize: 3, dense: [8], dropout: 0, batchNorm: false }, { inputShape: [4, 4, 1], numClasses: 2, seed: 1, name: 'teacher' });
+  const student = buildModel({ type: 'mlp', hidden: [3], dropout: 0, activation: 'relu' }, { inputShape: [4, 4, 1], numClasses: 2, seed: 2, name: 'student' });
+  const studentTaps = tappedModel(student, ['dense_1', 'penultimate'], (name) => name);
+  const teacherTaps = tappedModel(teacher, ['dense_1'], (name) => name);
+  const adapter = makeAdapter([3], [8], 'same-shape', 'auto', { seed: 7, name: 'adapter_test', field: 'test' })!;
+  const adapterBefore = adapter.getWeights().map((weight) => weight.dataSync().slice());
+  const weights: number[] = [];
+  const terms = [
+    { name: 'hint', weight: { schedule: 'linear' as const, from: 1, to: 0.5 }, loss: methods.get('hint').build({}), studentTap: 'dense_1', teacherTap: 'dense_1', adapter },
+    { name: 'rkd', weight: 1, loss: methods.get('rkd').build({ distanceWeight: 1, angleWeight: 2 }), studentTap: 'penultimate', teacherTap: 'dense_1' },
+    { name: 'ce', weight: 0.1, loss: (inputs: TermInputs) => {
+      weights.push(inputs.position.progress);
+      return methods.get('ce').build({})(inputs);
+    } },
+  ];
+  const teacherFeatures = (_indices: Int32Array, images: tf.Tensor4D) => {
+    const [logits, dense] = teacherTaps.model.predict(images) as tf.Tensor[];
+    logits.dispose();
+    return { dense_1: dense };
+  };
+  const options = {
+    stage: 'student', model: student, train: data, validation: data, teacherLogits: predictLogits(teacher, data), terms, studentTaps, teacherFeatures,
+    epochs: 1, batchSize: 8, optimizer: { type: 'adam' as const, learningRate: 0.05, momentum: 0 }, seed: 3,
+  };
+  await trainStage(options);
+  const before = tf.memory().numTensors;
+  const result = await trainStage({ ...options, epochs: 2 });
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  assert.deepEqual(Object.keys(result.history[0].terms), ['hint', 'rkd', 'ce']);
+  // Progress runs over the stage: 4 steps per epoch, so 0, 1/8, …, 7/8 in the two-epoch stage.
+  assert.deepEqual(weights.slice(4), [0, 1, 2, 3, 4, 5, 6, 7].map((step) => step / 8));
+  const adapterAfter = adapter.getWeights().map((weight) => weight.dataSync());
+  assert.ok(adapterAfter.some((values, i) => values.some((value, j) => value !== adapterBefore[i][j])), 'the adapter trained');
+  for (const model of [teacher, student, adapter]) model.dispose();
 });

@@ -7,6 +7,7 @@ import * as tf from '../engine/tf.js';
 import type { Dataset } from '../data/dataset.js';
 import type { OptimizerSpec } from '../config/schema.js';
 import type { TermLoss } from '../methods/index.js';
+import { scheduleValue, type Scheduled, type TrainingPosition } from '../schedules/index.js';
 import { Rng } from '../util/rng.js';
 import { allocateBatch, batchCount, shuffledOrder } from '../data/batches.js';
 import { accuracy, batchTensors, gatherRows, predictLogits } from './batches.js';
@@ -15,8 +16,21 @@ import { makeOptimizer } from './optimizer.js';
 export interface WeightedTerm {
   /** Logged under this name, e.g. 'kd', 'ce'. */
   name: string;
-  weight: number;
+  /** A number, or a schedule over the stage. */
+  weight: Scheduled;
   loss: TermLoss;
+  /** For feature terms: the student tap (an output name of `StageOptions.studentTaps`)… */
+  studentTap?: string;
+  /** …the teacher tap (a key of what `StageOptions.teacherFeatures` returns)… */
+  teacherTap?: string;
+  /** …and the trainable projection applied to the student's feature first, if any. It trains with the student. */
+  adapter?: tf.LayersModel;
+}
+
+/** The student seen as a multi-output model, [logits, ...tapped layers]; `outputs[tap]` indexes them. */
+export interface StudentTaps {
+  model: tf.LayersModel;
+  outputs: Record<string, number>;
 }
 
 export interface StageOptions {
@@ -28,6 +42,13 @@ export interface StageOptions {
   /** Teacher logits aligned with `train` samples, [n, classes] row-major; null without a teacher. */
   teacherLogits: Float32Array | null;
   terms: WeightedTerm[];
+  /** Needed when a term taps student features. */
+  studentTaps?: StudentTaps;
+  /**
+   * The teacher's tapped features for the training samples `indices` (whose images are `images`),
+   * keyed by tap name; the trainer disposes them. Needed when a term taps teacher features.
+   */
+  teacherFeatures?: (indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor>;
   epochs: number;
   batchSize: number;
   optimizer: OptimizerSpec;
@@ -64,7 +85,23 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
   const { model, train, terms, batchSize } = options;
   const emit = options.onEvent ?? (() => {});
   const optimizer = makeOptimizer(options.optimizer);
-  const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+  const adapters = terms.flatMap((term) => (term.adapter ? [term.adapter] : []));
+  const variables = [model, ...adapters].flatMap((trained) => trained.trainableWeights.map((weight) => weight.read() as tf.Variable));
+  const tapped = terms.some((term) => term.studentTap !== undefined);
+  if (tapped && options.studentTaps === undefined) throw new Error(`stage '${options.stage}': a term taps student features but the stage has no studentTaps`);
+  if (terms.some((term) => term.teacherTap !== undefined) && options.teacherFeatures === undefined) {
+    throw new Error(`stage '${options.stage}': a term taps teacher features but the stage has no teacherFeatures`);
+  }
+  /** The student's logits and, when terms tap it, its features, in training mode. */
+  const forward = (images: tf.Tensor4D): { studentLogits: tf.Tensor2D; features: Record<string, tf.Tensor> } => {
+    if (!tapped) return { studentLogits: model.apply(images, { training: true }) as tf.Tensor2D, features: {} };
+    const { model: multi, outputs: indices } = options.studentTaps!;
+    const outputs = multi.apply(images, { training: true }) as tf.Tensor[];
+    return {
+      studentLogits: outputs[0] as tf.Tensor2D,
+      features: Object.fromEntries(Object.entries(indices).map(([name, index]) => [name, outputs[index]])),
+    };
+  };
   const rng = new Rng(options.seed);
   const count = train.labels.length;
   const stepsPerEpoch = batchCount(count, batchSize);
@@ -84,14 +121,26 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
         const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
         const batch = batchTensors(train, indices, buffers);
         const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
+        const teacherFeatures = options.teacherFeatures && terms.some((term) => term.teacherTap !== undefined)
+          ? options.teacherFeatures(indices, batch.images)
+          : {};
+        const position: TrainingPosition = { progress: ((epoch - 1) * stepsPerEpoch + step) / (options.epochs * stepsPerEpoch), epoch };
         const termValues: tf.Scalar[] = [];
         const { value: cost, grads } = tf.variableGrads(() => {
-          const studentLogits = model.apply(batch.images, { training: true }) as tf.Tensor2D;
+          const { studentLogits, features } = forward(batch.images);
           let total: tf.Scalar = tf.scalar(0);
           for (const term of terms) {
-            const value = term.loss({ studentLogits, teacherLogits, labels: batch.labels });
+            const studentFeature = term.studentTap === undefined ? undefined : features[term.studentTap];
+            const value = term.loss({
+              studentLogits,
+              teacherLogits,
+              labels: batch.labels,
+              studentFeature: studentFeature && term.adapter ? (term.adapter.apply(studentFeature, { training: true }) as tf.Tensor) : studentFeature,
+              teacherFeature: term.teacherTap === undefined ? undefined : teacherFeatures[term.teacherTap],
+              position,
+            });
             termValues.push(tf.keep(value));
-            total = tf.add(total, tf.mul(value, term.weight));
+            total = tf.add(total, tf.mul(value, scheduleValue(term.weight, position)));
           }
           return total;
         }, variables);
@@ -99,7 +148,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
         termValues.forEach((value, i) => (termSums[i] += value.dataSync()[0]));
         // A diverged step must not reach the weights.
         if (Number.isFinite(loss)) optimizer.step(variables, variables.map((variable) => grads[variable.name]));
-        tf.dispose([grads, cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : [])]);
+        tf.dispose([grads, cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : []), ...Object.values(teacherFeatures)]);
         if (!Number.isFinite(loss)) {
           throw new Error(`stage '${options.stage}' diverged: loss is ${loss} at epoch ${epoch}, step ${step + 1}`);
         }
