@@ -93,3 +93,42 @@ test('a bad term exits 2 before training and names the field: method, tap, shape
   run('schedule', '[{method: kd, weight: {schedule: linear, from: 1, to: -1}}]', /distill\.terms\[0\]\.weight: the schedule reaches -1/);
   run('missing', '[{method: rkd, weight: 1, student: penultimate}]', /distill\.terms\[0\]\.teacher: expected string, received undefined/);
 });
+
+test('a teacher-assistant chain and a born-again generation: every model is trained, evaluated, saved and reported', () => {
+  const out = join(directory, 'chain');
+  const path = config('chain', '[{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]', [
+    'stages:',
+    '  - {model: teacher, epochs: 1}',
+    '  - {model: {type: cnn, filters: [6], dense: [12]}, terms: [{method: kd, weight: 1}, {method: hint, weight: 1, student: dense_1, teacher: dense_1}]}',
+  ].join('\n'));
+  const result = kdkit('run', path, '--out', out);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /soft labels of assistant-1: computed/);
+  assert.match(result.stdout, /soft labels of assistant-2: computed/);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.deepEqual(Object.keys(summary.models), ['teacher', 'assistant-1', 'assistant-2', 'student']);
+  assert.deepEqual(summary.stages.map((stage: { name: string }) => stage.name), ['teacher', 'assistant-1', 'assistant-2', 'student']);
+  const [, born, assistant] = summary.stages;
+  // Born-again: the teacher's architecture, one epoch, distill's terms.
+  assert.equal(summary.models['assistant-1'].params, summary.models.teacher.params);
+  assert.equal(born.epochs, 1);
+  assert.deepEqual(born.terms.map((term: { method: string }) => term.method), ['kd', 'ce']);
+  assert.deepEqual(assistant.terms.map((term: { method: string }) => term.method), ['kd', 'hint']);
+  for (const name of ['assistant-1', 'assistant-2']) {
+    assert.ok(existsSync(join(out, name, 'model.json')), `${name} saved`);
+    assert.ok(summary.models[name].agreementWithTeacher > 0, `${name} agreement`);
+  }
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /assistant-2/);
+});
+
+test('a chain term tapping a layer its own teacher lacks exits 2 and names the stage', () => {
+  const out = join(directory, 'bad-chain');
+  const path = config('bad-chain', '[{method: kd, weight: 1}]', 'stages:\n  - {model: {type: mlp, hidden: [6]}, terms: [{method: kd, weight: 1}]}\n');
+  writeFileSync(path, readFileSync(path, 'utf8').replace('batchSize: 64, terms: [{method: kd, weight: 1}]', 'batchSize: 64, terms: [{method: hint, weight: 1, student: dense_1, teacher: conv_1}]'));
+  const result = kdkit('run', path, '--out', out);
+  // The student's teacher is assistant-1, an MLP with no conv_1.
+  assertBadInput(result, /distill\.terms\[0\]\.teacher: no layer 'conv_1' in model 'check'; its layers are: flatten, dense_1, logits, penultimate/, out);
+  const loaded = join(directory, 'loaded-born-again.yaml');
+  writeFileSync(loaded, 'dataset: {name: digits}\nteacher: {load: /nowhere}\nstudent: {model: {type: mlp, hidden: [4]}}\ndistill: {epochs: 1, terms: [{method: kd, weight: 1}]}\nstages: [{model: teacher}]\n');
+  assertBadInput(kdkit('run', loaded, '--out', join(directory, 'loaded')), /stages\[0\]\.model: 'teacher' repeats the teacher's architecture, which needs a teacher built from a model spec/, join(directory, 'loaded'));
+});

@@ -31,15 +31,29 @@ function formatPath(parts: (string | number)[]): string {
 export function parseConfig(input: unknown, source = 'config'): ExperimentConfig {
   const parsed = experimentSpec.safeParse(input);
   if (!parsed.success) throw new InputError(`${source}: invalid config\n${describeIssues(parsed.error.issues)}`);
-  const terms: TermConfig[] = parsed.data.distill.terms.map((term, index) => {
-    const field = `distill.terms[${index}]`;
+  const parseTerms = (terms: typeof parsed.data.distill.terms, prefix: string): TermConfig[] => terms.map((term, index) => {
+    const field = `${prefix}[${index}]`;
     const { method: name, weight, ...rest } = term;
     const method = methods.get(name, `${source}: ${field}.method`);
     const options = method.options.safeParse(rest);
     if (!options.success) throw new InputError(`${source}: invalid config\n${describeIssues(options.error.issues, field)}`);
     return { method: name, weight, options: options.data as Record<string, unknown> };
   });
-  return { ...parsed.data, distill: { ...parsed.data.distill, terms } };
+  const { distill } = parsed.data;
+  const terms = parseTerms(distill.terms, 'distill.terms');
+  const stages = parsed.data.stages.map((stage, index) => {
+    if (stage.model === 'teacher' && !('model' in parsed.data.teacher)) {
+      throw new InputError(`${source}: stages[${index}].model: 'teacher' repeats the teacher's architecture, which needs a teacher built from a model spec, not loaded`);
+    }
+    return {
+      model: stage.model,
+      epochs: stage.epochs ?? distill.epochs,
+      batchSize: stage.batchSize ?? distill.batchSize,
+      optimizer: stage.optimizer ?? distill.optimizer,
+      terms: stage.terms ? parseTerms(stage.terms, `stages[${index}].terms`) : terms,
+    };
+  });
+  return { ...parsed.data, distill: { ...distill, terms }, stages };
 }
 
 /** Reads and validates a YAML config file. Every failure is an InputError naming the file. */

@@ -79,6 +79,19 @@ export const distillSpec = z.strictObject({
   terms: z.array(termSpec).min(1),
 });
 
+/**
+ * One link of an iterative chain: a student distilled from the model before it (the teacher, or
+ * the previous stage's student), which then teaches the next. Training fields and terms default to
+ * `distill`'s. `model: teacher` repeats the teacher's architecture (born-again networks).
+ */
+export const stageSpec = z.strictObject({
+  model: z.union([modelSpec, z.literal('teacher')]),
+  epochs: positiveInt.optional(),
+  batchSize: positiveInt.optional(),
+  optimizer: optimizerSpec.optional(),
+  terms: z.array(termSpec).min(1).optional(),
+});
+
 export const experimentSpec = z.strictObject({
   seed: z.number().int().nonnegative().default(1),
   backend: z.enum(['wasm', 'cpu']).default('wasm'),
@@ -88,6 +101,8 @@ export const experimentSpec = z.strictObject({
   /** Also train the student architecture on hard labels alone, with the same seed and budget. */
   baseline: z.boolean().default(true),
   distill: distillSpec,
+  /** Intermediate students between the teacher and the student (teacher assistants, born-again generations), in order. */
+  stages: z.array(stageSpec).default([]),
 });
 
 export type ExperimentInput = z.input<typeof experimentSpec>;
@@ -100,6 +115,16 @@ export interface TermConfig {
   options: Record<string, unknown>;
 }
 
-export type ExperimentConfig = Omit<ParsedExperiment, 'distill'> & {
+/** A chain link after parsing: every training field and term filled in. */
+export interface StageConfig {
+  model: ModelSpec | 'teacher';
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerSpec;
+  terms: TermConfig[];
+}
+
+export type ExperimentConfig = Omit<ParsedExperiment, 'distill' | 'stages'> & {
   distill: Omit<ParsedExperiment['distill'], 'terms'> & { terms: TermConfig[] };
+  stages: StageConfig[];
 };

@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { initEngine, type EngineInfo } from '../engine/index.js';
 import { loadDataset, type DatasetSplits } from '../data/index.js';
-import type { ExperimentConfig, ModelSpec } from '../config/schema.js';
+import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { methods } from '../methods/index.js';
 import { buildModel } from '../models/build.js';
@@ -50,41 +50,48 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     info(`engine: ${describeEngine(engine)}`);
     info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes`);
 
-    if ('model' in config.teacher) checkTerms(config, data, build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`), source);
+    const links = chain(config);
+    if ('model' in config.teacher) checkTerms(links, data, build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`), source, true);
 
     // 1. Teacher.
     const teacher = await obtainTeacher(config, data, emit);
     checkTeacherFits(teacher.model, data, config);
-    if ('load' in config.teacher) checkTerms(config, data, teacher.model, source);
+    if ('load' in config.teacher) checkTerms(links, data, teacher.model, source, false);
 
     // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
-    const teacherFiles = await serializeModel(teacher.model);
-    const cache = softLabels({
-      cacheRoot: join(options.outDir, 'cache'),
-      teacherFingerprint: sha256(teacherFiles.modelJson, teacherFiles.weights),
-      dataset: data.train,
-      compute: () => predictLogits(teacher.model, data.train),
-    });
+    const cacheRoot = join(options.outDir, 'cache');
+    const cache = await labelsOf(teacher.model, cacheRoot, data);
     info(`soft labels: ${cache.cached ? 'cached' : 'computed'} (${cache.directory})`);
 
     // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
-    // same shuffling and budget; only the loss differs.
-    const studentSeed = config.seed + 1;
+    // same shuffling and budget; only the loss differs. Assistants, if any, come between the
+    // teacher and the student, each taught by the model before it.
     const scratch = config.baseline
-      ? await trainStudent('scratch', config, data, null, [{ method: 'ce', weight: 1, options: {} }], studentSeed, emit)
+      ? await trainStudent('scratch', config.student.model, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit)
       : null;
-    const student = await trainStudent('student', config, data, cache.logits, config.distill.terms, studentSeed, emit, {
-      model: teacher.model,
-      directory: cache.directory,
-      source,
-    });
+    let current: TeacherSource & { logits: Float32Array } = { model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
+    const assistants: Array<{ name: string; trained: TrainedModel }> = [];
+    let student: TrainedModel | undefined;
+    for (const [index, link] of links.entries()) {
+      const trained = await trainStudent(link.name, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, { ...current, field: link.termsField });
+      if (index === links.length - 1) {
+        student = trained;
+        break;
+      }
+      assistants.push({ name: link.name, trained });
+      const labels = await labelsOf(trained.model, cacheRoot, data);
+      info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
+      current = { model: trained.model, directory: labels.directory, logits: labels.logits, source, field: '' };
+    }
+    if (student === undefined) throw new Error('the chain trained no student');
 
     // 5. Evaluation on the test set, touched only here.
     info('evaluating on the test set');
     const evaluated: Record<string, ModelEvaluation & { agreementWithTeacher?: number }> = {};
     const teacherEval = await evaluateModel(teacher.model, data.test, { trainSeconds: teacher.trainSeconds });
     evaluated.teacher = teacherEval.evaluation;
-    for (const [name, trained] of Object.entries({ scratch, student })) {
+    const others: Array<[string, TrainedModel | null]> = [...assistants.map(({ name, trained }): [string, TrainedModel] => [name, trained]), ['scratch', scratch], ['student', student]];
+    for (const [name, trained] of others) {
       if (!trained) continue;
       const result = await evaluateModel(trained.model, data.test, { trainSeconds: trained.trainSeconds });
       evaluated[name] = { ...result.evaluation, agreementWithTeacher: agreement(result.testLogits, teacherEval.testLogits, data.test.numClasses) };
@@ -93,6 +100,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     // 6. Export.
     const studentSaved = await saveModelDir(student.model, join(options.outDir, 'student'));
     await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
+    for (const { name, trained } of assistants) await saveModelDir(trained.model, join(options.outDir, name));
     info(`student exported: ${studentSaved.modelJsonPath}`);
 
     const summary: Summary = {
@@ -109,7 +117,8 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         classes: data.train.numClasses,
       },
       models: evaluated,
-      stages: [teacher.stage, scratch?.stage ?? null, student.stage].filter((stage): stage is StageSummary => stage !== null),
+      stages: [teacher.stage, scratch?.stage ?? null, ...assistants.map(({ trained }) => trained.stage), student.stage]
+        .filter((stage): stage is StageSummary => stage !== null),
       softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached },
       gate: { passed: true, checks: [] },
       artifacts: {
@@ -118,10 +127,11 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         logs: 'logs.jsonl',
         student: 'student/model.json',
         teacher: 'teacher/model.json',
+        ...Object.fromEntries(assistants.map(({ name }) => [name, `${name}/model.json`])),
         softLabels: relative(options.outDir, join(cache.directory, 'teacher-logits.npy')),
       },
     };
-    for (const trained of [teacher, scratch, student]) trained?.model.dispose();
+    for (const trained of [teacher, scratch, student, ...assistants.map((assistant) => assistant.trained)]) trained?.model.dispose();
     return summary;
   });
 }
@@ -129,7 +139,47 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
 function modelSpecs(config: ExperimentConfig): [ModelSpec, string][] {
   const specs: [ModelSpec, string][] = [[config.student.model, 'student.model']];
   if ('model' in config.teacher) specs.push([config.teacher.model, 'teacher.model']);
+  config.stages.forEach((stage, index) => {
+    if (stage.model !== 'teacher') specs.push([stage.model, `stages[${index}].model`]);
+  });
   return specs;
+}
+
+/** One link of the chain from the teacher to the student: what it trains, how, with which terms. */
+interface Link {
+  name: string;
+  spec: ModelSpec;
+  training: { epochs: number; batchSize: number; optimizer: ExperimentConfig['distill']['optimizer'] };
+  terms: TermConfig[];
+  seed: number;
+  /** The config field of its terms, for error messages. */
+  termsField: string;
+}
+
+/** assistant-1 … assistant-k (config.stages), then the student. */
+function chain(config: ExperimentConfig): Link[] {
+  const teacherSpec = 'model' in config.teacher ? config.teacher.model : undefined;
+  const links = config.stages.map((stage, index): Link => ({
+    name: `assistant-${index + 1}`,
+    spec: stage.model === 'teacher' ? teacherSpec! : stage.model,
+    training: stage,
+    terms: stage.terms,
+    seed: config.seed + 100 + index,
+    termsField: `stages[${index}].terms`,
+  }));
+  links.push({ name: 'student', spec: config.student.model, training: config.distill, terms: config.distill.terms, seed: config.seed + 1, termsField: 'distill.terms' });
+  return links;
+}
+
+/** A model's logits over the training set, from the soft-label cache when this model and data are there. */
+async function labelsOf(model: tf.LayersModel, cacheRoot: string, data: DatasetSplits) {
+  const files = await serializeModel(model);
+  return softLabels({
+    cacheRoot,
+    teacherFingerprint: sha256(files.modelJson, files.weights),
+    dataset: data.train,
+    compute: () => predictLogits(model, data.train),
+  });
 }
 
 async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit: (event: RunEvent) => void): Promise<TrainedModel> {
@@ -143,7 +193,7 @@ async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit
   const terms = [{ method: 'ce', weight: 1, options: {} }];
   const result = await trainStage({
     stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null,
-    terms: prepareTerms(terms, model, null, config.seed, 'teacher').terms, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
+    terms: prepareTerms(terms, model, null, config.seed, 'teacher.terms').terms, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
     seed: config.seed, onEvent: emit,
   });
   return { model, trainSeconds: result.trainSeconds, stage: stageSummary('teacher', spec, terms, result.history) };
@@ -155,22 +205,24 @@ interface TeacherSource {
   /** The soft-label cache entry of this teacher and data. */
   directory: string;
   source: string;
+  /** The config field of the terms it serves, e.g. 'distill.terms'. */
+  field: string;
 }
 
 async function trainStudent(
-  name: 'scratch' | 'student',
-  config: ExperimentConfig,
+  name: string,
+  spec: ModelSpec,
+  training: Link['training'],
   data: DatasetSplits,
   teacherLogits: Float32Array | null,
-  terms: ExperimentConfig['distill']['terms'],
+  terms: TermConfig[],
   seed: number,
   emit: (event: RunEvent) => void,
   teacher?: TeacherSource,
 ): Promise<TrainedModel> {
-  const model = build(config.student.model, data, seed, name, 'student.model');
-  if (name === 'student') emit({ type: 'info', message: `student: ${config.student.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
-  const { distill } = config;
-  const prepared = prepareTerms(terms, model, teacher?.model ?? null, seed, teacher?.source ?? 'config');
+  const model = build(spec, data, seed, name, `${name}.model`);
+  if (name !== 'scratch') emit({ type: 'info', message: `${name}: ${spec.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
+  const prepared = prepareTerms(terms, model, teacher?.model ?? null, seed, `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`);
   const teacherFeatures = teacher && prepared.teacherTaps.length > 0
     ? teacherFeatureSource(teacher, prepared.teacherTaps, data, emit)
     : undefined;
@@ -178,10 +230,10 @@ async function trainStudent(
     const result = await trainStage({
       stage: name, model, train: data.train, validation: data.validation, teacherLogits,
       terms: prepared.terms, studentTaps: prepared.studentTaps, teacherFeatures,
-      epochs: distill.epochs, batchSize: distill.batchSize, optimizer: distill.optimizer,
+      epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer,
       seed, onEvent: emit,
     });
-    return { model, trainSeconds: result.trainSeconds, stage: stageSummary(name, distill, terms, result.history) };
+    return { model, trainSeconds: result.trainSeconds, stage: stageSummary(name, training, terms, result.history) };
   } finally {
     // Adapters train with the student and are never exported.
     for (const term of prepared.terms) term.adapter?.dispose();
@@ -209,7 +261,8 @@ function prepareTerms(
   student: tf.LayersModel,
   teacher: tf.LayersModel | null,
   seed: number,
-  source: string,
+  /** Names the terms in errors: '<config>: distill.terms'. */
+  termsField: string,
 ): PreparedTerms {
   const seen = new Map<string, number>();
   const studentTapNames = new Set<string>();
@@ -221,7 +274,7 @@ function prepareTerms(
     const method = methods.get(term.method);
     const weighted: WeightedTerm = { name, weight: term.weight, loss: method.build(term.options) };
     if (method.features === undefined) return weighted;
-    const field = `${source}: distill.terms[${index}]`;
+    const field = `${termsField}[${index}]`;
     if (teacher === null) throw new InputError(`${field}: method '${term.method}' taps teacher features, but this stage has no teacher`);
     const { student: studentTap, teacher: teacherTap, adapter } = term.options as { student: string; teacher: string; adapter: 'auto' | 'none' };
     const studentShape = tapShape(student, studentTap, `${field}.student`);
@@ -234,20 +287,29 @@ function prepareTerms(
   const names = [...studentTapNames];
   return {
     terms: prepared,
-    ...(names.length > 0 ? { studentTaps: tappedModel(student, names, (tap) => `${source}: student tap ${tap}`) } : {}),
+    ...(names.length > 0 ? { studentTaps: tappedModel(student, names, (tap) => `${termsField}: student tap ${tap}`) } : {}),
     teacherTaps: [...teacherTaps].map(([name, shape]) => ({ name, shape })),
   };
 }
 
-/** Resolves every feature term on throwaway models (or the loaded teacher), so that bad taps fail before any training. */
-function checkTerms(config: ExperimentConfig, data: DatasetSplits, teacher: tf.LayersModel, source: string): void {
-  const student = build(config.student.model, data, config.seed, 'check', `${source}: student.model`);
+/**
+ * Resolves every feature term of the chain on throwaway models (and the teacher), so that bad taps
+ * and shapes fail before any training. `ownsTeacher`: dispose the teacher afterwards.
+ */
+function checkTerms(links: Link[], data: DatasetSplits, teacher: tf.LayersModel, source: string, ownsTeacher: boolean): void {
+  const built: tf.LayersModel[] = [];
   try {
-    const prepared = prepareTerms(config.distill.terms, student, teacher, config.seed, source);
-    for (const term of prepared.terms) term.adapter?.dispose();
+    let previous = teacher;
+    for (const link of links) {
+      const student = build(link.spec, data, link.seed, 'check', `${source}: ${link.name}.model`);
+      built.push(student);
+      const prepared = prepareTerms(link.terms, student, previous, link.seed, `${source}: ${link.termsField}`);
+      for (const term of prepared.terms) term.adapter?.dispose();
+      previous = student;
+    }
   } finally {
-    student.dispose();
-    if (!('load' in config.teacher)) teacher.dispose();
+    for (const model of built) model.dispose();
+    if (ownsTeacher) teacher.dispose();
   }
 }
 
