@@ -38,22 +38,25 @@ const allTerms = `[
   {method: hint, weight: 1, student: dense_1, teacher: dense_1},
   {method: attention, weight: 100, student: conv_1, teacher: conv_1},
   {method: rkd, weight: 1, student: penultimate, teacher: penultimate},
-  {method: sp, weight: 100, student: pool_1, teacher: pool_1}
+  {method: sp, weight: 100, student: pool_1, teacher: pool_1},
+  {method: ctkd, weight: 0.5, rampEpochs: 2}
 ]`;
 
-test('kd, dkd, hint, attention, rkd and sp run together from a config, each logged under its name', () => {
+test('kd, dkd, hint, attention, rkd, sp and ctkd run together from a config, each logged under its name', () => {
   const out = join(directory, 'all');
   const result = kdkit('run', config('all', allTerms), '--out', out);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /teacher features \(dense_1, conv_1, penultimate, pool_1\): computed/);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   const student = summary.stages.find((stage: { name: string }) => stage.name === 'student');
-  const names = ['kd', 'ce', 'dkd', 'hint', 'attention', 'rkd', 'sp'];
+  const names = ['kd', 'ce', 'dkd', 'hint', 'attention', 'rkd', 'sp', 'ctkd'];
   assert.deepEqual(student.terms.map((term: { method: string }) => term.method), names);
   assert.deepEqual(student.terms[0].weight, { schedule: 'linear', from: 0.9, to: 0.5 });
   for (const record of student.history) {
     assert.deepEqual(Object.keys(record.terms), names);
     for (const name of names) assert.ok(Number.isFinite(record.terms[name]) && record.terms[name] >= 0, `${name}: ${record.terms[name]}`);
+    // CTKD's learned temperature stays within its range, τ ∈ (1, 21).
+    assert.ok(record.state['ctkd.temperature'] > 1 && record.state['ctkd.temperature'] < 21, `temperature ${record.state['ctkd.temperature']}`);
   }
   // The hint adapter (8 → 16 units) trained with the student but is not part of it.
   const modelJson = readFileSync(join(out, 'student/model.json'), 'utf8');
@@ -81,7 +84,7 @@ test('a bad term exits 2 before training and names the field: method, tap, shape
     assertBadInput(result, pattern, out);
     assert.doesNotMatch(result.stdout, /teacher epoch/, 'fails before training the teacher');
   };
-  run('method', '[{method: fitnet, weight: 1}]', /distill\.terms\[0\]\.method: unknown method 'fitnet'; known: kd, ce, dkd, hint, attention, rkd, sp/);
+  run('method', '[{method: fitnet, weight: 1}]', /distill\.terms\[0\]\.method: unknown method 'fitnet'; known: kd, ce, dkd, hint, attention, rkd, sp, ctkd/);
   run('tap', '[{method: hint, weight: 1, student: dense_9, teacher: dense_1}]',
     /distill\.terms\[0\]\.student: no layer 'dense_9' in model 'check'; its layers are: conv_1, pool_1, flatten, dense_1, logits, penultimate/);
   run('shapes', '[{method: ce, weight: 1}, {method: hint, weight: 1, student: conv_1, teacher: dense_1}]',

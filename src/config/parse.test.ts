@@ -76,3 +76,24 @@ test('YAML tags that would construct objects are refused', () => {
   writeFileSync(tagged, 'seed: !!js/function "function () { return 1 }"\n');
   assert.throws(() => loadConfigFile(tagged), InputError);
 });
+
+test('distill.preset expands into terms; it and terms exclude each other; an unknown preset lists the known ones', () => {
+  const { terms: _terms, ...withoutTerms } = valid.distill;
+  const adaptive = parseConfig({ ...valid, distill: { ...withoutTerms, preset: 'adaptive' } });
+  assert.deepEqual(adaptive.distill.terms, [
+    { method: 'kd', weight: { schedule: 'cosine', from: 0.9, to: 0.1 }, options: { temperature: 4 } },
+    { method: 'ce', weight: { schedule: 'cosine', from: 0.1, to: 0.9 }, options: {} },
+  ]);
+  rejects({ ...valid, distill: { ...valid.distill, preset: 'adaptive' } }, /distill\.terms: give either terms or preset, not both and not neither/);
+  rejects({ ...valid, distill: withoutTerms }, /distill\.terms: give either terms or preset/);
+  rejects({ ...valid, distill: { ...withoutTerms, preset: 'magic' } }, /exp\.yaml: distill\.preset: unknown preset 'magic'; known: adaptive, hinton/);
+});
+
+test('stages inherit distill\'s training fields and terms unless they give their own', () => {
+  const config = parseConfig({ ...valid, stages: [{ model: 'teacher' }, { model: { type: 'mlp', hidden: [64] }, epochs: 3, terms: [{ method: 'dkd', weight: 1 }] }] });
+  assert.equal(config.stages[0].epochs, 20);
+  assert.deepEqual(config.stages[0].terms, config.distill.terms);
+  assert.equal(config.stages[1].epochs, 3);
+  assert.deepEqual(config.stages[1].terms, [{ method: 'dkd', weight: 1, options: { alpha: 1, beta: 8, temperature: 4 } }]);
+  rejects({ ...valid, stages: [{ model: { type: 'mlp' }, terms: [{ method: 'kd', weight: 1, temperature: -1 }] }] }, /stages\[0\]\.terms\[0\]\.temperature/);
+});

@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { methods } from '../methods/index.js';
+import { presets } from '../methods/presets.js';
 import { experimentSpec, type ExperimentConfig, type TermConfig } from './schema.js';
 
 /** Renders zod issues as `field.path: what was expected` lines. */
@@ -31,7 +32,7 @@ function formatPath(parts: (string | number)[]): string {
 export function parseConfig(input: unknown, source = 'config'): ExperimentConfig {
   const parsed = experimentSpec.safeParse(input);
   if (!parsed.success) throw new InputError(`${source}: invalid config\n${describeIssues(parsed.error.issues)}`);
-  const parseTerms = (terms: typeof parsed.data.distill.terms, prefix: string): TermConfig[] => terms.map((term, index) => {
+  const parseTerms = (terms: NonNullable<typeof parsed.data.distill.terms>, prefix: string): TermConfig[] => terms.map((term, index) => {
     const field = `${prefix}[${index}]`;
     const { method: name, weight, ...rest } = term;
     const method = methods.get(name, `${source}: ${field}.method`);
@@ -40,7 +41,9 @@ export function parseConfig(input: unknown, source = 'config'): ExperimentConfig
     return { method: name, weight, options: options.data as Record<string, unknown> };
   });
   const { distill } = parsed.data;
-  const terms = parseTerms(distill.terms, 'distill.terms');
+  const terms = distill.preset === undefined
+    ? parseTerms(distill.terms!, 'distill.terms')
+    : parseTerms(presets.get(distill.preset, `${source}: distill.preset`) as typeof distill.terms & object, 'distill.preset');
   const stages = parsed.data.stages.map((stage, index) => {
     if (stage.model === 'teacher' && !('model' in parsed.data.teacher)) {
       throw new InputError(`${source}: stages[${index}].model: 'teacher' repeats the teacher's architecture, which needs a teacher built from a model spec, not loaded`);

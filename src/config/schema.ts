@@ -76,7 +76,12 @@ export const termSpec = z.looseObject({
 
 export const distillSpec = z.strictObject({
   ...trainingFields,
-  terms: z.array(termSpec).min(1),
+  terms: z.array(termSpec).min(1).optional(),
+  /** A named set of terms (src/methods/presets.ts) instead of `terms`. */
+  preset: z.string().min(1).optional(),
+}).refine((distill) => (distill.terms === undefined) !== (distill.preset === undefined), {
+  message: 'give either terms or preset, not both and not neither',
+  path: ['terms'],
 });
 
 /**
@@ -125,6 +130,6 @@ export interface StageConfig {
 }
 
 export type ExperimentConfig = Omit<ParsedExperiment, 'distill' | 'stages'> & {
-  distill: Omit<ParsedExperiment['distill'], 'terms'> & { terms: TermConfig[] };
+  distill: Omit<ParsedExperiment['distill'], 'terms' | 'preset'> & { terms: TermConfig[]; preset?: string };
   stages: StageConfig[];
 };

@@ -18,8 +18,16 @@ export interface TermInputs {
   readonly position: TrainingPosition;
 }
 
-/** One loss term, built from its options; returns a scalar averaged over the batch. */
-export type TermLoss = (inputs: TermInputs) => tf.Scalar;
+/**
+ * One loss term, built from its options; returns a scalar averaged over the batch. A term with
+ * parameters of its own (a learned temperature) lists them in `variables`, which train with the
+ * student; `state()` reports values worth logging each epoch; `dispose()` frees them.
+ */
+export type TermLoss = ((inputs: TermInputs) => tf.Scalar) & {
+  variables?: tf.Variable[];
+  state?: () => Record<string, number>;
+  dispose?: () => void;
+};
 
 /**
  * What a feature term needs of the student's and the teacher's tapped features:

@@ -235,8 +235,11 @@ async function trainStudent(
     });
     return { model, trainSeconds: result.trainSeconds, stage: stageSummary(name, training, terms, result.history) };
   } finally {
-    // Adapters train with the student and are never exported.
-    for (const term of prepared.terms) term.adapter?.dispose();
+    // Adapters and terms' own parameters train with the student and are never exported.
+    for (const term of prepared.terms) {
+      term.adapter?.dispose();
+      term.loss.dispose?.();
+    }
   }
 }
 
@@ -304,7 +307,10 @@ function checkTerms(links: Link[], data: DatasetSplits, teacher: tf.LayersModel,
       const student = build(link.spec, data, link.seed, 'check', `${source}: ${link.name}.model`);
       built.push(student);
       const prepared = prepareTerms(link.terms, student, previous, link.seed, `${source}: ${link.termsField}`);
-      for (const term of prepared.terms) term.adapter?.dispose();
+      for (const term of prepared.terms) {
+        term.adapter?.dispose();
+        term.loss.dispose?.();
+      }
       previous = student;
     }
   } finally {

@@ -65,6 +65,8 @@ export interface EpochRecord {
   terms: Record<string, number>;
   validationAccuracy: number;
   seconds: number;
+  /** Values terms report at the epoch's end, keyed `term.name`, e.g. `ctkd.temperature`. */
+  state?: Record<string, number>;
 }
 
 export type TrainEvent =
@@ -86,7 +88,10 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
   const emit = options.onEvent ?? (() => {});
   const optimizer = makeOptimizer(options.optimizer);
   const adapters = terms.flatMap((term) => (term.adapter ? [term.adapter] : []));
-  const variables = [model, ...adapters].flatMap((trained) => trained.trainableWeights.map((weight) => weight.read() as tf.Variable));
+  const variables = [
+    ...[model, ...adapters].flatMap((trained) => trained.trainableWeights.map((weight) => weight.read() as tf.Variable)),
+    ...terms.flatMap((term) => term.loss.variables ?? []),
+  ];
   const tapped = terms.some((term) => term.studentTap !== undefined);
   if (tapped && options.studentTaps === undefined) throw new Error(`stage '${options.stage}': a term taps student features but the stage has no studentTaps`);
   if (terms.some((term) => term.teacherTap !== undefined) && options.teacherFeatures === undefined) {
@@ -164,12 +169,15 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
       const validationAccuracy = options.validation.labels.length > 0
         ? accuracy(predictLogits(model, options.validation), options.validation.labels)
         : Number.NaN;
+      const state = Object.fromEntries(terms.flatMap((term) =>
+        Object.entries(term.loss.state?.() ?? {}).map(([key, value]) => [`${term.name}.${key}`, value])));
       const record: EpochRecord = {
         epoch,
         loss: lossSum / stepsPerEpoch,
         terms: Object.fromEntries(terms.map((term, i) => [term.name, termSums[i] / stepsPerEpoch])),
         validationAccuracy,
         seconds: (performance.now() - epochStarted) / 1000,
+        ...(Object.keys(state).length > 0 ? { state } : {}),
       };
       history.push(record);
       emit({ type: 'epoch', stage: options.stage, epochs: options.epochs, ...record });
