@@ -9,15 +9,14 @@ import { initEngine, type EngineInfo } from '../engine/index.js';
 import { loadDataset, type DatasetSplits } from '../data/index.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
-import { methods } from '../methods/index.js';
 import { buildModel } from '../models/build.js';
 import { loadModelDir, saveModelDir, serializeModel } from '../models/io.js';
-import { cachedTeacherFeatures, sha256, softLabels } from '../teachers/cache.js';
+import { sha256, softLabels } from '../teachers/cache.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate.js';
 import { agreement } from '../eval/agreement.js';
-import { gatherRows, predictLogits, predictOutputs } from './batches.js';
-import { trainStage, type EpochRecord, type StudentTaps, type TrainEvent, type WeightedTerm } from './trainer.js';
-import { makeAdapter, tapShape, tappedModel } from './taps.js';
+import { predictLogits } from './batches.js';
+import { trainStage, type EpochRecord, type TrainEvent } from './trainer.js';
+import { prepareTerms, teacherFeatureSource, type TeacherSource } from './terms.js';
 import { withSeededMathRandom } from '../util/seeded_random.js';
 import type { Summary, StageSummary } from '../report/summary.js';
 
@@ -199,16 +198,6 @@ async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit
   return { model, trainSeconds: result.trainSeconds, stage: stageSummary('teacher', spec, terms, result.history) };
 }
 
-/** The teacher a student's feature terms read from, and where its features are cached. */
-interface TeacherSource {
-  model: tf.LayersModel;
-  /** The soft-label cache entry of this teacher and data. */
-  directory: string;
-  source: string;
-  /** The config field of the terms it serves, e.g. 'distill.terms'. */
-  field: string;
-}
-
 async function trainStudent(
   name: string,
   spec: ModelSpec,
@@ -224,7 +213,7 @@ async function trainStudent(
   if (name !== 'scratch') emit({ type: 'info', message: `${name}: ${spec.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
   const prepared = prepareTerms(terms, model, teacher?.model ?? null, seed, `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`);
   const teacherFeatures = teacher && prepared.teacherTaps.length > 0
-    ? teacherFeatureSource(teacher, prepared.teacherTaps, data, emit)
+    ? teacherFeatureSource(teacher, prepared.teacherTaps, data, (message) => emit({ type: 'info', message }))
     : undefined;
   try {
     const result = await trainStage({
@@ -245,54 +234,6 @@ async function trainStudent(
 
 function build(spec: ModelSpec, data: DatasetSplits, seed: number, name: string, field: string): tf.LayersModel {
   return buildModel(spec, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed, name, field });
-}
-
-interface PreparedTerms {
-  terms: WeightedTerm[];
-  studentTaps?: StudentTaps;
-  /** The teacher layers the terms tap, with their shapes (without batch). */
-  teacherTaps: { name: string; shape: number[] }[];
-}
-
-/**
- * Terms from the config, each logged under its method name (suffixed when a method repeats).
- * Feature terms get their taps resolved on `student` and `teacher` and, where the method needs
- * matching shapes, an adapter. Bad taps and unbridgeable shapes are InputErrors naming the term.
- */
-function prepareTerms(
-  terms: ExperimentConfig['distill']['terms'],
-  student: tf.LayersModel,
-  teacher: tf.LayersModel | null,
-  seed: number,
-  /** Names the terms in errors: '<config>: distill.terms'. */
-  termsField: string,
-): PreparedTerms {
-  const seen = new Map<string, number>();
-  const studentTapNames = new Set<string>();
-  const teacherTaps = new Map<string, number[]>();
-  const prepared = terms.map((term, index): WeightedTerm => {
-    const count = (seen.get(term.method) ?? 0) + 1;
-    seen.set(term.method, count);
-    const name = count === 1 ? term.method : `${term.method}#${count}`;
-    const method = methods.get(term.method);
-    const weighted: WeightedTerm = { name, weight: term.weight, loss: method.build(term.options) };
-    if (method.features === undefined) return weighted;
-    const field = `${termsField}[${index}]`;
-    if (teacher === null) throw new InputError(`${field}: method '${term.method}' taps teacher features, but this stage has no teacher`);
-    const { student: studentTap, teacher: teacherTap, adapter } = term.options as { student: string; teacher: string; adapter: 'auto' | 'none' };
-    const studentShape = tapShape(student, studentTap, `${field}.student`);
-    const teacherShape = tapShape(teacher, teacherTap, `${field}.teacher`);
-    studentTapNames.add(studentTap);
-    teacherTaps.set(teacherTap, teacherShape);
-    const projection = makeAdapter(studentShape, teacherShape, method.features, adapter, { seed: seed * 1000 + 900 + index, name: `adapter_${index + 1}`, field });
-    return { ...weighted, studentTap, teacherTap, ...(projection ? { adapter: projection } : {}) };
-  });
-  const names = [...studentTapNames];
-  return {
-    terms: prepared,
-    ...(names.length > 0 ? { studentTaps: tappedModel(student, names, (tap) => `${termsField}: student tap ${tap}`) } : {}),
-    teacherTaps: [...teacherTaps].map(([name, shape]) => ({ name, shape })),
-  };
 }
 
 /**
@@ -317,50 +258,6 @@ function checkTerms(links: Link[], data: DatasetSplits, teacher: tf.LayersModel,
     for (const model of built) model.dispose();
     if (ownsTeacher) teacher.dispose();
   }
-}
-
-/** Teacher features kept in memory (and in the soft-label cache) up to this size; beyond it they are computed per batch. */
-const featureCacheBytes = 1 << 30;
-
-/**
- * The teacher's features at `taps` for a batch: gathered from the soft-label cache when all of the
- * training set's fit in featureCacheBytes, computed from the batch's images otherwise.
- */
-function teacherFeatureSource(
-  teacher: TeacherSource,
-  taps: { name: string; shape: number[] }[],
-  data: DatasetSplits,
-  emit: (event: RunEvent) => void,
-): (indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor> {
-  const samples = data.train.labels.length;
-  const widths = taps.map(({ shape }) => shape.reduce((size, dim) => size * dim, 1));
-  const bytes = samples * widths.reduce((sum, width) => sum + width, 0) * 4;
-  const { model: multi, outputs } = tappedModel(teacher.model, taps.map(({ name }) => name), (name) => `teacher tap ${name}`);
-  const megabytes = (bytes / 2 ** 20).toFixed(0);
-  if (bytes > featureCacheBytes) {
-    emit({ type: 'info', message: `teacher features (${taps.map((tap) => tap.name).join(', ')}): computed per batch; ${megabytes} MiB would exceed the ${featureCacheBytes / 2 ** 20} MiB cache budget` });
-    // Two taps of one tensor get their own copies, since the trainer disposes each.
-    return (_indices, images) => tf.tidy(() => {
-      const predicted = multi.predict(images) as tf.Tensor[];
-      return Object.fromEntries(taps.map(({ name }) => [name, tf.clone(predicted[outputs[name]])]));
-    });
-  }
-  const { features, cached } = cachedTeacherFeatures({
-    directory: teacher.directory,
-    taps,
-    samples,
-    compute: () => {
-      const arrays = predictOutputs(multi, data.train);
-      return Object.fromEntries(taps.map(({ name }) => [name, arrays[outputs[name]]]));
-    },
-  });
-  emit({ type: 'info', message: `teacher features (${taps.map((tap) => tap.name).join(', ')}): ${cached ? 'cached' : 'computed'}, ${megabytes} MiB` });
-  return (indices) => Object.fromEntries(taps.map(({ name, shape }, i) => {
-    const rows = gatherRows(features[name], widths[i], indices);
-    const shaped = tf.reshape(rows, [indices.length, ...shape]);
-    rows.dispose();
-    return [name, shaped];
-  }));
 }
 
 function stageSummary(name: string, training: { epochs: number; batchSize: number; optimizer: object }, terms: ExperimentConfig['distill']['terms'], history: EpochRecord[]): StageSummary {
