@@ -1,19 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { fileURLToPath } from 'node:url';
+import { assertBadInput, kdkit } from './cli.test.util.js';
 import { idxBytes } from '../data/idx.test.util.js';
 
-const bin = fileURLToPath(new URL('../../bin/kdkit.js', import.meta.url));
-
-function kdkit(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 function temporaryDirectory(): string {
   return mkdtempSync(join(tmpdir(), 'kdkit-cli-'));
@@ -34,12 +27,6 @@ function fakeFashionMnist(change?: (files: Record<string, Buffer>) => void): str
   return directory;
 }
 
-function assertBadInput(result: ReturnType<typeof kdkit>, pattern: RegExp, out?: string): void {
-  assert.equal(result.status, 2, `exit code: ${result.status}\nstderr: ${result.stderr}`);
-  assert.match(result.stderr, pattern);
-  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-  if (out) assert.ok(!existsSync(join(out, 'summary.json')), 'no summary.json after a failed run');
-}
 
 test('kdkit demo --quick runs the whole pipeline and writes the run directory', () => {
   const out = join(temporaryDirectory(), 'run');

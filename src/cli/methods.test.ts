@@ -2,18 +2,11 @@
 // cached teacher features, and the errors a user sees for a bad term.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { assertBadInput, kdkit } from './cli.test.util.js';
 
-const bin = fileURLToPath(new URL('../../bin/kdkit.js', import.meta.url));
-
-function kdkit(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 const directory = mkdtempSync(join(tmpdir(), 'kdkit-methods-'));
 
@@ -70,12 +63,6 @@ test('kd, dkd, hint, attention, rkd, sp and ctkd run together from a config, eac
   assert.match(again.stdout, /teacher features \(dense_1, conv_1, penultimate, pool_1\): cached/);
 });
 
-function assertBadInput(result: ReturnType<typeof kdkit>, pattern: RegExp, out: string): void {
-  assert.equal(result.status, 2, `exit code: ${result.status}\nstderr: ${result.stderr}`);
-  assert.match(result.stderr, pattern);
-  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-  assert.ok(!existsSync(join(out, 'summary.json')), 'no summary.json after a failed run');
-}
 
 test('a bad term exits 2 before training and names the field: method, tap, shapes, adapter, schedule', () => {
   const run = (name: string, terms: string, pattern: RegExp) => {

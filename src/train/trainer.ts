@@ -94,7 +94,8 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
   ];
   const tapped = terms.some((term) => term.studentTap !== undefined);
   if (tapped && options.studentTaps === undefined) throw new Error(`stage '${options.stage}': a term taps student features but the stage has no studentTaps`);
-  if (terms.some((term) => term.teacherTap !== undefined) && options.teacherFeatures === undefined) {
+  const readsTeacher = terms.some((term) => term.teacherTap !== undefined);
+  if (readsTeacher && options.teacherFeatures === undefined) {
     throw new Error(`stage '${options.stage}': a term taps teacher features but the stage has no teacherFeatures`);
   }
   /** The student's logits and, when terms tap it, its features, in training mode. */
@@ -126,9 +127,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
         const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
         const batch = batchTensors(train, indices, buffers);
         const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
-        const teacherFeatures = options.teacherFeatures && terms.some((term) => term.teacherTap !== undefined)
-          ? options.teacherFeatures(indices, batch.images)
-          : {};
+        const teacherFeatures = readsTeacher ? options.teacherFeatures!(indices, batch.images) : {};
         const position: TrainingPosition = { progress: ((epoch - 1) * stepsPerEpoch + step) / (options.epochs * stepsPerEpoch), epoch };
         const termValues: tf.Scalar[] = [];
         const { value: cost, grads } = tf.variableGrads(() => {
