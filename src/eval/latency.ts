@@ -9,31 +9,81 @@ export interface LatencyOptions {
   minTotalMs?: number;
 }
 
-/** Median wall time of one forward pass at `batchSize`, in inference mode, including the read-back. */
-export function measureLatencyMs(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number, options: LatencyOptions = {}): number {
-  const { warmup = 3, minRepeats = 5, maxRepeats = 50, minTotalMs = 500 } = options;
-  const input = tf.randomUniform([batchSize, ...sampleShape], 0, 1, 'float32', 7);
-  const run = () => {
-    const output = model.predict(input) as tf.Tensor;
-    output.dataSync();
-    output.dispose();
-  };
-  for (let i = 0; i < warmup; i++) run();
-  const times: number[] = [];
-  let total = 0;
-  while (times.length < minRepeats || (total < minTotalMs && times.length < maxRepeats)) {
-    const started = performance.now();
-    run();
-    const elapsed = performance.now() - started;
-    times.push(elapsed);
-    total += elapsed;
-  }
-  input.dispose();
-  return median(times);
+/** Timing of one forward pass at one batch size, after warm-up. */
+export interface LatencyStats {
+  batchSize: number;
+  p50Ms: number;
+  p95Ms: number;
+  /** batchSize / median time. */
+  samplesPerSecond: number;
+  repeats: number;
 }
 
-export function median(values: number[]): number {
+/** Times `run` (one forward pass at `batchSize`, read-back included) after warm-up. */
+export function timeCalls(run: () => void, batchSize: number, options: LatencyOptions = {}): LatencyStats {
+  const plan = repeatPlan(options);
+  for (let i = 0; i < plan.warmup; i++) run();
+  const times: number[] = [];
+  while (plan.more(times)) {
+    const started = performance.now();
+    run();
+    times.push(performance.now() - started);
+  }
+  return latencyStats(times, batchSize);
+}
+
+/** timeCalls for an asynchronous `run` (e.g. onnxruntime-node's session.run): the same plan and statistics. */
+export async function timeCallsAsync(run: () => Promise<void>, batchSize: number, options: LatencyOptions = {}): Promise<LatencyStats> {
+  const plan = repeatPlan(options);
+  for (let i = 0; i < plan.warmup; i++) await run();
+  const times: number[] = [];
+  while (plan.more(times)) {
+    const started = performance.now();
+    await run();
+    times.push(performance.now() - started);
+  }
+  return latencyStats(times, batchSize);
+}
+
+function repeatPlan(options: LatencyOptions): { warmup: number; more: (times: number[]) => boolean } {
+  const { warmup = 3, minRepeats = 10, maxRepeats = 200, minTotalMs = 500 } = options;
+  return {
+    warmup,
+    more: (times) => times.length < minRepeats || (times.reduce((sum, time) => sum + time, 0) < minTotalMs && times.length < maxRepeats),
+  };
+}
+
+function latencyStats(times: number[], batchSize: number): LatencyStats {
+  const p50Ms = percentile(times, 0.5);
+  return { batchSize, p50Ms, p95Ms: percentile(times, 0.95), samplesPerSecond: batchSize / (p50Ms / 1000), repeats: times.length };
+}
+
+/** Latency of a TensorFlow.js model's forward pass in inference mode, on random inputs in [0, 1]. */
+export function measureLatency(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number, options: LatencyOptions = {}): LatencyStats {
+  const input = tf.randomUniform([batchSize, ...sampleShape], 0, 1, 'float32', 7);
+  try {
+    return timeCalls(() => {
+      const output = model.predict(input) as tf.Tensor;
+      output.dataSync();
+      output.dispose();
+    }, batchSize, options);
+  } finally {
+    input.dispose();
+  }
+}
+
+/** Median wall time of one forward pass at `batchSize`, in inference mode, including the read-back. */
+export function measureLatencyMs(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number, options: LatencyOptions = {}): number {
+  return measureLatency(model, sampleShape, batchSize, options).p50Ms;
+}
+
+/** Nearest-rank percentile (q in [0, 1]) of the values; the median of an even count is the mean of the middle two. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) throw new Error('percentile of no values');
   const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  if (q === 0.5) {
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  }
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }

@@ -2,6 +2,7 @@
  * Small ONNX models built from a plain description of their graph: float32 inputs and outputs
  * with fixed shapes, and nodes with typed attributes. Kernels describe the op they need (a Gemm,
  * a Transpose then MatMul, later Conv or ConvTranspose) and this encodes it with protobufjs.
+ * Exported models (src/export/onnx.ts) add stored weights and a symbolic batch dimension.
  */
 import protobuf from 'protobufjs';
 import { onnxSubsetProto } from './onnx_schema.js';
@@ -12,6 +13,10 @@ export const opsetVersion = 17;
 const irVersion = 8;
 /** TensorProto.DataType.FLOAT */
 const float32Type = 1;
+
+/** TensorProto.DataType values of the initializers kdkit stores. */
+export const tensorDataTypes = { float32: 1, uint8: 2, int64: 7, float16: 10 } as const;
+export type TensorDataType = (typeof tensorDataTypes)[keyof typeof tensorDataTypes];
 
 /** An attribute value with its ONNX type made explicit (Gemm's alpha is a float even when 1). */
 export type AttributeValue =
@@ -43,6 +48,28 @@ export interface GraphSpec {
   nodes: readonly NodeSpec[];
 }
 
+/** A graph input or output whose dimensions may be symbolic (a name, such as 'batch'). */
+export interface SymbolicValueSpec {
+  name: string;
+  shape: readonly (number | string)[];
+}
+
+/** A constant tensor stored in the model (TensorProto): its bytes, row-major, little-endian. */
+export interface InitializerSpec {
+  name: string;
+  dims: readonly number[];
+  dataType: TensorDataType;
+  rawData: Uint8Array;
+}
+
+/** A GraphSpec that may also have symbolic dimensions and stored weights, as exported models do. */
+export interface ModelGraphSpec {
+  inputs: readonly SymbolicValueSpec[];
+  outputs: readonly SymbolicValueSpec[];
+  nodes: readonly NodeSpec[];
+  initializers?: readonly InitializerSpec[];
+}
+
 let modelType: protobuf.Type | undefined;
 
 function onnxModelType(): protobuf.Type {
@@ -61,21 +88,23 @@ function encodeAttribute(name: string, value: AttributeValue): object {
   return { name, type: attributeTypes.string, s: new TextEncoder().encode(value.string) };
 }
 
-function encodeValueInfo({ name, shape }: ValueSpec): object {
-  return {
-    name,
-    type: { tensorType: { elemType: float32Type, shape: { dim: shape.map((size) => ({ dimValue: size })) } } },
-  };
+function encodeValueInfo({ name, shape }: SymbolicValueSpec): object {
+  const dim = shape.map((size) => (typeof size === 'string' ? { dimParam: size } : { dimValue: size }));
+  return { name, type: { tensorType: { elemType: float32Type, shape: { dim } } } };
+}
+
+function encodeInitializer({ name, dims, dataType, rawData }: InitializerSpec): object {
+  return { name, dims: [...dims], dataType, rawData };
 }
 
 /** ONNX's own opset, plus version 1 of any other domain a node uses (e.g. com.microsoft). */
-function opsetImports(graph: GraphSpec): object[] {
+function opsetImports(graph: ModelGraphSpec): object[] {
   const otherDomains = new Set(graph.nodes.map((node) => node.domain ?? '').filter((domain) => domain !== ''));
   return [{ domain: '', version: opsetVersion }, ...[...otherDomains].map((domain) => ({ domain, version: 1 }))];
 }
 
 /** The serialized ONNX model (ModelProto) for `graph`. */
-export function encodeModel(graph: GraphSpec): Uint8Array {
+export function encodeModel(graph: ModelGraphSpec): Uint8Array {
   const type = onnxModelType();
   const model = type.fromObject({
     irVersion,
@@ -93,6 +122,7 @@ export function encodeModel(graph: GraphSpec): Uint8Array {
         output: [...node.outputs],
         attribute: Object.entries(node.attributes ?? {}).map(([name, value]) => encodeAttribute(name, value)),
       })),
+      initializer: (graph.initializers ?? []).map(encodeInitializer),
     },
   });
   return type.encode(model).finish();

@@ -1,6 +1,7 @@
 /**
  * The subset of ONNX's model format (onnx/onnx.proto3) that kdkit writes: one graph of float32
- * tensors with typed attributes. Field numbers and names are ONNX's own.
+ * tensors with typed attributes, and for exported models their stored weights (initializers, as
+ * raw little-endian bytes) and a symbolic batch dimension. Field numbers and names are ONNX's own.
  *
  * Copyright (c) ONNX Project Contributors. Licensed under the Apache License, Version 2.0
  * (SPDX-License-Identifier: Apache-2.0); https://github.com/onnx/onnx/blob/main/LICENSE.
@@ -53,6 +54,14 @@ message GraphProto {
   string name = 2;
   repeated ValueInfoProto input = 11;
   repeated ValueInfoProto output = 12;
+  repeated TensorProto initializer = 5;
+}
+
+message TensorProto {
+  repeated int64 dims = 1;
+  int32 data_type = 2;
+  string name = 8;
+  bytes raw_data = 9;
 }
 
 message TensorShapeProto {
