@@ -15,16 +15,21 @@ export { buildModel, multiplyAccumulates, type BuildOptions } from './models/bui
 export { loadModelDir, saveModelDir, serializedSizeBytes } from './models/io.js';
 
 export { parseConfig, loadConfigFile } from './config/parse.js';
-export type { ExperimentConfig, ExperimentInput, ModelSpec, OptimizerSpec, TermConfig } from './config/schema.js';
+export type { DeployConfig, ExperimentConfig, ExperimentInput, ExportConfig, ModelSpec, OptimizerSpec, TermConfig } from './config/schema.js';
 export { demoConfig } from './config/demo.js';
 
 export { trainStage, type StageOptions, type StageResult, type EpochRecord, type TrainEvent, type WeightedTerm } from './train/trainer.js';
 export { runExperiment, type RunEvent, type RunOptions } from './train/pipeline.js';
 export { predictLogits, accuracy } from './train/batches.js';
 export { evaluateModel, type ModelEvaluation } from './eval/evaluate.js';
-export { measureLatencyMs } from './eval/latency.js';
+export { classificationMetrics, compareWithTeacher, type ClassificationMetrics, type ClassMetrics, type TeacherComparison } from './eval/metrics.js';
+export { measureLatency, measureLatencyMs, type LatencyStats } from './eval/latency.js';
+export { evaluateGate, type GateCheck, type GateResult } from './eval/gate.js';
+export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
+export { serializeQuantized, saveQuantizedModelDir } from './export/tfjs.js';
+export type { ExportRecord, Quantization } from './export/record.js';
 export { softLabels, type SoftLabels, type SoftLabelManifest } from './teachers/cache.js';
 export { writeRunReports } from './report/write.js';
-export type { Summary, StageSummary, GateCheck } from './report/summary.js';
+export type { Summary, StageSummary } from './report/summary.js';
 
 export { InputError, GateError } from './errors.js';

@@ -36,7 +36,7 @@ test('kdkit demo --quick runs the whole pipeline and writes the run directory', 
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   assert.equal(summary.seed, 3);
   assert.equal(summary.backend, 'wasm');
-  assert.deepEqual(summary.dataset, { name: 'digits', train: 1294, validation: 144, test: 359, classes: 10 });
+  assert.deepEqual(summary.dataset, { name: 'digits', train: 1294, validation: 144, test: 359, classes: 10, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], sampleShape: [8, 8, 1] });
   for (const name of ['teacher', 'scratch', 'student']) {
     const model = summary.models[name];
     assert.ok(model.accuracy >= 0 && model.accuracy <= 1, `${name}.accuracy`);
@@ -49,7 +49,7 @@ test('kdkit demo --quick runs the whole pipeline and writes the run directory', 
   const student = summary.stages[2];
   assert.deepEqual(student.terms.map((term: { method: string; weight: number }) => [term.method, term.weight]), [['kd', 0.9], ['ce', 0.1]]);
   assert.deepEqual(Object.keys(student.history[0].terms), ['kd', 'ce']);
-  assert.deepEqual(summary.gate, { passed: true, checks: [] });
+  assert.deepEqual(summary.gate, { passed: true, model: 'student', quantization: 'float32', runtime: 'tfjs', checks: [] });
   for (const artifact of Object.values(summary.artifacts) as string[]) assert.ok(existsSync(join(out, artifact)), `artifact ${artifact}`);
   const modelJson = JSON.parse(readFileSync(join(out, 'student/model.json'), 'utf8'));
   assert.equal(modelJson.format, 'layers-model');
@@ -78,7 +78,7 @@ test('a second run with the same seed reuses the soft labels and loads a saved t
 });
 
 test('--help works on every command', () => {
-  for (const args of [['--help'], ['demo', '--help'], ['run', '--help']]) {
+  for (const args of [['--help'], ['demo', '--help'], ['run', '--help'], ['eval', '--help'], ['export', '--help']]) {
     const result = kdkit(...args);
     assert.equal(result.status, 0);
     assert.match(result.stdout, /Usage: kdkit/);

@@ -13,6 +13,9 @@ import { runExperiment, type RunEvent } from '../train/pipeline.js';
 import { jsonlLogger, writeRunReports } from '../report/write.js';
 import { comparisonRows, distillationGainPoints, formatTable } from '../report/table.js';
 import { progressReporter } from './progress.js';
+import { evaluateCommand, type EvaluateCommandOptions } from './evaluate_command.js';
+import { exportCommand, type ExportCommandOptions } from './export_command.js';
+import { formatGate } from './gate_text.js';
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2, gateFailed: 3 } as const;
 
@@ -66,6 +69,34 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await execute(config, configPath, out, options.dryRun);
     });
 
+  program.command('eval')
+    .description("measure one model on a dataset's test split: accuracy, top-5, per-class F1, calibration, fidelity to a teacher, size, latency, memory")
+    .argument('<model>', 'a TensorFlow.js model (model.json or its directory) or an ONNX file (.onnx, run in ONNX Runtime)')
+    .addOption(new Option('--dataset <name>', 'dataset whose test split to use').choices(['digits', 'fashion-mnist']).default('digits'))
+    .option('--data <dir>', 'directory holding the Fashion-MNIST IDX files')
+    .option('--teacher <model>', 'a teacher model (TensorFlow.js or .onnx) for agreement and KL')
+    .addOption(new Option('--layout <layout>', 'input layout of .onnx models').choices(['nhwc', 'nchw']).default('nhwc'))
+    .option('--latency-batch <n>', 'the larger batch size latency and throughput are measured at', parsePositive, 256)
+    .option('--json <file>', 'also write the figures as JSON')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu']))
+    .action(async (model: string, options: EvaluateCommandOptions & { seed?: number }) => {
+      await evaluateCommand(model, { ...options, seed: 1 }, (text) => process.stdout.write(text));
+    });
+
+  program.command('export')
+    .description('export a TensorFlow.js model: as TensorFlow.js with quantized weights, or as ONNX; the export is checked before it is written')
+    .argument('<model>', 'a TensorFlow.js layers model (model.json or its directory)')
+    .addOption(new Option('--format <format>', 'output format').choices(['tfjs', 'onnx']).makeOptionMandatory())
+    .requiredOption('--out <path>', 'output directory (tfjs) or file (onnx)')
+    .addOption(new Option('--quantize <dtype>', 'weight storage').choices(['float16', 'uint8']))
+    .addOption(new Option('--layout <layout>', 'ONNX input layout: nhwc (as TensorFlow.js) or nchw (as PyTorch)').choices(['nhwc', 'nchw']).default('nhwc'))
+    .addOption(new Option('--dataset <name>', "check the export's accuracy on this dataset's test split").choices(['digits', 'fashion-mnist']))
+    .option('--data <dir>', 'directory holding the Fashion-MNIST IDX files')
+    .action(async (model: string, options: Omit<ExportCommandOptions, 'seed'>) => {
+      const written = await exportCommand(model, { ...options, seed: 1 }, (text) => process.stdout.write(text));
+      if (!written) exitCode = EXIT.failed;
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
@@ -87,11 +118,12 @@ async function execute(config: ExperimentConfig, source: string, out: string, dr
     if (event.type !== 'step') log(event);
   };
   const summary = await runExperiment(config, { outDir, source, onEvent });
-  writeRunReports(outDir, summary);
+  await writeRunReports(outDir, summary);
   process.stdout.write(`\n${formatTable(comparisonRows(summary))}\n`);
   const gain = distillationGainPoints(summary);
   if (gain !== null) process.stdout.write(`\ndistillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy\n`);
-  process.stdout.write(`\nsummary: ${resolve(outDir, 'summary.json')}\nreport:  ${resolve(outDir, 'report.md')}\nstudent: ${resolve(outDir, 'student/model.json')}\n`);
+  process.stdout.write(`\n${formatGate(summary.gate)}\n`);
+  process.stdout.write(`\nsummary: ${resolve(outDir, 'summary.json')}\nreport:  ${resolve(outDir, 'report.html')} and report.md\nstudent: ${resolve(outDir, 'student/model.json')}${summary.exports.onnx.length > 0 ? ` and ${resolve(outDir, summary.exports.onnx[0].path)}` : ''}\n`);
   return summary.gate.passed ? EXIT.ok : EXIT.gateFailed;
 }
 
@@ -109,6 +141,12 @@ function reportError(error: unknown): number {
   if (process.env.KDKIT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   else process.stderr.write('(set KDKIT_DEBUG=1 for the stack trace)\n');
   return EXIT.failed;
+}
+
+function parsePositive(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return number;
 }
 
 function parseSeed(value: string): number {

@@ -56,6 +56,9 @@ export function parseConfig(input: unknown, source = 'config'): ExperimentConfig
       terms: stage.terms ? parseTerms(stage.terms, `stages[${index}].terms`) : terms,
     };
   });
+  if (parsed.data.deploy?.runtime === 'onnxruntime' && !parsed.data.export.onnx) {
+    throw new InputError(`${source}: deploy.runtime: 'onnxruntime' judges student.onnx, but export.onnx is false`);
+  }
   return { ...parsed.data, distill: { ...distill, terms }, stages };
 }
 

@@ -97,6 +97,46 @@ export const stageSpec = z.strictObject({
   terms: z.array(termSpec).min(1).optional(),
 });
 
+const limit = z.number().nonnegative();
+
+/**
+ * Deployment constraints on the student (the gate). Every limit is optional; a run with any
+ * failed check exits with code 3. `quantization` and `runtime` say which export is judged.
+ */
+export const deploySpec = z.strictObject({
+  /** Bytes of the judged export (model.json + weights, or the .onnx file). */
+  maxSizeBytes: limit.optional(),
+  /** Batch-1 p95 forward-pass latency on the judged runtime, in ms. */
+  maxLatencyMs: limit.optional(),
+  /** Test accuracy of the judged export, in [0, 1]. */
+  minAccuracy: z.number().min(0).max(1).optional(),
+  /** Teacher accuracy minus the judged export's, in [0, 1]. */
+  maxAccuracyDrop: z.number().min(0).max(1).optional(),
+  maxParams: limit.optional(),
+  /** Multiply-accumulates per sample. */
+  maxMacs: limit.optional(),
+  /** Peak inference memory at batch 1 in TensorFlow.js, weights included, in bytes. */
+  maxMemoryBytes: limit.optional(),
+  /** Fraction of test samples where the student predicts the teacher's class, in [0, 1]. */
+  minAgreement: z.number().min(0).max(1).optional(),
+  /** Weight storage of the export that is shipped. */
+  quantization: z.enum(['float32', 'float16', 'uint8']).default('float32'),
+  /** Where it runs: TensorFlow.js (layers format) or ONNX Runtime (student.onnx). */
+  runtime: z.enum(['tfjs', 'onnxruntime']).default('tfjs'),
+});
+export type DeployConfig = z.infer<typeof deploySpec>;
+
+/** What the run writes besides student/ (float32 TensorFlow.js). */
+export const exportSpec = z.strictObject({
+  /** Extra TensorFlow.js copies with quantized weights, each evaluated for accuracy lost. */
+  quantize: z.array(z.enum(['float16', 'uint8'])).default(['float16', 'uint8']),
+  /** Input layout of student.onnx: nhwc (as TensorFlow.js) or nchw (as PyTorch). */
+  onnxLayout: z.enum(['nhwc', 'nchw']).default('nhwc'),
+  /** Write student.onnx at all. */
+  onnx: z.boolean().default(true),
+});
+export type ExportConfig = z.infer<typeof exportSpec>;
+
 export const experimentSpec = z.strictObject({
   seed: z.number().int().nonnegative().default(1),
   backend: z.enum(['wasm', 'cpu']).default('wasm'),
@@ -108,6 +148,8 @@ export const experimentSpec = z.strictObject({
   distill: distillSpec,
   /** Intermediate students between the teacher and the student (teacher assistants, born-again generations), in order. */
   stages: z.array(stageSpec).default([]),
+  deploy: deploySpec.optional(),
+  export: exportSpec.default({ quantize: ['float16', 'uint8'], onnxLayout: 'nhwc', onnx: true }),
 });
 
 export type ExperimentInput = z.input<typeof experimentSpec>;

@@ -17,31 +17,44 @@ export interface SavedModel {
   sizeBytes: number;
 }
 
-/** Serializes a model to the two files of the layers format, in memory. */
-export async function serializeModel(model: tf.LayersModel): Promise<{ modelJson: string; weights: Uint8Array }> {
+/** The model's topology and weights as TensorFlow.js's save handlers receive them. */
+export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts & { weightSpecs: tf.io.WeightsManifestEntry[]; weightData: tf.io.WeightData }> {
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(tf.io.withSaveHandler(async (saved) => {
     artifacts = saved;
     return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
   }));
   if (!artifacts?.weightData || !artifacts.weightSpecs) throw new Error(`model '${model.name}' produced no weights when saved`);
-  const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
-  const modelJson = JSON.stringify({
+  return artifacts as tf.io.ModelArtifacts & { weightSpecs: tf.io.WeightsManifestEntry[]; weightData: tf.io.WeightData };
+}
+
+/** model.json of the layers format, its weights in one file next to it. */
+export function layersModelJson(artifacts: tf.io.ModelArtifacts, weightSpecs: tf.io.WeightsManifestEntry[]): string {
+  return JSON.stringify({
     format: 'layers-model',
     generatedBy: artifacts.generatedBy,
     convertedBy: null,
     modelTopology: artifacts.modelTopology,
-    weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs }],
+    weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: weightSpecs }],
   });
-  return { modelJson, weights };
+}
+
+/** Serializes a model to the two files of the layers format, in memory. */
+export async function serializeModel(model: tf.LayersModel): Promise<{ modelJson: string; weights: Uint8Array }> {
+  const artifacts = await modelArtifacts(model);
+  return { modelJson: layersModelJson(artifacts, artifacts.weightSpecs), weights: new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData)) };
 }
 
 export async function saveModelDir(model: tf.LayersModel, directory: string): Promise<SavedModel> {
-  const { modelJson, weights } = await serializeModel(model);
-  writeFileAtomic(join(directory, WEIGHTS_FILE), weights);
+  return writeModelDir(directory, await serializeModel(model));
+}
+
+/** Writes weights, then model.json, each atomically: a reader never sees a model.json without its weights. */
+export function writeModelDir(directory: string, files: { modelJson: string; weights: Uint8Array }): SavedModel {
+  writeFileAtomic(join(directory, WEIGHTS_FILE), files.weights);
   const modelJsonPath = join(directory, 'model.json');
-  writeFileAtomic(modelJsonPath, modelJson);
-  return { modelJsonPath, sizeBytes: Buffer.byteLength(modelJson) + weights.byteLength };
+  writeFileAtomic(modelJsonPath, files.modelJson);
+  return { modelJsonPath, sizeBytes: Buffer.byteLength(files.modelJson) + files.weights.byteLength };
 }
 
 /** Size of the model in the layers format (model.json + float32 weights). */

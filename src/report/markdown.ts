@@ -1,15 +1,15 @@
-import type { Summary } from './summary.js';
-import { comparisonRows, distillationGainPoints, percent } from './table.js';
+import type { StageSummary, Summary } from './summary.js';
+import {
+  classLabels, comparisonRows, confusionRows, costRows, distillationGainPoints, exportRows, gateRows, gateVerdict, percent, perClassRows, qualityRows,
+} from './table.js';
+import { usageSnippets } from './usage.js';
 import { describeSchedule, type Scheduled } from '../schedules/index.js';
 
-/** report.md: the comparison table, the stages with their loss terms and curves, and how to load the student. */
+/**
+ * report.md: every figure of the run as tables (comparison, quality, cost, the student's classes, the
+ * gate, the exports), the stages with their loss terms and curves, and how to load the student.
+ */
 export function renderMarkdown(summary: Summary): string {
-  const rows = comparisonRows(summary);
-  const table = [
-    `| ${rows[0].join(' | ')} |`,
-    `|${rows[0].map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
-    ...rows.slice(1).map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n');
   const gain = distillationGainPoints(summary);
   const lines = [
     `# kdkit run: ${summary.dataset.name}, seed ${summary.seed}`,
@@ -17,16 +17,61 @@ export function renderMarkdown(summary: Summary): string {
     `Dataset: ${summary.dataset.name}: ${summary.dataset.train} train, ${summary.dataset.validation} validation, ${summary.dataset.test} test, ${summary.dataset.classes} classes.`,
     `Engine: ${summary.engine.backend}${summary.engine.simd ? ' (SIMD)' : ''}, ${summary.engine.threads} thread(s)${summary.engine.accelerator === 'none' ? '' : `, matrix products and convolutions on ONNX Runtime (${summary.engine.acceleratorThreads} threads)`}. Latency is the median forward pass after warm-up on this engine.`,
     '',
-    table,
+    markdownTable(comparisonRows(summary)),
     '',
   ];
   if (gain !== null) {
     lines.push(`Distillation ${gain >= 0 ? 'gained' : 'lost'} ${Math.abs(gain).toFixed(2)} points of test accuracy over the scratch student (same architecture, initial weights, data order and budget).`, '');
   }
-  lines.push('## Stages', '');
+  lines.push(
+    '## Quality',
+    '',
+    'ECE is the expected calibration error of the top-1 confidence (15 bins); KL is the mean KL divergence from the teacher at temperature 1.',
+    '',
+    markdownTable(qualityRows(summary)),
+    '',
+    '## Cost',
+    '',
+    'Sizes are model.json plus weights by weight storage; latency is one TensorFlow.js forward pass (p50 and p95 over repeats) at batch 1 and the large batch; peak memory is weights, input and live intermediates.',
+    '',
+    markdownTable(costRows(summary)),
+    '',
+  );
+  const student = summary.models.student;
+  if (student) {
+    const labels = classLabels(summary);
+    lines.push('## The student by class', '', markdownTable(perClassRows(student, labels)), '', 'Confusion matrix (rows: true class, columns: predicted class):', '', markdownTable(confusionRows(student, labels)), '');
+  }
+  lines.push('## Deployment gate', '', `**${gateVerdict(summary.gate)}**`, '');
+  if (summary.gate.checks.length > 0) lines.push(markdownTable(gateRows(summary.gate), 2), '');
+  lines.push(
+    '## Exports',
+    '',
+    'Drop is the float32 student\'s test accuracy minus the copy\'s; max |Δ logit| and agreement compare ONNX Runtime with TensorFlow.js over the test set.',
+    '',
+    markdownTable(exportRows(summary), 3),
+    '',
+    ...stageLines(summary),
+    '## Using the student',
+    '',
+  );
+  for (const snippet of usageSnippets(summary)) {
+    lines.push(`In a browser, with ${snippet.runtime}:`, '', ...snippet.copies.map((copy) => `- ${copy}`), '', '```js', snippet.code, '```', '');
+  }
+  lines.push(`Soft labels: \`${summary.softLabels.directory}\` (${summary.softLabels.cached ? 'reused from the cache' : 'computed in this run'}).`, '');
+  return lines.join('\n');
+}
+
+/** A GitHub-flavoured table: the first `textColumns` columns left-aligned, the figures right-aligned. */
+export function markdownTable(rows: string[][], textColumns = 1): string {
+  const line = (row: string[]) => `| ${row.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(rows[0]), `|${rows[0].map((_, i) => (i < textColumns ? '---' : '---:')).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+function stageLines(summary: Summary): string[] {
+  const lines = ['## Stages', ''];
   for (const stage of summary.stages) {
-    const terms = stage.terms.map((term) => `${describeSchedule(term.weight)} × ${term.method}${Object.keys(term.options).length ? ` (${Object.entries(term.options).map(([k, v]) => `${k} ${typeof v === 'object' && v !== null ? describeSchedule(v as Scheduled) : v}`).join(', ')})` : ''}`).join(' + ');
-    lines.push(`### ${stage.name}`, '', `Loss: ${terms}. ${stage.epochs} epochs, batch ${stage.batchSize}.`, '');
+    lines.push(`### ${stage.name}`, '', `Loss: ${describeLoss(stage)}. ${stage.epochs} epochs, batch ${stage.batchSize}.`, '');
     const termNames = Object.keys(stage.history[0]?.terms ?? {});
     lines.push(`| epoch | loss | ${termNames.join(' | ')} | val acc | seconds |`, `|---:|---:|${termNames.map(() => '---:|').join('')}---:|---:|`);
     for (const epoch of stage.history) {
@@ -34,18 +79,13 @@ export function renderMarkdown(summary: Summary): string {
     }
     lines.push('');
   }
-  lines.push(
-    '## Using the student',
-    '',
-    'In a browser or Node.js, with TensorFlow.js:',
-    '',
-    '```js',
-    "const model = await tf.loadLayersModel('student/model.json'); // a URL in the browser",
-    'const logits = model.predict(images); // NHWC float32 in [0, 1]',
-    '```',
-    '',
-    `Soft labels: \`${summary.softLabels.directory}\` (${summary.softLabels.cached ? 'reused from the cache' : 'computed in this run'}).`,
-    '',
-  );
-  return lines.join('\n');
+  return lines;
+}
+
+/** A stage's loss as a weighted sum of its terms, e.g. "0.9 × kd (temperature 4) + 0.1 × ce". */
+export function describeLoss(stage: StageSummary): string {
+  return stage.terms.map((term) => {
+    const options = Object.entries(term.options).map(([key, value]) => `${key} ${typeof value === 'object' && value !== null ? describeSchedule(value as Scheduled) : value}`);
+    return `${describeSchedule(term.weight)} × ${term.method}${options.length ? ` (${options.join(', ')})` : ''}`;
+  }).join(' + ');
 }

@@ -4,8 +4,10 @@
  */
 import type { EngineInfo } from '../engine/index.js';
 import type { ModelEvaluation } from '../eval/evaluate.js';
+import type { GateResult } from '../eval/gate.js';
 import type { TermConfig } from '../config/schema.js';
 import type { EpochRecord } from '../train/trainer.js';
+import type { ExportRecord } from '../export/record.js';
 
 export interface StageSummary {
   name: string;
@@ -18,26 +20,23 @@ export interface StageSummary {
   history: EpochRecord[];
 }
 
-export interface GateCheck {
-  name: string;
-  limit: number;
-  value: number;
-  passed: boolean;
-}
-
 export interface Summary {
   kdkit: { version: string };
   createdAt: string;
   seed: number;
   backend: string;
   engine: EngineInfo;
-  dataset: { name: string; train: number; validation: number; test: number; classes: number };
-  /** Keyed 'teacher', 'scratch', 'student'. */
-  models: Record<string, ModelEvaluation & { agreementWithTeacher?: number }>;
+  dataset: { name: string; train: number; validation: number; test: number; classes: number; classNames: string[]; sampleShape: number[] };
+  /** Keyed 'teacher', 'scratch', 'student', and 'assistant-N' in a chain. */
+  models: Record<string, ModelEvaluation>;
   stages: StageSummary[];
   softLabels: { directory: string; cached: boolean };
-  /** Deployment gate; with no `deploy:` constraints it passes with no checks. */
-  gate: { passed: boolean; checks: GateCheck[] };
+  /** Deployment gate on the student; with no `deploy:` section it passes with no checks. */
+  gate: GateResult;
+  /** The student as exported: each TensorFlow.js variant and the ONNX file, with what they cost and lose. */
+  exports: ExportRecord;
+  /** The resolved config the run used. */
+  config: object;
   /** Paths relative to the run directory. */
   artifacts: Record<string, string>;
 }

@@ -1,3 +1,6 @@
+/** Rows of the report's tables, header first, shared by the console, report.md and report.html. */
+import type { ModelEvaluation } from '../eval/evaluate.js';
+import type { GateCheck, GateResult } from '../eval/gate.js';
 import type { Summary } from './summary.js';
 
 const ORDER = ['teacher', 'scratch', 'student'];
@@ -5,21 +8,128 @@ const ORDER = ['teacher', 'scratch', 'student'];
 /** Rows of the side-by-side comparison, shared by the console table and report.md. */
 export function comparisonRows(summary: Summary): string[][] {
   const header = ['model', 'test acc', 'params', 'MACs', 'size', 'latency b1', `latency b${firstBatch(summary)}`, 'train', 'agrees w/ teacher'];
-  const names = Object.keys(summary.models).sort((a, b) => rank(a) - rank(b));
-  const rows = names.map((name) => {
+  const rows = modelNames(summary).map((name) => {
     const model = summary.models[name];
     return [
       name,
       percent(model.accuracy),
-      model.params.toLocaleString('en-US'),
-      model.macs.toLocaleString('en-US'),
+      count(model.params),
+      count(model.macs),
       bytes(model.sizeBytes),
       `${model.latencyMs.batch1.toFixed(2)} ms`,
       `${model.latencyMs.batchN.toFixed(1)} ms`,
-      model.trainSeconds > 0 ? `${model.trainSeconds.toFixed(1)} s` : 'loaded',
-      model.agreementWithTeacher === undefined ? '—' : percent(model.agreementWithTeacher),
+      trainTime(model),
+      optional(model.agreementWithTeacher, percent),
     ];
   });
+  return [header, ...rows];
+}
+
+/** What each model gets right, and how close it stays to the teacher. */
+export function qualityRows(summary: Summary): string[][] {
+  const header = ['model', 'test acc', 'top-5', 'macro F1', 'ECE', 'agrees w/ teacher', 'KL(teacher‖model)'];
+  return [header, ...modelNames(summary).map((name) => {
+    const model = summary.models[name];
+    return [
+      name,
+      percent(model.accuracy),
+      optional(model.top5Accuracy ?? undefined, percent),
+      percent(model.macroF1),
+      percent(model.ece),
+      optional(model.agreementWithTeacher, percent),
+      optional(model.klFromTeacher, (nats) => `${nats.toFixed(3)} nats`),
+    ];
+  })];
+}
+
+/** What each model costs to store, run and train on this engine (TensorFlow.js). */
+export function costRows(summary: Summary): string[][] {
+  const n = firstBatch(summary);
+  const header = ['model', 'params', 'MACs', 'size f32', 'size f16', 'size u8', 'b1 p50', 'b1 p95', `b${n} p50`, `b${n} p95`, `b${n} throughput`, 'peak mem b1', `peak mem b${n}`, 'train'];
+  return [header, ...modelNames(summary).map((name) => {
+    const model = summary.models[name];
+    const { batch1, batchN } = model.latency;
+    return [
+      name,
+      count(model.params),
+      count(model.macs),
+      bytes(model.sizes.float32),
+      bytes(model.sizes.float16),
+      bytes(model.sizes.uint8),
+      ms(batch1.p50Ms),
+      ms(batch1.p95Ms),
+      ms(batchN.p50Ms),
+      ms(batchN.p95Ms),
+      `${count(Math.round(batchN.samplesPerSecond))}/s`,
+      bytes(model.memory.peakBytesBatch1),
+      bytes(model.memory.peakBytesBatchN),
+      trainTime(model),
+    ];
+  })];
+}
+
+/** Precision, recall, F1 and support of each class. */
+export function perClassRows(model: ModelEvaluation, classLabels: readonly string[]): string[][] {
+  return [
+    ['class', 'precision', 'recall', 'F1', 'support'],
+    ...model.perClass.map((metrics, c) => [classLabels[c], percent(metrics.precision), percent(metrics.recall), percent(metrics.f1), String(metrics.support)]),
+  ];
+}
+
+/** The confusion matrix: a row per true class, a column per predicted class. */
+export function confusionRows(model: ModelEvaluation, classLabels: readonly string[]): string[][] {
+  return [['true \\ predicted', ...classLabels], ...model.confusion.map((row, c) => [classLabels[c], ...row.map(String)])];
+}
+
+/** The dataset's class names, or class indices where it has none. */
+export function classLabels(summary: Summary): string[] {
+  return Array.from({ length: summary.dataset.classes }, (_, c) => summary.dataset.classNames[c] ?? String(c));
+}
+
+/** Each deployment check with its limit and measured value in the check's unit. */
+export function gateRows(gate: GateResult): string[][] {
+  return [
+    ['check', 'measure', 'limit', 'measured', 'result'],
+    ...gate.checks.map((check) => [
+      check.name,
+      check.measure,
+      `${check.kind === 'max' ? '≤' : '≥'} ${formatMeasure(check.limit, check.unit)}`,
+      formatMeasure(check.value, check.unit),
+      check.passed ? 'pass' : 'FAIL',
+    ]),
+  ];
+}
+
+/** One sentence: what the gate judged and why it failed, or that there was nothing to judge. */
+export function gateVerdict(gate: GateResult): string {
+  if (gate.checks.length === 0) return 'No deploy: constraints, so there was nothing to check.';
+  const judged = `${gate.model} (${gate.quantization}, ${gate.runtime === 'tfjs' ? 'TensorFlow.js' : 'ONNX Runtime'})`;
+  if (gate.passed) return `Passed: ${judged} meets all ${gate.checks.length} deploy: constraints.`;
+  const failures = gate.checks.filter((check) => !check.passed).map((check) => `${check.name} ${formatMeasure(check.value, check.unit)} ${check.kind === 'max' ? '>' : '<'} ${formatMeasure(check.limit, check.unit)}`);
+  return `Failed: ${judged} misses ${failures.length} of ${gate.checks.length} deploy: constraints: ${failures.join('; ')}.`;
+}
+
+/** Each exported copy of the student: what it costs and what it loses against the float32 student. */
+export function exportRows(summary: Summary): string[][] {
+  const { tfjs, onnx: onnxCopies } = summary.exports;
+  const header = ['format', 'quantization', 'path', 'size', 'test acc', 'drop', 'max |Δ logit|', 'agrees w/ TF.js', 'ORT b1 p50 / p95'];
+  if (onnxCopies.length > 0) header.push(`ORT b${onnxCopies[0].latency.batchN.batchSize} p50 / p95`);
+  const rows = tfjs.map((copy) => ['TensorFlow.js', copy.quantization, `${copy.path}/`, bytes(copy.sizeBytes), percent(copy.accuracy), points(copy.accuracyDrop), '—', '—', '—', ...(onnxCopies.length > 0 ? ['—'] : [])]);
+  const studentAccuracy = summary.models.student?.accuracy;
+  for (const onnx of onnxCopies) {
+    rows.push([
+      `ONNX (opset ${onnx.opset}, ${onnx.layout.toUpperCase()})`,
+      onnx.quantization,
+      onnx.path,
+      bytes(onnx.sizeBytes),
+      percent(onnx.accuracy),
+      optional(studentAccuracy === undefined ? undefined : studentAccuracy - onnx.accuracy, points),
+      onnx.maxAbsDiff === 0 ? '0' : onnx.maxAbsDiff.toExponential(1),
+      percent(onnx.agreement),
+      `${onnx.latency.batch1.p50Ms.toFixed(2)} / ${ms(onnx.latency.batch1.p95Ms)}`,
+      `${onnx.latency.batchN.p50Ms.toFixed(2)} / ${ms(onnx.latency.batchN.p95Ms)}`,
+    ]);
+  }
   return [header, ...rows];
 }
 
@@ -36,6 +146,24 @@ export function distillationGainPoints(summary: Summary): number | null {
   return student && scratch ? (student.accuracy - scratch.accuracy) * 100 : null;
 }
 
+/** Model names in reading order: teacher, scratch, student, then the rest (assistants) by name. */
+export function modelNames(summary: Summary): string[] {
+  return Object.keys(summary.models).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b, 'en', { numeric: true }));
+}
+
+export function formatMeasure(value: number, unit: GateCheck['unit']): string {
+  switch (unit) {
+    case 'bytes':
+      return bytes(value);
+    case 'ms':
+      return ms(value);
+    case 'fraction':
+      return percent(value);
+    case 'count':
+      return count(value);
+  }
+}
+
 export function percent(fraction: number): string {
   return `${(fraction * 100).toFixed(2)}%`;
 }
@@ -44,6 +172,27 @@ export function bytes(count: number): string {
   if (count >= 1 << 20) return `${(count / (1 << 20)).toFixed(2)} MiB`;
   if (count >= 1 << 10) return `${(count / (1 << 10)).toFixed(1)} KiB`;
   return `${count} B`;
+}
+
+function ms(value: number): string {
+  return `${value.toFixed(2)} ms`;
+}
+
+function count(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+/** A difference of two accuracies, in percentage points. */
+function points(fraction: number): string {
+  return `${(fraction * 100).toFixed(2)} pts`;
+}
+
+function optional<T>(value: T | undefined, format: (value: T) => string): string {
+  return value === undefined ? '—' : format(value);
+}
+
+function trainTime(model: ModelEvaluation): string {
+  return model.trainSeconds > 0 ? `${model.trainSeconds.toFixed(1)} s` : 'loaded';
 }
 
 function rank(name: string): number {

@@ -1,13 +1,19 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import type { Summary } from './summary.js';
 
-/** Writes summary.json and report.md, each atomically: a failed run never leaves half a file. */
-export function writeRunReports(outDir: string, summary: Summary): void {
+/**
+ * Writes summary.json, report.md and report.html, each atomically: a failed run never leaves half a
+ * file. The charts render asynchronously, so the two plain files are written first and survive a
+ * rendering failure.
+ */
+export async function writeRunReports(outDir: string, summary: Summary): Promise<void> {
   writeFileAtomic(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   writeFileAtomic(join(outDir, 'report.md'), renderMarkdown(summary));
+  writeFileAtomic(join(outDir, 'report.html'), await renderHtml(summary));
 }
 
 /** Appends one JSON event per line to logs.jsonl; each line is written with a single append. */

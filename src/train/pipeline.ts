@@ -13,7 +13,8 @@ import { buildModel } from '../models/build.js';
 import { loadModelDir, saveModelDir, serializeModel } from '../models/io.js';
 import { sha256, softLabels } from '../teachers/cache.js';
 import { evaluateModel, type ModelEvaluation } from '../eval/evaluate.js';
-import { agreement } from '../eval/agreement.js';
+import { gateForRun } from '../eval/gate.js';
+import { exportStudent } from '../export/student.js';
 import { predictLogits } from './batches.js';
 import { trainStage, type EpochRecord, type TrainEvent } from './trainer.js';
 import { prepareTerms, teacherFeatureSource, type TeacherSource } from './terms.js';
@@ -86,21 +87,29 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
 
     // 5. Evaluation on the test set, touched only here.
     info('evaluating on the test set');
-    const evaluated: Record<string, ModelEvaluation & { agreementWithTeacher?: number }> = {};
+    const evaluated: Record<string, ModelEvaluation> = {};
     const teacherEval = await evaluateModel(teacher.model, data.test, { trainSeconds: teacher.trainSeconds });
     evaluated.teacher = teacherEval.evaluation;
     const others: Array<[string, TrainedModel | null]> = [...assistants.map(({ name, trained }): [string, TrainedModel] => [name, trained]), ['scratch', scratch], ['student', student]];
+    let studentLogits = teacherEval.testLogits;
     for (const [name, trained] of others) {
       if (!trained) continue;
-      const result = await evaluateModel(trained.model, data.test, { trainSeconds: trained.trainSeconds });
-      evaluated[name] = { ...result.evaluation, agreementWithTeacher: agreement(result.testLogits, teacherEval.testLogits, data.test.numClasses) };
+      const result = await evaluateModel(trained.model, data.test, { trainSeconds: trained.trainSeconds, teacherLogits: teacherEval.testLogits });
+      evaluated[name] = result.evaluation;
+      if (name === 'student') studentLogits = result.testLogits;
     }
 
-    // 6. Export.
-    const studentSaved = await saveModelDir(student.model, join(options.outDir, 'student'));
+    // 6. Export: the student in every deployable form, each checked on the test set.
+    const exports = await exportStudent(student.model, {
+      outDir: options.outDir, test: data.test, testLogits: studentLogits, exportConfig: config.export, deploy: config.deploy,
+      latencyBatch: evaluated.student.latencyBatch, info,
+    });
     await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
     for (const { name, trained } of assistants) await saveModelDir(trained.model, join(options.outDir, name));
-    info(`student exported: ${studentSaved.modelJsonPath}`);
+    info(`student exported: ${join(options.outDir, 'student', 'model.json')}`);
+
+    // 7. Gate.
+    const gate = gateForRun(config.deploy, evaluated, exports);
 
     const summary: Summary = {
       kdkit: { version: '0.1.0' },
@@ -114,17 +123,24 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         validation: data.validation.labels.length,
         test: data.test.labels.length,
         classes: data.train.numClasses,
+        classNames: [...data.train.classNames],
+        sampleShape: [...data.train.sampleShape],
       },
       models: evaluated,
       stages: [teacher.stage, scratch?.stage ?? null, ...assistants.map(({ trained }) => trained.stage), student.stage]
         .filter((stage): stage is StageSummary => stage !== null),
       softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached },
-      gate: { passed: true, checks: [] },
+      gate,
+      exports,
+      config,
       artifacts: {
         summary: 'summary.json',
         report: 'report.md',
+        reportHtml: 'report.html',
         logs: 'logs.jsonl',
         student: 'student/model.json',
+        ...Object.fromEntries(exports.tfjs.filter((copy) => copy.quantization !== 'float32').map((copy) => [`student-${copy.quantization}`, `${copy.path}/model.json`])),
+        ...Object.fromEntries(exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path])),
         teacher: 'teacher/model.json',
         ...Object.fromEntries(assistants.map(({ name }) => [name, `${name}/model.json`])),
         softLabels: relative(options.outDir, join(cache.directory, 'teacher-logits.npy')),

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { markdownTable, renderMarkdown } from './markdown.js';
+import { fixtureSummary, minimalSummary } from './summary.test.util.js';
+
+/** The table row whose first cell is `first`, under the heading `section`. */
+function row(markdown: string, section: string, first: string): string {
+  const start = markdown.indexOf(`\n${section}\n`);
+  assert.ok(start >= 0, `section ${section}`);
+  const end = markdown.indexOf('\n#', start + section.length + 2);
+  const line = markdown.slice(start, end === -1 ? undefined : end).split('\n').find((candidate) => candidate.startsWith(`| ${first} |`));
+  assert.ok(line, `a row '${first}' under ${section}`);
+  return line;
+}
+
+test('report.md carries the quality and cost of every model', () => {
+  const markdown = renderMarkdown(fixtureSummary());
+  // 346/359 correct = 96.38%; the F1 of the ten classes, 2·TP/(predicted + support), average
+  // (1 + 70/74 + 1 + 70/73 + 70/71 + 72/76 + 70/71 + 70/72 + 64/70 + 64/69) / 10 = 0.96381.
+  assert.equal(row(markdown, '## Quality', 'student'), '| student | 96.38% | 99.44% | 96.38% | 2.10% | 96.94% | 0.087 nats |');
+  assert.equal(row(markdown, '## Quality', 'teacher'), '| teacher | 98.89% | 99.72% | 98.89% | 1.20% | — | — |');
+  // 27,810 B = 27.2 KiB, 15,212 B = 14.9 KiB; 256 samples / 3.9 ms = 65,641/s; 1,310,720 B = 1.25 MiB.
+  assert.equal(
+    row(markdown, '## Cost', 'student'),
+    '| student | 12,810 | 98,560 | 51.8 KiB | 27.2 KiB | 14.9 KiB | 0.41 ms | 0.58 ms | 3.90 ms | 4.60 ms | 65,641/s | 60.0 KiB | 1.25 MiB | 7.1 s |',
+  );
+  assert.match(markdown, /\| model \| params \| MACs \| size f32 \| size f16 \| size u8 \| b1 p50 \| b1 p95 \| b256 p50 \| b256 p95 \| b256 throughput \| peak mem b1 \| peak mem b256 \| train \|/);
+  assert.match(markdown, /Distillation gained 1\.95 points/);
+});
+
+test("report.md carries the student's classes and confusion matrix", () => {
+  const markdown = renderMarkdown(fixtureSummary());
+  // Class 1: 35 right of 36, and 38 predicted as 1 (35 + one 6 + two 8s).
+  assert.equal(row(markdown, '## The student by class', '1'), '| 1 | 92.11% | 97.22% | 94.59% | 36 |');
+  assert.equal(row(markdown, '## The student by class', '8'), '| 8 | 91.43% | 91.43% | 91.43% | 35 |');
+  assert.match(markdown, /\| true \\ predicted \| 0 \| 1 \| 2 \| 3 \| 4 \| 5 \| 6 \| 7 \| 8 \| 9 \|/);
+  assert.match(markdown, /\n\| 9 \| 0 \| 0 \| 0 \| 1 \| 0 \| 1 \| 0 \| 0 \| 1 \| 32 \|\n/);
+});
+
+test('report.md gives the gate verdict and each check in its unit', () => {
+  const summary = fixtureSummary();
+  const markdown = renderMarkdown(summary);
+  // 345/359 = 96.10% against a 97% floor.
+  assert.match(markdown, /\*\*Failed: student \(uint8, TensorFlow\.js\) misses 1 of 4 deploy: constraints: minAccuracy 96\.10% < 97\.00%\.\*\*/);
+  assert.equal(row(markdown, '## Deployment gate', 'maxSizeBytes'), '| maxSizeBytes | size of the uint8 TensorFlow.js export | ≤ 64.0 KiB | 14.9 KiB | pass |');
+  assert.equal(row(markdown, '## Deployment gate', 'maxLatencyMs'), '| maxLatencyMs | batch-1 p95 latency (TensorFlow.js) | ≤ 1.00 ms | 0.58 ms | pass |');
+  assert.equal(row(markdown, '## Deployment gate', 'maxParams'), '| maxParams | parameters | ≤ 20,000 | 12,810 | pass |');
+  assert.equal(row(markdown, '## Deployment gate', 'minAccuracy'), '| minAccuracy | test accuracy of the uint8 export | ≥ 97.00% | 96.10% | FAIL |');
+
+  summary.gate.passed = true;
+  for (const check of summary.gate.checks) check.passed = true;
+  assert.match(renderMarkdown(summary), /\*\*Passed: student \(uint8, TensorFlow\.js\) meets all 4 deploy: constraints\.\*\*/);
+});
+
+test('report.md lists every export with its cost and loss', () => {
+  const markdown = renderMarkdown(fixtureSummary());
+  // 1 sample of 359 lost = 0.28 points; 51,804 B = 50.6 KiB.
+  assert.equal(row(markdown, '## Exports', 'TensorFlow.js'), '| TensorFlow.js | float32 | student/ | 51.8 KiB | 96.38% | 0.00 pts | — | — | — | — |');
+  assert.match(markdown, /\n\| TensorFlow\.js \| uint8 \| student-uint8\/ \| 14\.9 KiB \| 96\.10% \| 0\.28 pts \| — \| — \| — \| — \|\n/);
+  assert.equal(
+    row(markdown, '## Exports', 'ONNX (opset 13, NHWC)'),
+    '| ONNX (opset 13, NHWC) | float32 | student.onnx | 50.6 KiB | 96.38% | 0.00 pts | 2.4e-6 | 100.00% | 0.09 / 0.14 ms | 1.62 / 1.90 ms |',
+  );
+  assert.match(markdown, /\| max \\\|Δ logit\\\| \|/, 'pipes inside a cell are escaped');
+});
+
+test('"Using the student" loads each exported copy in a browser', () => {
+  const summary = fixtureSummary();
+  const markdown = renderMarkdown(summary);
+  const usage = markdown.slice(markdown.indexOf('## Using the student'));
+  for (const path of ['student/model.json', 'student-float16/model.json', 'student-uint8/model.json']) assert.ok(usage.includes(`\`${path}\``), path);
+  assert.ok(usage.includes("const model = await tf.loadLayersModel('student/model.json');"));
+  assert.ok(usage.includes("import * as ort from 'onnxruntime-web';"));
+  assert.ok(usage.includes("const session = await ort.InferenceSession.create('student.onnx');"));
+  assert.ok(usage.includes("const output = await session.run({ image: new ort.Tensor('float32', pixels, [1, 8, 8, 1]) });"));
+  assert.ok(usage.includes('const logits = output.logits.data; // 10 class scores'));
+
+  summary.exports.onnx[0].layout = 'nchw';
+  assert.ok(renderMarkdown(summary).includes("new ort.Tensor('float32', pixels, [1, 1, 8, 8])"));
+});
+
+test('report.md of a run without scratch, deploy: constraints or ONNX leaves those parts out', () => {
+  const markdown = renderMarkdown(minimalSummary());
+  assert.match(markdown, /\*\*No deploy: constraints, so there was nothing to check\.\*\*/);
+  assert.doesNotMatch(markdown, /\| check \||\| scratch \||ONNX \(opset|onnxruntime-web|Distillation gained/);
+  assert.equal(row(markdown, '## Quality', 'student'), '| student | 96.38% | 99.44% | 96.38% | 2.10% | 96.94% | 0.087 nats |');
+});
+
+test('markdownTable aligns text left and figures right, and escapes pipes', () => {
+  assert.equal(markdownTable([['name', 'kind', 'value'], ['a|b', 'x', '1']], 2), '| name | kind | value |\n|---|---|---:|\n| a\\|b | x | 1 |');
+});
