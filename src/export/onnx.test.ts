@@ -87,11 +87,15 @@ test('quantized exports: uint8 is about a quarter and float16 half of float32, w
   const float16Ratio = float16.length / float32.length;
   const uint8Ratio = uint8.length / float32.length;
   t.diagnostic(`sizes: float32 ${float32.length} B, float16 ${float16.length} B (${float16Ratio.toFixed(4)}), uint8 ${uint8.length} B (${uint8Ratio.toFixed(4)})`);
-  // Each output channel adds a float32 bias (kept), a float32 scale and a uint8 zero point.
+  // Each output channel adds a float32 bias (kept), a float32 scale and a float32 zero point.
   assert.ok(float16Ratio > 0.5 && float16Ratio < 0.51, `float16 ratio ${float16Ratio}`);
   assert.ok(uint8Ratio > 0.25 && uint8Ratio <= 0.27, `uint8 ratio ${uint8Ratio}`);
   assert.equal(graphOf(uint8).initializer.find((initializer) => initializer.name === 'dense_1/kernel_uint8')!.dataType, 2);
   assert.equal(graphOf(float16).initializer.find((initializer) => initializer.name === 'dense_1/kernel_float16')!.dataType, 10);
+  // Expanded by ops ONNX Runtime constant-folds at load; it would run a DequantizeLinear every call.
+  const uint8Ops = opTypes(uint8);
+  assert.ok(!uint8Ops.includes('DequantizeLinear'));
+  assert.deepEqual(uint8Ops.filter((op) => op === 'Cast' || op === 'Sub').length, 2 * 2, 'a Cast and a Sub per kernel');
 
   // Tolerances: float16 keeps 11 significant bits (relative 2⁻¹¹ per weight); uint8 is within
   // half a step of a 255-step per-channel range. On logits of order 1 that is about 1e-3 and

@@ -10,8 +10,9 @@
  *   (its only consumer) is folded into that layer's weights; any other becomes a per-channel Mul
  *   and Add. Dropout and the other training-only noise layers are dropped.
  * - quantize 'float16' stores each weight matrix or kernel as FLOAT16 followed by a Cast to
- *   float32; 'uint8' stores it as uint8 with a float32 scale and a uint8 zero point per output
- *   channel, followed by DequantizeLinear (opset 13's per-axis form). Biases, batch-norm vectors
+ *   float32; 'uint8' stores it as uint8 with a scale and a zero point (both float32) per output
+ *   channel, expanded by Cast, Sub and Mul, which ONNX Runtime folds into a constant at load
+ *   (it keeps a DequantizeLinear on a weight and runs it every call). Biases, batch-norm vectors
  *   and other constants stay float32: they are a small part of the size and are added, not
  *   multiplied, so their error would not shrink. Computation is float32 either way
  *   (weight-only quantization shrinks the file, not the arithmetic). See onnx_quantize.ts.

@@ -80,9 +80,14 @@ export class OnnxGraphBuilder {
     if (this.quantization === 'uint8') {
       const { quantized, scales, zeroPoints } = quantizeUint8(data, dims, channelAxis);
       const stored = this.store(`${hint}_uint8`, dims, tensorDataTypes.uint8, quantized);
-      const scale = this.constant(`${hint}_scale`, scales, [scales.length]);
-      const zeroPoint = this.store(`${hint}_zero_point`, [zeroPoints.length], tensorDataTypes.uint8, zeroPoints);
-      return this.node('DequantizeLinear', [stored, scale, zeroPoint], hint, { axis: { int: channelAxis } });
+      // (float(q) − zeroPoint) · scale, DequantizeLinear's formula, written as Cast, Sub and Mul:
+      // ONNX Runtime folds these into a float32 constant when the session loads, but leaves a
+      // DequantizeLinear on a weight in the graph (for QDQ fusion) and runs it on every call.
+      const channelDims = dims.map((size, axis) => (axis === channelAxis ? size : 1));
+      const scale = this.constant(`${hint}_scale`, scales, channelDims);
+      const zeroPoint = this.constant(`${hint}_zero_point`, Float32Array.from(zeroPoints), channelDims);
+      const widened = this.node('Cast', [stored], `${hint}_float`, { to: { int: tensorDataTypes.float32 } });
+      return this.node('Mul', [this.node('Sub', [widened, zeroPoint], `${hint}_centered`), scale], hint);
     }
     return this.constant(hint, data, dims);
   }
