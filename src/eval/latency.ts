@@ -1,4 +1,5 @@
 import * as tf from '../engine/tf.js';
+import { forward } from '../models/forward.js';
 
 export interface LatencyOptions {
   /** Untimed calls first, so one-time compilation and allocation are not counted. */
@@ -63,7 +64,7 @@ export function measureLatency(model: tf.LayersModel, sampleShape: readonly numb
   const input = tf.randomUniform([batchSize, ...sampleShape], 0, 1, 'float32', 7);
   try {
     return timeCalls(() => {
-      const output = model.predict(input) as tf.Tensor;
+      const output = forward(model, input) as tf.Tensor;
       output.dataSync();
       output.dispose();
     }, batchSize, options);

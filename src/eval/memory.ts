@@ -1,4 +1,5 @@
 import * as tf from '../engine/tf.js';
+import { forward } from '../models/forward.js';
 
 export interface MemoryUse {
   /** Bytes of the model's weights. */
@@ -23,7 +24,7 @@ export async function measureMemory(model: tf.LayersModel, sampleShape: readonly
 async function forwardBytes(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number): Promise<number> {
   const input = tf.zeros([batchSize, ...sampleShape]);
   const before = tf.memory().numBytes;
-  const info = await tf.profile(() => model.predict(input) as tf.Tensor);
+  const info = await tf.profile(() => forward(model, input) as tf.Tensor);
   (info.result as tf.Tensor).dispose();
   input.dispose();
   return input.size * 4 + Math.max(0, info.peakBytes - before);

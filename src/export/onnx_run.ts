@@ -17,6 +17,7 @@ import { timeCallsAsync, type LatencyOptions, type LatencyStats } from '../eval/
 import { argmaxRow } from '../util/argmax.js';
 import { Rng } from '../util/rng.js';
 import type { OnnxLayout } from './onnx.js';
+import { forward } from '../models/forward.js';
 
 // Errors only: ONNX Runtime's warnings about unused initializers and the like are not actionable.
 const errorSeverity = 3;
@@ -151,7 +152,7 @@ export async function verifyOnnx(
     const rows = Math.min(batchSize, samples - start);
     const logits = tf.tidy(() => {
       const batch = tf.tensor4d(images.subarray(start * sampleSize, (start + rows) * sampleSize), [rows, ...sampleShape]);
-      return (model.predict(batch) as tf.Tensor).dataSync() as Float32Array;
+      return (forward(model, batch) as tf.Tensor).dataSync() as Float32Array;
     });
     reference.set(logits, start * (onnx.length / samples));
   }

@@ -2,6 +2,7 @@ import * as tf from '../engine/tf.js';
 import type { Dataset } from '../data/dataset.js';
 import { argmaxRow } from '../util/argmax.js';
 import { allocateBatch, gatherBatch, type BatchBuffers } from '../data/batches.js';
+import { forward } from '../models/forward.js';
 
 /**
  * The samples at `indices` as tensors: images [b, h, w, c] and int32 labels [b]. Pass `buffers`
@@ -33,7 +34,7 @@ export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize
   for (let start = 0; start < count; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
     const batch = batchTensors(dataset, indices, buffers);
-    const output = model.predict(batch.images) as tf.Tensor;
+    const output = forward(model, batch.images) as tf.Tensor;
     logits.set(output.dataSync() as Float32Array, start * numClasses);
     tf.dispose([batch.images, batch.labels, output]);
   }
@@ -60,7 +61,7 @@ export function predictOutputs(model: tf.LayersModel, dataset: Dataset, batchSiz
   for (let start = 0; start < count; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
     const batch = batchTensors(dataset, indices, buffers);
-    const predicted = model.predict(batch.images);
+    const predicted = forward(model, batch.images);
     const outputs = Array.isArray(predicted) ? predicted : [predicted];
     outputs.forEach((output, i) => arrays[i].set(output.dataSync() as Float32Array, start * widths[i]));
     tf.dispose([batch.images, batch.labels, ...outputs]);

@@ -12,6 +12,7 @@ import { cachedTeacherFeatures } from '../teachers/cache.js';
 import { gatherRows, predictOutputs } from './batches.js';
 import type { StudentTaps, WeightedTerm } from './trainer.js';
 import { makeAdapter, tapShape, tappedModel } from './taps.js';
+import { forward } from '../models/forward.js';
 
 /** The teacher a student's feature terms read from, and where its features are cached. */
 export interface TeacherSource {
@@ -93,7 +94,7 @@ export function teacherFeatureSource(
     emit(`teacher features (${taps.map((tap) => tap.name).join(', ')}): computed per batch; ${megabytes} MiB would exceed the ${featureCacheBytes / 2 ** 20} MiB cache budget`);
     // Two taps of one tensor get their own copies, since the trainer disposes each.
     return (_indices, images) => tf.tidy(() => {
-      const predicted = multi.predict(images) as tf.Tensor[];
+      const predicted = forward(multi, images) as tf.Tensor[];
       return Object.fromEntries(taps.map(({ name }) => [name, tf.clone(predicted[outputs[name]])]));
     });
   }
