@@ -28,7 +28,11 @@ export { evaluateGate, type GateCheck, type GateResult } from './eval/gate.js';
 export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
 export { serializeQuantized, saveQuantizedModelDir } from './export/tfjs.js';
 export type { ExportRecord, Quantization } from './export/record.js';
-export { softLabels, type SoftLabels, type SoftLabelManifest } from './teachers/cache.js';
+export { softLabelsFromStore, listEntries, verifyEntry, removeEntry, type StoreOptions, type SoftLabelEntry, type StoreManifest } from './teachers/store.js';
+export { openTeacher, type OpenedTeacher, type Teacher, type TeacherInfo } from './teachers/index.js';
+export { openOnnxTeacher, type OnnxTeacherOptions } from './teachers/onnx.js';
+export { connectRemoteTeacher, type RemoteTeacherOptions } from './teachers/remote.js';
+export { tfjsTeacher } from './teachers/tfjs.js';
 export { writeRunReports } from './report/write.js';
 export type { Summary, StageSummary } from './report/summary.js';
 

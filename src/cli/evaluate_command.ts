@@ -51,7 +51,7 @@ export async function evaluateCommand(modelPath: string, options: EvaluateComman
     const result = await evaluateModel(model, test, { trainSeconds: 0, teacherLogits, latencyBatch: options.latencyBatch });
     model.dispose();
     const { trainSeconds: _unused, ...evaluation } = result.evaluation;
-    report = { runtime: 'tfjs', ...evaluation };
+    report = evaluation;
   }
   const record = { model: resolve(modelPath), dataset: { name: options.dataset, test: test.labels.length, classes: test.numClasses }, ...report };
   write(describe(record as unknown as Described));

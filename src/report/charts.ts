@@ -32,7 +32,11 @@ export async function renderCharts(summary: Summary): Promise<Chart[]> {
     );
   }
   const names = modelNames(summary);
-  const accuracyAgainst = (cost: (name: string) => number) => names.map((name) => ({ name, cost: cost(name), accuracy: summary.models[name].accuracy }));
+  // A model without the figure (a remote teacher has no size) is left out of that chart.
+  const accuracyAgainst = (cost: (name: string) => number | null) => names.flatMap((name) => {
+    const value = cost(name);
+    return value === null ? [] : [{ name, cost: value, accuracy: summary.models[name].accuracy }];
+  });
   charts.push(
     {
       id: 'accuracy-latency', title: 'Accuracy against latency',
@@ -42,7 +46,7 @@ export async function renderCharts(summary: Summary): Promise<Chart[]> {
     {
       id: 'accuracy-size', title: 'Accuracy against size',
       caption: 'Test accuracy against float32 model size. Filled points and the step line are the Pareto front: no other model is both smaller and more accurate.',
-      spec: tradeoffSpec(accuracyAgainst((name) => summary.models[name].sizeBytes / 1024), 'size, float32 (KiB, log scale)'),
+      spec: tradeoffSpec(accuracyAgainst((name) => { const size = summary.models[name].sizeBytes; return size === null ? null : size / 1024; }), 'size, float32 (KiB, log scale)'),
     },
   );
   const student = summary.models.student;

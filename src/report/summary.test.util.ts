@@ -77,6 +77,7 @@ function model(confusion: number[][], quality: { top5: number; ece: number; agre
     macs: costs.macs,
     sizeBytes: costs.sizes.float32,
     sizes: costs.sizes,
+    runtime: 'tfjs',
     latencyMs: { batch1: costs.batch1[0], batchN: costs.batchN[0] },
     latencyBatch: 256,
     latency: { batch1: latency(1, ...costs.batch1), batchN: latency(256, ...costs.batchN) },
@@ -111,6 +112,7 @@ export function fixtureSummary(): Summary {
     backend: 'wasm',
     engine: { backend: 'wasm', simd: true, threads: 1, customKernels: ['BatchMatMul', 'Conv2D'], accelerator: 'onnxruntime', acceleratorThreads: 4, acceleratorInterface: 'c-api' },
     dataset: { name: 'digits', train: 1294, validation: 144, test: 359, classes: 10, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], sampleShape: [8, 8, 1] },
+    teacher: { kind: 'tfjs', description: 'TensorFlow.js cnn trained in this run', fingerprint: 'ab'.repeat(32) },
     models: {
       teacher: model(confusionWith([[3, 5, 1], [8, 1, 2], [9, 3, 1]]), { top5: 0.9972, ece: 0.012 }, {
         params: 206_922, macs: 5_012_480, sizes: { float32: 830_476, float16: 416_020, uint8: 209_310 },
@@ -149,7 +151,7 @@ export function fixtureSummary(): Summary {
         history: history([[2.2846, { kd: 2.4077, ce: 1.1767 }, 0.7639], [0.8353, { kd: 0.8771, ce: 0.4591 }, 0.9028], [0.4477, { kd: 0.4702, ce: 0.2452 }, 0.9444], [0.3095, { kd: 0.3248, ce: 0.1718 }, 0.9583]]),
       },
     ],
-    softLabels: { directory: '../.kdkit-cache/soft-labels/3f9a0c2e', cached: false },
+    softLabels: { directory: '../.kdkit-cache/soft-labels/3f9a0c2e', cached: false, seconds: 0.4 },
     gate: {
       passed: false,
       model: 'student',

@@ -27,10 +27,13 @@ export interface Summary {
   backend: string;
   engine: EngineInfo;
   dataset: { name: string; train: number; validation: number; test: number; classes: number; classNames: string[]; sampleShape: number[] };
+  /** What the teacher is and where it ran: a TensorFlow.js model, an ONNX file, or a remote model. */
+  teacher: { kind: 'tfjs' | 'onnx' | 'remote'; description: string; fingerprint: string };
   /** Keyed 'teacher', 'scratch', 'student', and 'assistant-N' in a chain. */
   models: Record<string, ModelEvaluation>;
   stages: StageSummary[];
-  softLabels: { directory: string; cached: boolean };
+  /** Where the soft labels are, whether the store already had them, and how long the step took. */
+  softLabels: { directory: string; cached: boolean; seconds: number };
   /** Deployment gate on the student; with no `deploy:` section it passes with no checks. */
   gate: GateResult;
   /** The student as exported: each TensorFlow.js variant and the ONNX file, with what they cost and lose. */

@@ -13,9 +13,9 @@ export function comparisonRows(summary: Summary): string[][] {
     return [
       name,
       percent(model.accuracy),
-      count(model.params),
-      count(model.macs),
-      bytes(model.sizeBytes),
+      optional(model.params, count),
+      optional(model.macs, count),
+      optional(model.sizeBytes, bytes),
       `${model.latencyMs.batch1.toFixed(2)} ms`,
       `${model.latencyMs.batchN.toFixed(1)} ms`,
       trainTime(model),
@@ -42,7 +42,7 @@ export function qualityRows(summary: Summary): string[][] {
   })];
 }
 
-/** What each model costs to store, run and train on this engine (TensorFlow.js). */
+/** What each model costs to store, run and train where it runs (summary.models[…].runtime: TensorFlow.js, or ONNX Runtime / a server for an external teacher). */
 export function costRows(summary: Summary): string[][] {
   const n = firstBatch(summary);
   const header = ['model', 'params', 'MACs', 'size f32', 'size f16', 'size u8', 'b1 p50', 'b1 p95', `b${n} p50`, `b${n} p95`, `b${n} throughput`, 'peak mem b1', `peak mem b${n}`, 'train'];
@@ -51,18 +51,18 @@ export function costRows(summary: Summary): string[][] {
     const { batch1, batchN } = model.latency;
     return [
       name,
-      count(model.params),
-      count(model.macs),
-      bytes(model.sizes.float32),
-      bytes(model.sizes.float16),
-      bytes(model.sizes.uint8),
+      optional(model.params, count),
+      optional(model.macs, count),
+      optional(model.sizes?.float32 ?? model.sizeBytes, bytes),
+      optional(model.sizes?.float16, bytes),
+      optional(model.sizes?.uint8, bytes),
       ms(batch1.p50Ms),
       ms(batch1.p95Ms),
       ms(batchN.p50Ms),
       ms(batchN.p95Ms),
       `${count(Math.round(batchN.samplesPerSecond))}/s`,
-      bytes(model.memory.peakBytesBatch1),
-      bytes(model.memory.peakBytesBatchN),
+      optional(model.memory?.peakBytesBatch1, bytes),
+      optional(model.memory?.peakBytesBatchN, bytes),
       trainTime(model),
     ];
   })];
@@ -187,8 +187,8 @@ function points(fraction: number): string {
   return `${(fraction * 100).toFixed(2)} pts`;
 }
 
-function optional<T>(value: T | undefined, format: (value: T) => string): string {
-  return value === undefined ? '—' : format(value);
+function optional<T>(value: T | null | undefined, format: (value: T) => string): string {
+  return value === undefined || value === null ? '—' : format(value);
 }
 
 function trainTime(model: ModelEvaluation): string {

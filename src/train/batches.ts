@@ -49,22 +49,3 @@ export function accuracy(logits: Float32Array, labels: Int32Array): number {
   return labels.length === 0 ? 0 : correct / labels.length;
 }
 
-/**
- * Runs a multi-output model in inference mode over the whole dataset; returns each output as a
- * row-major [n, ...] array, in the model's output order.
- */
-export function predictOutputs(model: tf.LayersModel, dataset: Dataset, batchSize = 256): Float32Array[] {
-  const count = dataset.labels.length;
-  const widths = model.outputs.map((output) => output.shape.slice(1).reduce<number>((size, dim) => size * (dim ?? 1), 1));
-  const arrays = widths.map((width) => new Float32Array(count * width));
-  const buffers = allocateBatch(dataset, batchSize);
-  for (let start = 0; start < count; start += batchSize) {
-    const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
-    const batch = batchTensors(dataset, indices, buffers);
-    const predicted = forward(model, batch.images);
-    const outputs = Array.isArray(predicted) ? predicted : [predicted];
-    outputs.forEach((output, i) => arrays[i].set(output.dataSync() as Float32Array, start * widths[i]));
-    tf.dispose([batch.images, batch.labels, ...outputs]);
-  }
-  return arrays;
-}

@@ -8,16 +8,17 @@ import * as tf from '../engine/tf.js';
 import { initEngine, type EngineInfo } from '../engine/index.js';
 import { loadDataset, type DatasetSplits } from '../data/index.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
-import { InputError } from '../errors.js';
 import { buildModel } from '../models/build.js';
-import { loadModelDir, saveModelDir, serializeModel } from '../models/io.js';
-import { sha256, softLabels } from '../teachers/cache.js';
-import { evaluateModel, type ModelEvaluation } from '../eval/evaluate.js';
+import { saveModelDir } from '../models/io.js';
+import { softLabelsFromStore, storeOptions, type StoreOptions } from '../teachers/store.js';
+import { tfjsTeacher } from '../teachers/tfjs.js';
+import type { Teacher } from '../teachers/teacher.js';
+import { evaluateModel, evaluateTeacher, type ModelEvaluation } from '../eval/evaluate.js';
 import { gateForRun } from '../eval/gate.js';
 import { exportStudent } from '../export/student.js';
-import { predictLogits } from './batches.js';
 import { trainStage, type EpochRecord, type TrainEvent } from './trainer.js';
-import { prepareTerms, teacherFeatureSource, type TeacherSource } from './terms.js';
+import { prepareTerms, teacherFeatureSource, type TapSource, type TeacherSource } from './terms.js';
+import { obtainTeacher } from './teacher_stage.js';
 import { withSeededMathRandom } from '../util/seeded_random.js';
 import type { Summary, StageSummary } from '../report/summary.js';
 
@@ -51,17 +52,25 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes`);
 
     const links = chain(config);
-    if ('model' in config.teacher) checkTerms(links, data, build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`), source, true);
+    if ('model' in config.teacher) {
+      const check = build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`);
+      try {
+        checkTerms(links, data, check, source);
+      } finally {
+        check.dispose();
+      }
+    }
 
     // 1. Teacher.
-    const teacher = await obtainTeacher(config, data, emit);
-    checkTeacherFits(teacher.model, data, config);
-    if ('load' in config.teacher) checkTerms(links, data, teacher.model, source, false);
+    const teacher = await obtainTeacher(config, data, emit, source);
+    if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
 
     // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
-    const cacheRoot = join(options.outDir, 'cache');
-    const cache = await labelsOf(teacher.model, cacheRoot, data);
-    info(`soft labels: ${cache.cached ? 'cached' : 'computed'} (${cache.directory})`);
+    const store = storeOptions(config, config.softLabels.store ?? join(options.outDir, 'cache'));
+    const labelsStarted = performance.now();
+    const cache = await labelsOf(teacher.teacher, store, data, info);
+    const labelSeconds = (performance.now() - labelsStarted) / 1000;
+    info(`soft labels: ${cache.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${cache.directory})`);
 
     // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
     // same shuffling and budget; only the loss differs. Assistants, if any, come between the
@@ -69,7 +78,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     const scratch = config.baseline
       ? await trainStudent('scratch', config.student.model, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit)
       : null;
-    let current: TeacherSource & { logits: Float32Array } = { model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
+    let current: TeacherSource & { logits: Float32Array } = { teacher: teacher.teacher, model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
     const assistants: Array<{ name: string; trained: TrainedModel }> = [];
     let student: TrainedModel | undefined;
     for (const [index, link] of links.entries()) {
@@ -79,16 +88,17 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         break;
       }
       assistants.push({ name: link.name, trained });
-      const labels = await labelsOf(trained.model, cacheRoot, data);
+      const assistant = await tfjsTeacher(trained.model, `${link.name} trained in this run`);
+      const labels = await labelsOf(assistant, store, data, info);
       info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
-      current = { model: trained.model, directory: labels.directory, logits: labels.logits, source, field: '' };
+      current = { teacher: assistant, model: trained.model, directory: labels.directory, logits: labels.logits, source, field: '' };
     }
     if (student === undefined) throw new Error('the chain trained no student');
 
     // 5. Evaluation on the test set, touched only here.
     info('evaluating on the test set');
     const evaluated: Record<string, ModelEvaluation> = {};
-    const teacherEval = await evaluateModel(teacher.model, data.test, { trainSeconds: teacher.trainSeconds });
+    const teacherEval = await evaluateTeacher(teacher, data.test);
     evaluated.teacher = teacherEval.evaluation;
     const others: Array<[string, TrainedModel | null]> = [...assistants.map(({ name, trained }): [string, TrainedModel] => [name, trained]), ['scratch', scratch], ['student', student]];
     let studentLogits = teacherEval.testLogits;
@@ -104,7 +114,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
       outDir: options.outDir, test: data.test, testLogits: studentLogits, exportConfig: config.export, deploy: config.deploy,
       latencyBatch: evaluated.student.latencyBatch, info,
     });
-    await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
+    if (teacher.model) await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
     for (const { name, trained } of assistants) await saveModelDir(trained.model, join(options.outDir, name));
     info(`student exported: ${join(options.outDir, 'student', 'model.json')}`);
 
@@ -126,10 +136,11 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         classNames: [...data.train.classNames],
         sampleShape: [...data.train.sampleShape],
       },
+      teacher: { kind: teacher.teacher.info.kind, description: teacher.teacher.info.description, fingerprint: teacher.teacher.info.fingerprint },
       models: evaluated,
       stages: [teacher.stage, scratch?.stage ?? null, ...assistants.map(({ trained }) => trained.stage), student.stage]
         .filter((stage): stage is StageSummary => stage !== null),
-      softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached },
+      softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached, seconds: labelSeconds },
       gate,
       exports,
       config,
@@ -141,12 +152,14 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
         student: 'student/model.json',
         ...Object.fromEntries(exports.tfjs.filter((copy) => copy.quantization !== 'float32').map((copy) => [`student-${copy.quantization}`, `${copy.path}/model.json`])),
         ...Object.fromEntries(exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path])),
-        teacher: 'teacher/model.json',
+        ...(teacher.model ? { teacher: 'teacher/model.json' } : {}),
         ...Object.fromEntries(assistants.map(({ name }) => [name, `${name}/model.json`])),
-        softLabels: relative(options.outDir, join(cache.directory, 'teacher-logits.npy')),
+        softLabels: relative(options.outDir, join(cache.directory, 'manifest.json')),
       },
     };
-    for (const trained of [teacher, scratch, student, ...assistants.map((assistant) => assistant.trained)]) trained?.model.dispose();
+    for (const trained of [scratch, student, ...assistants.map((assistant) => assistant.trained)]) trained?.model.dispose();
+    teacher.model?.dispose();
+    await teacher.teacher.dispose();
     return summary;
   });
 }
@@ -186,32 +199,11 @@ function chain(config: ExperimentConfig): Link[] {
   return links;
 }
 
-/** A model's logits over the training set, from the soft-label cache when this model and data are there. */
-async function labelsOf(model: tf.LayersModel, cacheRoot: string, data: DatasetSplits) {
-  const files = await serializeModel(model);
-  return softLabels({
-    cacheRoot,
-    teacherFingerprint: sha256(files.modelJson, files.weights),
-    dataset: data.train,
-    compute: () => predictLogits(model, data.train),
+/** A teacher's logits over the training set, from the soft-label store when this teacher and data are there. */
+async function labelsOf(teacher: Teacher, store: StoreOptions, data: DatasetSplits, info: (message: string) => void) {
+  return softLabelsFromStore(teacher, data.train, store, (progress) => {
+    if (!progress.cached) info(`soft labels: shard ${progress.shard + 1}/${progress.shards} computed (${progress.samples} samples)`);
   });
-}
-
-async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit: (event: RunEvent) => void): Promise<TrainedModel> {
-  if ('load' in config.teacher) {
-    emit({ type: 'info', message: `teacher: loading ${config.teacher.load}` });
-    return { model: await loadModelDir(config.teacher.load), trainSeconds: 0, stage: null };
-  }
-  const spec = config.teacher;
-  const model = build(spec.model, data, config.seed, 'teacher', 'teacher.model');
-  emit({ type: 'info', message: `teacher: ${spec.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
-  const terms = [{ method: 'ce', weight: 1, options: {} }];
-  const result = await trainStage({
-    stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null,
-    terms: prepareTerms(terms, model, null, config.seed, 'teacher.terms').terms, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
-    seed: config.seed, onEvent: emit,
-  });
-  return { model, trainSeconds: result.trainSeconds, stage: stageSummary('teacher', spec, terms, result.history) };
 }
 
 async function trainStudent(
@@ -227,9 +219,9 @@ async function trainStudent(
 ): Promise<TrainedModel> {
   const model = build(spec, data, seed, name, `${name}.model`);
   if (name !== 'scratch') emit({ type: 'info', message: `${name}: ${spec.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
-  const prepared = prepareTerms(terms, model, teacher?.model ?? null, seed, `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`);
+  const prepared = prepareTerms(terms, model, teacher ? (teacher.model ?? teacher.teacher) : null, seed, `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`);
   const teacherFeatures = teacher && prepared.teacherTaps.length > 0
-    ? teacherFeatureSource(teacher, prepared.teacherTaps, data, (message) => emit({ type: 'info', message }))
+    ? await teacherFeatureSource(teacher, prepared.teacherTaps, data, (message) => emit({ type: 'info', message }))
     : undefined;
   try {
     const result = await trainStage({
@@ -253,10 +245,10 @@ function build(spec: ModelSpec, data: DatasetSplits, seed: number, name: string,
 }
 
 /**
- * Resolves every feature term of the chain on throwaway models (and the teacher), so that bad taps
- * and shapes fail before any training. `ownsTeacher`: dispose the teacher afterwards.
+ * Resolves every feature term of the chain on throwaway models (after the teacher), so that bad
+ * taps and shapes fail before any training.
  */
-function checkTerms(links: Link[], data: DatasetSplits, teacher: tf.LayersModel, source: string, ownsTeacher: boolean): void {
+function checkTerms(links: Link[], data: DatasetSplits, teacher: TapSource, source: string): void {
   const built: tf.LayersModel[] = [];
   try {
     let previous = teacher;
@@ -272,25 +264,11 @@ function checkTerms(links: Link[], data: DatasetSplits, teacher: tf.LayersModel,
     }
   } finally {
     for (const model of built) model.dispose();
-    if (ownsTeacher) teacher.dispose();
   }
 }
 
 function stageSummary(name: string, training: { epochs: number; batchSize: number; optimizer: object }, terms: ExperimentConfig['distill']['terms'], history: EpochRecord[]): StageSummary {
   return { name, model: name, epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer, terms, history };
-}
-
-function checkTeacherFits(model: tf.LayersModel, data: DatasetSplits, config: ExperimentConfig): void {
-  const source = 'load' in config.teacher ? config.teacher.load : 'teacher';
-  const inputShape = (model.inputs[0].shape ?? []).slice(1);
-  const expected = [...data.train.sampleShape];
-  if (inputShape.length !== expected.length || inputShape.some((dim, i) => dim !== null && dim !== expected[i])) {
-    throw new InputError(`${source}: teacher expects input [${inputShape.join(', ')}], dataset '${config.dataset.name}' has samples [${expected.join(', ')}]`);
-  }
-  const outputs = model.outputs[0].shape[model.outputs[0].shape.length - 1];
-  if (outputs !== data.train.numClasses) {
-    throw new InputError(`${source}: teacher has ${outputs} outputs, dataset '${config.dataset.name}' has ${data.train.numClasses} classes`);
-  }
 }
 
 function describeEngine(engine: EngineInfo): string {

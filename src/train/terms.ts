@@ -8,15 +8,21 @@ import type { DatasetSplits } from '../data/index.js';
 import type { TermConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { methods } from '../methods/index.js';
+import type { Teacher } from '../teachers/teacher.js';
 import { cachedTeacherFeatures } from '../teachers/cache.js';
-import { gatherRows, predictOutputs } from './batches.js';
+import { gatherRows } from './batches.js';
 import type { StudentTaps, WeightedTerm } from './trainer.js';
-import { makeAdapter, tapShape, tappedModel } from './taps.js';
+import { makeAdapter, tapShape, tappedModel } from '../models/taps.js';
 import { forward } from '../models/forward.js';
+
+/** What feature terms tap on the teacher's side: a TensorFlow.js model's layers, or a Teacher's named features. */
+export type TapSource = tf.LayersModel | Teacher;
 
 /** The teacher a student's feature terms read from, and where its features are cached. */
 export interface TeacherSource {
-  model: tf.LayersModel;
+  teacher: Teacher;
+  /** Its TensorFlow.js model, when it has one: features can then be computed per batch. */
+  model: tf.LayersModel | null;
   /** The soft-label cache entry of this teacher and data. */
   directory: string;
   source: string;
@@ -39,7 +45,7 @@ interface PreparedTerms {
 export function prepareTerms(
   terms: TermConfig[],
   student: tf.LayersModel,
-  teacher: tf.LayersModel | null,
+  teacher: TapSource | null,
   seed: number,
   /** Names the terms in errors: '<config>: distill.terms'. */
   termsField: string,
@@ -58,7 +64,7 @@ export function prepareTerms(
     if (teacher === null) throw new InputError(`${field}: method '${term.method}' taps teacher features, but this stage has no teacher`);
     const { student: studentTap, teacher: teacherTap, adapter } = term.options as { student: string; teacher: string; adapter: 'auto' | 'none' };
     const studentShape = tapShape(student, studentTap, `${field}.student`);
-    const teacherShape = tapShape(teacher, teacherTap, `${field}.teacher`);
+    const teacherShape = teacherTapShape(teacher, teacherTap, `${field}.teacher`);
     studentTapNames.add(studentTap);
     teacherTaps.set(teacherTap, teacherShape);
     const projection = makeAdapter(studentShape, teacherShape, method.features, adapter, { seed: seed * 1000 + 900 + index, name: `adapter_${index + 1}`, field });
@@ -72,6 +78,16 @@ export function prepareTerms(
   };
 }
 
+function teacherTapShape(teacher: TapSource, name: string, field: string): number[] {
+  if (!('info' in teacher)) return tapShape(teacher, name, field);
+  const shape = teacher.featureShape?.(name);
+  if (!shape) {
+    const names = teacher.info.featureNames;
+    throw new InputError(`${field}: the teacher (${teacher.info.description}) has no feature '${name}'; ${names.length > 0 ? `it has: ${names.join(', ')}` : 'it has no outputs besides its logits'}`);
+  }
+  return [...shape];
+}
+
 /** Teacher features kept in memory (and in the soft-label cache) up to this size; beyond it they are computed per batch. */
 const featureCacheBytes = 1 << 30;
 
@@ -79,39 +95,55 @@ const featureCacheBytes = 1 << 30;
  * The teacher's features at `taps` for a batch: gathered from the soft-label cache when all of the
  * training set's fit in featureCacheBytes, computed from the batch's images otherwise.
  */
-export function teacherFeatureSource(
+export async function teacherFeatureSource(
   teacher: TeacherSource,
   taps: { name: string; shape: number[] }[],
   data: DatasetSplits,
   emit: (message: string) => void,
-): (indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor> {
+): Promise<(indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor>> {
   const samples = data.train.labels.length;
+  const names = taps.map(({ name }) => name);
   const widths = taps.map(({ shape }) => shape.reduce((size, dim) => size * dim, 1));
   const bytes = samples * widths.reduce((sum, width) => sum + width, 0) * 4;
-  const { model: multi, outputs } = tappedModel(teacher.model, taps.map(({ name }) => name), (name) => `teacher tap ${name}`);
   const megabytes = (bytes / 2 ** 20).toFixed(0);
+  const budget = `${featureCacheBytes / 2 ** 20} MiB`;
   if (bytes > featureCacheBytes) {
-    emit(`teacher features (${taps.map((tap) => tap.name).join(', ')}): computed per batch; ${megabytes} MiB would exceed the ${featureCacheBytes / 2 ** 20} MiB cache budget`);
+    if (!teacher.model) {
+      // The trainer's step is synchronous; only a TensorFlow.js teacher can run inside it.
+      throw new InputError(`${teacher.source}: ${teacher.field}: features ${names.join(', ')} of ${teacher.teacher.info.description} would take ${megabytes} MiB, over the ${budget} cache budget; tap smaller outputs`);
+    }
+    emit(`teacher features (${names.join(', ')}): computed per batch; ${megabytes} MiB would exceed the ${budget} cache budget`);
+    const { model: multi, outputs } = tappedModel(teacher.model, names, (name) => `teacher tap ${name}`);
     // Two taps of one tensor get their own copies, since the trainer disposes each.
     return (_indices, images) => tf.tidy(() => {
       const predicted = forward(multi, images) as tf.Tensor[];
       return Object.fromEntries(taps.map(({ name }) => [name, tf.clone(predicted[outputs[name]])]));
     });
   }
-  const { features, cached } = cachedTeacherFeatures({
+  const { features, cached } = await cachedTeacherFeatures({
     directory: teacher.directory,
     taps,
     samples,
-    compute: () => {
-      const arrays = predictOutputs(multi, data.train);
-      return Object.fromEntries(taps.map(({ name }) => [name, arrays[outputs[name]]]));
-    },
+    compute: () => allFeatures(teacher.teacher, data.train, names, widths),
   });
-  emit(`teacher features (${taps.map((tap) => tap.name).join(', ')}): ${cached ? 'cached' : 'computed'}, ${megabytes} MiB`);
+  emit(`teacher features (${names.join(', ')}): ${cached ? 'cached' : 'computed'}, ${megabytes} MiB`);
   return (indices) => Object.fromEntries(taps.map(({ name, shape }, i) => {
     const rows = gatherRows(features[name], widths[i], indices);
     const shaped = tf.reshape(rows, [indices.length, ...shape]);
     rows.dispose();
     return [name, shaped];
   }));
+}
+
+/** The teacher's features over a whole dataset, batch by batch. */
+async function allFeatures(teacher: Teacher, dataset: DatasetSplits['train'], names: string[], widths: number[]): Promise<Record<string, Float32Array>> {
+  const samples = dataset.labels.length;
+  const sampleSize = dataset.images.length / samples;
+  const arrays = widths.map((width) => new Float32Array(samples * width));
+  for (let start = 0; start < samples; start += teacher.batchSize) {
+    const count = Math.min(teacher.batchSize, samples - start);
+    const batch = await teacher.features(dataset.images.subarray(start * sampleSize, (start + count) * sampleSize), count, names);
+    names.forEach((name, i) => arrays[i].set(batch[name], start * widths[i]));
+  }
+  return Object.fromEntries(names.map((name, i) => [name, arrays[i]]));
 }

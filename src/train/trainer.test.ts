@@ -8,7 +8,7 @@ import { methods } from '../methods/index.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { predictLogits } from './batches.js';
 import { trainStage } from './trainer.js';
-import { makeAdapter, tappedModel } from './taps.js';
+import { makeAdapter, tappedModel } from '../models/taps.js';
 import type { TermInputs } from '../methods/index.js';
 
 await initEngine({ backend: 'wasm' });

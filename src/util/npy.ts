@@ -1,14 +1,20 @@
 /**
- * NumPy `.npy` (format 1.0) for float32 and int32 arrays, so numpy reads kdkit's caches directly:
- *   magic "\x93NUMPY", version 1.0, uint16 LE header length, a Python-dict header padded with
- *   spaces to a multiple of 64 bytes and ending in '\n', then the little-endian data.
+ * NumPy `.npy` (format 1.0) for float32, float16 and int32 arrays, so numpy reads kdkit's caches
+ * directly: magic "\x93NUMPY", version 1.0, uint16 LE header length, a Python-dict header padded
+ * with spaces to a multiple of 64 bytes and ending in '\n', then the little-endian data.
+ * JavaScript has no Float16Array in Node 20, so float16 data travels as its IEEE 754 binary16 bit
+ * patterns in a Uint16Array (see @petamoriken/float16 to convert).
  */
 import { InputError } from '../errors.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
-const DESCR = { float32: '<f4', int32: '<i4' } as const;
+const DESCR = { float32: '<f4', float16: '<f2', int32: '<i4' } as const;
+const ITEM_BYTES: Readonly<Record<string, number>> = { '<f4': 4, '<f2': 2, '<i4': 4 };
 
-export type NpyArray = { dtype: 'float32'; data: Float32Array; shape: number[] } | { dtype: 'int32'; data: Int32Array; shape: number[] };
+export type NpyArray =
+  | { dtype: 'float32'; data: Float32Array; shape: number[] }
+  | { dtype: 'float16'; data: Uint16Array; shape: number[] }
+  | { dtype: 'int32'; data: Int32Array; shape: number[] };
 
 export function encodeNpy(array: NpyArray): Uint8Array {
   const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
@@ -27,7 +33,7 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   return out;
 }
 
-/** Parses a little-endian, C-order float32 or int32 `.npy`. `file` names it in errors. */
+/** Parses a little-endian, C-order float32, float16 or int32 `.npy`. `file` names it in errors. */
 export function decodeNpy(bytes: Uint8Array, file: string): NpyArray {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buffer.length < 10 || !buffer.subarray(0, 6).equals(MAGIC)) throw new InputError(`${file}: not a .npy file (bad magic)`);
@@ -43,13 +49,16 @@ export function decodeNpy(bytes: Uint8Array, file: string): NpyArray {
   if (fortran === 'True') throw new InputError(`${file}: Fortran-ordered .npy is not supported; save with C order`);
   const shape = shapeText.split(',').map((part) => part.trim()).filter(Boolean).map(Number);
   if (shape.some((dim) => !Number.isInteger(dim) || dim < 0)) throw new InputError(`${file}: bad shape (${shapeText}) in .npy header`);
+  const itemBytes = ITEM_BYTES[descr];
+  if (itemBytes === undefined) throw new InputError(`${file}: dtype '${descr}' is not supported (expected '<f4', '<f2' or '<i4')`);
   const count = shape.reduce((product, dim) => product * dim, 1);
   const dataStart = headerStart + headerLength;
-  if (buffer.length - dataStart !== count * 4) {
-    throw new InputError(`${file}: header promises ${count * 4} bytes of data for shape (${shape.join(', ')}), file has ${buffer.length - dataStart}`);
+  if (buffer.length - dataStart !== count * itemBytes) {
+    throw new InputError(`${file}: header promises ${count * itemBytes} bytes of data for shape (${shape.join(', ')}), file has ${buffer.length - dataStart}`);
   }
+  // A copy, so the typed array starts aligned whatever the header length was.
   const data = new Uint8Array(buffer.subarray(dataStart)).buffer;
   if (descr === '<f4') return { dtype: 'float32', data: new Float32Array(data), shape };
-  if (descr === '<i4') return { dtype: 'int32', data: new Int32Array(data), shape };
-  throw new InputError(`${file}: dtype '${descr}' is not supported (expected '<f4' or '<i4')`);
+  if (descr === '<f2') return { dtype: 'float16', data: new Uint16Array(data), shape };
+  return { dtype: 'int32', data: new Int32Array(data), shape };
 }

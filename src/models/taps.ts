@@ -5,7 +5,7 @@
 import * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import type { FeatureRequirement } from '../methods/index.js';
-import type { StudentTaps } from './trainer.js';
+import type { StudentTaps } from '../train/trainer.js';
 
 /** The tap name for the input of the logits layer: the last hidden representation. */
 export const PENULTIMATE = 'penultimate';

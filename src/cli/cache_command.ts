@@ -1,0 +1,105 @@
+/**
+ * `kdkit cache build|ls|verify|rm`: the soft-label store from the command line. Build runs an
+ * existing teacher (loaded, ONNX or remote) over a config's training split; the rest inspect and
+ * prune the store. Problems are InputErrors, which the CLI turns into exit code 2.
+ */
+import { join, resolve } from 'node:path';
+import { defaultRunDirectory } from './run_directory.js';
+import { loadConfigFile } from '../config/parse.js';
+import type { Dataset } from '../data/dataset.js';
+import { loadDataset } from '../data/index.js';
+import { initEngine } from '../engine/index.js';
+import { InputError } from '../errors.js';
+import { bytes } from '../report/table.js';
+import { openTeacher } from '../teachers/index.js';
+import type { Teacher } from '../teachers/teacher.js';
+import { listEntries, removeEntry, resolveEntry, softLabelsFromStore, storeOptions, verifyEntry, type EntrySummary, type SoftLabelEntry, type StoreOptions } from '../teachers/store.js';
+
+type Write = (text: string) => void;
+
+export async function cacheBuildCommand(configPath: string, options: { store?: string }, write: Write): Promise<void> {
+  const config = loadConfigFile(configPath);
+  await initEngine({ backend: config.backend });
+  const data = loadDataset(config.dataset, config.seed);
+  const { teacher } = await openTeacher(config, data, { source: configPath });
+  try {
+    const root = options.store ?? config.softLabels.store ?? join(defaultRunDirectory(configPath, config.seed), 'cache');
+    await buildSoftLabels(teacher, data.train, storeOptions(config, root), write);
+  } finally {
+    await teacher.dispose();
+  }
+}
+
+/** Fills (or completes, or repairs) the store entry of `teacher` over `dataset`, saying what it did per shard. */
+export async function buildSoftLabels(teacher: Teacher, dataset: Dataset, options: StoreOptions, write: Write): Promise<SoftLabelEntry> {
+  write(`soft labels of ${teacher.info.description} over '${dataset.name}' (${dataset.labels.length} samples) in ${resolve(options.root)}\n`);
+  const started = performance.now();
+  const entry = await softLabelsFromStore(teacher, dataset, options, (event) => {
+    const status = event.cached ? 'cached' : event.problem ? `recomputed (${event.problem})` : 'computed';
+    write(`  shard ${event.shard + 1}/${event.shards}: ${status}, ${event.samples} samples done\n`);
+  });
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  const what = entry.cached ? 'cached' : `computed ${entry.computedShards} shard${entry.computedShards === 1 ? '' : 's'}`;
+  write(`soft labels: ${what} in ${seconds} s (${entry.directory})\n`);
+  return entry;
+}
+
+export function cacheListCommand(options: { store: string }, write: Write): void {
+  const root = options.store;
+  const entries = listEntries(root);
+  if (entries.length === 0) {
+    write(`no soft-label entries in ${resolve(root)}\n`);
+    return;
+  }
+  const header = ['key', 'teacher', 'dataset', 'samples × classes', 'storage', 'shards', 'size'];
+  const rows = entries.map((entry) => listRow(entry));
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd() + '\n';
+  write(`soft-label store ${resolve(root)}\n`);
+  write(line(header));
+  for (const row of rows) write(line(row));
+}
+
+function listRow(entry: EntrySummary): string[] {
+  const manifest = entry.manifest;
+  if (manifest === null) return [entry.id, `(unreadable: ${entry.problem})`, '', '', '', '', bytes(entry.sizeBytes)];
+  return [
+    entry.id,
+    manifest.teacher.description,
+    manifest.dataset.name,
+    `${manifest.dataset.samples} × ${manifest.classes}`,
+    manifest.topK === null ? manifest.dtype : `${manifest.dtype}, top-${manifest.topK}`,
+    `${entry.shardsComplete}/${entry.shardsTotal}`,
+    bytes(entry.sizeBytes),
+  ];
+}
+
+/** Checks every checksum of the named entries (all by default); an InputError when any fails. */
+export function cacheVerifyCommand(keys: string[], options: { store: string }, write: Write): void {
+  const root = options.store;
+  const entries = keys.length > 0 ? keys.map((key) => resolveEntry(root, key)) : listEntries(root);
+  if (entries.length === 0) {
+    write(`no soft-label entries in ${resolve(root)}\n`);
+    return;
+  }
+  const failed: string[] = [];
+  for (const entry of entries) {
+    const { ok, problems } = verifyEntry(entry.directory);
+    write(`${entry.id}  ${ok ? 'OK' : 'BAD'}\n${problems.map((problem) => `  ${problem}\n`).join('')}`);
+    if (!ok) failed.push(`${entry.id}: ${problems.join('; ')}`);
+  }
+  if (failed.length > 0) {
+    throw new InputError(`${failed.length} of ${entries.length} soft-label entries in ${resolve(root)} failed verification:\n${failed.join('\n')}\n(\`kdkit cache build\` recomputes missing and damaged shards)`);
+  }
+}
+
+export function cacheRemoveCommand(keys: string[], options: { store: string; all?: boolean }, write: Write): void {
+  const root = options.store;
+  if (Boolean(options.all) === (keys.length > 0)) throw new InputError('cache rm: give entry keys or --all, not both and not neither');
+  const entries = options.all ? listEntries(root) : keys.map((key) => resolveEntry(root, key));
+  for (const entry of entries) {
+    removeEntry(root, entry.id);
+    write(`removed ${entry.id} (${bytes(entry.sizeBytes)})\n`);
+  }
+  if (entries.length === 0) write(`no soft-label entries in ${resolve(root)}\n`);
+}

@@ -1,0 +1,141 @@
+/**
+ * A teacher in an ONNX file (typically exported from PyTorch with torch.onnx.export), run with
+ * onnxruntime-node. The adapter lays each batch out as the model expects (NCHW for PyTorch) and
+ * normalizes it; extra named outputs of the graph serve as features for feature-based methods
+ * (maps in NCHW come back as NHWC, the layout kdkit's methods use).
+ */
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { InputError } from '../errors.js';
+import { decodeModel } from '../engine/ort/onnx_model.js';
+import { sha256 } from '../util/hash.js';
+import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
+import type { Teacher, TeacherInfo } from './teacher.js';
+
+export interface OnnxTeacherOptions {
+  path: string;
+  preprocessing: Preprocessing;
+  /** Default: the model's first input and first output. */
+  inputName?: string;
+  outputName?: string;
+  /** [h, w, c] of one dataset sample. */
+  sampleShape: readonly [number, number, number];
+  numClasses: number;
+  /** Names the teacher in errors: the config file and field. */
+  source: string;
+  batchSize?: number;
+}
+
+// Errors only: ONNX Runtime's warnings about unused initializers are not actionable here.
+const errorSeverity = 3;
+
+export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<OnnxTeacher> {
+  const where = `${options.source}: ${options.path}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(options.path);
+  } catch (error) {
+    throw new InputError(`${where}: cannot read the ONNX teacher (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, { logSeverityLevel: errorSeverity });
+  } catch (error) {
+    throw new InputError(`${where}: not an ONNX model ONNX Runtime can load (${firstLine(error)})`);
+  }
+  const inputName = options.inputName ?? session.inputNames[0];
+  const outputName = options.outputName ?? session.outputNames[0];
+  const known = (name: string, names: readonly string[], what: string, field: string) => {
+    if (!names.includes(name)) throw new InputError(`${where}: ${field}: the model has no ${what} '${name}'; it has ${names.map((each) => `'${each}'`).join(', ')}`);
+  };
+  known(inputName, session.inputNames, 'input', 'teacher.inputName');
+  known(outputName, session.outputNames, 'output', 'teacher.outputName');
+  if (session.inputNames.length !== 1) throw new InputError(`${where}: the teacher must take one input; it takes ${session.inputNames.length}`);
+  const teacher = new OnnxTeacher(session, bytes, inputName, outputName, options);
+  await teacher.probe(where);
+  return teacher;
+}
+
+export class OnnxTeacher implements Teacher {
+  readonly info: TeacherInfo;
+  readonly batchSize: number;
+  readonly sizeBytes: number;
+  /** Elements of the graph's initializers: the weights. */
+  readonly parameterCount: number;
+  private readonly shapes = new Map<string, number[]>();
+
+  constructor(
+    private readonly session: ort.InferenceSession,
+    bytes: Uint8Array,
+    private readonly inputName: string,
+    private readonly outputName: string,
+    private readonly options: OnnxTeacherOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 256;
+    this.sizeBytes = bytes.byteLength;
+    this.parameterCount = initializerElements(bytes);
+    const layout = options.preprocessing.inputLayout.toUpperCase();
+    this.info = {
+      kind: 'onnx',
+      description: `ONNX ${options.path} (input '${inputName}', ${layout}; output '${outputName}')`,
+      fingerprint: sha256('onnx', bytes, inputName, outputName, describePreprocessing(options.preprocessing)),
+      classes: options.numClasses,
+      featureNames: session.outputNames.filter((name) => name !== outputName),
+    };
+  }
+
+  /** Runs one sample: the input must fit the dataset and the output must have one logit per class. */
+  async probe(where: string): Promise<void> {
+    const [height, width, channels] = this.options.sampleShape;
+    const expected = this.options.preprocessing.inputLayout === 'nchw' ? [1, channels, height, width] : [1, height, width, channels];
+    let outputs: ort.InferenceSession.OnnxValueMapType;
+    try {
+      outputs = await this.run(new Float32Array(height * width * channels), 1, this.session.outputNames);
+    } catch (error) {
+      throw new InputError(`${where}: the teacher does not take the dataset's samples as input '${this.inputName}' [${expected.join(', ')}] (${this.options.preprocessing.inputLayout}): ${firstLine(error)}`);
+    }
+    for (const name of this.session.outputNames) {
+      const dims = (outputs[name] as ort.Tensor).dims;
+      this.shapes.set(name, featureSampleShape(dims.slice(1), this.options.preprocessing.inputLayout));
+    }
+    const logits = (outputs[this.outputName] as ort.Tensor).dims;
+    if (logits.length !== 2 || logits[1] !== this.options.numClasses) {
+      throw new InputError(`${where}: output '${this.outputName}' has shape [${logits.join(', ')}] for one sample; the dataset has ${this.options.numClasses} classes, so expected [1, ${this.options.numClasses}]`);
+    }
+  }
+
+  async logits(images: Float32Array, count: number): Promise<Float32Array> {
+    const outputs = await this.run(images, count, [this.outputName]);
+    return (outputs[this.outputName] as ort.Tensor).data as Float32Array;
+  }
+
+  async features(images: Float32Array, count: number, names: readonly string[]): Promise<Record<string, Float32Array>> {
+    const outputs = await this.run(images, count, names);
+    return Object.fromEntries(names.map((name) => {
+      const tensor = outputs[name] as ort.Tensor;
+      return [name, featureToNhwc(tensor.data as Float32Array, tensor.dims, this.options.preprocessing.inputLayout)];
+    }));
+  }
+
+  featureShape(name: string): readonly number[] | null {
+    return name === this.outputName ? null : (this.shapes.get(name) ?? null);
+  }
+
+  dispose(): Promise<void> {
+    return this.session.release();
+  }
+
+  private async run(images: Float32Array, count: number, outputNames: readonly string[]): Promise<ort.InferenceSession.OnnxValueMapType> {
+    const { data, dims } = preprocess(images, count, this.options.sampleShape, this.options.preprocessing);
+    return this.session.run({ [this.inputName]: new ort.Tensor('float32', data, dims) }, [...outputNames]);
+  }
+}
+
+function initializerElements(bytes: Uint8Array): number {
+  const graph = (decodeModel(bytes) as { graph?: { initializer?: { dims?: number[] }[] } }).graph;
+  return (graph?.initializer ?? []).reduce((total, initializer) => total + (initializer.dims ?? []).reduce((size, dim) => size * Number(dim), 1), 0);
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0];
+}

@@ -1,0 +1,229 @@
+/**
+ * A teacher behind an inference server that speaks the Open Inference Protocol (KServe v2 REST):
+ * Triton, KServe, Seldon MLServer, TorchServe. Connecting reads the model's metadata
+ * (GET /v2/models/{name}[/versions/{v}]), which proves the protocol and gives the input shape to
+ * check against the dataset; logits and features are POST …/infer requests of `batchSize`
+ * samples, a few in flight at once, reassembled in order.
+ *
+ * Tensors travel as JSON numbers, which loses nothing: a float32 widened to a double prints in the
+ * shortest text that parses back to that double, and storing the double in a Float32Array gives
+ * back the float32. A server that prints float32 shortest-form text round-trips the same way.
+ */
+import { InputError } from '../errors.js';
+import { sha256 } from '../util/hash.js';
+import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
+import { mapConcurrent, requestWithRetries, type RetryPolicy } from './remote_http.js';
+import { checkInput, inputSampleDims, parseJson, parseMetadata, pick, protocolHint, readOutput, serverMessage, type ResponseTensor, type TensorMetadata } from './remote_protocol.js';
+import type { Teacher, TeacherInfo } from './teacher.js';
+
+export interface RemoteTeacherOptions {
+  /** Base URL of the server, e.g. http://127.0.0.1:8000 */
+  url: string;
+  model: string;
+  version?: string;
+  /** Default: the model's first input / output from its metadata. */
+  inputName?: string;
+  outputName?: string;
+  /** Extra outputs the server exposes, usable as features. */
+  featureOutputs?: string[];
+  preprocessing: Preprocessing;
+  /** [h, w, c] of one dataset sample (NHWC, as the dataset holds it). */
+  sampleShape: readonly [number, number, number];
+  /** Samples per request (default 64; a model served with a fixed batch dimension sets its own). */
+  batchSize?: number;
+  /** Requests in flight at once (default 4). */
+  concurrency?: number;
+  /** Per-request timeout (default 30000 ms). */
+  timeoutMs?: number;
+  /** Retries after the first attempt, on 429, 5xx, timeouts and connection resets (default 4). */
+  retries?: number;
+  /** First retry's delay, doubling after (default 200 ms); a longer Retry-After wins. */
+  backoffMs?: number;
+  /** Names this teacher in errors, e.g. the config file and field. */
+  source?: string;
+}
+
+/** Connects (reads the model's metadata, which proves the protocol) and returns a Teacher. */
+export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promise<Teacher> {
+  const base = parseBaseUrl(options);
+  checkLimits(options);
+  const where = options.source ? `${options.source} (${base.href})` : base.href;
+  const modelPath = `v2/models/${encodeURIComponent(options.model)}${options.version === undefined ? '' : `/versions/${encodeURIComponent(options.version)}`}`;
+  const policy: RetryPolicy = { timeoutMs: options.timeoutMs ?? 30_000, retries: options.retries ?? 4, backoffMs: options.backoffMs ?? 200 };
+  const metadataUrl = new URL(modelPath, base);
+  const answer = await requestWithRetries({ method: 'GET', url: metadataUrl }, policy, where);
+  const what = `GET ${metadataUrl.pathname}`;
+  if (answer.status >= 300) throw new InputError(`${where}: ${what} answered ${answer.status}${serverMessage(answer)}; ${protocolHint}, serving model '${options.model}'`);
+  const metadata = parseMetadata(parseJson(answer, where, what), `${where}: ${what}`);
+
+  const input = pick(metadata.inputs, options.inputName, 'input', where, options.model);
+  const output = pick(metadata.outputs, options.outputName, 'output', where, options.model);
+  const featureNames = options.featureOutputs ?? [];
+  const featureShapes = new Map(featureNames.map((name) => [name, featureSampleShape(pick(metadata.outputs, name, 'output', where, options.model).shape.slice(1), options.preprocessing.inputLayout)]));
+  const sampleDims = inputSampleDims(options.sampleShape, options.preprocessing.inputLayout);
+  const fixedBatch = checkInput(input, sampleDims, `${where}: model '${options.model}'`);
+  const lastOutputDim = output.shape[output.shape.length - 1];
+
+  // Unpinned, the server picks among the versions it lists; all of them go into the fingerprint, so
+  // a new version served under the same name makes new soft labels rather than reusing stale ones.
+  const version = options.version ?? metadata.versions.join(',');
+  const info: TeacherInfo = {
+    kind: 'remote',
+    description: `remote model '${options.model}'${version === '' ? '' : ` (version ${version})`} at ${base.href}`,
+    // The served model's name and version, not the URL: the same model behind another address gives the same logits.
+    fingerprint: sha256('remote', options.model, version, describePreprocessing(options.preprocessing)),
+    classes: output.shape.length > 0 && lastOutputDim > 0 ? lastOutputDim : null,
+    featureNames,
+  };
+  return new RemoteTeacher(info, {
+    inferUrl: new URL(`${modelPath}/infer`, base),
+    where: `${where}: model '${options.model}'`,
+    policy,
+    input,
+    outputName: output.name,
+    sampleDims,
+    requestRows: fixedBatch ?? options.batchSize ?? 64,
+    padToFixedBatch: fixedBatch !== undefined,
+    concurrency: options.concurrency ?? 4,
+    sampleShape: options.sampleShape,
+    preprocessing: options.preprocessing,
+    featureShapes,
+  });
+}
+
+interface Link {
+  inferUrl: URL;
+  where: string;
+  policy: RetryPolicy;
+  input: TensorMetadata;
+  outputName: string;
+  /** One sample as the model takes it, after layout. */
+  sampleDims: number[];
+  requestRows: number;
+  /** The model takes exactly `requestRows` samples: the last request is padded with zeros. */
+  padToFixedBatch: boolean;
+  concurrency: number;
+  sampleShape: readonly [number, number, number];
+  preprocessing: Preprocessing;
+  /** One sample's shape of each feature output, from the metadata (-1 where the server leaves it open). */
+  featureShapes: Map<string, number[]>;
+}
+
+class RemoteTeacher implements Teacher {
+  readonly batchSize: number;
+
+  constructor(
+    readonly info: TeacherInfo,
+    private readonly link: Link,
+  ) {
+    this.batchSize = link.requestRows;
+  }
+
+  async logits(images: Float32Array, count: number): Promise<Float32Array> {
+    const { outputName } = this.link;
+    const rows = await this.infer(images, count, [outputName], (output) => {
+      if (output.shape.length !== 2 || (this.info.classes !== null && output.shape[1] !== this.info.classes)) {
+        return `has shape [${output.shape.join(', ')}], expected [${output.shape[0]}, ${this.info.classes ?? 'classes'}]`;
+      }
+      return undefined;
+    });
+    return rows[outputName];
+  }
+
+  async features(images: Float32Array, count: number, names: readonly string[]): Promise<Record<string, Float32Array>> {
+    const unknown = names.filter((name) => !this.info.featureNames.includes(name));
+    if (unknown.length > 0) {
+      throw new InputError(`${this.link.where}: no feature output ${unknown.map((name) => `'${name}'`).join(', ')}; featureOutputs lists ${this.info.featureNames.map((name) => `'${name}'`).join(', ') || 'none'}`);
+    }
+    const rows = await this.infer(images, count, names, () => undefined);
+    // Maps come back in the model's layout; kdkit's methods take NHWC ([h, w, c] per sample here).
+    return Object.fromEntries(names.map((name) => {
+      const shape = this.link.featureShapes.get(name) ?? [];
+      const modelDims = shape.length === 3 ? [count, shape[2], shape[0], shape[1]] : [count, ...shape];
+      return [name, featureToNhwc(rows[name], modelDims, this.link.preprocessing.inputLayout)];
+    }));
+  }
+
+  featureShape(name: string): readonly number[] | null {
+    const shape = this.link.featureShapes.get(name);
+    // A dimension the server leaves open cannot size an adapter before training.
+    return shape && shape.every((dim) => dim > 0) ? shape : null;
+  }
+
+  async dispose(): Promise<void> {}
+
+  /** Every output in `names` for `count` samples, row-major [count, ...]; `check` vets each response tensor's shape. */
+  private async infer(images: Float32Array, count: number, names: readonly string[], check: (output: ResponseTensor) => string | undefined): Promise<Record<string, Float32Array>> {
+    const { sampleShape, preprocessing, requestRows, concurrency } = this.link;
+    const sampleSize = sampleShape[0] * sampleShape[1] * sampleShape[2];
+    if (!Number.isInteger(count) || count < 0 || images.length !== count * sampleSize) {
+      throw new InputError(`${this.link.where}: expected ${count} samples of [${sampleShape.join(', ')}] (${count * sampleSize} values), got ${images.length} values`);
+    }
+    const { data } = preprocess(images, count, sampleShape, preprocessing);
+    const rowsOf = (index: number) => Math.min(requestRows, count - index * requestRows);
+    const parts = await mapConcurrent(Math.ceil(count / requestRows), concurrency, (index, signal) => {
+      const start = index * requestRows;
+      return this.inferRequest(data.subarray(start * sampleSize, (start + rowsOf(index)) * sampleSize), rowsOf(index), names, check, signal);
+    });
+    const result: Record<string, Float32Array> = {};
+    for (const name of names) {
+      const rowSizes = parts.map((part, index) => part[name].length / rowsOf(index));
+      const mismatch = rowSizes.findIndex((size) => size !== rowSizes[0]);
+      if (mismatch >= 0) throw new InputError(`${this.link.where}: output '${name}' has ${rowSizes[0]} values per sample in the first response and ${rowSizes[mismatch]} in response ${mismatch + 1}`);
+      const joined = new Float32Array(count * (rowSizes[0] ?? 0));
+      parts.forEach((part, index) => joined.set(part[name], index * requestRows * rowSizes[0]));
+      result[name] = joined;
+    }
+    return result;
+  }
+
+  /** One POST …/infer of `rows` preprocessed samples; each requested output's first `rows` rows. */
+  private async inferRequest(samples: Float32Array, rows: number, names: readonly string[], check: (output: ResponseTensor) => string | undefined, signal: AbortSignal): Promise<Record<string, Float32Array>> {
+    const { input, sampleDims, requestRows, padToFixedBatch, inferUrl, policy, where } = this.link;
+    const sentRows = padToFixedBatch ? requestRows : rows;
+    const sent = sentRows === rows ? samples : padded(samples, sentRows * (samples.length / rows));
+    const body = JSON.stringify({
+      inputs: [{ name: input.name, shape: [sentRows, ...sampleDims], datatype: 'FP32', data: Array.from(sent) }],
+      outputs: names.map((name) => ({ name })),
+    });
+    const answer = await requestWithRetries({ method: 'POST', url: inferUrl, body }, policy, where, signal);
+    const what = `POST ${inferUrl.pathname}`;
+    if (answer.status >= 300) throw new InputError(`${where}: ${what} answered ${answer.status}${serverMessage(answer)}`);
+    const outputs = (parseJson(answer, where, what) as { outputs?: unknown }).outputs;
+    if (!Array.isArray(outputs)) throw new InputError(`${where}: ${what} answered without an outputs list; ${protocolHint}`);
+    const result: Record<string, Float32Array> = {};
+    for (const name of names) {
+      const output = readOutput(outputs, name, sentRows, check);
+      if (typeof output === 'string') throw new InputError(`${where}: ${what}: output '${name}' ${output}`);
+      result[name] = sentRows === rows ? output.values : output.values.subarray(0, (output.values.length / sentRows) * rows);
+    }
+    return result;
+  }
+}
+
+function parseBaseUrl(options: RemoteTeacherOptions): URL {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new InputError(`${options.source ?? 'remote teacher'}: url ${JSON.stringify(options.url)} is not a URL; expected e.g. http://127.0.0.1:8000`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError(`${options.source ?? 'remote teacher'}: url ${url.href} must be http:// or https://`);
+  // A trailing slash makes relative paths resolve below the base, so a server mounted under a prefix works.
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url;
+}
+
+/** Sizes that would otherwise loop forever or never send: a library caller has no schema in front. */
+function checkLimits(options: RemoteTeacherOptions): void {
+  const limits: [string, number | undefined, number][] = [['batchSize', options.batchSize, 1], ['concurrency', options.concurrency, 1], ['timeoutMs', options.timeoutMs, 1], ['retries', options.retries, 0], ['backoffMs', options.backoffMs, 0]];
+  for (const [field, value, least] of limits) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= least)) throw new InputError(`${options.source ?? 'remote teacher'}: ${field} is ${value}, expected an integer ≥ ${least}`);
+  }
+}
+
+function padded(samples: Float32Array, length: number): Float32Array {
+  const result = new Float32Array(length);
+  result.set(samples);
+  return result;
+}

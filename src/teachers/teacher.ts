@@ -1,0 +1,40 @@
+/**
+ * The one interface every teacher meets, whatever runs it: a TensorFlow.js model in this process,
+ * an ONNX file in onnxruntime-node, or a model behind an inference server. A batch goes in as the
+ * dataset holds it (NHWC float32 in [0, 1]); logits come out. Layout changes and normalization the
+ * teacher needs are the adapter's business (preprocess.ts), never the caller's.
+ */
+
+export type TeacherKind = 'tfjs' | 'onnx' | 'remote';
+
+export interface TeacherInfo {
+  kind: TeacherKind;
+  /** For logs and summary.json, e.g. "ONNX teacher.onnx (input 'input', NCHW)". */
+  description: string;
+  /**
+   * Content identity for the soft-label store: a hash over the model's bytes (or, remote, the
+   * served model's name and version) and the preprocessing. Equal fingerprints give equal logits.
+   */
+  fingerprint: string;
+  /** Classes the teacher outputs, when its metadata says (null when only a run can tell). */
+  classes: number | null;
+  /** Names `features()` accepts: ONNX extra outputs, TensorFlow.js layer names. */
+  featureNames: readonly string[];
+}
+
+export interface Teacher {
+  readonly info: TeacherInfo;
+  /** Samples per call that suit this teacher (a remote one's request size). */
+  readonly batchSize: number;
+  /**
+   * Logits for `count` samples of `images` (row-major NHWC float32, the dataset's sample shape):
+   * row-major [count, classes], before any temperature. Bad shapes reject with an InputError that
+   * names the teacher and the expected shape.
+   */
+  logits(images: Float32Array, count: number): Promise<Float32Array>;
+  /** Named intermediate outputs for the same batch, each row-major [count, ...featureShape]. */
+  features(images: Float32Array, count: number, names: readonly string[]): Promise<Record<string, Float32Array>>;
+  /** The shape of one sample's feature `name` (NHWC for maps), or null when the teacher has no such output. */
+  featureShape?(name: string): readonly number[] | null;
+  dispose(): Promise<void>;
+}

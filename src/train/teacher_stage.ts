@@ -1,0 +1,59 @@
+/**
+ * Step 1 of a run: the teacher. Trained from its spec, loaded from a TensorFlow.js directory, or
+ * opened as an ONNX file or a remote model; always handed on as a Teacher (teachers/teacher.ts),
+ * with its TensorFlow.js model when it has one.
+ */
+import type * as tf from '../engine/tf.js';
+import type { DatasetSplits } from '../data/index.js';
+import type { ExperimentConfig } from '../config/schema.js';
+import { InputError } from '../errors.js';
+import { buildModel } from '../models/build.js';
+import { openTeacher, type OpenedTeacher } from '../teachers/index.js';
+import { tfjsTeacher } from '../teachers/tfjs.js';
+import type { Teacher } from '../teachers/teacher.js';
+import type { StageSummary } from '../report/summary.js';
+import { trainStage, type TrainEvent } from './trainer.js';
+import { prepareTerms } from './terms.js';
+
+export interface TeacherStep extends OpenedTeacher {
+  trainSeconds: number;
+  stage: StageSummary | null;
+}
+
+export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit: (event: TrainEvent | { type: 'info'; message: string }) => void, source: string): Promise<TeacherStep> {
+  const spec = config.teacher;
+  if (!('model' in spec)) {
+    const what = 'load' in spec ? `loading ${spec.load}` : 'onnx' in spec ? `opening ${spec.onnx}` : `connecting to ${spec.remote.url}`;
+    emit({ type: 'info', message: `teacher: ${what}` });
+    const opened = await openTeacher(config, data, { source });
+    if (opened.model) checkTeacherFits(opened.model, data, config);
+    emit({ type: 'info', message: `teacher: ${opened.teacher.info.description}` });
+    return { ...opened, trainSeconds: 0, stage: null };
+  }
+  const model = buildModel(spec.model, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed: config.seed, name: 'teacher', field: 'teacher.model' });
+  emit({ type: 'info', message: `teacher: ${spec.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
+  const terms = [{ method: 'ce', weight: 1, options: {} }];
+  const result = await trainStage({
+    stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null,
+    terms: prepareTerms(terms, model, null, config.seed, 'teacher.terms').terms, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
+    seed: config.seed, onEvent: emit,
+  });
+  const teacher: Teacher = await tfjsTeacher(model, `TensorFlow.js ${spec.model.type} trained in this run`);
+  return {
+    teacher, model, trainSeconds: result.trainSeconds,
+    stage: { name: 'teacher', model: 'teacher', epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer, terms, history: result.history },
+  };
+}
+
+function checkTeacherFits(model: tf.LayersModel, data: DatasetSplits, config: ExperimentConfig): void {
+  const source = 'load' in config.teacher ? config.teacher.load : 'teacher';
+  const inputShape = (model.inputs[0].shape ?? []).slice(1);
+  const expected = [...data.train.sampleShape];
+  if (inputShape.length !== expected.length || inputShape.some((dim, i) => dim !== null && dim !== expected[i])) {
+    throw new InputError(`${source}: teacher expects input [${inputShape.join(', ')}], dataset '${config.dataset.name}' has samples [${expected.join(', ')}]`);
+  }
+  const outputs = model.outputs[0].shape[model.outputs[0].shape.length - 1];
+  if (outputs !== data.train.numClasses) {
+    throw new InputError(`${source}: teacher has ${outputs} outputs, dataset '${config.dataset.name}' has ${data.train.numClasses} classes`);
+  }
+}
