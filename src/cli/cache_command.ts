@@ -13,6 +13,7 @@ import { InputError } from '../errors.js';
 import { bytes } from '../report/table.js';
 import { openTeacher } from '../teachers/index.js';
 import type { Teacher } from '../teachers/teacher.js';
+import { withDirectoryLock } from '../util/lock.js';
 import { listEntries, removeEntry, resolveEntry, softLabelsFromStore, storeOptions, verifyEntry, type EntrySummary, type SoftLabelEntry, type StoreOptions } from '../teachers/store.js';
 
 type Write = (text: string) => void;
@@ -93,12 +94,18 @@ export function cacheVerifyCommand(keys: string[], options: { store: string }, w
   }
 }
 
-export function cacheRemoveCommand(keys: string[], options: { store: string; all?: boolean }, write: Write): void {
+/**
+ * Removes the named entries (or all). Each is removed holding its entry lock, so an entry being
+ * built is refused (exit 2) rather than deleted under its builder; entries before it stay removed.
+ */
+export async function cacheRemoveCommand(keys: string[], options: { store: string; all?: boolean; lockStaleMs?: number }, write: Write): Promise<void> {
   const root = options.store;
   if (Boolean(options.all) === (keys.length > 0)) throw new InputError('cache rm: give entry keys or --all, not both and not neither');
   const entries = options.all ? listEntries(root) : keys.map((key) => resolveEntry(root, key));
   for (const entry of entries) {
-    removeEntry(root, entry.id);
+    await withDirectoryLock(entry.directory, () => removeEntry(root, entry.id), {
+      what: 'soft-label entry', staleMs: options.lockStaleMs, hint: 'wait for that build to finish', command: `kdkit cache rm ${entry.id}`,
+    });
     write(`removed ${entry.id} (${bytes(entry.sizeBytes)})\n`);
   }
   if (entries.length === 0) write(`no soft-label entries in ${resolve(root)}\n`);

@@ -3,7 +3,7 @@
  * 0 success, 1 the run failed, 2 bad usage/config/input, 3 the deployment gate failed.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../errors.js';
 import { loadConfigFile, parseConfig } from '../config/parse.js';
@@ -18,14 +18,19 @@ import { exportCommand, type ExportCommandOptions } from './export_command.js';
 import { cacheBuildCommand, cacheListCommand, cacheRemoveCommand, cacheVerifyCommand } from './cache_command.js';
 import { defaultRunDirectory } from './run_directory.js';
 import { formatGate } from './gate_text.js';
+import { describeHolder, lockDirectory, lockStaleMs } from '../util/lock.js';
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2, gateFailed: 3 } as const;
+
+/** The lock a run holds on its directory (see util/lock.ts); a second run on the same --out is refused. */
+export const RUN_LOCK = '.kdkit.lock';
 
 interface CommonOptions {
   out?: string;
   backend?: 'wasm' | 'cpu';
   seed?: number;
   dryRun?: boolean;
+  resume?: boolean;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -42,7 +47,8 @@ export async function main(argv: string[]): Promise<number> {
       .option('--out <dir>', 'run directory for summary.json, report.md, student/, logs')
       .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu']))
       .option('--seed <n>', 'seed for initialization, splits, shuffling and dropout', parseSeed)
-      .option('--dry-run', 'print the resolved config and exit without training');
+      .option('--dry-run', 'print the resolved config and exit without training')
+      .option('--resume', "continue from the run directory's checkpoints: the stage in progress, then the stages still to come");
 
   common(program.command('demo'))
     .description('run the whole pipeline on a bundled setup: teacher, soft labels, scratch baseline, distilled student, evaluation, export')
@@ -54,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       const input = demoConfig(options.dataset, { seed, quick: Boolean(options.quick), dataPath: options.data });
       const config = parseConfig({ ...input, ...(options.backend ? { backend: options.backend } : {}) }, 'demo');
       const name = options.quick ? 'demo-quick' : `demo-${options.dataset}`;
-      exitCode = await execute(config, 'demo', options.out ?? `runs/${name}-seed${seed}`, options.dryRun);
+      exitCode = await execute(config, 'demo', options.out ?? `runs/${name}-seed${seed}`, options);
     });
 
   common(program.command('run'))
@@ -68,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
       };
       const out = options.out ?? defaultRunDirectory(configPath, config.seed);
-      exitCode = await execute(config, configPath, out, options.dryRun);
+      exitCode = await execute(config, configPath, out, options);
     });
 
   program.command('eval')
@@ -123,7 +129,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[keys...]', 'entry keys, as `kdkit cache ls` shows them')
     .option('--all', 'remove every entry')
     .requiredOption('--store <dir>', storeOption)
-    .action((keys: string[], options: { store: string; all?: boolean }) => cacheRemoveCommand(keys, options, (text) => process.stdout.write(text)));
+    .action((keys: string[], options: { store: string; all?: boolean }) => cacheRemoveCommand(keys, { ...options, lockStaleMs: lockStaleMs(process.env) }, (text) => process.stdout.write(text)));
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -133,26 +139,43 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function execute(config: ExperimentConfig, source: string, out: string, dryRun = false): Promise<number> {
+async function execute(config: ExperimentConfig, source: string, out: string, { dryRun = false, resume = false }: Pick<CommonOptions, 'dryRun' | 'resume'>): Promise<number> {
   const outDir = resolve(out);
   if (dryRun) {
     process.stdout.write(`# kdkit would run this config, writing to ${outDir}\n${stringify(config)}`);
     return EXIT.ok;
   }
-  const log = jsonlLogger(outDir);
-  const show = progressReporter(process.stderr.isTTY ? process.stderr : process.stdout);
-  const onEvent = (event: RunEvent) => {
-    show(event);
-    if (event.type !== 'step') log(event);
-  };
-  const summary = await runExperiment(config, { outDir, source, onEvent });
-  await writeRunReports(outDir, summary);
-  process.stdout.write(`\n${formatTable(comparisonRows(summary))}\n`);
-  const gain = distillationGainPoints(summary);
-  if (gain !== null) process.stdout.write(`\ndistillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy\n`);
-  process.stdout.write(`\n${formatGate(summary.gate)}\n`);
-  process.stdout.write(`\nsummary: ${resolve(outDir, 'summary.json')}\nreport:  ${resolve(outDir, 'report.html')} and report.md\nstudent: ${resolve(outDir, 'student/model.json')}${summary.exports.onnx.length > 0 ? ` and ${resolve(outDir, summary.exports.onnx[0].path)}` : ''}\n`);
-  return summary.gate.passed ? EXIT.ok : EXIT.gateFailed;
+  // Taken before anything is written, inside the run directory so that nothing lands beside it. A
+  // run rejected before it starts leaves no directory behind: release removes what the lock created.
+  const lock = await lockDirectory(outDir, {
+    what: 'run directory', lockPath: join(outDir, RUN_LOCK), staleMs: lockStaleMs(process.env),
+    hint: 'wait for it to finish, or give another --out', command: source === 'demo' ? 'kdkit demo' : `kdkit run ${source}`,
+  });
+  try {
+    const log = jsonlLogger(outDir);
+    const show = progressReporter(process.stderr.isTTY ? process.stderr : process.stdout);
+    const onEvent = (event: RunEvent) => {
+      // A run that lost its lock stops at its next event rather than write beside its successor.
+      lock.check();
+      show(event);
+      if (event.type !== 'step') log(event);
+    };
+    if (lock.tookOver) {
+      const { holder, idleMs } = lock.tookOver;
+      onEvent({ type: 'info', message: `took over the lock on ${outDir} from ${describeHolder(holder)}, which had not refreshed it for ${(idleMs / 1000).toFixed(1)} s` });
+    }
+    const summary = await runExperiment(config, { outDir, source, onEvent, resume });
+    lock.check();
+    await writeRunReports(outDir, summary);
+    process.stdout.write(`\n${formatTable(comparisonRows(summary))}\n`);
+    const gain = distillationGainPoints(summary);
+    if (gain !== null) process.stdout.write(`\ndistillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy\n`);
+    process.stdout.write(`\n${formatGate(summary.gate)}\n`);
+    process.stdout.write(`\nsummary: ${resolve(outDir, 'summary.json')}\nreport:  ${resolve(outDir, 'report.html')} and report.md\nstudent: ${resolve(outDir, 'student/model.json')}${summary.exports.onnx.length > 0 ? ` and ${resolve(outDir, summary.exports.onnx[0].path)}` : ''}\n`);
+    return summary.gate.passed ? EXIT.ok : EXIT.gateFailed;
+  } finally {
+    await lock.release();
+  }
 }
 
 function reportError(error: unknown): number {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
@@ -62,18 +62,36 @@ export function parseConfig(input: unknown, source = 'config'): ExperimentConfig
   return { ...parsed.data, distill: { ...distill, terms }, stages };
 }
 
+/** A config is a page of YAML; anything far larger is not one, and parsing it would only cost memory. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
 /** Reads and validates a YAML config file. Every failure is an InputError naming the file. */
 export function loadConfigFile(path: string): ExperimentConfig {
   let text: string;
   try {
+    const sizeBytes = statSync(path).size;
+    if (sizeBytes > MAX_CONFIG_BYTES) throw new InputError(`${path}: ${sizeBytes} bytes is too large for a config file (the limit is ${MAX_CONFIG_BYTES})`);
     text = readFileSync(path, 'utf8');
   } catch (error) {
+    if (error instanceof InputError) throw error;
     throw new InputError(`${path}: cannot read config file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
+  return parseConfigText(text, path);
+}
+
+/** Parses and validates the YAML text of a config; `path` names it in errors. */
+export function parseConfigText(text: string, path: string): ExperimentConfig {
   // The core schema has no tags that construct objects or run code.
   const document = parseDocument(text, { schema: 'core', uniqueKeys: true, prettyErrors: true });
   if (document.errors.length > 0) {
     throw new InputError(`${path}: not valid YAML\n${document.errors.map((error) => error.message).join('\n')}`);
   }
-  return parseConfig(document.toJS(), path);
+  let input: unknown;
+  try {
+    // toJS refuses an alias bomb ("billion laughs") past its maxAliasCount (100) with a ReferenceError.
+    input = document.toJS();
+  } catch (error) {
+    throw new InputError(`${path}: not a usable YAML document (${(error as Error).message})`);
+  }
+  return parseConfig(input, path);
 }

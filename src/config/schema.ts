@@ -196,6 +196,20 @@ export const experimentSpec = z.strictObject({
     /** Samples per shard; a killed build resumes from the last complete shard. */
     shardSize: positiveInt.default(8192),
   }).default({ dtype: 'float32', shardSize: 8192 }),
+  /** Checkpoints of every stage, in <run>/checkpoints/<stage>/, for `kdkit run --resume`. */
+  checkpoints: z.strictObject({
+    /** Besides the end of every epoch, within an epoch after this many minutes. */
+    everyMinutes: z.number().positive().default(10),
+    /** Checkpoints kept per stage. */
+    keep: positiveInt.default(2),
+  }).default({ everyMinutes: 10, keep: 2 }),
+  /** When a stage diverges (a NaN or infinite loss always counts). */
+  divergence: z.strictObject({
+    /** Also stop when the global gradient norm passes this. */
+    maxGradNorm: z.number().positive().optional(),
+    /** Restart the stage from its last checkpoint with the learning rate halved, up to this many times. */
+    lrBackoff: z.number().int().nonnegative().default(0),
+  }).default({ lrBackoff: 0 }),
   deploy: deploySpec.optional(),
   export: exportSpec.default({ quantize: ['float16', 'uint8'], onnxLayout: 'nhwc', onnx: true }),
 });

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { sampleCount, sampleSize } from '../data/dataset.js';
 import { sha256 } from '../util/hash.js';
+import { withDirectoryLock } from '../util/lock.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../errors.js';
 import { datasetFingerprint } from './cache.js';
@@ -81,41 +82,44 @@ export async function softLabelsFromStore(teacher: Teacher, dataset: Dataset, op
     classes, dtype: format.dtype, topK: format.topK, reconstruction: format.topK === null ? null : RECONSTRUCTION,
     shardSize, shards: [], createdAt: new Date().toISOString(), complete: samples === 0,
   };
-  const { manifest, problem: manifestProblem } = existingManifest(directory, fresh);
-  removeOrphanedTemporaries(directory);
-  const shards = shardCount(manifest);
-  const logits = new Float32Array(samples * classes);
-  let computedShards = 0;
-  for (let index = 0; index < shards; index++) {
-    const start = index * shardSize;
-    const end = Math.min(start + shardSize, samples);
-    const out = logits.subarray(start * classes, end * classes);
-    const listed = manifest.shards.find((shard) => shard.index === index);
-    // Why this shard is recomputed: a damaged file, or (reported once) a manifest that was unusable.
-    const problem = listed ? readStoredShard(directory, listed, format, out) : index === 0 ? manifestProblem : null;
-    if (listed && problem === null) {
-      onProgress?.({ shard: index, shards, samples: end, cached: true });
-      continue;
+  // One builder per entry at a time: another waits, then finds the shards written (a run sharing the store, or kdkit cache build).
+  return withDirectoryLock(directory, async () => {
+    const { manifest, problem: manifestProblem } = existingManifest(directory, fresh);
+    removeOrphanedTemporaries(directory);
+    const shards = shardCount(manifest);
+    const logits = new Float32Array(samples * classes);
+    let computedShards = 0;
+    for (let index = 0; index < shards; index++) {
+      const start = index * shardSize;
+      const end = Math.min(start + shardSize, samples);
+      const out = logits.subarray(start * classes, end * classes);
+      const listed = manifest.shards.find((shard) => shard.index === index);
+      // Why this shard is recomputed: a damaged file, or (reported once) a manifest that was unusable.
+      const problem = listed ? readStoredShard(directory, listed, format, out) : index === 0 ? manifestProblem : null;
+      if (listed && problem === null) {
+        onProgress?.({ shard: index, shards, samples: end, cached: true });
+        continue;
+      }
+      const computed = await teacherLogits(teacher, dataset, start, end);
+      const bytes = encodeShard(computed, end - start, format);
+      const files = shardFiles(index, format.topK);
+      writeFileAtomic(join(directory, files.logits), bytes.logits);
+      if (files.indices && bytes.indices) writeFileAtomic(join(directory, files.indices), bytes.indices);
+      // What training sees is what a later cached read will see: the stored (rounded, top-k) values.
+      decodeShard(bytes, files, end - start, format, out);
+      const record: ShardRecord = {
+        index, rows: [start, end], files,
+        sha256: { logits: sha256(bytes.logits), ...(bytes.indices ? { indices: sha256(bytes.indices) } : {}) },
+      };
+      manifest.shards = [...manifest.shards.filter((shard) => shard.index !== index), record].sort((a, b) => a.index - b.index);
+      manifest.complete = manifest.shards.length === shards;
+      writeManifest(directory, manifest);
+      computedShards++;
+      onProgress?.({ shard: index, shards, samples: end, cached: false, ...(problem ? { problem } : {}) });
     }
-    const computed = await teacherLogits(teacher, dataset, start, end);
-    const bytes = encodeShard(computed, end - start, format);
-    const files = shardFiles(index, format.topK);
-    writeFileAtomic(join(directory, files.logits), bytes.logits);
-    if (files.indices && bytes.indices) writeFileAtomic(join(directory, files.indices), bytes.indices);
-    // What training sees is what a later cached read will see: the stored (rounded, top-k) values.
-    decodeShard(bytes, files, end - start, format, out);
-    const record: ShardRecord = {
-      index, rows: [start, end], files,
-      sha256: { logits: sha256(bytes.logits), ...(bytes.indices ? { indices: sha256(bytes.indices) } : {}) },
-    };
-    manifest.shards = [...manifest.shards.filter((shard) => shard.index !== index), record].sort((a, b) => a.index - b.index);
-    manifest.complete = manifest.shards.length === shards;
-    writeManifest(directory, manifest);
-    computedShards++;
-    onProgress?.({ shard: index, shards, samples: end, cached: false, ...(problem ? { problem } : {}) });
-  }
-  if (shards === 0 && manifest === fresh) writeManifest(directory, manifest);
-  return { key, directory, logits, cached: computedShards === 0, computedShards };
+    if (shards === 0 && manifest === fresh) writeManifest(directory, manifest);
+    return { key, directory, logits, cached: computedShards === 0, computedShards };
+  }, { what: 'soft-label entry', waitMs: Infinity, hint: 'another process is building this entry' });
 }
 
 function storageFormat(options: StoreOptions, classes: number): { format: ShardFormat; shardSize: number } {

@@ -16,7 +16,8 @@ import type { Teacher } from '../teachers/teacher.js';
 import { evaluateModel, evaluateTeacher, type ModelEvaluation } from '../eval/evaluate.js';
 import { gateForRun } from '../eval/gate.js';
 import { exportStudent } from '../export/student.js';
-import { trainStage, type EpochRecord, type TrainEvent } from './trainer.js';
+import type { EpochRecord, TrainEvent } from './trainer.js';
+import { stageRunner, type StageRunner } from './stage_runner.js';
 import { prepareTerms, teacherFeatureSource, type TapSource, type TeacherSource } from './terms.js';
 import { obtainTeacher } from './teacher_stage.js';
 import { withSeededMathRandom } from '../util/seeded_random.js';
@@ -29,6 +30,8 @@ export interface RunOptions {
   /** Names the config in error messages, e.g. its file path. */
   source?: string;
   onEvent?: (event: RunEvent) => void;
+  /** Continue every stage from its last checkpoint in <outDir>/checkpoints (kdkit run --resume). */
+  resume?: boolean;
 }
 
 interface TrainedModel {
@@ -62,7 +65,8 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     }
 
     // 1. Teacher.
-    const teacher = await obtainTeacher(config, data, emit, source);
+    const runStage = stageRunner(config, { outDir: options.outDir, resume: options.resume ?? false });
+    const teacher = await obtainTeacher(config, data, emit, source, runStage);
     if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
 
     // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
@@ -76,13 +80,13 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
     // same shuffling and budget; only the loss differs. Assistants, if any, come between the
     // teacher and the student, each taught by the model before it.
     const scratch = config.baseline
-      ? await trainStudent('scratch', config.student.model, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit)
+      ? await trainStudent('scratch', config.student.model, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage)
       : null;
     let current: TeacherSource & { logits: Float32Array } = { teacher: teacher.teacher, model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
     const assistants: Array<{ name: string; trained: TrainedModel }> = [];
     let student: TrainedModel | undefined;
     for (const [index, link] of links.entries()) {
-      const trained = await trainStudent(link.name, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, { ...current, field: link.termsField });
+      const trained = await trainStudent(link.name, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, runStage, { ...current, field: link.termsField });
       if (index === links.length - 1) {
         student = trained;
         break;
@@ -215,6 +219,7 @@ async function trainStudent(
   terms: TermConfig[],
   seed: number,
   emit: (event: RunEvent) => void,
+  runStage: StageRunner,
   teacher?: TeacherSource,
 ): Promise<TrainedModel> {
   const model = build(spec, data, seed, name, `${name}.model`);
@@ -224,7 +229,7 @@ async function trainStudent(
     ? await teacherFeatureSource(teacher, prepared.teacherTaps, data, (message) => emit({ type: 'info', message }))
     : undefined;
   try {
-    const result = await trainStage({
+    const result = await runStage({
       stage: name, model, train: data.train, validation: data.validation, teacherLogits,
       terms: prepared.terms, studentTaps: prepared.studentTaps, teacherFeatures,
       epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer,

@@ -12,7 +12,8 @@ import { openTeacher, type OpenedTeacher } from '../teachers/index.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
 import type { Teacher } from '../teachers/teacher.js';
 import type { StageSummary } from '../report/summary.js';
-import { trainStage, type TrainEvent } from './trainer.js';
+import type { TrainEvent } from './trainer.js';
+import type { StageRunner } from './stage_runner.js';
 import { prepareTerms } from './terms.js';
 
 export interface TeacherStep extends OpenedTeacher {
@@ -20,7 +21,7 @@ export interface TeacherStep extends OpenedTeacher {
   stage: StageSummary | null;
 }
 
-export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit: (event: TrainEvent | { type: 'info'; message: string }) => void, source: string): Promise<TeacherStep> {
+export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit: (event: TrainEvent) => void, source: string, runStage: StageRunner): Promise<TeacherStep> {
   const spec = config.teacher;
   if (!('model' in spec)) {
     const what = 'load' in spec ? `loading ${spec.load}` : 'onnx' in spec ? `opening ${spec.onnx}` : `connecting to ${spec.remote.url}`;
@@ -33,7 +34,7 @@ export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplit
   const model = buildModel(spec.model, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed: config.seed, name: 'teacher', field: 'teacher.model' });
   emit({ type: 'info', message: `teacher: ${spec.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
   const terms = [{ method: 'ce', weight: 1, options: {} }];
-  const result = await trainStage({
+  const result = await runStage({
     stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null,
     terms: prepareTerms(terms, model, null, config.seed, 'teacher.terms').terms, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
     seed: config.seed, onEvent: emit,

@@ -72,7 +72,7 @@ test('a NaN loss stops the stage and names the step', async () => {
   const nanTerm = { name: 'broken', weight: 1, loss: (inputs: { studentLogits: tf.Tensor }) => tf.mul(tf.mean(inputs.studentLogits), Number.NaN) as tf.Scalar };
   await assert.rejects(
     trainStage({ stage: 'student', model, train: data, validation: data, teacherLogits: null, terms: [nanTerm], epochs: 1, batchSize: 8, optimizer: { type: 'sgd', learningRate: 0.1, momentum: 0 }, seed: 1 }),
-    /stage 'student' diverged: loss is NaN at epoch 1, step 1/,
+    /stage 'student' diverged at epoch 1, step 1: term 'broken' is NaN/,
   );
   model.dispose();
 });

@@ -12,6 +12,9 @@ import { Rng } from '../util/rng.js';
 import { allocateBatch, batchCount, shuffledOrder } from '../data/batches.js';
 import { accuracy, batchTensors, gatherRows, predictLogits } from './batches.js';
 import { makeOptimizer } from './optimizer.js';
+import { checkpointLabel, latestCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint.js';
+import { mathRandomPosition, restoreMathRandomPosition } from '../util/seeded_random.js';
+import { rmSync } from 'node:fs';
 
 export interface WeightedTerm {
   /** Logged under this name, e.g. 'kd', 'ce'. */
@@ -55,6 +58,29 @@ export interface StageOptions {
   /** Seeds the shuffling order. */
   seed: number;
   onEvent?: (event: TrainEvent) => void;
+  /** Where and how often to checkpoint; without it the stage keeps no checkpoints. */
+  checkpoints?: CheckpointOptions;
+  /** Stop when the global gradient norm passes this (a NaN or infinite loss always stops). */
+  maxGradNorm?: number;
+}
+
+export interface CheckpointOptions {
+  /** This stage's own directory, e.g. <run>/checkpoints/student. */
+  directory: string;
+  /** At the end of every epoch, and within an epoch once this much time has passed since the last. */
+  everyMs: number;
+  /** Checkpoints kept; older ones are deleted. */
+  keep: number;
+  /** Continue from the newest checkpoint in `directory`; otherwise its old checkpoints are removed. */
+  resume: boolean;
+}
+
+/** A stage stopped because it diverged; the last good checkpoint (if any) is kept. */
+export class DivergenceError extends Error {
+  override readonly name = 'DivergenceError';
+  constructor(message: string, readonly stage: string, readonly checkpoint: string | null) {
+    super(message);
+  }
 }
 
 export interface EpochRecord {
@@ -73,7 +99,8 @@ export type TrainEvent =
   | { type: 'stage-start'; stage: string; epochs: number; stepsPerEpoch: number }
   | { type: 'step'; stage: string; epoch: number; epochs: number; step: number; stepsPerEpoch: number; loss: number }
   | ({ type: 'epoch'; stage: string; epochs: number } & EpochRecord)
-  | { type: 'stage-end'; stage: string; seconds: number };
+  | { type: 'stage-end'; stage: string; seconds: number }
+  | { type: 'info'; message: string };
 
 export interface StageResult {
   history: EpochRecord[];
@@ -111,19 +138,56 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
   const rng = new Rng(options.seed);
   const count = train.labels.length;
   const stepsPerEpoch = batchCount(count, batchSize);
-  const history: EpochRecord[] = [];
   const buffers = allocateBatch(train, batchSize);
+  const checkpoints = options.checkpoints;
+  // Everything a checkpoint restores: weights (trainable or not: batch-norm statistics too), then
+  // the optimizer's slots of the trained variables.
+  const saved = [...[model, ...adapters].flatMap((each) => each.weights.map((weight) => weight.read() as tf.Variable)), ...terms.flatMap((term) => term.loss.variables ?? [])];
+  let resumed = checkpoints?.resume ? latestCheckpoint(checkpoints.directory) : null;
+  if (checkpoints && !checkpoints.resume) rmSync(checkpoints.directory, { recursive: true, force: true });
+  let history: EpochRecord[] = [];
+  let startEpoch = 1;
+  let previousSeconds = 0;
+  let globalStep = 0;
+  if (resumed) {
+    restore(resumed, saved, variables, optimizer);
+    ({ history, trainSeconds: previousSeconds, globalStep } = resumed.state);
+    startEpoch = resumed.state.epoch;
+    restoreMathRandomPosition(resumed.state.mathRandomPosition);
+    rng.position = resumed.state.shufflePosition;
+    const where = resumed.state.complete ? `finished in ${checkpointLabel(resumed.directory)}, not retrained` : `resuming from ${checkpointLabel(resumed.directory)} (epoch ${startEpoch}, step ${resumed.state.step})`;
+    emit({ type: 'info', message: `${options.stage}: ${where}` });
+    if (resumed.state.complete) {
+      optimizer.dispose();
+      return { history, trainSeconds: previousSeconds };
+    }
+  }
   const started = performance.now();
   let lastYield = started;
+  let lastCheckpoint = started;
+  let lastSaved: string | null = resumed?.directory ?? null;
+  const checkpoint = (state: Omit<CheckpointState, 'format' | 'tensorLengths' | 'tensorsSha256' | 'stage' | 'globalStep' | 'history' | 'trainSeconds' | 'optimizerIterations' | 'mathRandomPosition'>) => {
+    if (!checkpoints) return;
+    const optimizerState = optimizer.exportState(variables);
+    lastSaved = saveCheckpoint(checkpoints.directory, {
+      ...state, stage: options.stage, globalStep, history, trainSeconds: previousSeconds + (performance.now() - started) / 1000,
+      optimizerIterations: optimizerState.iterations, mathRandomPosition: mathRandomPosition(),
+    }, [...saved.map((variable) => Float32Array.from(variable.dataSync() as Float32Array)), ...optimizerState.slots.flat()], checkpoints.keep);
+    lastCheckpoint = performance.now();
+  };
   emit({ type: 'stage-start', stage: options.stage, epochs: options.epochs, stepsPerEpoch });
 
   try {
-    for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    for (let epoch = startEpoch; epoch <= options.epochs; epoch++) {
       const epochStarted = performance.now();
+      const shufflePosition = rng.position;
       const order = shuffledOrder(count, rng);
-      const termSums = new Float64Array(terms.length);
-      let lossSum = 0;
-      for (let step = 0; step < stepsPerEpoch; step++) {
+      const partial = resumed && resumed.state.epoch === epoch ? resumed.state.partial : { lossSum: 0, termSums: terms.map(() => 0), seconds: 0 };
+      const firstStep = resumed && resumed.state.epoch === epoch ? resumed.state.step : 0;
+      resumed = null;
+      const termSums = Float64Array.from(partial.termSums);
+      let lossSum = partial.lossSum;
+      for (let step = firstStep; step < stepsPerEpoch; step++) {
         const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
         const batch = batchTensors(train, indices, buffers);
         const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
@@ -149,15 +213,23 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
           return total;
         }, variables);
         const loss = cost.dataSync()[0];
-        termValues.forEach((value, i) => (termSums[i] += value.dataSync()[0]));
+        const values = termValues.map((value) => value.dataSync()[0]);
+        const gradients = variables.map((variable) => grads[variable.name]);
+        const problem = divergence(loss, values, terms, gradients, options.maxGradNorm);
         // A diverged step must not reach the weights.
-        if (Number.isFinite(loss)) optimizer.step(variables, variables.map((variable) => grads[variable.name]));
+        if (problem === null) optimizer.step(variables, gradients);
         tf.dispose([grads, cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : []), ...Object.values(teacherFeatures)]);
-        if (!Number.isFinite(loss)) {
-          throw new Error(`stage '${options.stage}' diverged: loss is ${loss} at epoch ${epoch}, step ${step + 1}`);
+        if (problem !== null) {
+          const kept = lastSaved ? `; the last good checkpoint is ${lastSaved}` : '';
+          throw new DivergenceError(`stage '${options.stage}' diverged at epoch ${epoch}, step ${step + 1}: ${problem}${kept}`, options.stage, lastSaved);
         }
+        values.forEach((value, i) => (termSums[i] += value));
         lossSum += loss;
+        globalStep++;
         emit({ type: 'step', stage: options.stage, epoch, epochs: options.epochs, step: step + 1, stepsPerEpoch, loss });
+        if (checkpoints && step + 1 < stepsPerEpoch && performance.now() - lastCheckpoint >= checkpoints.everyMs) {
+          checkpoint({ epoch, step: step + 1, complete: false, shufflePosition, partial: { lossSum, termSums: [...termSums], seconds: partial.seconds + (performance.now() - epochStarted) / 1000 } });
+        }
         // Let timers (progress rendering, signals) run between synchronous steps, every
         // yieldMs: yielding after every step cost 0.15 ms of a small model's 4.7 ms step.
         if (performance.now() - lastYield >= yieldMs) {
@@ -175,16 +247,43 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
         loss: lossSum / stepsPerEpoch,
         terms: Object.fromEntries(terms.map((term, i) => [term.name, termSums[i] / stepsPerEpoch])),
         validationAccuracy,
-        seconds: (performance.now() - epochStarted) / 1000,
+        seconds: partial.seconds + (performance.now() - epochStarted) / 1000,
         ...(Object.keys(state).length > 0 ? { state } : {}),
       };
-      history.push(record);
+      history = [...history, record];
+      checkpoint({ epoch: epoch + 1, step: 0, complete: epoch === options.epochs, shufflePosition: rng.position, partial: { lossSum: 0, termSums: terms.map(() => 0), seconds: 0 } });
       emit({ type: 'epoch', stage: options.stage, epochs: options.epochs, ...record });
     }
   } finally {
     optimizer.dispose();
   }
-  const trainSeconds = (performance.now() - started) / 1000;
+  const trainSeconds = previousSeconds + (performance.now() - started) / 1000;
   emit({ type: 'stage-end', stage: options.stage, seconds: trainSeconds });
   return { history, trainSeconds };
+}
+
+/** Puts a checkpoint's weights, variables and optimizer state back. */
+function restore(checkpoint: Checkpoint, saved: tf.Variable[], trained: tf.Variable[], optimizer: ReturnType<typeof makeOptimizer>): void {
+  const { tensors, state } = checkpoint;
+  if (tensors.length < saved.length) throw new Error(`checkpoint ${checkpoint.directory} holds ${tensors.length} arrays; this stage has ${saved.length} variables`);
+  saved.forEach((variable, i) => {
+    if (tensors[i].length !== variable.size) throw new Error(`checkpoint ${checkpoint.directory}: '${variable.name}' has ${tensors[i].length} values, the model ${variable.size}`);
+    const value = tf.tensor(tensors[i], variable.shape);
+    variable.assign(value);
+    value.dispose();
+  });
+  // The optimizer's slots follow, per trained variable: as many arrays as it had slots (0 before its first step).
+  const rest = tensors.slice(saved.length);
+  const perVariable = trained.length === 0 ? 0 : rest.length / trained.length;
+  optimizer.importState(trained, { iterations: state.optimizerIterations, slots: trained.map((_, i) => rest.slice(i * perVariable, (i + 1) * perVariable)) });
+}
+
+/** Why a step must not be applied: a non-finite loss (naming the term) or a gradient norm over the bound; null when it is fine. */
+function divergence(loss: number, values: number[], terms: WeightedTerm[], gradients: tf.Tensor[], maxGradNorm: number | undefined): string | null {
+  const bad = values.findIndex((value) => !Number.isFinite(value));
+  if (bad >= 0) return `term '${terms[bad].name}' is ${values[bad]}`;
+  if (!Number.isFinite(loss)) return `the loss is ${loss}`;
+  if (maxGradNorm === undefined) return null;
+  const norm = Math.sqrt(tf.tidy(() => tf.addN(gradients.map((gradient) => tf.sum(tf.square(gradient)))).dataSync()[0]));
+  return norm > maxGradNorm ? `the gradient norm ${norm.toPrecision(4)} is over maxGradNorm ${maxGradNorm}` : null;
 }

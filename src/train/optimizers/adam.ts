@@ -7,7 +7,7 @@
 import type * as tf from '../../engine/tf.js';
 import { float32View, updateVariable } from '../../engine/inplace.js';
 import { simdAdam } from '../../engine/updates.js';
-import { SlotStore, type FusedOptimizer } from './fused.js';
+import { SlotStore, type FusedOptimizer, type OptimizerState } from './fused.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -50,6 +50,15 @@ export class FusedAdam implements FusedOptimizer {
 
   dispose(): void {
     this.slots.dispose();
+  }
+
+  exportState(variables: readonly tf.Variable[]): OptimizerState {
+    return { iterations: this.iterations, slots: this.slots.export(variables) };
+  }
+
+  importState(variables: readonly tf.Variable[], state: OptimizerState): void {
+    this.slots.import(variables, state.slots);
+    this.iterations = state.iterations;
   }
 }
 

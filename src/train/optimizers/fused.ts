@@ -11,6 +11,16 @@ export interface FusedOptimizer {
   readonly iterations: number;
   /** Frees the optimizer's state. */
   dispose(): void;
+  /** Its state for `variables`, in their order, for a checkpoint: the step count and each variable's slots. */
+  exportState(variables: readonly tf.Variable[]): OptimizerState;
+  /** Continues from a checkpoint's state for the same `variables`. */
+  importState(variables: readonly tf.Variable[], state: OptimizerState): void;
+}
+
+export interface OptimizerState {
+  iterations: number;
+  /** slots[i] are variable i's slots (Adam: first and second moments), each variable.size floats; [] before its first update. */
+  slots: Float32Array[][];
 }
 
 /**
@@ -35,5 +45,22 @@ export class SlotStore {
   dispose(): void {
     for (const slots of this.slots.values()) tf.dispose(slots);
     this.slots.clear();
+  }
+
+  /** Copies of each variable's slots, in `variables` order; [] for a variable never updated. */
+  export(variables: readonly tf.Variable[]): Float32Array[][] {
+    return variables.map((variable) => (this.slots.get(variable.id) ?? []).map((slot) => Float32Array.from(slot.dataSync() as Float32Array)));
+  }
+
+  /** Replaces the slots of `variables` with `values` (as `export` gave them). */
+  import(variables: readonly tf.Variable[], values: Float32Array[][]): void {
+    this.dispose();
+    variables.forEach((variable, index) => {
+      if (values[index].length === 0) return;
+      if (values[index].length !== this.slotsPerVariable || values[index].some((slot) => slot.length !== variable.size)) {
+        throw new Error(`optimizer state does not fit variable '${variable.name}' (${variable.size} weights)`);
+      }
+      this.slots.set(variable.id, values[index].map((slot) => tf.keep(tf.tensor1d(slot))));
+    });
   }
 }

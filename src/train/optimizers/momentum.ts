@@ -6,7 +6,7 @@
 import type * as tf from '../../engine/tf.js';
 import { float32View, updateVariable } from '../../engine/inplace.js';
 import { simdMomentum } from '../../engine/updates.js';
-import { SlotStore, type FusedOptimizer } from './fused.js';
+import { SlotStore, type FusedOptimizer, type OptimizerState } from './fused.js';
 
 export class FusedMomentum implements FusedOptimizer {
   iterations = 0;
@@ -31,6 +31,15 @@ export class FusedMomentum implements FusedOptimizer {
 
   dispose(): void {
     this.slots.dispose();
+  }
+
+  exportState(variables: readonly tf.Variable[]): OptimizerState {
+    return { iterations: this.iterations, slots: this.slots.export(variables) };
+  }
+
+  importState(variables: readonly tf.Variable[], state: OptimizerState): void {
+    this.slots.import(variables, state.slots);
+    this.iterations = state.iterations;
   }
 }
 

@@ -1,0 +1,121 @@
+/**
+ * Checkpoints of a training stage: everything needed to continue it exactly where it stopped.
+ * One directory per checkpoint, `<stage dir>/ckpt-<global step>`, holding `tensors.bin` (the
+ * model's weights, adapters, terms' own variables and the optimizer's slots, float32) and
+ * `state.json` (position, random generators, metrics so far, a checksum of the tensors). It is
+ * written under a temporary name, synced, then renamed, so a kill at any instant leaves the last
+ * complete checkpoint as it was; only the newest `keep` are kept.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { sha256 } from '../util/hash.js';
+import type { EpochRecord } from './trainer.js';
+
+const FORMAT = 'kdkit-checkpoint/1';
+const PREFIX = 'ckpt-';
+
+export interface CheckpointState {
+  format: typeof FORMAT;
+  stage: string;
+  /** The epoch to run next (1-based) and the steps of it already taken. */
+  epoch: number;
+  step: number;
+  /** Steps taken in the whole stage. */
+  globalStep: number;
+  /** True once the stage's last epoch is done: resuming returns at once. */
+  complete: boolean;
+  /** The shuffling generator's position before this epoch's shuffle. */
+  shufflePosition: number;
+  /** The seeded Math.random's position (dropout masks), null outside a run. */
+  mathRandomPosition: number | null;
+  /** Sums over the current epoch's steps so far. */
+  partial: { lossSum: number; termSums: number[]; seconds: number };
+  history: EpochRecord[];
+  /** Training time of the stage up to this checkpoint, over every process that ran it. */
+  trainSeconds: number;
+  optimizerIterations: number;
+  /** Lengths, in floats, of the arrays in tensors.bin, in order. */
+  tensorLengths: number[];
+  tensorsSha256: string;
+}
+
+export interface Checkpoint {
+  state: CheckpointState;
+  tensors: Float32Array[];
+  directory: string;
+}
+
+/** Writes a checkpoint into `stageDirectory` and prunes it to the newest `keep`. */
+export function saveCheckpoint(stageDirectory: string, state: Omit<CheckpointState, 'format' | 'tensorLengths' | 'tensorsSha256'>, tensors: Float32Array[], keep: number): string {
+  mkdirSync(stageDirectory, { recursive: true });
+  const bytes = concatenate(tensors);
+  const full: CheckpointState = { format: FORMAT, ...state, tensorLengths: tensors.map((tensor) => tensor.length), tensorsSha256: sha256(bytes) };
+  const name = `${PREFIX}${String(state.globalStep).padStart(9, '0')}`;
+  const final = join(stageDirectory, name);
+  const temporary = join(stageDirectory, `.${name}.${process.pid}.tmp`);
+  rmSync(temporary, { recursive: true, force: true });
+  writeFileAtomic(join(temporary, 'tensors.bin'), bytes);
+  writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(full) + '\n');
+  syncDirectory(temporary);
+  // A checkpoint of the same step (a resumed run passing it again) is replaced whole.
+  rmSync(final, { recursive: true, force: true });
+  renameSync(temporary, final);
+  syncDirectory(stageDirectory);
+  for (const old of checkpointNames(stageDirectory).slice(keep)) rmSync(join(stageDirectory, old), { recursive: true, force: true });
+  return final;
+}
+
+/** The newest intact checkpoint in `stageDirectory`, skipping damaged ones; null when there is none. */
+export function latestCheckpoint(stageDirectory: string): Checkpoint | null {
+  if (!existsSync(stageDirectory)) return null;
+  for (const name of checkpointNames(stageDirectory)) {
+    const directory = join(stageDirectory, name);
+    try {
+      const state = JSON.parse(readFileSync(join(directory, 'state.json'), 'utf8')) as CheckpointState;
+      const bytes = readFileSync(join(directory, 'tensors.bin'));
+      if (state.format !== FORMAT || sha256(bytes) !== state.tensorsSha256) continue;
+      const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      const tensors: Float32Array[] = [];
+      let offset = 0;
+      for (const length of state.tensorLengths) {
+        tensors.push(all.subarray(offset, offset + length));
+        offset += length;
+      }
+      if (offset !== all.length) continue;
+      return { state, tensors, directory };
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}
+
+/** Checkpoint directory names, newest first. */
+function checkpointNames(stageDirectory: string): string[] {
+  return readdirSync(stageDirectory).filter((name) => name.startsWith(PREFIX)).sort().reverse();
+}
+
+function concatenate(tensors: Float32Array[]): Uint8Array {
+  const all = new Float32Array(tensors.reduce((total, tensor) => total + tensor.length, 0));
+  let offset = 0;
+  for (const tensor of tensors) {
+    all.set(tensor, offset);
+    offset += tensor.length;
+  }
+  return new Uint8Array(all.buffer);
+}
+
+/** fsync of a directory, so that the renames in it survive a power cut, not only a kill. */
+function syncDirectory(directory: string): void {
+  const fd = openSync(directory, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function checkpointLabel(directory: string): string {
+  return basename(directory);
+}

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { kdkit } from '../cli/cli.test.util.js';
+
+const bin = fileURLToPath(new URL('../../bin/kdkit.js', import.meta.url));
+const directory = mkdtempSync(join(tmpdir(), 'kdkit-resume-'));
+// Every stage (teacher, scratch, student) checkpoints at each epoch and every 20 ms within one;
+// dropout in the teacher makes Math.random's position part of what must be restored.
+const config = join(directory, 'run.yaml');
+writeFileSync(config, [
+  'dataset: {name: digits}',
+  'teacher: {model: {type: cnn, filters: [8], dense: [32], dropout: 0.3}, epochs: 4, batchSize: 32}',
+  'student: {model: {type: mlp, hidden: [32], dropout: 0.2}}',
+  'distill: {epochs: 4, batchSize: 16, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}',
+  'checkpoints: {everyMinutes: 0.0003, keep: 2}',
+  'export: {quantize: [], onnx: false}',
+].join('\n') + '\n');
+
+const weightsOf = (out: string) => ['teacher', 'student'].map((name) => readFileSync(join(out, name, 'weights.bin')));
+const figuresOf = (out: string) => {
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  return Object.fromEntries(Object.entries(summary.models as Record<string, { accuracy: number; ece: number }>).map(([name, model]) => [name, [model.accuracy, model.ece]]));
+};
+
+const reference = join(directory, 'uninterrupted');
+test('an uninterrupted run, for reference', () => {
+  const result = kdkit('run', config, '--out', reference);
+  assert.equal(result.status, 0, result.stderr);
+});
+
+/** Starts a run and kills it with SIGKILL once `ready(out)` holds (polled every 2 ms). */
+async function killWhen(out: string, ready: (out: string) => boolean): Promise<void> {
+  const child = spawn(process.execPath, [bin, 'run', config, '--out', out], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  while (!ready(out)) {
+    if (child.exitCode !== null) throw new Error('the run finished before it could be killed');
+    await sleep(2);
+  }
+  child.kill('SIGKILL');
+  await exited;
+}
+
+const checkpointsOf = (out: string, stage: string) => (existsSync(join(out, 'checkpoints', stage)) ? readdirSync(join(out, 'checkpoints', stage)).filter((name) => name.startsWith('ckpt-')) : []);
+
+const instants: Array<[string, (out: string) => boolean]> = [
+  ['in the teacher, after its first checkpoint', (out) => checkpointsOf(out, 'teacher').length >= 1],
+  ['in the scratch baseline', (out) => checkpointsOf(out, 'scratch').length >= 1],
+  ['in the student, mid-way', (out) => checkpointsOf(out, 'student').length >= 2],
+];
+
+for (const [when, ready] of instants) {
+  test(`killed with SIGKILL ${when}, then --resume: the same final weights and figures as the uninterrupted run`, async () => {
+    const out = join(directory, when.replace(/\W+/g, '-'));
+    await killWhen(out, ready);
+    assert.ok(!existsSync(join(out, 'summary.json')), 'the run was killed before it finished');
+    const resumed = kdkit('run', config, '--out', out, '--resume');
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stdout, /resuming from ckpt-\d+/);
+    const [teacher, student] = weightsOf(out);
+    const [teacherReference, studentReference] = weightsOf(reference);
+    assert.ok(teacher.equals(teacherReference), 'teacher weights are bit-identical');
+    assert.ok(student.equals(studentReference), 'student weights are bit-identical');
+    assert.deepEqual(figuresOf(out), figuresOf(reference));
+  });
+}
+
+test('without --resume, a run starts over and ignores old checkpoints', () => {
+  const out = join(directory, 'in-the-student-mid-way');
+  const again = kdkit('run', config, '--out', out);
+  assert.equal(again.status, 0, again.stderr);
+  assert.doesNotMatch(again.stdout, /resuming/);
+  assert.ok(weightsOf(out)[1].equals(weightsOf(reference)[1]));
+});
