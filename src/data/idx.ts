@@ -40,6 +40,10 @@ export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
+/** A 10-byte header, an empty deflate block and the 8-byte trailer. */
+const GZIP_MIN_BYTES = 20;
+/** Largest decompressed file accepted; EMNIST ByClass train images, the largest common IDX file, are 547 MB. */
+const MAX_GUNZIPPED_BYTES = 1024 * 1024 * 1024;
 
 const READ_ERROR_REASONS: ReadonlyMap<string, string> = new Map([
   ['ENOENT', 'no such file'],
@@ -67,11 +71,24 @@ export function readMaybeGzipped(path: string): Uint8Array {
     const reason = READ_ERROR_REASONS.get(code) ?? (error as Error).message;
     throw new InputError(`cannot read ${path}: ${reason}`);
   }
+  return maybeGunzip(bytes, path);
+}
+
+/** The bytes, gunzipped when they start with the gzip magic bytes. `path` names them in errors. */
+export function maybeGunzip(bytes: Buffer, path: string): Uint8Array {
   if (bytes.length < 2 || bytes[0] !== GZIP_MAGIC[0] || bytes[1] !== GZIP_MAGIC[1]) return bytes;
+  const corrupt = (reason: string) => new InputError(`${path} starts like a gzip file but ${reason}; the download is probably truncated or corrupt`);
+  if (bytes.length < GZIP_MIN_BYTES) throw corrupt(`has only ${bytes.length} bytes, fewer than a gzip header and trailer`);
+  // The trailer's last 4 bytes record the uncompressed size (mod 2^32). Stopping there means a gzip
+  // bomb costs no more memory than its trailer admits; zlib rejects any other mismatch itself.
+  const maxOutputLength = Math.max(1, Math.min(bytes.readUInt32LE(bytes.length - 4), MAX_GUNZIPPED_BYTES));
   try {
-    return gunzipSync(bytes);
+    return gunzipSync(bytes, { maxOutputLength });
   } catch (error) {
-    throw new InputError(`${path} starts like a gzip file but could not be decompressed (${(error as Error).message}); the download is probably truncated or corrupt`);
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw corrupt(`decompresses to more than the ${maxOutputLength} bytes its trailer records (the limit is ${MAX_GUNZIPPED_BYTES})`);
+    }
+    throw corrupt(`could not be decompressed (${(error as Error).message})`);
   }
 }
 

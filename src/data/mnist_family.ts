@@ -81,6 +81,7 @@ export function loadIdxPair(name: string, imagesPath: string, labelsPath: string
 
   const imagesIdx = readIdxFile(imagesPath, IDX_IMAGES_MAGIC);
   const [imageCount, height, width] = imagesIdx.dims;
+  if (height === 0 || width === 0) throw new InputError(`${imagesPath}: images are ${height}×${width} pixels; expected at least 1×1`);
   if (imageCount !== labels.length) {
     throw new InputError(`${imagesPath} has ${imageCount} images but ${labelsPath} has ${labels.length} labels; they must match`);
   }

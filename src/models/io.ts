@@ -8,6 +8,8 @@ import { dirname, join, resolve, sep } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkTopology } from './topology_check.js';
+import { checkWeightBytes, checkWeightsManifest } from './weights_manifest.js';
 
 const WEIGHTS_FILE = 'weights.bin';
 
@@ -63,45 +65,41 @@ export async function serializedSizeBytes(model: tf.LayersModel): Promise<number
   return Buffer.byteLength(modelJson) + weights.byteLength;
 }
 
-interface ModelJson {
-  modelTopology: object;
-  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-}
-
 /** Loads a layers model from its model.json, or from the directory that holds it. */
 export async function loadModelDir(path: string): Promise<tf.LayersModel> {
   const modelJsonPath = existsSync(path) && statSync(path).isDirectory() ? join(path, 'model.json') : path;
-  let parsed: ModelJson;
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(modelJsonPath, 'utf8')) as ModelJson;
+    parsed = JSON.parse(readFileSync(modelJsonPath, 'utf8'));
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new InputError(`${modelJsonPath}: cannot read a TensorFlow.js model.json (${reason})`);
   }
-  if (typeof parsed?.modelTopology !== 'object' || parsed.modelTopology === null || !Array.isArray(parsed.weightsManifest)) {
+  const { modelTopology, weightsManifest } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  if (typeof modelTopology !== 'object' || modelTopology === null || !Array.isArray(weightsManifest)) {
     throw new InputError(`${modelJsonPath}: not a TensorFlow.js layers model (expected 'modelTopology' and 'weightsManifest')`);
   }
+  const groups = checkWeightsManifest(weightsManifest, modelJsonPath);
+  checkTopology(modelTopology, modelJsonPath);
   const directory = resolve(dirname(modelJsonPath));
-  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: ArrayBuffer[] = [];
-  for (const group of parsed.weightsManifest) {
-    weightSpecs.push(...group.weights);
-    for (const relativePath of group.paths) {
-      const weightPath = resolve(directory, relativePath);
-      if (!weightPath.startsWith(directory + sep)) {
-        throw new InputError(`${modelJsonPath}: weight path '${relativePath}' points outside the model directory`);
-      }
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(weightPath);
-      } catch (error) {
-        throw new InputError(`${weightPath}: cannot read weights listed in ${modelJsonPath} (${(error as NodeJS.ErrnoException).code})`);
-      }
-      buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  for (const relativePath of groups.flatMap((group) => group.paths)) {
+    const weightPath = resolve(directory, relativePath);
+    if (!weightPath.startsWith(directory + sep)) {
+      throw new InputError(`${modelJsonPath}: weight path '${relativePath}' points outside the model directory`);
     }
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(weightPath);
+    } catch (error) {
+      throw new InputError(`${weightPath}: cannot read weights listed in ${modelJsonPath} (${(error as NodeJS.ErrnoException).code})`);
+    }
+    buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   }
+  checkWeightBytes(groups, buffers.reduce((total, buffer) => total + buffer.byteLength, 0), modelJsonPath);
+  const weightSpecs = groups.flatMap((group) => group.weights);
   try {
-    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: parsed.modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) }));
+    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) }));
   } catch (error) {
     throw new InputError(`${modelJsonPath}: cannot build the model (${(error as Error).message})`);
   }

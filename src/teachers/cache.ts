@@ -22,6 +22,28 @@ interface FeatureManifest {
 }
 
 const FEATURES_MANIFEST = 'features.json';
+/** What featureFile() makes; any other name in features.json would point outside the entry. */
+const FEATURE_FILE_NAME = /^teacher-features-[A-Za-z0-9_-]+\.npy$/;
+
+type TapRecord = FeatureManifest['taps'][string];
+
+/** A well-formed record of one tap, whose file is one featureFile() could have named. */
+function isTapRecord(entry: unknown): entry is TapRecord {
+  const { file, shape, sha256: checksum } = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+  return typeof file === 'string' && FEATURE_FILE_NAME.test(file) && Array.isArray(shape) && typeof checksum === 'string';
+}
+
+/** features.json parsed, or null when it is not JSON holding a `taps` object. */
+function readFeatureManifest(path: string): FeatureManifest | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+  const taps = (parsed as { taps?: unknown } | null)?.taps;
+  return typeof taps === 'object' && taps !== null && !Array.isArray(taps) ? { taps: taps as FeatureManifest['taps'] } : null;
+}
 
 /** A safe file name for a tap (layer names are letters, digits, `_` and `/`). */
 function featureFile(tap: string): string {
@@ -41,17 +63,10 @@ export async function cachedTeacherFeatures(options: {
   compute: () => Record<string, Float32Array> | Promise<Record<string, Float32Array>>;
 }): Promise<{ features: Record<string, Float32Array>; cached: boolean }> {
   const manifestPath = join(options.directory, FEATURES_MANIFEST);
-  let manifest: FeatureManifest = { taps: {} };
-  if (existsSync(manifestPath)) {
-    try {
-      manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as FeatureManifest;
-    } catch {
-      manifest = { taps: {} };
-    }
-  }
+  const manifest: FeatureManifest = (existsSync(manifestPath) ? readFeatureManifest(manifestPath) : null) ?? { taps: {} };
   const read = (name: string, shape: number[]): Float32Array | null => {
-    const entry = manifest.taps?.[name];
-    if (!entry || !tfShapesEqual(entry.shape, [options.samples, ...shape])) return null;
+    const entry = Object.hasOwn(manifest.taps, name) ? manifest.taps[name] : undefined;
+    if (!isTapRecord(entry) || !tfShapesEqual(entry.shape, [options.samples, ...shape])) return null;
     try {
       const bytes = readFileSync(join(options.directory, entry.file));
       if (sha256(bytes) !== entry.sha256) return null;
@@ -80,15 +95,10 @@ export async function cachedTeacherFeatures(options: {
 export function verifyTeacherFeatures(directory: string): string[] {
   const manifestPath = join(directory, FEATURES_MANIFEST);
   if (!existsSync(manifestPath)) return [];
-  let manifest: FeatureManifest;
-  try {
-    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as FeatureManifest;
-  } catch (error) {
-    return [`${FEATURES_MANIFEST}: not JSON (${(error as Error).message})`];
-  }
-  return Object.entries(manifest.taps ?? {}).flatMap(([tap, entry]) => {
-    // Names come from featureFile(); anything else would point outside the entry.
-    if (!/^teacher-features-[A-Za-z0-9_-]+\.npy$/.test(entry.file)) return [`features '${tap}': bad file name ${JSON.stringify(entry.file)} in ${FEATURES_MANIFEST}`];
+  const manifest = readFeatureManifest(manifestPath);
+  if (manifest === null) return [`${FEATURES_MANIFEST}: not JSON with a 'taps' object`];
+  return Object.entries(manifest.taps).flatMap(([tap, entry]) => {
+    if (!isTapRecord(entry)) return [`features '${tap}': bad record ${JSON.stringify(entry)?.slice(0, 200)} in ${FEATURES_MANIFEST}`];
     const path = join(directory, entry.file);
     if (!existsSync(path)) return [`features '${tap}': ${entry.file} is missing`];
     return sha256(readFileSync(path)) === entry.sha256 ? [] : [`features '${tap}': ${entry.file} fails its checksum`];

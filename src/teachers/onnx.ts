@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
-import { decodeModel } from '../engine/ort/onnx_model.js';
 import { sha256 } from '../util/hash.js';
+import { decodeOnnxTeacher } from './onnx_check.js';
 import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
 
@@ -37,6 +37,7 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
   } catch (error) {
     throw new InputError(`${where}: cannot read the ONNX teacher (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
+  const model = decodeOnnxTeacher(bytes, where);
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { logSeverityLevel: errorSeverity });
@@ -51,7 +52,7 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
   known(inputName, session.inputNames, 'input', 'teacher.inputName');
   known(outputName, session.outputNames, 'output', 'teacher.outputName');
   if (session.inputNames.length !== 1) throw new InputError(`${where}: the teacher must take one input; it takes ${session.inputNames.length}`);
-  const teacher = new OnnxTeacher(session, bytes, inputName, outputName, options);
+  const teacher = new OnnxTeacher(session, bytes, model, inputName, outputName, options);
   await teacher.probe(where);
   return teacher;
 }
@@ -67,13 +68,14 @@ export class OnnxTeacher implements Teacher {
   constructor(
     private readonly session: ort.InferenceSession,
     bytes: Uint8Array,
+    model: Record<string, unknown>,
     private readonly inputName: string,
     private readonly outputName: string,
     private readonly options: OnnxTeacherOptions,
   ) {
     this.batchSize = options.batchSize ?? 256;
     this.sizeBytes = bytes.byteLength;
-    this.parameterCount = initializerElements(bytes);
+    this.parameterCount = initializerElements(model);
     const layout = options.preprocessing.inputLayout.toUpperCase();
     this.info = {
       kind: 'onnx',
@@ -131,8 +133,8 @@ export class OnnxTeacher implements Teacher {
   }
 }
 
-function initializerElements(bytes: Uint8Array): number {
-  const graph = (decodeModel(bytes) as { graph?: { initializer?: { dims?: number[] }[] } }).graph;
+function initializerElements(model: Record<string, unknown>): number {
+  const graph = (model as { graph?: { initializer?: { dims?: number[] }[] } }).graph;
   return (graph?.initializer ?? []).reduce((total, initializer) => total + (initializer.dims ?? []).reduce((size, dim) => size * Number(dim), 1), 0);
 }
 

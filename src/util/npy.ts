@@ -38,6 +38,8 @@ export function decodeNpy(bytes: Uint8Array, file: string): NpyArray {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buffer.length < 10 || !buffer.subarray(0, 6).equals(MAGIC)) throw new InputError(`${file}: not a .npy file (bad magic)`);
   const major = buffer[6];
+  // Versions 2.0 and 3.0 differ from 1.0 only in a 4-byte header length (and 3.0's UTF-8 header).
+  if (major < 1 || major > 3) throw new InputError(`${file}: .npy format version ${major}.${buffer[7]} is not supported (expected 1.0, 2.0 or 3.0)`);
   const headerLength = major === 1 ? buffer.readUInt16LE(8) : buffer.length >= 12 ? buffer.readUInt32LE(8) : -1;
   const headerStart = major === 1 ? 10 : 12;
   if (headerLength < 0 || headerStart + headerLength > buffer.length) throw new InputError(`${file}: truncated .npy header`);
@@ -48,12 +50,13 @@ export function decodeNpy(bytes: Uint8Array, file: string): NpyArray {
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw new InputError(`${file}: unreadable .npy header ${JSON.stringify(header.trim())}`);
   if (fortran === 'True') throw new InputError(`${file}: Fortran-ordered .npy is not supported; save with C order`);
   const shape = shapeText.split(',').map((part) => part.trim()).filter(Boolean).map(Number);
-  if (shape.some((dim) => !Number.isInteger(dim) || dim < 0)) throw new InputError(`${file}: bad shape (${shapeText}) in .npy header`);
+  if (shape.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) throw new InputError(`${file}: bad shape (${shapeText}) in .npy header`);
   const itemBytes = ITEM_BYTES[descr];
   if (itemBytes === undefined) throw new InputError(`${file}: dtype '${descr}' is not supported (expected '<f4', '<f2' or '<i4')`);
+  // A size past 2^53 bytes is inexact in a double, and no such file fits in memory anyway.
   const count = shape.reduce((product, dim) => product * dim, 1);
   const dataStart = headerStart + headerLength;
-  if (buffer.length - dataStart !== count * itemBytes) {
+  if (!Number.isSafeInteger(count * itemBytes) || buffer.length - dataStart !== count * itemBytes) {
     throw new InputError(`${file}: header promises ${count * itemBytes} bytes of data for shape (${shape.join(', ')}), file has ${buffer.length - dataStart}`);
   }
   // A copy, so the typed array starts aligned whatever the header length was.
