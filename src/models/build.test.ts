@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { initEngine } from '../engine/index.js';
 import { InputError } from '../errors.js';
-import { buildModel, multiplyAccumulates } from './build.js';
+import type { ModelSpec } from '../config/schema.js';
+import { buildModel, multiplyAccumulates, specParameterCount } from './build.js';
 import { loadModelDir, saveModelDir, serializedSizeBytes } from './io.js';
 
 await initEngine({ backend: 'wasm' });
@@ -78,4 +79,19 @@ test('loading a broken model directory is an InputError naming the file', async 
   await assert.rejects(loadModelDir(directory), /points outside the model directory/);
   writeFileSync(join(directory, 'model.json'), '{"format": "graph-model"}');
   await assert.rejects(loadModelDir(directory), /not a TensorFlow.js layers model/);
+});
+
+test('a spec whose weights would pass 1 GiB is refused before anything is allocated, naming the field', () => {
+  const before = tf.memory().numBytes;
+  assert.throws(() => buildModel({ type: 'mlp', hidden: [1e9], dropout: 0, activation: 'relu' }, { ...fashion, field: 'student.model' }),
+    // 784·10⁹ + 10⁹ + 10⁹·10 + 10 weights, ×4 bytes = 2961.6 GiB.
+    (error: unknown) => error instanceof InputError && /^student\.model: 7\.95e\+11 weights \(2961\.6 GiB\) is more than kdkit builds/.test(error.message));
+  assert.equal(tf.memory().numBytes, before);
+  // The count matches what TensorFlow.js builds.
+  const specs: ModelSpec[] = [{ type: 'cnn', filters: [32, 64], kernelSize: 3, dense: [256], dropout: 0.3, batchNorm: true }, { type: 'mlp', hidden: [256, 256], dropout: 0, activation: 'relu' }];
+  for (const spec of specs) {
+    const model = buildModel(spec, fashion);
+    assert.equal(specParameterCount(spec, fashion.inputShape, fashion.numClasses), model.countParams());
+    model.dispose();
+  }
 });

@@ -18,8 +18,35 @@ export interface BuildOptions {
   field?: string;
 }
 
+/** Weights a spec may ask for: 2²⁸ float32 values are 1 GiB, past anything kdkit trains on a CPU. */
+export const MAX_PARAMS = 2 ** 28;
+
+/** The number of weights `spec` builds, from its shapes alone (before anything is allocated). */
+export function specParameterCount(spec: ModelSpec, inputShape: readonly [number, number, number], numClasses: number): number {
+  let [height, width, channels] = inputShape;
+  let params = 0;
+  if (spec.type === 'cnn') {
+    for (const filters of spec.filters) {
+      params += spec.kernelSize * spec.kernelSize * channels * filters + (spec.batchNorm ? 4 * filters : filters);
+      channels = filters;
+      height = Math.floor(height / 2);
+      width = Math.floor(width / 2);
+    }
+  }
+  let features = Math.max(height, 0) * Math.max(width, 0) * channels;
+  for (const units of spec.type === 'cnn' ? spec.dense : spec.hidden) {
+    params += features * units + units;
+    features = units;
+  }
+  return params + features * numClasses + numClasses;
+}
+
 export function buildModel(spec: ModelSpec, options: BuildOptions): tf.LayersModel {
   const field = options.field ?? 'model';
+  const params = specParameterCount(spec, options.inputShape, options.numClasses);
+  if (params > MAX_PARAMS) {
+    throw new InputError(`${field}: ${params.toExponential(2)} weights (${(params * 4 / 2 ** 30).toFixed(1)} GiB) is more than kdkit builds (${MAX_PARAMS.toExponential(2)}, 1 GiB); make the layers smaller`);
+  }
   let layerIndex = 0;
   const init = () => ({
     kernelInitializer: tf.initializers.glorotUniform({ seed: options.seed * 1000 + ++layerIndex }),
