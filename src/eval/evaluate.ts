@@ -6,6 +6,7 @@ import { quantizedSizes } from '../export/tfjs.js';
 import { measureLatency, timeCallsAsync, type LatencyOptions, type LatencyStats } from './latency.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { OnnxTeacher } from '../teachers/onnx.js';
+import { teacherLogits } from '../teachers/logits.js';
 import { measureMemory, type MemoryUse } from './memory.js';
 import { classificationMetrics, compareWithTeacher, type ClassificationMetrics } from './metrics.js';
 
@@ -85,7 +86,7 @@ export async function evaluateTeacher(
   if (step.model) return evaluateModel(step.model, test, { ...options, trainSeconds: step.trainSeconds });
   const { teacher } = step;
   const latencyBatch = options.latencyBatch ?? 256;
-  const testLogits = await teacherLogits(teacher, test.images, test.labels.length);
+  const testLogits = await teacherLogits(teacher, test);
   const sampleSize = test.images.length / test.labels.length;
   const timed = (batchSize: number) => {
     const images = new Float32Array(batchSize * sampleSize).map((_, i) => ((i * 2654435761) % 1000) / 1000);
@@ -110,21 +111,4 @@ export async function evaluateTeacher(
       trainSeconds: 0,
     },
   };
-}
-
-/** A teacher's logits for `count` samples, in its own batch size. */
-export async function teacherLogits(teacher: Teacher, images: Float32Array, count: number): Promise<Float32Array> {
-  const sampleSize = images.length / count;
-  const chunks: Float32Array[] = [];
-  for (let start = 0; start < count; start += teacher.batchSize) {
-    const rows = Math.min(teacher.batchSize, count - start);
-    chunks.push(await teacher.logits(images.subarray(start * sampleSize, (start + rows) * sampleSize), rows));
-  }
-  const logits = new Float32Array(chunks.reduce((total, chunk) => total + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    logits.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return logits;
 }

@@ -12,13 +12,15 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
-import { sampleCount, sampleSize } from '../data/dataset.js';
+import { sampleCount } from '../data/dataset.js';
 import { sha256 } from '../util/hash.js';
 import { withDirectoryLock } from '../util/lock.js';
+import { isRunning } from '../util/process.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../errors.js';
 import { datasetFingerprint } from './cache.js';
 import type { Teacher } from './teacher.js';
+import { teacherLogits } from './logits.js';
 import { decodeShard, encodeShard, RECONSTRUCTION, type ShardFormat, type StorageDtype } from './store_codec.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import {
@@ -159,25 +161,6 @@ function readStoredShard(directory: string, shard: ShardRecord, format: ShardFor
   }
 }
 
-/** The teacher's logits for samples [start, end), in the teacher's batch size, checked. */
-async function teacherLogits(teacher: Teacher, dataset: Dataset, start: number, end: number): Promise<Float32Array> {
-  const classes = dataset.numClasses;
-  const size = sampleSize(dataset);
-  const out = new Float32Array((end - start) * classes);
-  const batch = Math.max(1, teacher.batchSize);
-  for (let from = start; from < end; from += batch) {
-    const to = Math.min(from + batch, end);
-    const logits = await teacher.logits(dataset.images.subarray(from * size, to * size), to - from);
-    if (logits.length !== (to - from) * classes) {
-      throw new InputError(`teacher ${teacher.info.description} produced ${logits.length / (to - from)} outputs per sample; the dataset '${dataset.name}' has ${classes} classes`);
-    }
-    const bad = logits.findIndex((value) => !Number.isFinite(value));
-    if (bad >= 0) throw new InputError(`teacher ${teacher.info.description} produced a non-finite logit (${logits[bad]}) for sample ${from + Math.floor(bad / classes)} of '${dataset.name}'`);
-    out.set(logits, (from - start) * classes);
-  }
-  return out;
-}
-
 /**
  * Deletes `.NAME.PID.tmp` files (writeFileAtomic's temporaries) left by processes that no longer
  * run, e.g. a build killed mid-write. A live writer's temporaries are left alone.
@@ -192,15 +175,6 @@ function removeOrphanedTemporaries(directory: string): void {
   for (const name of names) {
     const pid = /^\..+\.(\d+)\.tmp$/.exec(name)?.[1];
     if (pid !== undefined && Number(pid) !== process.pid && !isRunning(Number(pid))) rmSync(join(directory, name), { force: true });
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { isRunning } from './process.js';
 
 /** Long enough that no synchronous stretch of a live run (evaluation, export) lets its lock look stale; short enough that a killed run blocks the next one briefly. */
 export const DEFAULT_STALE_MS = 30_000;
@@ -166,21 +167,9 @@ export function describeHolder(holder: LockHolder | null): string {
 function refusal(options: LockOptions, target: string, lockPath: string, staleMs: number, current: LockRecord | null): string {
   const holder = current?.holder ?? null;
   const hint = options.hint ? `; ${options.hint}` : '';
-  // A holder on this host that no longer runs was killed: say when its lock will be taken over.
-  const dead = holder !== null && holder.hostname === hostname() && !isRunning(holder.pid);
-  const expiry = dead && current
-    ? `that process is no longer running; its lock expires in ${Math.max(0, Math.ceil((current.refreshedMs + staleMs - Date.now()) / 1000))} s`
-    : `if that process was killed, it expires ${staleMs / 1000} s after its last refresh`;
-  return `${options.what} ${target} is in use by another kdkit process: ${describeHolder(holder)}${hint}. (The lock is ${lockPath}; ${expiry}.)`;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  // A holder on this host that no longer runs was taken over before this point: this one runs, is
+  // on another host, or has not recorded itself yet.
+  return `${options.what} ${target} is in use by another kdkit process: ${describeHolder(holder)}${hint}. (The lock is ${lockPath}; if that process was killed, it expires ${staleMs / 1000} s after its last refresh.)`;
 }
 
 interface LockRecord {
