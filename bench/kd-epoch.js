@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initEngine, loadDataset, buildModel, methods, trainStage, tf } from '../dist/index.js';
+import { initEngine, loadDataset, buildModel, methods, trainStage, subset, allPixels, tf } from '../dist/index.js';
 import { encodeNpy } from '../dist/util/npy.js';
 
 export async function kdEpochBench({ threadSettings = [[1, 1], [1, 2], [2, 1], [2, 2]] } = {}) {
@@ -21,14 +21,14 @@ export async function kdEpochBench({ threadSettings = [[1, 1], [1, 2], [2, 1], [
     { name: 'kd', weight: 0.9, loss: methods.get('kd').build({ temperature: 4 }) },
     { name: 'ce', weight: 0.1, loss: methods.get('ce').build({}) },
   ];
-  const empty = { ...data.validation, images: new Float32Array(0), labels: new Int32Array(0) };
+  const empty = subset(data.validation, []);
   const result = await trainStage({ stage: 'bench', model, train: data.train, validation: empty, teacherLogits, terms, epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3, momentum: 0 }, seed: 1 });
   model.dispose();
   const kdkitSeconds = result.trainSeconds;
 
   const directory = mkdtempSync(join(tmpdir(), 'kdkit-bench-'));
   const paths = ['images', 'labels', 'logits'].map((name) => join(directory, `${name}.npy`));
-  writeFileSync(paths[0], encodeNpy({ dtype: 'float32', data: data.train.images, shape: [count, 784] }));
+  writeFileSync(paths[0], encodeNpy({ dtype: 'float32', data: allPixels(data.train), shape: [count, 784] }));
   writeFileSync(paths[1], encodeNpy({ dtype: 'int32', data: data.train.labels, shape: [count] }));
   writeFileSync(paths[2], encodeNpy({ dtype: 'float32', data: teacherLogits, shape: [count, 10] }));
   const script = fileURLToPath(new URL('./torch_kd_epoch.py', import.meta.url));

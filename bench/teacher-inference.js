@@ -3,7 +3,10 @@
 // (batch 256, as the pipeline does), and when training on them as the teacher trains
 // (cross-entropy, Adam 1e-3, batch 128), timed over the first `trainSteps` steps.
 // Run: npx tsc -p . && node bench/teacher-inference.js   (needs dataset-fashion-mnist)
-import { initEngine, loadDataset, buildModel, methods, predictLogits, trainStage, tf } from '../dist/index.js';
+import { initEngine, loadDataset, buildModel, methods, predictLogits, trainStage, subset, tf } from '../dist/index.js';
+
+/** The first `count` samples of a dataset. */
+const head = (dataset, count) => subset(dataset, Int32Array.from({ length: count }, (_, i) => i));
 
 export async function teacherInferenceBench({ trainSteps = 60 } = {}) {
   const engine = await initEngine({ backend: 'wasm' });
@@ -12,17 +15,17 @@ export async function teacherInferenceBench({ trainSteps = 60 } = {}) {
   const model = buildModel(spec, { inputShape: [28, 28, 1], numClasses: 10, seed: 1, name: 'teacher' });
 
   const count = data.train.labels.length;
-  predictLogits(model, { ...data.train, images: data.train.images.subarray(0, 512 * 784), labels: data.train.labels.subarray(0, 512) });
+  predictLogits(model, head(data.train, 512));
   let started = performance.now();
   predictLogits(model, data.train);
   const inferenceSeconds = (performance.now() - started) / 1000;
 
   const images = trainSteps * 128;
-  const subset = { ...data.train, images: data.train.images.subarray(0, images * 784), labels: data.train.labels.subarray(0, images) };
-  const empty = { ...data.validation, images: new Float32Array(0), labels: new Int32Array(0) };
+  const trainPart = head(data.train, images);
+  const empty = subset(data.validation, []);
   const terms = [{ name: 'ce', weight: 1, loss: methods.get('ce').build({}) }];
-  const options = { stage: 'bench', model, train: subset, validation: empty, teacherLogits: null, terms, epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3, momentum: 0 }, seed: 1 };
-  await trainStage({ ...options, train: { ...subset, images: subset.images.subarray(0, 5 * 128 * 784), labels: subset.labels.subarray(0, 5 * 128) } });
+  const options = { stage: 'bench', model, train: trainPart, validation: empty, teacherLogits: null, terms, epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3, momentum: 0 }, seed: 1 };
+  await trainStage({ ...options, train: head(trainPart, 5 * 128) });
   started = performance.now();
   await trainStage(options);
   const trainSeconds = (performance.now() - started) / 1000;

@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { initEngine } from '../engine/index.js';
 import { loadDataset } from '../data/index.js';
-import type { DatasetConfig } from '../config/schema.js';
 import { loadModelDir } from '../models/io.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { classificationMetrics, compareWithTeacher } from '../eval/metrics.js';
@@ -17,7 +16,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { bytes, percent } from '../report/table.js';
 
 export interface EvaluateCommandOptions {
-  dataset: DatasetConfig['name'];
+  dataset: 'digits' | 'fashion-mnist';
   data?: string;
   teacher?: string;
   layout: 'nhwc' | 'nchw';

@@ -8,8 +8,7 @@ import { resolve } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { initEngine } from '../engine/index.js';
 import { loadDataset } from '../data/index.js';
-import type { Dataset } from '../data/dataset.js';
-import type { DatasetConfig } from '../config/schema.js';
+import { memoryDataset, type Dataset } from '../data/dataset.js';
 import { loadModelDir, writeModelDir } from '../models/io.js';
 import { accuracy, predictLogits } from '../train/batches.js';
 import { serializeQuantized } from '../export/tfjs.js';
@@ -25,7 +24,7 @@ export interface ExportCommandOptions {
   out: string;
   quantize?: 'float16' | 'uint8';
   layout: OnnxLayout;
-  dataset?: DatasetConfig['name'];
+  dataset?: 'digits' | 'fashion-mnist';
   data?: string;
   seed: number;
 }
@@ -75,5 +74,5 @@ function randomSamples(model: tf.LayersModel, count: number): Dataset {
   const sampleShape = model.inputs[0].shape.slice(1) as [number, number, number];
   const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
   const images = tf.tidy(() => tf.randomUniform([count, ...sampleShape], 0, 1, 'float32', 11).dataSync() as Float32Array);
-  return { name: 'random', images, labels: new Int32Array(count), sampleShape, numClasses: classes, classNames: [] };
+  return memoryDataset({ name: 'random', images, labels: new Int32Array(count), sampleShape, numClasses: classes, classNames: [] });
 }

@@ -46,13 +46,41 @@ const trainingFields = {
   optimizer: optimizerSpec.default({ type: 'adam', learningRate: 0.001, momentum: 0.9 }),
 };
 
-export const datasetSpec = z.strictObject({
-  name: z.enum(['digits', 'fashion-mnist']),
-  /** Directory holding the IDX files (fashion-mnist only). */
-  path: z.string().min(1).optional(),
+/** One path or glob pattern, or a list of them, in sample order. */
+const fileList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+const filePart = z.strictObject({ images: fileList, labels: fileList });
+const datasetCommon = {
   /** Samples carved out of train for validation. */
   validation: z.number().int().nonnegative().optional(),
-});
+};
+/** true: pixels stream from disk in batches; false: read whole; auto: stream past a quarter of memory. */
+const streamField = z.custom<boolean | 'auto'>((value) => value === true || value === false || value === 'auto', { error: "expected true, false or 'auto'" }).default('auto');
+const filesCommon = {
+  ...datasetCommon,
+  train: filePart,
+  test: filePart,
+  /** A class count or the class names; the largest label + 1 when absent. */
+  classes: z.union([z.number().int().min(2), z.array(z.string().min(1)).min(2)]).optional(),
+  stream: streamField,
+};
+
+export const datasetSpec = z.discriminatedUnion('name', [
+  z.strictObject({ name: z.literal('digits'), ...datasetCommon }),
+  z.strictObject({
+    name: z.literal('fashion-mnist'),
+    /** Directory holding the IDX files. */
+    path: z.string().min(1).optional(),
+    ...datasetCommon,
+    stream: streamField,
+  }),
+  z.strictObject({ name: z.literal('idx'), ...filesCommon }),
+  z.strictObject({
+    name: z.literal('npy'),
+    ...filesCommon,
+    /** How a sample is stored: nhwc, or nchw as PyTorch saves it. */
+    layout: z.enum(['nhwc', 'nchw']).default('nhwc'),
+  }),
+]);
 export type DatasetConfig = z.infer<typeof datasetSpec>;
 
 /** How an external teacher wants its input: the layout and a per-channel (x − mean) / std. */

@@ -3,16 +3,17 @@ import { describe, it } from 'node:test';
 import { Rng } from '../util/rng.js';
 import type { Dataset } from './dataset.js';
 import { allocateBatch, batchCount, gatherBatch, shuffledOrder } from './batches.js';
+import { memoryDataset } from './dataset.js';
 
 /** Five 1×1×2 samples; sample i has pixels [10i, 10i + 1] and label i. */
-const toy: Dataset = {
+const toy: Dataset = memoryDataset({
   name: 'toy',
   images: Float32Array.from([0, 1, 10, 11, 20, 21, 30, 31, 40, 41]),
   labels: Int32Array.from([0, 1, 2, 3, 4]),
   sampleShape: [1, 1, 2],
   numClasses: 5,
   classNames: ['a', 'b', 'c', 'd', 'e'],
-};
+});
 
 describe('batches', () => {
   it('allocateBatch sizes buffers for batchSize samples', () => {

@@ -44,11 +44,12 @@ export function gatherBatch(dataset: Dataset, indices: ArrayLike<number>, buffer
     if (!Number.isInteger(source) || source < 0 || source >= count) {
       throw new RangeError(`gatherBatch from ${dataset.name}: index ${source} is outside [0, ${count})`);
     }
-    buffers.images.set(dataset.images.subarray(source * size, (source + 1) * size), i * size);
     buffers.labels[i] = dataset.labels[source];
   }
+  const images = buffers.images.subarray(0, indices.length * size);
+  dataset.pixels.read(indices, images);
   return {
-    images: buffers.images.subarray(0, indices.length * size),
+    images,
     labels: buffers.labels.subarray(0, indices.length),
   };
 }

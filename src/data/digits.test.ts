@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
 import { digitsTestIndices, loadDigits, loadDigitsAll, parseDigitsCsv } from './digits.js';
+import { allPixels } from './dataset.js';
 
 // Class counts of the UCI optdigits test set, as listed in UCI's optdigits.names.
 const CLASS_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180];
@@ -19,7 +20,7 @@ describe('digits', () => {
 
   it('has 1797 samples of 8×8×1 in 10 classes', () => {
     assert.equal(all.labels.length, 1797);
-    assert.equal(all.images.length, 1797 * 64);
+    assert.equal(allPixels(all).length, 1797 * 64);
     assert.deepEqual(all.sampleShape, [8, 8, 1]);
     assert.equal(all.numClasses, 10);
     assert.deepEqual(all.classNames, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
@@ -28,11 +29,11 @@ describe('digits', () => {
 
   it('scales pixel counts 0..16 to [0, 1] in steps of 1/16', () => {
     // First CSV line starts 0,0,5,13,9,1 and its label is 0.
-    assert.deepEqual(Array.from(all.images.subarray(0, 6)), [0, 0, 5 / 16, 13 / 16, 9 / 16, 1 / 16]);
+    assert.deepEqual(Array.from(allPixels(all).subarray(0, 6)), [0, 0, 5 / 16, 13 / 16, 9 / 16, 1 / 16]);
     assert.equal(all.labels[0], 0);
     let min = Infinity;
     let max = -Infinity;
-    for (const pixel of all.images) {
+    for (const pixel of allPixels(all)) {
       assert.ok(Number.isInteger(pixel * 16), `pixel ${pixel} is not a multiple of 1/16`);
       min = Math.min(min, pixel);
       max = Math.max(max, pixel);
@@ -56,7 +57,7 @@ describe('digits', () => {
     // The test part is exactly the samples at testIndices, in that order.
     testIndices.forEach((source, position) => {
       assert.equal(test.labels[position], all.labels[source]);
-      assert.deepEqual(test.images.subarray(position * 64, (position + 1) * 64), all.images.subarray(source * 64, (source + 1) * 64));
+      assert.deepEqual(allPixels(test).subarray(position * 64, (position + 1) * 64), allPixels(all).subarray(source * 64, (source + 1) * 64));
     });
   });
 
@@ -70,7 +71,7 @@ describe('parseDigitsCsv', () => {
     const parsed = parseDigitsCsv(`${line([...pixels.slice(1), '16', '3'])}\n`, 'x.csv');
     assert.equal(parsed.labels.length, 1);
     assert.equal(parsed.labels[0], 3);
-    assert.equal(parsed.images[63], 1);
+    assert.equal(allPixels(parsed)[63], 1);
   });
 
   for (const [what, fields, fragment] of [

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { Rng } from '../util/rng.js';
-import type { Dataset } from './dataset.js';
+import { memoryDataset, type Dataset } from './dataset.js';
 import type { TrainTestParts } from './mnist_family.js';
 import { subset } from './split.js';
 
@@ -49,14 +49,14 @@ export function parseDigitsCsv(text: string, source: string): Dataset {
       else labels[row] = value;
     });
   });
-  return {
+  return memoryDataset({
     name: 'digits',
     images,
     labels,
     sampleShape: [SIDE, SIDE, 1],
     numClasses: DIGITS_CLASS_NAMES.length,
     classNames: DIGITS_CLASS_NAMES,
-  };
+  });
 }
 
 /** All 1797 samples, in file order. */

@@ -3,7 +3,7 @@
  * 28×28 grayscale Zalando article images, 10 classes, 60,000 train and 10,000 test, MIT licence.
  * Not shipped with kdkit; read from a directory of the four IDX files (gzipped or not).
  */
-import { loadMnistFamily, type TrainTestParts } from './mnist_family.js';
+import { loadMnistFamily, locateMnistFamily, type TrainTestParts } from './mnist_family.js';
 
 /** Where Debian's `dataset-fashion-mnist` package installs the four gzipped IDX files. */
 export const DEFAULT_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
@@ -24,4 +24,9 @@ export function loadFashionMnist(directory: string = DEFAULT_FASHION_MNIST_DIR):
     classNames: FASHION_MNIST_CLASS_NAMES,
     howToGet: HOW_TO_GET,
   });
+}
+
+/** Paths of the four Fashion-MNIST files in `directory`, uncompressed ones first. */
+export function locateFashionMnist(directory: string = DEFAULT_FASHION_MNIST_DIR): ReturnType<typeof locateMnistFamily> {
+  return locateMnistFamily({ name: 'fashion-mnist', directory, howToGet: HOW_TO_GET });
 }

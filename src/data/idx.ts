@@ -92,12 +92,22 @@ export function maybeGunzip(bytes: Buffer, path: string): Uint8Array {
   }
 }
 
+/** What an IDX header says: the value type, the dimensions and where the values start. */
+export interface IdxHeader {
+  readonly dataType: IdxDataType;
+  readonly bytesPerValue: number;
+  /** Size of each dimension, outermost first, e.g. [60000, 28, 28]. */
+  readonly dims: readonly number[];
+  /** Bytes before the first value: 4 + 4 × rank. */
+  readonly headerBytes: number;
+}
+
 /**
- * Parses IDX bytes. `source` names the file in error messages. When `expectedMagic` is given,
- * any other magic number is an error. Every size the header claims is checked against the
- * actual byte length before anything is allocated.
+ * Parses an IDX header from the file's first bytes (`bytes`, at least the header when the file
+ * has one) and checks every size it claims against `fileBytes`, the file's whole length, so
+ * nothing is allocated or read on a header's word. `source` names the file in errors.
  */
-export function parseIdx(bytes: Uint8Array, source: string, expectedMagic?: number): IdxArray {
+export function parseIdxHeader(bytes: Uint8Array, fileBytes: number, source: string, expectedMagic?: number): IdxHeader {
   if (bytes.length < 4) {
     throw new InputError(`${source} is not an IDX file: it has ${bytes.length} bytes, fewer than the 4-byte magic number`);
   }
@@ -125,7 +135,7 @@ export function parseIdx(bytes: Uint8Array, source: string, expectedMagic?: numb
   for (let axis = 0; axis < rank; axis++) dims.push(view.getUint32(4 + 4 * axis, false));
 
   // BigInt because a product of uint32 dimensions can exceed 2^53.
-  const dataBytes = bytes.length - headerBytes;
+  const dataBytes = fileBytes - headerBytes;
   const claimedBytes = dims.reduce((product, size) => product * BigInt(size), BigInt(typeInfo.bytesPerValue));
   if (claimedBytes !== BigInt(dataBytes)) {
     throw new InputError(
@@ -133,7 +143,18 @@ export function parseIdx(bytes: Uint8Array, source: string, expectedMagic?: numb
       `the file has ${dataBytes} bytes after the ${headerBytes}-byte header`,
     );
   }
-  return { dataType: typeInfo.dataType, dims, values: decodeValues(view, headerBytes, dataBytes, typeInfo) };
+  return { ...typeInfo, dims, headerBytes };
+}
+
+/**
+ * Parses IDX bytes. `source` names the file in error messages. When `expectedMagic` is given,
+ * any other magic number is an error. Every size the header claims is checked against the
+ * actual byte length before anything is allocated.
+ */
+export function parseIdx(bytes: Uint8Array, source: string, expectedMagic?: number): IdxArray {
+  const header = parseIdxHeader(bytes, bytes.length, source, expectedMagic);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { dataType: header.dataType, dims: header.dims, values: decodeValues(view, header.headerBytes, bytes.length - header.headerBytes, header) };
 }
 
 function decodeValues(view: DataView, offset: number, byteLength: number, typeInfo: TypeInfo): IdxValues {

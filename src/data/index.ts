@@ -1,12 +1,18 @@
+import type { z } from 'zod';
+import type { datasetSpec } from '../config/schema.js';
 import { InputError } from '../errors.js';
-import type { DatasetSplits } from './dataset.js';
+import { sampleSize, type DatasetSplits } from './dataset.js';
 import { loadDigits } from './digits.js';
-import { DEFAULT_FASHION_MNIST_DIR, loadFashionMnist } from './fashion_mnist.js';
+import { DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASS_NAMES, loadFashionMnist, locateFashionMnist } from './fashion_mnist.js';
+import { expandFiles, openPart, partDataset, shouldStream, type FileFormat, type StreamChoice } from './files.js';
 import type { TrainTestParts } from './mnist_family.js';
 import { splitValidation } from './split.js';
 
 export type { Dataset, DatasetSplits } from './dataset.js';
-export { sampleCount, sampleSize } from './dataset.js';
+export { allPixels, forEachBatch, memoryDataset, readRange, sampleCount, sampleSize } from './dataset.js';
+export type { PixelSource } from './dataset.js';
+export { expandFiles, STREAM_AUTO_FRACTION } from './files.js';
+export { FilePixels } from './streamed.js';
 export { parseIdx, readIdxFile, readMaybeGzipped, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from './idx.js';
 export type { IdxArray, IdxDataType, IdxValues } from './idx.js';
 export { loadMnistFamily, loadIdxPair, MNIST_FAMILY_FILES } from './mnist_family.js';
@@ -17,50 +23,103 @@ export { splitValidation, subset } from './split.js';
 export { allocateBatch, batchCount, gatherBatch, shuffledOrder } from './batches.js';
 export type { BatchBuffers } from './batches.js';
 
-export const DATASET_NAMES = ['digits', 'fashion-mnist'] as const;
+export const DATASET_NAMES = ['digits', 'fashion-mnist', 'idx', 'npy'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
-export interface DatasetSpec {
-  /** Which dataset to load. */
-  name: DatasetName;
-  /** fashion-mnist only: directory of the four IDX files; defaults to DEFAULT_FASHION_MNIST_DIR. */
-  path?: string;
-  /** Samples carved out of train for validation; default 5000 (fashion-mnist) or 10% of train (digits). */
-  validation?: number;
-}
+/** A dataset as a config describes it (config/schema.ts `dataset:`); defaults may be left out. */
+export type DatasetSpec = z.input<typeof datasetSpec>;
 
-interface DatasetSource {
-  load(path: string | undefined): TrainTestParts;
-  defaultValidation(trainCount: number): number;
-}
-
-const SOURCES: Readonly<Record<DatasetName, DatasetSource>> = {
-  digits: {
-    load(path) {
-      if (path !== undefined) {
-        throw new InputError(`dataset.path is not used by 'digits' (it is embedded in kdkit); remove it, got '${path}'`);
-      }
-      return loadDigits();
-    },
-    defaultValidation: (trainCount) => Math.round(trainCount / 10),
-  },
-  'fashion-mnist': {
-    load: (path) => loadFashionMnist(path ?? DEFAULT_FASHION_MNIST_DIR),
-    defaultValidation: () => 5000,
-  },
+/** How many samples of train a dataset carves out for validation unless told. */
+const DEFAULT_VALIDATION: Readonly<Record<DatasetName, (trainCount: number) => number>> = {
+  digits: (trainCount) => Math.round(trainCount / 10),
+  'fashion-mnist': () => 5000,
+  idx: (trainCount) => Math.min(5000, Math.round(trainCount / 10)),
+  npy: (trainCount) => Math.min(5000, Math.round(trainCount / 10)),
 };
 
 /**
  * Loads train/validation/test. The test part is fixed by the dataset; validation is carved out
- * of train with `seed`, so it changes with the seed while test does not. Synchronous.
+ * of train with `seed`, so it changes with the seed while test does not. Pixels of a large
+ * dataset stay on disk and are read batch by batch (`stream`); labels are always in memory.
  */
 export function loadDataset(spec: DatasetSpec, seed: number): DatasetSplits {
-  if (!Object.hasOwn(SOURCES, spec.name)) {
+  if (!Object.hasOwn(DEFAULT_VALIDATION, spec.name)) {
     throw new InputError(`dataset.name: unknown dataset '${spec.name}', expected one of ${DATASET_NAMES.join(', ')}`);
   }
-  const source = SOURCES[spec.name];
-  const { train, test } = source.load(spec.path);
-  const validationCount = spec.validation ?? source.defaultValidation(train.labels.length);
+  const { train, test } = loadParts(spec);
+  const validationCount = spec.validation ?? DEFAULT_VALIDATION[spec.name](train.labels.length);
   const split = splitValidation(train, validationCount, seed);
   return { train: split.train, validation: split.validation, test };
+}
+
+function loadParts(spec: DatasetSpec): TrainTestParts {
+  switch (spec.name) {
+    case 'digits': {
+      const path = (spec as { path?: unknown }).path;
+      if (path !== undefined) {
+        throw new InputError(`dataset.path is not used by 'digits' (it is embedded in kdkit); remove it, got '${String(path)}'`);
+      }
+      return loadDigits();
+    }
+    case 'fashion-mnist': {
+      const directory = spec.path ?? DEFAULT_FASHION_MNIST_DIR;
+      if (spec.stream !== true) return loadFashionMnist(directory);
+      const files = locateFashionMnist(directory);
+      return fileParts('fashion-mnist', 'idx', {
+        train: { images: files.trainImages, labels: files.trainLabels },
+        test: { images: files.testImages, labels: files.testLabels },
+      }, FASHION_MNIST_CLASS_NAMES, true);
+    }
+    case 'idx':
+    case 'npy':
+      return fileParts(spec.name, spec.name, spec, spec.classes, spec.stream ?? 'auto', spec.name === 'npy' ? spec.layout : undefined);
+  }
+}
+
+type PartFiles = { images: string | readonly string[]; labels: string | readonly string[] };
+
+/** Train and test from files, streamed or read whole. */
+function fileParts(
+  name: string,
+  format: FileFormat,
+  parts: { train: PartFiles; test: PartFiles },
+  classes: number | readonly string[] | undefined,
+  stream: StreamChoice,
+  layout?: 'nhwc' | 'nchw',
+): TrainTestParts {
+  const open = (part: 'train' | 'test') => openPart({
+    name: `${name}/${part}`,
+    format,
+    images: expandFiles(parts[part].images, `dataset.${part}.images`),
+    labels: expandFiles(parts[part].labels, `dataset.${part}.labels`),
+    field: `dataset.${part}`,
+    layout,
+  });
+  const train = open('train');
+  const test = open('test');
+  if (train.encoding.sampleShape.join() !== test.encoding.sampleShape.join()) {
+    throw new InputError(`dataset.test: samples are ${test.encoding.sampleShape.join('×')}, train samples are ${train.encoding.sampleShape.join('×')}; they must match`);
+  }
+  const classNames = classNamesOf(classes, [train.labels, test.labels]);
+  const streaming = shouldStream(stream, [train, test], 'dataset.stream');
+  return { train: partDataset(train, classNames, streaming), test: partDataset(test, classNames, streaming) };
+}
+
+/** Names given, or "0" … "n−1" for a count or for the largest label + 1. */
+function classNamesOf(classes: number | readonly string[] | undefined, labels: Int32Array[]): readonly string[] {
+  if (Array.isArray(classes)) return classes;
+  const count = typeof classes === 'number' ? classes : Math.max(2, ...labels.map((each) => each.reduce((max, label) => Math.max(max, label + 1), 0)));
+  return Array.from({ length: count }, (_, i) => String(i));
+}
+
+/** Where pixels live for a run's log: "in memory", or "streamed from disk (N GB as float32)". */
+export function describeStorage(data: DatasetSplits): string {
+  if (data.train.pixels.storage === 'memory') return 'in memory';
+  const bytes = [data.train, data.validation, data.test].reduce((total, part) => total + 4 * part.labels.length * sampleSize(part), 0);
+  return `streamed from disk in batches (${(bytes / 1e9).toFixed(2)} GB as float32 stays on disk)`;
+}
+
+/** Closes the files a streamed dataset keeps open. */
+export function closeDataset(data: DatasetSplits): void {
+  for (const part of [data.train, data.validation, data.test]) part.pixels.close?.();
 }

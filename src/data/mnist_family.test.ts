@@ -8,6 +8,7 @@ import { InputError } from '../errors.js';
 import { DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASS_NAMES, loadFashionMnist } from './fashion_mnist.js';
 import { loadMnistFamily, type MnistFamilyArgs } from './mnist_family.js';
 import { idxBytes } from './idx.test.util.js';
+import { allPixels } from './dataset.js';
 
 function assertInputError(run: () => unknown, ...fragments: string[]): void {
   assert.throws(run, (error: unknown) => {
@@ -61,9 +62,9 @@ describe('loadMnistFamily', () => {
     assert.equal(train.numClasses, 3);
     assert.deepEqual(train.classNames, ['a', 'b', 'c']);
     // 51/255 = 0.2, 102/255 = 0.4, 153/255 = 0.6, 204/255 = 0.8 (then rounded to float32).
-    assert.deepEqual(Array.from(train.images), [0, 1, 0.2, 0.4, 0.6, 0.8].map(Math.fround));
+    assert.deepEqual(Array.from(allPixels(train)), [0, 1, 0.2, 0.4, 0.6, 0.8].map(Math.fround));
     assert.deepEqual(Array.from(train.labels), [2, 0, 1]);
-    assert.deepEqual(Array.from(test.images), [1, 0]);
+    assert.deepEqual(Array.from(allPixels(test)), [1, 0]);
     assert.deepEqual(Array.from(test.labels), [1]);
   });
 
@@ -116,8 +117,8 @@ describe('loadFashionMnist', () => {
     assert.equal(train.labels.length, 60000);
     assert.equal(test.labels.length, 10000);
     assert.deepEqual(train.sampleShape, [28, 28, 1]);
-    assert.equal(train.images.length, 60000 * 28 * 28);
-    assert.equal(test.images.length, 10000 * 28 * 28);
+    assert.equal(allPixels(train).length, 60000 * 28 * 28);
+    assert.equal(allPixels(test).length, 10000 * 28 * 28);
     assert.equal(train.numClasses, 10);
     assert.deepEqual(train.classNames, FASHION_MNIST_CLASS_NAMES);
     // Published by Zalando: every class has 6000 train and 1000 test images.
@@ -128,7 +129,7 @@ describe('loadFashionMnist', () => {
     }
     let min = Infinity;
     let max = -Infinity;
-    for (const pixel of train.images) {
+    for (const pixel of allPixels(train)) {
       if (pixel < min) min = pixel;
       if (pixel > max) max = pixel;
     }

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import type { Dataset } from './dataset.js';
+import { memoryDataset, type Dataset } from './dataset.js';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, readIdxFile } from './idx.js';
 
 export interface MnistFamilyArgs {
@@ -33,6 +33,15 @@ export const MNIST_FAMILY_FILES = {
 } as const;
 
 export function loadMnistFamily(args: MnistFamilyArgs): TrainTestParts {
+  const paths = locateMnistFamily(args);
+  return {
+    train: loadIdxPair(`${args.name}/train`, paths.trainImages, paths.trainLabels, args.classNames),
+    test: loadIdxPair(`${args.name}/test`, paths.testImages, paths.testLabels, args.classNames),
+  };
+}
+
+/** Paths of the four files, each uncompressed if present else gzipped; a missing one is an InputError. */
+export function locateMnistFamily(args: Omit<MnistFamilyArgs, 'classNames'>): Record<keyof typeof MNIST_FAMILY_FILES, string> {
   const { name, directory, howToGet } = args;
   if (!existsSync(directory)) {
     throw new InputError(`${name}: directory ${directory} does not exist. ${howToGet}`);
@@ -42,20 +51,16 @@ export function loadMnistFamily(args: MnistFamilyArgs): TrainTestParts {
   }
   const locate = (baseName: string) => findIdxFile(args, baseName);
   // Locate all four before parsing any, so a missing file is reported before a slow parse.
-  const paths = {
+  return {
     trainImages: locate(MNIST_FAMILY_FILES.trainImages),
     trainLabels: locate(MNIST_FAMILY_FILES.trainLabels),
     testImages: locate(MNIST_FAMILY_FILES.testImages),
     testLabels: locate(MNIST_FAMILY_FILES.testLabels),
   };
-  return {
-    train: loadIdxPair(`${name}/train`, paths.trainImages, paths.trainLabels, args.classNames),
-    test: loadIdxPair(`${name}/test`, paths.testImages, paths.testLabels, args.classNames),
-  };
 }
 
 /** The uncompressed file if present, else the gzipped one. */
-function findIdxFile(args: MnistFamilyArgs, baseName: string): string {
+function findIdxFile(args: Omit<MnistFamilyArgs, 'classNames'>, baseName: string): string {
   const plain = join(args.directory, baseName);
   if (existsSync(plain)) return plain;
   const gzipped = `${plain}.gz`;
@@ -89,5 +94,5 @@ export function loadIdxPair(name: string, imagesPath: string, labelsPath: string
   const images = new Float32Array(rawPixels.length);
   for (let i = 0; i < rawPixels.length; i++) images[i] = rawPixels[i] / 255;
 
-  return { name, images, labels, sampleShape: [height, width, 1], numClasses, classNames };
+  return memoryDataset({ name, images, labels, sampleShape: [height, width, 1], numClasses, classNames });
 }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
 import type { Dataset } from './dataset.js';
 import { splitValidation, subset } from './split.js';
+import { allPixels, memoryDataset } from './dataset.js';
 
 /** Ten 1×1×2 samples; sample i has pixels [i, i + 0.5] and label i % 3, so every sample is recognisable. */
 function toyDataset(count = 10): Dataset {
@@ -13,19 +14,19 @@ function toyDataset(count = 10): Dataset {
     images[2 * i + 1] = i + 0.5;
     labels[i] = i % 3;
   }
-  return { name: 'toy/train', images, labels, sampleShape: [1, 1, 2], numClasses: 3, classNames: ['a', 'b', 'c'] };
+  return memoryDataset({ name: 'toy/train', images, labels, sampleShape: [1, 1, 2], numClasses: 3, classNames: ['a', 'b', 'c'] });
 }
 
 /** Recovers original sample ids from the first pixel of each sample. */
 function ids(dataset: Dataset): number[] {
-  return Array.from(dataset.labels, (_, i) => dataset.images[2 * i]);
+  return Array.from(dataset.labels, (_, i) => allPixels(dataset)[2 * i]);
 }
 
 describe('subset', () => {
   it('copies the chosen samples in the given order', () => {
     const part = subset(toyDataset(), [7, 2, 7], 'toy/part');
     assert.equal(part.name, 'toy/part');
-    assert.deepEqual(Array.from(part.images), [7, 7.5, 2, 2.5, 7, 7.5]);
+    assert.deepEqual(Array.from(allPixels(part)), [7, 7.5, 2, 2.5, 7, 7.5]);
     assert.deepEqual(Array.from(part.labels), [1, 2, 1]);
     assert.deepEqual(part.sampleShape, [1, 1, 2]);
     assert.equal(part.numClasses, 3);

@@ -1,22 +1,48 @@
 import { InputError } from '../errors.js';
 import { Rng } from '../util/rng.js';
-import { sampleCount, sampleSize, type Dataset } from './dataset.js';
+import { memoryDataset, sampleCount, sampleSize, type Dataset, type PixelSource } from './dataset.js';
 
-/** A new Dataset holding copies of the given samples, in the order given. */
+/**
+ * The given samples, in the order given, as a new Dataset: their pixels copied when the source
+ * holds them in memory, or a view that reads through the source when it streams from disk.
+ */
 export function subset(dataset: Dataset, indices: ArrayLike<number>, name: string = dataset.name): Dataset {
-  const size = sampleSize(dataset);
   const count = sampleCount(dataset);
-  const images = new Float32Array(indices.length * size);
-  const labels = new Int32Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
+  const kept = Int32Array.from(indices as ArrayLike<number>);
+  const labels = new Int32Array(kept.length);
+  for (let i = 0; i < kept.length; i++) {
     const source = indices[i];
     if (!Number.isInteger(source) || source < 0 || source >= count) {
       throw new RangeError(`subset of ${dataset.name}: index ${source} at position ${i} is outside [0, ${count})`);
     }
-    images.set(dataset.images.subarray(source * size, (source + 1) * size), i * size);
     labels[i] = dataset.labels[source];
   }
-  return { ...dataset, name, images, labels };
+  if (dataset.pixels.storage === 'memory') {
+    const images = new Float32Array(kept.length * sampleSize(dataset));
+    dataset.pixels.read(kept, images);
+    return memoryDataset({ ...withoutPixels(dataset), name, images, labels });
+  }
+  return { ...dataset, name, labels, pixels: indexedPixels(dataset.pixels, kept) };
+}
+
+function withoutPixels(dataset: Dataset): Omit<Dataset, 'pixels'> {
+  const { pixels: _pixels, ...rest } = dataset;
+  return rest;
+}
+
+/** The samples `kept[i]` of `parent`, as samples 0, 1, … of a new source. */
+function indexedPixels(parent: PixelSource, kept: Int32Array): PixelSource {
+  let mapped = new Int32Array(0);
+  return {
+    storage: parent.storage,
+    read(indices, out) {
+      if (mapped.length < indices.length) mapped = new Int32Array(indices.length);
+      const view = mapped.subarray(0, indices.length);
+      for (let i = 0; i < indices.length; i++) view[i] = kept[indices[i]];
+      parent.read(view, out);
+    },
+    close: () => parent.close?.(),
+  };
 }
 
 /** Replaces the last path segment of a dataset name: 'digits/train' → 'digits/validation'. */

@@ -87,7 +87,7 @@ export async function evaluateTeacher(
   const { teacher } = step;
   const latencyBatch = options.latencyBatch ?? 256;
   const testLogits = await teacherLogits(teacher, test);
-  const sampleSize = test.images.length / test.labels.length;
+  const sampleSize = test.sampleShape[0] * test.sampleShape[1] * test.sampleShape[2];
   const timed = (batchSize: number) => {
     const images = new Float32Array(batchSize * sampleSize).map((_, i) => ((i * 2654435761) % 1000) / 1000);
     return timeCallsAsync(async () => void (await teacher.logits(images, batchSize)), batchSize, options.latency);

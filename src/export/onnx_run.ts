@@ -11,7 +11,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import * as tf from '../engine/tf.js';
-import type { Dataset } from '../data/dataset.js';
+import { forEachBatch, memoryDataset, type Dataset } from '../data/dataset.js';
 import { InputError } from '../errors.js';
 import { timeCallsAsync, type LatencyOptions, type LatencyStats } from '../eval/latency.js';
 import { argmaxRow } from '../util/argmax.js';
@@ -92,19 +92,15 @@ export interface OnnxBatchOptions {
   source?: string;
 }
 
-/** Logits of an exported model on every sample (NHWC images in [0, 1]), row-major [n, classes]. */
-export async function onnxLogits(bytes: Uint8Array, samples: Pick<Dataset, 'images' | 'sampleShape'>, options: OnnxBatchOptions = {}): Promise<Float32Array> {
+/** Logits of an exported model on every sample of `samples` (NHWC in [0, 1]), row-major [n, classes]. */
+export async function onnxLogits(bytes: Uint8Array, samples: Dataset, options: OnnxBatchOptions = {}): Promise<Float32Array> {
   const { layout = 'nhwc', batchSize = defaultBatchSize } = options;
-  const sampleSize = samples.sampleShape.reduce((product, size) => product * size, 1);
-  const count = samples.images.length / sampleSize;
   const session = await OnnxSession.create(bytes, options.source);
   const outputs: Float32Array[] = [];
   try {
-    for (let start = 0; start < count; start += batchSize) {
-      const rows = Math.min(batchSize, count - start);
-      const batch = samplesInLayout(samples.images.subarray(start * sampleSize, (start + rows) * sampleSize), rows, samples.sampleShape, layout);
-      outputs.push(await runChecked(session, batch, options.source));
-    }
+    await forEachBatch(samples, batchSize, async (pixels, start, end) => {
+      outputs.push(await runChecked(session, samplesInLayout(pixels, end - start, samples.sampleShape, layout), options.source));
+    });
   } finally {
     await session.release();
   }
@@ -144,9 +140,9 @@ export async function verifyOnnx(
   options: { layout?: OnnxLayout; batchSize?: number } = {},
 ): Promise<OnnxVerification> {
   const batchSize = options.batchSize ?? defaultBatchSize;
-  const onnx = await onnxLogits(bytes, { images, sampleShape }, options);
   const sampleSize = sampleShape[0] * sampleShape[1] * sampleShape[2];
   const samples = images.length / sampleSize;
+  const onnx = await onnxLogits(bytes, memoryDataset({ name: 'samples', images, labels: new Int32Array(samples), sampleShape, numClasses: 0, classNames: [] }), options);
   const reference = new Float32Array(onnx.length);
   for (let start = 0; start < samples; start += batchSize) {
     const rows = Math.min(batchSize, samples - start);

@@ -5,15 +5,30 @@
 import { sha256 } from '../util/hash.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dataset } from '../data/dataset.js';
+import { readRange, sampleCount, type Dataset } from '../data/dataset.js';
+import { createHash } from 'node:crypto';
 import { decodeNpy, encodeNpy } from '../util/npy.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
-/** Identity of a dataset's samples and labels (not of its name). */
+/** Samples hashed per read while fingerprinting a dataset that streams from disk. */
+const FINGERPRINT_CHUNK = 4096;
+
+/**
+ * Identity of a dataset's samples and labels (not of its name): SHA-256 of the sample shape, the
+ * float32 pixels and the int32 labels. A streamed dataset is hashed chunk by chunk and gets the
+ * same fingerprint as the same samples held in memory.
+ */
 export function datasetFingerprint(dataset: Dataset): string {
-  const images = new Uint8Array(dataset.images.buffer, dataset.images.byteOffset, dataset.images.byteLength);
-  const labels = new Uint8Array(dataset.labels.buffer, dataset.labels.byteOffset, dataset.labels.byteLength);
-  return sha256(JSON.stringify(dataset.sampleShape), images, labels);
+  const hash = createHash('sha256').update(JSON.stringify(dataset.sampleShape));
+  const count = sampleCount(dataset);
+  let scratch: Float32Array | undefined;
+  for (let start = 0; start < count; start += FINGERPRINT_CHUNK) {
+    const pixels = readRange(dataset, start, Math.min(start + FINGERPRINT_CHUNK, count), scratch);
+    scratch = pixels;
+    hash.update(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+  }
+  hash.update(new Uint8Array(dataset.labels.buffer, dataset.labels.byteOffset, dataset.labels.byteLength));
+  return hash.digest('hex');
 }
 
 /** features.json in a soft-label entry: one `.npy` per tapped teacher layer. */

@@ -1,6 +1,7 @@
 // Deterministic fake teachers and datasets for the soft-label store tests.
 import type { Dataset } from '../data/dataset.js';
 import type { Teacher } from './teacher.js';
+import { memoryDataset } from '../data/dataset.js';
 
 /** `samples` 2×2×1 images whose first pixel is the sample's index (so a table teacher can look rows up). */
 export function fakeDataset(samples: number, classes: number, name = 'fake'): Dataset {
@@ -9,10 +10,10 @@ export function fakeDataset(samples: number, classes: number, name = 'fake'): Da
     images[i * 4] = i;
     for (let j = 1; j < 4; j++) images[i * 4 + j] = ((i * 7 + j * 3) % 11) / 10;
   }
-  return {
+  return memoryDataset({
     name, images, labels: new Int32Array(samples).map((_, i) => i % classes),
     sampleShape: [2, 2, 1], numClasses: classes, classNames: Array.from({ length: classes }, (_, c) => `class ${c}`),
-  };
+  });
 }
 
 export interface FakeTeacher extends Teacher {

@@ -1,5 +1,5 @@
 import * as tf from '../engine/tf.js';
-import type { Dataset } from '../data/dataset.js';
+import { readRange, type Dataset } from '../data/dataset.js';
 import { argmaxRow } from '../util/argmax.js';
 import { allocateBatch, gatherBatch, type BatchBuffers } from '../data/batches.js';
 import { forward } from '../models/forward.js';
@@ -30,13 +30,15 @@ export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize
   const count = dataset.labels.length;
   const numClasses = dataset.numClasses;
   const logits = new Float32Array(count * numClasses);
-  const buffers = allocateBatch(dataset, batchSize);
+  let scratch: Float32Array | undefined;
   for (let start = 0; start < count; start += batchSize) {
-    const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
-    const batch = batchTensors(dataset, indices, buffers);
-    const output = forward(model, batch.images) as tf.Tensor;
+    const end = Math.min(start + batchSize, count);
+    const pixels = readRange(dataset, start, end, scratch);
+    scratch = pixels;
+    const images = tf.tensor4d(pixels, [end - start, ...dataset.sampleShape]);
+    const output = forward(model, images) as tf.Tensor;
     logits.set(output.dataSync() as Float32Array, start * numClasses);
-    tf.dispose([batch.images, batch.labels, output]);
+    tf.dispose([images, output]);
   }
   return logits;
 }

@@ -11,15 +11,16 @@ import { methods } from '../methods/index.js';
 import { latestCheckpoint } from './checkpoint.js';
 import { stageRunner } from './stage_runner.js';
 import { DivergenceError, trainStage, type StageOptions, type TrainEvent } from './trainer.js';
+import { memoryDataset } from '../data/dataset.js';
 
 await initEngine({ backend: 'wasm' });
 
-const data: Dataset = {
+const data: Dataset = memoryDataset({
   name: 'toy',
   images: Float32Array.from({ length: 32 * 4 }, (_, i) => ((i * 7) % 11) / 11),
   labels: Int32Array.from({ length: 32 }, (_, i) => i % 2),
   sampleShape: [2, 2, 1], numClasses: 2, classNames: ['a', 'b'],
-};
+});
 const ce = methods.get('ce').build({});
 
 /** A ce term that turns NaN on the `at`-th call (1-based) only. */

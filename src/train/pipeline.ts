@@ -6,7 +6,7 @@
 import { join, relative } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { initEngine, type EngineInfo } from '../engine/index.js';
-import { loadDataset, type DatasetSplits } from '../data/index.js';
+import { closeDataset, describeStorage, loadDataset, type DatasetSplits } from '../data/index.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
 import { buildModel } from '../models/build.js';
 import { saveModelDir } from '../models/io.js';
@@ -41,131 +41,139 @@ interface TrainedModel {
 }
 
 export async function runExperiment(config: ExperimentConfig, options: RunOptions): Promise<Summary> {
-  const emit = options.onEvent ?? (() => {});
-  const info = (message: string) => emit({ type: 'info', message });
-  const source = options.source ?? 'config';
   const engine = await initEngine({ backend: config.backend });
   // Dropout masks draw on Math.random inside TensorFlow.js; seeding it makes runs repeatable.
   return withSeededMathRandom(config.seed, async () => {
     // Everything that can be wrong with the input is found before any training starts.
     const data = loadDataset(config.dataset, config.seed);
-    for (const [spec, field] of modelSpecs(config)) build(spec, data, config.seed, 'check', `${source}: ${field}`).dispose();
-    info(`writing to ${options.outDir}`);
-    info(`engine: ${describeEngine(engine)}`);
-    info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes`);
-
-    const links = chain(config);
-    if ('model' in config.teacher) {
-      const check = build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`);
-      try {
-        checkTerms(links, data, check, source);
-      } finally {
-        check.dispose();
-      }
+    try {
+      return await runOnData(config, options, data, engine);
+    } finally {
+      closeDataset(data);
     }
-
-    // 1. Teacher.
-    const runStage = stageRunner(config, { outDir: options.outDir, resume: options.resume ?? false });
-    const teacher = await obtainTeacher(config, data, emit, source, runStage);
-    if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
-
-    // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
-    const store = storeOptions(config, config.softLabels.store ?? join(options.outDir, 'cache'));
-    const labelsStarted = performance.now();
-    const cache = await labelsOf(teacher.teacher, store, data, info);
-    const labelSeconds = (performance.now() - labelsStarted) / 1000;
-    info(`soft labels: ${cache.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${cache.directory})`);
-
-    // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
-    // same shuffling and budget; only the loss differs. Assistants, if any, come between the
-    // teacher and the student, each taught by the model before it.
-    const scratch = config.baseline
-      ? await trainStudent('scratch', config.student.model, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage)
-      : null;
-    let current: TeacherSource & { logits: Float32Array } = { teacher: teacher.teacher, model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
-    const assistants: Array<{ name: string; trained: TrainedModel }> = [];
-    let student: TrainedModel | undefined;
-    for (const [index, link] of links.entries()) {
-      const trained = await trainStudent(link.name, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, runStage, { ...current, field: link.termsField });
-      if (index === links.length - 1) {
-        student = trained;
-        break;
-      }
-      assistants.push({ name: link.name, trained });
-      const assistant = await tfjsTeacher(trained.model, `${link.name} trained in this run`);
-      const labels = await labelsOf(assistant, store, data, info);
-      info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
-      current = { teacher: assistant, model: trained.model, directory: labels.directory, logits: labels.logits, source, field: '' };
-    }
-    if (student === undefined) throw new Error('the chain trained no student');
-
-    // 5. Evaluation on the test set, touched only here.
-    info('evaluating on the test set');
-    const evaluated: Record<string, ModelEvaluation> = {};
-    const teacherEval = await evaluateTeacher(teacher, data.test);
-    evaluated.teacher = teacherEval.evaluation;
-    const others: Array<[string, TrainedModel | null]> = [...assistants.map(({ name, trained }): [string, TrainedModel] => [name, trained]), ['scratch', scratch], ['student', student]];
-    let studentLogits = teacherEval.testLogits;
-    for (const [name, trained] of others) {
-      if (!trained) continue;
-      const result = await evaluateModel(trained.model, data.test, { trainSeconds: trained.trainSeconds, teacherLogits: teacherEval.testLogits });
-      evaluated[name] = result.evaluation;
-      if (name === 'student') studentLogits = result.testLogits;
-    }
-
-    // 6. Export: the student in every deployable form, each checked on the test set.
-    const exports = await exportStudent(student.model, {
-      outDir: options.outDir, test: data.test, testLogits: studentLogits, exportConfig: config.export, deploy: config.deploy,
-      latencyBatch: evaluated.student.latencyBatch, info,
-    });
-    if (teacher.model) await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
-    for (const { name, trained } of assistants) await saveModelDir(trained.model, join(options.outDir, name));
-    info(`student exported: ${join(options.outDir, 'student', 'model.json')}`);
-
-    // 7. Gate.
-    const gate = gateForRun(config.deploy, evaluated, exports);
-
-    const summary: Summary = {
-      kdkit: { version: '0.1.0' },
-      createdAt: new Date().toISOString(),
-      seed: config.seed,
-      backend: config.backend,
-      engine,
-      dataset: {
-        name: config.dataset.name,
-        train: data.train.labels.length,
-        validation: data.validation.labels.length,
-        test: data.test.labels.length,
-        classes: data.train.numClasses,
-        classNames: [...data.train.classNames],
-        sampleShape: [...data.train.sampleShape],
-      },
-      teacher: { kind: teacher.teacher.info.kind, description: teacher.teacher.info.description, fingerprint: teacher.teacher.info.fingerprint },
-      models: evaluated,
-      stages: [teacher.stage, scratch?.stage ?? null, ...assistants.map(({ trained }) => trained.stage), student.stage]
-        .filter((stage): stage is StageSummary => stage !== null),
-      softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached, seconds: labelSeconds },
-      gate,
-      exports,
-      config,
-      artifacts: {
-        summary: 'summary.json',
-        report: 'report.md',
-        reportHtml: 'report.html',
-        logs: 'logs.jsonl',
-        student: 'student/model.json',
-        ...Object.fromEntries(exports.tfjs.filter((copy) => copy.quantization !== 'float32').map((copy) => [`student-${copy.quantization}`, `${copy.path}/model.json`])),
-        ...Object.fromEntries(exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path])),
-        ...(teacher.model ? { teacher: 'teacher/model.json' } : {}),
-        ...Object.fromEntries(assistants.map(({ name }) => [name, `${name}/model.json`])),
-        softLabels: relative(options.outDir, join(cache.directory, 'manifest.json')),
-      },
-    };
-    for (const trained of [scratch, student, ...assistants.map((assistant) => assistant.trained)]) trained?.model.dispose();
-    teacher.model?.dispose();
-    await teacher.teacher.dispose();
-    return summary;
   });
+}
+
+async function runOnData(config: ExperimentConfig, options: RunOptions, data: DatasetSplits, engine: Awaited<ReturnType<typeof initEngine>>): Promise<Summary> {
+  const emit = options.onEvent ?? (() => {});
+  const info = (message: string) => emit({ type: 'info', message });
+  const source = options.source ?? 'config';
+  for (const [spec, field] of modelSpecs(config)) build(spec, data, config.seed, 'check', `${source}: ${field}`).dispose();
+  info(`writing to ${options.outDir}`);
+  info(`engine: ${describeEngine(engine)}`);
+  info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes, pixels ${describeStorage(data)}`);
+
+  const links = chain(config);
+  if ('model' in config.teacher) {
+    const check = build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`);
+    try {
+      checkTerms(links, data, check, source);
+    } finally {
+      check.dispose();
+    }
+  }
+
+  // 1. Teacher.
+  const runStage = stageRunner(config, { outDir: options.outDir, resume: options.resume ?? false });
+  const teacher = await obtainTeacher(config, data, emit, source, runStage);
+  if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
+
+  // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
+  const store = storeOptions(config, config.softLabels.store ?? join(options.outDir, 'cache'));
+  const labelsStarted = performance.now();
+  const cache = await labelsOf(teacher.teacher, store, data, info);
+  const labelSeconds = (performance.now() - labelsStarted) / 1000;
+  info(`soft labels: ${cache.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${cache.directory})`);
+
+  // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
+  // same shuffling and budget; only the loss differs. Assistants, if any, come between the
+  // teacher and the student, each taught by the model before it.
+  const scratch = config.baseline
+    ? await trainStudent('scratch', config.student.model, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage)
+    : null;
+  let current: TeacherSource & { logits: Float32Array } = { teacher: teacher.teacher, model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
+  const assistants: Array<{ name: string; trained: TrainedModel }> = [];
+  let student: TrainedModel | undefined;
+  for (const [index, link] of links.entries()) {
+    const trained = await trainStudent(link.name, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, runStage, { ...current, field: link.termsField });
+    if (index === links.length - 1) {
+      student = trained;
+      break;
+    }
+    assistants.push({ name: link.name, trained });
+    const assistant = await tfjsTeacher(trained.model, `${link.name} trained in this run`);
+    const labels = await labelsOf(assistant, store, data, info);
+    info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
+    current = { teacher: assistant, model: trained.model, directory: labels.directory, logits: labels.logits, source, field: '' };
+  }
+  if (student === undefined) throw new Error('the chain trained no student');
+
+  // 5. Evaluation on the test set, touched only here.
+  info('evaluating on the test set');
+  const evaluated: Record<string, ModelEvaluation> = {};
+  const teacherEval = await evaluateTeacher(teacher, data.test);
+  evaluated.teacher = teacherEval.evaluation;
+  const others: Array<[string, TrainedModel | null]> = [...assistants.map(({ name, trained }): [string, TrainedModel] => [name, trained]), ['scratch', scratch], ['student', student]];
+  let studentLogits = teacherEval.testLogits;
+  for (const [name, trained] of others) {
+    if (!trained) continue;
+    const result = await evaluateModel(trained.model, data.test, { trainSeconds: trained.trainSeconds, teacherLogits: teacherEval.testLogits });
+    evaluated[name] = result.evaluation;
+    if (name === 'student') studentLogits = result.testLogits;
+  }
+
+  // 6. Export: the student in every deployable form, each checked on the test set.
+  const exports = await exportStudent(student.model, {
+    outDir: options.outDir, test: data.test, testLogits: studentLogits, exportConfig: config.export, deploy: config.deploy,
+    latencyBatch: evaluated.student.latencyBatch, info,
+  });
+  if (teacher.model) await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
+  for (const { name, trained } of assistants) await saveModelDir(trained.model, join(options.outDir, name));
+  info(`student exported: ${join(options.outDir, 'student', 'model.json')}`);
+
+  // 7. Gate.
+  const gate = gateForRun(config.deploy, evaluated, exports);
+
+  const summary: Summary = {
+    kdkit: { version: '0.1.0' },
+    createdAt: new Date().toISOString(),
+    seed: config.seed,
+    backend: config.backend,
+    engine,
+    dataset: {
+      name: config.dataset.name,
+      train: data.train.labels.length,
+      validation: data.validation.labels.length,
+      test: data.test.labels.length,
+      classes: data.train.numClasses,
+      classNames: [...data.train.classNames],
+      sampleShape: [...data.train.sampleShape],
+    },
+    teacher: { kind: teacher.teacher.info.kind, description: teacher.teacher.info.description, fingerprint: teacher.teacher.info.fingerprint },
+    models: evaluated,
+    stages: [teacher.stage, scratch?.stage ?? null, ...assistants.map(({ trained }) => trained.stage), student.stage]
+      .filter((stage): stage is StageSummary => stage !== null),
+    softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached, seconds: labelSeconds },
+    gate,
+    exports,
+    config,
+    artifacts: {
+      summary: 'summary.json',
+      report: 'report.md',
+      reportHtml: 'report.html',
+      logs: 'logs.jsonl',
+      student: 'student/model.json',
+      ...Object.fromEntries(exports.tfjs.filter((copy) => copy.quantization !== 'float32').map((copy) => [`student-${copy.quantization}`, `${copy.path}/model.json`])),
+      ...Object.fromEntries(exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path])),
+      ...(teacher.model ? { teacher: 'teacher/model.json' } : {}),
+      ...Object.fromEntries(assistants.map(({ name }) => [name, `${name}/model.json`])),
+      softLabels: relative(options.outDir, join(cache.directory, 'manifest.json')),
+    },
+  };
+  for (const trained of [scratch, student, ...assistants.map((assistant) => assistant.trained)]) trained?.model.dispose();
+  teacher.model?.dispose();
+  await teacher.teacher.dispose();
+  return summary;
 }
 
 function modelSpecs(config: ExperimentConfig): [ModelSpec, string][] {

@@ -5,6 +5,7 @@
  */
 import * as tf from '../engine/tf.js';
 import type { DatasetSplits } from '../data/index.js';
+import { forEachBatch } from '../data/dataset.js';
 import type { TermConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { methods } from '../methods/index.js';
@@ -138,12 +139,10 @@ export async function teacherFeatureSource(
 /** The teacher's features over a whole dataset, batch by batch. */
 async function allFeatures(teacher: Teacher, dataset: DatasetSplits['train'], names: string[], widths: number[]): Promise<Record<string, Float32Array>> {
   const samples = dataset.labels.length;
-  const sampleSize = dataset.images.length / samples;
   const arrays = widths.map((width) => new Float32Array(samples * width));
-  for (let start = 0; start < samples; start += teacher.batchSize) {
-    const count = Math.min(teacher.batchSize, samples - start);
-    const batch = await teacher.features(dataset.images.subarray(start * sampleSize, (start + count) * sampleSize), count, names);
+  await forEachBatch(dataset, teacher.batchSize, async (pixels, start, end) => {
+    const batch = await teacher.features(pixels, end - start, names);
     names.forEach((name, i) => arrays[i].set(batch[name], start * widths[i]));
-  }
+  });
   return Object.fromEntries(names.map((name, i) => [name, arrays[i]]));
 }

@@ -10,6 +10,7 @@ import { predictLogits } from './batches.js';
 import { trainStage } from './trainer.js';
 import { makeAdapter, tappedModel } from '../models/taps.js';
 import type { TermInputs } from '../methods/index.js';
+import { memoryDataset } from '../data/dataset.js';
 
 await initEngine({ backend: 'wasm' });
 
@@ -21,7 +22,7 @@ function toyDataset(count: number): Dataset {
     labels[i] = i % 2;
     for (let p = 0; p < 16; p++) images[i * 16 + p] = labels[i] === 1 ? 0.6 + 0.4 * ((i * 7 + p) % 5) / 5 : 0.4 * ((i * 3 + p) % 5) / 5;
   }
-  return { name: 'toy', images, labels, sampleShape: [4, 4, 1], numClasses: 2, classNames: ['dark', 'bright'] };
+  return memoryDataset({ name: 'toy', images, labels, sampleShape: [4, 4, 1], numClasses: 2, classNames: ['dark', 'bright'] });
 }
 
 const terms = [

@@ -33,8 +33,32 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   return out;
 }
 
-/** Parses a little-endian, C-order float32, float16 or int32 `.npy`. `file` names it in errors. */
-export function decodeNpy(bytes: Uint8Array, file: string): NpyArray {
+/** What a `.npy` header says: the dtype string ('<f4', '|u1', …), the shape and where data starts. */
+export interface NpyHeader {
+  readonly descr: string;
+  readonly shape: number[];
+  /** Bytes per value, from the dtype string. */
+  readonly itemBytes: number;
+  /** Offset of the first value. */
+  readonly dataStart: number;
+}
+
+/** The dtypes a reader takes, and how to say so in the error for any other. */
+export interface NpyDtypes {
+  readonly descrs: readonly string[];
+  /** E.g. "expected '<f4', '<f2' or '<i4'". */
+  readonly expected: string;
+}
+
+/** Bytes needed to hold any header: the 12-byte preamble of version 2.0 and up… */
+export const NPY_PREAMBLE_BYTES = 12;
+
+/**
+ * Parses a C-order `.npy` header from the file's first bytes and checks the data size it claims
+ * against `fileBytes`, the file's whole length. Call with at least NPY_PREAMBLE_BYTES bytes, then
+ * again with `npyHeaderBytes()` bytes if that says more are needed. `file` names it in errors.
+ */
+export function parseNpyHeader(bytes: Uint8Array, fileBytes: number, file: string, accepts?: NpyDtypes): NpyHeader {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buffer.length < 10 || !buffer.subarray(0, 6).equals(MAGIC)) throw new InputError(`${file}: not a .npy file (bad magic)`);
   const major = buffer[6];
@@ -51,16 +75,30 @@ export function decodeNpy(bytes: Uint8Array, file: string): NpyArray {
   if (fortran === 'True') throw new InputError(`${file}: Fortran-ordered .npy is not supported; save with C order`);
   const shape = shapeText.split(',').map((part) => part.trim()).filter(Boolean).map(Number);
   if (shape.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) throw new InputError(`${file}: bad shape (${shapeText}) in .npy header`);
-  const itemBytes = ITEM_BYTES[descr];
-  if (itemBytes === undefined) throw new InputError(`${file}: dtype '${descr}' is not supported (expected '<f4', '<f2' or '<i4')`);
+  if (accepts && !accepts.descrs.includes(descr)) throw new InputError(`${file}: dtype '${descr}' is not supported (${accepts.expected})`);
+  const itemBytes = Number(/^[<>|=][fiub](1|2|4|8)$/.exec(descr)?.[1] ?? NaN);
+  if (Number.isNaN(itemBytes)) throw new InputError(`${file}: dtype '${descr}' is not a numeric dtype kdkit reads`);
   // A size past 2^53 bytes is inexact in a double, and no such file fits in memory anyway.
   const count = shape.reduce((product, dim) => product * dim, 1);
   const dataStart = headerStart + headerLength;
-  if (!Number.isSafeInteger(count * itemBytes) || buffer.length - dataStart !== count * itemBytes) {
-    throw new InputError(`${file}: header promises ${count * itemBytes} bytes of data for shape (${shape.join(', ')}), file has ${buffer.length - dataStart}`);
+  if (!Number.isSafeInteger(count * itemBytes) || fileBytes - dataStart !== count * itemBytes) {
+    throw new InputError(`${file}: header promises ${count * itemBytes} bytes of data for shape (${shape.join(', ')}), file has ${fileBytes - dataStart}`);
   }
+  return { descr, shape, itemBytes, dataStart };
+}
+
+/** How many leading bytes hold the whole header, from its first NPY_PREAMBLE_BYTES (or fewer, for a tiny file). */
+export function npyHeaderBytes(preamble: Uint8Array): number {
+  const buffer = Buffer.from(preamble.buffer, preamble.byteOffset, preamble.byteLength);
+  if (buffer.length < 10) return buffer.length;
+  return buffer[6] === 1 ? 10 + buffer.readUInt16LE(8) : buffer.length >= 12 ? 12 + buffer.readUInt32LE(8) : buffer.length;
+}
+
+/** Parses a little-endian, C-order float32, float16 or int32 `.npy`. `file` names it in errors. */
+export function decodeNpy(bytes: Uint8Array, file: string): NpyArray {
+  const { descr, shape, dataStart } = parseNpyHeader(bytes, bytes.length, file, { descrs: Object.keys(ITEM_BYTES), expected: "expected '<f4', '<f2' or '<i4'" });
   // A copy, so the typed array starts aligned whatever the header length was.
-  const data = new Uint8Array(buffer.subarray(dataStart)).buffer;
+  const data = new Uint8Array(bytes.subarray(dataStart)).buffer;
   if (descr === '<f4') return { dtype: 'float32', data: new Float32Array(data), shape };
   if (descr === '<f2') return { dtype: 'float16', data: new Uint16Array(data), shape };
   return { dtype: 'int32', data: new Int32Array(data), shape };

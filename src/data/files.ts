@@ -1,0 +1,263 @@
+/**
+ * Datasets from files the user names: IDX (as MNIST ships) or `.npy` arrays, one file or many
+ * shards per part. Labels are read whole (4 bytes a sample in memory); pixels are either read
+ * whole or streamed from disk batch by batch (streamed.ts), which `stream` decides.
+ */
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { globSync, isDynamicPattern } from 'tinyglobby';
+import { InputError } from '../errors.js';
+import { NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader, type NpyDtypes } from '../util/npy.js';
+import { memoryDataset, sampleCount, sampleSize, type Dataset } from './dataset.js';
+import { IDX_LABELS_MAGIC, maybeGunzip, parseIdx, parseIdxHeader, readIdxFile } from './idx.js';
+import { FilePixels, type PixelEncoding, type PixelFile } from './streamed.js';
+
+export type FileFormat = 'idx' | 'npy';
+/** true: stream from disk; false: read whole; 'auto': stream when the pixels would take more than STREAM_AUTO_FRACTION of memory. */
+export type StreamChoice = boolean | 'auto';
+
+/** Above this fraction of the machine's memory, as float32, 'auto' streams a dataset's pixels. */
+export const STREAM_AUTO_FRACTION = 0.25;
+
+export interface FilePart {
+  /** Dataset name, e.g. 'npy/train'. */
+  readonly name: string;
+  readonly format: FileFormat;
+  /** Image files in sample order (shards are concatenated). */
+  readonly images: readonly string[];
+  /** Label files in sample order. */
+  readonly labels: readonly string[];
+  /** Config field naming these files, for errors, e.g. 'dataset.train'. */
+  readonly field: string;
+  /** Stored order of one `.npy` sample; IDX is always NHWC. */
+  readonly layout?: 'nhwc' | 'nchw';
+}
+
+/** Opened files of one part: where the pixels are, how they are stored, and all the labels. */
+export interface OpenedPart {
+  readonly part: FilePart;
+  readonly files: PixelFile[];
+  readonly encoding: PixelEncoding;
+  readonly labels: Int32Array;
+  /** Samples in each label file, in order. */
+  readonly labelCounts: number[];
+  /** The whole pixel data when it could not be opened for streaming (gzipped IDX). */
+  readonly gzipped: Float32Array | null;
+}
+
+/**
+ * Expands a config's file list: each entry is a path or a glob pattern (`shards/train-*.npy`),
+ * matched files sorted in natural order (train-2 before train-10). `field` names it in errors.
+ */
+export function expandFiles(entries: string | readonly string[], field: string): string[] {
+  const list = typeof entries === 'string' ? [entries] : entries;
+  return list.flatMap((entry, i) => {
+    const where = list.length > 1 ? `${field}[${i}]` : field;
+    if (!isDynamicPattern(entry)) return [entry];
+    const matches = globSync(entry, { onlyFiles: true, expandDirectories: false });
+    if (matches.length === 0) throw new InputError(`${where}: the pattern '${entry}' matches no file`);
+    return matches.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  });
+}
+
+/** Reads the headers and labels of a part; no pixel is read yet. */
+export function openPart(part: FilePart): OpenedPart {
+  if (part.images.length === 0) throw new InputError(`${part.field}.images: no files`);
+  if (part.labels.length === 0) throw new InputError(`${part.field}.labels: no files`);
+  const opened = part.format === 'idx' ? openIdxImages(part) : openNpyImages(part);
+  const labelParts = part.labels.map((path, i) => {
+    const field = part.labels.length > 1 ? `${part.field}.labels[${i}]` : `${part.field}.labels`;
+    return part.format === 'idx' ? idxLabels(path, field) : npyLabels(path, field);
+  });
+  const labels = new Int32Array(labelParts.reduce((total, each) => total + each.length, 0));
+  labelParts.reduce((offset, each) => (labels.set(each, offset), offset + each.length), 0);
+  const imageCount = opened.files.reduce((total, file) => total + file.count, 0);
+  if (imageCount !== labels.length) {
+    throw new InputError(`${part.field}: ${imageCount} images (${describeFiles(part.images)}) but ${labels.length} labels (${describeFiles(part.labels)}); they must match`);
+  }
+  return { part, ...opened, labels, labelCounts: labelParts.map((each) => each.length) };
+}
+
+/** Float32 bytes the pixels of these parts would take in memory. */
+export function pixelBytes(parts: readonly OpenedPart[]): number {
+  return parts.reduce((total, { labels, encoding: { sampleShape: [h, w, c] } }) => total + 4 * labels.length * h * w * c, 0);
+}
+
+/** Whether to stream, for `choice` and parts whose float32 pixels take `bytes`. */
+export function shouldStream(choice: StreamChoice, parts: readonly OpenedPart[], field: string): boolean {
+  const gzipped = parts.find((part) => part.gzipped !== null);
+  if (choice === true && gzipped) {
+    throw new InputError(
+      `${field}: ${gzipped.part.images[0]} is gzipped, and a gzip stream cannot be read at random offsets, which streaming needs. ` +
+      `Decompress it once (gunzip -k ${gzipped.part.images[0]}) and point the config at the result, or set ${field}: false`,
+    );
+  }
+  if (choice !== 'auto') return choice;
+  return !gzipped && pixelBytes(parts) > STREAM_AUTO_FRACTION * totalmem();
+}
+
+/** The part as a Dataset: pixels streamed from its files, or read whole into memory. */
+export function partDataset(opened: OpenedPart, classNames: readonly string[], stream: boolean): Dataset {
+  const { part, labels, encoding } = opened;
+  const numClasses = classNames.length;
+  const bad = labels.findIndex((label) => label < 0 || label >= numClasses);
+  if (bad >= 0) {
+    throw new InputError(`${locate(opened, bad)}: label ${labels[bad]} is outside [0, ${numClasses}); dataset.classes has ${numClasses} classes`);
+  }
+  const fields = { name: part.name, labels, sampleShape: encoding.sampleShape, numClasses, classNames };
+  if (opened.gzipped) return memoryDataset({ ...fields, images: opened.gzipped });
+  const pixels = new FilePixels(opened.files, encoding);
+  const streamed: Dataset = { ...fields, pixels };
+  if (stream) return streamed;
+  const size = sampleSize(streamed);
+  const images = new Float32Array(sampleCount(streamed) * size);
+  const chunk = 4096;
+  for (let start = 0; start < labels.length; start += chunk) {
+    const end = Math.min(start + chunk, labels.length);
+    pixels.read(Int32Array.from({ length: end - start }, (_, i) => start + i), images.subarray(start * size, end * size));
+  }
+  pixels.close();
+  return memoryDataset({ ...fields, images });
+}
+
+function describeFiles(paths: readonly string[]): string {
+  return paths.length === 1 ? paths[0] : `${paths.length} files, ${paths[0]} …`;
+}
+
+/** The label file and position within it of sample `index`, for error messages. */
+function locate(opened: OpenedPart, index: number): string {
+  let file = 0;
+  let first = 0;
+  while (index >= first + opened.labelCounts[file]) first += opened.labelCounts[file++];
+  return `${opened.part.labels[file]}: label at index ${index - first}`;
+}
+
+/** The first `length` bytes of a file (fewer if it is shorter), and its size. */
+function readHead(path: string, length: number, field: string): { head: Buffer; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(`${field}: cannot open ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message}`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (!fstatSync(fd).isFile()) throw new InputError(`${field}: ${path} is not a regular file`);
+    const head = Buffer.alloc(Math.min(length, size));
+    let done = 0;
+    while (done < head.length) {
+      const got = readSync(fd, head, done, head.length - done, done);
+      if (got === 0) break;
+      done += got;
+    }
+    return { head: head.subarray(0, done), size };
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new InputError(`${field}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The largest IDX header: magic plus 255 dimensions. */
+const IDX_MAX_HEADER = 4 + 4 * 255;
+
+function openIdxImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 'gzipped'> {
+  if (part.images.length !== 1 || part.labels.length !== 1) {
+    throw new InputError(`${part.field}: an IDX part is one images file and one labels file; shard with .npy files instead`);
+  }
+  const path = part.images[0];
+  const { head, size } = readHead(path, IDX_MAX_HEADER, `${part.field}.images`);
+  const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  const bytes = gzip ? maybeGunzip(readFileSync(path), path) : head;
+  const header = parseIdxHeader(bytes, gzip ? bytes.length : size, path);
+  if (header.dataType !== 'uint8' && header.dataType !== 'float32') {
+    throw new InputError(`${path}: IDX images of ${header.dataType} are not supported; expected uint8 (scaled by 1/255) or float32`);
+  }
+  if (header.dims.length !== 3 && header.dims.length !== 4) {
+    throw new InputError(`${path}: IDX images need 3 dimensions [count, height, width] or 4 [count, height, width, channels], the header has ${header.dims.length}`);
+  }
+  const sampleShape = sampleShapeOf(header.dims.slice(1), 'nhwc', path);
+  const encoding: PixelEncoding = { dtype: header.dataType === 'uint8' ? 'uint8' : 'float32be', layout: 'nhwc', sampleShape };
+  const file: PixelFile = { path, dataOffset: header.headerBytes, count: header.dims[0] };
+  if (!gzip) return { files: [file], encoding, gzipped: null };
+  const values = parseIdx(bytes, path).values;
+  const images = new Float32Array(values.length);
+  if (header.dataType === 'uint8') for (let i = 0; i < values.length; i++) images[i] = values[i] / 255;
+  else images.set(values);
+  return { files: [file], encoding, gzipped: images };
+}
+
+/** [height, width, channels] from a sample's stored dimensions. */
+function sampleShapeOf(dims: readonly number[], layout: 'nhwc' | 'nchw', path: string): [number, number, number] {
+  const shape: [number, number, number] = dims.length === 2 ? [dims[0], dims[1], 1]
+    : layout === 'nhwc' ? [dims[0], dims[1], dims[2]] : [dims[1], dims[2], dims[0]];
+  if (shape.some((size) => size === 0)) throw new InputError(`${path}: samples of shape ${dims.join('×')} are empty`);
+  return shape;
+}
+
+const NPY_PIXEL_TYPES: Readonly<Record<string, PixelEncoding['dtype']>> = {
+  '|u1': 'uint8', '<f4': 'float32le', '>f4': 'float32be', '<f2': 'float16le',
+};
+
+function openNpyImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 'gzipped'> {
+  const layout = part.layout ?? 'nhwc';
+  let encoding: PixelEncoding | null = null;
+  const files = part.images.map((path, i) => {
+    const field = part.images.length > 1 ? `${part.field}.images[${i}]` : `${part.field}.images`;
+    const header = npyHeader(path, field, { descrs: Object.keys(NPY_PIXEL_TYPES), expected: "images: expected uint8 ('|u1', scaled by 1/255), float32 ('<f4') or float16 ('<f2')" });
+    const dtype = NPY_PIXEL_TYPES[header.descr];
+    if (header.shape.length !== 3 && header.shape.length !== 4) {
+      throw new InputError(`${path}: images need shape (count, height, width) or (count, ${layout === 'nhwc' ? 'height, width, channels' : 'channels, height, width'}), got (${header.shape.join(', ')})`);
+    }
+    const sampleShape = sampleShapeOf(header.shape.slice(1), layout, path);
+    if (encoding === null) encoding = { dtype, layout, sampleShape };
+    else if (encoding.dtype !== dtype || encoding.sampleShape.join() !== sampleShape.join()) {
+      throw new InputError(`${path}: holds ${header.descr} samples of ${sampleShape.join('×')}, but ${part.images[0]} holds ${encoding.dtype} samples of ${encoding.sampleShape.join('×')}; all shards must match`);
+    }
+    return { path, dataOffset: header.dataStart, count: header.shape[0] };
+  });
+  return { files, encoding: encoding!, gzipped: null };
+}
+
+function npyHeader(path: string, field: string, accepts: NpyDtypes): ReturnType<typeof parseNpyHeader> {
+  const { head, size } = readHead(path, NPY_PREAMBLE_BYTES, field);
+  const needed = npyHeaderBytes(head);
+  return parseNpyHeader(needed > head.length ? readHead(path, needed, field).head : head, size, path, accepts);
+}
+
+function idxLabels(path: string, field: string): Int32Array {
+  readHead(path, 0, field);
+  const { values, dims } = readIdxFile(path, IDX_LABELS_MAGIC);
+  if (dims.length !== 1) throw new InputError(`${path}: labels need 1 dimension, the header has ${dims.length}`);
+  return Int32Array.from(values);
+}
+
+/** Integer label dtypes: little-endian or single-byte. */
+const LABEL_READERS: Readonly<Record<string, (view: DataView, offset: number) => number>> = {
+  '|u1': (view, offset) => view.getUint8(offset),
+  '|i1': (view, offset) => view.getInt8(offset),
+  '<u2': (view, offset) => view.getUint16(offset, true),
+  '<i2': (view, offset) => view.getInt16(offset, true),
+  '<u4': (view, offset) => view.getUint32(offset, true),
+  '<i4': (view, offset) => view.getInt32(offset, true),
+  // Beyond ±2^31 a label is out of range anyway; clamp so the range check reports it.
+  '<i8': (view, offset) => clampLabel(view.getBigInt64(offset, true)),
+  '<u8': (view, offset) => clampLabel(view.getBigUint64(offset, true)),
+};
+
+function clampLabel(value: bigint): number {
+  return value > 2147483647n ? 2147483647 : value < -2147483648n ? -2147483648 : Number(value);
+}
+
+function npyLabels(path: string, field: string): Int32Array {
+  const header = npyHeader(path, field, { descrs: Object.keys(LABEL_READERS), expected: 'labels: expected integers (uint8, int16, int32 or int64)' });
+  const reader = LABEL_READERS[header.descr]!;
+  if (header.shape.length !== 1) throw new InputError(`${path}: labels need shape (count,), got (${header.shape.join(', ')})`);
+  const bytes = readFileSync(path);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + header.dataStart, bytes.byteLength - header.dataStart);
+  const labels = new Int32Array(header.shape[0]);
+  for (let i = 0; i < labels.length; i++) labels[i] = reader(view, i * header.itemBytes);
+  return labels;
+}

@@ -1,0 +1,151 @@
+/**
+ * Pixels read from files on demand, for datasets larger than memory. Each file (an uncompressed
+ * IDX file, or one `.npy` shard) holds fixed-size samples one after another, so sample i of a file
+ * is one positioned read away. A batch is read in index order, and neighbouring samples of one
+ * file in a single read, so sequential passes (evaluation, soft labels) read whole runs at once.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { getFloat16 } from '@petamoriken/float16';
+import { InputError } from '../errors.js';
+import type { PixelSource } from './dataset.js';
+
+/** How one sample's values are stored. */
+export interface PixelEncoding {
+  /** Value type and byte order on disk. uint8 is scaled by 1/255; floats are taken as they are. */
+  readonly dtype: 'uint8' | 'float32le' | 'float32be' | 'float16le';
+  /** Stored order of one sample: nhwc as kdkit uses it, or nchw (as PyTorch saves), transposed on read. */
+  readonly layout: 'nhwc' | 'nchw';
+  /** [height, width, channels] of one sample as kdkit sees it. */
+  readonly sampleShape: readonly [number, number, number];
+}
+
+/** One file of samples. */
+export interface PixelFile {
+  readonly path: string;
+  /** Byte offset of sample 0's first value. */
+  readonly dataOffset: number;
+  readonly count: number;
+}
+
+const BYTES: Readonly<Record<PixelEncoding['dtype'], number>> = { uint8: 1, float32le: 4, float32be: 4, float16le: 2 };
+
+/** Reads `value(k)` for the k-th stored value of one sample, as kdkit's float. */
+type ValueReader = (view: DataView, offset: number) => number;
+
+const READERS: Readonly<Record<PixelEncoding['dtype'], ValueReader>> = {
+  // Division (not multiplication by 1/255) so values equal the in-memory IDX loader's bit for bit.
+  uint8: (view, offset) => view.getUint8(offset) / 255,
+  float32le: (view, offset) => view.getFloat32(offset, true),
+  float32be: (view, offset) => view.getFloat32(offset, false),
+  float16le: (view, offset) => getFloat16(view, offset, true),
+};
+
+export class FilePixels implements PixelSource {
+  readonly storage = 'disk';
+  readonly count: number;
+  private readonly sampleBytes: number;
+  private readonly sampleValues: number;
+  /** First global sample index of each file, and the total at the end. */
+  private readonly starts: number[];
+  private readonly descriptors: (number | null)[];
+  private scratch = Buffer.alloc(0);
+  private order = new Int32Array(0);
+  /** For each stored value of a sample, its position in the NHWC sample. */
+  private readonly target: Int32Array | null;
+
+  constructor(private readonly files: readonly PixelFile[], private readonly encoding: PixelEncoding) {
+    const [height, width, channels] = encoding.sampleShape;
+    this.sampleValues = height * width * channels;
+    this.sampleBytes = this.sampleValues * BYTES[encoding.dtype];
+    this.starts = [0];
+    for (const file of files) this.starts.push(this.starts[this.starts.length - 1] + file.count);
+    this.count = this.starts[files.length];
+    this.descriptors = files.map(() => null);
+    this.target = encoding.layout === 'nchw' && channels > 1 ? nchwTargets(height, width, channels) : null;
+  }
+
+  read(indices: ArrayLike<number>, out: Float32Array): void {
+    const n = indices.length;
+    if (this.order.length < n) this.order = new Int32Array(n);
+    const order = this.order.subarray(0, n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => indices[a] - indices[b]);
+    for (let i = 0; i < n;) {
+      const first = indices[order[i]];
+      if (!(first >= 0 && first < this.count)) throw new RangeError(`sample ${first} is outside [0, ${this.count})`);
+      const file = this.fileOf(first);
+      const fileEnd = this.starts[file + 1];
+      // A run: consecutive sample indices within one file, read at once.
+      let j = i + 1;
+      while (j < n && indices[order[j]] === indices[order[j - 1]] + 1 && indices[order[j]] < fileEnd) j++;
+      const bytes = this.readSamples(file, first - this.starts[file], j - i);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let k = 0; k < j - i; k++) this.decode(view, k * this.sampleBytes, out, order[i + k] * this.sampleValues);
+      i = j;
+    }
+  }
+
+  close(): void {
+    this.descriptors.forEach((fd, i) => {
+      if (fd !== null) closeSync(fd);
+      this.descriptors[i] = null;
+    });
+  }
+
+  /** The file holding global sample `index` (binary search over the starts). */
+  private fileOf(index: number): number {
+    let low = 0;
+    let high = this.files.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (this.starts[middle] <= index) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /** `count` samples of file `file` from its sample `first`, into the scratch buffer. */
+  private readSamples(file: number, first: number, count: number): Buffer {
+    const length = count * this.sampleBytes;
+    if (this.scratch.length < length) this.scratch = Buffer.alloc(Math.max(length, 2 * this.scratch.length));
+    const { path, dataOffset } = this.files[file];
+    const fd = this.descriptors[file] ?? (this.descriptors[file] = openData(path));
+    let done = 0;
+    while (done < length) {
+      const got = readSync(fd, this.scratch, done, length - done, dataOffset + first * this.sampleBytes + done);
+      if (got === 0) {
+        throw new InputError(`${path}: ended early, sample ${first + Math.floor(done / this.sampleBytes)} of ${this.files[file].count} is missing (was the file truncated while kdkit ran?)`);
+      }
+      done += got;
+    }
+    return this.scratch.subarray(0, length);
+  }
+
+  private decode(view: DataView, offset: number, out: Float32Array, at: number): void {
+    const value = READERS[this.encoding.dtype];
+    const step = BYTES[this.encoding.dtype];
+    const target = this.target;
+    if (this.encoding.dtype === 'uint8' && target === null) {
+      for (let k = 0; k < this.sampleValues; k++) out[at + k] = view.getUint8(offset + k) / 255;
+      return;
+    }
+    for (let k = 0; k < this.sampleValues; k++) out[at + (target ? target[k] : k)] = value(view, offset + k * step);
+  }
+}
+
+function openData(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (error) {
+    throw new InputError(`cannot open ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/** Where the stored value k of an NCHW sample goes in the NHWC sample. */
+function nchwTargets(height: number, width: number, channels: number): Int32Array {
+  const targets = new Int32Array(height * width * channels);
+  for (let c = 0; c < channels; c++) {
+    for (let p = 0; p < height * width; p++) targets[c * height * width + p] = p * channels + c;
+  }
+  return targets;
+}
