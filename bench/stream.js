@@ -1,0 +1,61 @@
+// Reading a dataset larger than memory: one shuffled epoch of batches (as training reads them) and
+// one sequential pass (as soft labels, evaluation and the fingerprint read them), streamed from
+// .npy shards on disk, in kdkit and in PyTorch (numpy memory maps + DataLoader) in the same run.
+// Also kdkit with the same pixels held in memory, for what streaming costs.
+// Run: npm run bench:stream [-- DIR]   (DIR from scripts/make_streaming_dataset.py;
+// default /tmp/kdkit-fashion-x8; needs python3-torch)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadDataset, allocateBatch, gatherBatch, forEachBatch } from '../dist/data/index.js';
+import { Rng } from '../dist/util/rng.js';
+import { encodeNpy } from '../dist/util/npy.js';
+
+const directory = process.argv[2] ?? '/tmp/kdkit-fashion-x8';
+const batchSize = 256;
+const shards = readdirSync(directory).filter((name) => /^train-images-\d+\.npy$/.test(name))
+  .sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).map((name) => join(directory, name));
+const spec = (stream) => ({
+  name: 'npy', stream, classes: 10, validation: 0,
+  train: { images: shards, labels: shards.map((path) => path.replace('images', 'labels')) },
+  test: { images: join(directory, 'test-images.npy'), labels: join(directory, 'test-labels.npy') },
+});
+
+function shuffledEpoch(dataset, order) {
+  const buffers = allocateBatch(dataset, batchSize);
+  const started = performance.now();
+  let checksum = 0;
+  for (let start = 0; start < order.length; start += batchSize) checksum += gatherBatch(dataset, order.subarray(start, start + batchSize), buffers).images[0];
+  return order.length / ((performance.now() - started) / 1000);
+}
+
+async function sequentialPass(dataset) {
+  const started = performance.now();
+  let checksum = 0;
+  await forEachBatch(dataset, batchSize, (pixels) => void (checksum += pixels[0]));
+  return dataset.labels.length / ((performance.now() - started) / 1000);
+}
+
+const streamed = loadDataset(spec(true), 1).train;
+const count = streamed.labels.length;
+const order = new Rng(1).permutation(count);
+// Warm the page cache, so both sides read from memory-speed storage.
+await sequentialPass(streamed);
+const kdkit = { shuffled: shuffledEpoch(streamed, order), sequential: await sequentialPass(streamed) };
+const held = loadDataset(spec(false), 1).train;
+const inMemory = { shuffled: shuffledEpoch(held, order) };
+
+const orderPath = join(mkdtempSync(join(tmpdir(), 'kdkit-bench-stream-')), 'order.npy');
+writeFileSync(orderPath, encodeNpy({ dtype: 'int32', data: order, shape: [count] }));
+const run = spawnSync('/usr/bin/python3', [fileURLToPath(new URL('./torch_stream.py', import.meta.url)), orderPath, String(batchSize), ...shards], { encoding: 'utf8' });
+if (run.status !== 0) throw new Error(`PyTorch reference failed: ${run.stderr.trim().split('\n').at(-1)}`);
+const torch = JSON.parse(run.stdout);
+
+const rate = (value) => `${(value / 1000).toFixed(0)}k samples/s`;
+console.log(`${count} samples of ${streamed.sampleShape.join('×')} uint8 in ${shards.length} shards, batch ${batchSize}`);
+console.log('| pass | kdkit streamed | kdkit in memory | PyTorch memmap, batched | PyTorch per-sample | kdkit / PyTorch batched |');
+console.log('|---|---:|---:|---:|---:|---:|');
+console.log(`| shuffled epoch | ${rate(kdkit.shuffled)} | ${rate(inMemory.shuffled)} | ${rate(torch.batchedShuffled)} | ${rate(torch.perSampleShuffled)} | ${(kdkit.shuffled / torch.batchedShuffled).toFixed(2)} |`);
+console.log(`| sequential pass | ${rate(kdkit.sequential)} | (a view, no copy) | ${rate(torch.batchedSequential)} | — | ${(kdkit.sequential / torch.batchedSequential).toFixed(2)} |`);
