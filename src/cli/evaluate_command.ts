@@ -14,10 +14,9 @@ import { measureOnnxLatency, onnxLogits } from '../export/onnx_run.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { bytes, percent } from '../report/table.js';
+import { datasetOfOptions, type DatasetOptions } from './dataset_option.js';
 
-export interface EvaluateCommandOptions {
-  dataset: 'digits' | 'fashion-mnist';
-  data?: string;
+export interface EvaluateCommandOptions extends DatasetOptions {
   teacher?: string;
   layout: 'nhwc' | 'nchw';
   json?: string;
@@ -28,7 +27,8 @@ export interface EvaluateCommandOptions {
 
 export async function evaluateCommand(modelPath: string, options: EvaluateCommandOptions, write: (text: string) => void): Promise<void> {
   await initEngine({ backend: options.backend ?? 'wasm' });
-  const { test } = loadDataset({ name: options.dataset, ...(options.data ? { path: options.data } : {}) }, options.seed);
+  const spec = datasetOfOptions(options) ?? { name: 'digits' };
+  const { test } = loadDataset(spec, options.seed);
   const teacherLogits = options.teacher ? await testLogitsOf(options.teacher, test, options.layout) : undefined;
   let report: Record<string, unknown>;
   if (extname(modelPath).toLowerCase() === '.onnx') {
@@ -52,7 +52,7 @@ export async function evaluateCommand(modelPath: string, options: EvaluateComman
     const { trainSeconds: _unused, ...evaluation } = result.evaluation;
     report = evaluation;
   }
-  const record = { model: resolve(modelPath), dataset: { name: options.dataset, test: test.labels.length, classes: test.numClasses }, ...report };
+  const record = { model: resolve(modelPath), dataset: { name: spec.name, test: test.labels.length, classes: test.numClasses }, ...report };
   write(describe(record as unknown as Described));
   if (options.json) {
     writeFileAtomic(options.json, JSON.stringify(record, null, 2) + '\n');

@@ -18,14 +18,13 @@ import { onnxTolerance } from '../export/student.js';
 import type { Quantization } from '../export/record.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { bytes, percent } from '../report/table.js';
+import { datasetOfOptions, type DatasetOptions } from './dataset_option.js';
 
-export interface ExportCommandOptions {
+export interface ExportCommandOptions extends DatasetOptions {
   format: 'tfjs' | 'onnx';
   out: string;
   quantize?: 'float16' | 'uint8';
   layout: OnnxLayout;
-  dataset?: 'digits' | 'fashion-mnist';
-  data?: string;
   seed: number;
 }
 
@@ -33,7 +32,8 @@ export async function exportCommand(modelPath: string, options: ExportCommandOpt
   await initEngine({ backend: 'wasm' });
   const model = await loadModelDir(modelPath);
   const quantization: Quantization = options.quantize ?? 'float32';
-  const test = options.dataset ? loadDataset({ name: options.dataset, ...(options.data ? { path: options.data } : {}) }, options.seed).test : undefined;
+  const spec = datasetOfOptions(options);
+  const test = spec ? loadDataset(spec, options.seed).test : undefined;
   const checkSet = test ?? randomSamples(model, 64);
   const reference = predictLogits(model, checkSet);
   const out = resolve(options.out);

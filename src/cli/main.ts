@@ -82,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<model>', 'a TensorFlow.js model (model.json or its directory) or an ONNX file (.onnx, run in ONNX Runtime)')
     .addOption(new Option('--dataset <name>', 'dataset whose test split to use').choices(['digits', 'fashion-mnist']).default('digits'))
     .option('--data <dir>', 'directory holding the Fashion-MNIST IDX files')
+    .option('--config <file>', "use the test split of this experiment config's dataset (idx, npy, …) instead of --dataset")
     .option('--teacher <model>', 'a teacher model (TensorFlow.js or .onnx) for agreement and KL')
     .addOption(new Option('--layout <layout>', 'input layout of .onnx models').choices(['nhwc', 'nchw']).default('nhwc'))
     .option('--latency-batch <n>', 'the larger batch size latency and throughput are measured at', parsePositive, 256)
@@ -100,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--layout <layout>', 'ONNX input layout: nhwc (as TensorFlow.js) or nchw (as PyTorch)').choices(['nhwc', 'nchw']).default('nhwc'))
     .addOption(new Option('--dataset <name>', "check the export's accuracy on this dataset's test split").choices(['digits', 'fashion-mnist']))
     .option('--data <dir>', 'directory holding the Fashion-MNIST IDX files')
+    .option('--config <file>', "check on the test split of this experiment config's dataset (idx, npy, …) instead of --dataset")
     .action(async (model: string, options: Omit<ExportCommandOptions, 'seed'>) => {
       const written = await exportCommand(model, { ...options, seed: 1 }, (text) => process.stdout.write(text));
       if (!written) exitCode = EXIT.failed;

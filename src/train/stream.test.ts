@@ -60,6 +60,11 @@ test('a run streaming its pixels from .npy shards trains exactly as one holding 
   // The same samples, so the same soft-label store entry.
   const entry = (out: string) => JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).softLabels.directory.split('/').pop();
   assert.equal(entry(streamed), entry(held));
+  // kdkit eval takes the same dataset from the config, and measures the student's test accuracy again.
+  const evaluated = kdkit('eval', join(streamed, 'student'), '--config', configFor(true), '--json', join(directory, 'eval.json'));
+  assert.equal(evaluated.status, 0, evaluated.stderr);
+  assert.match(evaluated.stdout, /on npy \(359 test samples\)/);
+  assert.equal(JSON.parse(readFileSync(join(directory, 'eval.json'), 'utf8')).accuracy, figuresOf(streamed).student[0]);
 });
 
 /** Peak resident memory (VmHWM) of a child that streams every sample of a dataset, in random order and in sequence. */
