@@ -3,7 +3,7 @@
 
 Run with Debian's interpreter, which has python3-torch:
     /usr/bin/python3 scripts/make_onnx_teacher_fixture.py
-It rewrites two files, each atomically (written to <path>.tmp, then renamed):
+It rewrites three files, each atomically (written to <path>.tmp, then renamed):
   test/fixtures/torch-teacher.onnx  an untrained CNN for 8x8x1 images (kdkit's digits):
                                     conv 1->4 3x3 (padding 1) -> relu -> maxpool 2 -> flatten
                                     -> linear 64->10. Opset 17, input 'image' float32
@@ -12,6 +12,8 @@ It rewrites two files, each atomically (written to <path>.tmp, then renamed):
                                       'features'  [N, 64], the pooled map [N, 4, 4, 4] flattened
                                                   in PyTorch (C, H, W) order
                                     Normalization is NOT in the graph.
+  test/fixtures/torch-teacher-batch1.onnx  the same model exported without dynamic_axes, so
+                                    its batch axis is fixed at 1 (torch.onnx.export's default)
   test/fixtures/torch-teacher.json  the inputs as kdkit feeds a teacher (NHWC float32 in [0, 1],
                                     flat row-major list + shape [6, 8, 8, 1]), the normalization
                                     kdkit's adapter must apply ((x - 0.3) / 0.2, after the
@@ -72,6 +74,11 @@ def main():
         input_names=['image'], output_names=['logits', 'features'],
         dynamic_axes={'image': {0: 'batch'}, 'logits': {0: 'batch'}, 'features': {0: 'batch'}})
     onnx_bytes = buffer.getvalue()
+    # The same model exported without dynamic_axes, as torch.onnx.export does by default: its batch
+    # axis is fixed at 1, which kdkit must refuse with advice rather than fail on its first batch.
+    fixed = io.BytesIO()
+    torch.onnx.export(model, torch.zeros(1, 1, 8, 8), fixed, opset_version=17,
+                      input_names=['image'], output_names=['logits', 'features'])
 
     fixture = {
         'generator': 'scripts/make_onnx_teacher_fixture.py',
@@ -90,6 +97,7 @@ def main():
     }
     os.makedirs(FIXTURES, exist_ok=True)
     write_atomic(os.path.join(FIXTURES, 'torch-teacher.onnx'), onnx_bytes)
+    write_atomic(os.path.join(FIXTURES, 'torch-teacher-batch1.onnx'), fixed.getvalue())
     write_atomic(os.path.join(FIXTURES, 'torch-teacher.json'),
                  (json.dumps(fixture, indent=1) + '\n').encode())
     print(f'wrote test/fixtures/torch-teacher.onnx ({len(onnx_bytes)} bytes) and '

@@ -67,8 +67,11 @@ test('a file that is not ONNX, an input that does not fit, a wrong class count a
   });
   await rejects({ path: text }, /teacher\.onnx: .*teacher\.onnx: not an ONNX model/);
   await rejects({ path: join(directory, 'absent.onnx') }, /absent\.onnx: cannot read the ONNX teacher \(ENOENT\)/);
-  await rejects({ sampleShape: [28, 28, 1] }, /does not take the dataset's samples as input 'image' \[1, 1, 28, 28\]/);
-  await rejects({ preprocessing: { inputLayout: 'nhwc' } }, /does not take the dataset's samples as input 'image' \[1, 8, 8, 1\] \(nhwc\)/);
-  await rejects({ numClasses: 7 }, /output 'logits' has shape \[1, 10\].*7 classes/);
+  await rejects({ sampleShape: [28, 28, 1] }, /does not take the dataset's samples as input 'image' \[2, 1, 28, 28\]/);
+  await rejects({ preprocessing: { inputLayout: 'nhwc' } }, /does not take the dataset's samples as input 'image' \[2, 8, 8, 1\] \(nhwc\)/);
+  await rejects({ numClasses: 7 }, /output 'logits' has shape \[2, 10\].*7 classes/);
   await rejects({ outputName: 'probabilities' }, /teacher\.outputName: the model has no output 'probabilities'; it has 'logits', 'features'/);
+  // torch.onnx.export without dynamic_axes fixes the batch at 1 (scripts/make_onnx_teacher_fixture.py).
+  await rejects({ path: join(fixtures, 'torch-teacher-batch1.onnx') },
+    /runs on 1 sample but not on 2: input 'image' has a fixed batch size of 1\. Export it with a dynamic batch axis, e\.g\. torch\.onnx\.export\(\.\.\., dynamic_axes=\{'image': \{0: 'batch'\}, 'logits': \{0: 'batch'\}, 'features': \{0: 'batch'\}\}\)/);
 });

@@ -57,6 +57,9 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
   return teacher;
 }
 
+/** Samples in the batch a teacher is tried on when opened: more than one, so a fixed batch axis shows. */
+const PROBE_BATCH = 2;
+
 export class OnnxTeacher implements Teacher {
   readonly info: TeacherInfo;
   readonly batchSize: number;
@@ -86,23 +89,38 @@ export class OnnxTeacher implements Teacher {
     };
   }
 
-  /** Runs one sample: the input must fit the dataset and the output must have one logit per class. */
+  /**
+   * Runs a batch of PROBE_BATCH samples: the input must fit the dataset, its batch axis must be
+   * free (a model exported with a fixed batch of 1 would fail on the first real batch), and every
+   * output must have one row per sample, the logits one column per class.
+   */
   async probe(where: string): Promise<void> {
     const [height, width, channels] = this.options.sampleShape;
-    const expected = this.options.preprocessing.inputLayout === 'nchw' ? [1, channels, height, width] : [1, height, width, channels];
+    const layout = this.options.preprocessing.inputLayout;
+    const expected = layout === 'nchw' ? [PROBE_BATCH, channels, height, width] : [PROBE_BATCH, height, width, channels];
+    const attempt = (count: number) => this.run(new Float32Array(count * height * width * channels), count, this.session.outputNames);
     let outputs: ort.InferenceSession.OnnxValueMapType;
     try {
-      outputs = await this.run(new Float32Array(height * width * channels), 1, this.session.outputNames);
+      outputs = await attempt(PROBE_BATCH);
     } catch (error) {
-      throw new InputError(`${where}: the teacher does not take the dataset's samples as input '${this.inputName}' [${expected.join(', ')}] (${this.options.preprocessing.inputLayout}): ${firstLine(error)}`);
+      if (await attempt(1).then(() => true, () => false)) {
+        throw new InputError(
+          `${where}: the teacher runs on 1 sample but not on ${PROBE_BATCH}: input '${this.inputName}' has a fixed batch size of 1. ` +
+          `Export it with a dynamic batch axis, e.g. torch.onnx.export(..., dynamic_axes={${[this.inputName, ...this.session.outputNames].map((name) => `'${name}': {0: 'batch'}`).join(', ')}})`,
+        );
+      }
+      throw new InputError(`${where}: the teacher does not take the dataset's samples as input '${this.inputName}' [${expected.join(', ')}] (${layout}): ${firstLine(error)}`);
     }
     for (const name of this.session.outputNames) {
       const dims = (outputs[name] as ort.Tensor).dims;
-      this.shapes.set(name, featureSampleShape(dims.slice(1), this.options.preprocessing.inputLayout));
+      if (dims[0] !== PROBE_BATCH) {
+        throw new InputError(`${where}: output '${name}' has shape [${dims.join(', ')}] for ${PROBE_BATCH} samples; its first axis must be the batch (${PROBE_BATCH})`);
+      }
+      this.shapes.set(name, featureSampleShape(dims.slice(1), layout));
     }
     const logits = (outputs[this.outputName] as ort.Tensor).dims;
     if (logits.length !== 2 || logits[1] !== this.options.numClasses) {
-      throw new InputError(`${where}: output '${this.outputName}' has shape [${logits.join(', ')}] for one sample; the dataset has ${this.options.numClasses} classes, so expected [1, ${this.options.numClasses}]`);
+      throw new InputError(`${where}: output '${this.outputName}' has shape [${logits.join(', ')}] for ${PROBE_BATCH} samples; the dataset has ${this.options.numClasses} classes, so expected [${PROBE_BATCH}, ${this.options.numClasses}]`);
     }
   }
 
