@@ -13,7 +13,7 @@ import { IDX_LABELS_MAGIC, maybeGunzip, parseIdx, parseIdxHeader, readIdxFile } 
 import { FilePixels, type PixelEncoding, type PixelFile } from './streamed.js';
 
 export type FileFormat = 'idx' | 'npy';
-/** true: stream from disk; false: read whole; 'auto': stream when the pixels would take more than STREAM_AUTO_FRACTION of memory. */
+/** true: stream from disk; false: read whole; 'auto': stream when the pixels would take more than STREAM_AUTO_FRACTION of availableMemory(). */
 export type StreamChoice = boolean | 'auto';
 
 /** Above this fraction of the machine's memory, as float32, 'auto' streams a dataset's pixels. */
@@ -83,7 +83,16 @@ export function pixelBytes(parts: readonly OpenedPart[]): number {
   return parts.reduce((total, { labels, encoding: { sampleShape: [h, w, c] } }) => total + 4 * labels.length * h * w * c, 0);
 }
 
-/** Whether to stream, for `choice` and parts whose float32 pixels take `bytes`. */
+/**
+ * The memory this process may use: the machine's, or its cgroup's limit when lower (a container
+ * or `systemd-run -p MemoryMax=`), which is what an over-large load would run into.
+ */
+export function availableMemory(): number {
+  const limit = process.constrainedMemory?.() ?? 0;
+  return limit > 0 ? Math.min(limit, totalmem()) : totalmem();
+}
+
+/** Whether to stream the parts' pixels: as `choice` says, or for 'auto' when they would fill more than STREAM_AUTO_FRACTION of availableMemory(). */
 export function shouldStream(choice: StreamChoice, parts: readonly OpenedPart[], field: string): boolean {
   const gzipped = parts.find((part) => part.gzipped !== null);
   if (choice === true && gzipped) {
@@ -93,7 +102,7 @@ export function shouldStream(choice: StreamChoice, parts: readonly OpenedPart[],
     );
   }
   if (choice !== 'auto') return choice;
-  return !gzipped && pixelBytes(parts) > STREAM_AUTO_FRACTION * totalmem();
+  return !gzipped && pixelBytes(parts) > STREAM_AUTO_FRACTION * availableMemory();
 }
 
 /** The part as a Dataset: pixels streamed from its files, or read whole into memory. */
@@ -228,7 +237,7 @@ function npyHeader(path: string, field: string, accepts: NpyDtypes): ReturnType<
 }
 
 function idxLabels(path: string, field: string): Int32Array {
-  readHead(path, 0, field);
+  readHead(path, 0, field); // so that a missing file is named with its config field
   const { values, dims } = readIdxFile(path, IDX_LABELS_MAGIC);
   if (dims.length !== 1) throw new InputError(`${path}: labels need 1 dimension, the header has ${dims.length}`);
   return Int32Array.from(values);
