@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { initEngine } from '../engine/index.js';
+import * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import { buildModel } from '../models/build.js';
 import { loadModelDir, serializeModel } from '../models/io.js';
@@ -86,4 +87,24 @@ test('a layer fed by a missing layer or a cycle is an InputError, not the endles
     writeFileSync(modelJsonPath, JSON.stringify(modelJson));
     await assert.rejects(loadModelDir(directory), (error: unknown) => error instanceof InputError && error.message.includes('modelTopology cannot be connected'));
   }
+});
+
+test('a topology claiming far larger layers than its weights is refused before TensorFlow.js allocates them, and a failed load leaves no tensor', async () => {
+  writeFileSync(join(directory, 'weights.bin'), seeds[0].weights);
+  const withUnits = (units: number) => {
+    const modelJson = JSON.parse(seeds[0].modelJson) as { modelTopology: { config: { layers: { class_name: string; config: { units?: number } }[] } } };
+    modelJson.modelTopology.config.layers.find((layer) => layer.class_name === 'Dense')!.config.units = units;
+    writeFileSync(modelJsonPath, JSON.stringify(modelJson));
+  };
+  const tensors = tf.memory().numTensors;
+  // 16 inputs × 10^7 units would be 640 MB of float32; the weights file holds a few hundred bytes.
+  withUnits(10_000_000);
+  const before = process.memoryUsage().arrayBuffers;
+  await assert.rejects(loadModelDir(directory), (error: unknown) => error instanceof InputError &&
+    /layer 'dense_\w+' would create weight 'kernel' of shape \[16, 10000000\] \(160000000 values\), but the weights manifest's largest weight has 128 values/.test(error.message));
+  assert.ok(process.memoryUsage().arrayBuffers - before < 1024 * 1024);
+  // A layer one unit short fits the budget and fails when its weights are set: nothing leaks either.
+  withUnits(7);
+  await assert.rejects(loadModelDir(directory), (error: unknown) => error instanceof InputError && /cannot build the model/.test(error.message));
+  assert.equal(tf.memory().numTensors, tensors);
 });

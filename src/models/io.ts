@@ -98,9 +98,51 @@ export async function loadModelDir(path: string): Promise<tf.LayersModel> {
   }
   checkWeightBytes(groups, buffers.reduce((total, buffer) => total + buffer.byteLength, 0), modelJsonPath);
   const weightSpecs = groups.flatMap((group) => group.weights);
+  return loadWithinManifest(weightSpecs, modelJsonPath, () => tf.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) })));
+}
+
+type AddWeight = (this: tf.layers.Layer, name: string, shape: tf.Shape, ...rest: unknown[]) => tf.LayerVariable;
+
+/**
+ * Runs `load` with every weight TensorFlow.js creates while building the model checked before it
+ * is allocated: no one weight may hold more values than the manifest's largest, and all of them
+ * together no more than the manifest's total. The manifest's sizes were checked against the
+ * weight files, so a topology claiming `units: 1000000` over a 200 KB file is refused at once,
+ * rather than after allocating gigabytes. A load that fails leaves no tensor behind.
+ * The check hooks Layer.prototype.addWeight for the duration of the load; kdkit builds no other
+ * model while it loads one.
+ */
+async function loadWithinManifest(specs: tf.io.WeightsManifestEntry[], source: string, load: () => Promise<tf.LayersModel>): Promise<tf.LayersModel> {
+  const sizes = specs.map((spec) => spec.shape.reduce((product, dim) => product * dim, 1));
+  const largest = Math.max(0, ...sizes);
+  let remaining = sizes.reduce((total, size) => total + size, 0);
+  const created: tf.LayerVariable[] = [];
+  const prototype = tf.layers.Layer.prototype as unknown as { addWeight: AddWeight };
+  const addWeight = prototype.addWeight;
+  prototype.addWeight = function guarded(this: tf.layers.Layer, name, shape, ...rest) {
+    const size = shape.reduce<number>((product, dim) => product * (dim ?? 1), 1);
+    if (!(size <= largest && size <= remaining)) {
+      throw new InputError(
+        `${source}: layer '${this.name}' would create weight '${name}' of shape [${shape.join(', ')}] (${size} values), ` +
+        `but the weights manifest's largest weight has ${largest} values and ${remaining} are left; the topology does not match its weights`,
+      );
+    }
+    remaining -= size;
+    const variable = addWeight.call(this, name, shape, ...rest);
+    created.push(variable);
+    return variable;
+  };
+  // A scope, so that the decoded weight tensors TensorFlow.js leaves behind when loadWeights throws
+  // are freed; the model's own weights are variables, which a scope keeps.
+  tf.engine().startScope();
   try {
-    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) }));
+    return await load();
   } catch (error) {
-    throw new InputError(`${modelJsonPath}: cannot build the model (${(error as Error).message})`);
+    for (const variable of created) variable.dispose();
+    if (error instanceof InputError) throw error;
+    throw new InputError(`${source}: cannot build the model (${(error as Error).message})`);
+  } finally {
+    prototype.addWeight = addWeight;
+    tf.engine().endScope();
   }
 }
