@@ -1,10 +1,10 @@
 import { InputError } from '../errors.js';
 import { Rng } from '../util/rng.js';
-import { memoryDataset, sampleCount, sampleSize, type Dataset, type PixelSource } from './dataset.js';
+import { sampleCount, type Dataset, type PixelSource } from './dataset.js';
 
 /**
- * The given samples, in the order given, as a new Dataset: their pixels copied when the source
- * holds them in memory, or a view that reads through the source when it streams from disk.
+ * The given samples, in the order given, as a new Dataset whose pixels are read through the
+ * original's source: nothing is copied, so splitting a set does not double its memory.
  */
 export function subset(dataset: Dataset, indices: ArrayLike<number>, name: string = dataset.name): Dataset {
   const count = sampleCount(dataset);
@@ -17,17 +17,7 @@ export function subset(dataset: Dataset, indices: ArrayLike<number>, name: strin
     }
     labels[i] = dataset.labels[source];
   }
-  if (dataset.pixels.storage === 'memory') {
-    const images = new Float32Array(kept.length * sampleSize(dataset));
-    dataset.pixels.read(kept, images);
-    return memoryDataset({ ...withoutPixels(dataset), name, images, labels });
-  }
   return { ...dataset, name, labels, pixels: indexedPixels(dataset.pixels, kept) };
-}
-
-function withoutPixels(dataset: Dataset): Omit<Dataset, 'pixels'> {
-  const { pixels: _pixels, ...rest } = dataset;
-  return rest;
 }
 
 /** The samples `kept[i]` of `parent`, as samples 0, 1, … of a new source. */
@@ -41,6 +31,7 @@ function indexedPixels(parent: PixelSource, kept: Int32Array): PixelSource {
       for (let i = 0; i < indices.length; i++) view[i] = kept[indices[i]];
       parent.read(view, out);
     },
+    prefetch: parent.prefetch && ((indices) => parent.prefetch!(Int32Array.from(indices as ArrayLike<number>, (index) => kept[index]))),
     close: () => parent.close?.(),
   };
 }
