@@ -9,7 +9,8 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDataset, allocateBatch, gatherBatch, forEachBatch } from '../dist/data/index.js';
+import { loadDataset, allocateBatch, gatherBatch, forEachBatch, subset } from '../dist/data/index.js';
+import { initEngine, buildModel, methods, trainStage } from '../dist/index.js';
 import { Rng } from '../dist/util/rng.js';
 import { encodeNpy } from '../dist/util/npy.js';
 
@@ -59,3 +60,40 @@ console.log('| pass | kdkit streamed | kdkit in memory | PyTorch memmap, batched
 console.log('|---|---:|---:|---:|---:|---:|');
 console.log(`| shuffled epoch | ${rate(kdkit.shuffled)} | ${rate(inMemory.shuffled)} | ${rate(torch.batchedShuffled)} | ${rate(torch.perSampleShuffled)} | ${(kdkit.shuffled / torch.batchedShuffled).toFixed(2)} |`);
 console.log(`| sequential pass | ${rate(kdkit.sequential)} | (a view, no copy) | ${rate(torch.batchedSequential)} | — | ${(kdkit.sequential / torch.batchedSequential).toFixed(2)} |`);
+
+// What streaming costs a training epoch: an MLP [64] (the x8 experiment's student; its steps are
+// short, so reads show) for one epoch over the first three shards, pixels in memory, streamed
+// with reads on the training thread, and streamed with the next batch read on the reader thread.
+await initEngine({ backend: 'wasm' });
+const epochShards = shards.slice(0, 3);
+const epochSpec = (stream) => ({ ...spec(stream), train: { images: epochShards, labels: epochShards.map((path) => path.replace('images', 'labels')) } });
+const variants = {
+  'in memory': () => loadDataset(epochSpec(false), 1).train,
+  'streamed, reads on the training thread': () => {
+    const train = loadDataset(epochSpec(true), 1).train;
+    train.pixels.prefetch = undefined; // the validation split's view forwards the hint; without it, no reader thread
+    return train;
+  },
+  'streamed, next batch on the reader thread': () => loadDataset(epochSpec(true), 1).train,
+};
+const seconds = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+for (let rep = 0; rep < 3; rep++) {
+  for (const [name, make] of Object.entries(variants)) {
+    const train = make();
+    const model = buildModel({ type: 'mlp', hidden: [64], dropout: 0, activation: 'relu' }, { inputShape: train.sampleShape, numClasses: 10, seed: 1, name: 'student' });
+    const result = await trainStage({
+      stage: 'bench', model, train, validation: subset(train, []), teacherLogits: null, terms: [{ name: 'ce', weight: 1, loss: methods.get('ce').build({}) }],
+      epochs: 1, batchSize, optimizer: { type: 'adam', learningRate: 1e-3, momentum: 0 }, seed: 1,
+    });
+    seconds[name].push(result.trainSeconds);
+    model.dispose();
+    train.pixels.close?.();
+  }
+}
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const base = median(seconds['in memory']);
+console.log(`\none training epoch, MLP [64], ${epochShards.length * 60000} samples, median of 3 (the first run of each included):`);
+console.log('| pixels | seconds | vs in memory |');
+console.log('|---|---:|---:|');
+for (const [name, values] of Object.entries(seconds)) console.log(`| ${name} | ${median(values).toFixed(2)} | ${(median(values) / base).toFixed(2)}× |`);
+process.exit(0);

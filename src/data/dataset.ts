@@ -12,6 +12,8 @@ export interface PixelSource {
   read(indices: ArrayLike<number>, out: Float32Array): void;
   /** Pixels of samples [start, end) without copying, when the source holds them contiguously. */
   view?(start: number, end: number): Float32Array;
+  /** A hint: the next read() will be of these samples, so a disk source can start reading them now. */
+  prefetch?(indices: ArrayLike<number>): void;
   /** Releases open files; reads after it reopen them. */
   close?(): void;
 }
@@ -75,10 +77,15 @@ export function readRange(dataset: Dataset, start: number, end: number, scratch?
   if (view) return view;
   const length = (end - start) * sampleSize(dataset);
   const out = scratch && scratch.length >= length ? scratch.subarray(0, length) : new Float32Array(length);
+  dataset.pixels.read(rangeIndices(start, end), out);
+  return out;
+}
+
+/** start, start + 1, …, end − 1. */
+function rangeIndices(start: number, end: number): Int32Array {
   const indices = new Int32Array(end - start);
   for (let i = 0; i < indices.length; i++) indices[i] = start + i;
-  dataset.pixels.read(indices, out);
-  return out;
+  return indices;
 }
 
 /**

@@ -163,6 +163,19 @@ describe('datasets streamed from disk', () => {
     assert.deepEqual(allPixels(data), allPixels(reference));
   });
 
+  it('a batch prefetched on the reader thread equals one read here; a different read discards it', () => {
+    const data = loadDataset({ ...npySpec(true), validation: 0 }, 1).train;
+    const expected = (indices: number[]) => indices.flatMap((i) => pixelsOf(i).map((value) => Math.fround(value / 255)));
+    for (const batch of [[3, 17, 9, 10], [22, 0], [5, 6, 7, 8, 9, 10, 11]]) {
+      data.pixels.prefetch!(batch);
+      assert.deepEqual(read(data, batch), expected(batch));
+    }
+    data.pixels.prefetch!([1, 2]);
+    assert.deepEqual(read(data, [2, 1]), expected([2, 1]), 'not the prefetched order');
+    assert.deepEqual(read(data, [1, 2]), expected([1, 2]), 'read here, nothing pending any more');
+    data.pixels.close?.();
+  });
+
   it('readRange returns a view of in-memory pixels and a read of streamed ones', () => {
     const streamed = loadDataset(npySpec(true), 1).test;
     const loaded = loadDataset(npySpec(false), 1).test;
@@ -212,6 +225,9 @@ describe('bad dataset files are exit-2 errors naming the field or file', () => {
     const data = loadDataset({ name: 'npy', train: { images, labels }, test: { images, labels }, validation: 0, stream: true }, 1);
     truncateSync(images, 128 + 8);
     assert.throws(() => read(data.train, [3]), (error: unknown) => error instanceof InputError && /x\.npy: ended early, sample 3 of 4/.test(error.message));
+    // The same, when the reader thread meets it.
+    data.train.pixels.prefetch!([2, 3]);
+    assert.throws(() => read(data.train, [2, 3]), (error: unknown) => error instanceof InputError && /x\.npy: ended early, sample 2 of 4/.test(error.message));
     data.train.pixels.close?.();
   });
 });

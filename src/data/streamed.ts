@@ -5,6 +5,7 @@
  * file in a single read, so sequential passes (evaluation, soft labels) read whole runs at once.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { getFloat16 } from '@petamoriken/float16';
 import { InputError } from '../errors.js';
 import type { PixelSource } from './dataset.js';
@@ -46,6 +47,20 @@ const READERS: Readonly<Record<PixelEncoding['dtype'], ValueReader>> = {
   float16le: (view, offset) => getFloat16(view, offset, true),
 };
 
+/** Values of a reader-thread request's state word. */
+export const READ_PENDING = 0;
+export const READ_DONE = 1;
+export const READ_FAILED = 2;
+/** How long the main thread waits for the reader thread before calling it lost. */
+const READER_TIMEOUT_MS = 120_000;
+
+/** A batch the reader thread is reading. */
+interface Pending {
+  readonly indices: Int32Array;
+  readonly state: Int32Array;
+  readonly pixels: Float32Array;
+}
+
 export class FilePixels implements PixelSource {
   readonly storage = 'disk';
   readonly count: number;
@@ -60,7 +75,16 @@ export class FilePixels implements PixelSource {
   /** For each stored value of a sample, its position in the NHWC sample. */
   private readonly target: Int32Array | null;
 
-  constructor(private readonly files: readonly PixelFile[], private readonly encoding: PixelEncoding) {
+  private reader: { worker: Worker; errors: MessagePort } | null = null;
+  private pending: Pending | null = null;
+  private shared = new SharedArrayBuffer(0);
+
+  /** `readerThread: false` reads on the calling thread only (prefetch() is then a no-op). */
+  constructor(
+    private readonly files: readonly PixelFile[],
+    private readonly encoding: PixelEncoding,
+    private readonly options: { readerThread: boolean } = { readerThread: true },
+  ) {
     const [height, width, channels] = encoding.sampleShape;
     this.sampleValues = height * width * channels;
     this.sampleBytes = this.sampleValues * BYTES[encoding.dtype];
@@ -71,12 +95,38 @@ export class FilePixels implements PixelSource {
     this.target = encoding.layout === 'nchw' && channels > 1 ? nchwTargets(height, width, channels) : null;
   }
 
+  /**
+   * Starts reading samples `indices` on the reader thread; the next read() of exactly these
+   * indices takes them from there instead of reading them itself. One batch at a time.
+   */
+  prefetch(indices: ArrayLike<number>): void {
+    if (!this.options.readerThread || indices.length === 0 || indices.length > POSITIONS) return;
+    this.settle();
+    const bytes = indices.length * this.sampleValues * 4;
+    if (this.shared.byteLength < bytes) this.shared = new SharedArrayBuffer(Math.max(bytes, 2 * this.shared.byteLength));
+    const state = new Int32Array(new SharedArrayBuffer(4));
+    const request = { indices: Int32Array.from(indices), pixels: this.shared, state: state.buffer };
+    this.startReader().worker.postMessage(request);
+    this.pending = { indices: request.indices, state, pixels: new Float32Array(this.shared, 0, bytes / 4) };
+  }
+
   read(indices: ArrayLike<number>, out: Float32Array): void {
+    const pending = this.pending;
+    if (pending && sameIndices(pending.indices, indices)) {
+      this.settle();
+      out.set(pending.pixels);
+      return;
+    }
+    this.settle();
+    this.readHere(indices, out);
+  }
+
+  private readHere(indices: ArrayLike<number>, out: Float32Array): void {
     if (indices.length > POSITIONS) {
       const all = Int32Array.from(indices);
       for (let start = 0; start < all.length; start += POSITIONS) {
         const end = Math.min(start + POSITIONS, all.length);
-        this.read(all.subarray(start, end), out.subarray(start * this.sampleValues, end * this.sampleValues));
+        this.readHere(all.subarray(start, end), out.subarray(start * this.sampleValues, end * this.sampleValues));
       }
       return;
     }
@@ -107,10 +157,44 @@ export class FilePixels implements PixelSource {
   }
 
   close(): void {
+    this.pending = null;
+    if (this.reader) {
+      void this.reader.worker.terminate();
+      this.reader.errors.close();
+      this.reader = null;
+    }
     this.descriptors.forEach((fd, i) => {
       if (fd !== null) closeSync(fd);
       this.descriptors[i] = null;
     });
+  }
+
+  /** Waits for the batch in flight, if any, and throws its error; afterwards nothing is pending. */
+  private settle(): void {
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = null;
+    if (Atomics.wait(pending.state, 0, READ_PENDING, READER_TIMEOUT_MS) === 'timed-out') {
+      throw new Error(`the reader thread of ${this.files[0].path} did not answer within ${READER_TIMEOUT_MS / 1000} s`);
+    }
+    if (Atomics.load(pending.state, 0) === READ_FAILED) {
+      const { error } = (receiveMessageOnPort(this.reader!.errors)?.message ?? { error: { name: 'Error', message: 'the reader thread failed' } }) as { error: { name: string; message: string } };
+      throw error.name === 'InputError' ? new InputError(error.message) : new Error(error.message);
+    }
+  }
+
+  private startReader(): { worker: Worker; errors: MessagePort } {
+    if (this.reader) return this.reader;
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(new URL('./reader_thread.js', import.meta.url), {
+      workerData: { files: this.files, encoding: this.encoding, errors: port2 },
+      transferList: [port2],
+    });
+    // Neither keeps the process alive; a run that ends without close() still exits.
+    worker.unref();
+    port1.unref();
+    this.reader = { worker, errors: port1 };
+    return this.reader;
   }
 
   /** The file holding global sample `index` (binary search over the starts). */
@@ -155,6 +239,12 @@ export class FilePixels implements PixelSource {
     const step = BYTES[this.encoding.dtype];
     for (let k = 0; k < values; k++) out[at + (target ? target[k] : k)] = value(view, offset + k * step);
   }
+}
+
+function sameIndices(a: Int32Array, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function openData(path: string): number {

@@ -190,6 +190,8 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
       for (let step = firstStep; step < stepsPerEpoch; step++) {
         const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
         const batch = batchTensors(train, indices, buffers);
+        // A streamed dataset reads the next batch on its reader thread while this step computes.
+        if (step + 1 < stepsPerEpoch) train.pixels.prefetch?.(order.subarray((step + 1) * batchSize, Math.min(count, (step + 2) * batchSize)));
         const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
         const teacherFeatures = readsTeacher ? options.teacherFeatures!(indices, batch.images) : {};
         const position: TrainingPosition = { progress: ((epoch - 1) * stepsPerEpoch + step) / (options.epochs * stepsPerEpoch), epoch };
