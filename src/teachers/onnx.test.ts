@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import { onnxSubsetProto } from '../engine/ort/onnx_schema.js';
 import { InputError } from '../errors.js';
 import { openOnnxTeacher, type OnnxTeacherOptions } from './onnx.js';
 
@@ -74,4 +76,62 @@ test('a file that is not ONNX, an input that does not fit, a wrong class count a
   // torch.onnx.export without dynamic_axes fixes the batch at 1 (scripts/make_onnx_teacher_fixture.py).
   await rejects({ path: join(fixtures, 'torch-teacher-batch1.onnx') },
     /runs on 1 sample but not on 2: input 'image' has a fixed batch size of 1\. Export it with a dynamic batch axis, e\.g\. torch\.onnx\.export\(\.\.\., dynamic_axes=\{'image': \{0: 'batch'\}, 'logits': \{0: 'batch'\}, 'features': \{0: 'batch'\}\}\)/);
+});
+
+/**
+ * The fixture with every initializer moved to `file` beside it (ONNX external data, as
+ * torch.onnx.export writes for large models), at `location` as the model names it.
+ */
+function withExternalData(directory: string, location: string, file = location): string {
+  const type = protobuf.parse(onnxSubsetProto).root.lookupType('onnx.ModelProto');
+  const model = type.decode(readFileSync(onnxPath)) as unknown as { graph: { initializer: { rawData: Uint8Array; dataLocation?: number; externalData?: object[] }[] } };
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const tensor of model.graph.initializer) {
+    chunks.push(tensor.rawData);
+    tensor.externalData = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(tensor.rawData.length) }];
+    tensor.dataLocation = 1;
+    offset += tensor.rawData.length;
+    tensor.rawData = new Uint8Array(0);
+  }
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(join(directory, file), Buffer.concat(chunks));
+  const path = join(directory, 'teacher.onnx');
+  writeFileSync(path, type.encode(model as unknown as protobuf.Message).finish());
+  return path;
+}
+
+test('a teacher with its weights in an external data file runs from any working directory, and the file is part of its fingerprint', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'kdkit-onnx-external-'));
+  const path = withExternalData(join(directory, 'model'), 'teacher.onnx.data');
+  // The test runs from the repository root, not the model's directory.
+  const teacher = await openOnnxTeacher(options({ path }));
+  const logits = await teacher.logits(Float32Array.from(reference.input.data), 6);
+  assert.ok(maxDifference(logits, reference.outputs.logits.data) < 1e-5, `logits differ by ${maxDifference(logits, reference.outputs.logits.data)}`);
+  assert.equal(teacher.sizeBytes, readFileSync(path).byteLength + readFileSync(`${path}.data`).byteLength);
+  const { fingerprint } = teacher.info;
+  await teacher.dispose();
+  // Other weights in the data file: another teacher to the soft-label store.
+  const data = readFileSync(`${path}.data`);
+  data[data.length - 1] ^= 1;
+  writeFileSync(`${path}.data`, data);
+  const changed = await openOnnxTeacher(options({ path }));
+  assert.notEqual(changed.info.fingerprint, fingerprint);
+  await changed.dispose();
+});
+
+test('external data outside the model directory, missing, or shorter than the model reads is an InputError naming the initializer', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'kdkit-onnx-external-'));
+  const rejects = (path: string, pattern: RegExp) => assert.rejects(openOnnxTeacher(options({ path })), (error: unknown) => {
+    assert.ok(error instanceof InputError, String(error));
+    assert.match(error.message, pattern);
+    return true;
+  });
+  writeFileSync(join(directory, 'outside.bin'), new Uint8Array(4096));
+  await rejects(withExternalData(join(directory, 'up'), '../outside.bin', 'unused.bin'), /initializer '[\w.]+' keeps its data in '\.\.\/outside\.bin', outside the model's directory/);
+  await rejects(withExternalData(join(directory, 'absolute'), join(directory, 'outside.bin'), 'unused.bin'), /outside the model's directory/);
+  await rejects(withExternalData(join(directory, 'missing'), 'gone.bin', 'present.bin'), /gone\.bin, which cannot be read \(ENOENT\)/);
+  const short = withExternalData(join(directory, 'short'), 'w.bin');
+  writeFileSync(join(directory, 'short', 'w.bin'), new Uint8Array(8));
+  await rejects(short, /reads bytes \d+ \+ \d+ of .*w\.bin, which has 8/);
 });

@@ -4,11 +4,11 @@
  * normalizes it; extra named outputs of the graph serve as features for feature-based methods
  * (maps in NCHW come back as NHWC, the layout kdkit's methods use).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
-import { sha256 } from '../util/hash.js';
-import { decodeOnnxTeacher } from './onnx_check.js';
+import { sha256, sha256File } from '../util/hash.js';
+import { decodeOnnxTeacher, externalDataFiles } from './onnx_check.js';
 import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
 
@@ -38,9 +38,15 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
     throw new InputError(`${where}: cannot read the ONNX teacher (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   const model = decodeOnnxTeacher(bytes, where);
+  // Weights kept beside the file: ONNX Runtime resolves them against the model's directory only
+  // when it opens the model by path (from bytes, against the working directory).
+  const external = [...new Set(externalDataFiles(model, options.path, where).map((data) => data.path))]
+    .map((path) => ({ path, sizeBytes: statSync(path).size, sha256: sha256File(path) }));
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, { logSeverityLevel: errorSeverity });
+    session = external.length > 0
+      ? await ort.InferenceSession.create(options.path, { logSeverityLevel: errorSeverity })
+      : await ort.InferenceSession.create(bytes, { logSeverityLevel: errorSeverity });
   } catch (error) {
     throw new InputError(`${where}: not an ONNX model ONNX Runtime can load (${firstLine(error)})`);
   }
@@ -52,7 +58,7 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
   known(inputName, session.inputNames, 'input', 'teacher.inputName');
   known(outputName, session.outputNames, 'output', 'teacher.outputName');
   if (session.inputNames.length !== 1) throw new InputError(`${where}: the teacher must take one input; it takes ${session.inputNames.length}`);
-  const teacher = new OnnxTeacher(session, bytes, model, inputName, outputName, options);
+  const teacher = new OnnxTeacher(session, bytes, model, inputName, outputName, options, external);
   await teacher.probe(where);
   return teacher;
 }
@@ -75,15 +81,18 @@ export class OnnxTeacher implements Teacher {
     private readonly inputName: string,
     private readonly outputName: string,
     private readonly options: OnnxTeacherOptions,
+    /** Files holding weights outside the .onnx file (ONNX external data), with their hashes. */
+    external: readonly { path: string; sizeBytes: number; sha256: string }[] = [],
   ) {
     this.batchSize = options.batchSize ?? 256;
-    this.sizeBytes = bytes.byteLength;
+    this.sizeBytes = bytes.byteLength + external.reduce((total, file) => total + file.sizeBytes, 0);
     this.parameterCount = initializerElements(model);
     const layout = options.preprocessing.inputLayout.toUpperCase();
     this.info = {
       kind: 'onnx',
       description: `ONNX ${options.path} (input '${inputName}', ${layout}; output '${outputName}')`,
-      fingerprint: sha256('onnx', bytes, inputName, outputName, describePreprocessing(options.preprocessing)),
+      // External data is part of the teacher: new weights there are a new teacher to the soft-label store.
+      fingerprint: sha256('onnx', bytes, ...external.map((file) => file.sha256), inputName, outputName, describePreprocessing(options.preprocessing)),
       classes: options.numClasses,
       featureNames: session.outputNames.filter((name) => name !== outputName),
     };

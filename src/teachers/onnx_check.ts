@@ -5,6 +5,8 @@
  * a file that only one of them can read is refused here, with the file named, instead of failing
  * later with a bare TypeError (found by src/fuzz/onnx.fuzz.test.ts).
  */
+import { statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { decodeModel } from '../engine/ort/onnx_model.js';
 import { InputError } from '../errors.js';
 
@@ -15,4 +17,51 @@ export function decodeOnnxTeacher(bytes: Uint8Array, where: string): Record<stri
   } catch (error) {
     throw new InputError(`${where}: not an ONNX model kdkit can decode (${(error as Error).message})`);
   }
+}
+
+/** One weight a teacher file keeps in another file. */
+export interface ExternalData {
+  readonly initializer: string;
+  /** The file, resolved against the model's directory. */
+  readonly path: string;
+}
+
+const EXTERNAL = 1;
+
+/**
+ * The files a teacher's weights live in besides `modelPath` (ONNX external data, as
+ * torch.onnx.export writes for models over 2 GB), checked before ONNX Runtime opens them: each
+ * must be a relative path that stays in the model's directory, exist, and hold the bytes the
+ * model reads from it. An InputError prefixed by `where` names the initializer otherwise.
+ */
+export function externalDataFiles(model: Record<string, unknown>, modelPath: string, where: string): ExternalData[] {
+  const graph = model.graph as { initializer?: { name?: string; dataLocation?: number; externalData?: { key?: string; value?: string }[] }[] } | undefined;
+  const directory = resolve(dirname(modelPath));
+  const found: ExternalData[] = [];
+  for (const tensor of graph?.initializer ?? []) {
+    if (tensor.dataLocation !== EXTERNAL) continue;
+    const name = tensor.name ?? '(unnamed)';
+    const entries = new Map((tensor.externalData ?? []).map(({ key, value }) => [key ?? '', value ?? '']));
+    const location = entries.get('location');
+    if (!location) throw new InputError(`${where}: initializer '${name}' is stored outside the file but names no location`);
+    const path = resolve(directory, location);
+    if (isAbsolute(location) || !path.startsWith(directory + sep)) {
+      throw new InputError(`${where}: initializer '${name}' keeps its data in '${location}', outside the model's directory ${directory}; external data must sit beside the model`);
+    }
+    let size: number;
+    try {
+      const stats = statSync(path);
+      if (!stats.isFile()) throw Object.assign(new Error(), { code: 'not a file' });
+      size = stats.size;
+    } catch (error) {
+      throw new InputError(`${where}: initializer '${name}' keeps its data in ${path}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    const offset = Number(entries.get('offset') ?? 0);
+    const length = entries.has('length') ? Number(entries.get('length')) : size - offset;
+    if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= size)) {
+      throw new InputError(`${where}: initializer '${name}' reads bytes ${entries.get('offset') ?? 0} + ${entries.get('length') ?? '(rest)'} of ${path}, which has ${size}`);
+    }
+    found.push({ initializer: name, path });
+  }
+  return found;
 }

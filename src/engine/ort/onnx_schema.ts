@@ -62,6 +62,15 @@ message TensorProto {
   int32 data_type = 2;
   string name = 8;
   bytes raw_data = 9;
+  // Read, never written: where a teacher file keeps a weight outside itself (keys 'location',
+  // 'offset', 'length'), when data_location is 1 (EXTERNAL).
+  repeated StringStringEntryProto external_data = 13;
+  int32 data_location = 14;
+}
+
+message StringStringEntryProto {
+  string key = 1;
+  string value = 2;
 }
 
 message TensorShapeProto {
