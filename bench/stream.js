@@ -5,7 +5,7 @@
 // Run: npm run bench:stream [-- DIR]   (DIR from scripts/make_streaming_dataset.py;
 // default /tmp/kdkit-fashion-x8; needs python3-torch)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,10 @@ import { Rng } from '../dist/util/rng.js';
 import { encodeNpy } from '../dist/util/npy.js';
 
 const directory = process.argv[2] ?? '/tmp/kdkit-fashion-x8';
+if (!existsSync(join(directory, 'test-images.npy'))) {
+  console.error(`bench/stream.js: no dataset in ${directory}; make one with /usr/bin/python3 scripts/make_streaming_dataset.py ${directory} 8`);
+  process.exit(2);
+}
 const batchSize = 256;
 const shards = readdirSync(directory).filter((name) => /^train-images-\d+\.npy$/.test(name))
   .sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).map((name) => join(directory, name));

@@ -78,7 +78,7 @@ test('a second run with the same seed reuses the soft labels and loads a saved t
 });
 
 test('--help works on every command', () => {
-  for (const args of [['--help'], ['demo', '--help'], ['run', '--help'], ['eval', '--help'], ['export', '--help']]) {
+  for (const args of [['--help'], ['demo', '--help'], ['run', '--help'], ['eval', '--help'], ['export', '--help'], ['bench', '--help'], ['cache', '--help']]) {
     const result = kdkit(...args);
     assert.equal(result.status, 0);
     assert.match(result.stdout, /Usage: kdkit/);
@@ -89,6 +89,8 @@ test('bad usage exits 2', () => {
   assertBadInput(kdkit('demo', '--dataset', 'cifar'), /--dataset.*cifar/);
   assertBadInput(kdkit('frobnicate'), /unknown command 'frobnicate'/);
   assertBadInput(kdkit('demo', '--seed', 'abc'), /--seed.*non-negative integer/);
+  assertBadInput(kdkit('bench', 'speed'), /'speed' is invalid for argument 'suite'\. Allowed choices are step, epoch, inference, stream/);
+  assertBadInput(kdkit('bench', 'stream', '/nonexistent'), /no dataset in \/nonexistent; make one with \/usr\/bin\/python3 scripts\/make_streaming_dataset\.py/);
 });
 
 test('a missing data directory exits 2 and says how to get Fashion-MNIST', () => {

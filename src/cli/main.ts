@@ -2,7 +2,7 @@
  * The kdkit command line. The only module that touches argv, stdout formatting and exit codes:
  * 0 success, 1 the run failed, 2 bad usage/config/input, 3 the deployment gate failed.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../errors.js';
@@ -17,6 +17,7 @@ import { evaluateCommand, type EvaluateCommandOptions } from './evaluate_command
 import { exportCommand, type ExportCommandOptions } from './export_command.js';
 import { cacheBuildCommand, cacheListCommand, cacheRemoveCommand, cacheVerifyCommand } from './cache_command.js';
 import { defaultRunDirectory } from './run_directory.js';
+import { BENCH_SUITES, benchCommand, type BenchSuite } from './bench_command.js';
 import { formatGate } from './gate_text.js';
 import { describeHolder, lockDirectory, lockStaleMs } from '../util/lock.js';
 
@@ -105,6 +106,14 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (model: string, options: Omit<ExportCommandOptions, 'seed'>) => {
       const written = await exportCommand(model, { ...options, seed: 1 }, (text) => process.stdout.write(text));
       if (!written) exitCode = EXIT.failed;
+    });
+
+  program.command('bench')
+    .description('time kdkit side by side with PyTorch in the same run (needs the repository\'s bench/ and /usr/bin/python3 with torch)')
+    .addArgument(new Argument('<suite>', Object.entries(BENCH_SUITES).map(([name, { what }]) => `${name}: ${what}`).join('; ')).choices(Object.keys(BENCH_SUITES)))
+    .argument('[args...]', "passed to the suite's script (e.g. the data directory for stream)")
+    .action(async (suite: BenchSuite, args: string[]) => {
+      exitCode = await benchCommand(suite, args);
     });
 
   const cache = program.command('cache')
