@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as tf from '../engine/tf.js';
 import { initEngine } from '../engine/index.js';
-import { loadDataset } from '../data/index.js';
+import { allPixels, loadDataset, loadDigits, type DatasetSplits } from '../data/index.js';
+import { encodeNpy } from '../util/npy.js';
 import { buildModel } from '../models/build.js';
 import { methods } from '../methods/index.js';
 import { predictLogits } from './batches.js';
@@ -19,8 +20,21 @@ await initEngine({ backend: 'wasm' });
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
-test('tensor count, backend bytes and RSS stay flat over 40 epochs (1,640 steps) of checkpointed distillation', async (t) => {
-  const { train, validation } = loadDataset({ name: 'digits' }, 1);
+/** The digits written as a float32 `.npy` pair per part, loaded back streamed from disk. */
+function streamedDigits(): DatasetSplits {
+  const directory = mkdtempSync(join(tmpdir(), 'kdkit-memory-npy-'));
+  const { train, test } = loadDigits();
+  for (const [name, part] of [['train', train], ['test', test]] as const) {
+    writeFileSync(join(directory, `${name}-x.npy`), encodeNpy({ dtype: 'float32', data: allPixels(part).slice(), shape: [part.labels.length, 8, 8, 1] }));
+    writeFileSync(join(directory, `${name}-y.npy`), encodeNpy({ dtype: 'int32', data: part.labels.slice(), shape: [part.labels.length] }));
+  }
+  const files = (name: string) => ({ images: join(directory, `${name}-x.npy`), labels: join(directory, `${name}-y.npy`) });
+  return loadDataset({ name: 'npy', train: files('train'), test: files('test'), classes: 10, validation: 144, stream: true }, 1);
+}
+
+for (const [where, load] of [['in memory', () => loadDataset({ name: 'digits' }, 1)], ['streamed from .npy (with the reader thread)', streamedDigits]] as const) test(`tensor count, backend bytes and RSS stay flat over 40 epochs (1,640 steps) of checkpointed distillation, pixels ${where}`, async (t) => {
+  const { train, validation } = load();
+  assert.equal(train.pixels.storage, where === 'in memory' ? 'memory' : 'disk');
   const teacher = buildModel({ type: 'cnn', filters: [8], kernelSize: 3, dense: [16], dropout: 0, batchNorm: false }, { inputShape: train.sampleShape, numClasses: 10, seed: 1, name: 'teacher' });
   const teacherLogits = predictLogits(teacher, train);
   teacher.dispose();
@@ -51,4 +65,5 @@ test('tensor count, backend bytes and RSS stay flat over 40 epochs (1,640 steps)
   t.diagnostic(`RSS per epoch (MB): ${samples.map((sample) => (sample.rss / 2 ** 20).toFixed(1)).join(", ")}`);
   assert.ok(growthMb < 24, `RSS grew ${growthMb.toFixed(1)} MB from epochs 4–10 to the last ten: ${samples.map((sample) => (sample.rss / 2 ** 20).toFixed(1)).join(', ')}`);
   student.dispose();
+  train.pixels.close?.();
 });
