@@ -3,6 +3,9 @@
  * IDX file, or one `.npy` shard) holds fixed-size samples one after another, so sample i of a file
  * is one positioned read away. A batch is read in index order, and neighbouring samples of one
  * file in a single read, so sequential passes (evaluation, soft labels) read whole runs at once.
+ * The trainer hints the next batch (prefetch), which a reader thread (reader_thread.ts) reads while
+ * the current step computes. Reads are pread calls, not a memory map: a file truncated under a
+ * run is then an InputError naming it, where a map would crash the process with SIGBUS.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
