@@ -8,7 +8,7 @@ import { totalmem } from 'node:os';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { InputError } from '../errors.js';
 import { NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader, type NpyDtypes } from '../util/npy.js';
-import { memoryDataset, sampleCount, sampleSize, type Dataset } from './dataset.js';
+import { memoryDataset, readRange, sampleCount, sampleSize, type Dataset } from './dataset.js';
 import { IDX_LABELS_MAGIC, maybeGunzip, parseIdx, parseIdxHeader, readIdxFile } from './idx.js';
 import { FilePixels, type PixelEncoding, type PixelFile } from './streamed.js';
 
@@ -79,7 +79,7 @@ export function openPart(part: FilePart): OpenedPart {
 }
 
 /** Float32 bytes the pixels of these parts would take in memory. */
-export function pixelBytes(parts: readonly OpenedPart[]): number {
+function pixelBytes(parts: readonly OpenedPart[]): number {
   return parts.reduce((total, { labels, encoding: { sampleShape: [h, w, c] } }) => total + 4 * labels.length * h * w * c, 0);
 }
 
@@ -123,7 +123,7 @@ export function partDataset(opened: OpenedPart, classNames: readonly string[], s
   const chunk = 4096;
   for (let start = 0; start < labels.length; start += chunk) {
     const end = Math.min(start + chunk, labels.length);
-    pixels.read(Int32Array.from({ length: end - start }, (_, i) => start + i), images.subarray(start * size, end * size));
+    readRange(streamed, start, end, images.subarray(start * size, end * size));
   }
   pixels.close();
   return memoryDataset({ ...fields, images });
@@ -151,8 +151,9 @@ function readHead(path: string, length: number, field: string): { head: Buffer; 
     throw new InputError(`${field}: cannot open ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message}`);
   }
   try {
-    const size = fstatSync(fd).size;
-    if (!fstatSync(fd).isFile()) throw new InputError(`${field}: ${path} is not a regular file`);
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new InputError(`${field}: ${path} is not a regular file`);
+    const size = stats.size;
     const head = Buffer.alloc(Math.min(length, size));
     let done = 0;
     while (done < head.length) {

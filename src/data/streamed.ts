@@ -36,15 +36,17 @@ const POSITIONS = 2 ** 21;
 
 const BYTES: Readonly<Record<PixelEncoding['dtype'], number>> = { uint8: 1, float32le: 4, float32be: 4, float16le: 2 };
 
-/** Reads `value(k)` for the k-th stored value of one sample, as kdkit's float. */
+/** Reads the stored value at `offset` as kdkit's float. */
 type ValueReader = (view: DataView, offset: number) => number;
 
-/** b / 255 for every byte b, as float32: the same values as dividing, without a division per pixel. */
+/**
+ * b / 255 for every byte b, as float32: uint8 samples decode through it, without a division per
+ * pixel, to the same values the in-memory IDX loader computes (a division, not a product by 1/255).
+ */
 const UINT8_SCALED = Float32Array.from({ length: 256 }, (_, b) => b / 255);
 
-const READERS: Readonly<Record<PixelEncoding['dtype'], ValueReader>> = {
-  // Division (not multiplication by 1/255) so values equal the in-memory IDX loader's bit for bit.
-  uint8: (view, offset) => view.getUint8(offset) / 255,
+/** The other value types; uint8 goes through UINT8_SCALED. */
+const READERS: Readonly<Record<Exclude<PixelEncoding['dtype'], 'uint8'>, ValueReader>> = {
   float32le: (view, offset) => view.getFloat32(offset, true),
   float32be: (view, offset) => view.getFloat32(offset, false),
   float16le: (view, offset) => getFloat16(view, offset, true),

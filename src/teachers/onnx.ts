@@ -4,7 +4,7 @@
  * normalizes it; extra named outputs of the graph serve as features for feature-based methods
  * (maps in NCHW come back as NHWC, the layout kdkit's methods use).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
 import { sha256, sha256File } from '../util/hash.js';
@@ -40,8 +40,8 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
   const model = decodeOnnxTeacher(bytes, where);
   // Weights kept beside the file: ONNX Runtime resolves them against the model's directory only
   // when it opens the model by path (from bytes, against the working directory).
-  const external = [...new Set(externalDataFiles(model, options.path, where).map((data) => data.path))]
-    .map((path) => ({ path, sizeBytes: statSync(path).size, sha256: sha256File(path) }));
+  const external = [...new Map(externalDataFiles(model, options.path, where).map((data) => [data.path, data.sizeBytes])).entries()]
+    .map(([path, sizeBytes]) => ({ path, sizeBytes, sha256: sha256File(path) }));
   let session: ort.InferenceSession;
   try {
     session = external.length > 0

@@ -24,6 +24,7 @@ export interface ExternalData {
   readonly initializer: string;
   /** The file, resolved against the model's directory. */
   readonly path: string;
+  readonly sizeBytes: number;
 }
 
 const EXTERNAL = 1;
@@ -61,7 +62,7 @@ export function externalDataFiles(model: Record<string, unknown>, modelPath: str
     if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= size)) {
       throw new InputError(`${where}: initializer '${name}' reads bytes ${entries.get('offset') ?? 0} + ${entries.get('length') ?? '(rest)'} of ${path}, which has ${size}`);
     }
-    found.push({ initializer: name, path });
+    found.push({ initializer: name, path, sizeBytes: size });
   }
   return found;
 }
