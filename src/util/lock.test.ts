@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DirectoryLockedError, lockDirectory, lockStaleMs, MIN_STALE_MS, withDirectoryLock } from './lock.js';
 import { InputError } from '../errors.js';
+import { currentProcess } from './process.js';
 
 const temporaryDirectory = () => mkdtempSync(join(tmpdir(), 'kdkit-lock-'));
 const options = { what: 'test directory', staleMs: MIN_STALE_MS };
@@ -79,6 +80,54 @@ test('the lock of a process killed with SIGKILL on this host is taken over at on
   assert.ok(Date.now() - started < 2_000, `took over after ${Date.now() - started} ms`);
   assert.equal(lock.tookOver?.holder?.pid, child.pid);
   await lock.release();
+});
+
+test('the lock of a holder killed and left a zombie (its parent never reaps it) is taken over at once', async () => {
+  const directory = join(temporaryDirectory(), 'run');
+  const module = new URL('./lock.js', import.meta.url).href;
+  const script = `import { lockDirectory } from '${module}';\nawait lockDirectory(${JSON.stringify(directory)}, { what: 'x' });\nconsole.log(process.pid);\nsetInterval(() => {}, 1000);`;
+  // The shell execs sleep, which becomes the holder's parent and never waits for it, as a
+  // container's PID 1 without an init does not.
+  const parent = spawn('sh', ['-c', 'node --input-type=module -e "$0" & exec sleep 60', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const holderPid = Number(String((await once(parent.stdout, 'data'))[0]).trim());
+    process.kill(holderPid, 'SIGKILL');
+    const state = () => readFileSync(`/proc/${holderPid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    while (state() !== 'Z') await sleep(10);
+    const started = Date.now();
+    const lock = await lockDirectory(directory, options);
+    assert.ok(Date.now() - started < 1_000, `took over after ${Date.now() - started} ms`);
+    assert.equal(lock.tookOver?.holder?.pid, holderPid);
+    assert.equal(state(), 'Z', 'the holder was still an unreaped zombie when its lock was taken over');
+    await lock.release();
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
+test("a lock whose pid now belongs to another process (another start time) is taken over; the holder's own start time is not", async () => {
+  const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const strangerStat = () => readFileSync(`/proc/${stranger.pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    while (strangerStat().length < 20) await sleep(10);
+    const startTicks = Number(strangerStat()[19]);
+    const { bootId } = currentProcess();
+    const plant = (lockPath: string, ticks: number) => {
+      mkdirSync(lockPath, { recursive: true });
+      writeFileSync(join(lockPath, 'owner.json'), JSON.stringify({ pid: stranger.pid, startTicks: ticks, bootId, hostname: hostname(), startedAt: '2026-01-01T00:00:00.000Z', command: 'kdkit run old.yaml' }));
+    };
+    const reused = join(temporaryDirectory(), 'run');
+    plant(`${reused}.lock`, startTicks - 1);
+    const lock = await lockDirectory(reused, { ...options, staleMs: 60_000 });
+    assert.equal(lock.tookOver?.holder?.pid, stranger.pid);
+    await lock.release();
+
+    const live = join(temporaryDirectory(), 'run');
+    plant(`${live}.lock`, startTicks);
+    await assert.rejects(lockDirectory(live, { ...options, staleMs: 60_000 }), DirectoryLockedError);
+  } finally {
+    stranger.kill('SIGKILL');
+  }
 });
 
 test('a waiting taker is told who holds the lock, and gets it when the holder releases', async () => {

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
-import { isRunning } from './process.js';
+import { currentProcess, isRunning, type ProcessIdentity } from './process.js';
 
 /** Long enough that no synchronous stretch of a live run (evaluation, export) lets its lock look stale; short enough that a killed run blocks the next one briefly. */
 export const DEFAULT_STALE_MS = 30_000;
@@ -25,9 +25,8 @@ export const MIN_STALE_MS = 2_000;
 const REFRESH_MS = 5_000;
 const OWNER_FILE = 'owner.json';
 
-/** Who holds a lock, as recorded in its owner.json. */
-export interface LockHolder {
-  pid: number;
+/** Who holds a lock, as recorded in its owner.json: its pid with its start time and boot, so a reused pid is not mistaken for it. */
+export interface LockHolder extends ProcessIdentity {
   hostname: string;
   startedAt: string;
   command: string;
@@ -75,7 +74,7 @@ export async function lockDirectory(directory: string, options: LockOptions): Pr
   const target = resolve(directory);
   const lockPath = resolve(options.lockPath ?? `${target}.lock`);
   const staleMs = Math.max(options.staleMs ?? DEFAULT_STALE_MS, MIN_STALE_MS);
-  const owner: LockHolder = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), command: options.command ?? process.argv.join(' ') };
+  const owner: LockHolder = { ...currentProcess(), hostname: hostname(), startedAt: new Date().toISOString(), command: options.command ?? process.argv.join(' ') };
   const deadline = Date.now() + (options.waitMs ?? 0);
   let created = makeDirectory(dirname(lockPath), options.what);
   let lost: Error | null = null;
@@ -121,8 +120,9 @@ export async function lockDirectory(directory: string, options: LockOptions): Pr
       const current = readHolder(lockPath) ?? previous;
       const holder = current?.holder ?? null;
       // A holder on this host that no longer runs was killed (kill -9 leaves no time to release):
-      // its lock is taken over now rather than after staleMs. A pid reused since falls back to staleMs.
-      if (current !== null && holder !== null && holder.hostname === hostname() && !isRunning(holder.pid) && killedHolder === null) {
+      // its lock is taken over now rather than after staleMs. A zombie, or another process that
+      // has its pid since, is not the holder (util/process.ts); where that cannot be told, staleMs decides.
+      if (current !== null && holder !== null && holder.hostname === hostname() && !isRunning(holder) && killedHolder === null) {
         fs.rmSync(lockPath, { recursive: true, force: true });
         killedHolder = current;
         continue;
@@ -187,7 +187,13 @@ function readHolder(lockPath: string): LockRecord | null {
   }
   try {
     const holder = JSON.parse(fs.readFileSync(join(lockPath, OWNER_FILE), 'utf8')) as LockHolder;
-    return { holder: typeof holder?.pid === 'number' ? holder : null, refreshedMs };
+    if (!Number.isSafeInteger(holder?.pid)) return { holder: null, refreshedMs };
+    // Identity fields of another shape (an older kdkit, a hand edit) are dropped, not trusted.
+    const { startTicks, bootId, ...rest } = holder;
+    return {
+      holder: { ...rest, ...(Number.isSafeInteger(startTicks) ? { startTicks } : {}), ...(typeof bootId === 'string' ? { bootId } : {}) },
+      refreshedMs,
+    };
   } catch {
     // Taken a moment ago and owner.json is not written yet, or a holder killed while writing it.
     return { holder: null, refreshedMs };
