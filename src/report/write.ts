@@ -1,6 +1,6 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
+import { FileWriteError, writeFileAtomic } from '../util/atomic.js';
 import { renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import type { Summary } from './summary.js';
@@ -22,8 +22,18 @@ export function jsonlLogger(outDir: string): (event: object) => void {
   let created = false;
   return (event) => {
     // Created on the first event, so input rejected before the run starts leaves no directory.
-    if (!created) mkdirSync(outDir, { recursive: true });
-    created = true;
-    appendFileSync(path, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+    try {
+      if (!created) mkdirSync(outDir, { recursive: true });
+      created = true;
+      // Never through a link planted at the log's name.
+      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o644);
+      try {
+        writeSync(fd, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      throw new FileWriteError(path, error);
+    }
   };
 }

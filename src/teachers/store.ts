@@ -16,7 +16,7 @@ import { sampleCount } from '../data/dataset.js';
 import { sha256 } from '../util/hash.js';
 import { withDirectoryLock } from '../util/lock.js';
 import { isRunning } from '../util/process.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { temporaryWriter, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../errors.js';
 import { datasetFingerprint } from './cache.js';
 import type { Teacher } from './teacher.js';
@@ -162,7 +162,7 @@ function readStoredShard(directory: string, shard: ShardRecord, format: ShardFor
 }
 
 /**
- * Deletes `.NAME.PID.tmp` files (writeFileAtomic's temporaries) left by processes that no longer
+ * Deletes writeFileAtomic's temporaries left by processes that no longer
  * run, e.g. a build killed mid-write. A live writer's temporaries are left alone.
  */
 function removeOrphanedTemporaries(directory: string): void {
@@ -173,8 +173,8 @@ function removeOrphanedTemporaries(directory: string): void {
     return;
   }
   for (const name of names) {
-    const pid = /^\..+\.(\d+)\.tmp$/.exec(name)?.[1];
-    if (pid !== undefined && Number(pid) !== process.pid && !isRunning(Number(pid))) rmSync(join(directory, name), { force: true });
+    const writer = temporaryWriter(name);
+    if (writer !== null && writer !== process.pid && !isRunning(writer)) rmSync(join(directory, name), { force: true });
   }
 }
 
