@@ -19,6 +19,8 @@ const FINGERPRINT_CHUNK = 4096;
  * same fingerprint as the same samples held in memory.
  */
 export function datasetFingerprint(dataset: Dataset): string {
+  const known = fingerprints.get(dataset);
+  if (known !== undefined) return known;
   const hash = createHash('sha256').update(JSON.stringify(dataset.sampleShape));
   const count = sampleCount(dataset);
   let scratch: Float32Array | undefined;
@@ -28,8 +30,13 @@ export function datasetFingerprint(dataset: Dataset): string {
     hash.update(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
   }
   hash.update(new Uint8Array(dataset.labels.buffer, dataset.labels.byteOffset, dataset.labels.byteLength));
-  return hash.digest('hex');
+  const fingerprint = hash.digest('hex');
+  fingerprints.set(dataset, fingerprint);
+  return fingerprint;
 }
+
+/** A run fingerprints its splits for its stage records and for the store: one pass each. Datasets are immutable. */
+const fingerprints = new WeakMap<Dataset, string>();
 
 /** features.json in a soft-label entry: one `.npy` per tapped teacher layer. */
 interface FeatureManifest {

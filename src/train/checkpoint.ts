@@ -8,7 +8,8 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
+import { FileWriteError, temporaryPath, temporaryWriter, writeFileAtomic } from '../util/atomic.js';
+import { isRunning } from '../util/process.js';
 import { sha256 } from '../util/hash.js';
 import type { EpochRecord } from './trainer.js';
 
@@ -53,8 +54,13 @@ export function saveCheckpoint(stageDirectory: string, state: Omit<CheckpointSta
   const full: CheckpointState = { format: FORMAT, ...state, tensorLengths: tensors.map((tensor) => tensor.length), tensorsSha256: sha256(bytes) };
   const name = `${PREFIX}${String(state.globalStep).padStart(9, '0')}`;
   const final = join(stageDirectory, name);
-  const temporary = join(stageDirectory, `.${name}.${process.pid}.tmp`);
-  rmSync(temporary, { recursive: true, force: true });
+  const temporary = temporaryPath(final);
+  try {
+    // Exclusive: fails rather than write into anything planted under the name.
+    mkdirSync(temporary);
+  } catch (error) {
+    throw new FileWriteError(temporary, error);
+  }
   writeFileAtomic(join(temporary, 'tensors.bin'), bytes);
   writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(full) + '\n');
   syncDirectory(temporary);
@@ -89,6 +95,18 @@ export function latestCheckpoint(stageDirectory: string): Checkpoint | null {
     }
   }
   return null;
+}
+
+/**
+ * Starts a stage over: removes its checkpoints and the temporaries of writers that no longer run,
+ * and nothing else (a stage directory may hold a record of the stage, or a user's file).
+ */
+export function clearCheckpoints(stageDirectory: string): void {
+  if (!existsSync(stageDirectory)) return;
+  for (const name of readdirSync(stageDirectory)) {
+    const writer = temporaryWriter(name);
+    if (name.startsWith(PREFIX) || (writer !== null && writer !== process.pid && !isRunning(writer))) rmSync(join(stageDirectory, name), { recursive: true, force: true });
+  }
 }
 
 /** Checkpoint directory names, newest first. */

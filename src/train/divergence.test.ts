@@ -65,7 +65,7 @@ test('lrBackoff restarts a diverged stage from its last checkpoint at half the l
   const events: string[] = [];
   const run = stageRunner({ checkpoints: { everyMinutes: 1e6, keep: 2 }, divergence: { lrBackoff: 1 } }, { outDir, resume: false });
   const options = stage('', { terms: [nanOnce(6)], onEvent: (event: TrainEvent) => { if (event.type === 'info') events.push(event.message); } });
-  const result = await run(options);
+  const result = await run({ ...options, inputs: {} });
   assert.equal(result.history.length, 3, 'the stage finished all its epochs');
   assert.equal(events.filter((message) => /restarting student from that checkpoint at learning rate 0\.005 \(lrBackoff 1\/1\)/.test(message)).length, 1);
   assert.ok(events.some((message) => /student: resuming from ckpt-000000004 \(epoch 2, step 0\)/.test(message)));
@@ -73,6 +73,6 @@ test('lrBackoff restarts a diverged stage from its last checkpoint at half the l
   // Without backoff the same divergence ends the stage.
   const strict = stageRunner({ checkpoints: { everyMinutes: 1e6, keep: 2 }, divergence: { lrBackoff: 0 } }, { outDir: mkdtempSync(join(tmpdir(), 'kdkit-diverge-')), resume: false });
   const again = stage('', { terms: [nanOnce(6)] });
-  await assert.rejects(strict(again), DivergenceError);
+  await assert.rejects(strict({ ...again, inputs: {} }), DivergenceError);
   again.model.dispose();
 });

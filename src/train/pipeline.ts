@@ -11,6 +11,7 @@ import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.j
 import { buildModel } from '../models/build.js';
 import { saveModelDir } from '../models/io.js';
 import { softLabelsFromStore, storeOptions, type StoreOptions } from '../teachers/store.js';
+import { datasetFingerprint } from '../teachers/cache.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { evaluateModel, evaluateTeacher, type ModelEvaluation } from '../eval/evaluate.js';
@@ -18,6 +19,7 @@ import { gateForRun } from '../eval/gate.js';
 import { exportStudent } from '../export/student.js';
 import type { EpochRecord, TrainEvent } from './trainer.js';
 import { stageRunner, type StageRunner } from './stage_runner.js';
+import type { StageInputs } from './stage_record.js';
 import { prepareTerms, teacherFeatureSource, type TapSource, type TeacherSource } from './terms.js';
 import { obtainTeacher } from './teacher_stage.js';
 import { withSeededMathRandom } from '../util/seeded_random.js';
@@ -32,6 +34,8 @@ export interface RunOptions {
   onEvent?: (event: RunEvent) => void;
   /** Continue every stage from its last checkpoint in <outDir>/checkpoints (kdkit run --resume). */
   resume?: boolean;
+  /** With resume: a stage whose config changed since its checkpoints is trained again rather than refused (--retrain-changed). */
+  retrainChanged?: boolean;
 }
 
 interface TrainedModel {
@@ -74,7 +78,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   }
 
   // 1. Teacher.
-  const runStage = stageRunner(config, { outDir: options.outDir, resume: options.resume ?? false });
+  const runStage = recordedStages(config, data, stageRunner(config, { outDir: options.outDir, resume: options.resume ?? false, retrainChanged: options.retrainChanged ?? false }));
   const teacher = await obtainTeacher(config, data, emit, source, runStage);
   if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
 
@@ -89,13 +93,15 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   // same shuffling and budget; only the loss differs. Assistants, if any, come between the
   // teacher and the student, each taught by the model before it.
   const scratch = config.baseline
-    ? await trainStudent('scratch', config.student.model, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage)
+    ? await trainStudent('scratch', config.student.model, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage,
+      { student: { model: config.student.model }, distill: trainingInputs(config.distill) })
     : null;
   let current: TeacherSource & { logits: Float32Array } = { teacher: teacher.teacher, model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
   const assistants: Array<{ name: string; trained: TrainedModel }> = [];
   let student: TrainedModel | undefined;
   for (const [index, link] of links.entries()) {
-    const trained = await trainStudent(link.name, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, runStage, { ...current, field: link.termsField });
+    const trained = await trainStudent(link.name, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, runStage,
+      { ...link.inputs, teacherFingerprint: current.teacher.info.fingerprint }, { ...current, field: link.termsField });
     if (index === links.length - 1) {
       student = trained;
       break;
@@ -162,6 +168,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
       report: 'report.md',
       reportHtml: 'report.html',
       logs: 'logs.jsonl',
+      checkpoints: 'checkpoints',
       student: 'student/model.json',
       ...Object.fromEntries(exports.tfjs.filter((copy) => copy.quantization !== 'float32').map((copy) => [`student-${copy.quantization}`, `${copy.path}/model.json`])),
       ...Object.fromEntries(exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path])),
@@ -192,6 +199,8 @@ interface Link {
   training: { epochs: number; batchSize: number; optimizer: ExperimentConfig['distill']['optimizer'] };
   terms: TermConfig[];
   seed: number;
+  /** The config fields that shape it, as its stage record keeps them (train/stage_record.ts). */
+  inputs: StageInputs;
   /** The config field of its terms, for error messages. */
   termsField: string;
 }
@@ -205,10 +214,37 @@ function chain(config: ExperimentConfig): Link[] {
     training: stage,
     terms: stage.terms,
     seed: config.seed + 100 + index,
+    inputs: { [`stages[${index}]`]: { model: stage.model, ...trainingInputs(stage), terms: stage.terms.map(termInput) } },
     termsField: `stages[${index}].terms`,
   }));
-  links.push({ name: 'student', spec: config.student.model, training: config.distill, terms: config.distill.terms, seed: config.seed + 1, termsField: 'distill.terms' });
+  links.push({
+    name: 'student', spec: config.student.model, training: config.distill, terms: config.distill.terms, seed: config.seed + 1,
+    inputs: { student: { model: config.student.model }, distill: { ...trainingInputs(config.distill), terms: config.distill.terms.map(termInput) } },
+    termsField: 'distill.terms',
+  });
   return links;
+}
+
+/**
+ * The stage runner with what shapes every stage added to each stage's own inputs: the seed, the
+ * backend (float32 sums come out in another order on another one), the divergence guard, and the
+ * identity of the training and validation samples.
+ */
+function recordedStages(config: ExperimentConfig, data: DatasetSplits, runStage: StageRunner): StageRunner {
+  const common = {
+    seed: config.seed, backend: config.backend, divergence: config.divergence,
+    data: { train: datasetFingerprint(data.train), validation: datasetFingerprint(data.validation) },
+  };
+  return (options) => runStage({ ...options, inputs: { ...options.inputs, ...common } });
+}
+
+function trainingInputs(training: Link['training']): StageInputs {
+  return { epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer };
+}
+
+/** A term as the config writes it: `{method: kd, weight: 0.9, temperature: 4}`. */
+function termInput(term: TermConfig): StageInputs {
+  return { method: term.method, weight: term.weight, ...term.options };
 }
 
 /** A teacher's logits over the training set, from the soft-label store when this teacher and data are there. */
@@ -228,6 +264,7 @@ async function trainStudent(
   seed: number,
   emit: (event: RunEvent) => void,
   runStage: StageRunner,
+  inputs: StageInputs,
   teacher?: TeacherSource,
 ): Promise<TrainedModel> {
   const model = build(spec, data, seed, name, `${name}.model`);
@@ -241,7 +278,7 @@ async function trainStudent(
       stage: name, model, train: data.train, validation: data.validation, teacherLogits,
       terms: prepared.terms, studentTaps: prepared.studentTaps, teacherFeatures,
       epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer,
-      seed, onEvent: emit,
+      seed, onEvent: emit, inputs,
     });
     return { model, trainSeconds: result.trainSeconds, stage: stageSummary(name, training, terms, result.history) };
   } finally {

@@ -6,20 +6,24 @@
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
 import { DivergenceError, trainStage, type StageOptions, type StageResult } from './trainer.js';
+import { checkStageRecord, type StageInputs } from './stage_record.js';
 
-export type StageRunner = (options: StageOptions) => Promise<StageResult>;
+/** Runs a stage; `inputs` is everything that shapes its result, recorded beside its checkpoints and compared on --resume. */
+export type StageRunner = (options: StageOptions & { inputs: StageInputs }) => Promise<StageResult>;
 
-export function stageRunner(config: Pick<ExperimentConfig, 'checkpoints' | 'divergence'>, run: { outDir: string; resume: boolean }): StageRunner {
-  return async (options) => {
+export function stageRunner(config: Pick<ExperimentConfig, 'checkpoints' | 'divergence'>, run: { outDir: string; resume: boolean; retrainChanged?: boolean }): StageRunner {
+  return async ({ inputs, ...options }) => {
+    const directory = join(run.outDir, 'checkpoints', options.stage);
+    const info = (message: string) => options.onEvent?.({ type: 'info', message });
+    let resume = checkStageRecord(directory, options.stage, inputs, { resume: run.resume, retrainChanged: run.retrainChanged ?? false, info });
     let optimizer = options.optimizer;
-    let resume = run.resume;
     for (let attempt = 0; ; attempt++) {
       try {
         return await trainStage({
           ...options,
           optimizer,
           maxGradNorm: config.divergence.maxGradNorm,
-          checkpoints: { directory: join(run.outDir, 'checkpoints', options.stage), everyMs: config.checkpoints.everyMinutes * 60_000, keep: config.checkpoints.keep, resume },
+          checkpoints: { directory, everyMs: config.checkpoints.everyMinutes * 60_000, keep: config.checkpoints.keep, resume },
         });
       } catch (error) {
         if (!(error instanceof DivergenceError) || attempt >= config.divergence.lrBackoff || error.checkpoint === null) throw error;

@@ -38,6 +38,7 @@ export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplit
     stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null,
     terms: prepareTerms(terms, model, null, config.seed, 'teacher.terms').terms, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
     seed: config.seed, onEvent: emit,
+    inputs: { teacher: { model: spec.model, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer } },
   });
   const teacher: Teacher = await tfjsTeacher(model, `TensorFlow.js ${spec.model.type} trained in this run`);
   return {

@@ -12,9 +12,8 @@ import { Rng } from '../util/rng.js';
 import { allocateBatch, batchCount, shuffledOrder } from '../data/batches.js';
 import { accuracy, batchTensors, gatherRows, predictLogits } from './batches.js';
 import { makeOptimizer } from './optimizer.js';
-import { checkpointLabel, latestCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint.js';
+import { checkpointLabel, clearCheckpoints, latestCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint.js';
 import { mathRandomPosition, restoreMathRandomPosition } from '../util/seeded_random.js';
-import { rmSync } from 'node:fs';
 
 export interface WeightedTerm {
   /** Logged under this name, e.g. 'kd', 'ce'. */
@@ -144,7 +143,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
   // the optimizer's slots of the trained variables.
   const saved = [...[model, ...adapters].flatMap((each) => each.weights.map((weight) => weight.read() as tf.Variable)), ...terms.flatMap((term) => term.loss.variables ?? [])];
   let resumed = checkpoints?.resume ? latestCheckpoint(checkpoints.directory) : null;
-  if (checkpoints && !checkpoints.resume) rmSync(checkpoints.directory, { recursive: true, force: true });
+  if (checkpoints && !checkpoints.resume) clearCheckpoints(checkpoints.directory);
   let history: EpochRecord[] = [];
   let startEpoch = 1;
   let previousSeconds = 0;
