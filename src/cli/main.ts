@@ -20,11 +20,11 @@ import { defaultRunDirectory } from './run_directory.js';
 import { BENCH_SUITES, benchCommand, type BenchSuite } from './bench_command.js';
 import { formatGate } from './gate_text.js';
 import { describeHolder, lockDirectory, lockStaleMs } from '../util/lock.js';
+import { claimRunDirectory, plannedEntries, RUN_LOCK, topLevelEntries } from '../run/directory.js';
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2, gateFailed: 3 } as const;
 
-/** The lock a run holds on its directory (see util/lock.ts); a second run on the same --out is refused. */
-export const RUN_LOCK = '.kdkit.lock';
+export { RUN_LOCK } from '../run/directory.js';
 
 interface CommonOptions {
   out?: string;
@@ -32,6 +32,8 @@ interface CommonOptions {
   seed?: number;
   dryRun?: boolean;
   resume?: boolean;
+  retrainChanged?: boolean;
+  force?: boolean;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -49,7 +51,9 @@ export async function main(argv: string[]): Promise<number> {
       .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu']))
       .option('--seed <n>', 'seed for initialization, splits, shuffling and dropout', parseSeed)
       .option('--dry-run', 'print the resolved config and exit without training')
-      .option('--resume', "continue from the run directory's checkpoints: the stage in progress, then the stages still to come");
+      .option('--resume', "continue from the run directory's checkpoints: the stage in progress, then the stages still to come")
+      .option('--retrain-changed', 'with --resume: train again each stage whose config, seed, data or teacher changed since its checkpoints (and the stages after it), instead of refusing')
+      .option('--force', 'write into a non-empty directory that is not a kdkit run directory, or over the default directory of another config');
 
   common(program.command('demo'))
     .description('run the whole pipeline on a bundled setup: teacher, soft labels, scratch baseline, distilled student, evaluation, export')
@@ -61,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       const input = demoConfig(options.dataset, { seed, quick: Boolean(options.quick), dataPath: options.data });
       const config = parseConfig({ ...input, ...(options.backend ? { backend: options.backend } : {}) }, 'demo');
       const name = options.quick ? 'demo-quick' : `demo-${options.dataset}`;
-      exitCode = await execute(config, 'demo', options.out ?? `runs/${name}-seed${seed}`, options);
+      exitCode = await execute(config, 'demo', runDirectory(options.out, `runs/${name}-seed${seed}`), options);
     });
 
   common(program.command('run'))
@@ -74,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
         ...(options.backend ? { backend: options.backend } : {}),
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
       };
-      const out = options.out ?? defaultRunDirectory(configPath, config.seed);
+      const out = runDirectory(options.out, defaultRunDirectory(configPath, config.seed));
       exitCode = await execute(config, configPath, out, options);
     });
 
@@ -150,19 +154,38 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function execute(config: ExperimentConfig, source: string, out: string, { dryRun = false, resume = false }: Pick<CommonOptions, 'dryRun' | 'resume'>): Promise<number> {
-  const outDir = resolve(out);
+/** --out as given, or the default when it is absent; an empty one (an unset shell variable) is refused. */
+function runDirectory(out: string | undefined, fallback: string): { path: string; isDefault: boolean } {
+  if (out === undefined) return { path: fallback, isDefault: true };
+  if (out.trim() === '') throw new InputError("--out is empty (an unset shell variable?); give the run directory, or leave --out out for the default under runs/");
+  return { path: out, isDefault: false };
+}
+
+async function execute(config: ExperimentConfig, source: string, out: { path: string; isDefault: boolean }, { dryRun = false, resume = false, retrainChanged = false, force = false }: Pick<CommonOptions, 'dryRun' | 'resume' | 'retrainChanged' | 'force'>): Promise<number> {
+  const outDir = resolve(out.path);
+  if (retrainChanged && !resume) throw new InputError('--retrain-changed goes with --resume (without --resume every stage is trained again anyway)');
   if (dryRun) {
     process.stdout.write(`# kdkit would run this config, writing to ${outDir}\n${stringify(config)}`);
     return EXIT.ok;
   }
+  const command = source === 'demo' ? 'kdkit demo' : `kdkit run ${source}`;
   // Taken before anything is written, inside the run directory so that nothing lands beside it. A
   // run rejected before it starts leaves no directory behind: release removes what the lock created.
   const lock = await lockDirectory(outDir, {
     what: 'run directory', lockPath: join(outDir, RUN_LOCK), staleMs: lockStaleMs(process.env),
-    hint: 'wait for it to finish, or give another --out', command: source === 'demo' ? 'kdkit demo' : `kdkit run ${source}`,
+    hint: 'wait for it to finish, or give another --out', command,
   });
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    // The checkpoints are complete files (written atomically); the lock goes with the process.
+    process.stderr.write(`\nkdkit: interrupted (${signal}). Kept in ${outDir}: the checkpoints of every stage so far and the soft labels; continue with\n  ${resumeCommand()}\n`);
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  let directory: ReturnType<typeof claimRunDirectory> | undefined;
+  let finished = false;
   try {
+    directory = claimRunDirectory(outDir, { source: source === 'demo' ? 'demo' : resolve(source), planned: plannedEntries(config), force, defaultDirectory: out.isDefault });
     const log = jsonlLogger(outDir);
     const show = progressReporter(process.stderr.isTTY ? process.stderr : process.stdout);
     const onEvent = (event: RunEvent) => {
@@ -175,9 +198,13 @@ async function execute(config: ExperimentConfig, source: string, out: string, { 
       const { holder, idleMs } = lock.tookOver;
       onEvent({ type: 'info', message: `took over the lock on ${outDir} from ${describeHolder(holder)}, which had not refreshed it for ${(idleMs / 1000).toFixed(1)} s` });
     }
-    const summary = await runExperiment(config, { outDir, source, onEvent, resume });
+    if (directory.sweptTemporaries.length > 0) onEvent({ type: 'info', message: `removed temporary files left by killed writers: ${directory.sweptTemporaries.join(', ')}` });
+    const summary = await runExperiment(config, { outDir, source, onEvent, resume, retrainChanged });
     lock.check();
     await writeRunReports(outDir, summary);
+    const stale = directory.finish(topLevelEntries(Object.values(summary.artifacts)));
+    finished = true;
+    if (stale.length > 0) onEvent({ type: 'info', message: `removed what an earlier run wrote and this one did not: ${stale.join(', ')}` });
     process.stdout.write(`\n${formatTable(comparisonRows(summary))}\n`);
     const gain = distillationGainPoints(summary);
     if (gain !== null) process.stdout.write(`\ndistillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy\n`);
@@ -185,7 +212,18 @@ async function execute(config: ExperimentConfig, source: string, out: string, { 
     process.stdout.write(`\nsummary: ${resolve(outDir, 'summary.json')}\nreport:  ${resolve(outDir, 'report.html')} and report.md\nstudent: ${resolve(outDir, 'student/model.json')}${summary.exports.onnx.length > 0 ? ` and ${resolve(outDir, summary.exports.onnx[0].path)}` : ''}\n`);
     return summary.gate.passed ? EXIT.ok : EXIT.gateFailed;
   } finally {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+    if (!finished) directory?.abandon();
     await lock.release();
+  }
+
+  /** This command line with --resume (and the resolved --out), to continue where a stopped run left off. */
+  function resumeCommand(): string {
+    const args = process.argv.slice(2);
+    const withOut = args.some((arg) => arg === '--out' || arg.startsWith('--out=')) ? args : [...args, '--out', outDir];
+    const quoted = [...withOut, ...(withOut.includes('--resume') ? [] : ['--resume'])].map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`));
+    return `kdkit ${quoted.join(' ')}`;
   }
 }
 

@@ -110,7 +110,9 @@ test('the lock is released on SIGTERM, on a failed run (exit 1) and on a failed 
   const run = start('run', config(directory, 100), '--out', terminated);
   await waitFor('the run to take its lock', () => running(terminated));
   run.kill('SIGTERM');
-  assert.equal((await run.exited).signal, 'SIGTERM');
+  // 128 + 15, as a shell reports a process ended by SIGTERM, after saying what was kept and how to continue.
+  assert.equal((await run.exited).status, 143);
+  assert.match(run.output().stderr, new RegExp(`kdkit: interrupted \\(SIGTERM\\)\\. Kept in ${terminated}: the checkpoints of every stage so far and the soft labels; continue with\n  kdkit run \\S+ --out ${terminated} --resume\n`));
   assert.ok(!existsSync(join(terminated, RUN_LOCK)), 'released on SIGTERM');
 
   const diverged = join(directory, 'diverged');

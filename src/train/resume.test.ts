@@ -5,8 +5,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { kdkit } from '../cli/cli.test.util.js';
+import { RUN_LOCK } from '../run/directory.js';
 
 const bin = fileURLToPath(new URL('../../bin/kdkit.js', import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), 'kdkit-resume-'));
@@ -46,6 +48,38 @@ async function killWhen(out: string, ready: (out: string) => boolean, runConfig 
   await exited;
 }
 
+/**
+ * As a supervisor ends a job: the run starts under a wrapper (`sh`, as `npx` wraps it) in a
+ * process group of its own, and the whole group is killed with SIGKILL once `ready(out)` holds.
+ * The harness is a child subreaper that never reaps, like a container's PID 1 without an init: the
+ * killed node process stays a zombie while the run is resumed. Returns the harness (to end after)
+ * and the zombie's pid.
+ */
+async function killGroupWhen(out: string, ready: (out: string) => boolean): Promise<{ harness: ReturnType<typeof spawn>; zombie: number }> {
+  const script = [
+    'import ctypes, os, sys, time',
+    'ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of the group become ours, and are never reaped',
+    'pid = os.fork()',
+    'if pid == 0:',
+    '    os.setsid()',
+    "    os.execvp('sh', ['sh', '-c', '\"$0\" \"$@\"; exit 0', *sys.argv[1:]])",
+    "print(pid, flush=True)",
+    'time.sleep(600)',
+  ].join('\n');
+  const harness = spawn('/usr/bin/python3', ['-c', script, process.execPath, bin, 'run', config, '--out', out], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const group = Number(String((await once(harness.stdout!, 'data'))[0]).trim());
+  while (!ready(out)) {
+    if (existsSync(join(out, 'summary.json'))) throw new Error('the run finished before it could be killed');
+    await sleep(2);
+  }
+  const holder = (JSON.parse(readFileSync(join(out, RUN_LOCK, 'owner.json'), 'utf8')) as { pid: number }).pid;
+  process.kill(-group, 'SIGKILL');
+  while (processState(holder) !== 'Z') await sleep(5);
+  return { harness, zombie: holder };
+}
+
+const processState = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+
 const checkpointsOf = (out: string, stage: string) => (existsSync(join(out, 'checkpoints', stage)) ? readdirSync(join(out, 'checkpoints', stage)).filter((name) => name.startsWith('ckpt-')) : []);
 
 const instants: Array<[string, (out: string) => boolean]> = [
@@ -55,6 +89,30 @@ const instants: Array<[string, (out: string) => boolean]> = [
 ];
 
 for (const [when, ready] of instants) {
+  test(`its process group killed with SIGKILL ${when}, the run left a zombie, then --resume at once: the same final weights`, async () => {
+    const out = join(directory, `group-${when.replace(/\W+/g, '-')}`);
+    const { harness, zombie } = await killGroupWhen(out, ready);
+    try {
+      assert.ok(!existsSync(join(out, 'summary.json')), 'the run was killed before it finished');
+      // No KDKIT_LOCK_STALE_MS: were the zombie taken for a live holder, this would be refused (or wait 30 s).
+      const started = Date.now();
+      const resumed = kdkit('run', config, '--out', out, '--resume');
+      assert.equal(resumed.status, 0, resumed.stderr);
+      assert.match(resumed.stdout, new RegExp(`took over the lock on ${out} from pid ${zombie} `));
+      assert.match(resumed.stdout, /resuming from ckpt-\d+/);
+      assert.equal(processState(zombie), 'Z', 'the killed run was still an unreaped zombie');
+      assert.ok(Date.now() - started < 120_000);
+      const [teacher, student] = weightsOf(out);
+      const [teacherReference, studentReference] = weightsOf(reference);
+      assert.ok(teacher.equals(teacherReference), 'teacher weights are bit-identical');
+      assert.ok(student.equals(studentReference), 'student weights are bit-identical');
+      assert.deepEqual(figuresOf(out), figuresOf(reference));
+    } finally {
+      harness.kill('SIGKILL');
+    }
+  });
+
+
   test(`killed with SIGKILL ${when}, then --resume: the same final weights and figures as the uninterrupted run`, async () => {
     const out = join(directory, when.replace(/\W+/g, '-'));
     await killWhen(out, ready);
