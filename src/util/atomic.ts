@@ -53,7 +53,8 @@ export function temporaryPath(path: string): string {
 
 /** The pid of the process that made temporary `name` (temporaryPath's, or the older `.NAME.PID.tmp`), or null when it is not one. */
 export function temporaryWriter(name: string): number | null {
-  const match = /^\..+\.(\d+)(?:\.[0-9a-f]{12})?\.tmp$/.exec(name);
+  // The random part may be all digits: the current form is tried first, so it is never taken for the pid.
+  const match = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name) ?? /^\..+\.(\d+)\.tmp$/.exec(name);
   return match ? Number(match[1]) : null;
 }
 
@@ -64,7 +65,7 @@ function describeCode(code: string): string {
     EACCES: 'permission denied',
     EPERM: 'operation not permitted',
     EROFS: 'read-only file system',
-    EEXIST: 'a file of the temporary name appeared meanwhile',
+    EEXIST: 'a file is in the way',
     ELOOP: 'a symbolic link is in the way',
     ENOTDIR: 'a file is in the way of the directory',
     EISDIR: 'a directory is in the way',
