@@ -25,8 +25,13 @@ function config(name: string, teacher: string): string {
 
 /** The CLI in a child process without blocking this one, so a server here can answer it. */
 function kdkitAsync(...args: string[]): Promise<CliResult> {
+  return kdkitWithEnv({}, ...args);
+}
+
+/** kdkitAsync with variables added to the child's environment. */
+function kdkitWithEnv(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args]);
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -42,6 +47,11 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** Every file under `root`, recursively. */
+function filesUnder(root: string): string[] {
+  return readdirSync(root, { withFileTypes: true, recursive: true }).filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
 }
 
 /** Logits in a run's soft-label store, all shards in order. */
@@ -79,11 +89,13 @@ test('a PyTorch-exported ONNX teacher distils into a TensorFlow.js student; its 
   assert.match(again.stdout, /teacher features \(features\): cached/);
 });
 
-test('the same model behind a KServe v2 server gives the local ONNX teacher\'s logits', async () => {
-  const server = await startKServeServer({ models: { teacher: { onnx: readFileSync(fixture), version: '1' } } });
+test('the same model behind a KServe v2 server gives the local ONNX teacher\'s logits; its token is written nowhere', async () => {
+  const token = 'kdkit-test-token-0123456789';
+  const server = await startKServeServer({ models: { teacher: { onnx: readFileSync(fixture), version: '1' } }, faults: { requireHeaders: { authorization: `Bearer ${token}` } } });
   try {
     const out = join(directory, 'remote');
-    const result = await kdkitAsync('run', config('remote', `{remote: {url: '${server.url}', model: teacher, featureOutputs: [features], ${preprocessing}, batchSize: 100}}`), '--out', out);
+    const teacher = `{remote: {url: '${server.url}', model: teacher, headers: {Authorization: {env: KDKIT_TEST_TOKEN, prefix: 'Bearer '}}, featureOutputs: [features], ${preprocessing}, batchSize: 100}}`;
+    const result = await kdkitWithEnv({ KDKIT_TEST_TOKEN: token }, 'run', config('remote', teacher), '--out', out);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /teacher: remote model 'teacher'/);
     assert.ok(server.requests >= 13, `1294 samples in requests of 100: ${server.requests} requests`);
@@ -93,8 +105,36 @@ test('the same model behind a KServe v2 server gives the local ONNX teacher\'s l
     let max = 0;
     for (let i = 0; i < remote.length; i++) max = Math.max(max, Math.abs(remote[i] - expected[i]));
     assert.ok(max <= 1e-5, `remote and local logits differ by ${max}`);
+    assert.ok(!`${result.stdout}${result.stderr}`.includes(token), 'the token is not printed');
+    for (const file of filesUnder(out)) assert.ok(!readFileSync(file).includes(token), `the token is in ${file}`);
+    assert.match(readFileSync(join(out, 'summary.json'), 'utf8'), /"env": "KDKIT_TEST_TOKEN"/);
   } finally {
     await server.close();
+  }
+});
+
+test('the same model name and version on another port is another teacher: its soft labels are not the first server\'s', async () => {
+  const out = join(directory, 'two-servers');
+  const shifted = (body: { outputs: { data: unknown }[] }) => void (body.outputs[0].data = (body.outputs[0].data as number[]).map((value) => value + 1));
+  const first = await startKServeServer({ models: { teacher: { onnx: readFileSync(fixture), version: '1' } } });
+  const second = await startKServeServer({ models: { teacher: { onnx: readFileSync(fixture), version: '1' } }, faults: { infer: () => ({ mutate: shifted }) } });
+  const teacher = (url: string) => `{remote: {url: '${url}', model: teacher, outputName: logits, ${preprocessing}, batchSize: 200}}`;
+  const plain = 'student: {model: {type: mlp, hidden: [16]}}\nbaseline: false\ndistill: {epochs: 1, batchSize: 64, terms: [{method: kd, weight: 1, temperature: 4}]}\nexport: {quantize: [], onnx: false}\n';
+  const write = (name: string, url: string) => {
+    const path = join(directory, `${name}.yaml`);
+    writeFileSync(path, `dataset: {name: digits}\nteacher: ${teacher(url)}\n${plain}`);
+    return path;
+  };
+  try {
+    const once = await kdkitAsync('run', write('first', first.url), '--out', out);
+    assert.equal(once.status, 0, once.stderr);
+    const twice = await kdkitAsync('run', write('second', second.url), '--out', out);
+    assert.equal(twice.status, 0, twice.stderr);
+    assert.match(twice.stdout, /soft labels: computed/);
+    assert.ok(second.requests > 0, 'the second server was asked');
+    assert.equal(readdirSync(join(out, 'cache')).filter((name) => name.startsWith('soft-labels-')).length, 2);
+  } finally {
+    await Promise.all([first.close(), second.close()]);
   }
 });
 
@@ -110,5 +150,22 @@ test('a teacher file that is not ONNX, an unreachable server and a server of ano
     assertBadInput(result, /protocol/i, join(directory, 'bad3'));
   } finally {
     await html.close();
+  }
+});
+
+test('credentials in a remote URL, and a header whose variable is unset, exit 2 without printing the secret', async () => {
+  const secret = 'hunter2-secret';
+  const refused = kdkit('run', config('query', `{remote: {url: 'http://127.0.0.1:1/?token=${secret}', model: teacher}}`), '--out', join(directory, 'bad4'));
+  assertBadInput(refused, /teacher\.remote\.url: http:\/\/127\.0\.0\.1:1\/\?token=\*\*\* has a query string; .*headers/, join(directory, 'bad4'));
+  assert.ok(!`${refused.stdout}${refused.stderr}`.includes(secret));
+  const userinfo = kdkit('run', config('userinfo', `{remote: {url: 'http://kd:${secret}@127.0.0.1:1/', model: teacher}}`), '--out', join(directory, 'bad5'));
+  assertBadInput(userinfo, /teacher\.remote\.url: http:\/\/\*\*\*@127\.0\.0\.1:1\/ holds credentials/, join(directory, 'bad5'));
+  assert.ok(!`${userinfo.stdout}${userinfo.stderr}`.includes(secret));
+  const server = await startKServeServer({ models: { teacher: { onnx: readFileSync(fixture), version: '1' } } });
+  try {
+    const unset = await kdkitAsync('run', config('unset', `{remote: {url: '${server.url}', model: teacher, headers: {Authorization: {env: KDKIT_TEST_UNSET_TOKEN}}}}`), '--out', join(directory, 'bad6'));
+    assertBadInput(unset, /teacher\.remote\.headers\.Authorization: the environment variable KDKIT_TEST_UNSET_TOKEN is not set/, join(directory, 'bad6'));
+  } finally {
+    await server.close();
   }
 });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { scheduled, type Scheduled } from '../schedules/index.js';
+import { endpointProblem, headerNameProblem } from '../teachers/remote_endpoint.js';
 
 const positiveInt = z.number().int().positive();
 const rate = z.number().min(0).lt(1);
@@ -110,7 +111,20 @@ export const teacherSpec = z.union([
   z.strictObject({
     /** A model behind an inference server that speaks the Open Inference Protocol (KServe v2 REST). */
     remote: z.strictObject({
-      url: z.url(),
+      /** The server's base URL; credentials, a query or a fragment are refused (they would be written wherever the URL is). */
+      url: z.url().superRefine((url, context) => {
+        const problem = endpointProblem(url);
+        if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+      }),
+      /** Sent with every request; each value is read from an environment variable, so no secret is in the config, summary.json or logs. */
+      headers: z.record(z.string(), z.strictObject({ env: z.string().min(1), prefix: z.string().default('') }, { error: 'expected {env: VARIABLE, prefix?}: a header\'s value comes from an environment variable' }))
+        .superRefine((headers, context) => {
+          for (const name of Object.keys(headers)) {
+            const problem = headerNameProblem(name);
+            if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+          }
+        })
+        .default({}),
       model: z.string().min(1),
       version: z.string().min(1).optional(),
       ...preprocessingFields,
@@ -122,9 +136,12 @@ export const teacherSpec = z.union([
       batchSize: positiveInt.default(64),
       /** Requests in flight at once. */
       concurrency: positiveInt.default(4),
-      timeoutMs: positiveInt.default(30_000),
+      /** Past 2³¹ − 1 ms, Node fires a timer at once. */
+      timeoutMs: positiveInt.max(2 ** 31 - 1, { error: 'at most 2147483647 ms (the longest Node timer)' }).default(30_000),
       /** Retries on 429, 5xx and timeouts, with exponential backoff. */
       retries: z.number().int().nonnegative().default(4),
+      /** Largest infer answer read; default: what the request's outputs can take as JSON, at least 4 MiB. */
+      maxResponseBytes: positiveInt.optional(),
     }),
   }),
 ]);

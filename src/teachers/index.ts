@@ -8,6 +8,7 @@ import type { DatasetSplits } from '../data/dataset.js';
 import { InputError } from '../errors.js';
 import { loadModelDir } from '../models/io.js';
 import { openOnnxTeacher } from './onnx.js';
+import { resolveHeaders } from './remote_endpoint.js';
 import { tfjsTeacher } from './tfjs.js';
 import type { Teacher } from './teacher.js';
 import type { Preprocessing } from './preprocess.js';
@@ -21,7 +22,8 @@ export interface OpenedTeacher {
   model: tf.LayersModel | null;
 }
 
-export async function openTeacher(config: ExperimentConfig, data: DatasetSplits, options: { source: string }): Promise<OpenedTeacher> {
+/** `env` holds the variables a remote teacher's headers name (default: this process's environment). */
+export async function openTeacher(config: ExperimentConfig, data: DatasetSplits, options: { source: string; env?: Record<string, string | undefined> }): Promise<OpenedTeacher> {
   const spec = config.teacher;
   const sampleShape = data.train.sampleShape;
   const numClasses = data.train.numClasses;
@@ -40,9 +42,10 @@ export async function openTeacher(config: ExperimentConfig, data: DatasetSplits,
     const { connectRemoteTeacher } = await import('./remote.js');
     const remote = spec.remote;
     const teacher = await connectRemoteTeacher({
-      url: remote.url, model: remote.model, version: remote.version, inputName: remote.inputName, outputName: remote.outputName, featureOutputs: remote.featureOutputs,
+      url: remote.url, headers: resolveHeaders(remote.headers, options.env ?? process.env, `${options.source}: teacher.remote.headers`),
+      model: remote.model, version: remote.version, inputName: remote.inputName, outputName: remote.outputName, featureOutputs: remote.featureOutputs,
       preprocessing: preprocessingOf(remote), sampleShape, batchSize: remote.batchSize, concurrency: remote.concurrency,
-      timeoutMs: remote.timeoutMs, retries: remote.retries, source: `${options.source}: teacher.remote`,
+      timeoutMs: remote.timeoutMs, retries: remote.retries, maxResponseBytes: remote.maxResponseBytes, source: `${options.source}: teacher.remote`,
     });
     if (teacher.info.classes !== null && teacher.info.classes !== numClasses) {
       await teacher.dispose();

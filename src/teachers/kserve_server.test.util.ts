@@ -1,8 +1,9 @@
 /**
  * A small Open Inference Protocol (KServe v2 REST) server for the remote teacher's tests: health,
  * model metadata and infer, running ONNX models in onnxruntime-node, with faults to inject
- * (error statuses, slow answers, mangled responses, a server that answers HTML to everything).
- * Like Triton, it checks a request's input against the shape its metadata declares.
+ * (error statuses, redirects, slow answers, mangled or oversized responses, a server that answers
+ * HTML to everything). Like Triton, it checks a request's input against the shape its metadata
+ * declares, and like a server behind an auth proxy it can demand headers.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,10 @@ export interface InferFault {
   message?: string;
   /** Sent as the Retry-After header. */
   retryAfter?: string;
+  /** Sent as the Location header (with a 3xx `status`). */
+  location?: string;
+  /** Answer 200 with a JSON body of this many bytes, streamed without a Content-Length. */
+  bodyBytes?: number;
   /** Rewrites a successful response body. */
   mutate?: (body: { outputs: { name: string; datatype: string; shape: number[]; data: unknown }[] }) => void;
 }
@@ -33,6 +38,10 @@ export interface KServeFaults {
   infer?: (index: number) => InferFault | undefined;
   /** Every path answers an HTML page, like a web server that is not an inference server. */
   html?: boolean;
+  /** Pads the model metadata to this many bytes. */
+  metadataBytes?: number;
+  /** Every request lacking one of these headers (name in lower case) and values is answered 401. */
+  requireHeaders?: Record<string, string>;
 }
 
 export interface KServeServer {
@@ -42,6 +51,8 @@ export interface KServeServer {
   readonly requests: number;
   /** Most infer requests in flight at one time. */
   readonly maxInFlight: number;
+  /** Bytes of streamed `bodyBytes` answers written before the client closed or the body ended. */
+  readonly streamedBytes: number;
   close(): Promise<void>;
 }
 
@@ -64,11 +75,13 @@ export async function startKServeServer(options: { models: Record<string, Served
     models.set(name, { session, version: model.version, inputs, outputs: describe(session.outputMetadata) });
   }
   const closing = new AbortController();
-  const state = { requests: 0, inFlight: 0, maxInFlight: 0 };
+  const state = { requests: 0, inFlight: 0, maxInFlight: 0, streamedBytes: 0 };
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const body = await readBody(request);
     if (options.faults?.html) return send(response, 200, '<!doctype html><html><body><h1>Welcome</h1></body></html>', 'text/html');
+    const missing = Object.entries(options.faults?.requireHeaders ?? {}).find(([name, value]) => request.headers[name] !== value);
+    if (missing) return sendError(response, 401, `missing or wrong ${missing[0]} header`);
     const path = new URL(request.url ?? '/', 'http://server').pathname;
     if (request.method === 'GET' && path === '/v2/health/ready') return send(response, 200, '');
     const match = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/infer)?$/.exec(path);
@@ -77,7 +90,8 @@ export async function startKServeServer(options: { models: Record<string, Served
     if (!match || !model || (version !== undefined && version !== model.version)) return sendError(response, 404, `unknown model or version: ${path}`);
     const name = decodeURIComponent(match[1]);
     if (!match[3] && request.method === 'GET') {
-      return sendJson(response, 200, { name, versions: model.version ? [model.version] : undefined, platform: 'onnxruntime_onnx', inputs: model.inputs, outputs: model.outputs });
+      const metadata = { name, versions: model.version ? [model.version] : undefined, platform: 'onnxruntime_onnx', inputs: model.inputs, outputs: model.outputs };
+      return sendJson(response, 200, options.faults?.metadataBytes ? padded(metadata, options.faults.metadataBytes) : metadata);
     }
     if (!match[3] || request.method !== 'POST') return sendError(response, 405, `${request.method} ${path} is not supported`);
 
@@ -87,7 +101,8 @@ export async function startKServeServer(options: { models: Record<string, Served
     state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
     try {
       if (fault?.delayMs) await sleep(fault.delayMs, undefined, { signal: closing.signal });
-      if (fault?.status) return sendError(response, fault.status, fault.message ?? `injected ${fault.status}`, fault.retryAfter);
+      if (fault?.status) return sendError(response, fault.status, fault.message ?? `injected ${fault.status}`, { 'retry-after': fault.retryAfter, location: fault.location });
+      if (fault?.bodyBytes) return await stream(response, fault.bodyBytes, state);
       const answer = await infer(name, model, JSON.parse(body));
       if (typeof answer === 'string') return sendError(response, 400, answer);
       fault?.mutate?.(answer);
@@ -111,6 +126,9 @@ export async function startKServeServer(options: { models: Record<string, Served
     },
     get maxInFlight() {
       return state.maxInFlight;
+    },
+    get streamedBytes() {
+      return state.streamedBytes;
     },
     async close() {
       closing.abort();
@@ -169,6 +187,26 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   send(response, status, JSON.stringify(body), 'application/json');
 }
 
-function sendError(response: ServerResponse, status: number, message: string, retryAfter?: string): void {
-  send(response, status, JSON.stringify({ error: message }), 'application/json', retryAfter === undefined ? {} : { 'retry-after': retryAfter });
+function sendError(response: ServerResponse, status: number, message: string, headers: Record<string, string | undefined> = {}): void {
+  const present = Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  send(response, status, JSON.stringify({ error: message }), 'application/json', present);
+}
+
+/** `body` as JSON text of exactly `sizeBytes` bytes, the rest a padding field. */
+function padded(body: object, sizeBytes: number): object {
+  const overhead = JSON.stringify({ ...body, padding: '' }).length;
+  return { ...body, padding: 'x'.repeat(Math.max(sizeBytes - overhead, 0)) };
+}
+
+/** A 200 JSON answer of `sizeBytes` bytes, written in 64 KiB chunks until done or the client goes away. */
+async function stream(response: ServerResponse, sizeBytes: number, state: { streamedBytes: number }): Promise<void> {
+  response.writeHead(200, { 'content-type': 'application/json' });
+  const text = JSON.stringify(padded({ outputs: [] }, sizeBytes));
+  const chunkBytes = 64 * 1024;
+  for (let start = 0; start < text.length && !response.destroyed; start += chunkBytes) {
+    const chunk = text.slice(start, start + chunkBytes);
+    state.streamedBytes += chunk.length;
+    if (!response.write(chunk)) await new Promise((resolve) => { response.once('drain', resolve); response.once('close', resolve); });
+  }
+  response.end();
 }

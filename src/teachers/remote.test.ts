@@ -74,7 +74,6 @@ test('remote logits equal local ONNX Runtime on the same bytes and normalized NC
       { ...teacher.info, fingerprint: undefined },
       { kind: 'remote', description: `remote model 'teacher' (version 3) at ${server.url}/`, fingerprint: undefined, classes, featureNames: [] },
     );
-    assert.equal(teacher.info.fingerprint, sha256('remote', 'teacher', '3', describePreprocessing(normalized)));
   } finally {
     await server.close();
   }
@@ -93,14 +92,24 @@ test('an NHWC model without normalization matches too, and an empty batch gives 
   }
 });
 
-test('the fingerprint follows the served model and preprocessing, not the URL', async () => {
+test('the fingerprint follows the endpoint, the served model and preprocessing, never the headers', async () => {
+  // Two servers on two ports serving 'teacher' version 3 with other weights: other logits, so other soft labels.
+  const otherModel = buildModel({ type: 'cnn', filters: [4], kernelSize: 3, dense: [16], dropout: 0, batchNorm: true }, { inputShape: sampleShape, numClasses: classes, seed: 4, name: 'teacher' });
+  randomizeWeights(otherModel, 4);
+  const otherBytes = exportOnnx(otherModel, { layout: 'nchw' });
+  otherModel.dispose();
   const first = await serve();
-  const second = await serve();
+  const second = await serve(undefined, {}, { onnx: otherBytes, version: '3' });
   const renormalized = await serve(undefined, { preprocessing: { inputLayout: 'nchw', normalize: { mean: [0.5], std: [0.2] } } });
+  const fingerprint = async (headers: Record<string, string>) => (await connectRemoteTeacher({ url: first.server.url, model: 'teacher', preprocessing: normalized, sampleShape, headers })).info.fingerprint;
   try {
-    assert.notEqual(first.server.url, second.server.url);
-    assert.equal(first.teacher.info.fingerprint, second.teacher.info.fingerprint);
+    const batch = images(2, 12);
+    assert.ok(maxAbsDiff(await first.teacher.logits(batch, 2), await second.teacher.logits(batch, 2)) > 1e-3, 'the two servers answer differently');
+    assert.notEqual(first.teacher.info.fingerprint, second.teacher.info.fingerprint);
     assert.notEqual(first.teacher.info.fingerprint, renormalized.teacher.info.fingerprint);
+    assert.equal(await fingerprint({ authorization: 'Bearer one' }), await fingerprint({ authorization: 'Bearer two' }));
+    assert.equal(await fingerprint({ authorization: 'Bearer one' }), first.teacher.info.fingerprint);
+    assert.equal(first.teacher.info.fingerprint, sha256('remote', JSON.stringify({ endpoint: `${first.server.url}/`, model: 'teacher', version: '3' }), describePreprocessing(normalized)));
   } finally {
     await Promise.all([first.server.close(), second.server.close(), renormalized.server.close()]);
   }

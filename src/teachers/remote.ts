@@ -12,13 +12,16 @@
 import { InputError } from '../errors.js';
 import { sha256 } from '../util/hash.js';
 import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
+import { checkHeaders, endpointIdentity, endpointUrl, redactUrl } from './remote_endpoint.js';
 import { mapConcurrent, requestWithRetries, type RetryPolicy } from './remote_http.js';
 import { checkInput, inputSampleDims, parseJson, parseMetadata, pick, protocolHint, readOutput, serverMessage, type ResponseTensor, type TensorMetadata } from './remote_protocol.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
 
 export interface RemoteTeacherOptions {
-  /** Base URL of the server, e.g. http://127.0.0.1:8000 */
+  /** Base URL of the server, e.g. http://127.0.0.1:8000; credentials, a query or a fragment are refused (use `headers`). */
   url: string;
+  /** Sent with every request, e.g. Authorization; never written anywhere, nor part of the fingerprint. */
+  headers?: Record<string, string>;
   model: string;
   version?: string;
   /** Default: the model's first input / output from its metadata. */
@@ -39,19 +42,24 @@ export interface RemoteTeacherOptions {
   retries?: number;
   /** First retry's delay, doubling after (default 200 ms); a longer Retry-After wins. */
   backoffMs?: number;
+  /** Largest infer response read (default: what the request's outputs can take as JSON, at least 4 MiB). */
+  maxResponseBytes?: number;
   /** Names this teacher in errors, e.g. the config file and field. */
   source?: string;
 }
 
 /** Connects (reads the model's metadata, which proves the protocol) and returns a Teacher. */
 export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promise<Teacher> {
-  const base = parseBaseUrl(options);
+  const source = options.source ?? 'remote teacher';
+  const base = endpointUrl(options.url, source);
+  const headers = options.headers ?? {};
+  checkHeaders(headers, source);
   checkLimits(options);
-  const where = options.source ? `${options.source} (${base.href})` : base.href;
+  const where = options.source ? `${options.source} (${redactUrl(base)})` : redactUrl(base);
   const modelPath = `v2/models/${encodeURIComponent(options.model)}${options.version === undefined ? '' : `/versions/${encodeURIComponent(options.version)}`}`;
   const policy: RetryPolicy = { timeoutMs: options.timeoutMs ?? 30_000, retries: options.retries ?? 4, backoffMs: options.backoffMs ?? 200 };
   const metadataUrl = new URL(modelPath, base);
-  const answer = await requestWithRetries({ method: 'GET', url: metadataUrl }, policy, where);
+  const answer = await requestWithRetries({ method: 'GET', url: metadataUrl, headers, maxResponseBytes: metadataBytes, limitNote: `the limit for model metadata; ${protocolHint}` }, policy, where);
   const what = `GET ${metadataUrl.pathname}`;
   if (answer.status >= 300) throw new InputError(`${where}: ${what} answered ${answer.status}${serverMessage(answer)}; ${protocolHint}, serving model '${options.model}'`);
   const metadata = parseMetadata(parseJson(answer, where, what), `${where}: ${what}`);
@@ -59,7 +67,9 @@ export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promi
   const input = pick(metadata.inputs, options.inputName, 'input', where, options.model);
   const output = pick(metadata.outputs, options.outputName, 'output', where, options.model);
   const featureNames = options.featureOutputs ?? [];
-  const featureShapes = new Map(featureNames.map((name) => [name, featureSampleShape(pick(metadata.outputs, name, 'output', where, options.model).shape.slice(1), options.preprocessing.inputLayout)]));
+  const featureOutputs = featureNames.map((name) => pick(metadata.outputs, name, 'output', where, options.model));
+  const featureShapes = new Map(featureOutputs.map((tensor) => [tensor.name, featureSampleShape(tensor.shape.slice(1), options.preprocessing.inputLayout)]));
+  const valuesPerSample = new Map([output, ...featureOutputs].map((tensor) => [tensor.name, sampleValues(tensor)]));
   const sampleDims = inputSampleDims(options.sampleShape, options.preprocessing.inputLayout);
   const fixedBatch = checkInput(input, sampleDims, `${where}: model '${options.model}'`);
   const lastOutputDim = output.shape[output.shape.length - 1];
@@ -69,9 +79,10 @@ export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promi
   const version = options.version ?? metadata.versions.join(',');
   const info: TeacherInfo = {
     kind: 'remote',
-    description: `remote model '${options.model}'${version === '' ? '' : ` (version ${version})`} at ${base.href}`,
-    // The served model's name and version, not the URL: the same model behind another address gives the same logits.
-    fingerprint: sha256('remote', options.model, version, describePreprocessing(options.preprocessing)),
+    description: `remote model '${options.model}'${version === '' ? '' : ` (version ${version})`} at ${redactUrl(base)}`,
+    // Two servers may serve different weights under one name and version, so the endpoint counts;
+    // headers do not (a new token is the same teacher). JSON keeps the parts from running together.
+    fingerprint: sha256('remote', JSON.stringify({ endpoint: endpointIdentity(base), model: options.model, version }), describePreprocessing(options.preprocessing)),
     classes: output.shape.length > 0 && lastOutputDim > 0 ? lastOutputDim : null,
     featureNames,
   };
@@ -79,6 +90,9 @@ export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promi
     inferUrl: new URL(`${modelPath}/infer`, base),
     where: `${where}: model '${options.model}'`,
     policy,
+    headers,
+    maxResponseBytes: options.maxResponseBytes,
+    valuesPerSample,
     input,
     outputName: output.name,
     sampleDims,
@@ -95,6 +109,11 @@ interface Link {
   inferUrl: URL;
   where: string;
   policy: RetryPolicy;
+  headers: Record<string, string>;
+  /** The caller's limit on an infer response; undefined derives one from `valuesPerSample`. */
+  maxResponseBytes: number | undefined;
+  /** Values per sample of each output, from the metadata (undefined where the server leaves a dimension open). */
+  valuesPerSample: Map<string, number | undefined>;
   input: TensorMetadata;
   outputName: string;
   /** One sample as the model takes it, after layout. */
@@ -179,14 +198,14 @@ class RemoteTeacher implements Teacher {
 
   /** One POST …/infer of `rows` preprocessed samples; each requested output's first `rows` rows. */
   private async inferRequest(samples: Float32Array, rows: number, names: readonly string[], check: (output: ResponseTensor) => string | undefined, signal: AbortSignal): Promise<Record<string, Float32Array>> {
-    const { input, sampleDims, requestRows, padToFixedBatch, inferUrl, policy, where } = this.link;
+    const { input, sampleDims, requestRows, padToFixedBatch, inferUrl, policy, where, headers } = this.link;
     const sentRows = padToFixedBatch ? requestRows : rows;
     const sent = sentRows === rows ? samples : padded(samples, sentRows * (samples.length / rows));
     const body = JSON.stringify({
       inputs: [{ name: input.name, shape: [sentRows, ...sampleDims], datatype: 'FP32', data: Array.from(sent) }],
       outputs: names.map((name) => ({ name })),
     });
-    const answer = await requestWithRetries({ method: 'POST', url: inferUrl, body }, policy, where, signal);
+    const answer = await requestWithRetries({ method: 'POST', url: inferUrl, body, headers, ...this.responseLimit(sentRows, names) }, policy, where, signal);
     const what = `POST ${inferUrl.pathname}`;
     if (answer.status >= 300) throw new InputError(`${where}: ${what} answered ${answer.status}${serverMessage(answer)}`);
     const outputs = (parseJson(answer, where, what) as { outputs?: unknown }).outputs;
@@ -199,26 +218,44 @@ class RemoteTeacher implements Teacher {
     }
     return result;
   }
+
+  /**
+   * The most bytes an infer answer of `rows` samples of `names` may take: every value as a JSON
+   * number of up to 32 characters (a double's shortest text is at most 24, plus separators and
+   * nesting), with a floor for the envelope and servers that add more.
+   */
+  private responseLimit(rows: number, names: readonly string[]): { maxResponseBytes: number; limitNote: string } {
+    if (this.link.maxResponseBytes !== undefined) return { maxResponseBytes: this.link.maxResponseBytes, limitNote: 'the maxResponseBytes given' };
+    const outputs = `outputs ${names.map((name) => `'${name}'`).join(', ')}`;
+    const raise = 'set maxResponseBytes to allow more';
+    const sizes = names.map((name) => this.link.valuesPerSample.get(name));
+    if (sizes.some((size) => size === undefined)) return { maxResponseBytes: openResponseBytes, limitNote: `the limit for ${outputs} of a size the metadata leaves open; ${raise}` };
+    const values = rows * sizes.reduce((sum: number, size) => sum + size!, 0);
+    return { maxResponseBytes: Math.max(values * 32, floorResponseBytes), limitNote: `the limit for ${rows} samples of ${outputs}; ${raise}` };
+  }
 }
 
-function parseBaseUrl(options: RemoteTeacherOptions): URL {
-  let url: URL;
-  try {
-    url = new URL(options.url);
-  } catch {
-    throw new InputError(`${options.source ?? 'remote teacher'}: url ${JSON.stringify(options.url)} is not a URL; expected e.g. http://127.0.0.1:8000`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError(`${options.source ?? 'remote teacher'}: url ${url.href} must be http:// or https://`);
-  // A trailing slash makes relative paths resolve below the base, so a server mounted under a prefix works.
-  if (!url.pathname.endsWith('/')) url.pathname += '/';
-  return url;
+const metadataBytes = 1024 * 1024;
+const floorResponseBytes = 4 * 1024 * 1024;
+const openResponseBytes = 256 * 1024 * 1024;
+
+/** Values in one sample of `tensor`, or undefined when the metadata leaves a dimension open. */
+function sampleValues(tensor: TensorMetadata): number | undefined {
+  const dims = tensor.shape.slice(1);
+  return dims.every((dim) => dim > 0) ? dims.reduce((product, dim) => product * dim, 1) : undefined;
 }
 
 /** Sizes that would otherwise loop forever or never send: a library caller has no schema in front. */
 function checkLimits(options: RemoteTeacherOptions): void {
-  const limits: [string, number | undefined, number][] = [['batchSize', options.batchSize, 1], ['concurrency', options.concurrency, 1], ['timeoutMs', options.timeoutMs, 1], ['retries', options.retries, 0], ['backoffMs', options.backoffMs, 0]];
-  for (const [field, value, least] of limits) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= least)) throw new InputError(`${options.source ?? 'remote teacher'}: ${field} is ${value}, expected an integer ≥ ${least}`);
+  const limits: [string, number | undefined, number, number?][] = [
+    ['batchSize', options.batchSize, 1], ['concurrency', options.concurrency, 1], ['retries', options.retries, 0], ['backoffMs', options.backoffMs, 0], ['maxResponseBytes', options.maxResponseBytes, 1],
+    // Past 2³¹ − 1 ms, Node fires the timer at once: every request would time out.
+    ['timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1],
+  ];
+  for (const [field, value, least, most] of limits) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= least && value <= (most ?? Infinity))) {
+      throw new InputError(`${options.source ?? 'remote teacher'}: ${field} is ${value}, expected an integer ${most === undefined ? `≥ ${least}` : `from ${least} to ${most}`}`);
+    }
   }
 }
 

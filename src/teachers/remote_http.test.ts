@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { excerpt, mapConcurrent, retryAfterMs } from './remote_http.js';
+import { excerpt, mapConcurrent, retryAfterMs, shortened } from './remote_http.js';
 
 test('Retry-After reads as delay-seconds or an HTTP date, capped at 30 s', () => {
   assert.equal(retryAfterMs(null), undefined);
@@ -16,10 +16,12 @@ test('Retry-After reads as delay-seconds or an HTTP date, capped at 30 s', () =>
   assert.equal(retryAfterMs(new Date(Date.now() - 60_000).toUTCString()), 0);
 });
 
-test('a server text is shown on one line, cut at 200 characters', () => {
+test('a server text is shown on one line, cut at 200 characters with its length', () => {
   assert.equal(excerpt(''), '');
   assert.equal(excerpt('  model\n  is loading '), ' (model is loading)');
-  assert.equal(excerpt('x'.repeat(250)), ` (${'x'.repeat(200)}…)`);
+  assert.equal(excerpt('x'.repeat(200)), ` (${'x'.repeat(200)})`);
+  assert.equal(excerpt('x'.repeat(250)), ` (${'x'.repeat(200)}… (250 characters))`);
+  assert.equal(shortened(`a\n${'y'.repeat(5000)}`), `a ${'y'.repeat(198)}… (5002 characters)`);
 });
 
 test('mapConcurrent keeps index order and never runs more than `concurrency` tasks at once', async () => {

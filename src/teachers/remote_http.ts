@@ -1,10 +1,12 @@
 /**
  * HTTP for the remote teacher: one request with a per-attempt timeout and retries with
- * exponential backoff, and a pool that keeps a fixed number of tasks in flight. Transport only:
- * what an answer means is remote.ts's business.
+ * exponential backoff, and a pool that keeps a fixed number of tasks in flight. Redirects are
+ * refused, never followed, and answers are read up to a byte limit. Transport only: what an
+ * answer means is remote.ts's business.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError } from '../errors.js';
+import { redactUrl } from './remote_endpoint.js';
 
 export interface RetryPolicy {
   /** Per-attempt timeout, reading the response body included. */
@@ -27,11 +29,19 @@ export interface HttpRequest {
   url: URL;
   /** JSON text, for POST. */
   body?: string;
+  /** Sent as they are; never part of a message. */
+  headers: Record<string, string>;
+  /** A 2xx body longer than this is an InputError, read no further. */
+  maxResponseBytes: number;
+  /** Ends that error: where the limit comes from and how to raise it. */
+  limitNote: string;
 }
 
 // A server asking for a longer pause (Retry-After: 3600 during maintenance) still gets its retries
 // within a run's patience; waiting an hour per attempt would look like a hang.
 const maxWaitMs = 30_000;
+// Only the start of an error answer is ever shown.
+const errorBodyBytes = 64 * 1024;
 // Nothing listens there, or the name does not resolve: the URL is wrong, and retrying cannot help.
 const unreachableCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -61,18 +71,20 @@ type Outcome = { answer: HttpAnswer } | { failure: string; retryAfterMs?: number
 
 async function attemptOnce(request: HttpRequest, timeoutMs: number, where: string, signal?: AbortSignal): Promise<Outcome> {
   const timeout = AbortSignal.timeout(timeoutMs);
+  const what = `${request.method} ${request.url.pathname}`;
+  let response: Response;
+  let body: CappedText;
   try {
-    const response = await fetch(request.url, {
+    response = await fetch(request.url, {
       method: request.method,
       body: request.body,
-      headers: request.body === undefined ? undefined : { 'content-type': 'application/json' },
+      headers: request.body === undefined ? request.headers : { ...request.headers, 'content-type': 'application/json' },
+      // Following would send the pixels and headers wherever the server points; a 3xx is refused below.
+      redirect: 'manual',
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    const text = await response.text();
-    if (response.status === 429 || response.status >= 500) {
-      return { failure: `status ${response.status}${excerpt(text)}`, retryAfterMs: retryAfterMs(response.headers.get('retry-after')) };
-    }
-    return { answer: { status: response.status, contentType: response.headers.get('content-type') ?? '', text } };
+    const success = response.status >= 200 && response.status < 300;
+    body = await readCapped(response, success ? request.maxResponseBytes : errorBodyBytes);
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if (timeout.aborted) return { failure: `timeout: no answer within ${timeoutMs} ms` };
@@ -82,6 +94,38 @@ async function attemptOnce(request: HttpRequest, timeoutMs: number, where: strin
     }
     return { failure: `connection error (${code ?? (error instanceof Error ? error.message : String(error))})` };
   }
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers.get('location');
+    const target = location === null ? ' without a Location' : `, a redirect to ${redactUrl(URL.canParse(location, request.url) ? new URL(location, request.url) : location)}`;
+    throw new InputError(`${where}: ${what} answered ${response.status}${target}; kdkit does not follow redirects (they would carry the training pixels and headers elsewhere): set url to the address the server redirects to`);
+  }
+  if (!body.complete && response.status < 300) {
+    throw new InputError(`${where}: ${what} answered more than ${request.maxResponseBytes} bytes, ${request.limitNote}`);
+  }
+  if (response.status === 429 || response.status >= 500) {
+    return { failure: `status ${response.status}${excerpt(body.text)}`, retryAfterMs: retryAfterMs(response.headers.get('retry-after')) };
+  }
+  return { answer: { status: response.status, contentType: response.headers.get('content-type') ?? '', text: body.text } };
+}
+
+interface CappedText {
+  text: string;
+  /** False when the body went on past the limit; the rest was not read. */
+  complete: boolean;
+}
+
+/** The body's text up to `limitBytes`, streamed, so an endless or huge answer costs no more than the limit. */
+async function readCapped(response: Response, limitBytes: number): Promise<CappedText> {
+  if (response.body === null) return { text: '', complete: true };
+  const chunks: Uint8Array[] = [];
+  let sizeBytes = 0;
+  for await (const chunk of response.body) {
+    chunks.push(chunk.subarray(0, limitBytes - sizeBytes));
+    sizeBytes += chunk.byteLength;
+    // Leaving the loop cancels the stream, which closes the connection.
+    if (sizeBytes > limitBytes) break;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), complete: sizeBytes <= limitBytes };
 }
 
 /** Retry-After as delay-seconds or an HTTP date, in ms; undefined when absent or unreadable. */
@@ -98,10 +142,16 @@ function causeCode(error: unknown): string | undefined {
   return cause?.code ?? cause?.errors?.[0]?.code;
 }
 
-/** The server's text in a failure line: its first 200 characters on one line. */
+/** The server's text in a failure line: on one line, in parentheses, cut by `shortened`. */
 export function excerpt(text: string): string {
+  const line = shortened(text);
+  return line === '' ? '' : ` (${line})`;
+}
+
+/** `text` on one line; past 200 characters, its first 200, an ellipsis and the whole length. */
+export function shortened(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();
-  return line === '' ? '' : ` (${line.length > 200 ? `${line.slice(0, 200)}…` : line})`;
+  return line.length > 200 ? `${line.slice(0, 200)}… (${line.length} characters)` : line;
 }
 
 /**

@@ -4,7 +4,7 @@
  * Anything that does not read as the protocol is an InputError naming what was expected.
  */
 import { InputError } from '../errors.js';
-import { excerpt, type HttpAnswer } from './remote_http.js';
+import { excerpt, shortened, type HttpAnswer } from './remote_http.js';
 
 /** A tensor as the model's metadata describes it; -1 marks a variable dimension. */
 export interface TensorMetadata {
@@ -30,12 +30,12 @@ export function parseJson(answer: HttpAnswer, where: string, what: string): unkn
   }
 }
 
-/** A 4xx's reason: the protocol's {"error": …} (or TorchServe's "message"), else the text itself. */
+/** A 4xx's reason, shortened: the protocol's {"error": …} (or TorchServe's "message"), else the text itself. */
 export function serverMessage(answer: HttpAnswer): string {
   try {
     const body = JSON.parse(answer.text) as { error?: unknown; message?: unknown };
     const message = body.error ?? body.message;
-    if (typeof message === 'string') return `: ${message}`;
+    if (typeof message === 'string') return `: ${shortened(message)}`;
   } catch {
     // Not JSON: the text itself is the best reason there is.
   }

@@ -13,7 +13,8 @@ export interface TeacherInfo {
   description: string;
   /**
    * Content identity for the soft-label store: a hash over the model's bytes (or, remote, the
-   * served model's name and version) and the preprocessing. Equal fingerprints give equal logits.
+   * endpoint and the served model's name and version) and the preprocessing. Equal fingerprints
+   * give equal logits.
    */
   fingerprint: string;
   /** Classes the teacher outputs, when its metadata says (null when only a run can tell). */

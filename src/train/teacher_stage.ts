@@ -9,6 +9,7 @@ import type { ExperimentConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { buildModel } from '../models/build.js';
 import { openTeacher, type OpenedTeacher } from '../teachers/index.js';
+import { redactUrl } from '../teachers/remote_endpoint.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
 import type { Teacher } from '../teachers/teacher.js';
 import type { StageSummary } from '../report/summary.js';
@@ -24,7 +25,7 @@ export interface TeacherStep extends OpenedTeacher {
 export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit: (event: TrainEvent) => void, source: string, runStage: StageRunner): Promise<TeacherStep> {
   const spec = config.teacher;
   if (!('model' in spec)) {
-    const what = 'load' in spec ? `loading ${spec.load}` : 'onnx' in spec ? `opening ${spec.onnx}` : `connecting to ${spec.remote.url}`;
+    const what = 'load' in spec ? `loading ${spec.load}` : 'onnx' in spec ? `opening ${spec.onnx}` : `connecting to ${redactUrl(spec.remote.url)}`;
     emit({ type: 'info', message: `teacher: ${what}` });
     const opened = await openTeacher(config, data, { source });
     if (opened.model) checkTeacherFits(opened.model, data, config);
