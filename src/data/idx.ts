@@ -4,9 +4,9 @@
  * one big-endian uint32 per dimension, then the values in row-major order, big-endian.
  * Files may be gzipped; gzip is detected by its magic bytes 1f 8b, not by the file name.
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
+import { MAX_WHOLE_FILE_BYTES, withRegularFile } from '../util/regular_file.js';
 
 export type IdxDataType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -45,12 +45,6 @@ const GZIP_MIN_BYTES = 20;
 /** Largest decompressed file accepted; EMNIST ByClass train images, the largest common IDX file, are 547 MB. */
 const MAX_GUNZIPPED_BYTES = 1024 * 1024 * 1024;
 
-const READ_ERROR_REASONS: ReadonlyMap<string, string> = new Map([
-  ['ENOENT', 'no such file'],
-  ['EISDIR', 'it is a directory, expected a file'],
-  ['EACCES', 'permission denied'],
-]);
-
 function hex32(value: number): string {
   return `0x${(value >>> 0).toString(16).padStart(8, '0')}`;
 }
@@ -61,22 +55,29 @@ function describeMagic(magic: number): string {
   return `${hex32(magic)} (${type}, ${magic & 0xff} dimensions)`;
 }
 
-/** Reads a file, gunzipping it when it starts with the gzip magic bytes. */
-export function readMaybeGzipped(path: string): Uint8Array {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    const reason = READ_ERROR_REASONS.get(code) ?? (error as Error).message;
-    throw new InputError(`cannot read ${path}: ${reason}`);
-  }
-  return maybeGunzip(bytes, path);
+/** The largest IDX header: magic plus 255 dimensions. */
+export const IDX_MAX_HEADER = 4 + 4 * 255;
+
+/**
+ * Reads a file, gunzipping it when it starts with the gzip magic bytes. An uncompressed file's
+ * header is checked against its size before the rest is read.
+ */
+export function readMaybeGzipped(path: string, expectedMagic?: number): Uint8Array {
+  return withRegularFile(path, `cannot read ${path}`, (file) => {
+    const head = file.read(0, IDX_MAX_HEADER);
+    if (isGzip(head)) return maybeGunzip(file.readAll(MAX_WHOLE_FILE_BYTES), path);
+    parseIdxHeader(head, file.sizeBytes, path, expectedMagic);
+    return file.readAll(MAX_WHOLE_FILE_BYTES);
+  });
+}
+
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
 }
 
 /** The bytes, gunzipped when they start with the gzip magic bytes. `path` names them in errors. */
 export function maybeGunzip(bytes: Buffer, path: string): Uint8Array {
-  if (bytes.length < 2 || bytes[0] !== GZIP_MAGIC[0] || bytes[1] !== GZIP_MAGIC[1]) return bytes;
+  if (!isGzip(bytes)) return bytes;
   const corrupt = (reason: string) => new InputError(`${path} starts like a gzip file but ${reason}; the download is probably truncated or corrupt`);
   if (bytes.length < GZIP_MIN_BYTES) throw corrupt(`has only ${bytes.length} bytes, fewer than a gzip header and trailer`);
   // The trailer's last 4 bytes record the uncompressed size (mod 2^32). Stopping there means a gzip
@@ -190,5 +191,5 @@ function decodeValues(view: DataView, offset: number, byteLength: number, typeIn
 
 /** Reads and parses an IDX file, gzipped or not. */
 export function readIdxFile(path: string, expectedMagic?: number): IdxArray {
-  return parseIdx(readMaybeGzipped(path), path, expectedMagic);
+  return parseIdx(readMaybeGzipped(path, expectedMagic), path, expectedMagic);
 }

@@ -5,10 +5,10 @@
  * a file that only one of them can read is refused here, with the file named, instead of failing
  * later with a bare TypeError (found by src/fuzz/onnx.fuzz.test.ts).
  */
-import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { decodeModel } from '../engine/ort/onnx_model.js';
 import { InputError } from '../errors.js';
+import { withRegularFile } from '../util/regular_file.js';
 
 /** The decoded ModelProto; an InputError prefixed by `where` when protobufjs cannot decode it. */
 export function decodeOnnxTeacher(bytes: Uint8Array, where: string): Record<string, unknown> {
@@ -49,14 +49,7 @@ export function externalDataFiles(model: Record<string, unknown>, modelPath: str
     if (isAbsolute(location) || !path.startsWith(directory + sep)) {
       throw new InputError(`${where}: initializer '${name}' keeps its data in '${location}', outside the model's directory ${directory}; external data must sit beside the model`);
     }
-    let size: number;
-    try {
-      const stats = statSync(path);
-      if (!stats.isFile()) throw Object.assign(new Error(), { code: 'not a file' });
-      size = stats.size;
-    } catch (error) {
-      throw new InputError(`${where}: initializer '${name}' keeps its data in ${path}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-    }
+    const size = withRegularFile(path, `${where}: initializer '${name}' keeps its data in ${path}, which cannot be read`, (file) => file.sizeBytes);
     const offset = Number(entries.get('offset') ?? 0);
     const length = entries.has('length') ? Number(entries.get('length')) : size - offset;
     if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= size)) {
