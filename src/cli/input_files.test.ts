@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertBadInput, type CliResult } from './cli.test.util.js';
+import { gzipBomb, idxBytes } from '../data/idx.test.util.js';
 
 const bin = fileURLToPath(new URL('../../bin/kdkit.js', import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), 'kdkit-input-files-'));
@@ -66,4 +67,14 @@ test('a FIFO or /dev/zero as the ONNX teacher is exit 2 naming it', () => {
   const pipe = fifo('teacher.onnx');
   assertBadInput(kdkitWithin(30, 'run', config('fifo-teacher.yaml', `dataset: {name: digits}\nteacher: {onnx: ${pipe}}\n${rest}`), '--out', join(directory, 'run3')), /teacher\.onnx: cannot read the ONNX teacher: it is a FIFO/, join(directory, 'run3'));
   assertBadInput(kdkitWithin(30, 'run', config('zero-teacher.yaml', `dataset: {name: digits}\nteacher: {onnx: /dev/zero}\n${rest}`), '--out', join(directory, 'run4')), /\/dev\/zero: cannot read the ONNX teacher: it is a character device, not a regular file/, join(directory, 'run4'));
+});
+
+test('a gzipped IDX file that inflates past its header is exit 2 naming it', () => {
+  const images = join(directory, 'bomb-images.gz');
+  writeFileSync(images, gzipBomb(idxBytes(0x08, [100, 28, 28], new Uint8Array(100 * 784)), 1024, 1024 ** 3));
+  const labels = join(directory, 'bomb-labels');
+  writeFileSync(labels, idxBytes(0x08, [100], Array.from({ length: 100 }, (_, i) => i % 10)));
+  const dataset = `dataset: {name: idx, train: {images: ${images}, labels: ${labels}}, test: {images: ${images}, labels: ${labels}}, classes: 10}\n`;
+  const path = config('bomb.yaml', `${dataset}teacher: {model: {type: mlp, hidden: [4]}, epochs: 1}\n${rest}`);
+  assertBadInput(kdkitWithin(60, 'run', path, '--out', join(directory, 'run5')), /bomb-images\.gz: decompresses to more than the 78416 bytes its IDX header promises/, join(directory, 'run5'));
 });

@@ -4,7 +4,7 @@
  * one big-endian uint32 per dimension, then the values in row-major order, big-endian.
  * Files may be gzipped; gzip is detected by its magic bytes 1f 8b, not by the file name.
  */
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { MAX_WHOLE_FILE_BYTES, withRegularFile } from '../util/regular_file.js';
 
@@ -65,7 +65,7 @@ export const IDX_MAX_HEADER = 4 + 4 * 255;
 export function readMaybeGzipped(path: string, expectedMagic?: number): Uint8Array {
   return withRegularFile(path, `cannot read ${path}`, (file) => {
     const head = file.read(0, IDX_MAX_HEADER);
-    if (isGzip(head)) return maybeGunzip(file.readAll(MAX_WHOLE_FILE_BYTES), path);
+    if (isGzip(head)) return maybeGunzip(file.readAll(MAX_WHOLE_FILE_BYTES), path, expectedMagic);
     parseIdxHeader(head, file.sizeBytes, path, expectedMagic);
     return file.readAll(MAX_WHOLE_FILE_BYTES);
   });
@@ -75,22 +75,48 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
 }
 
-/** The bytes, gunzipped when they start with the gzip magic bytes. `path` names them in errors. */
-export function maybeGunzip(bytes: Buffer, path: string): Uint8Array {
+/** Deflate's largest expansion: a 258-byte match in 2 bits. */
+const DEFLATE_MAX_RATIO = 1032;
+/** Compressed bytes inflated first to reach the IDX header; doubled while a gzip file name hides it. */
+const HEADER_PROBE_BYTES = 256;
+
+/**
+ * The bytes, gunzipped when they start with the gzip magic bytes. The IDX header is read first,
+ * from a bounded inflate of a prefix; the whole file is then inflated with zlib stopping at the
+ * size that header promises, so a file that inflates past it (a gzip bomb) costs no more memory
+ * than an honest file of its header. `path` names the file in errors.
+ */
+export function maybeGunzip(bytes: Buffer, path: string, expectedMagic?: number): Uint8Array {
   if (!isGzip(bytes)) return bytes;
   const corrupt = (reason: string) => new InputError(`${path} starts like a gzip file but ${reason}; the download is probably truncated or corrupt`);
   if (bytes.length < GZIP_MIN_BYTES) throw corrupt(`has only ${bytes.length} bytes, fewer than a gzip header and trailer`);
-  // The trailer's last 4 bytes record the uncompressed size (mod 2^32). Stopping there means a gzip
-  // bomb costs no more memory than its trailer admits; zlib rejects any other mismatch itself.
-  const maxOutputLength = Math.max(1, Math.min(bytes.readUInt32LE(bytes.length - 4), MAX_GUNZIPPED_BYTES));
-  try {
-    return gunzipSync(bytes, { maxOutputLength });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw corrupt(`decompresses to more than the ${maxOutputLength} bytes its trailer records (the limit is ${MAX_GUNZIPPED_BYTES})`);
+  const inflate = (input: Buffer, options: { maxOutputLength: number; finishFlush?: number }) => {
+    try {
+      return gunzipSync(input, options);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
+      throw corrupt(`could not be decompressed (${(error as Error).message})`);
     }
-    throw corrupt(`could not be decompressed (${(error as Error).message})`);
+  };
+  let header: IdxDims;
+  for (let probe = HEADER_PROBE_BYTES; ; probe *= 2) {
+    const end = Math.min(probe, bytes.length);
+    // A sync flush takes a prefix without "unexpected end of file"; the ratio bounds its output.
+    const head = inflate(bytes.subarray(0, end), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: DEFLATE_MAX_RATIO * end + 1024 });
+    if (head === null) throw corrupt(`inflates its first ${end} bytes past deflate's limit`);
+    if (end === bytes.length || (head.length >= 4 && head.length >= 4 + 4 * head[3])) {
+      header = parseIdxDims(head, path, expectedMagic);
+      break;
+    }
   }
+  const promised = BigInt(header.headerBytes) + header.claimedBytes;
+  const what = `${header.dims.join('×')} ${header.dataType}`;
+  if (promised > BigInt(MAX_GUNZIPPED_BYTES)) {
+    throw new InputError(`${path}: its IDX header promises ${promised} bytes (${what}), more than the ${MAX_GUNZIPPED_BYTES} kdkit decompresses; decompress it (gunzip -k) and use the result`);
+  }
+  const whole = inflate(bytes, { maxOutputLength: Math.max(1, Number(promised)) });
+  if (whole === null) throw new InputError(`${path}: decompresses to more than the ${promised} bytes its IDX header promises (${what}); the file is corrupt or not what its header says`);
+  return whole;
 }
 
 /** What an IDX header says: the value type, the dimensions and where the values start. */
@@ -109,6 +135,24 @@ export interface IdxHeader {
  * nothing is allocated or read on a header's word. `source` names the file in errors.
  */
 export function parseIdxHeader(bytes: Uint8Array, fileBytes: number, source: string, expectedMagic?: number): IdxHeader {
+  const { claimedBytes, ...header } = parseIdxDims(bytes, source, expectedMagic);
+  const dataBytes = fileBytes - header.headerBytes;
+  if (claimedBytes !== BigInt(dataBytes)) {
+    throw new InputError(
+      `${source}: wrong length, the header (${header.dims.join('×')} ${header.dataType}) says ${claimedBytes} bytes of data, ` +
+      `the file has ${dataBytes} bytes after the ${header.headerBytes}-byte header`,
+    );
+  }
+  return header;
+}
+
+/** An IDX header as it reads, sizes not yet checked against anything. */
+interface IdxDims extends IdxHeader {
+  /** Bytes of values the dimensions promise. */
+  readonly claimedBytes: bigint;
+}
+
+function parseIdxDims(bytes: Uint8Array, source: string, expectedMagic?: number): IdxDims {
   if (bytes.length < 4) {
     throw new InputError(`${source} is not an IDX file: it has ${bytes.length} bytes, fewer than the 4-byte magic number`);
   }
@@ -136,15 +180,8 @@ export function parseIdxHeader(bytes: Uint8Array, fileBytes: number, source: str
   for (let axis = 0; axis < rank; axis++) dims.push(view.getUint32(4 + 4 * axis, false));
 
   // BigInt because a product of uint32 dimensions can exceed 2^53.
-  const dataBytes = fileBytes - headerBytes;
   const claimedBytes = dims.reduce((product, size) => product * BigInt(size), BigInt(typeInfo.bytesPerValue));
-  if (claimedBytes !== BigInt(dataBytes)) {
-    throw new InputError(
-      `${source}: wrong length, the header (${dims.join('×')} ${typeInfo.dataType}) says ${claimedBytes} bytes of data, ` +
-      `the file has ${dataBytes} bytes after the ${headerBytes}-byte header`,
-    );
-  }
-  return { ...typeInfo, dims, headerBytes };
+  return { ...typeInfo, dims, headerBytes, claimedBytes };
 }
 
 /**
