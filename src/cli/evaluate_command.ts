@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
 import { bytes, percent } from '../report/table.js';
 import { datasetOfOptions, type DatasetOptions } from './dataset_option.js';
+import { checkFiniteInitializers, decodeOnnxTeacher } from '../teachers/onnx_check.js';
 
 export interface EvaluateCommandOptions extends DatasetOptions {
   teacher?: string;
@@ -74,8 +75,11 @@ function teacherFields(logits: Float32Array, teacherLogits: Float32Array, classe
   return { agreementWithTeacher: comparison.agreement, klFromTeacher: comparison.klFromTeacher };
 }
 
+/** An .onnx file's bytes, its float weights checked to be finite. */
 function readModelFile(path: string): Uint8Array {
-  return readRegularFile(path, MAX_WHOLE_FILE_BYTES, `${path}: cannot read the model`);
+  const bytes = readRegularFile(path, MAX_WHOLE_FILE_BYTES, `${path}: cannot read the model`);
+  checkFiniteInitializers(decodeOnnxTeacher(bytes, path), path);
+  return bytes;
 }
 
 function checkShapes(inputShape: (number | null)[], outputShape: (number | null)[], test: { sampleShape: readonly number[]; numClasses: number }, source: string): void {

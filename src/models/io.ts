@@ -105,7 +105,30 @@ export async function loadModelDir(path: string): Promise<tf.LayersModel> {
     for (const file of files) file.close();
   }
   const weightSpecs = groups.flatMap((group) => group.weights);
-  return loadWithinManifest(weightSpecs, modelJsonPath, () => tf.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) })));
+  const model = await loadWithinManifest(weightSpecs, modelJsonPath, () => tf.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) })));
+  try {
+    checkFiniteWeights(model, modelJsonPath);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
+}
+
+/**
+ * Every float weight must be finite: a NaN would otherwise pass through quantized exports and
+ * evaluation as if it were a model (NaN logits rank as ties). Checked after loading, so quantized
+ * weights are checked as they dequantize.
+ */
+function checkFiniteWeights(model: tf.LayersModel, source: string): void {
+  for (const weight of model.weights) {
+    if (weight.dtype !== 'float32') continue;
+    const values = weight.read().dataSync() as Float32Array;
+    const first = values.findIndex((value) => !Number.isFinite(value));
+    if (first < 0) continue;
+    const count = values.reduce((total, value) => total + (Number.isFinite(value) ? 0 : 1), 0);
+    throw new InputError(`${source}: weight '${weight.originalName}' has ${count} non-finite values (${values[first]} at index ${first}); the model cannot be evaluated or exported`);
+  }
 }
 
 type AddWeight = (this: tf.layers.Layer, name: string, shape: tf.Shape, ...rest: unknown[]) => tf.LayerVariable;

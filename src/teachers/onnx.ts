@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
 import { sha256, sha256File } from '../util/hash.js';
 import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
-import { decodeOnnxTeacher, externalDataFiles } from './onnx_check.js';
+import { checkFiniteInitializers, decodeOnnxTeacher, externalDataFiles } from './onnx_check.js';
 import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
 
@@ -33,6 +33,7 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
   const where = `${options.source}: ${options.path}`;
   const bytes = readRegularFile(options.path, MAX_WHOLE_FILE_BYTES, `${where}: cannot read the ONNX teacher`);
   const model = decodeOnnxTeacher(bytes, where);
+  checkFiniteInitializers(model, where);
   // Weights kept beside the file: ONNX Runtime resolves them against the model's directory only
   // when it opens the model by path (from bytes, against the working directory).
   const external = [...new Map(externalDataFiles(model, options.path, where).map((data) => [data.path, data.sizeBytes])).entries()]

@@ -6,6 +6,7 @@
  * later with a bare TypeError (found by src/fuzz/onnx.fuzz.test.ts).
  */
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { getFloat16 } from '@petamoriken/float16';
 import { decodeModel } from '../engine/ort/onnx_model.js';
 import { InputError } from '../errors.js';
 import { withRegularFile } from '../util/regular_file.js';
@@ -59,3 +60,35 @@ export function externalDataFiles(model: Record<string, unknown>, modelPath: str
   }
   return found;
 }
+
+/**
+ * Refuses a model whose float weights kept in raw_data (as torch.onnx.export and kdkit write them;
+ * external data and the rarer float_data are not read here) include NaN or ±Infinity: they make
+ * the outputs NaN, which would otherwise pass as logits.
+ */
+export function checkFiniteInitializers(model: Record<string, unknown>, where: string): void {
+  const graph = model.graph as { initializer?: { name?: string; dataType?: number; rawData?: Uint8Array }[] } | undefined;
+  for (const tensor of graph?.initializer ?? []) {
+    const read = FLOAT_READERS[tensor.dataType ?? 0];
+    const raw = tensor.rawData;
+    if (!read || !raw) continue;
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const count = Math.floor(raw.byteLength / read.bytes);
+    let first = -1;
+    let bad = 0;
+    for (let i = 0; i < count; i++) {
+      if (Number.isFinite(read.value(view, i * read.bytes))) continue;
+      if (bad++ === 0) first = i;
+    }
+    if (bad > 0) {
+      throw new InputError(`${where}: initializer '${tensor.name ?? '(unnamed)'}' has ${bad} non-finite values (${read.value(view, first * read.bytes)} at index ${first}); the model cannot be evaluated`);
+    }
+  }
+}
+
+/** Little-endian float readers by ONNX data type: FLOAT, FLOAT16, DOUBLE. */
+const FLOAT_READERS: Readonly<Record<number, { bytes: number; value: (view: DataView, offset: number) => number }>> = {
+  1: { bytes: 4, value: (view, offset) => view.getFloat32(offset, true) },
+  10: { bytes: 2, value: (view, offset) => getFloat16(view, offset, true) },
+  11: { bytes: 8, value: (view, offset) => view.getFloat64(offset, true) },
+};
