@@ -11,6 +11,7 @@ import { MAX_WHOLE_FILE_BYTES, RegularFile, withRegularFile } from '../util/regu
 import { memoryDataset, readRange, sampleCount, sampleSize, type Dataset } from './dataset.js';
 import { IDX_LABELS_MAGIC, IDX_MAX_HEADER, isGzip, maybeGunzip, parseIdx, parseIdxHeader, readIdxFile } from './idx.js';
 import { FilePixels, type PixelEncoding, type PixelFile } from './streamed.js';
+import { checkPixelRange } from './pixel_range.js';
 
 export type FileFormat = 'idx' | 'npy';
 /** true: stream from disk; false: read whole; 'auto': stream when the pixels would take more than STREAM_AUTO_FRACTION of availableMemory(). */
@@ -169,7 +170,11 @@ function openIdxImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 
     const values = parseIdx(bytes, path).values;
     const images = new Float32Array(values.length);
     if (header.dataType === 'uint8') for (let i = 0; i < values.length; i++) images[i] = values[i] / 255;
-    else images.set(values);
+    else {
+      images.set(values);
+      const size = sampleShape[0] * sampleShape[1] * sampleShape[2];
+      for (let sample = 0; sample < pixelFile.count; sample++) checkPixelRange(images.subarray(sample * size, (sample + 1) * size), path, sample);
+    }
     return { files: [pixelFile], encoding, gzipped: images };
   });
 }
@@ -220,22 +225,17 @@ function idxLabels(path: string, field: string): Int32Array {
   return Int32Array.from(values);
 }
 
-/** Integer label dtypes: little-endian or single-byte. */
-const LABEL_READERS: Readonly<Record<string, (view: DataView, offset: number) => number>> = {
+/** Integer label dtypes: little-endian or single-byte, read at their full width. */
+const LABEL_READERS: Readonly<Record<string, (view: DataView, offset: number) => number | bigint>> = {
   '|u1': (view, offset) => view.getUint8(offset),
   '|i1': (view, offset) => view.getInt8(offset),
   '<u2': (view, offset) => view.getUint16(offset, true),
   '<i2': (view, offset) => view.getInt16(offset, true),
   '<u4': (view, offset) => view.getUint32(offset, true),
   '<i4': (view, offset) => view.getInt32(offset, true),
-  // Beyond ±2^31 a label is out of range anyway; clamp so the range check reports it.
-  '<i8': (view, offset) => clampLabel(view.getBigInt64(offset, true)),
-  '<u8': (view, offset) => clampLabel(view.getBigUint64(offset, true)),
+  '<i8': (view, offset) => view.getBigInt64(offset, true),
+  '<u8': (view, offset) => view.getBigUint64(offset, true),
 };
-
-function clampLabel(value: bigint): number {
-  return value > 2147483647n ? 2147483647 : value < -2147483648n ? -2147483648 : Number(value);
-}
 
 function npyLabels(path: string, field: string): Int32Array {
   return withPartFile(path, field, (file) => {
@@ -246,7 +246,14 @@ function npyLabels(path: string, field: string): Int32Array {
     const bytes = file.read(header.dataStart, file.sizeBytes - header.dataStart);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const labels = new Int32Array(header.shape[0]);
-    for (let i = 0; i < labels.length; i++) labels[i] = reader(view, i * header.itemBytes);
+    for (let i = 0; i < labels.length; i++) {
+      const label = reader(view, i * header.itemBytes);
+      // Checked before it is narrowed to int32, so the message shows the value in the file.
+      if (label < -2147483648 || label > 2147483647) {
+        throw new InputError(`${path}: label at index ${i} is ${label}, outside any class range; labels are class indices 0, 1, … classes − 1`);
+      }
+      labels[i] = Number(label);
+    }
     return labels;
   });
 }

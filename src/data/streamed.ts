@@ -13,6 +13,7 @@ import { getFloat16 } from '@petamoriken/float16';
 import { InputError } from '../errors.js';
 import { RegularFile } from '../util/regular_file.js';
 import type { PixelSource } from './dataset.js';
+import { checkPixelRange } from './pixel_range.js';
 
 /** How one sample's values are stored. */
 export interface PixelEncoding {
@@ -157,7 +158,12 @@ export class FilePixels implements PixelSource {
       while (j < n && indices[order[j]] === indices[order[j - 1]] + 1 && indices[order[j]] < fileEnd) j++;
       const bytes = this.readSamples(file, first - this.starts[file], j - i);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let k = 0; k < j - i; k++) this.decode(view, k * this.sampleBytes, out, order[i + k] * this.sampleValues);
+      for (let k = 0; k < j - i; k++) {
+        const at = order[i + k] * this.sampleValues;
+        this.decode(view, k * this.sampleBytes, out, at);
+        // Float data is checked as it is decoded, so every read (in memory at load, or each batch) is.
+        if (this.encoding.dtype !== 'uint8') checkPixelRange(out.subarray(at, at + this.sampleValues), this.files[file].path, first - this.starts[file] + k);
+      }
       i = j;
     }
   }
