@@ -2,7 +2,6 @@
  * `kdkit eval MODEL`: quality and cost of one model on a dataset's test split, on the engine it
  * will be deployed with: TensorFlow.js for a layers model, ONNX Runtime for a .onnx file.
  */
-import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { initEngine } from '../engine/index.js';
 import { loadDataset } from '../data/index.js';
@@ -13,8 +12,10 @@ import { predictLogits } from '../train/batches.js';
 import { measureOnnxLatency, onnxLogits } from '../export/onnx_run.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
 import { bytes, percent } from '../report/table.js';
 import { datasetOfOptions, type DatasetOptions } from './dataset_option.js';
+import { checkFiniteInitializers, decodeOnnxTeacher } from '../teachers/onnx_check.js';
 
 export interface EvaluateCommandOptions extends DatasetOptions {
   teacher?: string;
@@ -74,12 +75,11 @@ function teacherFields(logits: Float32Array, teacherLogits: Float32Array, classe
   return { agreementWithTeacher: comparison.agreement, klFromTeacher: comparison.klFromTeacher };
 }
 
+/** An .onnx file's bytes, its float weights checked to be finite. */
 function readModelFile(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new InputError(`${path}: cannot read the model (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-  }
+  const bytes = readRegularFile(path, MAX_WHOLE_FILE_BYTES, `${path}: cannot read the model`);
+  checkFiniteInitializers(decodeOnnxTeacher(bytes, path), path);
+  return bytes;
 }
 
 function checkShapes(inputShape: (number | null)[], outputShape: (number | null)[], test: { sampleShape: readonly number[]; numClasses: number }, source: string): void {

@@ -1,7 +1,7 @@
-import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { readRegularFile } from '../util/regular_file.js';
 import { methods } from '../methods/index.js';
 import { presets } from '../methods/presets.js';
 import { experimentSpec, type ExperimentConfig, type TermConfig } from './schema.js';
@@ -67,15 +67,7 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** Reads and validates a YAML config file. Every failure is an InputError naming the file. */
 export function loadConfigFile(path: string): ExperimentConfig {
-  let text: string;
-  try {
-    const sizeBytes = statSync(path).size;
-    if (sizeBytes > MAX_CONFIG_BYTES) throw new InputError(`${path}: ${sizeBytes} bytes is too large for a config file (the limit is ${MAX_CONFIG_BYTES})`);
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    throw new InputError(`${path}: cannot read config file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-  }
+  const text = readRegularFile(path, MAX_CONFIG_BYTES, `${path}: cannot read config file`).toString('utf8');
   return parseConfigText(text, path);
 }
 

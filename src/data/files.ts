@@ -3,14 +3,15 @@
  * shards per part. Labels are read whole (4 bytes a sample in memory); pixels are either read
  * whole or streamed from disk batch by batch (streamed.ts), which `stream` decides.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { InputError } from '../errors.js';
 import { NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader, type NpyDtypes } from '../util/npy.js';
+import { MAX_WHOLE_FILE_BYTES, RegularFile, withRegularFile } from '../util/regular_file.js';
 import { memoryDataset, readRange, sampleCount, sampleSize, type Dataset } from './dataset.js';
-import { IDX_LABELS_MAGIC, maybeGunzip, parseIdx, parseIdxHeader, readIdxFile } from './idx.js';
+import { IDX_LABELS_MAGIC, IDX_MAX_HEADER, isGzip, maybeGunzip, parseIdx, parseIdxHeader, readIdxFile } from './idx.js';
 import { FilePixels, type PixelEncoding, type PixelFile } from './streamed.js';
+import { checkPixelRange } from './pixel_range.js';
 
 export type FileFormat = 'idx' | 'npy';
 /** true: stream from disk; false: read whole; 'auto': stream when the pixels would take more than STREAM_AUTO_FRACTION of availableMemory(). */
@@ -141,62 +142,41 @@ function locate(opened: OpenedPart, index: number): string {
   return `${opened.part.labels[file]}: label at index ${index - first}`;
 }
 
-/** The first `length` bytes of a file (fewer if it is shorter), and its size. */
-function readHead(path: string, length: number, field: string): { head: Buffer; size: number } {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(`${field}: cannot open ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? (error as Error).message}`);
-  }
-  try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile()) throw new InputError(`${field}: ${path} is not a regular file`);
-    const size = stats.size;
-    const head = Buffer.alloc(Math.min(length, size));
-    let done = 0;
-    while (done < head.length) {
-      const got = readSync(fd, head, done, head.length - done, done);
-      if (got === 0) break;
-      done += got;
-    }
-    return { head: head.subarray(0, done), size };
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    throw new InputError(`${field}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  } finally {
-    closeSync(fd);
-  }
+/** Opens one of a part's files; its config field `field` and its path name it in errors. */
+function withPartFile<T>(path: string, field: string, use: (file: RegularFile) => T): T {
+  return withRegularFile(path, `${field}: cannot read ${path}`, use);
 }
-
-/** The largest IDX header: magic plus 255 dimensions. */
-const IDX_MAX_HEADER = 4 + 4 * 255;
 
 function openIdxImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 'gzipped'> {
   if (part.images.length !== 1 || part.labels.length !== 1) {
     throw new InputError(`${part.field}: an IDX part is one images file and one labels file; shard with .npy files instead`);
   }
   const path = part.images[0];
-  const { head, size } = readHead(path, IDX_MAX_HEADER, `${part.field}.images`);
-  const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-  const bytes = gzip ? maybeGunzip(readFileSync(path), path) : head;
-  const header = parseIdxHeader(bytes, gzip ? bytes.length : size, path);
-  if (header.dataType !== 'uint8' && header.dataType !== 'float32') {
-    throw new InputError(`${path}: IDX images of ${header.dataType} are not supported; expected uint8 (scaled by 1/255) or float32`);
-  }
-  if (header.dims.length !== 3 && header.dims.length !== 4) {
-    throw new InputError(`${path}: IDX images need 3 dimensions [count, height, width] or 4 [count, height, width, channels], the header has ${header.dims.length}`);
-  }
-  const sampleShape = sampleShapeOf(header.dims.slice(1), 'nhwc', path);
-  const encoding: PixelEncoding = { dtype: header.dataType === 'uint8' ? 'uint8' : 'float32be', layout: 'nhwc', sampleShape };
-  const file: PixelFile = { path, dataOffset: header.headerBytes, count: header.dims[0] };
-  if (!gzip) return { files: [file], encoding, gzipped: null };
-  const values = parseIdx(bytes, path).values;
-  const images = new Float32Array(values.length);
-  if (header.dataType === 'uint8') for (let i = 0; i < values.length; i++) images[i] = values[i] / 255;
-  else images.set(values);
-  return { files: [file], encoding, gzipped: images };
+  return withPartFile(path, `${part.field}.images`, (file) => {
+    const head = file.read(0, IDX_MAX_HEADER);
+    const gzip = isGzip(head);
+    const bytes = gzip ? maybeGunzip(file.readAll(MAX_WHOLE_FILE_BYTES), path) : head;
+    const header = parseIdxHeader(bytes, gzip ? bytes.length : file.sizeBytes, path);
+    if (header.dataType !== 'uint8' && header.dataType !== 'float32') {
+      throw new InputError(`${path}: IDX images of ${header.dataType} are not supported; expected uint8 (scaled by 1/255) or float32`);
+    }
+    if (header.dims.length !== 3 && header.dims.length !== 4) {
+      throw new InputError(`${path}: IDX images need 3 dimensions [count, height, width] or 4 [count, height, width, channels], the header has ${header.dims.length}`);
+    }
+    const sampleShape = sampleShapeOf(header.dims.slice(1), 'nhwc', path);
+    const encoding: PixelEncoding = { dtype: header.dataType === 'uint8' ? 'uint8' : 'float32be', layout: 'nhwc', sampleShape };
+    const pixelFile: PixelFile = { path, dataOffset: header.headerBytes, count: header.dims[0] };
+    if (!gzip) return { files: [pixelFile], encoding, gzipped: null };
+    const values = parseIdx(bytes, path).values;
+    const images = new Float32Array(values.length);
+    if (header.dataType === 'uint8') for (let i = 0; i < values.length; i++) images[i] = values[i] / 255;
+    else {
+      images.set(values);
+      const size = sampleShape[0] * sampleShape[1] * sampleShape[2];
+      for (let sample = 0; sample < pixelFile.count; sample++) checkPixelRange(images.subarray(sample * size, (sample + 1) * size), path, sample);
+    }
+    return { files: [pixelFile], encoding, gzipped: images };
+  });
 }
 
 /** [height, width, channels] from a sample's stored dimensions. */
@@ -216,7 +196,7 @@ function openNpyImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 
   let encoding: PixelEncoding | null = null;
   const files = part.images.map((path, i) => {
     const field = part.images.length > 1 ? `${part.field}.images[${i}]` : `${part.field}.images`;
-    const header = npyHeader(path, field, { descrs: Object.keys(NPY_PIXEL_TYPES), expected: "images: expected uint8 ('|u1', scaled by 1/255), float32 ('<f4') or float16 ('<f2')" });
+    const header = withPartFile(path, field, (file) => npyHeader(file, { descrs: Object.keys(NPY_PIXEL_TYPES), expected: "images: expected uint8 ('|u1', scaled by 1/255), float32 ('<f4') or float16 ('<f2')" }));
     const dtype = NPY_PIXEL_TYPES[header.descr];
     if (header.shape.length !== 3 && header.shape.length !== 4) {
       throw new InputError(`${path}: images need shape (count, height, width) or (count, ${layout === 'nhwc' ? 'height, width, channels' : 'channels, height, width'}), got (${header.shape.join(', ')})`);
@@ -231,43 +211,49 @@ function openNpyImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 
   return { files, encoding: encoding!, gzipped: null };
 }
 
-function npyHeader(path: string, field: string, accepts: NpyDtypes): ReturnType<typeof parseNpyHeader> {
-  const { head, size } = readHead(path, NPY_PREAMBLE_BYTES, field);
+/** The header of an open `.npy` file, read from the file's first bytes. */
+function npyHeader(file: RegularFile, accepts: NpyDtypes): ReturnType<typeof parseNpyHeader> {
+  const head = file.read(0, NPY_PREAMBLE_BYTES);
   const needed = npyHeaderBytes(head);
-  return parseNpyHeader(needed > head.length ? readHead(path, needed, field).head : head, size, path, accepts);
+  return parseNpyHeader(needed > head.length ? file.read(0, needed) : head, file.sizeBytes, file.path, accepts);
 }
 
 function idxLabels(path: string, field: string): Int32Array {
-  readHead(path, 0, field); // so that a missing file is named with its config field
+  withPartFile(path, field, () => undefined); // so that a missing file is named with its config field
   const { values, dims } = readIdxFile(path, IDX_LABELS_MAGIC);
   if (dims.length !== 1) throw new InputError(`${path}: labels need 1 dimension, the header has ${dims.length}`);
   return Int32Array.from(values);
 }
 
-/** Integer label dtypes: little-endian or single-byte. */
-const LABEL_READERS: Readonly<Record<string, (view: DataView, offset: number) => number>> = {
+/** Integer label dtypes: little-endian or single-byte, read at their full width. */
+const LABEL_READERS: Readonly<Record<string, (view: DataView, offset: number) => number | bigint>> = {
   '|u1': (view, offset) => view.getUint8(offset),
   '|i1': (view, offset) => view.getInt8(offset),
   '<u2': (view, offset) => view.getUint16(offset, true),
   '<i2': (view, offset) => view.getInt16(offset, true),
   '<u4': (view, offset) => view.getUint32(offset, true),
   '<i4': (view, offset) => view.getInt32(offset, true),
-  // Beyond ±2^31 a label is out of range anyway; clamp so the range check reports it.
-  '<i8': (view, offset) => clampLabel(view.getBigInt64(offset, true)),
-  '<u8': (view, offset) => clampLabel(view.getBigUint64(offset, true)),
+  '<i8': (view, offset) => view.getBigInt64(offset, true),
+  '<u8': (view, offset) => view.getBigUint64(offset, true),
 };
 
-function clampLabel(value: bigint): number {
-  return value > 2147483647n ? 2147483647 : value < -2147483648n ? -2147483648 : Number(value);
-}
-
 function npyLabels(path: string, field: string): Int32Array {
-  const header = npyHeader(path, field, { descrs: Object.keys(LABEL_READERS), expected: 'labels: expected integers (uint8, int16, int32 or int64)' });
-  const reader = LABEL_READERS[header.descr]!;
-  if (header.shape.length !== 1) throw new InputError(`${path}: labels need shape (count,), got (${header.shape.join(', ')})`);
-  const bytes = readFileSync(path);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + header.dataStart, bytes.byteLength - header.dataStart);
-  const labels = new Int32Array(header.shape[0]);
-  for (let i = 0; i < labels.length; i++) labels[i] = reader(view, i * header.itemBytes);
-  return labels;
+  return withPartFile(path, field, (file) => {
+    const header = npyHeader(file, { descrs: Object.keys(LABEL_READERS), expected: 'labels: expected integers (uint8, int16, int32 or int64)' });
+    const reader = LABEL_READERS[header.descr]!;
+    if (header.shape.length !== 1) throw new InputError(`${path}: labels need shape (count,), got (${header.shape.join(', ')})`);
+    // The header matched the file's size, so this reads exactly the labels it promises.
+    const bytes = file.read(header.dataStart, file.sizeBytes - header.dataStart);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const labels = new Int32Array(header.shape[0]);
+    for (let i = 0; i < labels.length; i++) {
+      const label = reader(view, i * header.itemBytes);
+      // Checked before it is narrowed to int32, so the message shows the value in the file.
+      if (label < -2147483648 || label > 2147483647) {
+        throw new InputError(`${path}: label at index ${i} is ${label}, outside any class range; labels are class indices 0, 1, … classes − 1`);
+      }
+      labels[i] = Number(label);
+    }
+    return labels;
+  });
 }

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, parseIdx, readIdxFile } from './idx.js';
-import { idxBytes } from './idx.test.util.js';
+import { gzipBomb, idxBytes } from './idx.test.util.js';
 
 /** Asserts an InputError whose message names `path` and contains every fragment. */
 function assertInputError(run: () => unknown, path: string, ...fragments: string[]): void {
@@ -117,5 +117,22 @@ describe('readIdxFile corruption', () => {
   it('missing file', () => {
     const path = join(directory, 'does-not-exist');
     assertInputError(() => readIdxFile(path), path, 'no such file');
+  });
+});
+
+describe('gzipped IDX sized by its header', () => {
+  it('inflates no further than its header promises: 1 GiB of zeros after a header for 100 images of 28×28', () => {
+    // Its trailer claims the whole gigabyte, so only the header bounds the output.
+    const path = writeTemp('bomb-images.gz', gzipBomb(idxBytes(0x08, [100, 28, 28], new Uint8Array(100 * 784)), 1024, 1024 ** 3));
+    const peakKiB = process.resourceUsage().maxRSS;
+    assertInputError(() => readIdxFile(path, IDX_IMAGES_MAGIC), path, 'decompresses to more than the 78416 bytes its IDX header promises (100×28×28 uint8)');
+    const grewMiB = (process.resourceUsage().maxRSS - peakKiB) / 1024;
+    assert.ok(grewMiB < 64, `peak resident memory grew by ${grewMiB.toFixed(0)} MiB`);
+  });
+
+  it('reads a header kept behind a long gzip file name, and a file exactly as large as its header says', () => {
+    const data = idxBytes(0x08, [3, 2, 2], Array.from({ length: 12 }, (_, i) => i));
+    const named = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 3]), Buffer.from(`${'x'.repeat(5000)}\0`), gzipSync(data).subarray(10)]);
+    assert.deepEqual(Array.from(readIdxFile(writeTemp('named.gz', named), IDX_IMAGES_MAGIC).values), Array.from({ length: 12 }, (_, i) => i));
   });
 });

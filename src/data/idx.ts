@@ -4,9 +4,9 @@
  * one big-endian uint32 per dimension, then the values in row-major order, big-endian.
  * Files may be gzipped; gzip is detected by its magic bytes 1f 8b, not by the file name.
  */
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
+import { MAX_WHOLE_FILE_BYTES, withRegularFile } from '../util/regular_file.js';
 
 export type IdxDataType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -45,12 +45,6 @@ const GZIP_MIN_BYTES = 20;
 /** Largest decompressed file accepted; EMNIST ByClass train images, the largest common IDX file, are 547 MB. */
 const MAX_GUNZIPPED_BYTES = 1024 * 1024 * 1024;
 
-const READ_ERROR_REASONS: ReadonlyMap<string, string> = new Map([
-  ['ENOENT', 'no such file'],
-  ['EISDIR', 'it is a directory, expected a file'],
-  ['EACCES', 'permission denied'],
-]);
-
 function hex32(value: number): string {
   return `0x${(value >>> 0).toString(16).padStart(8, '0')}`;
 }
@@ -61,35 +55,68 @@ function describeMagic(magic: number): string {
   return `${hex32(magic)} (${type}, ${magic & 0xff} dimensions)`;
 }
 
-/** Reads a file, gunzipping it when it starts with the gzip magic bytes. */
-export function readMaybeGzipped(path: string): Uint8Array {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    const reason = READ_ERROR_REASONS.get(code) ?? (error as Error).message;
-    throw new InputError(`cannot read ${path}: ${reason}`);
-  }
-  return maybeGunzip(bytes, path);
+/** The largest IDX header: magic plus 255 dimensions. */
+export const IDX_MAX_HEADER = 4 + 4 * 255;
+
+/**
+ * Reads a file, gunzipping it when it starts with the gzip magic bytes. An uncompressed file's
+ * header is checked against its size before the rest is read.
+ */
+export function readMaybeGzipped(path: string, expectedMagic?: number): Uint8Array {
+  return withRegularFile(path, `cannot read ${path}`, (file) => {
+    const head = file.read(0, IDX_MAX_HEADER);
+    if (isGzip(head)) return maybeGunzip(file.readAll(MAX_WHOLE_FILE_BYTES), path, expectedMagic);
+    parseIdxHeader(head, file.sizeBytes, path, expectedMagic);
+    return file.readAll(MAX_WHOLE_FILE_BYTES);
+  });
 }
 
-/** The bytes, gunzipped when they start with the gzip magic bytes. `path` names them in errors. */
-export function maybeGunzip(bytes: Buffer, path: string): Uint8Array {
-  if (bytes.length < 2 || bytes[0] !== GZIP_MAGIC[0] || bytes[1] !== GZIP_MAGIC[1]) return bytes;
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
+}
+
+/** Deflate's largest expansion: a 258-byte match in 2 bits. */
+const DEFLATE_MAX_RATIO = 1032;
+/** Compressed bytes inflated first to reach the IDX header; doubled while a gzip file name hides it. */
+const HEADER_PROBE_BYTES = 256;
+
+/**
+ * The bytes, gunzipped when they start with the gzip magic bytes. The IDX header is read first,
+ * from a bounded inflate of a prefix; the whole file is then inflated with zlib stopping at the
+ * size that header promises, so a file that inflates past it (a gzip bomb) costs no more memory
+ * than an honest file of its header. `path` names the file in errors.
+ */
+export function maybeGunzip(bytes: Buffer, path: string, expectedMagic?: number): Uint8Array {
+  if (!isGzip(bytes)) return bytes;
   const corrupt = (reason: string) => new InputError(`${path} starts like a gzip file but ${reason}; the download is probably truncated or corrupt`);
   if (bytes.length < GZIP_MIN_BYTES) throw corrupt(`has only ${bytes.length} bytes, fewer than a gzip header and trailer`);
-  // The trailer's last 4 bytes record the uncompressed size (mod 2^32). Stopping there means a gzip
-  // bomb costs no more memory than its trailer admits; zlib rejects any other mismatch itself.
-  const maxOutputLength = Math.max(1, Math.min(bytes.readUInt32LE(bytes.length - 4), MAX_GUNZIPPED_BYTES));
-  try {
-    return gunzipSync(bytes, { maxOutputLength });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw corrupt(`decompresses to more than the ${maxOutputLength} bytes its trailer records (the limit is ${MAX_GUNZIPPED_BYTES})`);
+  const inflate = (input: Buffer, options: { maxOutputLength: number; finishFlush?: number }) => {
+    try {
+      return gunzipSync(input, options);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
+      throw corrupt(`could not be decompressed (${(error as Error).message})`);
     }
-    throw corrupt(`could not be decompressed (${(error as Error).message})`);
+  };
+  let header: IdxDims;
+  for (let probe = HEADER_PROBE_BYTES; ; probe *= 2) {
+    const end = Math.min(probe, bytes.length);
+    // A sync flush takes a prefix without "unexpected end of file"; the ratio bounds its output.
+    const head = inflate(bytes.subarray(0, end), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: DEFLATE_MAX_RATIO * end + 1024 });
+    if (head === null) throw corrupt(`inflates its first ${end} bytes past deflate's limit`);
+    if (end === bytes.length || (head.length >= 4 && head.length >= 4 + 4 * head[3])) {
+      header = parseIdxDims(head, path, expectedMagic);
+      break;
+    }
   }
+  const promised = BigInt(header.headerBytes) + header.claimedBytes;
+  const what = `${header.dims.join('×')} ${header.dataType}`;
+  if (promised > BigInt(MAX_GUNZIPPED_BYTES)) {
+    throw new InputError(`${path}: its IDX header promises ${promised} bytes (${what}), more than the ${MAX_GUNZIPPED_BYTES} kdkit decompresses; decompress it (gunzip -k) and use the result`);
+  }
+  const whole = inflate(bytes, { maxOutputLength: Math.max(1, Number(promised)) });
+  if (whole === null) throw new InputError(`${path}: decompresses to more than the ${promised} bytes its IDX header promises (${what}); the file is corrupt or not what its header says`);
+  return whole;
 }
 
 /** What an IDX header says: the value type, the dimensions and where the values start. */
@@ -108,6 +135,24 @@ export interface IdxHeader {
  * nothing is allocated or read on a header's word. `source` names the file in errors.
  */
 export function parseIdxHeader(bytes: Uint8Array, fileBytes: number, source: string, expectedMagic?: number): IdxHeader {
+  const { claimedBytes, ...header } = parseIdxDims(bytes, source, expectedMagic);
+  const dataBytes = fileBytes - header.headerBytes;
+  if (claimedBytes !== BigInt(dataBytes)) {
+    throw new InputError(
+      `${source}: wrong length, the header (${header.dims.join('×')} ${header.dataType}) says ${claimedBytes} bytes of data, ` +
+      `the file has ${dataBytes} bytes after the ${header.headerBytes}-byte header`,
+    );
+  }
+  return header;
+}
+
+/** An IDX header as it reads, sizes not yet checked against anything. */
+interface IdxDims extends IdxHeader {
+  /** Bytes of values the dimensions promise. */
+  readonly claimedBytes: bigint;
+}
+
+function parseIdxDims(bytes: Uint8Array, source: string, expectedMagic?: number): IdxDims {
   if (bytes.length < 4) {
     throw new InputError(`${source} is not an IDX file: it has ${bytes.length} bytes, fewer than the 4-byte magic number`);
   }
@@ -135,15 +180,8 @@ export function parseIdxHeader(bytes: Uint8Array, fileBytes: number, source: str
   for (let axis = 0; axis < rank; axis++) dims.push(view.getUint32(4 + 4 * axis, false));
 
   // BigInt because a product of uint32 dimensions can exceed 2^53.
-  const dataBytes = fileBytes - headerBytes;
   const claimedBytes = dims.reduce((product, size) => product * BigInt(size), BigInt(typeInfo.bytesPerValue));
-  if (claimedBytes !== BigInt(dataBytes)) {
-    throw new InputError(
-      `${source}: wrong length, the header (${dims.join('×')} ${typeInfo.dataType}) says ${claimedBytes} bytes of data, ` +
-      `the file has ${dataBytes} bytes after the ${headerBytes}-byte header`,
-    );
-  }
-  return { ...typeInfo, dims, headerBytes };
+  return { ...typeInfo, dims, headerBytes, claimedBytes };
 }
 
 /**
@@ -190,5 +228,5 @@ function decodeValues(view: DataView, offset: number, byteLength: number, typeIn
 
 /** Reads and parses an IDX file, gzipped or not. */
 export function readIdxFile(path: string, expectedMagic?: number): IdxArray {
-  return parseIdx(readMaybeGzipped(path), path, expectedMagic);
+  return parseIdx(readMaybeGzipped(path, expectedMagic), path, expectedMagic);
 }

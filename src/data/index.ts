@@ -105,10 +105,17 @@ function fileParts(
   return { train: partDataset(train, classNames, streaming), test: partDataset(test, classNames, streaming) };
 }
 
+/** Most classes inferred from the labels when dataset.classes is not given (ImageNet-21k has 21,841). */
+const MAX_INFERRED_CLASSES = 100_000;
+
 /** Names given, or "0" … "n−1" for a count or for the largest label + 1. */
 function classNamesOf(classes: number | readonly string[] | undefined, labels: Int32Array[]): readonly string[] {
   if (Array.isArray(classes)) return classes;
   const count = typeof classes === 'number' ? classes : Math.max(2, ...labels.map((each) => each.reduce((max, label) => Math.max(max, label + 1), 0)));
+  // A stray label (1e9) would otherwise make a billion class names before any range check.
+  if (classes === undefined && count > MAX_INFERRED_CLASSES) {
+    throw new InputError(`dataset.classes: not given, and the largest label is ${count - 1}, which would make ${count} classes (kdkit infers at most ${MAX_INFERRED_CLASSES}); set dataset.classes, or check the label files`);
+  }
   return Array.from({ length: count }, (_, i) => String(i));
 }
 

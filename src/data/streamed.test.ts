@@ -212,11 +212,36 @@ describe('bad dataset files are exit-2 errors naming the field or file', () => {
       'labels-f.npy', "'<f4'", 'integers');
   });
 
+  it('labels past int32 name their true value; a stray large label does not make a billion classes', () => {
+    const x = write('wide/x.npy', npyBytes('|u1', [2, 1, 1], Uint8Array.of(0, 0)));
+    const wide = write('wide/y.npy', npyBytes('<u4', [2], new Uint8Array(Uint32Array.of(1, 2 ** 32 - 1).buffer)));
+    assertInputError(() => loadDataset({ name: 'npy', train: { images: x, labels: wide }, test: { images: x, labels: wide }, validation: 0 }, 1), 'y.npy: label at index 1 is 4294967295');
+    const stray = write('wide/z.npy', npyBytes('<i4', [2], new Uint8Array(Int32Array.of(1, 1e9).buffer)));
+    assertInputError(() => loadDataset({ name: 'npy', train: { images: x, labels: stray }, test: { images: x, labels: stray }, validation: 0 }, 1), 'dataset.classes: not given', 'largest label is 1000000000');
+  });
+
   it('a header promising more bytes than the file has is refused before any read', () => {
     const path = write('short/x.npy', npyBytes('|u1', [1000000, 28, 28], Uint8Array.of(1, 2, 3)));
     write('short/y.npy', npyBytes('|u1', [1], Uint8Array.of(0)));
     const part = { images: path, labels: join(root, 'short/y.npy') };
     assertInputError(() => loadDataset({ name: 'npy', train: part, test: part, stream: true }, 1), 'x.npy', 'header promises 784000000 bytes');
+  });
+
+  it('float pixels that are not finite or beyond ±1e4: gzipped IDX, float16 shards read by the reader thread', () => {
+    const floats = Buffer.alloc(4 * 4);
+    [0.5, 0.25, -Infinity, 1].forEach((value, i) => floats.writeFloatBE(value, 4 * i));
+    const images = write('range/images.gz', gzipSync(Buffer.concat([idxBytes(0x0d, [2, 1, 2], []), floats])));
+    const labels = write('range/labels', idxBytes(0x08, [2], [0, 1]));
+    assertInputError(() => loadDataset({ name: 'idx', train: { images, labels }, test: { images, labels }, validation: 0 }, 1), 'images.gz: sample 1 holds -Infinity', 'scaled to about [0, 1]');
+    // float16 0x7c00 is +Infinity; sample 2 of the second shard.
+    const half = (bits: number[]) => new Uint8Array(Uint16Array.from(bits).buffer);
+    const shards = [write('range/a.npy', npyBytes('<f2', [1, 1, 2], half([0x3800, 0x3800]))), write('range/b.npy', npyBytes('<f2', [3, 1, 2], half([0, 0, 0, 0, 0x3c00, 0x7c00])))];
+    const y = write('range/y.npy', npyBytes('|u1', [4], Uint8Array.of(0, 1, 0, 1)));
+    const data = loadDataset({ name: 'npy', train: { images: shards, labels: y }, test: { images: shards, labels: y }, validation: 0, stream: true }, 1);
+    assert.deepEqual(read(data.train, [0, 1]), [0.5, 0.5, 0, 0]);
+    data.train.pixels.prefetch!([2, 3]);
+    assertInputError(() => read(data.train, [2, 3]), 'b.npy: sample 2 holds Infinity');
+    data.train.pixels.close?.();
   });
 
   it('a shard truncated after it was opened is an InputError naming it, not a crash', () => {

@@ -7,11 +7,13 @@
  * the current step computes. Reads are pread calls, not a memory map: a file truncated under a
  * run is then an InputError naming it, where a map would crash the process with SIGBUS.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { getFloat16 } from '@petamoriken/float16';
 import { InputError } from '../errors.js';
+import { RegularFile } from '../util/regular_file.js';
 import type { PixelSource } from './dataset.js';
+import { checkPixelRange } from './pixel_range.js';
 
 /** How one sample's values are stored. */
 export interface PixelEncoding {
@@ -73,7 +75,7 @@ export class FilePixels implements PixelSource {
   private readonly sampleValues: number;
   /** First global sample index of each file, and the total at the end. */
   private readonly starts: number[];
-  private readonly descriptors: (number | null)[];
+  private readonly opened: (RegularFile | null)[];
   private scratch = Buffer.alloc(0);
   private order = new Int32Array(0);
   private keys = new Float64Array(0);
@@ -96,7 +98,7 @@ export class FilePixels implements PixelSource {
     this.starts = [0];
     for (const file of files) this.starts.push(this.starts[this.starts.length - 1] + file.count);
     this.count = this.starts[files.length];
-    this.descriptors = files.map(() => null);
+    this.opened = files.map(() => null);
     this.target = encoding.layout === 'nchw' && channels > 1 ? nchwTargets(height, width, channels) : null;
   }
 
@@ -156,7 +158,12 @@ export class FilePixels implements PixelSource {
       while (j < n && indices[order[j]] === indices[order[j - 1]] + 1 && indices[order[j]] < fileEnd) j++;
       const bytes = this.readSamples(file, first - this.starts[file], j - i);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let k = 0; k < j - i; k++) this.decode(view, k * this.sampleBytes, out, order[i + k] * this.sampleValues);
+      for (let k = 0; k < j - i; k++) {
+        const at = order[i + k] * this.sampleValues;
+        this.decode(view, k * this.sampleBytes, out, at);
+        // Float data is checked as it is decoded, so every read (in memory at load, or each batch) is.
+        if (this.encoding.dtype !== 'uint8') checkPixelRange(out.subarray(at, at + this.sampleValues), this.files[file].path, first - this.starts[file] + k);
+      }
       i = j;
     }
   }
@@ -168,9 +175,9 @@ export class FilePixels implements PixelSource {
       this.reader.errors.close();
       this.reader = null;
     }
-    this.descriptors.forEach((fd, i) => {
-      if (fd !== null) closeSync(fd);
-      this.descriptors[i] = null;
+    this.opened.forEach((file, i) => {
+      file?.close();
+      this.opened[i] = null;
     });
   }
 
@@ -219,7 +226,8 @@ export class FilePixels implements PixelSource {
     const length = count * this.sampleBytes;
     if (this.scratch.length < length) this.scratch = Buffer.alloc(Math.max(length, 2 * this.scratch.length));
     const { path, dataOffset } = this.files[file];
-    const fd = this.descriptors[file] ?? (this.descriptors[file] = openData(path));
+    // Opened again by path (the header was read at load): check again that it is a regular file.
+    const fd = (this.opened[file] ??= RegularFile.open(path, `cannot read ${path}`)).descriptor;
     let done = 0;
     while (done < length) {
       const got = readSync(fd, this.scratch, done, length - done, dataOffset + first * this.sampleBytes + done);
@@ -250,14 +258,6 @@ function sameIndices(a: Int32Array, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function openData(path: string): number {
-  try {
-    return openSync(path, 'r');
-  } catch (error) {
-    throw new InputError(`cannot open ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
 }
 
 /** Where the stored value k of an NCHW sample goes in the NHWC sample. */

@@ -75,5 +75,5 @@ test('YAML nested 5000 deep is an InputError', () => {
 test('a config file over 1 MiB is refused before it is parsed', () => {
   const path = join(mkdtempSync(join(tmpdir(), 'kdkit-fuzz-config-')), 'huge.yaml');
   writeFileSync(path, `seed: 1\n# ${'x'.repeat(2 * 1024 * 1024)}\n`);
-  assert.throws(() => loadConfigFile(path), (error: unknown) => error instanceof InputError && /huge\.yaml: \d+ bytes is too large for a config file/.test(error.message));
+  assert.throws(() => loadConfigFile(path), (error: unknown) => error instanceof InputError && /huge\.yaml: cannot read config file: it has \d+ bytes, more than the 1048576 kdkit reads for it/.test(error.message));
 });

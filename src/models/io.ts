@@ -3,15 +3,18 @@
  * format (`model.json` + a weights file) that stock `tf.loadLayersModel` reads in a browser.
  * Every file is written atomically; weight paths in a manifest may not leave the model's directory.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { MAX_WHOLE_FILE_BYTES, readRegularFile, RegularFile } from '../util/regular_file.js';
 import { checkTopology } from './topology_check.js';
 import { checkWeightBytes, checkWeightsManifest } from './weights_manifest.js';
 
 const WEIGHTS_FILE = 'weights.bin';
+/** A model.json holds the topology and the manifest; the weights are elsewhere. */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
 export interface SavedModel {
   modelJsonPath: string;
@@ -68,12 +71,12 @@ export async function serializedSizeBytes(model: tf.LayersModel): Promise<number
 /** Loads a layers model from its model.json, or from the directory that holds it. */
 export async function loadModelDir(path: string): Promise<tf.LayersModel> {
   const modelJsonPath = existsSync(path) && statSync(path).isDirectory() ? join(path, 'model.json') : path;
+  const text = readRegularFile(modelJsonPath, MAX_MODEL_JSON_BYTES, `${modelJsonPath}: cannot read a TensorFlow.js model.json`).toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(modelJsonPath, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new InputError(`${modelJsonPath}: cannot read a TensorFlow.js model.json (${reason})`);
+    throw new InputError(`${modelJsonPath}: cannot read a TensorFlow.js model.json (${(error as Error).message})`);
   }
   const { modelTopology, weightsManifest } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
   if (typeof modelTopology !== 'object' || modelTopology === null || !Array.isArray(weightsManifest)) {
@@ -83,22 +86,49 @@ export async function loadModelDir(path: string): Promise<tf.LayersModel> {
   checkTopology(modelTopology, modelJsonPath);
   const directory = resolve(dirname(modelJsonPath));
   const buffers: ArrayBuffer[] = [];
-  for (const relativePath of groups.flatMap((group) => group.paths)) {
-    const weightPath = resolve(directory, relativePath);
-    if (!weightPath.startsWith(directory + sep)) {
-      throw new InputError(`${modelJsonPath}: weight path '${relativePath}' points outside the model directory`);
+  const files: RegularFile[] = [];
+  try {
+    for (const relativePath of groups.flatMap((group) => group.paths)) {
+      const weightPath = resolve(directory, relativePath);
+      if (!weightPath.startsWith(directory + sep)) {
+        throw new InputError(`${modelJsonPath}: weight path '${relativePath}' points outside the model directory`);
+      }
+      files.push(RegularFile.open(weightPath, `${weightPath}: cannot read weights listed in ${modelJsonPath}`));
     }
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(weightPath);
-    } catch (error) {
-      throw new InputError(`${weightPath}: cannot read weights listed in ${modelJsonPath} (${(error as NodeJS.ErrnoException).code})`);
-    }
-    buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    // Sizes first: nothing is read unless the files hold exactly the bytes the specs describe.
+    checkWeightBytes(groups, files.reduce((total, file) => total + file.sizeBytes, 0), modelJsonPath);
+    buffers.push(...files.map((file) => {
+      const bytes = file.readAll(MAX_WHOLE_FILE_BYTES);
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    }));
+  } finally {
+    for (const file of files) file.close();
   }
-  checkWeightBytes(groups, buffers.reduce((total, buffer) => total + buffer.byteLength, 0), modelJsonPath);
   const weightSpecs = groups.flatMap((group) => group.weights);
-  return loadWithinManifest(weightSpecs, modelJsonPath, () => tf.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) })));
+  const model = await loadWithinManifest(weightSpecs, modelJsonPath, () => tf.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) })));
+  try {
+    checkFiniteWeights(model, modelJsonPath);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
+}
+
+/**
+ * Every float weight must be finite: a NaN would otherwise pass through quantized exports and
+ * evaluation as if it were a model (NaN logits rank as ties). Checked after loading, so quantized
+ * weights are checked as they dequantize.
+ */
+function checkFiniteWeights(model: tf.LayersModel, source: string): void {
+  for (const weight of model.weights) {
+    if (weight.dtype !== 'float32') continue;
+    const values = weight.read().dataSync() as Float32Array;
+    const first = values.findIndex((value) => !Number.isFinite(value));
+    if (first < 0) continue;
+    const count = values.reduce((total, value) => total + (Number.isFinite(value) ? 0 : 1), 0);
+    throw new InputError(`${source}: weight '${weight.originalName}' has ${count} non-finite values (${values[first]} at index ${first}); the model cannot be evaluated or exported`);
+  }
 }
 
 type AddWeight = (this: tf.layers.Layer, name: string, shape: tf.Shape, ...rest: unknown[]) => tf.LayerVariable;

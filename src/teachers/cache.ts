@@ -3,12 +3,14 @@
  * the teacher's features at tapped layers or outputs, one `.npy` per tap beside the shards.
  */
 import { sha256 } from '../util/hash.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRange, sampleCount, type Dataset } from '../data/dataset.js';
 import { createHash } from 'node:crypto';
 import { decodeNpy, encodeNpy } from '../util/npy.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
+import { InputError } from '../errors.js';
 
 /** Samples hashed per read while fingerprinting a dataset that streams from disk. */
 const FINGERPRINT_CHUNK = 4096;
@@ -44,6 +46,8 @@ interface FeatureManifest {
 }
 
 const FEATURES_MANIFEST = 'features.json';
+/** features.json names one file per tap; far larger is not one. */
+const MAX_FEATURES_MANIFEST_BYTES = 16 * 1024 * 1024;
 /** What featureFile() makes; any other name in features.json would point outside the entry. */
 const FEATURE_FILE_NAME = /^teacher-features-[A-Za-z0-9_-]+\.npy$/;
 
@@ -59,7 +63,7 @@ function isTapRecord(entry: unknown): entry is TapRecord {
 function readFeatureManifest(path: string): FeatureManifest | null {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(readRegularFile(path, MAX_FEATURES_MANIFEST_BYTES).toString('utf8'));
   } catch {
     return null;
   }
@@ -90,7 +94,7 @@ export async function cachedTeacherFeatures(options: {
     const entry = Object.hasOwn(manifest.taps, name) ? manifest.taps[name] : undefined;
     if (!isTapRecord(entry) || !tfShapesEqual(entry.shape, [options.samples, ...shape])) return null;
     try {
-      const bytes = readFileSync(join(options.directory, entry.file));
+      const bytes = readRegularFile(join(options.directory, entry.file), MAX_WHOLE_FILE_BYTES);
       if (sha256(bytes) !== entry.sha256) return null;
       const array = decodeNpy(bytes, join(options.directory, entry.file));
       return array.dtype === 'float32' && tfShapesEqual(array.shape, entry.shape) ? array.data : null;
@@ -123,7 +127,12 @@ export function verifyTeacherFeatures(directory: string): string[] {
     if (!isTapRecord(entry)) return [`features '${tap}': bad record ${JSON.stringify(entry)?.slice(0, 200)} in ${FEATURES_MANIFEST}`];
     const path = join(directory, entry.file);
     if (!existsSync(path)) return [`features '${tap}': ${entry.file} is missing`];
-    return sha256(readFileSync(path)) === entry.sha256 ? [] : [`features '${tap}': ${entry.file} fails its checksum`];
+    try {
+      return sha256(readRegularFile(path, MAX_WHOLE_FILE_BYTES, `features '${tap}': cannot read ${entry.file}`)) === entry.sha256 ? [] : [`features '${tap}': ${entry.file} fails its checksum`];
+    } catch (error) {
+      if (error instanceof InputError) return [error.message];
+      throw error;
+    }
   });
 }
 

@@ -68,7 +68,7 @@ test('a file that is not ONNX, an input that does not fit, a wrong class count a
     return true;
   });
   await rejects({ path: text }, /teacher\.onnx: .*teacher\.onnx: not an ONNX model/);
-  await rejects({ path: join(directory, 'absent.onnx') }, /absent\.onnx: cannot read the ONNX teacher \(ENOENT\)/);
+  await rejects({ path: join(directory, 'absent.onnx') }, /absent\.onnx: cannot read the ONNX teacher: no such file/);
   await rejects({ sampleShape: [28, 28, 1] }, /does not take the dataset's samples as input 'image' \[2, 1, 28, 28\]/);
   await rejects({ preprocessing: { inputLayout: 'nhwc' } }, /does not take the dataset's samples as input 'image' \[2, 8, 8, 1\] \(nhwc\)/);
   await rejects({ numClasses: 7 }, /output 'logits' has shape \[2, 10\].*7 classes/);
@@ -130,7 +130,7 @@ test('external data outside the model directory, missing, or shorter than the mo
   writeFileSync(join(directory, 'outside.bin'), new Uint8Array(4096));
   await rejects(withExternalData(join(directory, 'up'), '../outside.bin', 'unused.bin'), /initializer '[\w.]+' keeps its data in '\.\.\/outside\.bin', outside the model's directory/);
   await rejects(withExternalData(join(directory, 'absolute'), join(directory, 'outside.bin'), 'unused.bin'), /outside the model's directory/);
-  await rejects(withExternalData(join(directory, 'missing'), 'gone.bin', 'present.bin'), /gone\.bin, which cannot be read \(ENOENT\)/);
+  await rejects(withExternalData(join(directory, 'missing'), 'gone.bin', 'present.bin'), /gone\.bin, which cannot be read: no such file/);
   const short = withExternalData(join(directory, 'short'), 'w.bin');
   writeFileSync(join(directory, 'short', 'w.bin'), new Uint8Array(8));
   await rejects(short, /reads bytes \d+ \+ \d+ of .*w\.bin, which has 8/);

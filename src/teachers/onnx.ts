@@ -4,11 +4,11 @@
  * normalizes it; extra named outputs of the graph serve as features for feature-based methods
  * (maps in NCHW come back as NHWC, the layout kdkit's methods use).
  */
-import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
 import { sha256, sha256File } from '../util/hash.js';
-import { decodeOnnxTeacher, externalDataFiles } from './onnx_check.js';
+import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
+import { checkFiniteInitializers, decodeOnnxTeacher, externalDataFiles } from './onnx_check.js';
 import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
 
@@ -31,13 +31,9 @@ const errorSeverity = 3;
 
 export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<OnnxTeacher> {
   const where = `${options.source}: ${options.path}`;
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(options.path);
-  } catch (error) {
-    throw new InputError(`${where}: cannot read the ONNX teacher (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-  }
+  const bytes = readRegularFile(options.path, MAX_WHOLE_FILE_BYTES, `${where}: cannot read the ONNX teacher`);
   const model = decodeOnnxTeacher(bytes, where);
+  checkFiniteInitializers(model, where);
   // Weights kept beside the file: ONNX Runtime resolves them against the model's directory only
   // when it opens the model by path (from bytes, against the working directory).
   const external = [...new Map(externalDataFiles(model, options.path, where).map((data) => [data.path, data.sizeBytes])).entries()]

@@ -5,10 +5,11 @@
  * a file that only one of them can read is refused here, with the file named, instead of failing
  * later with a bare TypeError (found by src/fuzz/onnx.fuzz.test.ts).
  */
-import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { getFloat16 } from '@petamoriken/float16';
 import { decodeModel } from '../engine/ort/onnx_model.js';
 import { InputError } from '../errors.js';
+import { withRegularFile } from '../util/regular_file.js';
 
 /** The decoded ModelProto; an InputError prefixed by `where` when protobufjs cannot decode it. */
 export function decodeOnnxTeacher(bytes: Uint8Array, where: string): Record<string, unknown> {
@@ -49,14 +50,7 @@ export function externalDataFiles(model: Record<string, unknown>, modelPath: str
     if (isAbsolute(location) || !path.startsWith(directory + sep)) {
       throw new InputError(`${where}: initializer '${name}' keeps its data in '${location}', outside the model's directory ${directory}; external data must sit beside the model`);
     }
-    let size: number;
-    try {
-      const stats = statSync(path);
-      if (!stats.isFile()) throw Object.assign(new Error(), { code: 'not a file' });
-      size = stats.size;
-    } catch (error) {
-      throw new InputError(`${where}: initializer '${name}' keeps its data in ${path}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-    }
+    const size = withRegularFile(path, `${where}: initializer '${name}' keeps its data in ${path}, which cannot be read`, (file) => file.sizeBytes);
     const offset = Number(entries.get('offset') ?? 0);
     const length = entries.has('length') ? Number(entries.get('length')) : size - offset;
     if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= size)) {
@@ -66,3 +60,35 @@ export function externalDataFiles(model: Record<string, unknown>, modelPath: str
   }
   return found;
 }
+
+/**
+ * Refuses a model whose float weights kept in raw_data (as torch.onnx.export and kdkit write them;
+ * external data and the rarer float_data are not read here) include NaN or ±Infinity: they make
+ * the outputs NaN, which would otherwise pass as logits.
+ */
+export function checkFiniteInitializers(model: Record<string, unknown>, where: string): void {
+  const graph = model.graph as { initializer?: { name?: string; dataType?: number; rawData?: Uint8Array }[] } | undefined;
+  for (const tensor of graph?.initializer ?? []) {
+    const read = FLOAT_READERS[tensor.dataType ?? 0];
+    const raw = tensor.rawData;
+    if (!read || !raw) continue;
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const count = Math.floor(raw.byteLength / read.bytes);
+    let first = -1;
+    let bad = 0;
+    for (let i = 0; i < count; i++) {
+      if (Number.isFinite(read.value(view, i * read.bytes))) continue;
+      if (bad++ === 0) first = i;
+    }
+    if (bad > 0) {
+      throw new InputError(`${where}: initializer '${tensor.name ?? '(unnamed)'}' has ${bad} non-finite values (${read.value(view, first * read.bytes)} at index ${first}); the model cannot be evaluated`);
+    }
+  }
+}
+
+/** Little-endian float readers by ONNX data type: FLOAT, FLOAT16, DOUBLE. */
+const FLOAT_READERS: Readonly<Record<number, { bytes: number; value: (view: DataView, offset: number) => number }>> = {
+  1: { bytes: 4, value: (view, offset) => view.getFloat32(offset, true) },
+  10: { bytes: 2, value: (view, offset) => getFloat16(view, offset, true) },
+  11: { bytes: 8, value: (view, offset) => view.getFloat64(offset, true) },
+};

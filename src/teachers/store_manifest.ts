@@ -3,12 +3,13 @@
  * one record of which shards are complete: rewritten atomically after each shard, so a killed build
  * leaves a manifest that lists exactly the shards whose files were fully written.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { sha256 } from '../util/hash.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../errors.js';
+import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
 import type { ShardBytes } from './store_codec.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -60,13 +61,17 @@ export function shardFiles(index: number, topK: number | null): { logits: string
   return topK === null ? { logits: `logits-${suffix}.npy` } : { logits: `logits-${suffix}.npy`, indices: `indices-${suffix}.npy` };
 }
 
+/** A manifest lists shards of the store's 1 GiB budget; far larger is not one. */
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
 /** Reads and validates manifest.json; an InputError names the file and what is wrong. */
 export function readManifest(directory: string): StoreManifest {
   const path = join(directory, MANIFEST_FILE);
   if (!existsSync(path)) throw new InputError(`${path}: missing`);
+  const text = readRegularFile(path, MAX_MANIFEST_BYTES, `${path}: cannot read the soft-label manifest`).toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(text);
   } catch (error) {
     throw new InputError(`${path}: not JSON (${(error as Error).message})`);
   }
@@ -94,7 +99,13 @@ export function readShardFiles(directory: string, shard: ShardRecord): { bytes: 
   const read = (file: string, expected: string | undefined): Uint8Array | string => {
     const path = join(directory, file);
     if (!existsSync(path)) return `shard ${shard.index}: ${file} is missing`;
-    const bytes = readFileSync(path);
+    let bytes: Uint8Array;
+    try {
+      bytes = readRegularFile(path, MAX_WHOLE_FILE_BYTES, `shard ${shard.index}: cannot read ${file}`);
+    } catch (error) {
+      if (error instanceof InputError) return error.message;
+      throw error;
+    }
     return sha256(bytes) === expected ? bytes : `shard ${shard.index}: ${file} fails its checksum`;
   };
   const logits = read(shard.files.logits, shard.sha256.logits);
