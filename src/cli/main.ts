@@ -4,9 +4,9 @@
  */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { InputError } from '../errors.js';
 import { loadConfigFile, parseConfig } from '../config/parse.js';
+import { formatConfig } from '../config/print.js';
 import { demoConfig, type DemoDataset } from '../config/demo.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { runExperiment, type RunEvent } from '../train/pipeline.js';
@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
 async function execute(config: ExperimentConfig, source: string, out: string, { dryRun = false, resume = false }: Pick<CommonOptions, 'dryRun' | 'resume'>): Promise<number> {
   const outDir = resolve(out);
   if (dryRun) {
-    process.stdout.write(`# kdkit would run this config, writing to ${outDir}\n${stringify(config)}`);
+    process.stdout.write(`# kdkit would run this config, writing to ${outDir}\n${formatConfig(config)}`);
     return EXIT.ok;
   }
   // Taken before anything is written, inside the run directory so that nothing lands beside it. A
