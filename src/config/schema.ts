@@ -203,8 +203,11 @@ export const exportSpec = z.strictObject({
 });
 export type ExportConfig = z.infer<typeof exportSpec>;
 
+/** The largest seed: the largest integer a double holds exactly (zod's int() bound, said out loud for --seed). */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
 export const experimentSpec = z.strictObject({
-  seed: z.number().int().nonnegative().default(1),
+  seed: z.number().int().min(0).max(MAX_SEED).default(1),
   backend: z.enum(['wasm', 'cpu']).default('wasm'),
   dataset: datasetSpec,
   teacher: teacherSpec,
