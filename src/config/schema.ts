@@ -40,9 +40,16 @@ export const optimizerSpec = z.strictObject({
 });
 export type OptimizerSpec = z.infer<typeof optimizerSpec>;
 
+/**
+ * A batch of more samples than this is a typo, not a dataset, and fails here naming the field;
+ * the real limits, the training split and memory, are checked once the data is loaded (data/batch_limits.ts).
+ */
+export const MAX_BATCH_SIZE = 2 ** 24;
+const batchSize = positiveInt.max(MAX_BATCH_SIZE);
+
 const trainingFields = {
   epochs: positiveInt,
-  batchSize: positiveInt.default(128),
+  batchSize: batchSize.default(128),
   optimizer: optimizerSpec.default({ type: 'adam', learningRate: 0.001, momentum: 0.9 }),
 };
 
@@ -158,7 +165,7 @@ export const distillSpec = z.strictObject({
 export const stageSpec = z.strictObject({
   model: z.union([modelSpec, z.literal('teacher')]),
   epochs: positiveInt.optional(),
-  batchSize: positiveInt.optional(),
+  batchSize: batchSize.optional(),
   optimizer: optimizerSpec.optional(),
   terms: z.array(termSpec).min(1).optional(),
 });
