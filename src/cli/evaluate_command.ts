@@ -5,6 +5,7 @@
 import { extname, resolve } from 'node:path';
 import { initEngine } from '../engine/index.js';
 import { loadDataset } from '../data/index.js';
+import { checkLatencyBatch, tensorMemory } from '../data/batch_limits.js';
 import { loadModelDir } from '../models/io.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { classificationMetrics, compareWithTeacher } from '../eval/metrics.js';
@@ -30,9 +31,11 @@ export async function evaluateCommand(modelPath: string, options: EvaluateComman
   await initEngine({ backend: options.backend ?? 'wasm' });
   const spec = datasetOfOptions(options) ?? { name: 'digits' };
   const { test } = loadDataset(spec, options.seed);
+  const onnx = extname(modelPath).toLowerCase() === '.onnx';
+  checkLatencyBatch(options.latencyBatch, test, tensorMemory(onnx ? 'onnxruntime' : options.backend ?? 'wasm'));
   const teacherLogits = options.teacher ? await testLogitsOf(options.teacher, test, options.layout) : undefined;
   let report: Record<string, unknown>;
-  if (extname(modelPath).toLowerCase() === '.onnx') {
+  if (onnx) {
     const bytesOfModel = readModelFile(modelPath);
     const logits = await onnxLogits(bytesOfModel, test, { layout: options.layout, source: modelPath });
     report = {

@@ -29,10 +29,10 @@ export interface ExportCommandOptions extends DatasetOptions {
 }
 
 export async function exportCommand(modelPath: string, options: ExportCommandOptions, write: (text: string) => void): Promise<boolean> {
+  const spec = datasetOfOptions(options);
   await initEngine({ backend: 'wasm' });
   const model = await loadModelDir(modelPath);
   const quantization: Quantization = options.quantize ?? 'float32';
-  const spec = datasetOfOptions(options);
   const test = spec ? loadDataset(spec, options.seed).test : undefined;
   const checkSet = test ?? randomSamples(model, 64);
   const reference = predictLogits(model, checkSet);

@@ -4,11 +4,11 @@
  */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { InputError } from '../errors.js';
 import { loadConfigFile, parseConfig } from '../config/parse.js';
+import { formatConfig } from '../config/print.js';
 import { demoConfig, type DemoDataset } from '../config/demo.js';
-import type { ExperimentConfig } from '../config/schema.js';
+import { experimentSpec, MAX_SEED, type ExperimentConfig } from '../config/schema.js';
 import { runExperiment, type RunEvent } from '../train/pipeline.js';
 import { jsonlLogger, writeRunReports } from '../report/write.js';
 import { comparisonRows, distillationGainPoints, formatTable } from '../report/table.js';
@@ -58,9 +58,11 @@ export async function main(argv: string[]): Promise<number> {
   common(program.command('demo'))
     .description('run the whole pipeline on a bundled setup: teacher, soft labels, scratch baseline, distilled student, evaluation, export')
     .addOption(new Option('--dataset <name>', 'dataset').choices(['digits', 'fashion-mnist']).default('digits'))
-    .option('--data <dir>', 'directory holding the Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist)')
+    .option('--data <dir>', 'with --dataset fashion-mnist: directory holding its IDX files (default: /usr/share/datasets/fashion-mnist)')
     .option('--quick', 'a few-second smoke run of every step on digits')
     .action(async (options: CommonOptions & { dataset: DemoDataset; data?: string; quick?: boolean }) => {
+      if (options.quick && options.dataset !== 'digits') throw new InputError(`--quick runs on digits only (a few seconds); drop --quick to run the ${options.dataset} demo`);
+      if (options.data !== undefined && options.dataset !== 'fashion-mnist') throw new InputError('--data applies to --dataset fashion-mnist only (digits is embedded in kdkit)');
       const seed = options.seed ?? 1;
       const input = demoConfig(options.dataset, { seed, quick: Boolean(options.quick), dataPath: options.data });
       const config = parseConfig({ ...input, ...(options.backend ? { backend: options.backend } : {}) }, 'demo');
@@ -165,7 +167,7 @@ async function execute(config: ExperimentConfig, source: string, out: { path: st
   const outDir = resolve(out.path);
   if (retrainChanged && !resume) throw new InputError('--retrain-changed goes with --resume (without --resume every stage is trained again anyway)');
   if (dryRun) {
-    process.stdout.write(`# kdkit would run this config, writing to ${outDir}\n${stringify(config)}`);
+    process.stdout.write(`# kdkit would run this config, writing to ${outDir}\n${formatConfig(config)}`);
     return EXIT.ok;
   }
   const command = source === 'demo' ? 'kdkit demo' : `kdkit run ${source}`;
@@ -250,7 +252,8 @@ function parsePositive(value: string): number {
 }
 
 function parseSeed(value: string): number {
-  const seed = Number(value);
-  if (!Number.isInteger(seed) || seed < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return seed;
+  // Checked by the config's own seed field, so that --seed and `seed:` take the same values.
+  const seed = /^\d+$/.test(value) ? experimentSpec.shape.seed.safeParse(Number(value)) : null;
+  if (!seed?.success) throw new InvalidArgumentError(`expected a non-negative integer up to ${MAX_SEED}`);
+  return seed.data;
 }

@@ -4,6 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { RunEvent } from '../train/pipeline.js';
+import { validationPercent } from '../report/table.js';
 
 export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) => void {
   const interactive = Boolean(stream.isTTY);
@@ -44,9 +45,11 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) 
         break;
       case 'epoch': {
         stop();
-        lastValidation = `${(event.validationAccuracy * 100).toFixed(2)}%`;
+        // Without a validation set there is no figure to show, so the line leaves it out.
+        const validation = validationPercent(event.validationAccuracy);
+        lastValidation = validation ?? '—';
         const terms = Object.entries(event.terms).map(([name, value]) => `${name} ${value.toFixed(4)}`).join('  ');
-        stream.write(`${event.stage} epoch ${String(event.epoch).padStart(String(event.epochs).length)}/${event.epochs}  loss ${event.loss.toFixed(4)}  (${terms})  val acc ${lastValidation}  ${event.seconds.toFixed(1)}s\n`);
+        stream.write(`${event.stage} epoch ${String(event.epoch).padStart(String(event.epochs).length)}/${event.epochs}  loss ${event.loss.toFixed(4)}  (${terms})${validation === null ? '' : `  val acc ${validation}`}  ${event.seconds.toFixed(1)}s\n`);
         break;
       }
       case 'stage-end':

@@ -41,9 +41,16 @@ export const optimizerSpec = z.strictObject({
 });
 export type OptimizerSpec = z.infer<typeof optimizerSpec>;
 
+/**
+ * A batch of more samples than this is a typo, not a dataset, and fails here naming the field;
+ * the real limits, the training split and memory, are checked once the data is loaded (data/batch_limits.ts).
+ */
+export const MAX_BATCH_SIZE = 2 ** 24;
+const batchSize = positiveInt.max(MAX_BATCH_SIZE);
+
 const trainingFields = {
   epochs: positiveInt,
-  batchSize: positiveInt.default(128),
+  batchSize: batchSize.default(128),
   optimizer: optimizerSpec.default({ type: 'adam', learningRate: 0.001, momentum: 0.9 }),
 };
 
@@ -175,7 +182,7 @@ export const distillSpec = z.strictObject({
 export const stageSpec = z.strictObject({
   model: z.union([modelSpec, z.literal('teacher')]),
   epochs: positiveInt.optional(),
-  batchSize: positiveInt.optional(),
+  batchSize: batchSize.optional(),
   optimizer: optimizerSpec.optional(),
   terms: z.array(termSpec).min(1).optional(),
 });
@@ -220,8 +227,11 @@ export const exportSpec = z.strictObject({
 });
 export type ExportConfig = z.infer<typeof exportSpec>;
 
+/** The largest seed: the largest integer a double holds exactly (zod's int() bound, said out loud for --seed). */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
 export const experimentSpec = z.strictObject({
-  seed: z.number().int().nonnegative().default(1),
+  seed: z.number().int().min(0).max(MAX_SEED).default(1),
   backend: z.enum(['wasm', 'cpu']).default('wasm'),
   dataset: datasetSpec,
   teacher: teacherSpec,

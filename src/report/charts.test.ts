@@ -25,3 +25,11 @@ test('renderCharts draws standalone SVGs, and no training charts when no stage h
   delete summary.models.student;
   assert.deepEqual((await renderCharts(summary)).map((chart) => chart.id), ['accuracy-latency', 'accuracy-size']);
 });
+
+test('no validation-accuracy chart for a run without a validation set (NaN in memory, null from JSON)', async () => {
+  const summary = fixtureSummary();
+  for (const stage of summary.stages) for (const epoch of stage.history) (epoch as { validationAccuracy: number | null }).validationAccuracy = epoch.epoch === 1 ? Number.NaN : null;
+  const charts = await renderCharts(summary);
+  assert.deepEqual(charts.map((chart) => chart.id), ['training-loss', 'accuracy-latency', 'accuracy-size', 'confusion']);
+  for (const chart of charts) assert.doesNotMatch(chart.svg, /NaN/, chart.id);
+});

@@ -25,11 +25,13 @@ const config = { font, axis: { labelFontSize: 11, titleFontSize: 12 }, legend: {
 /** Every chart the summary has data for, in reading order. */
 export async function renderCharts(summary: Summary): Promise<Chart[]> {
   const charts: (Omit<Chart, 'svg' | 'widthPx'> & { spec: TopLevelSpec })[] = [];
-  if (summary.stages.some((stage) => stage.history.length > 0)) {
-    charts.push(
-      { id: 'training-loss', title: 'Training loss', caption: 'Mean weighted loss per epoch, one line per stage. Stages minimise different losses, so compare shapes, not levels.', spec: curveSpec(summary, 'loss', 'training loss') },
-      { id: 'training-accuracy', title: 'Validation accuracy', caption: 'Validation accuracy after each epoch, one line per stage.', spec: curveSpec(summary, 'validationAccuracy', 'validation accuracy') },
-    );
+  const epochs = summary.stages.flatMap((stage) => stage.history);
+  if (epochs.length > 0) {
+    charts.push({ id: 'training-loss', title: 'Training loss', caption: 'Mean weighted loss per epoch, one line per stage. Stages minimise different losses, so compare shapes, not levels.', spec: curveSpec(summary, 'loss', 'training loss') });
+  }
+  // A run without a validation set has no accuracy to draw (NaN, or null from JSON).
+  if (epochs.some((epoch) => Number.isFinite(epoch.validationAccuracy))) {
+    charts.push({ id: 'training-accuracy', title: 'Validation accuracy', caption: 'Validation accuracy after each epoch, one line per stage.', spec: curveSpec(summary, 'validationAccuracy', 'validation accuracy') });
   }
   const names = modelNames(summary);
   // A model without the figure (a remote teacher has no size) is left out of that chart.

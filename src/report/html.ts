@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import type { Chart } from './charts.js';
 import { describeLoss } from './markdown.js';
 import {
-  classLabels, costRows, distillationGainPoints, exportRows, gateRows, gateVerdict, perClassRows, percent, qualityRows,
+  classLabels, costRows, distillationGainPoints, exportRows, gateRows, gateVerdict, perClassRows, qualityRows, validationPercent,
 } from './table.js';
 import { usageSnippets } from './usage.js';
 import type { Summary } from './summary.js';
@@ -63,7 +63,7 @@ export async function renderHtml(summary: Summary): Promise<string> {
     '<h2>Trade-offs</h2>',
     figures(['accuracy-latency', 'accuracy-size']),
     '<h2>Training</h2>',
-    `<ul>${summary.stages.map((stage) => `<li><strong>${escapeHtml(stage.name)}</strong>: ${escapeHtml(`${describeLoss(stage)}; ${stage.epochs} epochs, batch ${stage.batchSize}${stage.history.length ? `, final validation accuracy ${percent(stage.history[stage.history.length - 1].validationAccuracy)}` : ''}.`)}</li>`).join('')}</ul>`,
+    `<ul>${summary.stages.map((stage) => `<li><strong>${escapeHtml(stage.name)}</strong>: ${escapeHtml(`${describeLoss(stage)}; ${stage.epochs} epochs, batch ${stage.batchSize}${finalValidation(stage)}.`)}</li>`).join('')}</ul>`,
     figures(['training-loss', 'training-accuracy']),
     ...(student
       ? ['<h2>The student by class</h2>', figures(['confusion'], htmlTable(perClassRows(student, classLabels(summary))))]
@@ -116,4 +116,11 @@ function htmlTable(rows: string[][], textColumns = 1): string {
 function figure(chart: Chart): string {
   // Sized to the SVG, so the caption wraps to the chart's width rather than stretching the figure.
   return `<figure class="chart" data-chart="${escapeHtml(chart.id)}" style="width: ${chart.widthPx}px"><figcaption><strong>${escapeHtml(chart.title)}.</strong> ${escapeHtml(chart.caption)}</figcaption>${chart.svg}</figure>`;
+}
+
+/** ", final validation accuracy 97.22%", or nothing for a stage without epochs or a validation set. */
+function finalValidation(stage: Summary['stages'][number]): string {
+  const last = stage.history.at(-1);
+  const validation = last ? validationPercent(last.validationAccuracy) : null;
+  return validation === null ? '' : `, final validation accuracy ${validation}`;
 }

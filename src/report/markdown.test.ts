@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { markdownTable, renderMarkdown } from './markdown.js';
+import { markdownTable, markdownText, renderMarkdown } from './markdown.js';
 import { fixtureSummary, minimalSummary } from './summary.test.util.js';
 
 /** The table row whose first cell is `first`, under the heading `section`. */
@@ -33,7 +33,8 @@ test("report.md carries the student's classes and confusion matrix", () => {
   // Class 1: 35 right of 36, and 38 predicted as 1 (35 + one 6 + two 8s).
   assert.equal(row(markdown, '## The student by class', '1'), '| 1 | 92.11% | 97.22% | 94.59% | 36 |');
   assert.equal(row(markdown, '## The student by class', '8'), '| 8 | 91.43% | 91.43% | 91.43% | 35 |');
-  assert.match(markdown, /\| true \\ predicted \| 0 \| 1 \| 2 \| 3 \| 4 \| 5 \| 6 \| 7 \| 8 \| 9 \|/);
+  // The header's backslash is escaped, so it renders as one backslash.
+  assert.match(markdown, /\| true \\\\ predicted \| 0 \| 1 \| 2 \| 3 \| 4 \| 5 \| 6 \| 7 \| 8 \| 9 \|/);
   assert.match(markdown, /\n\| 9 \| 0 \| 0 \| 0 \| 1 \| 0 \| 1 \| 0 \| 0 \| 1 \| 32 \|\n/);
 });
 
@@ -88,4 +89,31 @@ test('report.md of a run without scratch, deploy: constraints or ONNX leaves tho
 
 test('markdownTable aligns text left and figures right, and escapes pipes', () => {
   assert.equal(markdownTable([['name', 'kind', 'value'], ['a|b', 'x', '1']], 2), '| name | kind | value |\n|---|---|---:|\n| a\\|b | x | 1 |');
+});
+
+test('user text is literal in report.md: no tag, entity, code span, extra cell or line break gets through', () => {
+  assert.equal(markdownText('<script>alert(1)</script>'), '&lt;script&gt;alert(1)&lt;/script&gt;');
+  assert.equal(markdownText('a | b'), 'a \\| b');
+  assert.equal(markdownText('`rm -rf`'), '&#96;rm -rf&#96;');
+  assert.equal(markdownText('&amp; stays as typed'), '&amp;amp; stays as typed');
+  assert.equal(markdownText('one\ntwo\r\nthree'), 'one<br>two<br>three');
+  assert.equal(markdownText('\\|'), '\\\\\\|');
+
+  const summary = fixtureSummary();
+  summary.dataset.classNames[0] = '<img src=x onerror=alert(1)>';
+  summary.dataset.classNames[1] = 'left|right\nnext';
+  const markdown = renderMarkdown(summary);
+  assert.doesNotMatch(markdown, /<img/);
+  assert.equal(row(markdown, '## The student by class', '&lt;img src=x onerror=alert(1)&gt;').split(' | ').length, 5);
+  assert.ok(row(markdown, '## The student by class', 'left\\|right<br>next'));
+  assert.match(markdown, /\| true \\\\ predicted \| &lt;img src=x onerror=alert\(1\)&gt; \| left\\\|right<br>next \| 2 \|/);
+});
+
+test('report.md shows a dash, not NaN, for the validation accuracy of a run without a validation set', () => {
+  const summary = fixtureSummary();
+  for (const stage of summary.stages) for (const epoch of stage.history) (epoch as { validationAccuracy: number | null }).validationAccuracy = epoch.epoch === 1 ? Number.NaN : null;
+  const markdown = renderMarkdown(summary);
+  assert.doesNotMatch(markdown, /NaN/);
+  assert.match(markdown, /\n\| 1 \| [\d.]+ \| [\d. |]+ \| — \| [\d.]+ \|\n/);
+  assert.match(markdown, /\n\| 2 \| [\d.]+ \| [\d. |]+ \| — \| [\d.]+ \|\n/);
 });

@@ -1,6 +1,6 @@
 import type { StageSummary, Summary } from './summary.js';
 import {
-  classLabels, comparisonRows, confusionRows, costRows, distillationGainPoints, exportRows, gateRows, gateVerdict, percent, perClassRows, qualityRows,
+  classLabels, comparisonRows, confusionRows, costRows, distillationGainPoints, exportRows, gateRows, gateVerdict, perClassRows, qualityRows, validationPercent,
 } from './table.js';
 import { usageSnippets } from './usage.js';
 import { describeSchedule, type Scheduled } from '../schedules/index.js';
@@ -58,24 +58,47 @@ export function renderMarkdown(summary: Summary): string {
   for (const snippet of usageSnippets(summary)) {
     lines.push(`In a browser, with ${snippet.runtime}:`, '', ...snippet.copies.map((copy) => `- ${copy}`), '', '```js', snippet.code, '```', '');
   }
-  lines.push(`Soft labels: \`${summary.softLabels.directory}\` (${summary.softLabels.cached ? 'reused from the cache' : 'computed in this run'}).`, '');
+  lines.push(`Soft labels: ${inlineCode(summary.softLabels.directory)} (${summary.softLabels.cached ? 'reused from the cache' : 'computed in this run'}).`, '');
   return lines.join('\n');
 }
 
 /** A GitHub-flavoured table: the first `textColumns` columns left-aligned, the figures right-aligned. */
 export function markdownTable(rows: string[][], textColumns = 1): string {
-  const line = (row: string[]) => `| ${row.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
+  const line = (row: string[]) => `| ${row.map(markdownText).join(' | ')} |`;
   return [line(rows[0]), `|${rows[0].map((_, i) => (i < textColumns ? '---' : '---:')).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+/**
+ * Text as itself in report.md, wherever user text lands (class names, layer names): HTML's
+ * specials and backticks as entities, so no tag or code span starts; backslashes and pipes escaped,
+ * so a table cell stays one cell; line breaks as <br>, so a row stays one line.
+ */
+export function markdownText(text: string): string {
+  return text
+    .replaceAll('\\', '\\\\')
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('`', '&#96;')
+    .replaceAll('|', '\\|')
+    .replace(/\r\n|\r|\n/g, '<br>');
+}
+
+/** `text` as inline code, fenced with more backticks than it holds in a row. */
+function inlineCode(text: string): string {
+  const fence = '`'.repeat(Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length)) + 1);
+  const padding = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${padding}${text}${padding}${fence}`;
 }
 
 function stageLines(summary: Summary): string[] {
   const lines = ['## Stages', ''];
   for (const stage of summary.stages) {
-    lines.push(`### ${stage.name}`, '', `Loss: ${describeLoss(stage)}. ${stage.epochs} epochs, batch ${stage.batchSize}.`, '');
+    lines.push(`### ${stage.name}`, '', `Loss: ${markdownText(describeLoss(stage))}. ${stage.epochs} epochs, batch ${stage.batchSize}.`, '');
     const termNames = Object.keys(stage.history[0]?.terms ?? {});
     lines.push(`| epoch | loss | ${termNames.join(' | ')} | val acc | seconds |`, `|---:|---:|${termNames.map(() => '---:|').join('')}---:|---:|`);
     for (const epoch of stage.history) {
-      lines.push(`| ${epoch.epoch} | ${epoch.loss.toFixed(4)} | ${termNames.map((name) => epoch.terms[name].toFixed(4)).join(' | ')} | ${percent(epoch.validationAccuracy)} | ${epoch.seconds.toFixed(1)} |`);
+      lines.push(`| ${epoch.epoch} | ${epoch.loss.toFixed(4)} | ${termNames.map((name) => epoch.terms[name].toFixed(4)).join(' | ')} | ${validationPercent(epoch.validationAccuracy) ?? '—'} | ${epoch.seconds.toFixed(1)} |`);
     }
     lines.push('');
   }

@@ -168,6 +168,14 @@ export function percent(fraction: number): string {
   return `${(fraction * 100).toFixed(2)}%`;
 }
 
+/**
+ * An epoch's validation accuracy as a percentage, or null when the run has no validation set: the
+ * trainer records NaN then, which JSON (summary.json, checkpoints) turns into null.
+ */
+export function validationPercent(accuracy: number | null): string | null {
+  return accuracy !== null && Number.isFinite(accuracy) ? percent(accuracy) : null;
+}
+
 export function bytes(count: number): string {
   if (count >= 1 << 20) return `${(count / (1 << 20)).toFixed(2)} MiB`;
   if (count >= 1 << 10) return `${(count / (1 << 10)).toFixed(1)} KiB`;

@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { initEngine, type EngineInfo } from '../engine/index.js';
 import { closeDataset, describeStorage, loadDataset, type DatasetSplits } from '../data/index.js';
+import { checkTrainingBatchSizes } from '../data/batch_limits.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
 import { buildModel } from '../models/build.js';
 import { saveModelDir } from '../models/io.js';
@@ -63,6 +64,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   const info = (message: string) => emit({ type: 'info', message });
   const source = options.source ?? 'config';
   for (const [spec, field] of modelSpecs(config)) build(spec, data, config.seed, 'check', `${source}: ${field}`).dispose();
+  checkTrainingBatchSizes(config, data.train, source);
   info(`writing to ${options.outDir}`);
   info(`engine: ${describeEngine(engine)}`);
   info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes, pixels ${describeStorage(data)}`);

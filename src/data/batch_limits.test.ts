@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InputError } from '../errors.js';
+import { parseConfig } from '../config/parse.js';
+import { checkBatchMemory, checkLatencyBatch, checkTrainingBatchSizes, tensorMemory, WASM_HEAP_BYTES } from './batch_limits.js';
+
+const GiB = 2 ** 30;
+
+function throwsInput(run: () => void, pattern: RegExp): void {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(error instanceof InputError, `expected InputError, got ${String(error)}`);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+test('the wasm backend holds tensors in its heap, at most 4 GiB however much memory the machine has', () => {
+  assert.equal(tensorMemory('wasm', 64 * GiB), WASM_HEAP_BYTES);
+  assert.equal(tensorMemory('wasm', 1 * GiB), 1 * GiB);
+  assert.equal(tensorMemory('cpu', 64 * GiB), 64 * GiB);
+  assert.equal(tensorMemory('onnxruntime', 64 * GiB), 64 * GiB);
+});
+
+test('a batch whose float32 pixels pass a quarter of the memory is refused, naming the field and the largest that fits', () => {
+  // An 8×8×1 sample is 64 floats = 256 B; a quarter of 1 MiB is 262,144 B = 1024 samples.
+  checkBatchMemory(1024, [8, 8, 1], 'distill.batchSize', 2 ** 20);
+  throwsInput(() => checkBatchMemory(1025, [8, 8, 1], 'distill.batchSize', 2 ** 20), /^distill\.batchSize: 1025 samples of 8×8×1 take 256\.3 KiB as float32, more than a quarter of the 1\.00 MiB of memory available; use at most 1024$/);
+});
+
+const config = (change: Record<string, unknown> = {}) => parseConfig({
+  dataset: { name: 'digits' },
+  teacher: { model: { type: 'mlp', hidden: [8] }, epochs: 1, batchSize: 32 },
+  student: { model: { type: 'mlp', hidden: [4] } },
+  distill: { epochs: 1, batchSize: 32, terms: [{ method: 'ce', weight: 1 }] },
+  ...change,
+});
+const train = { labels: { length: 1294 }, sampleShape: [8, 8, 1] };
+
+test('every training batch size must fit the training split', () => {
+  checkTrainingBatchSizes(config({ stages: [{ model: { type: 'mlp', hidden: [6] }, batchSize: 1294 }] }), train, 'exp.yaml', GiB);
+  throwsInput(() => checkTrainingBatchSizes(config({ teacher: { model: { type: 'mlp', hidden: [8] }, epochs: 1, batchSize: 1295 } }), train, 'exp.yaml', GiB),
+    /^exp\.yaml: teacher\.batchSize: 1295 is larger than the training split \(1294 samples\); use at most 1294$/);
+  throwsInput(() => checkTrainingBatchSizes(config({ distill: { epochs: 1, batchSize: 5000, terms: [{ method: 'ce', weight: 1 }] } }), train, 'exp.yaml', GiB), /^exp\.yaml: distill\.batchSize: 5000 is larger/);
+  throwsInput(() => checkTrainingBatchSizes(config({ stages: [{ model: { type: 'mlp', hidden: [6] } }, { model: { type: 'mlp', hidden: [6] }, batchSize: 2000 }] }), train, 'exp.yaml', GiB), /^exp\.yaml: stages\[1\]\.batchSize: 2000 is larger/);
+  // A loaded teacher is not trained, so it has no batch size to check.
+  checkTrainingBatchSizes(config({ teacher: { load: 'teacher/' } }), train, 'exp.yaml', GiB);
+});
+
+test('every training batch size must fit memory, for a split larger than memory (streamed)', () => {
+  const streamed = { labels: { length: 10_000_000 }, sampleShape: [8, 8, 1] };
+  throwsInput(() => checkTrainingBatchSizes(config({ distill: { epochs: 1, batchSize: 1025, terms: [{ method: 'ce', weight: 1 }] } }), streamed, 'exp.yaml', 2 ** 20), /^exp\.yaml: distill\.batchSize: 1025 samples of 8×8×1 take/);
+});
+
+test('the latency batch is at most the larger of the test split and 4096, and fits memory', () => {
+  checkLatencyBatch(4096, { labels: { length: 359 }, sampleShape: [8, 8, 1] }, GiB);
+  checkLatencyBatch(10_000, { labels: { length: 10_000 }, sampleShape: [28, 28, 1] }, GiB);
+  throwsInput(() => checkLatencyBatch(10_000_000, { labels: { length: 359 }, sampleShape: [8, 8, 1] }, GiB), /^--latency-batch: 10000000 is larger than 4096 \(or the test split, 359 samples, if larger\)$/);
+  // 4096 samples of 224×224×3 floats take 2.30 GiB, over a quarter of 4 GiB.
+  throwsInput(() => checkLatencyBatch(4096, { labels: { length: 100 }, sampleShape: [224, 224, 3] }, 4 * GiB), /^--latency-batch: 4096 samples of 224×224×3 take 2\.30 GiB as float32, more than a quarter/);
+});
