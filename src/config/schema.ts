@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { scheduled, type Scheduled } from '../schedules/index.js';
-import { endpointProblem, headerNameProblem } from '../teachers/remote_endpoint.js';
+import { endpointProblem, headerNameProblem } from '../util/endpoint.js';
 
 const positiveInt = z.number().int().positive();
 const rate = z.number().min(0).lt(1);

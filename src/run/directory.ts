@@ -9,13 +9,14 @@
  *   nothing it did not create.
  * Call it holding the run's lock: nothing else writes there meanwhile.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { temporaryWriter, writeFileAtomic } from '../util/atomic.js';
 import { isRunning } from '../util/process.js';
+import { readRegularFile } from '../util/regular_file.js';
 
 export const RUN_MARKER = '.kdkit-run.json';
 /** The lock a run holds on its directory (see util/lock.ts); a second run on the same --out is refused. */
@@ -115,7 +116,7 @@ function readMarker(outDir: string): RunMarker | null {
   let parsed;
   try {
     if (!lstatSync(path).isFile()) throw new Error('not a regular file');
-    parsed = markerSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+    parsed = markerSchema.safeParse(JSON.parse(readRegularFile(path, 16 * 1024 * 1024).toString('utf8')));
   } catch (error) {
     throw new InputError(`${path}: cannot read kdkit's run marker (${(error as Error).message}); remove it if this is not a kdkit run directory`);
   }

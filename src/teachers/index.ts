@@ -8,7 +8,7 @@ import type { DatasetSplits } from '../data/dataset.js';
 import { InputError } from '../errors.js';
 import { loadModelDir } from '../models/io.js';
 import { openOnnxTeacher } from './onnx.js';
-import { resolveHeaders } from './remote_endpoint.js';
+import { resolveHeaders } from '../util/endpoint.js';
 import { tfjsTeacher } from './tfjs.js';
 import type { Teacher } from './teacher.js';
 import type { Preprocessing } from './preprocess.js';

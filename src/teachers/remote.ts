@@ -12,7 +12,7 @@
 import { InputError } from '../errors.js';
 import { sha256 } from '../util/hash.js';
 import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
-import { checkHeaders, endpointIdentity, endpointUrl, redactUrl } from './remote_endpoint.js';
+import { checkHeaders, endpointIdentity, endpointUrl, redactUrl } from '../util/endpoint.js';
 import { mapConcurrent, requestWithRetries, type RetryPolicy } from './remote_http.js';
 import { checkInput, inputSampleDims, parseJson, parseMetadata, pick, protocolHint, readOutput, serverMessage, type ResponseTensor, type TensorMetadata } from './remote_protocol.js';
 import type { Teacher, TeacherInfo } from './teacher.js';

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError } from '../errors.js';
-import { redactUrl } from './remote_endpoint.js';
+import { redactUrl } from '../util/endpoint.js';
 
 export interface RetryPolicy {
   /** Per-attempt timeout, reading the response body included. */

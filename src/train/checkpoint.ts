@@ -6,15 +6,18 @@
  * written under a temporary name, synced, then renamed, so a kill at any instant leaves the last
  * complete checkpoint as it was; only the newest `keep` are kept.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { FileWriteError, temporaryPath, temporaryWriter, writeFileAtomic } from '../util/atomic.js';
 import { isRunning } from '../util/process.js';
+import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
 import { sha256 } from '../util/hash.js';
 import type { EpochRecord } from './trainer.js';
 
 const FORMAT = 'kdkit-checkpoint/1';
 const PREFIX = 'ckpt-';
+/** state.json holds positions and per-epoch metrics: kilobytes, far below this. */
+const MAX_STATE_BYTES = 64 * 1024 * 1024;
 
 export interface CheckpointState {
   format: typeof FORMAT;
@@ -78,8 +81,9 @@ export function latestCheckpoint(stageDirectory: string): Checkpoint | null {
   for (const name of checkpointNames(stageDirectory)) {
     const directory = join(stageDirectory, name);
     try {
-      const state = JSON.parse(readFileSync(join(directory, 'state.json'), 'utf8')) as CheckpointState;
-      const bytes = readFileSync(join(directory, 'tensors.bin'));
+      // Regular files only: anything else planted in the run directory is a damaged checkpoint, never a hang.
+      const state = JSON.parse(readRegularFile(join(directory, 'state.json'), MAX_STATE_BYTES).toString('utf8')) as CheckpointState;
+      const bytes = readRegularFile(join(directory, 'tensors.bin'), MAX_WHOLE_FILE_BYTES);
       if (state.format !== FORMAT || sha256(bytes) !== state.tensorsSha256) continue;
       const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
       const tensors: Float32Array[] = [];

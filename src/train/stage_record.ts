@@ -4,10 +4,11 @@
  * --resume continues or reuses a stage only for the config that trained it, and otherwise names
  * what changed instead of passing old weights off as the new config's.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readRegularFile } from '../util/regular_file.js';
 
 /** The stage's inputs keyed as the config names them: `{distill: {epochs: 6}, seed: 1, …}`. */
 export type StageInputs = Record<string, unknown>;
@@ -51,7 +52,7 @@ export function checkStageRecord(directory: string, stage: string, inputs: Stage
 
 function readRecord(path: string): StageInputs | null {
   try {
-    const record = JSON.parse(readFileSync(path, 'utf8')) as { format?: unknown; inputs?: unknown };
+    const record = JSON.parse(readRegularFile(path, 16 * 1024 * 1024).toString('utf8')) as { format?: unknown; inputs?: unknown };
     return record.format === FORMAT && typeof record.inputs === 'object' && record.inputs !== null ? (record.inputs as StageInputs) : null;
   } catch {
     return null;

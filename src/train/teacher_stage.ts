@@ -9,7 +9,7 @@ import type { ExperimentConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { buildModel } from '../models/build.js';
 import { openTeacher, type OpenedTeacher } from '../teachers/index.js';
-import { redactUrl } from '../teachers/remote_endpoint.js';
+import { redactUrl } from '../util/endpoint.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
 import type { Teacher } from '../teachers/teacher.js';
 import type { StageSummary } from '../report/summary.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../errors.js';
-import { endpointIdentity, endpointProblem, endpointUrl, redactUrl, resolveHeaders } from './remote_endpoint.js';
+import { endpointIdentity, endpointProblem, endpointUrl, redactUrl, resolveHeaders } from './endpoint.js';
 
 test('redactUrl hides the user and password, query values and the fragment, and keeps the rest', () => {
   assert.equal(redactUrl('http://kd:pw@gpu-box:8000/kserve/?token=abc&tag=1#x'), 'http://***@gpu-box:8000/kserve/?token=***&tag=***#***');
