@@ -227,8 +227,11 @@ export const exportSpec = z.strictObject({
 });
 export type ExportConfig = z.infer<typeof exportSpec>;
 
-/** The largest seed: the largest integer a double holds exactly (zod's int() bound, said out loud for --seed). */
-export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+/**
+ * The largest seed. The generators take 32 bits (util/rng.ts), so a larger seed would repeat a
+ * smaller one's run; below 2³¹ the seeds derived for stages (seed + 1, seed + 100 + i) stay distinct too.
+ */
+export const MAX_SEED = 2 ** 31 - 1;
 
 export const experimentSpec = z.strictObject({
   seed: z.number().int().min(0).max(MAX_SEED).default(1),
