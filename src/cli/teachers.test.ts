@@ -169,3 +169,11 @@ test('credentials in a remote URL, and a header whose variable is unset, exit 2 
     await server.close();
   }
 });
+
+test('a normalize with 3 channels for 1-channel data is exit 2 naming the field', () => {
+  const out = join(directory, 'normalize-channels');
+  const onnx = kdkit('run', config('normalize-rgb', `{onnx: ${fixture}, inputLayout: nchw, normalize: {mean: [0.485, 0.456, 0.406], std: [0.2]}}`), '--out', out);
+  assertBadInput(onnx, /teacher\.normalize\.mean has 3 values; the dataset's samples have 1 channel: give one value for all of them/, out);
+  const remote = kdkit('run', config('normalize-remote', "{remote: {url: 'http://127.0.0.1:9/', model: m, normalize: {mean: [0.5], std: [0.2, 0.2]}}}"), '--out', out);
+  assertBadInput(remote, /teacher\.remote\.normalize\.std has 2 values; the dataset's samples have 1 channel/, out);
+});

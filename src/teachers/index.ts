@@ -33,7 +33,7 @@ export async function openTeacher(config: ExperimentConfig, data: DatasetSplits,
   }
   if ('onnx' in spec) {
     const teacher = await openOnnxTeacher({
-      path: spec.onnx, preprocessing: preprocessingOf(spec), inputName: spec.inputName, outputName: spec.outputName,
+      path: spec.onnx, preprocessing: preprocessingOf(spec, sampleShape[2], `${options.source}: teacher.normalize`), inputName: spec.inputName, outputName: spec.outputName,
       sampleShape, numClasses, source: `${options.source}: teacher.onnx`,
     });
     return { teacher, model: null };
@@ -44,7 +44,7 @@ export async function openTeacher(config: ExperimentConfig, data: DatasetSplits,
     const teacher = await connectRemoteTeacher({
       url: remote.url, headers: resolveHeaders(remote.headers, options.env ?? process.env, `${options.source}: teacher.remote.headers`),
       model: remote.model, version: remote.version, inputName: remote.inputName, outputName: remote.outputName, featureOutputs: remote.featureOutputs,
-      preprocessing: preprocessingOf(remote), sampleShape, batchSize: remote.batchSize, concurrency: remote.concurrency,
+      preprocessing: preprocessingOf(remote, sampleShape[2], `${options.source}: teacher.remote.normalize`), sampleShape, batchSize: remote.batchSize, concurrency: remote.concurrency,
       timeoutMs: remote.timeoutMs, retries: remote.retries, maxResponseBytes: remote.maxResponseBytes, source: `${options.source}: teacher.remote`,
     });
     if (teacher.info.classes !== null && teacher.info.classes !== numClasses) {
@@ -56,6 +56,13 @@ export async function openTeacher(config: ExperimentConfig, data: DatasetSplits,
   throw new InputError(`${options.source}: teacher: this teacher is trained by the run (teacher.model); it has to exist first (teacher.load, teacher.onnx or teacher.remote)`);
 }
 
-function preprocessingOf(spec: { inputLayout: 'nhwc' | 'nchw'; normalize?: { mean: number[]; std: number[] } }): Preprocessing {
+/** The adapter's preprocessing; `normalize` takes one value for every channel, or one per channel of the dataset's samples. */
+function preprocessingOf(spec: { inputLayout: 'nhwc' | 'nchw'; normalize?: { mean: number[]; std: number[] } }, channels: number, field: string): Preprocessing {
+  for (const key of ['mean', 'std'] as const) {
+    const values = spec.normalize?.[key];
+    if (values !== undefined && values.length !== 1 && values.length !== channels) {
+      throw new InputError(`${field}.${key} has ${values.length} values; the dataset's samples have ${channels} channel${channels === 1 ? '' : 's'}: give one value for all of them${channels === 1 ? '' : ` or ${channels}, one per channel`}`);
+    }
+  }
   return { inputLayout: spec.inputLayout, ...(spec.normalize ? { normalize: spec.normalize } : {}) };
 }
