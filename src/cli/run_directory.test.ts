@@ -184,3 +184,27 @@ test('--resume after the config changed is exit 2 naming each change; --retrain-
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /student: finished in ckpt-\d+, not retrained/);
 });
+
+test('a full disk stops the run naming the file, leaves no temporary behind, and --resume continues once there is room', (t) => {
+  const directory = temporaryDirectory();
+  const disk = join(directory, 'disk');
+  mkdirSync(disk);
+  // A 96 KiB tmpfs fills up during the teacher's checkpoints (tests run as root, as CI does).
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', disk], { encoding: 'utf8' });
+  assert.equal(mounted.status, 0, `mounting a small tmpfs (needs root): ${mounted.stderr}`);
+  t.after(() => spawnSync('umount', [disk]));
+  const path = config(directory, 'c.yaml', { teacher: '{model: {type: mlp, hidden: [32]}, epochs: 3, batchSize: 32}' });
+  const out = join(disk, 'run');
+  const full = kdkit('run', path, '--out', out);
+  assert.equal(full.status, 1, full.stderr);
+  assert.match(full.stderr, new RegExp(`kdkit: run failed: cannot write ${out}/\\S+: ENOSPC \\(no space left on the device\\)`));
+  const left = readdirSync(out, { recursive: true, encoding: 'utf8' });
+  assert.deepEqual(left.filter((name) => name.endsWith('.tmp')), [], 'no temporary file or directory left');
+  assert.equal(spawnSync('mount', ['-o', 'remount,size=16m', disk]).status, 0);
+  const resumed = kdkit('run', path, '--out', out, '--resume');
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, /teacher: resuming from ckpt-\d+/);
+  const fresh = join(directory, 'fresh');
+  assert.equal(kdkit('run', path, '--out', fresh).status, 0);
+  assert.ok(readFileSync(join(out, 'student', 'weights.bin')).equals(readFileSync(join(fresh, 'student', 'weights.bin'))), 'the same student as a run that never ran out of space');
+});

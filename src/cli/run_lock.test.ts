@@ -114,6 +114,13 @@ test('the lock is released on SIGTERM, on a failed run (exit 1) and on a failed 
   assert.equal((await run.exited).status, 143);
   assert.match(run.output().stderr, new RegExp(`kdkit: interrupted \\(SIGTERM\\)\\. Kept in ${terminated}: the checkpoints of every stage so far and the soft labels; continue with\n  kdkit run \\S+ --out ${terminated} --resume\n`));
   assert.ok(!existsSync(join(terminated, RUN_LOCK)), 'released on SIGTERM');
+  // Ctrl-C: 128 + 2, the same words.
+  const interrupted = start('run', config(directory, 100), '--out', terminated, '--resume');
+  await waitFor('the resumed run to take its lock', () => existsSync(join(terminated, RUN_LOCK)) && /resuming|teacher epoch/.test(interrupted.output().stdout));
+  interrupted.kill('SIGINT');
+  assert.equal((await interrupted.exited).status, 130);
+  assert.match(interrupted.output().stderr, new RegExp(`kdkit: interrupted \\(SIGINT\\)\\. Kept in ${terminated}: .*continue with\n  kdkit run \\S+ --out ${terminated} --resume\n`));
+  assert.ok(!existsSync(join(terminated, RUN_LOCK)), 'released on SIGINT');
 
   const diverged = join(directory, 'diverged');
   const divergent = join(directory, 'divergent.yaml');

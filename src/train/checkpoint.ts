@@ -64,13 +64,19 @@ export function saveCheckpoint(stageDirectory: string, state: Omit<CheckpointSta
   } catch (error) {
     throw new FileWriteError(temporary, error);
   }
-  writeFileAtomic(join(temporary, 'tensors.bin'), bytes);
-  writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(full) + '\n');
-  syncDirectory(temporary);
-  // A checkpoint of the same step (a resumed run passing it again) is replaced whole.
-  rmSync(final, { recursive: true, force: true });
-  renameSync(temporary, final);
-  syncDirectory(stageDirectory);
+  try {
+    writeFileAtomic(join(temporary, 'tensors.bin'), bytes);
+    writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(full) + '\n');
+    syncDirectory(temporary);
+    // A checkpoint of the same step (a resumed run passing it again) is replaced whole.
+    rmSync(final, { recursive: true, force: true });
+    renameSync(temporary, final);
+    syncDirectory(stageDirectory);
+  } catch (error) {
+    // A full disk leaves the previous checkpoints as they were, and nothing half-written beside them.
+    rmSync(temporary, { recursive: true, force: true });
+    throw new FileWriteError(final, error instanceof FileWriteError ? error.cause : error);
+  }
   for (const old of checkpointNames(stageDirectory).slice(keep)) rmSync(join(stageDirectory, old), { recursive: true, force: true });
   return final;
 }
