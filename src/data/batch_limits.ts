@@ -1,7 +1,7 @@
 /**
  * Batch sizes checked against the data once it is known, before anything trains or is timed: a
- * batch must come from the split it is drawn from and its pixels must fit in memory. Without
- * this, a batch of 1e12 trained the whole teacher and then failed allocating the student's batch.
+ * batch's pixels must fit in memory. Without this, a batch of 1e12 trained the whole teacher and
+ * then failed allocating the student's batch (the schema now also caps batch sizes at 2^24).
  */
 import { InputError } from '../errors.js';
 import type { ExperimentConfig } from '../config/schema.js';
@@ -48,7 +48,7 @@ export function checkBatchMemory(batchSize: number, sampleShape: readonly number
   );
 }
 
-/** Every batch size the run trains with (teacher, assistants, student) fits the training split and memory. */
+/** Every batch the run trains with (teacher, assistants, student) fits in memory. */
 export function checkTrainingBatchSizes(
   config: Pick<ExperimentConfig, 'teacher' | 'distill' | 'stages' | 'backend'>,
   train: Split,
@@ -60,11 +60,9 @@ export function checkTrainingBatchSizes(
   fields.push([config.distill.batchSize, 'distill.batchSize']);
   // A stage without its own batch size has distill's, which is checked (and named) first.
   config.stages.forEach((stage, index) => fields.push([stage.batchSize, `stages[${index}].batchSize`]));
+  // A batch larger than the split is the whole split (the trainer allocates no more), as in Keras' fit.
   const count = train.labels.length;
-  for (const [batchSize, field] of fields) {
-    if (batchSize > count) throw new InputError(`${source}: ${field}: ${batchSize} is larger than the training split (${count} samples); use at most ${count}`);
-    checkBatchMemory(batchSize, train.sampleShape, `${source}: ${field}`, memoryBytes);
-  }
+  for (const [batchSize, field] of fields) checkBatchMemory(Math.min(batchSize, count), train.sampleShape, `${source}: ${field}`, memoryBytes);
 }
 
 /** `kdkit eval --latency-batch`: at most the larger of MAX_LATENCY_BATCH and the test split, and within memory. */

@@ -137,7 +137,8 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
   const rng = new Rng(options.seed);
   const count = train.labels.length;
   const stepsPerEpoch = batchCount(count, batchSize);
-  const buffers = allocateBatch(train, batchSize);
+  // A batch larger than the split is the whole split, as in Keras' fit.
+  const buffers = allocateBatch(train, Math.min(batchSize, count));
   const checkpoints = options.checkpoints;
   // Everything a checkpoint restores: weights (trainable or not: batch-norm statistics too), then
   // the optimizer's slots of the trained variables.
