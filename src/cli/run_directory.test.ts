@@ -208,3 +208,16 @@ test('a full disk stops the run naming the file, leaves no temporary behind, and
   assert.equal(kdkit('run', path, '--out', fresh).status, 0);
   assert.ok(readFileSync(join(out, 'student', 'weights.bin')).equals(readFileSync(join(fresh, 'student', 'weights.bin'))), 'the same student as a run that never ran out of space');
 });
+
+test("the cache `kdkit cache build` fills where `kdkit run` will look does not make that directory foreign", () => {
+  const directory = temporaryDirectory();
+  const teacherConfig = config(directory, 'teach.yaml');
+  assert.equal(kdkit('run', teacherConfig, '--out', join(directory, 'teacher-run')).status, 0);
+  const path = config(directory, 'load.yaml', { teacher: `{load: ${join(directory, 'teacher-run', 'teacher')}}` });
+  const built = kdkitIn(directory, 'cache', 'build', path);
+  assert.equal(built.status, 0, built.stderr);
+  assert.deepEqual(readdirSync(join(directory, 'runs', 'load-seed1')), ['cache']);
+  const run = kdkitIn(directory, 'run', path);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /soft labels: cached/);
+});

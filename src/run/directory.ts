@@ -58,8 +58,10 @@ export interface ClaimedDirectory {
 export function claimRunDirectory(outDir: string, options: ClaimOptions): ClaimedDirectory {
   const entries = readdirSync(outDir).filter((name) => name !== RUN_LOCK);
   const previous = readMarker(outDir);
-  if (previous === null && entries.length > 0 && !options.force) {
-    const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, … (${entries.length} entries)` : '');
+  // `kdkit cache build CONFIG` fills the cache/ of the directory `kdkit run CONFIG` will use, before it exists as a run.
+  const foreign = entries.filter((name) => !(name === 'cache' && holdsOnlyStoreEntries(join(outDir, name))));
+  if (previous === null && foreign.length > 0 && !options.force) {
+    const shown = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? `, … (${foreign.length} entries)` : '');
     throw new InputError(`${outDir} is not empty and is not a kdkit run directory (it holds ${shown}); kdkit writes only into a new or empty directory or one of its own runs, so it cannot overwrite your files. Give another --out, or add --force to write into this one anyway (kdkit then replaces the entries it writes: ${options.planned.join(', ')}).`);
   }
   if (previous !== null && options.defaultDirectory && previous.source !== options.source) {
@@ -174,4 +176,13 @@ function sweepTemporaries(outDir: string, path: string): string[] {
 function isOrphanedTemporary(name: string): boolean {
   const writer = temporaryWriter(name);
   return writer !== null && writer !== process.pid && !isRunning(writer);
+}
+
+/** A directory holding soft-label store entries (and their locks) only, as `kdkit cache build` leaves one. */
+function holdsOnlyStoreEntries(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory() && readdirSync(path).every((name) => /^soft-labels-[0-9a-f]+(\.lock)?$/.test(name));
+  } catch {
+    return false;
+  }
 }

@@ -88,7 +88,7 @@ test('the lock of a holder killed and left a zombie (its parent never reaps it) 
   const script = `import { lockDirectory } from '${module}';\nawait lockDirectory(${JSON.stringify(directory)}, { what: 'x' });\nconsole.log(process.pid);\nsetInterval(() => {}, 1000);`;
   // The shell execs sleep, which becomes the holder's parent and never waits for it, as a
   // container's PID 1 without an init does not.
-  const parent = spawn('sh', ['-c', 'node --input-type=module -e "$0" & exec sleep 60', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawn('sh', ['-c', '"$1" --input-type=module -e "$0" & exec sleep 60', script, process.execPath], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const holderPid = Number(String((await once(parent.stdout, 'data'))[0]).trim());
     process.kill(holderPid, 'SIGKILL');
