@@ -221,3 +221,14 @@ test("the cache `kdkit cache build` fills where `kdkit run` will look does not m
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /soft labels: cached/);
 });
+
+test('a finished run of a kdkit from before the marker is still kdkit\'s to run in again', () => {
+  const directory = temporaryDirectory();
+  const path = config(directory, 'c.yaml');
+  const out = join(directory, 'run');
+  assert.equal(kdkit('run', path, '--out', out).status, 0);
+  spawnSync('rm', [join(out, RUN_MARKER)]);
+  const again = kdkit('run', path, '--out', out);
+  assert.equal(again.status, 0, again.stderr);
+  assert.ok(existsSync(join(out, RUN_MARKER)));
+});

@@ -60,7 +60,7 @@ export function claimRunDirectory(outDir: string, options: ClaimOptions): Claime
   const previous = readMarker(outDir);
   // `kdkit cache build CONFIG` fills the cache/ of the directory `kdkit run CONFIG` will use, before it exists as a run.
   const foreign = entries.filter((name) => !(name === 'cache' && holdsOnlyStoreEntries(join(outDir, name))));
-  if (previous === null && foreign.length > 0 && !options.force) {
+  if (previous === null && foreign.length > 0 && !options.force && !isEarlierKdkitRun(outDir)) {
     const shown = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? `, … (${foreign.length} entries)` : '');
     throw new InputError(`${outDir} is not empty and is not a kdkit run directory (it holds ${shown}); kdkit writes only into a new or empty directory or one of its own runs, so it cannot overwrite your files. Give another --out, or add --force to write into this one anyway (kdkit then replaces the entries it writes: ${options.planned.join(', ')}).`);
   }
@@ -182,6 +182,16 @@ function isOrphanedTemporary(name: string): boolean {
 function holdsOnlyStoreEntries(path: string): boolean {
   try {
     return lstatSync(path).isDirectory() && readdirSync(path).every((name) => /^soft-labels-[0-9a-f]+(\.lock)?$/.test(name));
+  } catch {
+    return false;
+  }
+}
+
+/** A finished run of a kdkit from before the marker: its summary.json says kdkit wrote it. */
+function isEarlierKdkitRun(outDir: string): boolean {
+  try {
+    const summary = JSON.parse(readRegularFile(join(outDir, 'summary.json'), 64 * 1024 * 1024).toString('utf8')) as { kdkit?: { version?: unknown } };
+    return typeof summary?.kdkit?.version === 'string';
   } catch {
     return false;
   }
