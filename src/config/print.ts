@@ -21,6 +21,7 @@ export function formatConfig(config: ExperimentConfig): string {
   return stringify(configInput(config));
 }
 
-function termInput({ method, weight, options }: TermConfig): z.input<typeof termSpec> {
+/** A term as the config writes it: `{method: kd, weight: 0.9, temperature: 4}`. */
+export function termInput({ method, weight, options }: TermConfig): z.input<typeof termSpec> {
   return { method, weight, ...options };
 }

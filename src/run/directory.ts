@@ -14,8 +14,7 @@ import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { ExperimentConfig } from '../config/schema.js';
-import { temporaryWriter, writeFileAtomic } from '../util/atomic.js';
-import { isRunning } from '../util/process.js';
+import { isOrphanedTemporary, writeFileAtomic } from '../util/atomic.js';
 import { readRegularFile } from '../util/regular_file.js';
 
 export const RUN_MARKER = '.kdkit-run.json';
@@ -172,11 +171,6 @@ function sweepTemporaries(outDir: string, path: string): string[] {
   return swept;
 }
 
-/** A temporary (util/atomic.ts) whose writer no longer runs. */
-function isOrphanedTemporary(name: string): boolean {
-  const writer = temporaryWriter(name);
-  return writer !== null && writer !== process.pid && !isRunning(writer);
-}
 
 /** A directory holding soft-label store entries (and their locks) only, as `kdkit cache build` leaves one. */
 function holdsOnlyStoreEntries(path: string): boolean {

@@ -15,8 +15,7 @@ import type { Dataset } from '../data/dataset.js';
 import { sampleCount } from '../data/dataset.js';
 import { sha256 } from '../util/hash.js';
 import { withDirectoryLock } from '../util/lock.js';
-import { isRunning } from '../util/process.js';
-import { temporaryWriter, writeFileAtomic } from '../util/atomic.js';
+import { isOrphanedTemporary, writeFileAtomic } from '../util/atomic.js';
 import { InputError } from '../errors.js';
 import { datasetFingerprint } from './cache.js';
 import type { Teacher } from './teacher.js';
@@ -173,8 +172,7 @@ function removeOrphanedTemporaries(directory: string): void {
     return;
   }
   for (const name of names) {
-    const writer = temporaryWriter(name);
-    if (writer !== null && writer !== process.pid && !isRunning(writer)) rmSync(join(directory, name), { force: true });
+    if (isOrphanedTemporary(name)) rmSync(join(directory, name), { force: true });
   }
 }
 

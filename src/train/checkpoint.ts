@@ -8,8 +8,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { FileWriteError, temporaryPath, temporaryWriter, writeFileAtomic } from '../util/atomic.js';
-import { isRunning } from '../util/process.js';
+import { FileWriteError, isOrphanedTemporary, temporaryPath, writeFileAtomic } from '../util/atomic.js';
 import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
 import { sha256 } from '../util/hash.js';
 import type { EpochRecord } from './trainer.js';
@@ -114,8 +113,7 @@ export function latestCheckpoint(stageDirectory: string): Checkpoint | null {
 export function clearCheckpoints(stageDirectory: string): void {
   if (!existsSync(stageDirectory)) return;
   for (const name of readdirSync(stageDirectory)) {
-    const writer = temporaryWriter(name);
-    if (name.startsWith(PREFIX) || (writer !== null && writer !== process.pid && !isRunning(writer))) rmSync(join(stageDirectory, name), { recursive: true, force: true });
+    if (name.startsWith(PREFIX) || isOrphanedTemporary(name)) rmSync(join(stageDirectory, name), { recursive: true, force: true });
   }
 }
 

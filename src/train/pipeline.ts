@@ -21,6 +21,7 @@ import { exportStudent } from '../export/student.js';
 import type { EpochRecord, TrainEvent } from './trainer.js';
 import { stageRunner, type StageRunner } from './stage_runner.js';
 import type { StageInputs } from './stage_record.js';
+import { termInput } from '../config/print.js';
 import { prepareTerms, teacherFeatureSource, type TapSource, type TeacherSource } from './terms.js';
 import { obtainTeacher } from './teacher_stage.js';
 import { withSeededMathRandom } from '../util/seeded_random.js';
@@ -242,11 +243,6 @@ function recordedStages(config: ExperimentConfig, data: DatasetSplits, runStage:
 
 function trainingInputs(training: Link['training']): StageInputs {
   return { epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer };
-}
-
-/** A term as the config writes it: `{method: kd, weight: 0.9, temperature: 4}`. */
-function termInput(term: TermConfig): StageInputs {
-  return { method: term.method, weight: term.weight, ...term.options };
 }
 
 /** A teacher's logits over the training set, from the soft-label store when this teacher and data are there. */

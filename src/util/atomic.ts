@@ -1,6 +1,7 @@
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, basename } from 'node:path';
+import { isRunning } from './process.js';
 
 /** A write that failed, naming the file (ENOSPC, EACCES, EROFS…): exit 1, with the path in the message. */
 export class FileWriteError extends Error {
@@ -56,6 +57,12 @@ export function temporaryWriter(name: string): number | null {
   // The random part may be all digits: the current form is tried first, so it is never taken for the pid.
   const match = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name) ?? /^\..+\.(\d+)\.tmp$/.exec(name);
   return match ? Number(match[1]) : null;
+}
+
+/** Whether `name` is a temporary (temporaryPath's) of a writer that no longer runs: a leftover, safe to remove. */
+export function isOrphanedTemporary(name: string): boolean {
+  const writer = temporaryWriter(name);
+  return writer !== null && writer !== process.pid && !isRunning(writer);
 }
 
 function describeCode(code: string): string {
