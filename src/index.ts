@@ -19,15 +19,15 @@ export type { DeployConfig, ExperimentConfig, ExperimentInput, ExportConfig, Mod
 export { demoConfig } from './config/demo.js';
 
 export { trainStage, type StageOptions, type StageResult, type EpochRecord, type TrainEvent, type WeightedTerm } from './train/trainer.js';
-export { runExperiment, type RunEvent, type RunOptions } from './train/pipeline.js';
-export { predictLogits, accuracy } from './train/batches.js';
+export { runExperiment, type RunEvent, type RunOptions } from './run/pipeline.js';
+export { predictLogits, accuracy } from './models/predict.js';
 export { evaluateModel, type ModelEvaluation } from './eval/evaluate.js';
 export { classificationMetrics, compareWithTeacher, type ClassificationMetrics, type ClassMetrics, type TeacherComparison } from './eval/metrics.js';
 export { measureLatency, measureLatencyMs, type LatencyStats } from './eval/latency.js';
 export { evaluateGate, type GateCheck, type GateResult } from './eval/gate.js';
 export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
-export { serializeQuantized, saveQuantizedModelDir } from './export/tfjs.js';
-export type { ExportRecord, Quantization } from './export/record.js';
+export { serializeQuantized, saveQuantizedModelDir } from './models/quantize.js';
+export type { ExportRecord, Quantization } from './eval/export_record.js';
 export { softLabelsFromStore, listEntries, verifyEntry, removeEntry, type StoreOptions, type SoftLabelEntry, type StoreManifest } from './teachers/store.js';
 export { openTeacher, type OpenedTeacher, type Teacher, type TeacherInfo } from './teachers/index.js';
 export { openOnnxTeacher, type OnnxTeacherOptions } from './teachers/onnx.js';

@@ -9,7 +9,7 @@ import { checkLatencyBatch, tensorMemory } from '../data/batch_limits.js';
 import { loadModelDir } from '../models/io.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { classificationMetrics, compareWithTeacher } from '../eval/metrics.js';
-import { predictLogits } from '../train/batches.js';
+import { predictLogits } from '../models/predict.js';
 import { measureOnnxLatency, onnxLogits } from '../export/onnx_run.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';

@@ -9,7 +9,7 @@ import { loadConfigFile, parseConfig } from '../config/parse.js';
 import { formatConfig } from '../config/print.js';
 import { demoConfig, type DemoDataset } from '../config/demo.js';
 import { experimentSpec, MAX_SEED, type ExperimentConfig } from '../config/schema.js';
-import { runExperiment, type RunEvent } from '../train/pipeline.js';
+import { runExperiment, type RunEvent } from '../run/pipeline.js';
 import { jsonlLogger, writeRunReports } from '../report/write.js';
 import { comparisonRows, distillationGainPoints, formatTable } from '../report/table.js';
 import { progressReporter } from './progress.js';

@@ -3,7 +3,7 @@
  * accuracy, ETA), or one plain line per epoch otherwise.
  */
 import cliProgress from 'cli-progress';
-import type { RunEvent } from '../train/pipeline.js';
+import type { RunEvent } from '../run/pipeline.js';
 import { validationPercent } from '../report/table.js';
 
 export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) => void {

@@ -1,8 +1,8 @@
 import type * as tf from '../engine/tf.js';
 import type { Dataset } from '../data/dataset.js';
-import { predictLogits } from '../train/batches.js';
+import { predictLogits } from '../models/predict.js';
 import { multiplyAccumulates } from '../models/build.js';
-import { quantizedSizes } from '../export/tfjs.js';
+import { quantizedSizes } from '../models/quantize.js';
 import { measureLatency, timeCallsAsync, type LatencyOptions, type LatencyStats } from './latency.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { OnnxTeacher } from '../teachers/onnx.js';

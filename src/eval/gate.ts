@@ -1,6 +1,6 @@
 /** The deployment gate: the student's measured figures against the limits of `deploy:`. */
 import { InputError } from '../errors.js';
-import type { ExportRecord } from '../export/record.js';
+import type { ExportRecord } from './export_record.js';
 import type { ModelEvaluation } from './evaluate.js';
 
 export interface GateCheck {

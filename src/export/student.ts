@@ -9,12 +9,12 @@ import type * as tf from '../engine/tf.js';
 import type { Dataset } from '../data/dataset.js';
 import type { DeployConfig, ExportConfig } from '../config/schema.js';
 import { loadModelDir, saveModelDir } from '../models/io.js';
-import { accuracy, predictLogits } from '../train/batches.js';
-import { saveQuantizedModelDir } from './tfjs.js';
+import { accuracy, predictLogits } from '../models/predict.js';
+import { saveQuantizedModelDir } from '../models/quantize.js';
 import { exportOnnx, onnxOpset } from './onnx.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { compareLogits, measureOnnxLatency, onnxLogits } from './onnx_run.js';
-import type { ExportRecord, OnnxExport, Quantization, TfjsExport } from './record.js';
+import type { ExportRecord, OnnxExport, Quantization, TfjsExport } from '../eval/export_record.js';
 import type { LatencyOptions } from '../eval/latency.js';
 
 /** Largest |logit difference| a float32 ONNX export may show against TensorFlow.js. */

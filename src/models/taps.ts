@@ -5,7 +5,12 @@
 import * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import type { FeatureRequirement } from '../methods/index.js';
-import type { StudentTaps } from '../train/trainer.js';
+
+/** A model seen as a multi-output model, [logits, ...tapped layers]; `outputs[tap]` indexes them. */
+export interface TappedModel {
+  model: tf.LayersModel;
+  outputs: Record<string, number>;
+}
 
 /** The tap name for the input of the logits layer: the last hidden representation. */
 export const PENULTIMATE = 'penultimate';
@@ -37,7 +42,7 @@ export function resolveTap(model: tf.LayersModel, name: string, field: string): 
  * each tap's index among them (two names may tap the same tensor, e.g. 'penultimate' and the
  * last hidden layer). It shares every weight with `model`.
  */
-export function tappedModel(model: tf.LayersModel, names: string[], field: (name: string) => string): StudentTaps {
+export function tappedModel(model: tf.LayersModel, names: string[], field: (name: string) => string): TappedModel {
   const distinct: tf.SymbolicTensor[] = [model.outputs[0]];
   const outputs: Record<string, number> = {};
   for (const name of names) {

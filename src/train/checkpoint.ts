@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { FileWriteError, isOrphanedTemporary, temporaryPath, writeFileAtomic } from '../util/atomic.js';
 import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
 import { sha256 } from '../util/hash.js';
-import type { EpochRecord } from './trainer.js';
+import type { EpochRecord } from './events.js';
 
 const FORMAT = 'kdkit-checkpoint/1';
 const PREFIX = 'ckpt-';

@@ -9,7 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import { buildModel } from '../models/build.js';
 import { methods } from '../methods/index.js';
 import { latestCheckpoint } from './checkpoint.js';
-import { stageRunner } from './stage_runner.js';
+import { stageRunner } from '../run/stage_runner.js';
 import { DivergenceError, trainStage, type StageOptions, type TrainEvent } from './trainer.js';
 import { memoryDataset } from '../data/dataset.js';
 

@@ -11,7 +11,7 @@ import { allPixels, loadDataset, loadDigits, type DatasetSplits } from '../data/
 import { encodeNpy } from '../util/npy.js';
 import { buildModel } from '../models/build.js';
 import { methods } from '../methods/index.js';
-import { predictLogits } from './batches.js';
+import { predictLogits } from '../models/predict.js';
 import { trainStage } from './trainer.js';
 
 await initEngine({ backend: 'wasm' });

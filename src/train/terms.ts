@@ -12,8 +12,8 @@ import { methods } from '../methods/index.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { cachedTeacherFeatures } from '../teachers/cache.js';
 import { gatherRows } from './batches.js';
-import type { StudentTaps, WeightedTerm } from './trainer.js';
-import { makeAdapter, tapShape, tappedModel } from '../models/taps.js';
+import type { WeightedTerm } from './trainer.js';
+import { makeAdapter, tapShape, tappedModel, type TappedModel } from '../models/taps.js';
 import { forward } from '../models/forward.js';
 
 /** What feature terms tap on the teacher's side: a TensorFlow.js model's layers, or a Teacher's named features. */
@@ -33,7 +33,7 @@ export interface TeacherSource {
 
 interface PreparedTerms {
   terms: WeightedTerm[];
-  studentTaps?: StudentTaps;
+  studentTaps?: TappedModel;
   /** The teacher layers the terms tap, with their shapes (without batch). */
   teacherTaps: { name: string; shape: number[] }[];
 }

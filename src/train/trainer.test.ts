@@ -6,7 +6,7 @@ import type { Dataset } from '../data/dataset.js';
 import { buildModel } from '../models/build.js';
 import { methods } from '../methods/index.js';
 import { evaluateModel } from '../eval/evaluate.js';
-import { predictLogits } from './batches.js';
+import { predictLogits } from '../models/predict.js';
 import { trainStage } from './trainer.js';
 import { makeAdapter, tappedModel } from '../models/taps.js';
 import type { TermInputs } from '../methods/index.js';

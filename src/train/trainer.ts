@@ -10,9 +10,12 @@ import type { TermLoss } from '../methods/index.js';
 import { scheduleValue, type Scheduled, type TrainingPosition } from '../schedules/index.js';
 import { Rng } from '../util/rng.js';
 import { allocateBatch, batchCount, shuffledOrder } from '../data/batches.js';
-import { accuracy, batchTensors, gatherRows, predictLogits } from './batches.js';
+import { batchTensors, gatherRows } from './batches.js';
+import { accuracy, predictLogits } from '../models/predict.js';
 import { makeOptimizer } from './optimizer.js';
 import { checkpointLabel, clearCheckpoints, latestCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint.js';
+import type { EpochRecord, TrainEvent } from './events.js';
+import type { TappedModel } from '../models/taps.js';
 import { mathRandomPosition, restoreMathRandomPosition } from '../util/seeded_random.js';
 
 export interface WeightedTerm {
@@ -29,11 +32,6 @@ export interface WeightedTerm {
   adapter?: tf.LayersModel;
 }
 
-/** The student seen as a multi-output model, [logits, ...tapped layers]; `outputs[tap]` indexes them. */
-export interface StudentTaps {
-  model: tf.LayersModel;
-  outputs: Record<string, number>;
-}
 
 export interface StageOptions {
   /** Stage name in logs and summary.json: 'teacher', 'scratch', 'student'. */
@@ -45,7 +43,7 @@ export interface StageOptions {
   teacherLogits: Float32Array | null;
   terms: WeightedTerm[];
   /** Needed when a term taps student features. */
-  studentTaps?: StudentTaps;
+  studentTaps?: TappedModel;
   /**
    * The teacher's tapped features for the training samples `indices` (whose images are `images`),
    * keyed by tap name; the trainer disposes them. Needed when a term taps teacher features.
@@ -82,25 +80,6 @@ export class DivergenceError extends Error {
   }
 }
 
-export interface EpochRecord {
-  epoch: number;
-  /** Mean of the weighted total loss over the epoch's steps. */
-  loss: number;
-  /** Mean of each unweighted term over the epoch, keyed by term name. */
-  terms: Record<string, number>;
-  validationAccuracy: number;
-  seconds: number;
-  /** Values terms report at the epoch's end, keyed `term.name`, e.g. `ctkd.temperature`. */
-  state?: Record<string, number>;
-}
-
-export type TrainEvent =
-  | { type: 'stage-start'; stage: string; epochs: number; stepsPerEpoch: number }
-  | { type: 'step'; stage: string; epoch: number; epochs: number; step: number; stepsPerEpoch: number; loss: number }
-  | ({ type: 'epoch'; stage: string; epochs: number } & EpochRecord)
-  | { type: 'stage-end'; stage: string; seconds: number }
-  | { type: 'info'; message: string };
-
 export interface StageResult {
   history: EpochRecord[];
   trainSeconds: number;
@@ -108,6 +87,8 @@ export interface StageResult {
 
 /** Longest stretch of training steps between two turns of the event loop. */
 const yieldMs = 20;
+
+export type { EpochRecord, TrainEvent };
 
 export async function trainStage(options: StageOptions): Promise<StageResult> {
   const { model, train, terms, batchSize } = options;

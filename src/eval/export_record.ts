@@ -1,7 +1,8 @@
 /** What the run exported, as recorded in summary.json. */
-import type { LatencyStats } from '../eval/latency.js';
+import type { LatencyStats } from './latency.js';
+import type { Quantization } from '../models/quantize.js';
 
-export type Quantization = 'float32' | 'float16' | 'uint8';
+export type { Quantization };
 
 /** One TensorFlow.js layers-format copy of the student. */
 export interface TfjsExport {

@@ -13,9 +13,9 @@ import { redactUrl } from '../util/endpoint.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
 import type { Teacher } from '../teachers/teacher.js';
 import type { StageSummary } from '../report/summary.js';
-import type { TrainEvent } from './trainer.js';
+import type { TrainEvent } from '../train/trainer.js';
 import type { StageRunner } from './stage_runner.js';
-import { prepareTerms } from './terms.js';
+import { prepareTerms } from '../train/terms.js';
 
 export interface TeacherStep extends OpenedTeacher {
   trainSeconds: number;

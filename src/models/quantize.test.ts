@@ -7,7 +7,7 @@ import * as tf from '../engine/tf.js';
 import { initEngine } from '../engine/index.js';
 import { buildModel } from '../models/build.js';
 import { loadModelDir } from '../models/io.js';
-import { quantizeUint8, quantizedSizes, saveQuantizedModelDir } from './tfjs.js';
+import { quantizeUint8, quantizedSizes, saveQuantizedModelDir } from './quantize.js';
 
 await initEngine({ backend: 'wasm' });
 

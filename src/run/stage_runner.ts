@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
-import { DivergenceError, trainStage, type StageOptions, type StageResult } from './trainer.js';
+import { DivergenceError, trainStage, type StageOptions, type StageResult } from '../train/trainer.js';
 import { checkStageRecord, type StageInputs } from './stage_record.js';
 
 /** Runs a stage; `inputs` is everything that shapes its result, recorded beside its checkpoints and compared on --resume. */

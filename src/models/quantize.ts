@@ -9,8 +9,10 @@
  */
 import { Float16Array } from '@petamoriken/float16';
 import * as tf from '../engine/tf.js';
-import { layersModelJson, modelArtifacts, writeModelDir, type SavedModel } from '../models/io.js';
-import type { Quantization } from './record.js';
+import { layersModelJson, modelArtifacts, writeModelDir, type SavedModel } from './io.js';
+
+/** How a copy's float32 weights are stored. */
+export type Quantization = 'float32' | 'float16' | 'uint8';
 
 export const quantizations: readonly Quantization[] = ['float32', 'float16', 'uint8'];
 

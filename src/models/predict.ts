@@ -1,0 +1,35 @@
+/**
+ * Inference over a whole dataset, batch by batch, and its accuracy: what training (validation),
+ * evaluation, export checks and the CLI commands all need.
+ */
+import * as tf from '../engine/tf.js';
+import { readRange, type Dataset } from '../data/dataset.js';
+import { argmaxRow } from '../util/argmax.js';
+import { forward } from './forward.js';
+
+/** Runs the model in inference mode over the whole dataset; returns logits [n, classes], row-major. */
+export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize = 256): Float32Array {
+  const count = dataset.labels.length;
+  const numClasses = dataset.numClasses;
+  const logits = new Float32Array(count * numClasses);
+  let scratch: Float32Array | undefined;
+  for (let start = 0; start < count; start += batchSize) {
+    const end = Math.min(start + batchSize, count);
+    const pixels = readRange(dataset, start, end, scratch);
+    scratch = pixels;
+    const images = tf.tensor4d(pixels, [end - start, ...dataset.sampleShape]);
+    const output = forward(model, images) as tf.Tensor;
+    logits.set(output.dataSync() as Float32Array, start * numClasses);
+    tf.dispose([images, output]);
+  }
+  return logits;
+}
+
+/** Fraction of rows whose arg-max equals the label. */
+export function accuracy(logits: Float32Array, labels: Int32Array): number {
+  const numClasses = logits.length / labels.length;
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) if (argmaxRow(logits, i, numClasses) === labels[i]) correct++;
+  return labels.length === 0 ? 0 : correct / labels.length;
+}
+
