@@ -7,7 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initEngine, loadDataset, buildModel, methods, trainStage, subset, allPixels, tf } from '../dist/index.js';
+import { initEngine, loadDataset, buildModel, distill, tf } from '../dist/index.js';
+import { allPixels } from '../dist/data/index.js';
 import { encodeNpy } from '../dist/util/npy.js';
 
 export async function kdEpochBench({ threadSettings = [[1, 1], [1, 2], [2, 1], [2, 2]] } = {}) {
@@ -17,12 +18,8 @@ export async function kdEpochBench({ threadSettings = [[1, 1], [1, 2], [2, 1], [
   const teacherLogits = Float32Array.from({ length: count * 10 }, (_, i) => Math.sin(i * 12.9898) * 4);
 
   const model = buildModel({ type: 'mlp', hidden: [256, 256], dropout: 0, activation: 'relu' }, { inputShape: [28, 28, 1], numClasses: 10, seed: 1, name: 'student' });
-  const terms = [
-    { name: 'kd', weight: 0.9, loss: methods.get('kd').build({ temperature: 4 }) },
-    { name: 'ce', weight: 0.1, loss: methods.get('ce').build({}) },
-  ];
-  const empty = subset(data.validation, []);
-  const result = await trainStage({ stage: 'bench', model, train: data.train, validation: empty, teacherLogits, terms, epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3, momentum: 0 }, seed: 1 });
+  const terms = [{ method: 'kd', weight: 0.9, temperature: 4 }, { method: 'ce', weight: 0.1 }];
+  const result = await distill({ teacher: { logits: teacherLogits }, student: model, train: data.train, terms, epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3 }, seed: 1 });
   model.dispose();
   const kdkitSeconds = result.trainSeconds;
 

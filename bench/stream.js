@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, allocateBatch, gatherBatch, forEachBatch, subset } from '../dist/data/index.js';
-import { initEngine, buildModel, methods, trainStage } from '../dist/index.js';
+import { initEngine, buildModel, distill } from '../dist/index.js';
 import { Rng } from '../dist/util/rng.js';
 import { encodeNpy } from '../dist/util/npy.js';
 
@@ -89,10 +89,7 @@ async function bench() {
     for (const [name, make] of Object.entries(variants)) {
       const train = make();
       const model = buildModel({ type: 'mlp', hidden: [64], dropout: 0, activation: 'relu' }, { inputShape: train.sampleShape, numClasses: 10, seed: 1, name: 'student' });
-      const result = await trainStage({
-        stage: 'bench', model, train, validation: subset(train, []), teacherLogits: null, terms: [{ name: 'ce', weight: 1, loss: methods.get('ce').build({}) }],
-        epochs: 1, batchSize, optimizer: { type: 'adam', learningRate: 1e-3, momentum: 0 }, seed: 1,
-      });
+      const result = await distill({ student: model, train, terms: [{ method: 'ce', weight: 1 }], epochs: 1, batchSize, optimizer: { type: 'adam', learningRate: 1e-3 }, seed: 1 });
       seconds[name].push(result.trainSeconds);
       model.dispose();
       train.pixels.close?.();

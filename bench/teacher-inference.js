@@ -3,7 +3,8 @@
 // (batch 256, as the pipeline does), and when training on them as the teacher trains
 // (cross-entropy, Adam 1e-3, batch 128), timed over the first `trainSteps` steps.
 // Run: npx tsc -p . && node bench/teacher-inference.js   (needs dataset-fashion-mnist)
-import { initEngine, loadDataset, buildModel, methods, predictLogits, trainStage, subset, tf } from '../dist/index.js';
+import { initEngine, loadDataset, buildModel, distill, predictLogits, tf } from '../dist/index.js';
+import { subset } from '../dist/data/index.js';
 
 /** The first `count` samples of a dataset. */
 const head = (dataset, count) => subset(dataset, Int32Array.from({ length: count }, (_, i) => i));
@@ -22,12 +23,10 @@ export async function teacherInferenceBench({ trainSteps = 60 } = {}) {
 
   const images = trainSteps * 128;
   const trainPart = head(data.train, images);
-  const empty = subset(data.validation, []);
-  const terms = [{ name: 'ce', weight: 1, loss: methods.get('ce').build({}) }];
-  const options = { stage: 'bench', model, train: trainPart, validation: empty, teacherLogits: null, terms, epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3, momentum: 0 }, seed: 1 };
-  await trainStage({ ...options, train: head(trainPart, 5 * 128) });
+  const options = { student: model, train: trainPart, terms: [{ method: 'ce', weight: 1 }], epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3 }, seed: 1 };
+  await distill({ ...options, train: head(trainPart, 5 * 128) });
   started = performance.now();
-  await trainStage(options);
+  await distill(options);
   const trainSeconds = (performance.now() - started) / 1000;
   model.dispose();
   const inferenceRate = count / inferenceSeconds;

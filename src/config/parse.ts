@@ -1,10 +1,10 @@
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { readRegularFile } from '../util/regular_file.js';
 import { methods } from '../methods/index.js';
 import { presets } from '../methods/presets.js';
-import { experimentSpec, type ExperimentConfig, type TermConfig } from './schema.js';
+import { experimentSpec, termSpec, type ExperimentConfig, type TermConfig } from './schema.js';
 
 /** Renders zod issues as `field.path: what was expected` lines. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string {
@@ -28,11 +28,18 @@ function formatPath(parts: (string | number)[]): string {
   return parts.reduce<string>((path, part) => (typeof part === 'number' ? `${path}[${part}]` : path ? `${path}.${part}` : part), '');
 }
 
-/** Validates a config object (already parsed from YAML or built in code). `source` names it in errors. */
-export function parseConfig(input: unknown, source = 'config'): ExperimentConfig {
-  const parsed = experimentSpec.safeParse(input);
-  if (!parsed.success) throw new InputError(`${source}: invalid config\n${describeIssues(parsed.error.issues)}`);
-  const parseTerms = (terms: NonNullable<typeof parsed.data.distill.terms>, prefix: string): TermConfig[] => terms.map((term, index) => {
+/**
+ * Loss terms as the config writes them (`{method, weight, ...options}`), each checked against its
+ * method's schema. `field` names the list in errors (`distill.terms`), after `source`.
+ */
+export function parseTerms(input: unknown, field: string, source: string): TermConfig[] {
+  const parsed = z.array(termSpec).min(1).safeParse(input);
+  if (!parsed.success) throw new InputError(`${source}: invalid terms\n${describeIssues(parsed.error.issues, field)}`);
+  return termConfigs(parsed.data, field, source);
+}
+
+function termConfigs(terms: z.infer<typeof termSpec>[], prefix: string, source: string): TermConfig[] {
+  return terms.map((term, index) => {
     const field = `${prefix}[${index}]`;
     const { method: name, weight, ...rest } = term;
     const method = methods.get(name, `${source}: ${field}.method`);
@@ -40,6 +47,13 @@ export function parseConfig(input: unknown, source = 'config'): ExperimentConfig
     if (!options.success) throw new InputError(`${source}: invalid config\n${describeIssues(options.error.issues, field)}`);
     return { method: name, weight, options: options.data as Record<string, unknown> };
   });
+}
+
+/** Validates a config object (already parsed from YAML or built in code). `source` names it in errors. */
+export function parseConfig(input: unknown, source = 'config'): ExperimentConfig {
+  const parsed = experimentSpec.safeParse(input);
+  if (!parsed.success) throw new InputError(`${source}: invalid config\n${describeIssues(parsed.error.issues)}`);
+  const parseTerms = (terms: NonNullable<typeof parsed.data.distill.terms>, prefix: string) => termConfigs(terms, prefix, source);
   const { distill } = parsed.data;
   const terms = distill.preset === undefined
     ? parseTerms(distill.terms!, 'distill.terms')
@@ -53,6 +67,8 @@ export function parseConfig(input: unknown, source = 'config'): ExperimentConfig
       epochs: stage.epochs ?? distill.epochs,
       batchSize: stage.batchSize ?? distill.batchSize,
       optimizer: stage.optimizer ?? distill.optimizer,
+      earlyStopping: stage.earlyStopping ?? distill.earlyStopping,
+      bestCheckpoint: stage.bestCheckpoint ?? distill.bestCheckpoint,
       terms: stage.terms ? parseTerms(stage.terms, `stages[${index}].terms`) : terms,
     };
   });

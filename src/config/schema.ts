@@ -48,10 +48,34 @@ export type OptimizerSpec = z.infer<typeof optimizerSpec>;
 export const MAX_BATCH_SIZE = 2 ** 24;
 const batchSize = positiveInt.max(MAX_BATCH_SIZE);
 
+/** The metrics early stopping and the best checkpoint can watch. */
+const metric = z.enum(['loss', 'val_loss', 'val_accuracy']);
+
+/** Early stopping, as Keras' EarlyStopping: stop once `patience` epochs bring no improvement of `monitor` over `minDelta`. */
+export const earlyStoppingSpec = z.strictObject({
+  monitor: metric.default('val_loss'),
+  patience: z.number().int().nonnegative().default(0),
+  minDelta: z.number().nonnegative().default(0),
+  /** End with the weights of the best epoch. */
+  restoreBest: z.boolean().default(false),
+  /** Epochs before watching at all. */
+  startFromEpoch: z.number().int().nonnegative().default(0),
+});
+
+/** Keep the best model of the stage (by `monitor`) in checkpoints/<stage>/best/, as Keras' ModelCheckpoint(save_best_only). */
+export const bestCheckpointSpec = z.strictObject({ monitor: metric.default('val_accuracy') });
+
+export interface TrainingCallbacksConfig {
+  earlyStopping?: z.infer<typeof earlyStoppingSpec>;
+  bestCheckpoint?: z.infer<typeof bestCheckpointSpec>;
+}
+
 const trainingFields = {
   epochs: positiveInt,
   batchSize: batchSize.default(128),
   optimizer: optimizerSpec.default({ type: 'adam', learningRate: 0.001, momentum: 0.9 }),
+  earlyStopping: earlyStoppingSpec.optional(),
+  bestCheckpoint: bestCheckpointSpec.optional(),
 };
 
 /** One path or glob pattern, or a list of them, in sample order. */
@@ -184,6 +208,8 @@ export const stageSpec = z.strictObject({
   epochs: positiveInt.optional(),
   batchSize: batchSize.optional(),
   optimizer: optimizerSpec.optional(),
+  earlyStopping: earlyStoppingSpec.optional(),
+  bestCheckpoint: bestCheckpointSpec.optional(),
   terms: z.array(termSpec).min(1).optional(),
 });
 
@@ -283,7 +309,7 @@ export interface TermConfig {
 }
 
 /** A chain link after parsing: every training field and term filled in. */
-export interface StageConfig {
+export interface StageConfig extends TrainingCallbacksConfig {
   model: ModelSpec | 'teacher';
   epochs: number;
   batchSize: number;

@@ -5,7 +5,7 @@
 import type { ModelEvaluation } from '../eval/evaluate.js';
 import type { ClassMetrics } from '../eval/metrics.js';
 import type { LatencyStats } from '../eval/latency.js';
-import type { EpochRecord } from '../train/trainer.js';
+import type { EpochRecord } from '../train/events.js';
 import type { Summary } from './summary.js';
 
 /** Test samples per class of the digits test split. */

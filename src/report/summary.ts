@@ -6,7 +6,7 @@ import type { EngineInfo } from '../engine/index.js';
 import type { ModelEvaluation } from '../eval/evaluate.js';
 import type { GateResult } from '../eval/gate.js';
 import type { TermConfig } from '../config/schema.js';
-import type { EpochRecord } from '../train/trainer.js';
+import type { EpochRecord } from '../train/events.js';
 import type { ExportRecord } from '../eval/export_record.js';
 
 export interface StageSummary {

@@ -18,13 +18,12 @@ import type { Teacher } from '../teachers/teacher.js';
 import { evaluateModel, evaluateTeacher, type ModelEvaluation } from '../eval/evaluate.js';
 import { gateForRun } from '../eval/gate.js';
 import { exportStudent } from '../export/student.js';
-import type { EpochRecord, TrainEvent } from '../train/trainer.js';
-import { stageRunner, type StageRunner } from './stage_runner.js';
+import type { EpochRecord, TrainEvent } from '../train/events.js';
+import { stageRunner, type StageRun, type StageRunner } from './stage_runner.js';
 import type { StageInputs } from './stage_record.js';
 import { termInput } from '../config/print.js';
-import { prepareTerms, teacherFeatureSource, type TapSource, type TeacherSource } from '../train/terms.js';
+import { prepareTerms, type TapSource, type TeacherSource } from '../train/terms.js';
 import { obtainTeacher } from './teacher_stage.js';
-import { withSeededMathRandom } from '../util/seeded_random.js';
 import type { Summary, StageSummary } from '../report/summary.js';
 
 export type RunEvent = TrainEvent | { type: 'info'; message: string };
@@ -48,16 +47,13 @@ interface TrainedModel {
 
 export async function runExperiment(config: ExperimentConfig, options: RunOptions): Promise<Summary> {
   const engine = await initEngine({ backend: config.backend });
-  // Dropout masks draw on Math.random inside TensorFlow.js; seeding it makes runs repeatable.
-  return withSeededMathRandom(config.seed, async () => {
-    // Everything that can be wrong with the input is found before any training starts.
-    const data = loadDataset(config.dataset, config.seed);
-    try {
-      return await runOnData(config, options, data, engine);
-    } finally {
-      closeDataset(data);
-    }
-  });
+  // Everything that can be wrong with the input is found before any training starts.
+  const data = loadDataset(config.dataset, config.seed);
+  try {
+    return await runOnData(config, options, data, engine);
+  } finally {
+    closeDataset(data);
+  }
 }
 
 async function runOnData(config: ExperimentConfig, options: RunOptions, data: DatasetSplits, engine: Awaited<ReturnType<typeof initEngine>>): Promise<Summary> {
@@ -199,7 +195,7 @@ function modelSpecs(config: ExperimentConfig): [ModelSpec, string][] {
 interface Link {
   name: string;
   spec: ModelSpec;
-  training: { epochs: number; batchSize: number; optimizer: ExperimentConfig['distill']['optimizer'] };
+  training: StageRun['training'];
   terms: TermConfig[];
   seed: number;
   /** The config fields that shape it, as its stage record keeps them (train/stage_record.ts). */
@@ -242,7 +238,8 @@ function recordedStages(config: ExperimentConfig, data: DatasetSplits, runStage:
 }
 
 function trainingInputs(training: Link['training']): StageInputs {
-  return { epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer };
+  const { epochs, batchSize, optimizer, earlyStopping, bestCheckpoint } = training;
+  return { epochs, batchSize, optimizer, ...(earlyStopping ? { earlyStopping } : {}), ...(bestCheckpoint ? { bestCheckpoint } : {}) };
 }
 
 /** A teacher's logits over the training set, from the soft-label store when this teacher and data are there. */
@@ -267,24 +264,16 @@ async function trainStudent(
 ): Promise<TrainedModel> {
   const model = build(spec, data, seed, name, `${name}.model`);
   if (name !== 'scratch') emit({ type: 'info', message: `${name}: ${spec.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
-  const prepared = prepareTerms(terms, model, teacher ? (teacher.model ?? teacher.teacher) : null, seed, `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`);
-  const teacherFeatures = teacher && prepared.teacherTaps.length > 0
-    ? await teacherFeatureSource(teacher, prepared.teacherTaps, data, (message) => emit({ type: 'info', message }))
-    : undefined;
   try {
     const result = await runStage({
       stage: name, model, train: data.train, validation: data.validation, teacherLogits,
-      terms: prepared.terms, studentTaps: prepared.studentTaps, teacherFeatures,
-      epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer,
-      seed, onEvent: emit, inputs,
+      terms, termsField: `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`, featureTeacher: teacher,
+      training, seed, onEvent: emit, inputs,
     });
     return { model, trainSeconds: result.trainSeconds, stage: stageSummary(name, training, terms, result.history) };
-  } finally {
-    // Adapters and terms' own parameters train with the student and are never exported.
-    for (const term of prepared.terms) {
-      term.adapter?.dispose();
-      term.loss.dispose?.();
-    }
+  } catch (error) {
+    model.dispose();
+    throw error;
   }
 }
 

@@ -1,36 +1,60 @@
 /**
- * Runs a stage the way a run wants it: checkpointed into <run>/checkpoints/<stage>, resumed from
- * there with --resume, and, when `divergence.lrBackoff` allows, restarted from its last good
- * checkpoint with the learning rate halved after it diverges.
+ * Runs a stage of a run through distill(), the way a run wants it: checkpointed into
+ * <run>/checkpoints/<stage>, resumed from there with --resume (after its stage record is checked),
+ * guarded against divergence with `divergence.lrBackoff` restarts, and with the config's early
+ * stopping and best checkpoint.
  */
 import { join } from 'node:path';
-import type { ExperimentConfig } from '../config/schema.js';
-import { DivergenceError, trainStage, type StageOptions, type StageResult } from '../train/trainer.js';
+import type * as tf from '../engine/tf.js';
+import type { Dataset } from '../data/dataset.js';
+import type { ExperimentConfig, OptimizerSpec, TermConfig, TrainingCallbacksConfig } from '../config/schema.js';
+import { distill, type DistillResult } from '../train/distill.js';
+import type { TeacherSource } from '../train/terms.js';
+import type { TrainEvent } from '../train/events.js';
+import { earlyStopping } from '../train/callbacks/early_stopping.js';
+import { bestCheckpoint } from '../train/callbacks/best_checkpoint.js';
 import { checkStageRecord, type StageInputs } from './stage_record.js';
 
-/** Runs a stage; `inputs` is everything that shapes its result, recorded beside its checkpoints and compared on --resume. */
-export type StageRunner = (options: StageOptions & { inputs: StageInputs }) => Promise<StageResult>;
+export interface StageRun {
+  /** Stage name in logs, summary.json and the checkpoints' directory: 'teacher', 'scratch', 'assistant-1', 'student'. */
+  stage: string;
+  model: tf.LayersModel;
+  train: Dataset;
+  validation: Dataset;
+  /** The teaching model's logits over `train`; null for a stage trained on labels alone. */
+  teacherLogits: Float32Array | null;
+  terms: TermConfig[];
+  /** Names the terms in errors: '<config>: distill.terms'. */
+  termsField: string;
+  /** The model the feature terms tap, and the store entry caching its features. */
+  featureTeacher?: TeacherSource;
+  training: { epochs: number; batchSize: number; optimizer: OptimizerSpec } & TrainingCallbacksConfig;
+  seed: number;
+  onEvent: (event: TrainEvent) => void;
+  /** Everything that shapes its result, recorded beside its checkpoints and compared on --resume. */
+  inputs: StageInputs;
+}
+
+export type StageRunner = (run: StageRun) => Promise<DistillResult & { best: { epoch: number; path: string } | null }>;
 
 export function stageRunner(config: Pick<ExperimentConfig, 'checkpoints' | 'divergence'>, run: { outDir: string; resume: boolean; retrainChanged?: boolean }): StageRunner {
-  return async ({ inputs, ...options }) => {
-    const directory = join(run.outDir, 'checkpoints', options.stage);
-    const info = (message: string) => options.onEvent?.({ type: 'info', message });
-    let resume = checkStageRecord(directory, options.stage, inputs, { resume: run.resume, retrainChanged: run.retrainChanged ?? false, info });
-    let optimizer = options.optimizer;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await trainStage({
-          ...options,
-          optimizer,
-          maxGradNorm: config.divergence.maxGradNorm,
-          checkpoints: { directory, everyMs: config.checkpoints.everyMinutes * 60_000, keep: config.checkpoints.keep, resume },
-        });
-      } catch (error) {
-        if (!(error instanceof DivergenceError) || attempt >= config.divergence.lrBackoff || error.checkpoint === null) throw error;
-        optimizer = { ...optimizer, learningRate: optimizer.learningRate / 2 };
-        resume = true;
-        options.onEvent?.({ type: 'info', message: `${error.message}; restarting ${options.stage} from that checkpoint at learning rate ${optimizer.learningRate} (lrBackoff ${attempt + 1}/${config.divergence.lrBackoff})` });
-      }
-    }
+  return async (stage) => {
+    const directory = join(run.outDir, 'checkpoints', stage.stage);
+    const info = (message: string) => stage.onEvent({ type: 'info', message });
+    const resume = checkStageRecord(directory, stage.stage, stage.inputs, { resume: run.resume, retrainChanged: run.retrainChanged ?? false, info });
+    const { training } = stage;
+    const best = training.bestCheckpoint ? bestCheckpoint({ directory: join(directory, 'best'), monitor: training.bestCheckpoint.monitor }) : null;
+    const result = await distill({
+      teacher: stage.teacherLogits ? { logits: stage.teacherLogits } : undefined,
+      student: stage.model, train: stage.train, validation: stage.validation,
+      epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer, seed: stage.seed,
+      callbacks: [...(training.earlyStopping ? [earlyStopping(training.earlyStopping)] : []), ...(best ? [best] : [])],
+      onEvent: stage.onEvent, name: stage.stage, maxGradNorm: config.divergence.maxGradNorm,
+    }, {
+      checkpoints: { directory, everyMs: config.checkpoints.everyMinutes * 60_000, keep: config.checkpoints.keep, resume, lrBackoff: config.divergence.lrBackoff },
+      featureTeacher: stage.featureTeacher, termConfigs: stage.terms, termsField: stage.termsField,
+    });
+    const kept = best?.best();
+    return { ...result, best: kept ? { epoch: kept.epoch, path: kept.directory } : null };
   };
 }

@@ -13,9 +13,8 @@ import { redactUrl } from '../util/endpoint.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
 import type { Teacher } from '../teachers/teacher.js';
 import type { StageSummary } from '../report/summary.js';
-import type { TrainEvent } from '../train/trainer.js';
+import type { TrainEvent } from '../train/events.js';
 import type { StageRunner } from './stage_runner.js';
-import { prepareTerms } from '../train/terms.js';
 
 export interface TeacherStep extends OpenedTeacher {
   trainSeconds: number;
@@ -35,12 +34,18 @@ export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplit
   const model = buildModel(spec.model, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed: config.seed, name: 'teacher', field: 'teacher.model' });
   emit({ type: 'info', message: `teacher: ${spec.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
   const terms = [{ method: 'ce', weight: 1, options: {} }];
-  const result = await runStage({
-    stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null,
-    terms: prepareTerms(terms, model, null, config.seed, 'teacher.terms').terms, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer,
-    seed: config.seed, onEvent: emit,
-    inputs: { teacher: { model: spec.model, epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer } },
-  });
+  const { epochs, batchSize, optimizer, earlyStopping, bestCheckpoint } = spec;
+  let result;
+  try {
+    result = await runStage({
+      stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null, terms, termsField: `${source}: teacher`,
+      training: { epochs, batchSize, optimizer, earlyStopping, bestCheckpoint }, seed: config.seed, onEvent: emit,
+      inputs: { teacher: { model: spec.model, epochs, batchSize, optimizer, ...(earlyStopping ? { earlyStopping } : {}), ...(bestCheckpoint ? { bestCheckpoint } : {}) } },
+    });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
   const teacher: Teacher = await tfjsTeacher(model, `TensorFlow.js ${spec.model.type} trained in this run`);
   return {
     teacher, model, trainSeconds: result.trainSeconds,

@@ -2,7 +2,7 @@
  * Checkpoints of a training stage: everything needed to continue it exactly where it stopped.
  * One directory per checkpoint, `<stage dir>/ckpt-<global step>`, holding `tensors.bin` (the
  * model's weights, adapters, terms' own variables and the optimizer's slots, float32) and
- * `state.json` (position, random generators, metrics so far, a checksum of the tensors). It is
+ * `state.json` (position, random generators, metrics so far, callbacks' state, a checksum of the tensors). It is
  * written under a temporary name, synced, then renamed, so a kill at any instant leaves the last
  * complete checkpoint as it was; only the newest `keep` are kept.
  */
@@ -11,9 +11,9 @@ import { basename, join } from 'node:path';
 import { FileWriteError, isOrphanedTemporary, temporaryPath, writeFileAtomic } from '../util/atomic.js';
 import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
 import { sha256 } from '../util/hash.js';
-import type { EpochRecord } from './events.js';
+import type { LoopPosition } from './callbacks/callback.js';
 
-const FORMAT = 'kdkit-checkpoint/1';
+const FORMAT = 'kdkit-checkpoint/2';
 const PREFIX = 'ckpt-';
 /** state.json holds positions and per-epoch metrics: kilobytes, far below this. */
 const MAX_STATE_BYTES = 64 * 1024 * 1024;
@@ -21,23 +21,17 @@ const MAX_STATE_BYTES = 64 * 1024 * 1024;
 export interface CheckpointState {
   format: typeof FORMAT;
   stage: string;
-  /** The epoch to run next (1-based) and the steps of it already taken. */
-  epoch: number;
-  step: number;
-  /** Steps taken in the whole stage. */
-  globalStep: number;
-  /** True once the stage's last epoch is done: resuming returns at once. */
+  /** Where the loop was, with its metrics so far. */
+  position: LoopPosition;
+  /** True once the stage has ended for good (its last epoch, or a callback stopped it): resuming returns at once. */
   complete: boolean;
-  /** The shuffling generator's position before this epoch's shuffle. */
-  shufflePosition: number;
-  /** The seeded Math.random's position (dropout masks), null outside a run. */
-  mathRandomPosition: number | null;
-  /** Sums over the current epoch's steps so far. */
-  partial: { lossSum: number; termSums: number[]; seconds: number };
-  history: EpochRecord[];
-  /** Training time of the stage up to this checkpoint, over every process that ran it. */
-  trainSeconds: number;
+  /** Why it stopped before its last epoch (early stopping), if it did. */
+  stopped: string | null;
   optimizerIterations: number;
+  /** Arrays of the loop's own snapshot at the front of tensors.bin; callbacks' follow, in `callbacks` order. */
+  loopTensors: number;
+  /** Callbacks' state, by callback name, with how many arrays of tensors.bin each owns. */
+  callbacks: Record<string, { json?: unknown; tensors: number }>;
   /** Lengths, in floats, of the arrays in tensors.bin, in order. */
   tensorLengths: number[];
   tensorsSha256: string;
@@ -54,7 +48,7 @@ export function saveCheckpoint(stageDirectory: string, state: Omit<CheckpointSta
   mkdirSync(stageDirectory, { recursive: true });
   const bytes = concatenate(tensors);
   const full: CheckpointState = { format: FORMAT, ...state, tensorLengths: tensors.map((tensor) => tensor.length), tensorsSha256: sha256(bytes) };
-  const name = `${PREFIX}${String(state.globalStep).padStart(9, '0')}`;
+  const name = `${PREFIX}${String(state.position.globalStep).padStart(9, '0')}`;
   const final = join(stageDirectory, name);
   const temporary = temporaryPath(final);
   try {

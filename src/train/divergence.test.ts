@@ -9,8 +9,9 @@ import type { Dataset } from '../data/dataset.js';
 import { buildModel } from '../models/build.js';
 import { methods } from '../methods/index.js';
 import { latestCheckpoint } from './checkpoint.js';
-import { stageRunner } from '../run/stage_runner.js';
-import { DivergenceError, trainStage, type StageOptions, type TrainEvent } from './trainer.js';
+import { trainStage, type StageOptions } from './stage.test.util.js';
+import { DivergenceError } from './callbacks/callback.js';
+import type { TrainEvent } from './events.js';
 import { memoryDataset } from '../data/dataset.js';
 
 await initEngine({ backend: 'wasm' });
@@ -48,7 +49,7 @@ test('a NaN term stops the stage, names the term and step, and keeps the last go
   assert.match(error.message, /stage 'student' diverged at epoch 2, step 2: term 'flaky' is NaN; the last good checkpoint is .*ckpt-000000004/);
   const kept = latestCheckpoint(directory);
   assert.ok(kept !== null && kept.directory === error.checkpoint);
-  assert.deepEqual([kept.state.epoch, kept.state.step, kept.state.globalStep, kept.state.history.length], [2, 0, 4, 1]);
+  assert.deepEqual([kept.state.position.epoch, kept.state.position.step, kept.state.position.globalStep, kept.state.position.history.length], [2, 0, 4, 1]);
   // The checkpoint holds trained weights, not the initial ones.
   assert.notDeepEqual(Array.from(kept.tensors[0]), Array.from(before[0]));
   options.model.dispose();
@@ -63,16 +64,14 @@ test('a gradient norm over maxGradNorm stops the stage at its first step', async
 test('lrBackoff restarts a diverged stage from its last checkpoint at half the learning rate', async () => {
   const outDir = mkdtempSync(join(tmpdir(), 'kdkit-diverge-'));
   const events: string[] = [];
-  const run = stageRunner({ checkpoints: { everyMinutes: 1e6, keep: 2 }, divergence: { lrBackoff: 1 } }, { outDir, resume: false });
-  const options = stage('', { terms: [nanOnce(6)], onEvent: (event: TrainEvent) => { if (event.type === 'info') events.push(event.message); } });
-  const result = await run({ ...options, inputs: {} });
+  const options = stage(join(outDir, 'student'), { terms: [nanOnce(6)], onEvent: (event: TrainEvent) => { if (event.type === 'info') events.push(event.message); } });
+  const result = await trainStage({ ...options, checkpoints: { ...options.checkpoints!, lrBackoff: 1 } });
   assert.equal(result.history.length, 3, 'the stage finished all its epochs');
   assert.equal(events.filter((message) => /restarting student from that checkpoint at learning rate 0\.005 \(lrBackoff 1\/1\)/.test(message)).length, 1);
   assert.ok(events.some((message) => /student: resuming from ckpt-000000004 \(epoch 2, step 0\)/.test(message)));
   options.model.dispose();
   // Without backoff the same divergence ends the stage.
-  const strict = stageRunner({ checkpoints: { everyMinutes: 1e6, keep: 2 }, divergence: { lrBackoff: 0 } }, { outDir: mkdtempSync(join(tmpdir(), 'kdkit-diverge-')), resume: false });
-  const again = stage('', { terms: [nanOnce(6)] });
-  await assert.rejects(strict({ ...again, inputs: {} }), DivergenceError);
+  const again = stage(join(mkdtempSync(join(tmpdir(), 'kdkit-diverge-')), 'student'), { terms: [nanOnce(6)] });
+  await assert.rejects(trainStage({ ...again, checkpoints: { ...again.checkpoints!, lrBackoff: 0 } }), DivergenceError);
   again.model.dispose();
 });

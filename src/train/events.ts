@@ -6,7 +6,10 @@ export interface EpochRecord {
   loss: number;
   /** Mean of each unweighted term over the epoch, keyed by term name. */
   terms: Record<string, number>;
+  /** Accuracy on the validation split (NaN without one). */
   validationAccuracy: number;
+  /** Mean cross-entropy of the student with the validation labels, when there is a validation split. */
+  validationLoss?: number;
   seconds: number;
   /** Values terms report at the epoch's end, keyed `term.name`, e.g. `ctkd.temperature`. */
   state?: Record<string, number>;

@@ -12,7 +12,7 @@ import { encodeNpy } from '../util/npy.js';
 import { buildModel } from '../models/build.js';
 import { methods } from '../methods/index.js';
 import { predictLogits } from '../models/predict.js';
-import { trainStage } from './trainer.js';
+import { trainStage } from './stage.test.util.js';
 
 await initEngine({ backend: 'wasm' });
 

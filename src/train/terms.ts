@@ -12,7 +12,7 @@ import { methods } from '../methods/index.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { cachedTeacherFeatures } from '../teachers/cache.js';
 import { gatherRows } from './batches.js';
-import type { WeightedTerm } from './trainer.js';
+import type { WeightedTerm } from './loop.js';
 import { makeAdapter, tapShape, tappedModel, type TappedModel } from '../models/taps.js';
 import { forward } from '../models/forward.js';
 
@@ -24,8 +24,8 @@ export interface TeacherSource {
   teacher: Teacher;
   /** Its TensorFlow.js model, when it has one: features can then be computed per batch. */
   model: tf.LayersModel | null;
-  /** The soft-label cache entry of this teacher and data. */
-  directory: string;
+  /** The soft-label cache entry of this teacher and data, where its features are kept; without one they are computed in memory. */
+  directory?: string;
   source: string;
   /** The config field of the terms it serves, e.g. 'distill.terms'. */
   field: string;
@@ -99,7 +99,7 @@ const featureCacheBytes = 1 << 30;
 export async function teacherFeatureSource(
   teacher: TeacherSource,
   taps: { name: string; shape: number[] }[],
-  data: DatasetSplits,
+  data: Pick<DatasetSplits, 'train'>,
   emit: (message: string) => void,
 ): Promise<(indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor>> {
   const samples = data.train.labels.length;
@@ -121,12 +121,10 @@ export async function teacherFeatureSource(
       return Object.fromEntries(taps.map(({ name }) => [name, tf.clone(predicted[outputs[name]])]));
     });
   }
-  const { features, cached } = await cachedTeacherFeatures({
-    directory: teacher.directory,
-    taps,
-    samples,
-    compute: () => allFeatures(teacher.teacher, data.train, names, widths),
-  });
+  const compute = () => allFeatures(teacher.teacher, data.train, names, widths);
+  const { features, cached } = teacher.directory === undefined
+    ? { features: await compute(), cached: false }
+    : await cachedTeacherFeatures({ directory: teacher.directory, taps, samples, compute });
   emit(`teacher features (${names.join(', ')}): ${cached ? 'cached' : 'computed'}, ${megabytes} MiB`);
   return (indices) => Object.fromEntries(taps.map(({ name, shape }, i) => {
     const rows = gatherRows(features[name], widths[i], indices);

@@ -7,7 +7,7 @@ import { buildModel } from '../models/build.js';
 import { methods } from '../methods/index.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { predictLogits } from '../models/predict.js';
-import { trainStage } from './trainer.js';
+import { trainStage } from './stage.test.util.js';
 import { makeAdapter, tappedModel } from '../models/taps.js';
 import type { TermInputs } from '../methods/index.js';
 import { memoryDataset } from '../data/dataset.js';

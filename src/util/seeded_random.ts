@@ -1,32 +1,20 @@
-import { Rng } from './rng.js';
+import type { Rng } from './rng.js';
 
 /**
- * Runs `body` with Math.random replaced by a seeded generator, restoring it afterwards.
- * TensorFlow.js draws unseeded randomness (dropout masks) from Math.random; this is the one
- * place that makes those draws follow the config's seed.
+ * Runs the synchronous `body` with Math.random drawing from `rng`, and puts Math.random back
+ * before returning. TensorFlow.js draws unseeded randomness (dropout masks) from Math.random;
+ * swapping it only around synchronous work (one training step) makes those draws follow a run's
+ * own seed without holding process-wide state across an `await`, so two runs in one process do
+ * not draw from each other's generator.
  */
-export async function withSeededMathRandom<T>(seed: number, body: () => Promise<T>): Promise<T> {
+export function withMathRandom<T>(rng: Rng, body: () => T): T {
   const original = Math.random;
-  const rng = new Rng(seed ^ 0x5eed);
-  const outer = active;
-  active = rng;
   Math.random = () => rng.next();
   try {
-    return await body();
+    const result = body();
+    if (result instanceof Promise) throw new TypeError('withMathRandom takes synchronous work only');
+    return result;
   } finally {
     Math.random = original;
-    active = outer;
   }
-}
-
-let active: Rng | undefined;
-
-/** The seeded Math.random's position, for a checkpoint; null outside withSeededMathRandom. */
-export function mathRandomPosition(): number | null {
-  return active ? active.position : null;
-}
-
-/** Moves the seeded Math.random to a checkpoint's position (inside withSeededMathRandom). */
-export function restoreMathRandomPosition(position: number | null): void {
-  if (active && position !== null) active.position = position;
 }

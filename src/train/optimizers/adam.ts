@@ -19,7 +19,7 @@ export interface AdamOptions {
 export class FusedAdam implements FusedOptimizer {
   iterations = 0;
   private readonly slots = new SlotStore(2);
-  private readonly learningRate: number;
+  learningRate: number;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;

@@ -9,6 +9,8 @@ export interface FusedOptimizer {
   step(variables: readonly tf.Variable[], gradients: readonly tf.Tensor[]): void;
   /** Steps taken so far. */
   readonly iterations: number;
+  /** Changed between steps by a learning-rate backoff. */
+  learningRate: number;
   /** Frees the optimizer's state. */
   dispose(): void;
   /** Its state for `variables`, in their order, for a checkpoint: the step count and each variable's slots. */

@@ -12,7 +12,7 @@ export class FusedMomentum implements FusedOptimizer {
   iterations = 0;
   private readonly slots = new SlotStore(1);
 
-  constructor(private readonly learningRate: number, private readonly momentum: number) {}
+  constructor(public learningRate: number, private readonly momentum: number) {}
 
   step(variables: readonly tf.Variable[], gradients: readonly tf.Tensor[]): void {
     this.iterations++;

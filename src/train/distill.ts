@@ -1,0 +1,206 @@
+/**
+ * `distill()`: the one training path. A teacher (a TensorFlow.js model, any Teacher, or logits
+ * computed elsewhere) teaches any TensorFlow.js student whose first output is its logits, with the
+ * config's loss terms, as Keras 3's `Distiller(teacher, student, distillation_losses, …).fit()`.
+ * The CLI's stages (teacher, scratch baseline, assistants, student) run through it too.
+ */
+import * as tf from '../engine/tf.js';
+import { memoryDataset, type Dataset } from '../data/dataset.js';
+import { parseTerms } from '../config/parse.js';
+import { MAX_SEED, optimizerSpec, type OptimizerSpec, type TermConfig } from '../config/schema.js';
+import { InputError } from '../errors.js';
+import { methods } from '../methods/index.js';
+import { predictLogits } from '../models/predict.js';
+import type { Teacher } from '../teachers/teacher.js';
+import { tfjsTeacher } from '../teachers/tfjs.js';
+import { teacherLogits } from '../teachers/logits.js';
+import { runLoop, type LoopResult } from './loop.js';
+import { makeOptimizer, wrapOptimizer, type FusedOptimizer } from './optimizer.js';
+import { prepareTerms, teacherFeatureSource, type TeacherSource } from './terms.js';
+import type { Callback } from './callbacks/callback.js';
+import { validation as validationCallback } from './callbacks/validation.js';
+import { divergenceGuard } from './callbacks/divergence.js';
+import { checkpoints as checkpointCallback, type CheckpointOptions } from './callbacks/checkpoints.js';
+import { progress } from './callbacks/progress.js';
+import type { EpochRecord, TrainEvent } from './events.js';
+
+/** Training samples: `x` (one tensor, first axis the samples) with int labels `y` [n], or a kdkit Dataset. */
+export type TrainingData = { x: tf.Tensor; y: tf.Tensor | Int32Array | readonly number[] } | Dataset;
+
+/** A loss term in the config's syntax: `{method: 'kd', weight: 0.9, temperature: 4}`. */
+export type TermInput = { method: string; weight: number | Record<string, unknown> } & Record<string, unknown>;
+
+export interface DistillOptions {
+  /**
+   * What teaches: a `tf.LayersModel` (run in inference mode), a Teacher (`openOnnxTeacher`,
+   * `connectRemoteTeacher`, `tfjsTeacher`), or `{logits}` precomputed for `train`'s samples
+   * [n, classes]. Leave it out to train on the labels alone (terms without a teacher, e.g. `ce`).
+   */
+  teacher?: tf.LayersModel | Teacher | { logits: tf.Tensor | Float32Array };
+  /** The model trained, in place: any `tf.LayersModel` whose (first) output is the logits. */
+  student: tf.LayersModel;
+  /** The transfer set. */
+  train: TrainingData;
+  /** Scored after every epoch (`val_accuracy`, `val_loss`), in inference mode; needed to monitor them. */
+  validation?: TrainingData;
+  /** Loss terms in the config's syntax; default 0.9 · kd (T = 4) + 0.1 · ce with a teacher, ce alone without. */
+  terms?: readonly TermInput[];
+  /** Passes over `train`; default 1, as Keras' fit. */
+  epochs?: number;
+  /** Samples per step; default 32. A batch larger than `train` is the whole of it. */
+  batchSize?: number;
+  /** `{type: 'adam' | 'sgd' | 'momentum', learningRate, momentum}` (default Adam at 1e-3), or a tf.Optimizer. */
+  optimizer?: Partial<OptimizerSpec> | tf.Optimizer;
+  /** Seeds the shuffling, the dropout masks and the adapters' initial weights; default 1. */
+  seed?: number;
+  /** Called in order after kdkit's own validation: earlyStopping(), bestCheckpoint(), or your own. */
+  callbacks?: readonly Callback[];
+  /** Stops after the current step; distill() then resolves with what the student learned so far. */
+  signal?: AbortSignal;
+  /** Info messages, and a step and an epoch event as training goes. */
+  onEvent?: (event: TrainEvent) => void;
+  /** Names the run in events and errors; default 'student'. */
+  name?: string;
+  /** Refuse steps whose global gradient norm passes this (a non-finite loss is always refused). */
+  maxGradNorm?: number;
+}
+
+/** What kdkit's own run adds: checkpoints, and teacher features from its soft-label store. */
+export interface StageExtras {
+  checkpoints?: Omit<CheckpointOptions, 'stateful'>;
+  /** The teacher the feature terms tap, with the store entry its features are cached in. */
+  featureTeacher?: TeacherSource;
+  /** The terms as parsed config (the run has validated them); replaces `terms`. */
+  termConfigs?: TermConfig[];
+  /** Names the terms' field in errors: '<config>: distill.terms'. */
+  termsField?: string;
+}
+
+export interface DistillResult extends LoopResult {
+  student: tf.LayersModel;
+}
+
+/** The default terms with a teacher: Hinton et al.'s 0.9 · kd at T = 4 + 0.1 · ce. */
+const HINTON: TermInput[] = [{ method: 'kd', weight: 0.9, temperature: 4 }, { method: 'ce', weight: 0.1 }];
+
+export async function distill(options: DistillOptions, extras: StageExtras = {}): Promise<DistillResult> {
+  const name = options.name ?? 'student';
+  const { student } = options;
+  if (!(student instanceof tf.LayersModel)) throw new InputError('distill(): student: expected a tf.LayersModel');
+  const epochs = wholeNumber(options.epochs ?? 1, 'epochs', 1);
+  const batchSize = wholeNumber(options.batchSize ?? 32, 'batchSize', 1);
+  const seed = wholeNumber(options.seed ?? 1, 'seed', 0, MAX_SEED);
+  const classes = outputWidth(student);
+  const train = trainingData(options.train, 'train', classes);
+  const validation = options.validation === undefined ? null : trainingData(options.validation, 'validation', classes);
+  const emit = options.onEvent ?? (() => {});
+
+  const teacher = await teachingLogits(options.teacher, train, classes);
+  const termsField = extras.termsField ?? 'distill(): terms';
+  const terms = extras.termConfigs ?? parseTerms(options.terms ?? (teacher ? HINTON : [{ method: 'ce', weight: 1 }]), 'terms', 'distill()');
+  const needsTeacher = terms.find((term) => methods.get(term.method).needsTeacher);
+  if (needsTeacher && !teacher) throw new InputError(`${termsField}: method '${needsTeacher.method}' needs a teacher; pass distill() a teacher`);
+  const featureTeacher = extras.featureTeacher ?? (teacher?.source ? { teacher: teacher.source.teacher, model: teacher.source.model, source: 'distill()', field: 'terms' } : undefined);
+  const tapSource = featureTeacher ? (featureTeacher.model ?? featureTeacher.teacher) : null;
+  const prepared = prepareTerms(terms, student, tapSource, seed, termsField);
+  const optimizer = trainingOptimizer(options.optimizer);
+  try {
+    const teacherFeatures = featureTeacher && prepared.teacherTaps.length > 0
+      ? await teacherFeatureSource(featureTeacher, prepared.teacherTaps, { train }, (message) => emit({ type: 'info', message }))
+      : undefined;
+    const user = options.callbacks ?? [];
+    const checkpoints = extras.checkpoints ? checkpointCallback({ ...extras.checkpoints, stateful: user }) : null;
+    const callbacks: Callback[] = [
+      ...(validation ? [validationCallback(validation)] : []),
+      ...user,
+      divergenceGuard({ maxGradNorm: options.maxGradNorm, lastCheckpoint: () => checkpoints?.lastSaved() ?? null }),
+      ...(checkpoints ? [checkpoints] : []),
+      progress(emit),
+    ];
+    const result = await runLoop({
+      stage: name, model: student, train, terms: prepared.terms, teacherLogits: teacher?.logits ?? null,
+      studentTaps: prepared.studentTaps, teacherFeatures, epochs, batchSize, optimizer: optimizer.optimizer, seed,
+      callbacks, signal: options.signal, onEvent: emit,
+    });
+    return { student, ...result };
+  } finally {
+    if (optimizer.owned) optimizer.optimizer.dispose();
+    // Adapters and terms' own parameters train with the student and are never exported.
+    for (const term of prepared.terms) {
+      term.adapter?.dispose();
+      term.loss.dispose?.();
+    }
+    await teacher?.dispose();
+  }
+}
+
+function wholeNumber(value: number, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw new InputError(`distill(): ${field}: expected a whole number in [${min}, ${max}], got ${value}`);
+  return value;
+}
+
+function outputWidth(student: tf.LayersModel): number {
+  const shape = student.outputs[0].shape;
+  const width = shape[shape.length - 1];
+  if (shape.length !== 2 || width === null) throw new InputError(`distill(): student: its first output must be logits [batch, classes]; it is [${shape.join(', ')}]`);
+  return width;
+}
+
+/** A Dataset as given, or one holding `x` and `y`'s values (copied once out of the tensors). */
+function trainingData(data: TrainingData, field: string, classes: number): Dataset {
+  if (!('x' in data)) {
+    if (data.numClasses !== classes) throw new InputError(`distill(): ${field}: the dataset has ${data.numClasses} classes, the student outputs ${classes}`);
+    return data;
+  }
+  const { x } = data;
+  if (!(x instanceof tf.Tensor)) throw new InputError(`distill(): ${field}.x: expected a tf.Tensor`);
+  if (x.rank !== 4 || x.dtype !== 'float32') throw new InputError(`distill(): ${field}.x: expected float32 images [n, height, width, channels], got ${x.dtype} [${x.shape.join(', ')}]`);
+  const labels = Int32Array.from(data.y instanceof tf.Tensor ? (data.y.dataSync() as ArrayLike<number>) : data.y);
+  const count = x.shape[0];
+  if (labels.length !== count) throw new InputError(`distill(): ${field}.y: ${labels.length} labels for ${count} samples of ${field}.x`);
+  const bad = labels.findIndex((label) => !(label >= 0 && label < classes));
+  if (bad >= 0) throw new InputError(`distill(): ${field}.y[${bad}]: label ${labels[bad]} is outside [0, ${classes}), the student's classes`);
+  const [, height, width, channels] = x.shape as [number, number, number, number];
+  return memoryDataset({
+    name: field, images: Float32Array.from(x.dataSync() as Float32Array), labels, sampleShape: [height, width, channels],
+    numClasses: classes, classNames: Array.from({ length: classes }, (_, i) => String(i)),
+  });
+}
+
+interface TeachingLogits {
+  logits: Float32Array;
+  /** The teacher itself, when distill() was given one: feature terms tap it. */
+  source?: { teacher: Teacher; model: tf.LayersModel | null };
+  dispose(): Promise<void>;
+}
+
+/** The teacher's logits over `train`, computed once in inference mode (or as given). */
+async function teachingLogits(teacher: DistillOptions['teacher'], train: Dataset, classes: number): Promise<TeachingLogits | null> {
+  if (teacher === undefined) return null;
+  const count = train.labels.length;
+  if (teacher instanceof tf.LayersModel) {
+    const wrapped = await tfjsTeacher(teacher, `TensorFlow.js model '${teacher.name}'`);
+    return { logits: predictLogits(teacher, train), source: { teacher: wrapped, model: teacher }, dispose: () => wrapped.dispose() };
+  }
+  if ('logits' in teacher && typeof teacher.logits !== 'function') {
+    const given = teacher.logits;
+    const values = given instanceof tf.Tensor ? Float32Array.from(given.dataSync() as Float32Array) : given;
+    if (!(values instanceof Float32Array) || values.length !== count * classes) {
+      const shape = given instanceof tf.Tensor ? `[${given.shape.join(', ')}]` : `${values.length} values`;
+      throw new InputError(`distill(): teacher.logits: expected [${count}, ${classes}] (train's samples × the student's classes), got ${shape}`);
+    }
+    return { logits: values, dispose: async () => {} };
+  }
+  const opened = teacher as Teacher;
+  return { logits: await teacherLogits(opened, train), source: { teacher: opened, model: null }, dispose: async () => {} };
+}
+
+function trainingOptimizer(given: DistillOptions['optimizer']): { optimizer: FusedOptimizer; owned: boolean } {
+  // tf.Optimizer's instanceof reads a property of the value: only ask about an object.
+  if (typeof given === 'object' && given !== null && given instanceof tf.Optimizer) return { optimizer: wrapOptimizer(given), owned: false };
+  const parsed = optimizerSpec.safeParse(given ?? {});
+  if (!parsed.success) throw new InputError(`distill(): optimizer: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'optimizer'}: ${issue.message}`).join('; ')}`);
+  return { optimizer: makeOptimizer(parsed.data), owned: true };
+}
+
+export type { EpochRecord };
