@@ -5,7 +5,7 @@
  */
 import { join, relative } from 'node:path';
 import * as tf from '../engine/tf.js';
-import { initEngine, type EngineInfo } from '../engine/index.js';
+import { withEngine, type EngineInfo } from '../engine/index.js';
 import { closeDataset, describeStorage, loadDataset, type DatasetSplits } from '../data/index.js';
 import { checkTrainingBatchSizes } from '../data/batch_limits.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
@@ -47,7 +47,11 @@ interface TrainedModel {
 }
 
 export async function runExperiment(config: ExperimentConfig, options: RunOptions): Promise<Summary> {
-  const engine = await initEngine({ backend: config.backend });
+  // The engine is the process's: held for the run, so that a concurrent run shares it but cannot switch it.
+  return withEngine({ backend: config.backend }, (engine) => seededRun(config, options, engine));
+}
+
+async function seededRun(config: ExperimentConfig, options: RunOptions, engine: EngineInfo): Promise<Summary> {
   // Dropout masks draw on Math.random inside TensorFlow.js; seeding it makes runs repeatable.
   return withSeededMathRandom(config.seed, async () => {
     // Everything that can be wrong with the input is found before any training starts.
@@ -60,7 +64,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   });
 }
 
-async function runOnData(config: ExperimentConfig, options: RunOptions, data: DatasetSplits, engine: Awaited<ReturnType<typeof initEngine>>): Promise<Summary> {
+async function runOnData(config: ExperimentConfig, options: RunOptions, data: DatasetSplits, engine: EngineInfo): Promise<Summary> {
   const emit = options.onEvent ?? (() => {});
   const info = (message: string) => emit({ type: 'info', message });
   const source = options.source ?? 'config';
