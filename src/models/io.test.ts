@@ -115,3 +115,22 @@ test('a bad model loaded concurrently with a good one fails with its own InputEr
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(addWeightOf(), stockAddWeight);
 });
+
+test('loading draws nothing from Math.random, even for a topology with unseeded initializers', async () => {
+  const unseeded = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4], kernelInitializer: 'glorotUniform', name: 'dense' })] });
+  const directory = join(mkdtempSync(join(tmpdir(), 'kdkit-io-unseeded-')), 'model');
+  await saveModelDir(unseeded, directory);
+  const written = weightValues(unseeded);
+  unseeded.dispose();
+  const original = Math.random;
+  let draws = 0;
+  Math.random = () => ++draws / 1000;
+  try {
+    const loaded = await loadModelDir(directory);
+    assert.deepEqual(weightValues(loaded), written);
+    loaded.dispose();
+  } finally {
+    Math.random = original;
+  }
+  assert.equal(draws, 0);
+});

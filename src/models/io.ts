@@ -181,7 +181,8 @@ function buildWithinManifest(modelTopology: object, specs: tf.io.WeightsManifest
       );
     }
     remaining -= size;
-    // Zeros rather than the topology's initializers, as tf.loadLayersModel does: the loaded weights replace them.
+    // Zeros rather than the topology's initializers, as tf.loadLayersModel does: the loaded weights replace them,
+    // and an unseeded initializer would draw on Math.random, which a run seeds for its dropout masks.
     this.setFastWeightInitDuringBuild(true);
     const variable = addWeight.call(this, name, shape, ...rest);
     created.push(variable);
