@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { InputError } from '../errors.js';
-import { initEngine, tf, type BackendName } from './index.js';
+import { initEngine, tf, withEngine, type BackendName } from './index.js';
 
 test('initEngine defaults to wasm with SIMD and lists the kernels kdkit registered', async () => {
   const info = await initEngine();
@@ -70,4 +70,38 @@ test('initEngine rejects an unknown accelerator or a bad thread count with an In
       return true;
     });
   }
+});
+
+test('runs on one engine setup share it; switching it while they run is an InputError, and allowed once they end', async () => {
+  const setup = { backend: 'wasm', acceleratorThreads: 2 } as const;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const seen: string[] = [];
+  const first = withEngine(setup, async () => {
+    await released;
+    seen.push(tf.getBackend());
+  });
+  const second = withEngine(setup, async (engine) => {
+    await released;
+    seen.push(engine.backend);
+  });
+  const refused = (switchedTo: string) => (error: unknown) => error instanceof InputError &&
+    error.message === `kdkit engine: 2 runs in progress compute on wasm with ONNX Runtime on 2 threads; switching to ${switchedTo} now would change their results. Run them on the same engine, or one after the other.`;
+  await assert.rejects(withEngine({ backend: 'cpu' }, async () => {}), refused('cpu'));
+  await assert.rejects(initEngine({ accelerate: 'none' }), refused('wasm'));
+  await assert.rejects(initEngine({ acceleratorThreads: 3 }), refused('wasm with ONNX Runtime on 3 threads'));
+  assert.equal((await initEngine(setup)).backend, 'wasm');
+  release();
+  await Promise.all([first, second]);
+  assert.deepEqual(seen, ['wasm', 'wasm']);
+  assert.equal((await initEngine({ backend: 'cpu' })).backend, 'cpu');
+  await initEngine();
+});
+
+test('a run that fails lets go of the engine', async () => {
+  await assert.rejects(withEngine({ backend: 'wasm' }, async () => {
+    throw new Error('the run failed');
+  }), /the run failed/);
+  assert.equal((await initEngine({ backend: 'cpu' })).backend, 'cpu');
+  await initEngine();
 });

@@ -66,11 +66,22 @@ function accelerate(choice: AcceleratorChoice, threads: number): number {
   return 0;
 }
 
+/** What computes the ops: a run on one setup sums floats in another order than on another. */
+interface EngineSetup {
+  backend: BackendName;
+  /** 'none' on cpu. */
+  accelerate: AcceleratorChoice;
+  /** ONNX Runtime's threads; 0 without it. */
+  threads: number;
+}
+
 /**
- * Selects the backend and makes it ready. Safe to call repeatedly; calling it with another
- * backend or accelerator switches to it.
+ * The setup of the runs in progress (withEngine) and how many they are. The backend and the kernel
+ * registry are the process's, so this is too: it only refuses a switch, and changes no result.
  */
-export async function initEngine(options: EngineOptions = {}): Promise<EngineInfo> {
+let held: { setup: EngineSetup; runs: number } | undefined;
+
+function engineSetup(options: EngineOptions): EngineSetup {
   const backend = options.backend ?? 'wasm';
   const choice = options.accelerate ?? 'ort';
   const requestedThreads = options.acceleratorThreads ?? availableParallelism();
@@ -83,8 +94,56 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
   if (!Number.isInteger(requestedThreads) || requestedThreads < 1) {
     throw new InputError(`acceleratorThreads must be a positive integer, got ${String(requestedThreads)}.`);
   }
+  const accelerate = backend === 'wasm' ? choice : 'none';
+  return { backend, accelerate, threads: accelerate === 'ort' ? requestedThreads : 0 };
+}
+
+function describeSetup(setup: EngineSetup): string {
+  if (setup.accelerate === 'none') return setup.backend;
+  return `${setup.backend} with ONNX Runtime on ${setup.threads} thread${setup.threads === 1 ? '' : 's'}`;
+}
+
+/** An InputError when runs in progress compute on another setup than `setup`. */
+function refuseSwitch(setup: EngineSetup): void {
+  if (held === undefined) return;
+  const { backend, accelerate, threads } = held.setup;
+  if (backend === setup.backend && accelerate === setup.accelerate && threads === setup.threads) return;
+  throw new InputError(
+    `kdkit engine: ${held.runs === 1 ? 'a run in progress computes' : `${held.runs} runs in progress compute`} on ${describeSetup(held.setup)}; ` +
+    `switching to ${describeSetup(setup)} now would change their results. Run them on the same engine, or one after the other.`,
+  );
+}
+
+/**
+ * Selects the backend and makes it ready. Safe to call repeatedly; calling it with another
+ * backend or accelerator switches to it, unless a run in progress (withEngine) computes on the
+ * present one: that is an InputError.
+ */
+export async function initEngine(options: EngineOptions = {}): Promise<EngineInfo> {
+  const setup = engineSetup(options);
+  refuseSwitch(setup);
+  return setUp(setup);
+}
+
+/**
+ * Runs `body` on the engine `options` select, which no other call may switch until `body` ends.
+ * Concurrent runs on the same setup share it; one on another setup is refused (an InputError).
+ */
+export async function withEngine<T>(options: EngineOptions, body: (engine: EngineInfo) => Promise<T>): Promise<T> {
+  const setup = engineSetup(options);
+  refuseSwitch(setup);
+  // Taken before the first await, so that a run starting meanwhile sees it.
+  held = { setup, runs: (held?.runs ?? 0) + 1 };
+  try {
+    return await body(await setUp(setup));
+  } finally {
+    held = held.runs > 1 ? { setup, runs: held.runs - 1 } : undefined;
+  }
+}
+
+async function setUp({ backend, accelerate: choice, threads }: EngineSetup): Promise<EngineInfo> {
   const customKernels = registerWasmKernels();
-  const acceleratorThreads = backend === 'wasm' ? accelerate(choice, requestedThreads) : 0;
+  const acceleratorThreads = backend === 'wasm' ? accelerate(choice, threads) : 0;
   if (tfc.getBackend() !== backend && !(await tfc.setBackend(backend))) {
     throw new Error(`kdkit engine: TensorFlow.js could not initialize the ${backend} backend.`);
   }

@@ -71,7 +71,7 @@ export async function evaluateModel(model: tf.LayersModel, test: Dataset, option
       latencyMs: { batch1: batch1.p50Ms, batchN: batchN.p50Ms },
       latencyBatch,
       latency: { batch1, batchN },
-      memory: await measureMemory(model, test.sampleShape, latencyBatch),
+      memory: measureMemory(model, test.sampleShape, latencyBatch),
       trainSeconds: options.trainSeconds,
     },
   };

@@ -10,22 +10,45 @@ export interface MemoryUse {
   peakBytesBatchN: number;
 }
 
-/** Inference memory from TensorFlow.js's own tensor accounting (tf.profile), independent of other live models. */
-export async function measureMemory(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number): Promise<MemoryUse> {
+/** Inference memory from TensorFlow.js's own tensor accounting, independent of other live models. */
+export function measureMemory(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number): MemoryUse {
   const weightBytes = model.weights.reduce((sum, weight) => sum + weight.read().size * 4, 0);
   return {
     weightBytes,
-    peakBytesBatch1: weightBytes + (await forwardBytes(model, sampleShape, 1)),
-    peakBytesBatchN: weightBytes + (await forwardBytes(model, sampleShape, batchSize)),
+    peakBytesBatch1: weightBytes + forwardBytes(model, sampleShape, 1),
+    peakBytesBatchN: weightBytes + forwardBytes(model, sampleShape, batchSize),
   };
 }
 
 /** Input bytes plus the peak growth of live tensor bytes during one forward pass. */
-async function forwardBytes(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number): Promise<number> {
+function forwardBytes(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number): number {
   const input = tf.zeros([batchSize, ...sampleShape]);
-  const before = tf.memory().numBytes;
-  const info = await tf.profile(() => forward(model, input) as tf.Tensor);
-  (info.result as tf.Tensor).dispose();
-  input.dispose();
-  return input.size * 4 + Math.max(0, info.peakBytes - before);
+  try {
+    return input.size * 4 + peakGrowthBytes(() => forward(model, input) as tf.Tensor);
+  } finally {
+    input.dispose();
+  }
+}
+
+/**
+ * The peak growth of live tensor bytes while `run` runs, from the engine's record of each kernel as
+ * tf.profile keeps it, but synchronously: tf.profile awaits its query with profiling switched on
+ * for the whole process, so another task's kernels in that gap would count, and another profile
+ * starting then would reset the record. This one records into a profile of its own, restoring the
+ * engine's (and any tf.profile in progress) before it returns.
+ */
+function peakGrowthBytes(run: () => tf.Tensor): number {
+  const state = tf.engine().state;
+  const outer = { profiling: state.profiling, activeProfile: state.activeProfile };
+  const before = state.numBytes;
+  const profile: typeof state.activeProfile = { newBytes: 0, newTensors: 0, peakBytes: 0, kernels: [], result: undefined, kernelNames: [] };
+  state.activeProfile = profile;
+  state.profiling = true;
+  try {
+    run().dispose();
+  } finally {
+    state.profiling = outer.profiling;
+    state.activeProfile = outer.activeProfile;
+  }
+  return Math.max(0, ...profile.kernels.map((kernel) => kernel.totalBytesSnapshot - before));
 }

@@ -104,8 +104,7 @@ export async function loadModelDir(path: string): Promise<tf.LayersModel> {
   } finally {
     for (const file of files) file.close();
   }
-  const weightSpecs = groups.flatMap((group) => group.weights);
-  const model = await loadWithinManifest(weightSpecs, modelJsonPath, () => tf.loadLayersModel(tf.io.fromMemory({ modelTopology, weightSpecs, weightData: tf.io.CompositeArrayBuffer.join(buffers) })));
+  const model = await loadWithinManifest(modelTopology, groups.flatMap((group) => group.weights), buffers, modelJsonPath);
   try {
     checkFiniteWeights(model, modelJsonPath);
   } catch (error) {
@@ -134,19 +133,43 @@ function checkFiniteWeights(model: tf.LayersModel, source: string): void {
 type AddWeight = (this: tf.layers.Layer, name: string, shape: tf.Shape, ...rest: unknown[]) => tf.LayerVariable;
 
 /**
- * Runs `load` with every weight TensorFlow.js creates while building the model checked before it
- * is allocated: no one weight may hold more values than the manifest's largest, and all of them
+ * Builds the model, then sets its weights, as tf.loadLayersModel does (strict: every weight named
+ * once, optimizer weights ignored) but with every weight checked before it is allocated; see
+ * buildWithinManifest. A load that fails leaves no tensor behind.
+ */
+async function loadWithinManifest(modelTopology: object, specs: tf.io.WeightsManifestEntry[], weightData: ArrayBuffer[], source: string): Promise<tf.LayersModel> {
+  const created: tf.LayerVariable[] = [];
+  try {
+    const model = await buildWithinManifest(modelTopology, specs, source, created);
+    // Synchronous, so that the scope freeing the decoded tensors holds no other task's tensors.
+    tf.tidy(() => {
+      const decoded = tf.io.decodeWeights(weightData, specs);
+      model.loadWeights(Object.fromEntries(specs.filter((spec) => spec.group !== 'optimizer').map((spec) => [spec.name, decoded[spec.name]])), true);
+    });
+    return model;
+  } catch (error) {
+    for (const variable of created) variable.dispose();
+    if (error instanceof InputError) throw error;
+    throw new InputError(`${source}: cannot build the model (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Builds the model of `modelTopology` with every weight TensorFlow.js creates checked before it is
+ * allocated: no one weight may hold more values than the manifest's largest, and all of them
  * together no more than the manifest's total. The manifest's sizes were checked against the
  * weight files, so a topology claiming `units: 1000000` over a 200 KB file is refused at once,
- * rather than after allocating gigabytes. A load that fails leaves no tensor behind.
- * The check hooks Layer.prototype.addWeight for the duration of the load; kdkit builds no other
- * model while it loads one.
+ * rather than after allocating gigabytes. Each weight made is added to `created`.
+ *
+ * The check hooks Layer.prototype.addWeight, which every model in the process shares, so the hook
+ * is in place only while this function runs, synchronously: modelFromJSON, given no weights, builds
+ * every layer before its first await, so no other task can build a model under the hook. (Were
+ * that to change, the fuzz test of `units: 10000000` would allocate and fail.)
  */
-async function loadWithinManifest(specs: tf.io.WeightsManifestEntry[], source: string, load: () => Promise<tf.LayersModel>): Promise<tf.LayersModel> {
+function buildWithinManifest(modelTopology: object, specs: tf.io.WeightsManifestEntry[], source: string, created: tf.LayerVariable[]): Promise<tf.LayersModel> {
   const sizes = specs.map((spec) => spec.shape.reduce((product, dim) => product * dim, 1));
   const largest = Math.max(0, ...sizes);
   let remaining = sizes.reduce((total, size) => total + size, 0);
-  const created: tf.LayerVariable[] = [];
   const prototype = tf.layers.Layer.prototype as unknown as { addWeight: AddWeight };
   const addWeight = prototype.addWeight;
   prototype.addWeight = function guarded(this: tf.layers.Layer, name, shape, ...rest) {
@@ -158,21 +181,21 @@ async function loadWithinManifest(specs: tf.io.WeightsManifestEntry[], source: s
       );
     }
     remaining -= size;
+    // Zeros rather than the topology's initializers, as tf.loadLayersModel does: the loaded weights replace them,
+    // and an unseeded initializer would draw on Math.random, which a run seeds for its dropout masks.
+    this.setFastWeightInitDuringBuild(true);
     const variable = addWeight.call(this, name, shape, ...rest);
     created.push(variable);
     return variable;
   };
-  // A scope, so that the decoded weight tensors TensorFlow.js leaves behind when loadWeights throws
-  // are freed; the model's own weights are variables, which a scope keeps.
-  tf.engine().startScope();
   try {
-    return await load();
-  } catch (error) {
-    for (const variable of created) variable.dispose();
-    if (error instanceof InputError) throw error;
-    throw new InputError(`${source}: cannot build the model (${(error as Error).message})`);
+    let built!: Promise<tf.LayersModel>;
+    // Frees what a failed build leaves; the model's weights are variables, which a scope keeps.
+    tf.tidy(() => {
+      built = tf.models.modelFromJSON({ modelTopology } as Parameters<typeof tf.models.modelFromJSON>[0]);
+    });
+    return built;
   } finally {
     prototype.addWeight = addWeight;
-    tf.engine().endScope();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { join, relative } from 'node:path';
 import * as tf from '../engine/tf.js';
-import { initEngine, type EngineInfo } from '../engine/index.js';
+import { withEngine, type EngineInfo } from '../engine/index.js';
 import { closeDataset, describeStorage, loadDataset, type DatasetSplits } from '../data/index.js';
 import { checkTrainingBatchSizes } from '../data/batch_limits.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
@@ -46,17 +46,19 @@ interface TrainedModel {
 }
 
 export async function runExperiment(config: ExperimentConfig, options: RunOptions): Promise<Summary> {
-  const engine = await initEngine({ backend: config.backend });
-  // Everything that can be wrong with the input is found before any training starts.
-  const data = loadDataset(config.dataset, config.seed);
-  try {
-    return await runOnData(config, options, data, engine);
-  } finally {
-    closeDataset(data);
-  }
+  // The engine is the process's: held for the run, so that a concurrent run shares it but cannot switch it.
+  return withEngine({ backend: config.backend }, async (engine) => {
+    // Everything that can be wrong with the input is found before any training starts.
+    const data = loadDataset(config.dataset, config.seed);
+    try {
+      return await runOnData(config, options, data, engine);
+    } finally {
+      closeDataset(data);
+    }
+  });
 }
 
-async function runOnData(config: ExperimentConfig, options: RunOptions, data: DatasetSplits, engine: Awaited<ReturnType<typeof initEngine>>): Promise<Summary> {
+async function runOnData(config: ExperimentConfig, options: RunOptions, data: DatasetSplits, engine: EngineInfo): Promise<Summary> {
   const emit = options.onEvent ?? (() => {});
   const info = (message: string) => emit({ type: 'info', message });
   const source = options.source ?? 'config';

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { excerpt, mapConcurrent, retryAfterMs, shortened } from './remote_http.js';
+import { excerpt, mapConcurrent, requestWithRetries, retryAfterMs, shortened } from './remote_http.js';
 
 test('Retry-After reads as delay-seconds or an HTTP date, capped at 30 s', () => {
   assert.equal(retryAfterMs(null), undefined);
@@ -58,4 +60,25 @@ test('mapConcurrent: the first failure aborts the tasks in flight, starts no mor
   );
   assert.deepEqual(started, [0, 1]);
   assert.deepEqual(aborted, [0]);
+});
+
+test('retries draw their jitter elsewhere than Math.random, which a run seeds for dropout', async () => {
+  // Two 503s, then an answer.
+  let requests = 0;
+  const server = createServer((_request, response) => {
+    requests++;
+    response.writeHead(requests <= 2 ? 503 : 200, { 'content-type': 'text/plain' }).end(requests <= 2 ? 'busy' : 'ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const original = Math.random;
+  let draws = 0;
+  Math.random = () => ++draws / 1000;
+  try {
+    const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/health`);
+    const answer = await requestWithRetries({ method: 'GET', url, headers: {}, maxResponseBytes: 1024, limitNote: 'test' }, { timeoutMs: 2000, retries: 2, backoffMs: 1 }, 'test server');
+    assert.deepEqual([answer.status, answer.text, requests, draws], [200, 'ok', 3, 0]);
+  } finally {
+    Math.random = original;
+    server.close();
+  }
 });

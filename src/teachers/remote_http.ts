@@ -4,6 +4,7 @@
  * refused, never followed, and answers are read up to a byte limit. Transport only: what an
  * answer means is remote.ts's business.
  */
+import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError } from '../errors.js';
 import { redactUrl } from '../util/endpoint.js';
@@ -61,7 +62,8 @@ export async function requestWithRetries(request: HttpRequest, policy: RetryPoli
     lastFailure = outcome.failure;
     if (attempt === attempts) break;
     // Jitter spreads the retries of requests that failed together, so they do not return together.
-    const backoffMs = policy.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
+    // Not Math.random: a run seeds that for dropout, and a retry must not move its masks.
+    const backoffMs = policy.backoffMs * 2 ** (attempt - 1) * (0.5 + randomInt(2 ** 16) / 2 ** 17);
     await sleep(Math.min(Math.max(backoffMs, outcome.retryAfterMs ?? 0), maxWaitMs), undefined, { signal });
   }
   throw new Error(`${where}: ${request.method} ${request.url.pathname} gave up after ${attempts} attempts: last ${lastFailure}`);
