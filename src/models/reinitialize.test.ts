@@ -107,6 +107,18 @@ test('re-initialising leaks no tensor, leaves Math.random alone, and keeps names
   original.dispose();
 });
 
+test('a Sequential model is rebuilt as a Sequential, its weights drawn again', () => {
+  const original = tf.sequential({ name: 'plain', layers: [tf.layers.flatten({ inputShape: [8, 8, 1], name: 'flatten' }), tf.layers.dense({ units: 10, name: 'logits', kernelInitializer: tf.initializers.constant({ value: 0.5 }) }), tf.layers.dense({ units: 10, name: 'out' })] });
+  const model = reinitializeModel(original, { seed: 2, source });
+  assert.ok(model instanceof tf.Sequential);
+  assert.deepEqual(model.layers.map((layer) => layer.name), ['flatten', 'logits', 'out']);
+  // A constant initializer gives its constant again; a random one new values.
+  assert.ok((model.getLayer('logits').getWeights()[0].dataSync() as Float32Array).every((value) => value === 0.5));
+  assert.notDeepEqual(model.getLayer('out').getWeights()[0].dataSync(), original.getLayer('out').getWeights()[0].dataSync());
+  original.dispose();
+  model.dispose();
+});
+
 // An initializer that takes no seed and draws from Math.random, as a custom one might.
 const Initializer = Object.getPrototypeOf(tf.initializers.zeros().constructor) as new () => { apply(shape: number[]): tf.Tensor };
 class MathRandomInitializer extends Initializer {

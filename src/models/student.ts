@@ -23,7 +23,7 @@ export interface LoadedStudent {
   init: Init;
   parameters: number;
   architecture: Architecture;
-  /** The file's weights in the model's weight order, for init 'weights'. */
+  /** The file's weights in the model's weight order, for init 'weights' (empty for 'random'). */
   weights: { values: Float32Array | Int32Array | Uint8Array; shape: number[]; dtype: tf.DataType }[];
   /** Names the config field in errors, e.g. '<config>: student.load'. */
   field: string;
@@ -63,7 +63,7 @@ export async function loadStudent(
     return {
       type: 'loaded', path: files.modelJsonPath, fingerprint: files.fingerprint, init: spec.init,
       parameters: model.countParams(), architecture: architectureOf(model), field: source,
-      weights: model.getWeights().map((weight) => ({ values: weight.dataSync() as Float32Array, shape: [...weight.shape], dtype: weight.dtype })),
+      weights: spec.init === 'weights' ? model.getWeights().map((weight) => ({ values: weight.dataSync() as Float32Array, shape: [...weight.shape], dtype: weight.dtype })) : [],
     };
   } finally {
     model.dispose();
