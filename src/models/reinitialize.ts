@@ -31,8 +31,11 @@ export interface RebuildOptions {
   zeros?: boolean;
 }
 
+/** A plain copy of the config: TensorFlow.js's fromConfig writes into the config it is given (customObjects). */
+const copyOf = (config: tf.serialization.ConfigDict): tf.serialization.ConfigDict => JSON.parse(JSON.stringify(config)) as tf.serialization.ConfigDict;
+
 export function architectureOf(model: tf.LayersModel): Architecture {
-  return { sequential: model instanceof tf.Sequential, config: model.getConfig() };
+  return { sequential: model instanceof tf.Sequential, config: copyOf(model.getConfig()) };
 }
 
 /**
@@ -47,7 +50,7 @@ type AddWeight = (this: tf.layers.Layer, name: string, shape: tf.Shape, dtype: u
 
 /** A new model of `architecture`, every weight initialised afresh from `options.seed`. */
 export function buildArchitecture(architecture: Architecture, options: RebuildOptions): tf.LayersModel {
-  const config = { ...architecture.config, name: options.name };
+  const config = { ...copyOf(architecture.config), name: options.name };
   const prototype = tf.layers.Layer.prototype as unknown as { addWeight: AddWeight };
   const addWeight = prototype.addWeight;
   const random = Math.random;

@@ -69,6 +69,7 @@ test('init: random draws every weight again from the run seed: the same for ever
   assert.deepEqual(distilled.layers.map((layer) => layer.name), ['image', 'conv', 'bn', 'dw', 'res', 'gap', 'logits']);
   for (const model of [scratch, distilled, other]) model.dispose();
   assert.equal(tf.memory().numTensors, before, 'the loaded student holds no tensors between stages');
+  assert.doesNotMatch(JSON.stringify(student.architecture), /customObjects/, 'building a copy changed the architecture kept for the next');
 });
 
 test('the fingerprint is the SHA-256 of model.json then weights.bin, and names the student with its init in the stage record', async () => {
