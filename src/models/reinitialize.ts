@@ -108,7 +108,7 @@ export function reinitializeModel(model: tf.LayersModel, options: Omit<RebuildOp
 }
 
 /** The rebuilt model has the original's weights, by layer, name and shape; a layer that does not cannot have been re-initialised. */
-export function checkSameWeights(original: tf.LayersModel, rebuilt: tf.LayersModel, source: string): void {
+function checkSameWeights(original: tf.LayersModel, rebuilt: tf.LayersModel, source: string): void {
   const describe = (layer: tf.layers.Layer) => layer.weights.map((weight) => `${weight.originalName.split('/').pop()} [${weight.shape.join(', ')}]`).join(', ');
   original.layers.forEach((layer, index) => {
     const other = rebuilt.layers[index];
