@@ -45,6 +45,15 @@ test('a loaded teacher is accepted instead of a trained one', () => {
   assert.deepEqual(config.teacher, { load: 'runs/x/teacher/model.json' });
 });
 
+test('a loaded student defaults to random initial weights; init names its choices; stages take specs only', () => {
+  const config = parseConfig(withChange((c) => ((c as Record<string, unknown>).student = { load: 'students/resnet' })));
+  assert.deepEqual(config.student, { load: 'students/resnet', init: 'random' });
+  rejects(withChange((c) => ((c as Record<string, unknown>).student = { load: 'students/resnet', init: 'pretrained' })), /student\.init: .*"random"\|"weights"/);
+  rejects(withChange((c) => ((c as Record<string, unknown>).student = { load: '' })), /student\.load: Too small/);
+  rejects(withChange((c) => ((c as Record<string, unknown>).student = { load: 'a', model: { type: 'mlp' } })), /student\.(load|model): unknown key/);
+  rejects(withChange((c) => ((c as Record<string, unknown>).stages = [{ model: { load: 'students/resnet' } }])), /stages\[0\]\.model/);
+});
+
 test('an unknown top-level key is named', () => rejects(withChange((c) => (c.epochs = 3)), /exp\.yaml[\s\S]*epochs: unknown key/));
 test('an unknown nested key is named with its path', () => rejects(withChange((c) => ((c.student.model as Record<string, unknown>).hiden = [3])), /student\.model\.hiden: unknown key/));
 test('a value of the wrong type names the field and the expected type', () => rejects(withChange((c) => ((c.distill as Record<string, unknown>).epochs = 'twenty')), /distill\.epochs: expected number, received string/));

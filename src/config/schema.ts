@@ -178,6 +178,23 @@ export const teacherSpec = z.union([
 ]);
 export type TeacherConfig = z.infer<typeof teacherSpec>;
 
+export const studentSpec = z.union([
+  z.strictObject({
+    /** An architecture kdkit builds (mlp or cnn). */
+    model: modelSpec,
+  }),
+  z.strictObject({
+    /**
+     * Any TensorFlow.js layers model: its model.json, or the directory holding it. It takes the
+     * dataset's samples and outputs logits (no final softmax). Stages (`stages[i].model`) take specs only.
+     */
+    load: z.string().min(1),
+    /** random: every weight drawn again from its layer's initializer, seeded by the run's seed; weights: start from the file's weights (a warm start). */
+    init: z.enum(['random', 'weights']).default('random'),
+  }),
+]);
+export type StudentConfig = z.infer<typeof studentSpec>;
+
 /**
  * A loss term as written in the config. `method` picks the registered method; its own options
  * (e.g. `temperature`) are checked against that method's schema in `parseConfig`.
@@ -264,7 +281,7 @@ export const experimentSpec = z.strictObject({
   backend: z.enum(['wasm', 'cpu']).default('wasm'),
   dataset: datasetSpec,
   teacher: teacherSpec,
-  student: z.strictObject({ model: modelSpec }),
+  student: studentSpec,
   /** Also train the student architecture on hard labels alone, with the same seed and budget. */
   baseline: z.boolean().default(true),
   distill: distillSpec,

@@ -34,6 +34,17 @@ test('the Fashion-MNIST student MLP 256-256 is 3× smaller and 17× cheaper than
   student.dispose();
 });
 
+test('depthwise and separable convolutions count their multiply-adds by hand, as a loaded student may have them', () => {
+  const input = tf.input({ shape: [8, 8, 3] });
+  const depthwise = tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same' }).apply(input) as tf.SymbolicTensor;
+  const separable = tf.layers.separableConv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'valid' }).apply(depthwise) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: separable });
+  // Depthwise: 8×8 positions × 3·3 × 3 channels × 2. Separable on 3·2 = 6 channels, 3×3 output
+  // ((8 − 3) / 2 + 1 = 3): per position 3·3·6 depthwise, then 6 × 5 pointwise.
+  assert.equal(multiplyAccumulates(model), 8 * 8 * 9 * 3 * 2 + 3 * 3 * (9 * 6 + 6 * 5));
+  model.dispose();
+});
+
 test('layers have stable names for feature taps', () => {
   const model = buildModel({ type: 'cnn', filters: [4, 8], kernelSize: 3, dense: [16], dropout: 0.1, batchNorm: true }, { ...fashion, inputShape: [8, 8, 1] });
   assert.deepEqual(model.layers.map((layer) => layer.name), ['image', 'conv_1', 'bn_1', 'relu_1', 'pool_1', 'conv_2', 'bn_2', 'relu_2', 'pool_2', 'flatten', 'dense_1', 'dropout_1', 'logits']);

@@ -84,7 +84,7 @@ export function buildModel(spec: ModelSpec, options: BuildOptions): tf.LayersMod
   return tf.model({ inputs: input, outputs: logits, name: options.name });
 }
 
-/** Multiply-accumulates for one sample, from the layer shapes (dense and conv layers). */
+/** Multiply-accumulates for one sample, from the layer shapes (dense, conv, depthwise and separable conv layers). */
 export function multiplyAccumulates(model: tf.LayersModel): number {
   let total = 0;
   for (const layer of model.layers) {
@@ -98,6 +98,12 @@ export function multiplyAccumulates(model: tf.LayersModel): number {
       // Conv2D kernels are [kh, kw, in, out]; depthwise kernels [kh, kw, in, multiplier]: same product.
       const [kernelHeight, kernelWidth, inChannels, outPerPosition] = kernel.shape as number[];
       total += outputShape[1]! * outputShape[2]! * kernelHeight * kernelWidth * inChannels * outPerPosition;
+    } else if (className === 'SeparableConv2D') {
+      // A depthwise pass ([kh, kw, in, multiplier]) then a 1×1 conv ([1, 1, in · multiplier, out]) at every output position.
+      const [depthwise, pointwise] = layer.getWeights();
+      const [kernelHeight, kernelWidth, inChannels, multiplier] = depthwise.shape as number[];
+      const outChannels = pointwise.shape[3]!;
+      total += outputShape[1]! * outputShape[2]! * (kernelHeight * kernelWidth * inChannels * multiplier + inChannels * multiplier * outChannels);
     }
   }
   return total;

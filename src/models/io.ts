@@ -8,6 +8,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { sha256 } from '../util/hash.js';
 import { MAX_WHOLE_FILE_BYTES, readRegularFile, RegularFile } from '../util/regular_file.js';
 import { checkTopology } from './topology_check.js';
 import { checkWeightBytes, checkWeightsManifest } from './weights_manifest.js';
@@ -70,8 +71,22 @@ export async function serializedSizeBytes(model: tf.LayersModel): Promise<number
 
 /** Loads a layers model from its model.json, or from the directory that holds it. */
 export async function loadModelDir(path: string): Promise<tf.LayersModel> {
+  return (await loadModelFiles(path)).model;
+}
+
+export interface LoadedModelFiles {
+  model: tf.LayersModel;
+  /** The model.json read (`path` itself, or the one inside the directory `path`). */
+  modelJsonPath: string;
+  /** Hex SHA-256 of the model.json's bytes, then of each weight file's, in the manifest's order. */
+  fingerprint: string;
+}
+
+/** loadModelDir, also telling which model.json it read and the fingerprint of the files. */
+export async function loadModelFiles(path: string): Promise<LoadedModelFiles> {
   const modelJsonPath = existsSync(path) && statSync(path).isDirectory() ? join(path, 'model.json') : path;
-  const text = readRegularFile(modelJsonPath, MAX_MODEL_JSON_BYTES, `${modelJsonPath}: cannot read a TensorFlow.js model.json`).toString('utf8');
+  const modelJsonBytes = readRegularFile(modelJsonPath, MAX_MODEL_JSON_BYTES, `${modelJsonPath}: cannot read a TensorFlow.js model.json`);
+  const text = modelJsonBytes.toString('utf8');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -111,7 +126,7 @@ export async function loadModelDir(path: string): Promise<tf.LayersModel> {
     model.dispose();
     throw error;
   }
-  return model;
+  return { model, modelJsonPath, fingerprint: sha256(modelJsonBytes, ...buffers.map((buffer) => new Uint8Array(buffer))) };
 }
 
 /**

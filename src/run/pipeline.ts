@@ -9,7 +9,7 @@ import { withEngine, type EngineInfo } from '../engine/index.js';
 import { closeDataset, describeStorage, loadDataset, type DatasetSplits } from '../data/index.js';
 import { checkTrainingBatchSizes } from '../data/batch_limits.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
-import { buildModel } from '../models/build.js';
+import { buildStudent, describeStudent, studentRecord, type StudentArchitecture } from '../models/student.js';
 import { saveModelDir } from '../models/io.js';
 import { softLabelsFromStore, storeOptions, type StoreOptions } from '../teachers/store.js';
 import { datasetFingerprint } from '../teachers/cache.js';
@@ -24,6 +24,7 @@ import type { StageInputs } from './stage_record.js';
 import { termInput } from '../config/print.js';
 import { prepareTerms, type TapSource, type TeacherSource } from '../train/terms.js';
 import { obtainTeacher } from './teacher_stage.js';
+import { studentArchitecture } from './student_architecture.js';
 import type { Summary, StageSummary } from '../report/summary.js';
 
 export type RunEvent = TrainEvent | { type: 'info'; message: string };
@@ -63,12 +64,13 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   const info = (message: string) => emit({ type: 'info', message });
   const source = options.source ?? 'config';
   for (const [spec, field] of modelSpecs(config)) build(spec, data, config.seed, 'check', `${source}: ${field}`).dispose();
+  const studentModel = await studentArchitecture(config, data, source);
   checkTrainingBatchSizes(config, data.train, source);
   info(`writing to ${options.outDir}`);
   info(`engine: ${describeEngine(engine)}`);
   info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes, pixels ${describeStorage(data)}`);
 
-  const links = chain(config);
+  const links = chain(config, studentModel);
   if ('model' in config.teacher) {
     const check = build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`);
     try {
@@ -94,8 +96,8 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   // same shuffling and budget; only the loss differs. Assistants, if any, come between the
   // teacher and the student, each taught by the model before it.
   const scratch = config.baseline
-    ? await trainStudent('scratch', config.student.model, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage,
-      { student: { model: config.student.model }, distill: trainingInputs(config.distill) })
+    ? await trainStudent('scratch', studentModel, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage,
+      { student: studentRecord(studentModel), distill: trainingInputs(config.distill) })
     : null;
   let current: TeacherSource & { logits: Float32Array } = { teacher: teacher.teacher, model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
   const assistants: Array<{ name: string; trained: TrainedModel }> = [];
@@ -185,7 +187,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
 }
 
 function modelSpecs(config: ExperimentConfig): [ModelSpec, string][] {
-  const specs: [ModelSpec, string][] = [[config.student.model, 'student.model']];
+  const specs: [ModelSpec, string][] = 'model' in config.student ? [[config.student.model, 'student.model']] : [];
   if ('model' in config.teacher) specs.push([config.teacher.model, 'teacher.model']);
   config.stages.forEach((stage, index) => {
     if (stage.model !== 'teacher') specs.push([stage.model, `stages[${index}].model`]);
@@ -196,7 +198,7 @@ function modelSpecs(config: ExperimentConfig): [ModelSpec, string][] {
 /** One link of the chain from the teacher to the student: what it trains, how, with which terms. */
 interface Link {
   name: string;
-  spec: ModelSpec;
+  spec: StudentArchitecture;
   training: StageRun['training'];
   terms: TermConfig[];
   seed: number;
@@ -207,7 +209,7 @@ interface Link {
 }
 
 /** assistant-1 … assistant-k (config.stages), then the student. */
-function chain(config: ExperimentConfig): Link[] {
+function chain(config: ExperimentConfig, student: StudentArchitecture): Link[] {
   const teacherSpec = 'model' in config.teacher ? config.teacher.model : undefined;
   const links = config.stages.map((stage, index): Link => ({
     name: `assistant-${index + 1}`,
@@ -219,8 +221,8 @@ function chain(config: ExperimentConfig): Link[] {
     termsField: `stages[${index}].terms`,
   }));
   links.push({
-    name: 'student', spec: config.student.model, training: config.distill, terms: config.distill.terms, seed: config.seed + 1,
-    inputs: { student: { model: config.student.model }, distill: { ...trainingInputs(config.distill), terms: config.distill.terms.map(termInput) } },
+    name: 'student', spec: student, training: config.distill, terms: config.distill.terms, seed: config.seed + 1,
+    inputs: { student: studentRecord(student), distill: { ...trainingInputs(config.distill), terms: config.distill.terms.map(termInput) } },
     termsField: 'distill.terms',
   });
   return links;
@@ -253,7 +255,7 @@ async function labelsOf(teacher: Teacher, store: StoreOptions, data: DatasetSpli
 
 async function trainStudent(
   name: string,
-  spec: ModelSpec,
+  spec: StudentArchitecture,
   training: Link['training'],
   data: DatasetSplits,
   teacherLogits: Float32Array | null,
@@ -265,7 +267,7 @@ async function trainStudent(
   teacher?: TeacherSource,
 ): Promise<TrainedModel> {
   const model = build(spec, data, seed, name, `${name}.model`);
-  if (name !== 'scratch') emit({ type: 'info', message: `${name}: ${spec.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
+  if (name !== 'scratch') emit({ type: 'info', message: `${name}: ${describeStudent(spec)}, ${model.countParams().toLocaleString('en-US')} parameters` });
   try {
     const result = await runStage({
       stage: name, model, train: data.train, validation: data.validation, teacherLogits,
@@ -279,8 +281,8 @@ async function trainStudent(
   }
 }
 
-function build(spec: ModelSpec, data: DatasetSplits, seed: number, name: string, field: string): tf.LayersModel {
-  return buildModel(spec, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed, name, field });
+function build(spec: StudentArchitecture, data: DatasetSplits, seed: number, name: string, field: string): tf.LayersModel {
+  return buildStudent(spec, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed, name, field });
 }
 
 /**
