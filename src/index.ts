@@ -9,7 +9,11 @@ export { losses, methods, type DistillationMethod, type TermInputs, type TermLos
 export { kdLoss, kdDefaults, type KdOptions } from './methods/kd.js';
 export { crossEntropyLoss } from './methods/ce.js';
 
-export { loadDataset, loadDigits, loadFashionMnist, loadMnistFamily, splitValidation, subset, allPixels, memoryDataset, readRange, forEachBatch, type Dataset, type DatasetSplits, type DatasetSpec, type PixelSource } from './data/index.js';
+export {
+  loadDataset, loadDigits, loadFashionMnist, loadMnistFamily, splitValidation, subset, allPixels, allSamples, memoryDataset, imageDataset, imageShape, readRange, forEachBatch,
+  type Dataset, type DatasetSplits, type DatasetSpec, type FieldArray, type InputDType, type InputField, type SampleBatch, type SampleSource,
+} from './data/index.js';
+export { modelInputs, pairInputs } from './models/inputs.js';
 
 export { buildModel, multiplyAccumulates, type BuildOptions } from './models/build.js';
 export { loadModelDir, saveModelDir, serializedSizeBytes } from './models/io.js';

@@ -11,11 +11,11 @@ import { methods } from '../methods/index.js';
 import { latestCheckpoint } from './checkpoint.js';
 import { stageRunner } from '../run/stage_runner.js';
 import { DivergenceError, trainStage, type StageOptions, type TrainEvent } from './trainer.js';
-import { memoryDataset } from '../data/dataset.js';
+import { imageDataset } from '../data/dataset.js';
 
 await initEngine({ backend: 'wasm' });
 
-const data: Dataset = memoryDataset({
+const data: Dataset = imageDataset({
   name: 'toy',
   images: Float32Array.from({ length: 32 * 4 }, (_, i) => ((i * 7) % 11) / 11),
   labels: Int32Array.from({ length: 32 }, (_, i) => i % 2),

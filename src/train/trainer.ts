@@ -16,6 +16,7 @@ import { makeOptimizer } from './optimizer.js';
 import { checkpointLabel, clearCheckpoints, latestCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointState } from './checkpoint.js';
 import type { EpochRecord, TrainEvent } from './events.js';
 import type { TappedModel } from '../models/taps.js';
+import { modelInputs } from '../models/inputs.js';
 import { mathRandomPosition, restoreMathRandomPosition } from '../util/seeded_random.js';
 
 export interface WeightedTerm {
@@ -45,10 +46,10 @@ export interface StageOptions {
   /** Needed when a term taps student features. */
   studentTaps?: TappedModel;
   /**
-   * The teacher's tapped features for the training samples `indices` (whose images are `images`),
+   * The teacher's tapped features for the training samples `indices` (whose fields are `inputs`),
    * keyed by tap name; the trainer disposes them. Needed when a term taps teacher features.
    */
-  teacherFeatures?: (indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor>;
+  teacherFeatures?: (indices: Int32Array, inputs: Readonly<Record<string, tf.Tensor>>) => Record<string, tf.Tensor>;
   epochs: number;
   batchSize: number;
   optimizer: OptimizerSpec;
@@ -106,10 +107,10 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
     throw new Error(`stage '${options.stage}': a term taps teacher features but the stage has no teacherFeatures`);
   }
   /** The student's logits and, when terms tap it, its features, in training mode. */
-  const forward = (images: tf.Tensor4D): { studentLogits: tf.Tensor2D; features: Record<string, tf.Tensor> } => {
-    if (!tapped) return { studentLogits: model.apply(images, { training: true }) as tf.Tensor2D, features: {} };
+  const forward = (inputs: Readonly<Record<string, tf.Tensor>>): { studentLogits: tf.Tensor2D; features: Record<string, tf.Tensor> } => {
+    if (!tapped) return { studentLogits: model.apply(modelInputs(model, inputs), { training: true }) as tf.Tensor2D, features: {} };
     const { model: multi, outputs: indices } = options.studentTaps!;
-    const outputs = multi.apply(images, { training: true }) as tf.Tensor[];
+    const outputs = multi.apply(modelInputs(multi, inputs), { training: true }) as tf.Tensor[];
     return {
       studentLogits: outputs[0] as tf.Tensor2D,
       features: Object.fromEntries(Object.entries(indices).map(([name, index]) => [name, outputs[index]])),
@@ -172,13 +173,13 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
         const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
         const batch = batchTensors(train, indices, buffers);
         // A streamed dataset reads the next batch on its reader thread while this step computes.
-        if (step + 1 < stepsPerEpoch) train.pixels.prefetch?.(order.subarray((step + 1) * batchSize, Math.min(count, (step + 2) * batchSize)));
+        if (step + 1 < stepsPerEpoch) train.samples.prefetch?.(order.subarray((step + 1) * batchSize, Math.min(count, (step + 2) * batchSize)));
         const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
-        const teacherFeatures = readsTeacher ? options.teacherFeatures!(indices, batch.images) : {};
+        const teacherFeatures = readsTeacher ? options.teacherFeatures!(indices, batch.inputs) : {};
         const position: TrainingPosition = { progress: ((epoch - 1) * stepsPerEpoch + step) / (options.epochs * stepsPerEpoch), epoch };
         const termValues: tf.Scalar[] = [];
         const { value: cost, grads } = tf.variableGrads(() => {
-          const { studentLogits, features } = forward(batch.images);
+          const { studentLogits, features } = forward(batch.inputs);
           let total: tf.Scalar = tf.scalar(0);
           for (const term of terms) {
             const studentFeature = term.studentTap === undefined ? undefined : features[term.studentTap];
@@ -201,7 +202,7 @@ export async function trainStage(options: StageOptions): Promise<StageResult> {
         const problem = divergence(loss, values, terms, gradients, options.maxGradNorm);
         // A diverged step must not reach the weights.
         if (problem === null) optimizer.step(variables, gradients);
-        tf.dispose([grads, cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : []), ...Object.values(teacherFeatures)]);
+        tf.dispose([grads, cost, ...Object.values(batch.inputs), batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : []), ...Object.values(teacherFeatures)]);
         if (problem !== null) {
           const kept = lastSaved ? `; the last good checkpoint is ${lastSaved}` : '';
           throw new DivergenceError(`stage '${options.stage}' diverged at epoch ${epoch}, step ${step + 1}: ${problem}${kept}`, options.stage, lastSaved);
