@@ -11,15 +11,15 @@
  * shortest text that parses back to that double, and storing the double in a Float32Array gives
  * back the float32. A server that prints float32 shortest-form text round-trips the same way.
  */
-import { arrayDType, fieldSize, isImageField, type FieldArray, type InputField, type SampleBatch } from '../data/dataset.js';
+import { arrayDType, fieldSize, type FieldArray, type InputField, type SampleBatch } from '../data/dataset.js';
 import { InputError } from '../errors.js';
-import { pairInputs } from '../models/inputs.js';
 import { sha256 } from '../util/hash.js';
-import { checkPreprocessing, describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
+import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
 import { checkHeaders, endpointIdentity, endpointUrl, redactUrl } from '../util/endpoint.js';
 import { mapConcurrent, requestWithRetries, type RetryPolicy } from './remote_http.js';
-import { checkInput, inputSampleDims, parseJson, parseMetadata, pick, protocolHint, readOutput, serverMessage, type ResponseTensor, type TensorMetadata } from './remote_protocol.js';
+import { parseJson, parseMetadata, pick, protocolHint, readOutput, serverMessage, type ResponseTensor, type TensorMetadata } from './remote_protocol.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
+import { sentInputs, type SentInput } from './remote_inputs.js';
 
 export interface RemoteTeacherOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8000; credentials, a query or a fragment are refused (use `headers`). */
@@ -108,45 +108,6 @@ export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promi
     preprocessing: options.preprocessing,
     featureShapes,
   });
-}
-
-/** One input of the model and the field sent as it. */
-interface SentInput {
-  readonly name: string;
-  readonly datatype: string;
-  readonly field: InputField;
-  /** An image field: laid out and normalized by the preprocessing. */
-  readonly image: boolean;
-  /** One sample as the model takes it, after layout. */
-  readonly sampleDims: number[];
-  /** The batch size the model's metadata fixes for this input, if it does. */
-  readonly fixedBatch: number | undefined;
-}
-
-/** Datatypes a field dtype may be sent as; an int32 field goes as the model's INT32 or INT64. */
-const DATATYPES: Readonly<Record<InputField['dtype'], readonly string[]>> = { float32: ['FP32'], int32: ['INT32', 'INT64'] };
-
-/** Which field is sent as each of the model's inputs, checked against the metadata. */
-function sentInputs(inputs: TensorMetadata[], options: RemoteTeacherOptions, where: string): SentInput[] {
-  const context = `${where}: model '${options.model}'`;
-  if (options.inputName !== undefined) {
-    pick(inputs, options.inputName, 'input', where, options.model);
-    if (inputs.length !== 1) {
-      throw new InputError(`${context}: inputName names the input of a one-input model; this one takes ${inputs.map((tensor) => `'${tensor.name}'`).join(', ')}, each sent the dataset's field of its name: remove inputName`);
-    }
-  }
-  const fields = pairInputs(inputs.map((tensor) => ({ name: tensor.name })), options.inputs.map((field) => field.name), context);
-  const sent = inputs.map((tensor, i) => {
-    const field = options.inputs.find((each) => each.name === fields[i])!;
-    const image = isImageField(field);
-    const sampleDims = image ? inputSampleDims(field.shape, options.preprocessing.inputLayout) : [...field.shape];
-    const fixedBatch = checkInput(tensor, sampleDims, context, DATATYPES[field.dtype]);
-    return { name: tensor.name, datatype: tensor.datatype, field, image, sampleDims, fixedBatch };
-  });
-  const batches = new Set(sent.map((input) => input.fixedBatch ?? -1));
-  if (batches.size > 1) throw new InputError(`${context}: the inputs' batch sizes differ (${sent.map((input) => `'${input.name}' ${input.fixedBatch ?? 'any'}`).join(', ')})`);
-  checkPreprocessing(options.preprocessing, sent.map((input) => input.field), context);
-  return sent;
 }
 
 interface Link {
