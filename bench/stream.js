@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDataset, allocateBatch, gatherBatch, forEachBatch, subset } from '../dist/data/index.js';
+import { loadDataset, allocateBatch, gatherBatch, forEachBatch, imageShape, subset } from '../dist/data/index.js';
 import { initEngine, buildModel, distill } from '../dist/index.js';
 import { Rng } from '../dist/util/rng.js';
 import { encodeNpy } from '../dist/util/npy.js';
@@ -36,14 +36,14 @@ async function bench() {
     const buffers = allocateBatch(dataset, batchSize);
     const started = performance.now();
     let checksum = 0;
-    for (let start = 0; start < order.length; start += batchSize) checksum += gatherBatch(dataset, order.subarray(start, start + batchSize), buffers).images[0];
+    for (let start = 0; start < order.length; start += batchSize) checksum += gatherBatch(dataset, order.subarray(start, start + batchSize), buffers).samples.image[0];
     return order.length / ((performance.now() - started) / 1000);
   }
 
   async function sequentialPass(dataset) {
     const started = performance.now();
     let checksum = 0;
-    await forEachBatch(dataset, batchSize, (pixels) => void (checksum += pixels[0]));
+    await forEachBatch(dataset, batchSize, (batch) => void (checksum += batch.image[0]));
     return dataset.labels.length / ((performance.now() - started) / 1000);
   }
 
@@ -63,7 +63,7 @@ async function bench() {
   const torch = JSON.parse(run.stdout);
 
   const rate = (value) => `${(value / 1000).toFixed(0)}k samples/s`;
-  console.log(`${count} samples of ${streamed.sampleShape.join('×')} uint8 in ${shards.length} shards, batch ${batchSize}`);
+  console.log(`${count} samples of ${imageShape(streamed).join('×')} uint8 in ${shards.length} shards, batch ${batchSize}`);
   console.log('| pass | kdkit streamed | kdkit in memory | PyTorch memmap, batched | PyTorch per-sample | kdkit / PyTorch batched |');
   console.log('|---|---:|---:|---:|---:|---:|');
   console.log(`| shuffled epoch | ${rate(kdkit.shuffled)} | ${rate(inMemory.shuffled)} | ${rate(torch.batchedShuffled)} | ${rate(torch.perSampleShuffled)} | ${(kdkit.shuffled / torch.batchedShuffled).toFixed(2)} |`);
@@ -79,7 +79,7 @@ async function bench() {
     'in memory': () => loadDataset(epochSpec(false), 1).train,
     'streamed, reads on the training thread': () => {
       const train = loadDataset(epochSpec(true), 1).train;
-      train.pixels.prefetch = undefined; // the validation split's view forwards the hint; without it, no reader thread
+      train.samples.prefetch = undefined; // the validation split's view forwards the hint; without it, no reader thread
       return train;
     },
     'streamed, next batch on the reader thread': () => loadDataset(epochSpec(true), 1).train,
@@ -88,11 +88,11 @@ async function bench() {
   for (let rep = 0; rep < 3; rep++) {
     for (const [name, make] of Object.entries(variants)) {
       const train = make();
-      const model = buildModel({ type: 'mlp', hidden: [64], dropout: 0, activation: 'relu' }, { inputShape: train.sampleShape, numClasses: 10, seed: 1, name: 'student' });
+      const model = buildModel({ type: 'mlp', hidden: [64], dropout: 0, activation: 'relu' }, { inputShape: imageShape(train), numClasses: 10, seed: 1, name: 'student' });
       const result = await distill({ student: model, train, terms: [{ method: 'ce', weight: 1 }], epochs: 1, batchSize, optimizer: { type: 'adam', learningRate: 1e-3 }, seed: 1 });
       seconds[name].push(result.trainSeconds);
       model.dispose();
-      train.pixels.close?.();
+      train.samples.close?.();
     }
   }
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

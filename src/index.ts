@@ -13,8 +13,11 @@ export { DivergenceError, type Callback, type CallbackState, type Metric, type S
 export type { EpochRecord, TrainEvent } from './train/events.js';
 export { losses, methods, type DistillationMethod, type TermInputs, type TermLoss } from './methods/index.js';
 
-// Data, models and teachers.
-export { loadDataset, loadDigits, loadFashionMnist, memoryDataset, type Dataset, type DatasetSplits, type DatasetSpec } from './data/index.js';
+// Data, models and teachers. A sample is a record of named fields: images are one float32 field 'image'.
+export {
+  loadDataset, loadDigits, loadFashionMnist, memoryDataset, imageDataset,
+  type Dataset, type DatasetSplits, type DatasetSpec, type FieldArray, type InputDType, type InputField, type SampleBatch, type SampleSource,
+} from './data/index.js';
 export { buildModel, type BuildOptions } from './models/build.js';
 export { loadModelDir, saveModelDir } from './models/io.js';
 export { predictLogits, accuracy } from './models/predict.js';

@@ -4,9 +4,10 @@
  */
 import { extname, resolve } from 'node:path';
 import { initEngine } from '../engine/index.js';
-import { loadDataset } from '../data/index.js';
+import { imageShape, loadDataset, type Dataset } from '../data/index.js';
 import { checkLatencyBatch, tensorMemory } from '../data/batch_limits.js';
 import { loadModelDir } from '../models/io.js';
+import { checkModelInputs } from '../models/inputs.js';
 import { evaluateModel } from '../eval/evaluate.js';
 import { classificationMetrics, compareWithTeacher } from '../eval/metrics.js';
 import { predictLogits } from '../models/predict.js';
@@ -44,13 +45,13 @@ export async function evaluateCommand(modelPath: string, options: EvaluateComman
       ...(teacherLogits ? teacherFields(logits, teacherLogits, test.numClasses) : {}),
       sizeBytes: bytesOfModel.byteLength,
       latency: {
-        batch1: await measureOnnxLatency(bytesOfModel, test.sampleShape, 1, { layout: options.layout }),
-        batchN: await measureOnnxLatency(bytesOfModel, test.sampleShape, options.latencyBatch, { layout: options.layout }),
+        batch1: await measureOnnxLatency(bytesOfModel, imageShape(test, 'an ONNX model'), 1, { layout: options.layout }),
+        batchN: await measureOnnxLatency(bytesOfModel, imageShape(test, 'an ONNX model'), options.latencyBatch, { layout: options.layout }),
       },
     };
   } else {
     const model = await loadModelDir(modelPath);
-    checkShapes(model.inputs[0].shape.slice(1), model.outputs[0].shape, test, modelPath);
+    checkShapes(model, test, modelPath);
     const result = await evaluateModel(model, test, { trainSeconds: 0, teacherLogits, latencyBatch: options.latencyBatch });
     model.dispose();
     const { trainSeconds: _unused, ...evaluation } = result.evaluation;
@@ -67,7 +68,7 @@ export async function evaluateCommand(modelPath: string, options: EvaluateComman
 async function testLogitsOf(path: string, test: Parameters<typeof predictLogits>[1], layout: 'nhwc' | 'nchw'): Promise<Float32Array> {
   if (extname(path).toLowerCase() === '.onnx') return onnxLogits(readModelFile(path), test, { layout, source: path });
   const model = await loadModelDir(path);
-  checkShapes(model.inputs[0].shape.slice(1), model.outputs[0].shape, test, path);
+  checkShapes(model, test, path);
   const logits = predictLogits(model, test);
   model.dispose();
   return logits;
@@ -85,10 +86,9 @@ function readModelFile(path: string): Uint8Array {
   return bytes;
 }
 
-function checkShapes(inputShape: (number | null)[], outputShape: (number | null)[], test: { sampleShape: readonly number[]; numClasses: number }, source: string): void {
-  if (inputShape.length !== test.sampleShape.length || inputShape.some((dim, i) => dim !== null && dim !== test.sampleShape[i])) {
-    throw new InputError(`${source}: the model expects input [${inputShape.join(', ')}], the dataset has samples [${test.sampleShape.join(', ')}]`);
-  }
+function checkShapes(model: Awaited<ReturnType<typeof loadModelDir>>, test: Dataset, source: string): void {
+  checkModelInputs(model, test.inputs, source);
+  const outputShape = model.outputs[0].shape;
   const classes = outputShape[outputShape.length - 1];
   if (classes !== test.numClasses) throw new InputError(`${source}: the model has ${classes} outputs, the dataset has ${test.numClasses} classes`);
 }

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { initEngine } from '../engine/index.js';
 import { loadDataset } from '../data/index.js';
-import { memoryDataset, type Dataset } from '../data/dataset.js';
+import { imageDataset, type Dataset } from '../data/dataset.js';
 import { loadModelDir, writeModelDir } from '../models/io.js';
 import { accuracy, predictLogits } from '../models/predict.js';
 import { serializeQuantized } from '../models/quantize.js';
@@ -74,5 +74,5 @@ function randomSamples(model: tf.LayersModel, count: number): Dataset {
   const sampleShape = model.inputs[0].shape.slice(1) as [number, number, number];
   const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
   const images = tf.tidy(() => tf.randomUniform([count, ...sampleShape], 0, 1, 'float32', 11).dataSync() as Float32Array);
-  return memoryDataset({ name: 'random', images, labels: new Int32Array(count), sampleShape, numClasses: classes, classNames: [] });
+  return imageDataset({ name: 'random', images, labels: new Int32Array(count), sampleShape, numClasses: classes, classNames: [] });
 }

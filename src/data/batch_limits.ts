@@ -1,11 +1,12 @@
 /**
  * Batch sizes checked against the data once it is known, before anything trains or is timed: a
- * batch's pixels must fit in memory. Without this, a batch of 1e12 trained the whole teacher and
+ * batch's samples must fit in memory. Without this, a batch of 1e12 trained the whole teacher and
  * then failed allocating the student's batch (the schema now also caps batch sizes at 2^24).
  */
 import { InputError } from '../errors.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { availableMemory } from './files.js';
+import { sampleBytes, type InputField } from './dataset.js';
 
 /**
  * tfjs-backend-wasm keeps every tensor in one 32-bit wasm memory, which stops at 4 GiB − 64 KiB
@@ -14,7 +15,7 @@ import { availableMemory } from './files.js';
 export const WASM_HEAP_BYTES = 4294901760;
 
 /**
- * A batch's float32 pixels may take at most this share of the memory tensors live in: the step
+ * A batch's samples may take at most this share of the memory tensors live in: the step
  * also holds the model's activations and gradients, several times the input. So this refuses
  * absurd batches, not every batch that would run out of memory.
  */
@@ -35,15 +36,15 @@ export function tensorMemory(home: TensorHome, available = availableMemory()): n
   return home === 'wasm' ? Math.min(available, WASM_HEAP_BYTES) : available;
 }
 
-type Split = { readonly labels: { readonly length: number }; readonly sampleShape: readonly number[] };
+type Split = { readonly labels: { readonly length: number }; readonly inputs: readonly InputField[] };
 
-/** Throws when `batchSize` samples of `sampleShape`, as float32, take more than a quarter of `memoryBytes`. */
-export function checkBatchMemory(batchSize: number, sampleShape: readonly number[], field: string, memoryBytes: number): void {
-  const sampleBytes = 4 * sampleShape.reduce((product, dim) => product * dim, 1);
-  const largest = Math.floor((BATCH_MEMORY_SHARE * memoryBytes) / sampleBytes);
+/** Throws when `batchSize` samples of `inputs` take more than a quarter of `memoryBytes`. */
+export function checkBatchMemory(batchSize: number, inputs: readonly InputField[], field: string, memoryBytes: number): void {
+  const bytes = sampleBytes(inputs);
+  const largest = Math.floor((BATCH_MEMORY_SHARE * memoryBytes) / bytes);
   if (batchSize <= largest) return;
   throw new InputError(
-    `${field}: ${batchSize} samples of ${sampleShape.join('×')} take ${formatBytes(batchSize * sampleBytes)} as float32, ` +
+    `${field}: ${batchSize} samples of ${describeSample(inputs, formatBytes(batchSize * bytes))}, ` +
     `more than a quarter of the ${formatBytes(memoryBytes)} of memory available; use at most ${largest}`,
   );
 }
@@ -62,7 +63,7 @@ export function checkTrainingBatchSizes(
   config.stages.forEach((stage, index) => fields.push([stage.batchSize, `stages[${index}].batchSize`]));
   // A batch larger than the split is the whole split (the trainer allocates no more), as in Keras' fit.
   const count = train.labels.length;
-  for (const [batchSize, field] of fields) checkBatchMemory(Math.min(batchSize, count), train.sampleShape, `${source}: ${field}`, memoryBytes);
+  for (const [batchSize, field] of fields) checkBatchMemory(Math.min(batchSize, count), train.inputs, `${source}: ${field}`, memoryBytes);
 }
 
 /** `kdkit eval --latency-batch`: at most the larger of MAX_LATENCY_BATCH and the test split, and within memory. */
@@ -70,7 +71,13 @@ export function checkLatencyBatch(batchSize: number, test: Split, memoryBytes: n
   if (batchSize > Math.max(MAX_LATENCY_BATCH, test.labels.length)) {
     throw new InputError(`--latency-batch: ${batchSize} is larger than ${MAX_LATENCY_BATCH} (or the test split, ${test.labels.length} samples, if larger)`);
   }
-  checkBatchMemory(batchSize, test.sampleShape, '--latency-batch', memoryBytes);
+  checkBatchMemory(batchSize, test.inputs, '--latency-batch', memoryBytes);
+}
+
+/** "8×8×1 take 1 KiB as float32" for one field; "input_ids 128 int32 + attention_mask 128 int32 take 1 KiB" for several. */
+function describeSample(inputs: readonly InputField[], size: string): string {
+  if (inputs.length === 1) return `${inputs[0].shape.join('×')} take ${size} as ${inputs[0].dtype}`;
+  return `${inputs.map((field) => `${field.name} ${field.shape.join('×')} ${field.dtype}`).join(' + ')} take ${size}`;
 }
 
 function formatBytes(count: number): string {

@@ -3,17 +3,17 @@
  * fills it here for each step and wraps the filled part as tensors.
  */
 import type { Rng } from '../util/rng.js';
-import { sampleCount, sampleSize, type Dataset } from './dataset.js';
+import { allocateSamples, fieldSize, sampleCount, type Dataset, type FieldArray, type SampleBatch } from './dataset.js';
 
 export interface BatchBuffers {
-  /** batchSize × sampleSize pixels. */
-  readonly images: Float32Array;
+  /** batchSize samples of each field. */
+  readonly samples: SampleBatch;
   /** batchSize labels. */
   readonly labels: Int32Array;
 }
 
 export function allocateBatch(dataset: Dataset, batchSize: number): BatchBuffers {
-  return { images: new Float32Array(batchSize * sampleSize(dataset)), labels: new Int32Array(batchSize) };
+  return { samples: allocateSamples(dataset.inputs, batchSize), labels: new Int32Array(batchSize) };
 }
 
 /** A fresh random visiting order of all samples, drawn from the caller's seeded Rng. */
@@ -28,15 +28,15 @@ export function batchCount(count: number, batchSize: number): number {
 
 /**
  * Copies samples `indices[0..]` into the front of `buffers` and returns views of exactly the
- * filled part (shorter than the buffers for a final partial batch). No allocation.
+ * filled part (shorter than the buffers for a final partial batch). No allocation of values.
  */
 export function gatherBatch(dataset: Dataset, indices: ArrayLike<number>, buffers: BatchBuffers): BatchBuffers {
-  const size = sampleSize(dataset);
   const count = sampleCount(dataset);
-  if (indices.length > buffers.labels.length || indices.length * size > buffers.images.length) {
+  const short = dataset.inputs.find((field) => !(buffers.samples[field.name]?.length >= indices.length * fieldSize(field)));
+  if (indices.length > buffers.labels.length || short) {
     throw new RangeError(
-      `gatherBatch: ${indices.length} samples of ${size} values do not fit buffers of ` +
-      `${buffers.labels.length} labels / ${buffers.images.length} pixels`,
+      `gatherBatch: ${indices.length} samples do not fit buffers of ${buffers.labels.length} labels` +
+      (short ? ` / ${buffers.samples[short.name]?.length ?? 0} values of '${short.name}' (${fieldSize(short)} a sample)` : ''),
     );
   }
   for (let i = 0; i < indices.length; i++) {
@@ -46,10 +46,7 @@ export function gatherBatch(dataset: Dataset, indices: ArrayLike<number>, buffer
     }
     buffers.labels[i] = dataset.labels[source];
   }
-  const images = buffers.images.subarray(0, indices.length * size);
-  dataset.pixels.read(indices, images);
-  return {
-    images,
-    labels: buffers.labels.subarray(0, indices.length),
-  };
+  const samples: Record<string, FieldArray> = Object.fromEntries(dataset.inputs.map((field) => [field.name, buffers.samples[field.name].subarray(0, indices.length * fieldSize(field))]));
+  dataset.samples.read(indices, samples);
+  return { samples, labels: buffers.labels.subarray(0, indices.length) };
 }

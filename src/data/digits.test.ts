@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
 import { digitsTestIndices, loadDigits, loadDigitsAll, parseDigitsCsv } from './digits.js';
-import { allPixels } from './dataset.js';
+import { allPixels, imageShape } from './dataset.js';
 
 // Class counts of the UCI optdigits test set, as listed in UCI's optdigits.names.
 const CLASS_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180];
@@ -21,7 +21,7 @@ describe('digits', () => {
   it('has 1797 samples of 8×8×1 in 10 classes', () => {
     assert.equal(all.labels.length, 1797);
     assert.equal(allPixels(all).length, 1797 * 64);
-    assert.deepEqual(all.sampleShape, [8, 8, 1]);
+    assert.deepEqual(imageShape(all), [8, 8, 1]);
     assert.equal(all.numClasses, 10);
     assert.deepEqual(all.classNames, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     assert.deepEqual(countClasses(all.labels), CLASS_COUNTS);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { Rng } from '../util/rng.js';
-import { memoryDataset, type Dataset } from './dataset.js';
+import { imageDataset, type Dataset } from './dataset.js';
 import type { TrainTestParts } from './mnist_family.js';
 import { subset } from './split.js';
 
@@ -49,7 +49,7 @@ export function parseDigitsCsv(text: string, source: string): Dataset {
       else labels[row] = value;
     });
   });
-  return memoryDataset({
+  return imageDataset({
     name: 'digits',
     images,
     labels,

@@ -8,7 +8,7 @@ import { globSync, isDynamicPattern } from 'tinyglobby';
 import { InputError } from '../errors.js';
 import { NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader, type NpyDtypes } from '../util/npy.js';
 import { MAX_WHOLE_FILE_BYTES, RegularFile, withRegularFile } from '../util/regular_file.js';
-import { memoryDataset, readRange, sampleCount, sampleSize, type Dataset } from './dataset.js';
+import { fieldSize, imageDataset, imageField, sampleCount, type Dataset } from './dataset.js';
 import { IDX_LABELS_MAGIC, IDX_MAX_HEADER, isGzip, maybeGunzip, parseIdx, parseIdxHeader, readIdxFile } from './idx.js';
 import { FilePixels, type PixelEncoding, type PixelFile } from './streamed.js';
 import { checkPixelRange } from './pixel_range.js';
@@ -114,20 +114,21 @@ export function partDataset(opened: OpenedPart, classNames: readonly string[], s
   if (bad >= 0) {
     throw new InputError(`${locate(opened, bad)}: label ${labels[bad]} is outside [0, ${numClasses}); dataset.classes has ${numClasses} classes`);
   }
-  const fields = { name: part.name, labels, sampleShape: encoding.sampleShape, numClasses, classNames };
-  if (opened.gzipped) return memoryDataset({ ...fields, images: opened.gzipped });
+  const fields = { name: part.name, labels, numClasses, classNames };
+  const sampleShape = encoding.sampleShape;
+  if (opened.gzipped) return imageDataset({ ...fields, sampleShape, images: opened.gzipped });
   const pixels = new FilePixels(opened.files, encoding);
-  const streamed: Dataset = { ...fields, pixels };
-  if (stream) return streamed;
-  const size = sampleSize(streamed);
-  const images = new Float32Array(sampleCount(streamed) * size);
+  const inputs = [imageField(sampleShape)];
+  if (stream) return { ...fields, inputs, samples: pixels };
+  const size = fieldSize(inputs[0]);
+  const images = new Float32Array(sampleCount(fields) * size);
   const chunk = 4096;
   for (let start = 0; start < labels.length; start += chunk) {
     const end = Math.min(start + chunk, labels.length);
-    readRange(streamed, start, end, images.subarray(start * size, end * size));
+    pixels.readPixels(Int32Array.from({ length: end - start }, (_, i) => start + i), images.subarray(start * size, end * size));
   }
   pixels.close();
-  return memoryDataset({ ...fields, images });
+  return imageDataset({ ...fields, sampleShape, images });
 }
 
 function describeFiles(paths: readonly string[]): string {

@@ -1,16 +1,18 @@
 import type { z } from 'zod';
 import type { datasetSpec } from '../config/schema.js';
 import { InputError } from '../errors.js';
-import { sampleSize, type DatasetSplits } from './dataset.js';
+import { sampleBytes, type DatasetSplits } from './dataset.js';
 import { loadDigits } from './digits.js';
 import { DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASS_NAMES, loadFashionMnist, locateFashionMnist } from './fashion_mnist.js';
 import { expandFiles, openPart, partDataset, shouldStream, type FileFormat, type StreamChoice } from './files.js';
 import type { TrainTestParts } from './mnist_family.js';
 import { splitValidation } from './split.js';
 
-export type { Dataset, DatasetSplits } from './dataset.js';
-export { allPixels, forEachBatch, memoryDataset, readRange, sampleCount, sampleSize } from './dataset.js';
-export type { PixelSource } from './dataset.js';
+export type { Dataset, DatasetSplits, FieldArray, ImageField, InputDType, InputField, MemoryDatasetArgs, SampleBatch, SampleSource } from './dataset.js';
+export {
+  allPixels, allSamples, describeInputs, fieldSize, forEachBatch, IMAGE_FIELD, imageDataset, imageField, imageInput, imageShape, isImageField,
+  memoryDataset, readRange, sampleBytes, sampleCount, syntheticSamples,
+} from './dataset.js';
 export { expandFiles, STREAM_AUTO_FRACTION } from './files.js';
 export { FilePixels } from './streamed.js';
 export { parseIdx, readIdxFile, readMaybeGzipped, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from './idx.js';
@@ -119,14 +121,14 @@ function classNamesOf(classes: number | readonly string[] | undefined, labels: I
   return Array.from({ length: count }, (_, i) => String(i));
 }
 
-/** Where pixels live for a run's log: "in memory", or "streamed from disk (N GB as float32)". */
+/** Where samples live for a run's log: "in memory", or "streamed from disk (N GB as float32)". */
 export function describeStorage(data: DatasetSplits): string {
-  if (data.train.pixels.storage === 'memory') return 'in memory';
-  const bytes = [data.train, data.validation, data.test].reduce((total, part) => total + 4 * part.labels.length * sampleSize(part), 0);
+  if (data.train.samples.storage === 'memory') return 'in memory';
+  const bytes = [data.train, data.validation, data.test].reduce((total, part) => total + part.labels.length * sampleBytes(part.inputs), 0);
   return `streamed from disk in batches (${(bytes / 1e9).toFixed(2)} GB as float32 stays on disk)`;
 }
 
 /** Closes the files a streamed dataset keeps open. */
 export function closeDataset(data: DatasetSplits): void {
-  for (const part of [data.train, data.validation, data.test]) part.pixels.close?.();
+  for (const part of [data.train, data.validation, data.test]) part.samples.close?.();
 }

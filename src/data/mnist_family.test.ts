@@ -8,7 +8,7 @@ import { InputError } from '../errors.js';
 import { DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASS_NAMES, loadFashionMnist } from './fashion_mnist.js';
 import { loadMnistFamily, type MnistFamilyArgs } from './mnist_family.js';
 import { idxBytes } from './idx.test.util.js';
-import { allPixels } from './dataset.js';
+import { allPixels, imageShape } from './dataset.js';
 
 function assertInputError(run: () => unknown, ...fragments: string[]): void {
   assert.throws(run, (error: unknown) => {
@@ -58,7 +58,7 @@ describe('loadMnistFamily', () => {
     const { train, test } = loadMnistFamily(args(writeSet({})));
     assert.equal(train.name, 'toy/train');
     assert.equal(test.name, 'toy/test');
-    assert.deepEqual(train.sampleShape, [1, 2, 1]);
+    assert.deepEqual(imageShape(train), [1, 2, 1]);
     assert.equal(train.numClasses, 3);
     assert.deepEqual(train.classNames, ['a', 'b', 'c']);
     // 51/255 = 0.2, 102/255 = 0.4, 153/255 = 0.6, 204/255 = 0.8 (then rounded to float32).
@@ -116,7 +116,7 @@ describe('loadFashionMnist', () => {
     const { train, test } = loadFashionMnist();
     assert.equal(train.labels.length, 60000);
     assert.equal(test.labels.length, 10000);
-    assert.deepEqual(train.sampleShape, [28, 28, 1]);
+    assert.deepEqual(imageShape(train), [28, 28, 1]);
     assert.equal(allPixels(train).length, 60000 * 28 * 28);
     assert.equal(allPixels(test).length, 10000 * 28 * 28);
     assert.equal(train.numClasses, 10);

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { memoryDataset, type Dataset } from './dataset.js';
+import { imageDataset, type Dataset } from './dataset.js';
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, readIdxFile } from './idx.js';
 
 export interface MnistFamilyArgs {
@@ -94,5 +94,5 @@ export function loadIdxPair(name: string, imagesPath: string, labelsPath: string
   const images = new Float32Array(rawPixels.length);
   for (let i = 0; i < rawPixels.length; i++) images[i] = rawPixels[i] / 255;
 
-  return memoryDataset({ name, images, labels, sampleShape: [height, width, 1], numClasses, classNames });
+  return imageDataset({ name, images, labels, sampleShape: [height, width, 1], numClasses, classNames });
 }

@@ -22,7 +22,7 @@ const source = new FilePixels(files, encoding, { readerThread: false });
 parentPort!.on('message', (request: Request) => {
   const state = new Int32Array(request.state);
   try {
-    source.read(request.indices, new Float32Array(request.pixels));
+    source.readPixels(request.indices, new Float32Array(request.pixels));
     Atomics.store(state, 0, READ_DONE);
   } catch (error) {
     errors.postMessage({ error: { name: (error as Error).name, message: (error as Error).message } });

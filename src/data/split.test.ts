@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
 import type { Dataset } from './dataset.js';
 import { splitValidation, subset } from './split.js';
-import { allPixels, memoryDataset } from './dataset.js';
+import { allPixels, allSamples, imageDataset, memoryDataset } from './dataset.js';
 
 /** Ten 1×1×2 samples; sample i has pixels [i, i + 0.5] and label i % 3, so every sample is recognisable. */
 function toyDataset(count = 10): Dataset {
@@ -14,7 +14,7 @@ function toyDataset(count = 10): Dataset {
     images[2 * i + 1] = i + 0.5;
     labels[i] = i % 3;
   }
-  return memoryDataset({ name: 'toy/train', images, labels, sampleShape: [1, 1, 2], numClasses: 3, classNames: ['a', 'b', 'c'] });
+  return imageDataset({ name: 'toy/train', images, labels, sampleShape: [1, 1, 2], numClasses: 3, classNames: ['a', 'b', 'c'] });
 }
 
 /** Recovers original sample ids from the first pixel of each sample. */
@@ -28,7 +28,7 @@ describe('subset', () => {
     assert.equal(part.name, 'toy/part');
     assert.deepEqual(Array.from(allPixels(part)), [7, 7.5, 2, 2.5, 7, 7.5]);
     assert.deepEqual(Array.from(part.labels), [1, 2, 1]);
-    assert.deepEqual(part.sampleShape, [1, 1, 2]);
+    assert.deepEqual(part.inputs, [{ name: 'image', dtype: 'float32', shape: [1, 1, 2] }]);
     assert.equal(part.numClasses, 3);
   });
 
@@ -76,4 +76,61 @@ describe('splitValidation', () => {
       });
     });
   }
+});
+
+/**
+ * Six token sequences of length 3: sample i has input_ids [10i, 10i + 1, 10i + 2] and an
+ * attention_mask whose first i % 3 + 1 positions are 1, label i % 2. Every field names its sample.
+ */
+function textDataset(): Dataset {
+  const count = 6;
+  const ids = Int32Array.from({ length: count * 3 }, (_, k) => 10 * Math.floor(k / 3) + (k % 3));
+  const mask = Int32Array.from({ length: count * 3 }, (_, k) => (k % 3 <= Math.floor(k / 3) % 3 ? 1 : 0));
+  return memoryDataset({
+    name: 'text/train',
+    inputs: [{ name: 'input_ids', dtype: 'int32', shape: [3] }, { name: 'attention_mask', dtype: 'int32', shape: [3] }],
+    values: { input_ids: ids, attention_mask: mask },
+    labels: Int32Array.from({ length: count }, (_, i) => i % 2),
+    numClasses: 2,
+    classNames: ['neg', 'pos'],
+  });
+}
+
+describe('a dataset of two int32 fields', () => {
+  it('subset keeps every field of each chosen sample together, as int32', () => {
+    const part = subset(textDataset(), [4, 1]);
+    const samples = allSamples(part);
+    assert.ok(samples.input_ids instanceof Int32Array && samples.attention_mask instanceof Int32Array);
+    assert.deepEqual(Array.from(samples.input_ids), [40, 41, 42, 10, 11, 12]);
+    // Sample 4 attends to 4 % 3 + 1 = 2 positions, sample 1 to 2.
+    assert.deepEqual(Array.from(samples.attention_mask), [1, 1, 0, 1, 1, 0]);
+    assert.deepEqual(Array.from(part.labels), [0, 1]);
+    assert.deepEqual(part.inputs, textDataset().inputs);
+  });
+
+  it('splitValidation splits the samples, not the fields: each part\'s ids, masks and labels stay aligned', () => {
+    const { train, validation } = splitValidation(textDataset(), 2, 42);
+    const seen: number[] = [];
+    for (const part of [train, validation]) {
+      const samples = allSamples(part);
+      part.labels.forEach((label, i) => {
+        const id = samples.input_ids[3 * i] / 10;
+        seen.push(id);
+        assert.deepEqual(Array.from(samples.input_ids.subarray(3 * i, 3 * i + 3)), [10 * id, 10 * id + 1, 10 * id + 2]);
+        assert.deepEqual(Array.from(samples.attention_mask.subarray(3 * i, 3 * i + 3)), [0, 1, 2].map((k) => (k <= id % 3 ? 1 : 0)));
+        assert.equal(label, id % 2);
+      });
+    }
+    assert.equal(validation.labels.length, 2);
+    assert.deepEqual(seen.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+  });
+
+  it('memoryDataset refuses values that do not match the declared fields', () => {
+    const inputs = [{ name: 'input_ids', dtype: 'int32', shape: [3] }] as const;
+    const base = { name: 'bad', inputs, labels: new Int32Array(2), numClasses: 2, classNames: ['a', 'b'] };
+    assert.throws(() => memoryDataset({ ...base, values: { input_ids: new Float32Array(6) } }), /field 'input_ids' is int32, its values are a Float32Array/);
+    assert.throws(() => memoryDataset({ ...base, values: {} }), /no values for field 'input_ids'/);
+    assert.throws(() => memoryDataset({ ...base, values: { input_ids: new Int32Array(5) } }), RangeError);
+    assert.throws(() => allPixels(memoryDataset({ ...base, values: { input_ids: new Int32Array(6) } })), /bad: this step needs images .*input_ids int32 \[3\]/);
+  });
 });

@@ -1,9 +1,9 @@
 import { InputError } from '../errors.js';
 import { Rng } from '../util/rng.js';
-import { sampleCount, type Dataset, type PixelSource } from './dataset.js';
+import { sampleCount, type Dataset, type SampleSource } from './dataset.js';
 
 /**
- * The given samples, in the order given, as a new Dataset whose pixels are read through the
+ * The given samples, in the order given, as a new Dataset whose samples are read through the
  * original's source: nothing is copied, so splitting a set does not double its memory.
  */
 export function subset(dataset: Dataset, indices: ArrayLike<number>, name: string = dataset.name): Dataset {
@@ -17,11 +17,11 @@ export function subset(dataset: Dataset, indices: ArrayLike<number>, name: strin
     }
     labels[i] = dataset.labels[source];
   }
-  return { ...dataset, name, labels, pixels: indexedPixels(dataset.pixels, kept) };
+  return { ...dataset, name, labels, samples: indexedSamples(dataset.samples, kept) };
 }
 
 /** The samples `kept[i]` of `parent`, as samples 0, 1, … of a new source. */
-function indexedPixels(parent: PixelSource, kept: Int32Array): PixelSource {
+function indexedSamples(parent: SampleSource, kept: Int32Array): SampleSource {
   let mapped = new Int32Array(0);
   return {
     storage: parent.storage,

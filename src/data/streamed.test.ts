@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
-import { allPixels, readRange, type Dataset } from './dataset.js';
+import { allPixels, fieldSize, imageInput, imageShape, readRange, type Dataset } from './dataset.js';
 import { idxBytes } from './idx.test.util.js';
 import { loadDataset, type DatasetSpec } from './index.js';
 import { loadIdxPair } from './mnist_family.js';
@@ -45,9 +45,8 @@ function assertInputError(run: () => unknown, ...fragments: (string | RegExp)[])
 
 /** Reads samples `indices` of a dataset through its source. */
 function read(dataset: Dataset, indices: number[]): number[] {
-  const size = dataset.sampleShape[0] * dataset.sampleShape[1] * dataset.sampleShape[2];
-  const out = new Float32Array(indices.length * size);
-  dataset.pixels.read(indices, out);
+  const out = new Float32Array(indices.length * fieldSize(imageInput(dataset)));
+  dataset.samples.read(indices, { image: out });
   return Array.from(out);
 }
 
@@ -78,9 +77,9 @@ const npySpec = (stream: boolean | 'auto', extra: Partial<Extract<DatasetSpec, {
 describe('datasets streamed from disk', () => {
   it('npy shards: any samples, shuffled, repeated and across shard ends, read as value / 255', () => {
     const { train, validation, test } = loadDataset(npySpec(true), 7);
-    assert.equal(train.pixels.storage, 'disk');
+    assert.equal(train.samples.storage, 'disk');
     assert.equal(train.labels.length + validation.labels.length, COUNT);
-    assert.equal(test.pixels.storage, 'disk');
+    assert.equal(test.samples.storage, 'disk');
     // Validation is carved out of train with the seed; reassemble the original order through both.
     const whole = loadDataset({ ...npySpec(true), validation: 0 }, 7).train;
     assert.deepEqual(Array.from(whole.labels), Array.from(rawLabels), 'shards concatenated in natural order (2, 10, 11)');
@@ -94,7 +93,7 @@ describe('datasets streamed from disk', () => {
   it('streamed and in-memory loads of the same files give the same samples, splits and fingerprint', () => {
     const streamed = loadDataset(npySpec(true), 3);
     const loaded = loadDataset(npySpec(false), 3);
-    assert.equal(loaded.train.pixels.storage, 'memory');
+    assert.equal(loaded.train.samples.storage, 'memory');
     for (const part of ['train', 'validation', 'test'] as const) {
       assert.deepEqual(Array.from(streamed[part].labels), Array.from(loaded[part].labels), part);
       assert.deepEqual(allPixels(streamed[part]), allPixels(loaded[part]), part);
@@ -103,10 +102,10 @@ describe('datasets streamed from disk', () => {
     // The trainer's path: gatherBatch through a shuffled index list.
     const order = [4, 1, 15, 0, 9];
     const buffers = allocateBatch(streamed.train, order.length);
-    const fromDisk = Array.from(gatherBatch(streamed.train, order, buffers).images);
-    assert.deepEqual(fromDisk, Array.from(gatherBatch(loaded.train, order, allocateBatch(loaded.train, 5)).images));
+    const fromDisk = Array.from(gatherBatch(streamed.train, order, buffers).samples.image);
+    assert.deepEqual(fromDisk, Array.from(gatherBatch(loaded.train, order, allocateBatch(loaded.train, 5)).samples.image));
     // 'auto' keeps a set this small in memory.
-    assert.equal(loadDataset(npySpec('auto'), 3).train.pixels.storage, 'memory');
+    assert.equal(loadDataset(npySpec('auto'), 3).train.samples.storage, 'memory');
   });
 
   it('an uncompressed IDX pair streams the same values the in-memory loader reads', () => {
@@ -114,8 +113,8 @@ describe('datasets streamed from disk', () => {
     const labels = write('idx/labels', idxBytes(0x08, [3], [2, 0, 1]));
     const spec: DatasetSpec = { name: 'idx', train: { images, labels }, test: { images, labels }, classes: 3, validation: 0, stream: true };
     const streamed = loadDataset(spec, 1).train;
-    assert.equal(streamed.pixels.storage, 'disk');
-    assert.deepEqual(streamed.sampleShape, [1, 2, 1]);
+    assert.equal(streamed.samples.storage, 'disk');
+    assert.deepEqual(imageShape(streamed), [1, 2, 1]);
     const loaded = loadIdxPair('x', images, labels, ['a', 'b', 'c']);
     assert.deepEqual(allPixels(streamed), allPixels(loaded));
     assert.deepEqual(Array.from(allPixels(streamed)), [0, 1, 0.2, 0.4, 0.6, 0.8].map(Math.fround));
@@ -131,10 +130,10 @@ describe('datasets streamed from disk', () => {
       train: { images, labels: write('f/labels.npy', labels) }, test: { images, labels: join(root, 'f/labels.npy') },
     });
     const f32 = loadDataset(spec(write('f/f32.npy', npyBytes('<f4', [2, 2, 1, 2], new Uint8Array(nchw.buffer))), 'nchw'), 1).train;
-    assert.deepEqual(f32.sampleShape, [1, 2, 2]);
+    assert.deepEqual(imageShape(f32), [1, 2, 2]);
     assert.deepEqual(read(f32, [1, 0]), [0.5, 0.7, 0.6, 0.8, 0.1, 0.3, 0.2, 0.4].map(Math.fround));
     const half = loadDataset(spec(write('f/f16.npy', npyBytes('<f2', [2, 1, 2, 2], new Uint8Array(f16.buffer))), 'nhwc'), 1).train;
-    assert.deepEqual(half.sampleShape, [1, 2, 2]);
+    assert.deepEqual(imageShape(half), [1, 2, 2]);
     assert.deepEqual(read(half, [0, 1]), [1, 0.5, 0.25, 0, -1, 2, 1, Math.fround(0.333251953125)]);
   });
 
@@ -155,7 +154,7 @@ describe('datasets streamed from disk', () => {
       test: { images: join(directory, 'x.npy'), labels: join(directory, 'y.npy') },
     };
     const data = loadDataset(spec, 1).train;
-    assert.deepEqual(data.sampleShape, [2, 2, 3]);
+    assert.deepEqual(imageShape(data), [2, 2, 3]);
     assert.deepEqual(Array.from(data.labels), [0, 2, 1]);
     // numpy's own NHWC float32 copy of the same samples.
     const nhwc = { images: join(directory, 'nhwc.npy'), labels: join(directory, 'y.npy') };
@@ -167,19 +166,19 @@ describe('datasets streamed from disk', () => {
     const data = loadDataset({ ...npySpec(true), validation: 0 }, 1).train;
     const expected = (indices: number[]) => indices.flatMap((i) => pixelsOf(i).map((value) => Math.fround(value / 255)));
     for (const batch of [[3, 17, 9, 10], [22, 0], [5, 6, 7, 8, 9, 10, 11]]) {
-      data.pixels.prefetch!(batch);
+      data.samples.prefetch!(batch);
       assert.deepEqual(read(data, batch), expected(batch));
     }
-    data.pixels.prefetch!([1, 2]);
+    data.samples.prefetch!([1, 2]);
     assert.deepEqual(read(data, [2, 1]), expected([2, 1]), 'not the prefetched order');
     assert.deepEqual(read(data, [1, 2]), expected([1, 2]), 'read here, nothing pending any more');
-    data.pixels.close?.();
+    data.samples.close?.();
   });
 
   it('readRange returns a view of in-memory pixels and a read of streamed ones', () => {
     const streamed = loadDataset(npySpec(true), 1).test;
     const loaded = loadDataset(npySpec(false), 1).test;
-    assert.equal(readRange(loaded, 0, 2).buffer, allPixels(loaded).buffer);
+    assert.equal(readRange(loaded, 0, 2).image.buffer, allPixels(loaded).buffer);
     assert.deepEqual(readRange(streamed, 1, 2), readRange(loaded, 1, 2));
   });
 });
@@ -191,7 +190,7 @@ describe('bad dataset files are exit-2 errors naming the field or file', () => {
     const spec: DatasetSpec = { name: 'idx', train: { images, labels }, test: { images, labels }, validation: 0, stream: true };
     assertInputError(() => loadDataset(spec, 1), 'dataset.stream', 'gzipped', `gunzip -k ${images}`);
     // Read whole, it loads.
-    assert.equal(loadDataset({ ...spec, stream: 'auto' }, 1).train.pixels.storage, 'memory');
+    assert.equal(loadDataset({ ...spec, stream: 'auto' }, 1).train.samples.storage, 'memory');
   });
 
   it('a pattern matching nothing, a missing file, a count mismatch, a stray label, mixed shards', () => {
@@ -239,9 +238,9 @@ describe('bad dataset files are exit-2 errors naming the field or file', () => {
     const y = write('range/y.npy', npyBytes('|u1', [4], Uint8Array.of(0, 1, 0, 1)));
     const data = loadDataset({ name: 'npy', train: { images: shards, labels: y }, test: { images: shards, labels: y }, validation: 0, stream: true }, 1);
     assert.deepEqual(read(data.train, [0, 1]), [0.5, 0.5, 0, 0]);
-    data.train.pixels.prefetch!([2, 3]);
+    data.train.samples.prefetch!([2, 3]);
     assertInputError(() => read(data.train, [2, 3]), 'b.npy: sample 2 holds Infinity');
-    data.train.pixels.close?.();
+    data.train.samples.close?.();
   });
 
   it('a shard truncated after it was opened is an InputError naming it, not a crash', () => {
@@ -251,8 +250,8 @@ describe('bad dataset files are exit-2 errors naming the field or file', () => {
     truncateSync(images, 128 + 8);
     assert.throws(() => read(data.train, [3]), (error: unknown) => error instanceof InputError && /x\.npy: ended early, sample 3 of 4/.test(error.message));
     // The same, when the reader thread meets it.
-    data.train.pixels.prefetch!([2, 3]);
+    data.train.samples.prefetch!([2, 3]);
     assert.throws(() => read(data.train, [2, 3]), (error: unknown) => error instanceof InputError && /x\.npy: ended early, sample 2 of 4/.test(error.message));
-    data.train.pixels.close?.();
+    data.train.samples.close?.();
   });
 });

@@ -5,14 +5,15 @@
  * file in a single read, so sequential passes (evaluation, soft labels) read whole runs at once.
  * The trainer hints the next batch (prefetch), which a reader thread (reader_thread.ts) reads while
  * the current step computes. Reads are pread calls, not a memory map: a file truncated under a
- * run is then an InputError naming it, where a map would crash the process with SIGBUS.
+ * run is then an InputError naming it, where a map would crash the process with SIGBUS. The
+ * samples are images: one field, 'image' (dataset.ts IMAGE_FIELD).
  */
 import { readSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { getFloat16 } from '@petamoriken/float16';
 import { InputError } from '../errors.js';
 import { RegularFile } from '../util/regular_file.js';
-import type { PixelSource } from './dataset.js';
+import { IMAGE_FIELD, type SampleBatch, type SampleSource } from './dataset.js';
 import { checkPixelRange } from './pixel_range.js';
 
 /** How one sample's values are stored. */
@@ -68,7 +69,7 @@ interface Pending {
   readonly pixels: Float32Array;
 }
 
-export class FilePixels implements PixelSource {
+export class FilePixels implements SampleSource {
   readonly storage = 'disk';
   readonly count: number;
   private readonly sampleBytes: number;
@@ -117,7 +118,12 @@ export class FilePixels implements PixelSource {
     this.pending = { indices: request.indices, state, pixels: new Float32Array(this.shared, 0, bytes / 4) };
   }
 
-  read(indices: ArrayLike<number>, out: Float32Array): void {
+  read(indices: ArrayLike<number>, out: SampleBatch): void {
+    this.readPixels(indices, out[IMAGE_FIELD] as Float32Array);
+  }
+
+  /** Copies the pixels of samples `indices[i]` to `out` at i × sampleSize (NHWC float32). */
+  readPixels(indices: ArrayLike<number>, out: Float32Array): void {
     const pending = this.pending;
     if (pending && sameIndices(pending.indices, indices)) {
       this.settle();

@@ -1,5 +1,5 @@
 import type * as tf from '../engine/tf.js';
-import type { Dataset } from '../data/dataset.js';
+import { syntheticSamples, type Dataset } from '../data/dataset.js';
 import { predictLogits } from '../models/predict.js';
 import { multiplyAccumulates } from '../models/build.js';
 import { quantizedSizes } from '../models/quantize.js';
@@ -55,8 +55,8 @@ export async function evaluateModel(model: tf.LayersModel, test: Dataset, option
   const latencyBatch = options.latencyBatch ?? 256;
   const testLogits = predictLogits(model, test);
   const sizes = await quantizedSizes(model);
-  const batch1 = measureLatency(model, test.sampleShape, 1, options.latency);
-  const batchN = measureLatency(model, test.sampleShape, latencyBatch, options.latency);
+  const batch1 = measureLatency(model, test.inputs, 1, options.latency);
+  const batchN = measureLatency(model, test.inputs, latencyBatch, options.latency);
   const comparison = options.teacherLogits ? compareWithTeacher(testLogits, options.teacherLogits, test.numClasses) : undefined;
   return {
     testLogits,
@@ -71,7 +71,7 @@ export async function evaluateModel(model: tf.LayersModel, test: Dataset, option
       latencyMs: { batch1: batch1.p50Ms, batchN: batchN.p50Ms },
       latencyBatch,
       latency: { batch1, batchN },
-      memory: measureMemory(model, test.sampleShape, latencyBatch),
+      memory: measureMemory(model, test.inputs, latencyBatch),
       trainSeconds: options.trainSeconds,
     },
   };
@@ -87,10 +87,9 @@ export async function evaluateTeacher(
   const { teacher } = step;
   const latencyBatch = options.latencyBatch ?? 256;
   const testLogits = await teacherLogits(teacher, test);
-  const sampleSize = test.sampleShape[0] * test.sampleShape[1] * test.sampleShape[2];
   const timed = (batchSize: number) => {
-    const images = new Float32Array(batchSize * sampleSize).map((_, i) => ((i * 2654435761) % 1000) / 1000);
-    return timeCallsAsync(async () => void (await teacher.logits(images, batchSize)), batchSize, options.latency);
+    const batch = syntheticSamples(test.inputs, batchSize);
+    return timeCallsAsync(async () => void (await teacher.logits(batch, batchSize)), batchSize, options.latency);
   };
   const batch1 = await timed(1);
   const batchN = await timed(latencyBatch);

@@ -1,5 +1,7 @@
 import * as tf from '../engine/tf.js';
+import type { InputField } from '../data/dataset.js';
 import { forward } from '../models/forward.js';
+import { modelInputs, syntheticTensors } from '../models/inputs.js';
 
 export interface LatencyOptions {
   /** Untimed calls first, so one-time compilation and allocation are not counted. */
@@ -59,23 +61,27 @@ function latencyStats(times: number[], batchSize: number): LatencyStats {
   return { batchSize, p50Ms, p95Ms: percentile(times, 0.95), samplesPerSecond: batchSize / (p50Ms / 1000), repeats: times.length };
 }
 
-/** Latency of a TensorFlow.js model's forward pass in inference mode, on random inputs in [0, 1]. */
-export function measureLatency(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number, options: LatencyOptions = {}): LatencyStats {
-  const input = tf.randomUniform([batchSize, ...sampleShape], 0, 1, 'float32', 7);
+/**
+ * Latency of a TensorFlow.js model's forward pass in inference mode, on synthetic samples of the
+ * dataset's fields `inputs` (floats uniform in [0, 1), integers 0).
+ */
+export function measureLatency(model: tf.LayersModel, inputs: readonly InputField[], batchSize: number, options: LatencyOptions = {}): LatencyStats {
+  const batch = syntheticTensors(inputs, batchSize);
   try {
+    const fed = modelInputs(model, batch);
     return timeCalls(() => {
-      const output = forward(model, input) as tf.Tensor;
+      const output = forward(model, fed) as tf.Tensor;
       output.dataSync();
       output.dispose();
     }, batchSize, options);
   } finally {
-    input.dispose();
+    tf.dispose(Object.values(batch));
   }
 }
 
 /** Median wall time of one forward pass at `batchSize`, in inference mode, including the read-back. */
-export function measureLatencyMs(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number, options: LatencyOptions = {}): number {
-  return measureLatency(model, sampleShape, batchSize, options).p50Ms;
+export function measureLatencyMs(model: tf.LayersModel, inputs: readonly InputField[], batchSize: number, options: LatencyOptions = {}): number {
+  return measureLatency(model, inputs, batchSize, options).p50Ms;
 }
 
 /** Nearest-rank percentile (q in [0, 1]) of the values; the median of an even count is the mean of the middle two. */

@@ -31,7 +31,7 @@ test('the memory of a forward pass is its own, beside another task allocating be
   const [memory] = await Promise.all([
     (async () => {
       await Promise.resolve();
-      return measureMemory(model, [4], 8);
+      return measureMemory(model, [{ name: 'x', dtype: 'float32', shape: [4] }], 8);
     })(),
     allocatingWork(8),
   ]);
@@ -45,7 +45,7 @@ test('measuring memory during another task\'s tf.profile leaves that profile its
     await new Promise((resolve) => setImmediate(resolve));
     return tf.add(operand, operand);
   });
-  assert.equal(measureMemory(model, [4], 1).peakBytesBatch1, expectedPeakBytes(1));
+  assert.equal(measureMemory(model, [{ name: 'x', dtype: 'float32', shape: [4] }], 1).peakBytesBatch1, expectedPeakBytes(1));
   const profile = await outer;
   assert.deepEqual(profile.kernels.map((kernel) => kernel.name), ['Add']);
   assert.equal(tf.engine().state.profiling, false);

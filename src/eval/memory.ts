@@ -1,5 +1,7 @@
 import * as tf from '../engine/tf.js';
+import type { InputField } from '../data/dataset.js';
 import { forward } from '../models/forward.js';
+import { modelInputs, syntheticTensors } from '../models/inputs.js';
 
 export interface MemoryUse {
   /** Bytes of the model's weights. */
@@ -11,22 +13,25 @@ export interface MemoryUse {
 }
 
 /** Inference memory from TensorFlow.js's own tensor accounting, independent of other live models. */
-export function measureMemory(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number): MemoryUse {
+export function measureMemory(model: tf.LayersModel, inputs: readonly InputField[], batchSize: number): MemoryUse {
   const weightBytes = model.weights.reduce((sum, weight) => sum + weight.read().size * 4, 0);
   return {
     weightBytes,
-    peakBytesBatch1: weightBytes + forwardBytes(model, sampleShape, 1),
-    peakBytesBatchN: weightBytes + forwardBytes(model, sampleShape, batchSize),
+    peakBytesBatch1: weightBytes + forwardBytes(model, inputs, 1),
+    peakBytesBatchN: weightBytes + forwardBytes(model, inputs, batchSize),
   };
 }
 
 /** Input bytes plus the peak growth of live tensor bytes during one forward pass. */
-function forwardBytes(model: tf.LayersModel, sampleShape: readonly number[], batchSize: number): number {
-  const input = tf.zeros([batchSize, ...sampleShape]);
+function forwardBytes(model: tf.LayersModel, inputs: readonly InputField[], batchSize: number): number {
+  const batch = syntheticTensors(inputs, batchSize);
+  const tensors = Object.values(batch);
   try {
-    return input.size * 4 + peakGrowthBytes(() => forward(model, input) as tf.Tensor);
+    const fed = modelInputs(model, batch);
+    // float32 and int32 alike take 4 bytes a value.
+    return tensors.reduce((total, tensor) => total + tensor.size * 4, 0) + peakGrowthBytes(() => forward(model, fed) as tf.Tensor);
   } finally {
-    input.dispose();
+    tf.dispose(tensors);
   }
 }
 

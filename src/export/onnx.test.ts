@@ -12,7 +12,7 @@ import { exportOnnx, onnxOpset, writeOnnx } from './onnx.js';
 import { maxExportDiff, randomizeWeights, seededModel } from './onnx.test.util.js';
 import { OnnxSession, measureOnnxLatency, onnxLogits, verifyOnnx } from './onnx_run.js';
 import { timeCallsAsync } from '../eval/latency.js';
-import { memoryDataset } from '../data/dataset.js';
+import { imageDataset } from '../data/dataset.js';
 
 await initEngine({ backend: 'wasm' });
 
@@ -176,7 +176,7 @@ test('one session runs any batch size; onnxLogits batches a dataset; nothing lea
   const single = await session.run(images.subarray(3 * 144, 4 * 144), [1, ...imageShape]);
   assert.deepEqual(single, whole.subarray(30, 40));
   await session.release();
-  assert.deepEqual(await onnxLogits(bytes, memoryDataset({ name: 'five', images, labels: new Int32Array(5), sampleShape: imageShape, numClasses: 10, classNames: [] }), { batchSize: 2 }), whole);
+  assert.deepEqual(await onnxLogits(bytes, imageDataset({ name: 'five', images, labels: new Int32Array(5), sampleShape: imageShape, numClasses: 10, classNames: [] }), { batchSize: 2 }), whole);
   await verifyOnnx(bytes, model, images, imageShape, { batchSize: 2 });
   exportOnnx(model, { layout: 'nchw', quantize: 'uint8' });
   assert.equal(tf.memory().numTensors, before);
@@ -186,7 +186,7 @@ test('one session runs any batch size; onnxLogits batches a dataset; nothing lea
 test('a file ONNX Runtime rejects, or a batch of the wrong shape, is an InputError naming the source', async () => {
   await assert.rejects(OnnxSession.create(Uint8Array.of(1, 2, 3), 'bad.onnx'), (error: unknown) => error instanceof InputError && /^bad\.onnx: ONNX Runtime cannot load it/.test(error.message));
   const model = build(mlpSpec);
-  const wrongShape = memoryDataset({ name: 'wrong', images: new Float32Array(2 * 144), labels: new Int32Array(2), sampleShape: [1, 12, 12], numClasses: 10, classNames: [] });
+  const wrongShape = imageDataset({ name: 'wrong', images: new Float32Array(2 * 144), labels: new Int32Array(2), sampleShape: [1, 12, 12], numClasses: 10, classNames: [] });
   await assert.rejects(onnxLogits(exportOnnx(model), wrongShape, { source: 'm.onnx' }), /^InputError: m\.onnx: ONNX Runtime cannot run it on a batch of shape \[2, 1, 12, 12\]/);
   model.dispose();
 });

@@ -11,7 +11,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import * as tf from '../engine/tf.js';
-import { forEachBatch, memoryDataset, type Dataset } from '../data/dataset.js';
+import { forEachBatch, imageDataset, imageInput, type Dataset } from '../data/dataset.js';
 import { InputError } from '../errors.js';
 import { timeCallsAsync, type LatencyOptions, type LatencyStats } from '../eval/latency.js';
 import { argmaxRow } from '../util/argmax.js';
@@ -95,11 +95,12 @@ export interface OnnxBatchOptions {
 /** Logits of an exported model on every sample of `samples` (NHWC in [0, 1]), row-major [n, classes]. */
 export async function onnxLogits(bytes: Uint8Array, samples: Dataset, options: OnnxBatchOptions = {}): Promise<Float32Array> {
   const { layout = 'nhwc', batchSize = defaultBatchSize } = options;
+  const image = imageInput(samples, 'an exported ONNX model');
   const session = await OnnxSession.create(bytes, options.source);
   const outputs: Float32Array[] = [];
   try {
-    await forEachBatch(samples, batchSize, async (pixels, start, end) => {
-      outputs.push(await runChecked(session, samplesInLayout(pixels, end - start, samples.sampleShape, layout), options.source));
+    await forEachBatch(samples, batchSize, async (batch, start, end) => {
+      outputs.push(await runChecked(session, samplesInLayout(batch[image.name] as Float32Array, end - start, image.shape, layout), options.source));
     });
   } finally {
     await session.release();
@@ -142,7 +143,7 @@ export async function verifyOnnx(
   const batchSize = options.batchSize ?? defaultBatchSize;
   const sampleSize = sampleShape[0] * sampleShape[1] * sampleShape[2];
   const samples = images.length / sampleSize;
-  const onnx = await onnxLogits(bytes, memoryDataset({ name: 'samples', images, labels: new Int32Array(samples), sampleShape, numClasses: 0, classNames: [] }), options);
+  const onnx = await onnxLogits(bytes, imageDataset({ name: 'samples', images, labels: new Int32Array(samples), sampleShape, numClasses: 0, classNames: [] }), options);
   const reference = new Float32Array(onnx.length);
   for (let start = 0; start < samples; start += batchSize) {
     const rows = Math.min(batchSize, samples - start);

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type * as tf from '../engine/tf.js';
-import type { Dataset } from '../data/dataset.js';
+import { imageShape, type Dataset } from '../data/dataset.js';
 import type { DeployConfig, ExportConfig } from '../config/schema.js';
 import { loadModelDir, saveModelDir } from '../models/io.js';
 import { accuracy, predictLogits } from '../models/predict.js';
@@ -79,8 +79,8 @@ async function exportOnnxCopy(student: tf.LayersModel, quantization: Quantizatio
     agreement,
     accuracy: accuracy(logits, test.labels),
     latency: {
-      batch1: await measureOnnxLatency(bytes, test.sampleShape, 1, { ...options.latency, layout }),
-      batchN: await measureOnnxLatency(bytes, test.sampleShape, options.latencyBatch, { ...options.latency, layout }),
+      batch1: await measureOnnxLatency(bytes, imageShape(test, 'ONNX export'), 1, { ...options.latency, layout }),
+      batchN: await measureOnnxLatency(bytes, imageShape(test, 'ONNX export'), options.latencyBatch, { ...options.latency, layout }),
     },
   };
   options.info?.(`student exported to ONNX: ${path} (${record.sizeBytes} bytes; ONNX Runtime agrees with TensorFlow.js on ${(record.agreement * 100).toFixed(2)}% of the test set, max |logit difference| ${record.maxAbsDiff.toExponential(1)})`);

@@ -12,7 +12,7 @@ import { loadIdxPair } from '../data/mnist_family.js';
 import { maybeGunzip, parseIdx, readIdxFile, IDX_IMAGES_MAGIC } from '../data/idx.js';
 import { idxBytes } from '../data/idx.test.util.js';
 import { applyByteMutations, byteMutations, expectParsedOrInputError, fuzzOptions } from './mutate.test.util.js';
-import { allPixels } from '../data/dataset.js';
+import { allPixels, imageShape } from '../data/dataset.js';
 
 const BYTES_PER_VALUE = { uint8: 1, int8: 1, int16: 2, int32: 4, float32: 4, float64: 8 } as const;
 
@@ -68,7 +68,7 @@ test('loadIdxPair: damaged images and labels files give a consistent dataset or 
     writeFileSync(labelsPath, damageLabels ? applyByteMutations(labels, labelEdits) : labels);
     const dataset = await expectParsedOrInputError('pair-', 64, () => loadIdxPair('fuzz', imagesPath, labelsPath, ['a', 'b', 'c']));
     if (dataset) {
-      const [height, width] = dataset.sampleShape;
+      const [height, width] = imageShape(dataset);
       assert.ok(height > 0 && width > 0);
       assert.equal(allPixels(dataset).length, dataset.labels.length * height * width);
       assert.ok(dataset.labels.every((label) => label >= 0 && label < 3));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { openOnnxTeacher } from '../teachers/onnx.js';
+import { imageField } from '../data/dataset.js';
 import { applyByteMutations, byteMutations, expectParsedOrInputError, fuzzOptions } from './mutate.test.util.js';
 
 const fixture = readFileSync(fileURLToPath(new URL('../../test/fixtures/torch-teacher.onnx', import.meta.url)));
@@ -23,12 +24,12 @@ test('openOnnxTeacher: truncated, bit-flipped and spliced ONNX files open or are
     const bytes = applyByteMutations(fixture, mutations);
     writeFileSync(path, bytes);
     const teacher = await expectParsedOrInputError(path, bytes.length, () => openOnnxTeacher({
-      path, preprocessing: { inputLayout: 'nchw' }, sampleShape: [8, 8, 1], numClasses: 10, source: 'fuzz.yaml: teacher.onnx',
+      path, preprocessing: { inputLayout: 'nchw' }, inputs: [imageField([8, 8, 1])], numClasses: 10, source: 'fuzz.yaml: teacher.onnx',
     }));
     if (teacher) {
       opened++;
       // A batch larger than the probe's: a model whose damage fixed its batch axis was refused when opened.
-      assert.equal((await teacher.logits(new Float32Array(3 * 64), 3)).length, 30);
+      assert.equal((await teacher.logits({ image: new Float32Array(3 * 64) }, 3)).length, 30);
       await teacher.dispose();
     }
   }), fuzzOptions(10_000));

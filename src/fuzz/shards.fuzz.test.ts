@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { InputError } from '../errors.js';
-import { allPixels } from '../data/dataset.js';
+import { allPixels, imageShape } from '../data/dataset.js';
 import { loadDataset, type DatasetSpec } from '../data/index.js';
 import { idxBytes } from '../data/idx.test.util.js';
 import { encodeNpy } from '../util/npy.js';
@@ -76,10 +76,10 @@ test('streamed .npy shards and IDX files: damaged headers and data load consiste
       if (data) {
         loaded++;
         const { train: part } = data.splits;
-        assert.equal(part.pixels.storage, 'disk');
-        assert.equal(data.pixels.length, part.labels.length * part.sampleShape.reduce((a, b) => a * b, 1));
+        assert.equal(part.samples.storage, 'disk');
+        assert.equal(data.pixels.length, part.labels.length * imageShape(part).reduce((a, b) => a * b, 1));
         assert.ok(part.labels.every((label) => label >= 0 && label < 3));
-        part.pixels.close?.();
+        part.samples.close?.();
       }
     },
   ), fuzzOptions(10_000));

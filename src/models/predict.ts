@@ -3,24 +3,23 @@
  * evaluation, export checks and the CLI commands all need.
  */
 import * as tf from '../engine/tf.js';
-import { readRange, type Dataset } from '../data/dataset.js';
+import { readRange, type Dataset, type SampleBatch } from '../data/dataset.js';
 import { argmaxRow } from '../util/argmax.js';
 import { forward } from './forward.js';
+import { fieldTensors, modelInputs } from './inputs.js';
 
 /** Runs the model in inference mode over the whole dataset; returns logits [n, classes], row-major. */
 export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize = 256): Float32Array {
   const count = dataset.labels.length;
   const numClasses = dataset.numClasses;
   const logits = new Float32Array(count * numClasses);
-  let scratch: Float32Array | undefined;
+  let scratch: SampleBatch | undefined;
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(start + batchSize, count);
-    const pixels = readRange(dataset, start, end, scratch);
-    scratch = pixels;
-    const images = tf.tensor4d(pixels, [end - start, ...dataset.sampleShape]);
-    const output = forward(model, images) as tf.Tensor;
-    logits.set(output.dataSync() as Float32Array, start * numClasses);
-    tf.dispose([images, output]);
+    const batch = readRange(dataset, start, end, scratch);
+    scratch = batch;
+    const inputs = () => modelInputs(model, fieldTensors(dataset.inputs, batch, end - start), `${dataset.name}: model '${model.name}'`);
+    logits.set(tf.tidy(() => (forward(model, inputs()) as tf.Tensor).dataSync() as Float32Array), start * numClasses);
   }
   return logits;
 }
@@ -32,4 +31,3 @@ export function accuracy(logits: Float32Array, labels: Int32Array): number {
   for (let i = 0; i < labels.length; i++) if (argmaxRow(logits, i, numClasses) === labels[i]) correct++;
   return labels.length === 0 ? 0 : correct / labels.length;
 }
-

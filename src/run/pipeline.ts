@@ -6,7 +6,7 @@
 import { join, relative } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { withEngine, type EngineInfo } from '../engine/index.js';
-import { closeDataset, describeStorage, loadDataset, type DatasetSplits } from '../data/index.js';
+import { closeDataset, describeStorage, imageShape, loadDataset, type DatasetSplits } from '../data/index.js';
 import { checkTrainingBatchSizes } from '../data/batch_limits.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
 import { buildStudent, describeStudent, studentRecord, type StudentArchitecture } from '../models/student.js';
@@ -156,7 +156,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
       test: data.test.labels.length,
       classes: data.train.numClasses,
       classNames: [...data.train.classNames],
-      sampleShape: [...data.train.sampleShape],
+      sampleShape: [...imageShape(data.train)],
     },
     teacher: { kind: teacher.teacher.info.kind, description: teacher.teacher.info.description, fingerprint: teacher.teacher.info.fingerprint },
     models: evaluated,
@@ -282,7 +282,7 @@ async function trainStudent(
 }
 
 function build(spec: StudentArchitecture, data: DatasetSplits, seed: number, name: string, field: string): tf.LayersModel {
-  return buildStudent(spec, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed, name, field });
+  return buildStudent(spec, { inputShape: imageShape(data.train, 'a model spec'), numClasses: data.train.numClasses, seed, name, field });
 }
 
 /**

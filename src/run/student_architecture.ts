@@ -3,7 +3,7 @@
  * loaded and checked before anything trains (it fits the data, outputs logits, and, when the run
  * writes student.onnx, every layer exports to ONNX).
  */
-import type { DatasetSplits } from '../data/index.js';
+import { imageShape, type DatasetSplits } from '../data/index.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { exportOnnx } from '../export/onnx.js';
@@ -12,7 +12,8 @@ import { buildStudent, loadStudent, type StudentArchitecture } from '../models/s
 export async function studentArchitecture(config: ExperimentConfig, data: DatasetSplits, source: string): Promise<StudentArchitecture> {
   const student = config.student;
   if ('model' in student) return student.model;
-  const { sampleShape, numClasses } = data.train;
+  const sampleShape = imageShape(data.train, 'a loaded student');
+  const { numClasses } = data.train;
   const loaded = await loadStudent(student, { inputShape: sampleShape, numClasses, datasetName: config.dataset.name, field: `${source}: student.load` });
   if (!config.export.onnx) return loaded;
   const check = buildStudent(loaded, { inputShape: sampleShape, numClasses, seed: config.seed, name: 'check' });

@@ -4,10 +4,11 @@
  * with its TensorFlow.js model when it has one.
  */
 import type * as tf from '../engine/tf.js';
-import type { DatasetSplits } from '../data/index.js';
+import { imageShape, type DatasetSplits } from '../data/index.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { buildModel } from '../models/build.js';
+import { checkModelInputs } from '../models/inputs.js';
 import { openTeacher, type OpenedTeacher } from '../teachers/index.js';
 import { redactUrl } from '../util/endpoint.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
@@ -31,7 +32,7 @@ export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplit
     emit({ type: 'info', message: `teacher: ${opened.teacher.info.description}` });
     return { ...opened, trainSeconds: 0, stage: null };
   }
-  const model = buildModel(spec.model, { inputShape: data.train.sampleShape, numClasses: data.train.numClasses, seed: config.seed, name: 'teacher', field: 'teacher.model' });
+  const model = buildModel(spec.model, { inputShape: imageShape(data.train, 'teacher.model'), numClasses: data.train.numClasses, seed: config.seed, name: 'teacher', field: 'teacher.model' });
   emit({ type: 'info', message: `teacher: ${spec.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
   const terms = [{ method: 'ce', weight: 1, options: {} }];
   const { epochs, batchSize, optimizer, earlyStopping, bestCheckpoint } = spec;
@@ -46,7 +47,7 @@ export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplit
     model.dispose();
     throw error;
   }
-  const teacher: Teacher = await tfjsTeacher(model, `TensorFlow.js ${spec.model.type} trained in this run`);
+  const teacher: Teacher = await tfjsTeacher(model, `TensorFlow.js ${spec.model.type} trained in this run`, data.train.inputs);
   return {
     teacher, model, trainSeconds: result.trainSeconds,
     stage: { name: 'teacher', model: 'teacher', epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer, terms, history: result.history },
@@ -55,11 +56,7 @@ export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplit
 
 function checkTeacherFits(model: tf.LayersModel, data: DatasetSplits, config: ExperimentConfig): void {
   const source = 'load' in config.teacher ? config.teacher.load : 'teacher';
-  const inputShape = (model.inputs[0].shape ?? []).slice(1);
-  const expected = [...data.train.sampleShape];
-  if (inputShape.length !== expected.length || inputShape.some((dim, i) => dim !== null && dim !== expected[i])) {
-    throw new InputError(`${source}: teacher expects input [${inputShape.join(', ')}], dataset '${config.dataset.name}' has samples [${expected.join(', ')}]`);
-  }
+  checkModelInputs(model, data.train.inputs, `${source}: teacher (dataset '${config.dataset.name}')`);
   const outputs = model.outputs[0].shape[model.outputs[0].shape.length - 1];
   if (outputs !== data.train.numClasses) {
     throw new InputError(`${source}: teacher has ${outputs} outputs, dataset '${config.dataset.name}' has ${data.train.numClasses} classes`);

@@ -5,7 +5,7 @@
 import { sha256 } from '../util/hash.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readRange, sampleCount, type Dataset } from '../data/dataset.js';
+import { readRange, sampleCount, type Dataset, type FieldArray, type SampleBatch } from '../data/dataset.js';
 import { createHash } from 'node:crypto';
 import { decodeNpy, encodeNpy } from '../util/npy.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -16,25 +16,32 @@ import { InputError } from '../errors.js';
 const FINGERPRINT_CHUNK = 4096;
 
 /**
- * Identity of a dataset's samples and labels (not of its name): SHA-256 of the sample shape, the
- * float32 pixels and the int32 labels. A streamed dataset is hashed chunk by chunk and gets the
- * same fingerprint as the same samples held in memory.
+ * Identity of a dataset's samples and labels (not of its name): SHA-256 over every field's name,
+ * dtype and shape, each field's values (hashed on their own, so the chunking of reads does not
+ * matter) and the int32 labels. A streamed dataset is hashed chunk by chunk and gets the same
+ * fingerprint as the same samples held in memory.
  */
 export function datasetFingerprint(dataset: Dataset): string {
   const known = fingerprints.get(dataset);
   if (known !== undefined) return known;
-  const hash = createHash('sha256').update(JSON.stringify(dataset.sampleShape));
+  const fields = dataset.inputs.map((field) => ({ name: field.name, hash: createHash('sha256') }));
   const count = sampleCount(dataset);
-  let scratch: Float32Array | undefined;
+  let scratch: SampleBatch | undefined;
   for (let start = 0; start < count; start += FINGERPRINT_CHUNK) {
-    const pixels = readRange(dataset, start, Math.min(start + FINGERPRINT_CHUNK, count), scratch);
-    scratch = pixels;
-    hash.update(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+    const batch = readRange(dataset, start, Math.min(start + FINGERPRINT_CHUNK, count), scratch);
+    scratch = batch;
+    for (const { name, hash } of fields) hash.update(bytesOf(batch[name]));
   }
-  hash.update(new Uint8Array(dataset.labels.buffer, dataset.labels.byteOffset, dataset.labels.byteLength));
+  const hash = createHash('sha256').update(JSON.stringify(dataset.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }))));
+  for (const field of fields) hash.update(field.hash.digest());
+  hash.update(bytesOf(dataset.labels));
   const fingerprint = hash.digest('hex');
   fingerprints.set(dataset, fingerprint);
   return fingerprint;
+}
+
+function bytesOf(values: FieldArray): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }
 
 /** A run fingerprints its splits for its stage records and for the store: one pass each. Datasets are immutable. */

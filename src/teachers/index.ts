@@ -4,7 +4,7 @@
  * (`teacher: {model: …}`) is built by the pipeline and wrapped with tfjsTeacher.
  */
 import type { ExperimentConfig } from '../config/schema.js';
-import type { DatasetSplits } from '../data/dataset.js';
+import { describeInputs, isImageField, type DatasetSplits, type InputField } from '../data/dataset.js';
 import { InputError } from '../errors.js';
 import { loadModelDir } from '../models/io.js';
 import { openOnnxTeacher } from './onnx.js';
@@ -25,16 +25,16 @@ export interface OpenedTeacher {
 /** `env` holds the variables a remote teacher's headers name (default: this process's environment). */
 export async function openTeacher(config: ExperimentConfig, data: DatasetSplits, options: { source: string; env?: Record<string, string | undefined> }): Promise<OpenedTeacher> {
   const spec = config.teacher;
-  const sampleShape = data.train.sampleShape;
+  const inputs = data.train.inputs;
   const numClasses = data.train.numClasses;
   if ('load' in spec) {
     const model = await loadModelDir(spec.load);
-    return { teacher: await tfjsTeacher(model, `TensorFlow.js model ${spec.load}`), model };
+    return { teacher: await tfjsTeacher(model, `TensorFlow.js model ${spec.load}`, inputs), model };
   }
   if ('onnx' in spec) {
     const teacher = await openOnnxTeacher({
-      path: spec.onnx, preprocessing: preprocessingOf(spec, sampleShape[2], `${options.source}: teacher.normalize`), inputName: spec.inputName, outputName: spec.outputName,
-      sampleShape, numClasses, source: `${options.source}: teacher.onnx`,
+      path: spec.onnx, preprocessing: preprocessingOf(spec, inputs, `${options.source}: teacher`), inputName: spec.inputName, outputName: spec.outputName,
+      inputs, numClasses, source: `${options.source}: teacher.onnx`,
     });
     return { teacher, model: null };
   }
@@ -44,7 +44,7 @@ export async function openTeacher(config: ExperimentConfig, data: DatasetSplits,
     const teacher = await connectRemoteTeacher({
       url: remote.url, headers: resolveHeaders(remote.headers, options.env ?? process.env, `${options.source}: teacher.remote.headers`),
       model: remote.model, version: remote.version, inputName: remote.inputName, outputName: remote.outputName, featureOutputs: remote.featureOutputs,
-      preprocessing: preprocessingOf(remote, sampleShape[2], `${options.source}: teacher.remote.normalize`), sampleShape, batchSize: remote.batchSize, concurrency: remote.concurrency,
+      preprocessing: preprocessingOf(remote, inputs, `${options.source}: teacher.remote`), inputs, batchSize: remote.batchSize, concurrency: remote.concurrency,
       timeoutMs: remote.timeoutMs, retries: remote.retries, maxResponseBytes: remote.maxResponseBytes, source: `${options.source}: teacher.remote`,
     });
     if (teacher.info.classes !== null && teacher.info.classes !== numClasses) {
@@ -56,12 +56,22 @@ export async function openTeacher(config: ExperimentConfig, data: DatasetSplits,
   throw new InputError(`${options.source}: teacher: this teacher is trained by the run (teacher.model); it has to exist first (teacher.load, teacher.onnx or teacher.remote)`);
 }
 
-/** The adapter's preprocessing; `normalize` takes one value for every channel, or one per channel of the dataset's samples. */
-function preprocessingOf(spec: { inputLayout: 'nhwc' | 'nchw'; normalize?: { mean: number[]; std: number[] } }, channels: number, field: string): Preprocessing {
+/**
+ * The adapter's preprocessing, for the image fields of the dataset's samples only: `normalize`
+ * takes one value for every channel, or one per channel; on samples with no image field neither
+ * it nor `inputLayout: nchw` has anything to apply to. `field` is the teacher's config field.
+ */
+function preprocessingOf(spec: { inputLayout: 'nhwc' | 'nchw'; normalize?: { mean: number[]; std: number[] } }, inputs: readonly InputField[], field: string): Preprocessing {
+  const images = inputs.filter(isImageField);
+  const set = [spec.inputLayout !== 'nhwc' ? 'inputLayout' : '', spec.normalize ? 'normalize' : ''].filter(Boolean);
+  if (images.length === 0 && set.length > 0) {
+    throw new InputError(`${field}.${set[0]}: applies to images (float32 [height, width, channels]), and the dataset's samples are ${describeInputs(inputs)}; remove ${set.join(' and ')}`);
+  }
   for (const key of ['mean', 'std'] as const) {
     const values = spec.normalize?.[key];
-    if (values !== undefined && values.length !== 1 && values.length !== channels) {
-      throw new InputError(`${field}.${key} has ${values.length} values; the dataset's samples have ${channels} channel${channels === 1 ? '' : 's'}: give one value for all of them${channels === 1 ? '' : ` or ${channels}, one per channel`}`);
+    const channels = images.find((image) => values !== undefined && values.length !== 1 && values.length !== image.shape[2])?.shape[2];
+    if (values !== undefined && channels !== undefined) {
+      throw new InputError(`${field}.normalize.${key} has ${values.length} values; the dataset's samples have ${channels} channel${channels === 1 ? '' : 's'}: give one value for all of them${channels === 1 ? '' : ` or ${channels}, one per channel`}`);
     }
   }
   return { inputLayout: spec.inputLayout, ...(spec.normalize ? { normalize: spec.normalize } : {}) };

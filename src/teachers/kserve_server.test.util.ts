@@ -2,8 +2,8 @@
  * A small Open Inference Protocol (KServe v2 REST) server for the remote teacher's tests: health,
  * model metadata and infer, running ONNX models in onnxruntime-node, with faults to inject
  * (error statuses, redirects, slow answers, mangled or oversized responses, a server that answers
- * HTML to everything). Like Triton, it checks a request's input against the shape its metadata
- * declares, and like a server behind an auth proxy it can demand headers.
+ * HTML to everything). Like Triton, it checks a request's inputs against the datatypes and shapes
+ * its metadata declares, and like a server behind an auth proxy it can demand headers.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -69,7 +69,7 @@ export async function startKServeServer(options: { models: Record<string, Served
   for (const [name, model] of Object.entries(options.models)) {
     const session = await ort.InferenceSession.create(model.onnx);
     const describe = (metadata: readonly ort.InferenceSession.ValueMetadata[]) =>
-      metadata.map((value) => ({ name: value.name, datatype: 'FP32', shape: value.isTensor ? value.shape.map((size) => (typeof size === 'number' ? size : -1)) : [] }));
+      metadata.map((value) => ({ name: value.name, datatype: value.isTensor ? DATATYPES[value.type] ?? value.type : 'none', shape: value.isTensor ? value.shape.map((size) => (typeof size === 'number' ? size : -1)) : [] }));
     const inputs = describe(session.inputMetadata);
     if (model.inputShape) inputs[0].shape = model.inputShape;
     models.set(name, { session, version: model.version, inputs, outputs: describe(session.outputMetadata) });
@@ -144,21 +144,37 @@ interface InferRequest {
   outputs?: { name: string }[];
 }
 
+/** The protocol's datatype of each ONNX Runtime element type the tests serve. */
+const DATATYPES: Readonly<Record<string, string>> = { float32: 'FP32', float16: 'FP16', int32: 'INT32', int64: 'INT64' };
+
+/** A request input's JSON numbers as the tensor ONNX Runtime takes. */
+function inputTensor(input: { datatype: string; shape: number[]; data: number[] }): ort.Tensor {
+  switch (input.datatype) {
+    case 'INT64': return new ort.Tensor('int64', BigInt64Array.from(input.data, (value) => BigInt(value)), input.shape);
+    case 'INT32': return new ort.Tensor('int32', Int32Array.from(input.data), input.shape);
+    default: return new ort.Tensor('float32', Float32Array.from(input.data), input.shape);
+  }
+}
+
 /** Runs an infer request; the response body, or what is wrong with the request. */
 async function infer(name: string, model: Loaded, request: InferRequest) {
-  const input = request.inputs?.[0];
-  const declared = model.inputs[0];
-  if (!input || input.name !== declared.name) return `expected input '${declared.name}'`;
-  if (input.datatype !== 'FP32') return `input '${input.name}': expected FP32, got ${input.datatype}`;
-  const fits = input.shape.length === declared.shape.length && input.shape.every((size, i) => declared.shape[i] === -1 || declared.shape[i] === size);
-  if (!fits) return `input '${input.name}': shape [${input.shape}] does not match [${declared.shape}]`;
-  if (input.data.length !== input.shape.reduce((product, size) => product * size, 1)) return `input '${input.name}': ${input.data.length} values for shape [${input.shape}]`;
+  if ((request.inputs ?? []).length !== model.inputs.length) return `expected ${model.inputs.length} inputs, got ${request.inputs?.length ?? 0}`;
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const declared of model.inputs) {
+    const input = request.inputs?.find((each) => each.name === declared.name);
+    if (!input) return `expected input '${declared.name}'`;
+    if (input.datatype !== declared.datatype) return `input '${input.name}': expected ${declared.datatype}, got ${input.datatype}`;
+    const fits = input.shape.length === declared.shape.length && input.shape.every((size, i) => declared.shape[i] === -1 || declared.shape[i] === size);
+    if (!fits) return `input '${input.name}': shape [${input.shape}] does not match [${declared.shape}]`;
+    if (input.data.length !== input.shape.reduce((product, size) => product * size, 1)) return `input '${input.name}': ${input.data.length} values for shape [${input.shape}]`;
+    feeds[input.name] = inputTensor(input);
+  }
   const names = request.outputs?.map((output) => output.name) ?? model.session.outputNames;
   const unknown = names.find((output) => !model.session.outputNames.includes(output));
   if (unknown !== undefined) return `unknown output '${unknown}'`;
   let results: ort.InferenceSession.OnnxValueMapType;
   try {
-    results = await model.session.run({ [input.name]: new ort.Tensor('float32', Float32Array.from(input.data), input.shape) }, names);
+    results = await model.session.run(feeds, names);
   } catch (error) {
     return `onnxruntime: ${error instanceof Error ? error.message : String(error)}`;
   }

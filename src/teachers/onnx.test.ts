@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { onnxSubsetProto } from '../engine/ort/onnx_schema.js';
 import { InputError } from '../errors.js';
+import { imageField } from '../data/dataset.js';
 import { openOnnxTeacher, type OnnxTeacherOptions } from './onnx.js';
 
 // A tiny CNN exported by PyTorch (scripts/make_onnx_teacher_fixture.py) with PyTorch's own outputs.
@@ -21,7 +22,7 @@ const reference = JSON.parse(readFileSync(join(fixtures, 'torch-teacher.json'), 
 const options = (change: Partial<OnnxTeacherOptions> = {}): OnnxTeacherOptions => ({
   path: onnxPath,
   preprocessing: { inputLayout: 'nchw', normalize: reference.normalize },
-  sampleShape: [8, 8, 1],
+  inputs: [imageField([8, 8, 1])],
   numClasses: 10,
   source: 'test.yaml: teacher.onnx',
   ...change,
@@ -31,7 +32,7 @@ const maxDifference = (actual: Float32Array, expected: number[]) => expected.red
 
 test('an ONNX teacher exported by PyTorch gives PyTorch\'s logits and named features, after the NCHW transpose and normalization', async () => {
   const teacher = await openOnnxTeacher(options());
-  const images = Float32Array.from(reference.input.data);
+  const images = { image: Float32Array.from(reference.input.data) };
   const logits = await teacher.logits(images, 6);
   assert.equal(logits.length, 60);
   assert.ok(maxDifference(logits, reference.outputs.logits.data) < 1e-5, `logits differ by ${maxDifference(logits, reference.outputs.logits.data)}`);
@@ -40,7 +41,7 @@ test('an ONNX teacher exported by PyTorch gives PyTorch\'s logits and named feat
   const { features } = await teacher.features(images, 6, ['features']);
   assert.ok(maxDifference(features, reference.outputs.features.data) < 1e-5);
   // One sample at a time gives the same rows.
-  const first = await teacher.logits(images.subarray(0, 64), 1);
+  const first = await teacher.logits({ image: images.image.subarray(0, 64) }, 1);
   assert.ok(maxDifference(first, reference.outputs.logits.data.slice(0, 10)) < 1e-5);
   assert.equal(teacher.info.kind, 'onnx');
   assert.ok(teacher.parameterCount > 0 && teacher.sizeBytes === readFileSync(onnxPath).byteLength);
@@ -69,7 +70,7 @@ test('a file that is not ONNX, an input that does not fit, a wrong class count a
   });
   await rejects({ path: text }, /teacher\.onnx: .*teacher\.onnx: not an ONNX model/);
   await rejects({ path: join(directory, 'absent.onnx') }, /absent\.onnx: cannot read the ONNX teacher: no such file/);
-  await rejects({ sampleShape: [28, 28, 1] }, /does not take the dataset's samples as input 'image' \[2, 1, 28, 28\]/);
+  await rejects({ inputs: [imageField([28, 28, 1])] }, /does not take the dataset's samples as input 'image' \[2, 1, 28, 28\]/);
   await rejects({ preprocessing: { inputLayout: 'nhwc' } }, /does not take the dataset's samples as input 'image' \[2, 8, 8, 1\] \(nhwc\)/);
   await rejects({ numClasses: 7 }, /output 'logits' has shape \[2, 10\].*7 classes/);
   await rejects({ outputName: 'probabilities' }, /teacher\.outputName: the model has no output 'probabilities'; it has 'logits', 'features'/);
@@ -106,7 +107,7 @@ test('a teacher with its weights in an external data file runs from any working 
   const path = withExternalData(join(directory, 'model'), 'teacher.onnx.data');
   // The test runs from the repository root, not the model's directory.
   const teacher = await openOnnxTeacher(options({ path }));
-  const logits = await teacher.logits(Float32Array.from(reference.input.data), 6);
+  const logits = await teacher.logits({ image: Float32Array.from(reference.input.data) }, 6);
   assert.ok(maxDifference(logits, reference.outputs.logits.data) < 1e-5, `logits differ by ${maxDifference(logits, reference.outputs.logits.data)}`);
   assert.equal(teacher.sizeBytes, readFileSync(path).byteLength + readFileSync(`${path}.data`).byteLength);
   const { fingerprint } = teacher.info;

@@ -1,7 +1,10 @@
 /**
  * What an external teacher expects of its input, applied by its adapter: the layout (PyTorch
- * models take NCHW) and a per-channel normalization (x − mean) / std on pixels in [0, 1].
+ * models take NCHW) and a per-channel normalization (x − mean) / std on pixels in [0, 1]. Both
+ * apply to image fields (float32 [h, w, c]) only; token ids and masks go in as they are.
  */
+import { describeInputs, isImageField, type InputField } from '../data/dataset.js';
+import { InputError } from '../errors.js';
 
 export interface Preprocessing {
   /** 'nchw' transposes each NHWC sample to [C, H, W]. */
@@ -30,6 +33,24 @@ export function preprocess(images: Float32Array, count: number, sampleShape: rea
   }
   const dims = preprocessing.inputLayout === 'nchw' ? [count, channels, height, width] : [count, height, width, channels];
   return { data, dims };
+}
+
+/** Whether the preprocessing changes anything: a layout other than NHWC, or a normalization. */
+export function changesInput(preprocessing: Preprocessing): boolean {
+  return preprocessing.inputLayout !== 'nhwc' || preprocessing.normalize !== undefined;
+}
+
+/**
+ * Throws an InputError prefixed by `where` when the preprocessing would change an input, yet none
+ * of the fields the teacher is fed (`fed`) is an image: it would apply to nothing.
+ */
+export function checkPreprocessing(preprocessing: Preprocessing, fed: readonly InputField[], where: string): void {
+  if (!changesInput(preprocessing) || fed.some(isImageField)) return;
+  const set = [preprocessing.inputLayout !== 'nhwc' ? `inputLayout: ${preprocessing.inputLayout}` : '', preprocessing.normalize ? 'normalize' : ''].filter(Boolean);
+  throw new InputError(
+    `${where}: ${set.join(' and ')} ${set.length > 1 ? 'apply' : 'applies'} only to image inputs (float32 [height, width, channels]), ` +
+    `and the teacher is fed ${describeInputs(fed)}; remove ${set.length > 1 ? 'them' : 'it'}`,
+  );
 }
 
 /** A stable text of the preprocessing, for fingerprints. */

@@ -1,21 +1,25 @@
 /**
  * A teacher behind an inference server that speaks the Open Inference Protocol (KServe v2 REST):
  * Triton, KServe, Seldon MLServer, TorchServe. Connecting reads the model's metadata
- * (GET /v2/models/{name}[/versions/{v}]), which proves the protocol and gives the input shape to
- * check against the dataset; logits and features are POST …/infer requests of `batchSize`
- * samples, a few in flight at once, reassembled in order.
+ * (GET /v2/models/{name}[/versions/{v}]), which proves the protocol and gives the inputs to check
+ * against the dataset's fields; logits and features are POST …/infer requests of `batchSize`
+ * samples, a few in flight at once, reassembled in order. Each field the model takes is sent as
+ * its own named input tensor (models/inputs.ts pairInputs decides which), with its datatype:
+ * FP32 for floats, INT32 or INT64 (as the model's metadata says) for token ids and masks.
  *
  * Tensors travel as JSON numbers, which loses nothing: a float32 widened to a double prints in the
  * shortest text that parses back to that double, and storing the double in a Float32Array gives
  * back the float32. A server that prints float32 shortest-form text round-trips the same way.
  */
+import { arrayDType, fieldSize, type FieldArray, type InputField, type SampleBatch } from '../data/dataset.js';
 import { InputError } from '../errors.js';
 import { sha256 } from '../util/hash.js';
 import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
 import { checkHeaders, endpointIdentity, endpointUrl, redactUrl } from '../util/endpoint.js';
 import { mapConcurrent, requestWithRetries, type RetryPolicy } from './remote_http.js';
-import { checkInput, inputSampleDims, parseJson, parseMetadata, pick, protocolHint, readOutput, serverMessage, type ResponseTensor, type TensorMetadata } from './remote_protocol.js';
+import { parseJson, parseMetadata, pick, protocolHint, readOutput, serverMessage, type ResponseTensor, type TensorMetadata } from './remote_protocol.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
+import { sentInputs, type SentInput } from './remote_inputs.js';
 
 export interface RemoteTeacherOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8000; credentials, a query or a fragment are refused (use `headers`). */
@@ -24,14 +28,18 @@ export interface RemoteTeacherOptions {
   headers?: Record<string, string>;
   model: string;
   version?: string;
-  /** Default: the model's first input / output from its metadata. */
+  /**
+   * The input of a one-input model (default: its only input); a model of several inputs takes the
+   * dataset's fields of their names. Default output: the first in the metadata.
+   */
   inputName?: string;
   outputName?: string;
   /** Extra outputs the server exposes, usable as features. */
   featureOutputs?: string[];
+  /** Applied to image fields (float32 [h, w, c]) only. */
   preprocessing: Preprocessing;
-  /** [h, w, c] of one dataset sample (NHWC, as the dataset holds it). */
-  sampleShape: readonly [number, number, number];
+  /** The fields of one dataset sample (images NHWC, as the dataset holds them): what logits() and features() are given. */
+  inputs: readonly InputField[];
   /** Samples per request (default 64; a model served with a fixed batch dimension sets its own). */
   batchSize?: number;
   /** Requests in flight at once (default 4). */
@@ -64,14 +72,13 @@ export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promi
   if (answer.status >= 300) throw new InputError(`${where}: ${what} answered ${answer.status}${serverMessage(answer)}; ${protocolHint}, serving model '${options.model}'`);
   const metadata = parseMetadata(parseJson(answer, where, what), `${where}: ${what}`);
 
-  const input = pick(metadata.inputs, options.inputName, 'input', where, options.model);
+  const sent = sentInputs(metadata.inputs, options, where);
   const output = pick(metadata.outputs, options.outputName, 'output', where, options.model);
   const featureNames = options.featureOutputs ?? [];
   const featureOutputs = featureNames.map((name) => pick(metadata.outputs, name, 'output', where, options.model));
   const featureShapes = new Map(featureOutputs.map((tensor) => [tensor.name, featureSampleShape(tensor.shape.slice(1), options.preprocessing.inputLayout)]));
   const valuesPerSample = new Map([output, ...featureOutputs].map((tensor) => [tensor.name, sampleValues(tensor)]));
-  const sampleDims = inputSampleDims(options.sampleShape, options.preprocessing.inputLayout);
-  const fixedBatch = checkInput(input, sampleDims, `${where}: model '${options.model}'`);
+  const fixedBatch = sent.find((input) => input.fixedBatch !== undefined)?.fixedBatch;
   const lastOutputDim = output.shape[output.shape.length - 1];
 
   // Unpinned, the server picks among the versions it lists; all of them go into the fingerprint, so
@@ -93,13 +100,11 @@ export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promi
     headers,
     maxResponseBytes: options.maxResponseBytes,
     valuesPerSample,
-    input,
+    inputs: sent,
     outputName: output.name,
-    sampleDims,
     requestRows: fixedBatch ?? options.batchSize ?? 64,
     padToFixedBatch: fixedBatch !== undefined,
     concurrency: options.concurrency ?? 4,
-    sampleShape: options.sampleShape,
     preprocessing: options.preprocessing,
     featureShapes,
   });
@@ -114,15 +119,12 @@ interface Link {
   maxResponseBytes: number | undefined;
   /** Values per sample of each output, from the metadata (undefined where the server leaves a dimension open). */
   valuesPerSample: Map<string, number | undefined>;
-  input: TensorMetadata;
+  inputs: readonly SentInput[];
   outputName: string;
-  /** One sample as the model takes it, after layout. */
-  sampleDims: number[];
   requestRows: number;
   /** The model takes exactly `requestRows` samples: the last request is padded with zeros. */
   padToFixedBatch: boolean;
   concurrency: number;
-  sampleShape: readonly [number, number, number];
   preprocessing: Preprocessing;
   /** One sample's shape of each feature output, from the metadata (-1 where the server leaves it open). */
   featureShapes: Map<string, number[]>;
@@ -138,9 +140,9 @@ class RemoteTeacher implements Teacher {
     this.batchSize = link.requestRows;
   }
 
-  async logits(images: Float32Array, count: number): Promise<Float32Array> {
+  async logits(batch: SampleBatch, count: number): Promise<Float32Array> {
     const { outputName } = this.link;
-    const rows = await this.infer(images, count, [outputName], (output) => {
+    const rows = await this.infer(batch, count, [outputName], (output) => {
       if (output.shape.length !== 2 || (this.info.classes !== null && output.shape[1] !== this.info.classes)) {
         return `has shape [${output.shape.join(', ')}], expected [${output.shape[0]}, ${this.info.classes ?? 'classes'}]`;
       }
@@ -149,12 +151,12 @@ class RemoteTeacher implements Teacher {
     return rows[outputName];
   }
 
-  async features(images: Float32Array, count: number, names: readonly string[]): Promise<Record<string, Float32Array>> {
+  async features(batch: SampleBatch, count: number, names: readonly string[]): Promise<Record<string, Float32Array>> {
     const unknown = names.filter((name) => !this.info.featureNames.includes(name));
     if (unknown.length > 0) {
       throw new InputError(`${this.link.where}: no feature output ${unknown.map((name) => `'${name}'`).join(', ')}; featureOutputs lists ${this.info.featureNames.map((name) => `'${name}'`).join(', ') || 'none'}`);
     }
-    const rows = await this.infer(images, count, names, () => undefined);
+    const rows = await this.infer(batch, count, names, () => undefined);
     // Maps come back in the model's layout; kdkit's methods take NHWC ([h, w, c] per sample here).
     return Object.fromEntries(names.map((name) => {
       const shape = this.link.featureShapes.get(name) ?? [];
@@ -172,17 +174,24 @@ class RemoteTeacher implements Teacher {
   async dispose(): Promise<void> {}
 
   /** Every output in `names` for `count` samples, row-major [count, ...]; `check` vets each response tensor's shape. */
-  private async infer(images: Float32Array, count: number, names: readonly string[], check: (output: ResponseTensor) => string | undefined): Promise<Record<string, Float32Array>> {
-    const { sampleShape, preprocessing, requestRows, concurrency } = this.link;
-    const sampleSize = sampleShape[0] * sampleShape[1] * sampleShape[2];
-    if (!Number.isInteger(count) || count < 0 || images.length !== count * sampleSize) {
-      throw new InputError(`${this.link.where}: expected ${count} samples of [${sampleShape.join(', ')}] (${count * sampleSize} values), got ${images.length} values`);
-    }
-    const { data } = preprocess(images, count, sampleShape, preprocessing);
+  private async infer(batch: SampleBatch, count: number, names: readonly string[], check: (output: ResponseTensor) => string | undefined): Promise<Record<string, Float32Array>> {
+    const { inputs, preprocessing, requestRows, concurrency } = this.link;
+    const sent = inputs.map((input) => {
+      const { field } = input;
+      const values = Object.hasOwn(batch, field.name) ? batch[field.name] : undefined;
+      const size = fieldSize(field);
+      if (!Number.isInteger(count) || count < 0 || values === undefined || arrayDType(values) !== field.dtype || values.length !== count * size) {
+        const got = values === undefined ? 'none' : `${values.length} ${arrayDType(values) ?? 'other'} values`;
+        throw new InputError(`${this.link.where}: field '${field.name}': expected ${count} samples of ${field.dtype} [${field.shape.join(', ')}] (${count * size} values), got ${got}`);
+      }
+      const data: FieldArray = input.image ? preprocess(values as Float32Array, count, field.shape as [number, number, number], preprocessing).data : values;
+      return { input, data, size };
+    });
     const rowsOf = (index: number) => Math.min(requestRows, count - index * requestRows);
     const parts = await mapConcurrent(Math.ceil(count / requestRows), concurrency, (index, signal) => {
       const start = index * requestRows;
-      return this.inferRequest(data.subarray(start * sampleSize, (start + rowsOf(index)) * sampleSize), rowsOf(index), names, check, signal);
+      const end = start + rowsOf(index);
+      return this.inferRequest(sent.map(({ input, data, size }) => ({ input, data: data.subarray(start * size, end * size) })), rowsOf(index), names, check, signal);
     });
     const result: Record<string, Float32Array> = {};
     for (const name of names) {
@@ -196,13 +205,17 @@ class RemoteTeacher implements Teacher {
     return result;
   }
 
-  /** One POST …/infer of `rows` preprocessed samples; each requested output's first `rows` rows. */
-  private async inferRequest(samples: Float32Array, rows: number, names: readonly string[], check: (output: ResponseTensor) => string | undefined, signal: AbortSignal): Promise<Record<string, Float32Array>> {
-    const { input, sampleDims, requestRows, padToFixedBatch, inferUrl, policy, where, headers } = this.link;
+  /** One POST …/infer of `rows` preprocessed samples of each input; each requested output's first `rows` rows. */
+  private async inferRequest(
+    samples: { input: SentInput; data: FieldArray }[], rows: number, names: readonly string[], check: (output: ResponseTensor) => string | undefined, signal: AbortSignal,
+  ): Promise<Record<string, Float32Array>> {
+    const { requestRows, padToFixedBatch, inferUrl, policy, where, headers } = this.link;
     const sentRows = padToFixedBatch ? requestRows : rows;
-    const sent = sentRows === rows ? samples : padded(samples, sentRows * (samples.length / rows));
     const body = JSON.stringify({
-      inputs: [{ name: input.name, shape: [sentRows, ...sampleDims], datatype: 'FP32', data: Array.from(sent) }],
+      inputs: samples.map(({ input, data }) => ({
+        name: input.name, shape: [sentRows, ...input.sampleDims], datatype: input.datatype,
+        data: Array.from(sentRows === rows ? data : padded(data, sentRows * (data.length / rows))),
+      })),
       outputs: names.map((name) => ({ name })),
     });
     const answer = await requestWithRetries({ method: 'POST', url: inferUrl, body, headers, ...this.responseLimit(sentRows, names) }, policy, where, signal);
@@ -259,8 +272,8 @@ function checkLimits(options: RemoteTeacherOptions): void {
   }
 }
 
-function padded(samples: Float32Array, length: number): Float32Array {
-  const result = new Float32Array(length);
+function padded(samples: FieldArray, length: number): FieldArray {
+  const result = samples instanceof Int32Array ? new Int32Array(length) : new Float32Array(length);
   result.set(samples);
   return result;
 }

@@ -32,7 +32,7 @@ test('checkInput: FP32 [batch, ...sample], -1 matching any size; a fixed batch i
   assert.equal(checkInput({ name: 'image', datatype: 'FP32', shape: [-1, 3, 8, 6] }, [3, 8, 6], 'm'), undefined);
   assert.equal(checkInput({ name: 'image', datatype: 'FP32', shape: [-1, 3, -1, -1] }, [3, 8, 6], 'm'), undefined);
   assert.equal(checkInput({ name: 'image', datatype: 'FP32', shape: [4, 3, 8, 6] }, [3, 8, 6], 'm'), 4);
-  assert.throws(() => checkInput({ name: 'image', datatype: 'FP32', shape: [-1, 8, 6, 3] }, [3, 8, 6], 'm'), new InputError("m: input 'image' has shape [-1, 8, 6, 3], the dataset's samples after layout are [batch, 3, 8, 6] (check sampleShape and preprocessing.inputLayout)"));
+  assert.throws(() => checkInput({ name: 'image', datatype: 'FP32', shape: [-1, 8, 6, 3] }, [3, 8, 6], 'm'), new InputError("m: input 'image' has shape [-1, 8, 6, 3], the dataset's samples after layout are [batch, 3, 8, 6] (check the dataset's samples and preprocessing.inputLayout)"));
   assert.throws(() => checkInput({ name: 'image', datatype: 'FP32', shape: [-1, 144] }, [3, 8, 6], 'm'), /has shape \[-1, 144\]/);
   assert.throws(() => checkInput({ name: 'image', datatype: 'UINT8', shape: [-1, 3, 8, 6] }, [3, 8, 6], 'm'), new InputError("m: input 'image' takes UINT8, expected FP32"));
   assert.deepEqual(inputSampleDims([8, 6, 3], 'nchw'), [3, 8, 6]);

@@ -1,6 +1,6 @@
 /**
  * The Open Inference Protocol's (KServe v2 REST) JSON as the remote teacher reads it: model
- * metadata, whether its input fits the dataset, and the output tensors of an infer response.
+ * metadata, whether its inputs fit the dataset, and the output tensors of an infer response.
  * Anything that does not read as the protocol is an InputError naming what was expected.
  */
 import { InputError } from '../errors.js';
@@ -64,19 +64,19 @@ export function pick(tensors: TensorMetadata[], name: string | undefined, kind: 
   return found;
 }
 
-/** One dataset sample in the model's layout: [c, h, w] for 'nchw', else [h, w, c]. */
+/** One image sample in the model's layout: [c, h, w] for 'nchw', else [h, w, c]. */
 export function inputSampleDims(sampleShape: readonly [number, number, number], layout: 'nhwc' | 'nchw'): number[] {
   const [height, width, channels] = sampleShape;
   return layout === 'nchw' ? [channels, height, width] : [height, width, channels];
 }
 
-/** Checks the input takes FP32 [batch, ...sampleDims]; the batch size when the model fixes it. */
-export function checkInput(input: TensorMetadata, sampleDims: number[], context: string): number | undefined {
-  if (input.datatype !== 'FP32') throw new InputError(`${context}: input '${input.name}' takes ${input.datatype}, expected FP32`);
+/** Checks the input takes one of `datatypes` [batch, ...sampleDims]; the batch size when the model fixes it. */
+export function checkInput(input: TensorMetadata, sampleDims: number[], context: string, datatypes: readonly string[] = ['FP32']): number | undefined {
+  if (!datatypes.includes(input.datatype)) throw new InputError(`${context}: input '${input.name}' takes ${input.datatype}, expected ${datatypes.join(' or ')}`);
   const [batch, ...dims] = input.shape;
   const fits = input.shape.length === sampleDims.length + 1 && dims.every((size, i) => size === -1 || size === sampleDims[i]);
   if (!fits) {
-    throw new InputError(`${context}: input '${input.name}' has shape [${input.shape.join(', ')}], the dataset's samples after layout are [batch, ${sampleDims.join(', ')}] (check sampleShape and preprocessing.inputLayout)`);
+    throw new InputError(`${context}: input '${input.name}' has shape [${input.shape.join(', ')}], the dataset's samples after layout are [batch, ${sampleDims.join(', ')}] (check the dataset's samples and preprocessing.inputLayout)`);
   }
   return batch > 0 ? batch : undefined;
 }

@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import { cachedTeacherFeatures } from './cache.js';
 import { listEntries, removeEntry, softLabelsFromStore, verifyEntry, type StoreProgress } from './store.js';
 import { fakeDataset, fakeTeacher } from './store.test.util.js';
-import { allPixels } from '../data/dataset.js';
+import { allSamples } from '../data/dataset.js';
 
 const temporaryRoot = () => join(mkdtempSync(join(tmpdir(), 'kdkit-store-')), 'store');
 const manifestOf = (directory: string) => JSON.parse(readFileSync(join(directory, 'manifest.json'), 'utf8'));
@@ -25,7 +25,7 @@ test('the first build computes every shard; the second reads them all without ca
   // 3 shards of 8, 8 and 4 samples, in batches of 4: 2 + 2 + 1 calls.
   assert.equal(teacher.calls, 5);
   assert.deepEqual(events.map((event) => [event.shard, event.samples, event.cached]), [[0, 8, false], [1, 16, false], [2, 20, false]]);
-  assert.deepEqual([...first.logits], [...(await fakeTeacher({ classes: 3 }).logits(allPixels(dataset), 20))]);
+  assert.deepEqual([...first.logits], [...(await fakeTeacher({ classes: 3 }).logits(allSamples(dataset), 20))]);
   assert.deepEqual(shardNames(first.directory), ['logits-00000.npy', 'logits-00001.npy', 'logits-00002.npy']);
   assert.equal(basename(first.directory), `soft-labels-${first.key.slice(0, 24)}`);
 
@@ -46,7 +46,7 @@ test('the manifest describes the entry with relative file names, and nothing is 
   const manifest = manifestOf(entry.directory);
   assert.equal(manifest.key, entry.key);
   assert.deepEqual(manifest.teacher, { kind: 'tfjs', description: 'fake teacher', fingerprint: 'fake-teacher-v1' });
-  assert.deepEqual({ name: manifest.dataset.name, samples: manifest.dataset.samples, sampleShape: manifest.dataset.sampleShape }, { name: 'tiny/train', samples: 10, sampleShape: [2, 2, 1] });
+  assert.deepEqual({ name: manifest.dataset.name, samples: manifest.dataset.samples, inputs: manifest.dataset.inputs }, { name: 'tiny/train', samples: 10, inputs: [{ name: 'image', dtype: 'float32', shape: [2, 2, 1] }] });
   assert.deepEqual([manifest.classes, manifest.dtype, manifest.topK, manifest.shardSize, manifest.complete], [3, 'float32', null, 6, true]);
   assert.match(manifest.note, /before any temperature/);
   assert.deepEqual(manifest.shards.map((shard: { index: number; rows: number[]; files: object }) => [shard.index, shard.rows, shard.files]), [

@@ -1,7 +1,7 @@
 // Deterministic fake teachers and datasets for the soft-label store tests.
 import type { Dataset } from '../data/dataset.js';
 import type { Teacher } from './teacher.js';
-import { memoryDataset } from '../data/dataset.js';
+import { imageDataset } from '../data/dataset.js';
 
 /** `samples` 2×2×1 images whose first pixel is the sample's index (so a table teacher can look rows up). */
 export function fakeDataset(samples: number, classes: number, name = 'fake'): Dataset {
@@ -10,7 +10,7 @@ export function fakeDataset(samples: number, classes: number, name = 'fake'): Da
     images[i * 4] = i;
     for (let j = 1; j < 4; j++) images[i * 4 + j] = ((i * 7 + j * 3) % 11) / 10;
   }
-  return memoryDataset({
+  return imageDataset({
     name, images, labels: new Int32Array(samples).map((_, i) => i % classes),
     sampleShape: [2, 2, 1], numClasses: classes, classNames: Array.from({ length: classes }, (_, c) => `class ${c}`),
   });
@@ -32,7 +32,8 @@ export function fakeTeacher(options: { classes: number; batchSize?: number; dela
     calls: 0,
     info: { kind: 'tfjs', description: 'fake teacher', fingerprint: options.fingerprint ?? 'fake-teacher-v1', classes, featureNames: [] },
     batchSize: options.batchSize ?? 8,
-    async logits(images, count) {
+    async logits(batch, count) {
+      const images = batch.image as Float32Array;
       teacher.calls++;
       if (options.delayMs) await new Promise((done) => setTimeout(done, options.delayMs));
       const out = new Float32Array(count * classes);

@@ -79,7 +79,7 @@ export async function softLabelsFromStore(teacher: Teacher, dataset: Dataset, op
   const fresh: StoreManifest = {
     format: FORMAT, key, note: TEMPERATURE_NOTE,
     teacher: { kind: teacher.info.kind, description: teacher.info.description, fingerprint: teacher.info.fingerprint },
-    dataset: { name: dataset.name, fingerprint: datasetId, samples, sampleShape: [...dataset.sampleShape] },
+    dataset: { name: dataset.name, fingerprint: datasetId, samples, inputs: dataset.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape: [...shape] })) },
     classes, dtype: format.dtype, topK: format.topK, reconstruction: format.topK === null ? null : RECONSTRUCTION,
     shardSize, shards: [], createdAt: new Date().toISOString(), complete: samples === 0,
   };

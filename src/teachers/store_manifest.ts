@@ -34,7 +34,12 @@ const manifestSchema = z.object({
   key: z.string().regex(/^[0-9a-f]{64}$/),
   note: z.string(),
   teacher: z.object({ kind: z.string(), description: z.string(), fingerprint: z.string() }),
-  dataset: z.object({ name: z.string(), fingerprint: z.string(), samples: z.number().int().nonnegative(), sampleShape: z.array(z.number().int()) }),
+  dataset: z.object({
+    name: z.string(), fingerprint: z.string(), samples: z.number().int().nonnegative(),
+    inputs: z.array(z.object({ name: z.string(), dtype: z.enum(['float32', 'int32']), shape: z.array(z.number().int()) })).optional(),
+    // What entries written before samples had named fields recorded instead of inputs; they still list, verify and remove.
+    sampleShape: z.array(z.number().int()).optional(),
+  }),
   classes: z.number().int().positive(),
   dtype: z.enum(['float32', 'float16']),
   topK: z.number().int().positive().nullable(),

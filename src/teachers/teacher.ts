@@ -1,9 +1,12 @@
 /**
  * The one interface every teacher meets, whatever runs it: a TensorFlow.js model in this process,
  * an ONNX file in onnxruntime-node, or a model behind an inference server. A batch goes in as the
- * dataset holds it (NHWC float32 in [0, 1]); logits come out. Layout changes and normalization the
- * teacher needs are the adapter's business (preprocess.ts), never the caller's.
+ * dataset holds it, a record of named fields (images NHWC float32 in [0, 1], token ids int32);
+ * logits come out. Which field feeds which of the model's inputs (models/inputs.ts pairInputs),
+ * dtype changes (int64 for ONNX), layout changes and normalization the teacher needs are the
+ * adapter's business (preprocess.ts), never the caller's.
  */
+import type { SampleBatch } from '../data/dataset.js';
 
 export type TeacherKind = 'tfjs' | 'onnx' | 'remote';
 
@@ -28,13 +31,13 @@ export interface Teacher {
   /** Samples per call that suit this teacher (a remote one's request size). */
   readonly batchSize: number;
   /**
-   * Logits for `count` samples of `images` (row-major NHWC float32, the dataset's sample shape):
-   * row-major [count, classes], before any temperature. Bad shapes reject with an InputError that
-   * names the teacher and the expected shape.
+   * Logits for `count` samples of `batch` (each field row-major [count, ...shape], the dataset's
+   * fields the teacher was opened with): row-major [count, classes], before any temperature. Bad
+   * shapes or missing fields reject with an InputError that names the teacher and what it expected.
    */
-  logits(images: Float32Array, count: number): Promise<Float32Array>;
+  logits(batch: SampleBatch, count: number): Promise<Float32Array>;
   /** Named intermediate outputs for the same batch, each row-major [count, ...featureShape]. */
-  features(images: Float32Array, count: number, names: readonly string[]): Promise<Record<string, Float32Array>>;
+  features(batch: SampleBatch, count: number, names: readonly string[]): Promise<Record<string, Float32Array>>;
   /** The shape of one sample's feature `name` (NHWC for maps), or null when the teacher has no such output. */
   featureShape?(name: string): readonly number[] | null;
   dispose(): Promise<void>;

@@ -3,13 +3,23 @@
  * features are any of its layers, read through a tapped copy that shares its weights.
  */
 import * as tf from '../engine/tf.js';
+import { arrayDType, type InputField, type SampleBatch } from '../data/dataset.js';
 import { serializeModel } from '../models/io.js';
 import { forward } from '../models/forward.js';
+import { fieldTensors, inputsOfModel, modelInputNames, modelInputs, pairInputs } from '../models/inputs.js';
 import { PENULTIMATE, tapShape, tappedModel } from '../models/taps.js';
 import { sha256 } from '../util/hash.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
 
-export async function tfjsTeacher(model: tf.LayersModel, description: string): Promise<Teacher> {
+/**
+ * `inputs` are the fields of the batches it will be given (the dataset's). Without them, each
+ * field is shaped as the model input it feeds, which must then have no open dimension.
+ */
+export async function tfjsTeacher(model: tf.LayersModel, description: string, inputs?: readonly InputField[]): Promise<Teacher> {
+  const where = `teacher ${description}`;
+  const own = inputs ? null : inputsOfModel(model, where);
+  const fieldsOf = (batch: SampleBatch): readonly InputField[] => inputs ?? pairInputs(modelInputNames(model), Object.keys(batch), where)
+    .map((name, i) => ({ name, dtype: arrayDType(batch[name]) ?? own![i].dtype, shape: own![i].shape }));
   const files = await serializeModel(model);
   const info: TeacherInfo = {
     kind: 'tfjs',
@@ -19,20 +29,19 @@ export async function tfjsTeacher(model: tf.LayersModel, description: string): P
     classes: model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? null,
     featureNames: [...model.layers.slice(1).map((layer) => layer.name), PENULTIMATE],
   };
-  const sampleShape = (model.inputs[0].shape.slice(1) as number[]);
-  const batch = (images: Float32Array, count: number) => tf.tensor(images, [count, ...sampleShape]);
+  const run = (target: tf.LayersModel, batch: SampleBatch, count: number) => forward(target, modelInputs(target, fieldTensors(fieldsOf(batch), batch, count, where), where));
   const tapped = new Map<string, ReturnType<typeof tappedModel>>();
   return {
     info,
     batchSize: 256,
-    async logits(images, count) {
-      return tf.tidy(() => (forward(model, batch(images, count)) as tf.Tensor).dataSync() as Float32Array);
+    async logits(batch, count) {
+      return tf.tidy(() => (run(model, batch, count) as tf.Tensor).dataSync() as Float32Array);
     },
-    async features(images, count, names) {
+    async features(batch, count, names) {
       const key = names.join('\n');
       const taps = tapped.get(key) ?? tappedModel(model, [...names], (name) => `teacher tap ${name}`);
       tapped.set(key, taps);
-      const outputs = tf.tidy(() => (forward(taps.model, batch(images, count)) as tf.Tensor[]).map((output) => output.dataSync() as Float32Array));
+      const outputs = tf.tidy(() => (run(taps.model, batch, count) as tf.Tensor[]).map((output) => output.dataSync() as Float32Array));
       return Object.fromEntries(names.map((name) => [name, outputs[taps.outputs[name]]]));
     },
     featureShape(name) {

@@ -1,15 +1,17 @@
 import * as tf from '../engine/tf.js';
 import type { Dataset } from '../data/dataset.js';
 import { allocateBatch, gatherBatch, type BatchBuffers } from '../data/batches.js';
+import { fieldTensors } from '../models/inputs.js';
 
 /**
- * The samples at `indices` as tensors: images [b, h, w, c] and int32 labels [b]. Pass `buffers`
- * (from allocateBatch) to reuse one staging area across steps.
+ * The samples at `indices` as tensors: one per field, [b, ...shape] of its dtype (models/inputs.ts
+ * modelInputs hands them to a model), and int32 labels [b]. Pass `buffers` (from allocateBatch)
+ * to reuse one staging area across steps.
  */
-export function batchTensors(dataset: Dataset, indices: ArrayLike<number>, buffers: BatchBuffers = allocateBatch(dataset, indices.length)): { images: tf.Tensor4D; labels: tf.Tensor1D } {
+export function batchTensors(dataset: Dataset, indices: ArrayLike<number>, buffers: BatchBuffers = allocateBatch(dataset, indices.length)): { inputs: Record<string, tf.Tensor>; labels: tf.Tensor1D } {
   const filled = gatherBatch(dataset, indices, buffers);
   return {
-    images: tf.tensor4d(filled.images, [indices.length, ...dataset.sampleShape]),
+    inputs: fieldTensors(dataset.inputs, filled.samples, indices.length),
     labels: tf.tensor1d(filled.labels, 'int32'),
   };
 }

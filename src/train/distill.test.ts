@@ -69,7 +69,7 @@ test('distill() trains a functional student with a residual Add from a tf.Layers
 
   const onnxPath = join(mkdtempSync(join(tmpdir(), 'kdkit-distill-')), 'teacher.onnx');
   writeFileSync(onnxPath, exportOnnx(teacher));
-  const onnx = await openOnnxTeacher({ path: onnxPath, preprocessing: { inputLayout: 'nhwc' }, sampleShape: [4, 4, 1], numClasses: 2, source: 'test' });
+  const onnx = await openOnnxTeacher({ path: onnxPath, preprocessing: { inputLayout: 'nhwc' }, inputs: [{ name: 'image', dtype: 'float32', shape: [4, 4, 1] }], numClasses: 2, source: 'test' });
   const fromOnnx = await distill({ ...common, teacher: onnx, student: residualStudent(1) });
   await onnx.dispose();
   // ONNX Runtime's float32 sums differ from TensorFlow.js's in the last bits; the students agree to that.
@@ -203,4 +203,44 @@ test('distill() refuses bad options with InputErrors that name the option', asyn
   }
   student.dispose();
   train.x.dispose();
+});
+
+test('distill() takes named inputs: a two-input student and teacher over token ids and an attention mask', async () => {
+  const count = 24;
+  const length = 6;
+  const ids = new Int32Array(count * length);
+  const mask = new Int32Array(count * length);
+  const y = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    y[i] = i % 2;
+    const used = 3 + (i % 4);
+    for (let t = 0; t < length; t++) {
+      mask[i * length + t] = t < used ? 1 : 0;
+      ids[i * length + t] = t < used ? 1 + ((i * 5 + t * 3 + y[i] * 7) % 9) : 0;
+    }
+  }
+  /** Embedding → masked by multiplication → flattened → logits; inputs declared mask first, so only names pair them. */
+  const textModel = (name: string, seed: number) => {
+    const maskInput = tf.input({ shape: [length], name: 'attention_mask', dtype: 'int32' });
+    const idsInput = tf.input({ shape: [length], name: 'input_ids', dtype: 'int32' });
+    const embedded = tf.layers.embedding({ inputDim: 10, outputDim: 4, embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.5, maxval: 0.5, seed }) }).apply(idsInput) as tf.SymbolicTensor;
+    const weights = tf.layers.reshape({ targetShape: [length, 1] }).apply(tf.layers.activation({ activation: 'linear' }).apply(maskInput)) as tf.SymbolicTensor;
+    const masked = tf.layers.multiply().apply([embedded, tf.layers.concatenate().apply([weights, weights, weights, weights]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+    const flat = tf.layers.flatten().apply(masked) as tf.SymbolicTensor;
+    const logits = tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }).apply(flat) as tf.SymbolicTensor;
+    return tf.model({ inputs: [maskInput, idsInput], outputs: logits, name });
+  };
+  const x = { input_ids: tf.tensor2d(ids, [count, length], 'int32'), attention_mask: tf.tensor2d(mask, [count, length], 'int32') };
+  const teacher = textModel('text_teacher', 20);
+  const student = textModel('text_student', 30);
+  const before = tf.memory().numTensors;
+  const result = await distill({ teacher, student, train: { x, y }, validation: { x, y }, epochs: 3, batchSize: 8 });
+  assert.equal(result.history.length, 3);
+  assert.ok(result.history.every((epoch) => Number.isFinite(epoch.loss) && Number.isFinite(epoch.validationAccuracy)));
+  assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
+  const missing = { input_ids: x.input_ids };
+  await assert.rejects(distill({ student, train: { x: missing, y } }), (error: unknown) => error instanceof InputError && /attention_mask/.test(error.message));
+  teacher.dispose();
+  student.dispose();
+  tf.dispose(Object.values(x));
 });

@@ -5,7 +5,7 @@
  * The CLI's stages (teacher, scratch baseline, assistants, student) run through it too.
  */
 import * as tf from '../engine/tf.js';
-import { memoryDataset, type Dataset } from '../data/dataset.js';
+import { memoryDataset, type Dataset, type FieldArray, type InputField } from '../data/dataset.js';
 import { parseTerms } from '../config/parse.js';
 import { MAX_SEED, optimizerSpec, type OptimizerSpec, type TermConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
@@ -24,8 +24,8 @@ import { checkpoints as checkpointCallback, type CheckpointOptions } from './cal
 import { progress } from './callbacks/progress.js';
 import type { EpochRecord, TrainEvent } from './events.js';
 
-/** Training samples: `x` (one tensor, first axis the samples) with int labels `y` [n], or a kdkit Dataset. */
-export type TrainingData = { x: tf.Tensor; y: tf.Tensor | Int32Array | readonly number[] } | Dataset;
+/** Training samples: `x` (a tensor, or a record of named tensors, first axis the samples) with int labels `y` [n], or a kdkit Dataset. */
+export type TrainingData = { x: tf.Tensor | Readonly<Record<string, tf.Tensor>>; y: tf.Tensor | Int32Array | readonly number[] } | Dataset;
 
 /** A loss term in the config's syntax: `{method: 'kd', weight: 0.9, temperature: 4}`. */
 export type TermInput = { method: string; weight: number | Record<string, unknown> } & Record<string, unknown>;
@@ -146,25 +146,37 @@ function outputWidth(student: tf.LayersModel): number {
   return width;
 }
 
-/** A Dataset as given, or one holding `x` and `y`'s values (copied once out of the tensors). */
+/**
+ * A Dataset as given, or one holding `x` and `y`'s values (copied once out of the tensors): one
+ * field per named tensor of `x` (a lone tensor is the field 'image' when it is float32 images
+ * [n, h, w, c], 'x' otherwise), paired with the models' inputs by name, or by position for one.
+ */
 function trainingData(data: TrainingData, field: string, classes: number): Dataset {
   if (!('x' in data)) {
     if (data.numClasses !== classes) throw new InputError(`distill(): ${field}: the dataset has ${data.numClasses} classes, the student outputs ${classes}`);
     return data;
   }
-  const { x } = data;
-  if (!(x instanceof tf.Tensor)) throw new InputError(`distill(): ${field}.x: expected a tf.Tensor`);
-  if (x.rank !== 4 || x.dtype !== 'float32') throw new InputError(`distill(): ${field}.x: expected float32 images [n, height, width, channels], got ${x.dtype} [${x.shape.join(', ')}]`);
+  const named: Record<string, unknown> = data.x instanceof tf.Tensor ? { [data.x.rank === 4 && data.x.dtype === 'float32' ? 'image' : 'x']: data.x } : data.x;
+  const entries = Object.entries(named);
+  if (entries.length === 0 || !entries.every(([, tensor]) => tensor instanceof tf.Tensor)) {
+    throw new InputError(`distill(): ${field}.x: expected a tf.Tensor, or a record of named tf.Tensors ({input_ids, attention_mask})`);
+  }
+  const tensors = entries as Array<[string, tf.Tensor]>;
+  const count = tensors[0][1].shape[0];
+  const inputs: InputField[] = [];
+  const values: Record<string, FieldArray> = {};
+  for (const [name, tensor] of tensors) {
+    const where = data.x instanceof tf.Tensor ? `${field}.x` : `${field}.x.${name}`;
+    if (tensor.rank < 2 || tensor.shape[0] !== count) throw new InputError(`distill(): ${where}: expected [n, ...] with n = ${count} samples, got [${tensor.shape.join(', ')}]`);
+    if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new InputError(`distill(): ${where}: expected float32 or int32 values, got ${tensor.dtype}`);
+    inputs.push({ name, dtype: tensor.dtype, shape: tensor.shape.slice(1) });
+    values[name] = tensor.dtype === 'float32' ? Float32Array.from(tensor.dataSync() as Float32Array) : Int32Array.from(tensor.dataSync() as Int32Array);
+  }
   const labels = Int32Array.from(data.y instanceof tf.Tensor ? (data.y.dataSync() as ArrayLike<number>) : data.y);
-  const count = x.shape[0];
   if (labels.length !== count) throw new InputError(`distill(): ${field}.y: ${labels.length} labels for ${count} samples of ${field}.x`);
   const bad = labels.findIndex((label) => !(label >= 0 && label < classes));
   if (bad >= 0) throw new InputError(`distill(): ${field}.y[${bad}]: label ${labels[bad]} is outside [0, ${classes}), the student's classes`);
-  const [, height, width, channels] = x.shape as [number, number, number, number];
-  return memoryDataset({
-    name: field, images: Float32Array.from(x.dataSync() as Float32Array), labels, sampleShape: [height, width, channels],
-    numClasses: classes, classNames: Array.from({ length: classes }, (_, i) => String(i)),
-  });
+  return memoryDataset({ name: field, inputs, values, labels, numClasses: classes, classNames: Array.from({ length: classes }, (_, i) => String(i)) });
 }
 
 interface TeachingLogits {
@@ -179,7 +191,7 @@ async function teachingLogits(teacher: DistillOptions['teacher'], train: Dataset
   if (teacher === undefined) return null;
   const count = train.labels.length;
   if (teacher instanceof tf.LayersModel) {
-    const wrapped = await tfjsTeacher(teacher, `TensorFlow.js model '${teacher.name}'`);
+    const wrapped = await tfjsTeacher(teacher, `TensorFlow.js model '${teacher.name}'`, train.inputs);
     return { logits: predictLogits(teacher, train), source: { teacher: wrapped, model: teacher }, dispose: () => wrapped.dispose() };
   }
   if ('logits' in teacher && typeof teacher.logits !== 'function') {

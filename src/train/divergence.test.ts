@@ -12,11 +12,11 @@ import { latestCheckpoint } from './checkpoint.js';
 import { trainStage, type StageOptions } from './stage.test.util.js';
 import { DivergenceError } from './callbacks/callback.js';
 import type { TrainEvent } from './events.js';
-import { memoryDataset } from '../data/dataset.js';
+import { imageDataset } from '../data/dataset.js';
 
 await initEngine({ backend: 'wasm' });
 
-const data: Dataset = memoryDataset({
+const data: Dataset = imageDataset({
   name: 'toy',
   images: Float32Array.from({ length: 32 * 4 }, (_, i) => ((i * 7) % 11) / 11),
   labels: Int32Array.from({ length: 32 }, (_, i) => i % 2),

@@ -9,6 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import { allocateBatch, batchCount, shuffledOrder, type BatchBuffers } from '../data/batches.js';
 import type { TermLoss } from '../methods/index.js';
 import type { TappedModel } from '../models/taps.js';
+import { modelInputs } from '../models/inputs.js';
 import { scheduleValue, type Scheduled, type TrainingPosition } from '../schedules/index.js';
 import { Rng } from '../util/rng.js';
 import { withMathRandom } from '../util/seeded_random.js';
@@ -41,7 +42,7 @@ export interface LoopOptions {
   /** Needed when a term taps student features. */
   studentTaps?: TappedModel;
   /** The teacher's tapped features for the training samples `indices`, keyed by tap name; the loop disposes them. */
-  teacherFeatures?: (indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor>;
+  teacherFeatures?: (indices: Int32Array, inputs: Readonly<Record<string, tf.Tensor>>) => Record<string, tf.Tensor>;
   epochs: number;
   batchSize: number;
   optimizer: FusedOptimizer;
@@ -207,7 +208,7 @@ class Loop implements TrainingLoop {
       if (step < this.stepsPerEpoch) {
         const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
         // A streamed dataset reads the next batch on its reader thread while this step computes.
-        if (step + 1 < this.stepsPerEpoch) train.pixels.prefetch?.(order.subarray((step + 1) * batchSize, Math.min(count, (step + 2) * batchSize)));
+        if (step + 1 < this.stepsPerEpoch) train.samples.prefetch?.(order.subarray((step + 1) * batchSize, Math.min(count, (step + 2) * batchSize)));
         const values = this.step(indices, epoch, step);
         if (values === null) continue; // refused, and a callback put the loop back at a good state
         for (const callback of callbacks) callback.onStepEnd?.(values, this);
@@ -249,11 +250,11 @@ class Loop implements TrainingLoop {
     const { terms, train } = options;
     const batch = batchTensors(train, indices, this.buffers ?? undefined);
     const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
-    const teacherFeatures = this.readsTeacher ? options.teacherFeatures!(indices, batch.images) : {};
+    const teacherFeatures = this.readsTeacher ? options.teacherFeatures!(indices, batch.inputs) : {};
     const position: TrainingPosition = { progress: ((epoch - 1) * this.stepsPerEpoch + step) / (this.epochs * this.stepsPerEpoch), epoch };
     const termValues: tf.Scalar[] = [];
     const { value: cost, grads } = withMathRandom(this.dropout, () => tf.variableGrads(() => {
-      const { studentLogits, features } = this.forward(batch.images);
+      const { studentLogits, features } = this.forward(batch.inputs);
       let total: tf.Scalar = tf.scalar(0);
       for (const term of terms) {
         const studentFeature = term.studentTap === undefined ? undefined : features[term.studentTap];
@@ -284,7 +285,7 @@ class Loop implements TrainingLoop {
       if (!options.callbacks.some((callback) => callback.onDivergence?.(error, this))) throw error;
       return null;
     } finally {
-      tf.dispose([grads, cost, batch.images, batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : []), ...Object.values(teacherFeatures)]);
+      tf.dispose([grads, cost, ...Object.values(batch.inputs), batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : []), ...Object.values(teacherFeatures)]);
     }
     const { partial } = this.position;
     values.terms.forEach(({ value }, i) => (partial.termSums[i] += value));
@@ -296,10 +297,10 @@ class Loop implements TrainingLoop {
   }
 
   /** The student's logits and, when terms tap it, its features, in training mode. */
-  private forward(images: tf.Tensor4D): { studentLogits: tf.Tensor2D; features: Record<string, tf.Tensor> } {
-    if (!this.tapped) return { studentLogits: this.model.apply(images, { training: true }) as tf.Tensor2D, features: {} };
+  private forward(inputs: Readonly<Record<string, tf.Tensor>>): { studentLogits: tf.Tensor2D; features: Record<string, tf.Tensor> } {
+    if (!this.tapped) return { studentLogits: this.model.apply(modelInputs(this.model, inputs), { training: true }) as tf.Tensor2D, features: {} };
     const { model: multi, outputs: indices } = this.options.studentTaps!;
-    const outputs = multi.apply(images, { training: true }) as tf.Tensor[];
+    const outputs = multi.apply(modelInputs(multi, inputs), { training: true }) as tf.Tensor[];
     return {
       studentLogits: outputs[0] as tf.Tensor2D,
       features: Object.fromEntries(Object.entries(indices).map(([name, index]) => [name, outputs[index]])),

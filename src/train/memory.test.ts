@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as tf from '../engine/tf.js';
 import { initEngine } from '../engine/index.js';
-import { allPixels, loadDataset, loadDigits, type DatasetSplits } from '../data/index.js';
+import { allPixels, imageShape, loadDataset, loadDigits, type DatasetSplits } from '../data/index.js';
 import { encodeNpy } from '../util/npy.js';
 import { buildModel } from '../models/build.js';
 import { methods } from '../methods/index.js';
@@ -34,11 +34,11 @@ function streamedDigits(): DatasetSplits {
 
 for (const [where, load] of [['in memory', () => loadDataset({ name: 'digits' }, 1)], ['streamed from .npy (with the reader thread)', streamedDigits]] as const) test(`tensor count, backend bytes and RSS stay flat over 40 epochs (1,640 steps) of checkpointed distillation, pixels ${where}`, async (t) => {
   const { train, validation } = load();
-  assert.equal(train.pixels.storage, where === 'in memory' ? 'memory' : 'disk');
-  const teacher = buildModel({ type: 'cnn', filters: [8], kernelSize: 3, dense: [16], dropout: 0, batchNorm: false }, { inputShape: train.sampleShape, numClasses: 10, seed: 1, name: 'teacher' });
+  assert.equal(train.samples.storage, where === 'in memory' ? 'memory' : 'disk');
+  const teacher = buildModel({ type: 'cnn', filters: [8], kernelSize: 3, dense: [16], dropout: 0, batchNorm: false }, { inputShape: imageShape(train), numClasses: 10, seed: 1, name: 'teacher' });
   const teacherLogits = predictLogits(teacher, train);
   teacher.dispose();
-  const student = buildModel({ type: 'mlp', hidden: [64], dropout: 0.2, activation: 'relu' }, { inputShape: train.sampleShape, numClasses: 10, seed: 2, name: 'student' });
+  const student = buildModel({ type: 'mlp', hidden: [64], dropout: 0.2, activation: 'relu' }, { inputShape: imageShape(train), numClasses: 10, seed: 2, name: 'student' });
   const samples: Array<{ tensors: number; bytes: number; rss: number }> = [];
   await trainStage({
     stage: 'student', model: student, train, validation, teacherLogits,
@@ -65,5 +65,5 @@ for (const [where, load] of [['in memory', () => loadDataset({ name: 'digits' },
   t.diagnostic(`RSS per epoch (MB): ${samples.map((sample) => (sample.rss / 2 ** 20).toFixed(1)).join(", ")}`);
   assert.ok(growthMb < 24, `RSS grew ${growthMb.toFixed(1)} MB from epochs 4–10 to the last ten: ${samples.map((sample) => (sample.rss / 2 ** 20).toFixed(1)).join(', ')}`);
   student.dispose();
-  train.pixels.close?.();
+  train.samples.close?.();
 });

@@ -23,7 +23,7 @@ export interface StageOptions {
   teacherLogits: Float32Array | null;
   terms: WeightedTerm[];
   studentTaps?: TappedModel;
-  teacherFeatures?: (indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor>;
+  teacherFeatures?: (indices: Int32Array, inputs: Readonly<Record<string, tf.Tensor>>) => Record<string, tf.Tensor>;
   epochs: number;
   batchSize: number;
   optimizer: OptimizerSpec;

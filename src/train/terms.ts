@@ -15,6 +15,7 @@ import { gatherRows } from './batches.js';
 import type { WeightedTerm } from './loop.js';
 import { makeAdapter, tapShape, tappedModel, type TappedModel } from '../models/taps.js';
 import { forward } from '../models/forward.js';
+import { modelInputs } from '../models/inputs.js';
 
 /** What feature terms tap on the teacher's side: a TensorFlow.js model's layers, or a Teacher's named features. */
 export type TapSource = tf.LayersModel | Teacher;
@@ -94,14 +95,14 @@ const featureCacheBytes = 1 << 30;
 
 /**
  * The teacher's features at `taps` for a batch: gathered from the soft-label cache when all of the
- * training set's fit in featureCacheBytes, computed from the batch's images otherwise.
+ * training set's fit in featureCacheBytes, computed from the batch's inputs otherwise.
  */
 export async function teacherFeatureSource(
   teacher: TeacherSource,
   taps: { name: string; shape: number[] }[],
   data: Pick<DatasetSplits, 'train'>,
   emit: (message: string) => void,
-): Promise<(indices: Int32Array, images: tf.Tensor4D) => Record<string, tf.Tensor>> {
+): Promise<(indices: Int32Array, inputs: Readonly<Record<string, tf.Tensor>>) => Record<string, tf.Tensor>> {
   const samples = data.train.labels.length;
   const names = taps.map(({ name }) => name);
   const widths = taps.map(({ shape }) => shape.reduce((size, dim) => size * dim, 1));
@@ -116,8 +117,8 @@ export async function teacherFeatureSource(
     emit(`teacher features (${names.join(', ')}): computed per batch; ${megabytes} MiB would exceed the ${budget} cache budget`);
     const { model: multi, outputs } = tappedModel(teacher.model, names, (name) => `teacher tap ${name}`);
     // Two taps of one tensor get their own copies, since the trainer disposes each.
-    return (_indices, images) => tf.tidy(() => {
-      const predicted = forward(multi, images) as tf.Tensor[];
+    return (_indices, inputs) => tf.tidy(() => {
+      const predicted = forward(multi, modelInputs(multi, inputs)) as tf.Tensor[];
       return Object.fromEntries(taps.map(({ name }) => [name, tf.clone(predicted[outputs[name]])]));
     });
   }
@@ -138,8 +139,8 @@ export async function teacherFeatureSource(
 async function allFeatures(teacher: Teacher, dataset: DatasetSplits['train'], names: string[], widths: number[]): Promise<Record<string, Float32Array>> {
   const samples = dataset.labels.length;
   const arrays = widths.map((width) => new Float32Array(samples * width));
-  await forEachBatch(dataset, teacher.batchSize, async (pixels, start, end) => {
-    const batch = await teacher.features(pixels, end - start, names);
+  await forEachBatch(dataset, teacher.batchSize, async (inputs, start, end) => {
+    const batch = await teacher.features(inputs, end - start, names);
     names.forEach((name, i) => arrays[i].set(batch[name], start * widths[i]));
   });
   return Object.fromEntries(names.map((name, i) => [name, arrays[i]]));

@@ -10,7 +10,7 @@ import { predictLogits } from '../models/predict.js';
 import { trainStage } from './stage.test.util.js';
 import { makeAdapter, tappedModel } from '../models/taps.js';
 import type { TermInputs } from '../methods/index.js';
-import { memoryDataset } from '../data/dataset.js';
+import { imageDataset } from '../data/dataset.js';
 
 await initEngine({ backend: 'wasm' });
 
@@ -22,7 +22,7 @@ function toyDataset(count: number): Dataset {
     labels[i] = i % 2;
     for (let p = 0; p < 16; p++) images[i * 16 + p] = labels[i] === 1 ? 0.6 + 0.4 * ((i * 7 + p) % 5) / 5 : 0.4 * ((i * 3 + p) % 5) / 5;
   }
-  return memoryDataset({ name: 'toy', images, labels, sampleShape: [4, 4, 1], numClasses: 2, classNames: ['dark', 'bright'] });
+  return imageDataset({ name: 'toy', images, labels, sampleShape: [4, 4, 1], numClasses: 2, classNames: ['dark', 'bright'] });
 }
 
 const terms = [
@@ -95,8 +95,8 @@ test('feature terms: taps, an adapter that trains with the student, scheduled we
       return methods.get('ce').build({})(inputs);
     } },
   ];
-  const teacherFeatures = (_indices: Int32Array, images: tf.Tensor4D) => {
-    const [logits, dense] = teacherTaps.model.predict(images) as tf.Tensor[];
+  const teacherFeatures = (_indices: Int32Array, inputs: Readonly<Record<string, tf.Tensor>>) => {
+    const [logits, dense] = teacherTaps.model.predict(inputs.image) as tf.Tensor[];
     logits.dispose();
     return { dense_1: dense };
   };
