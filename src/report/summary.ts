@@ -18,6 +18,10 @@ export interface StageSummary {
   optimizer: object;
   terms: TermConfig[];
   history: EpochRecord[];
+  /** Why it ended before its last epoch (early stopping), when it did. */
+  stopped?: string;
+  /** The best epoch's model kept by `bestCheckpoint`, relative to the run directory. */
+  best?: { epoch: number; path: string };
 }
 
 export interface Summary {
@@ -42,4 +46,33 @@ export interface Summary {
   config: object;
   /** Paths relative to the run directory. */
   artifacts: Record<string, string>;
+}
+
+/** What a run hands over for its summary.json; the rest is derived here. */
+export interface RunRecord extends Omit<Summary, 'kdkit' | 'createdAt' | 'artifacts'> {
+  /** Extra model directories written beside student/: 'teacher', 'assistant-1', …. */
+  savedModels: string[];
+}
+
+/** summary.json's content for a finished run, with the paths of everything it wrote. */
+export function runSummary(run: RunRecord, version: string): Summary {
+  const { savedModels, ...rest } = run;
+  const { exports } = run;
+  return {
+    kdkit: { version },
+    createdAt: new Date().toISOString(),
+    ...rest,
+    artifacts: {
+      summary: 'summary.json',
+      report: 'report.md',
+      reportHtml: 'report.html',
+      logs: 'logs.jsonl',
+      checkpoints: 'checkpoints',
+      student: 'student/model.json',
+      ...Object.fromEntries(exports.tfjs.filter((copy) => copy.quantization !== 'float32').map((copy) => [`student-${copy.quantization}`, `${copy.path}/model.json`])),
+      ...Object.fromEntries(exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path])),
+      ...Object.fromEntries(savedModels.map((name) => [name, `${name}/model.json`])),
+      softLabels: `${run.softLabels.directory}/manifest.json`,
+    },
+  };
 }

@@ -25,7 +25,10 @@ import { termInput } from '../config/print.js';
 import { prepareTerms, type TapSource, type TeacherSource } from '../train/terms.js';
 import { obtainTeacher } from './teacher_stage.js';
 import { studentArchitecture } from './student_architecture.js';
-import type { Summary, StageSummary } from '../report/summary.js';
+import { runSummary, type Summary, type StageSummary } from '../report/summary.js';
+
+/** Recorded in every summary.json. */
+const KDKIT_VERSION = '0.1.0';
 
 export type RunEvent = TrainEvent | { type: 'info'; message: string };
 
@@ -40,7 +43,12 @@ export interface RunOptions {
   retrainChanged?: boolean;
 }
 
+/** What a trained model is to the run: it decides how it is evaluated, saved and reported. */
+type Role = 'baseline' | 'assistant' | 'student';
+
 interface TrainedModel {
+  name: string;
+  role: Role;
   model: tf.LayersModel;
   trainSeconds: number;
   stage: StageSummary | null;
@@ -95,95 +103,79 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
   // same shuffling and budget; only the loss differs. Assistants, if any, come between the
   // teacher and the student, each taught by the model before it.
-  const scratch = config.baseline
-    ? await trainStudent('scratch', studentModel, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage,
-      { student: studentRecord(studentModel), distill: trainingInputs(config.distill) })
-    : null;
-  let current: TeacherSource & { logits: Float32Array } = { teacher: teacher.teacher, model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
-  const assistants: Array<{ name: string; trained: TrainedModel }> = [];
-  let student: TrainedModel | undefined;
-  for (const [index, link] of links.entries()) {
-    const trained = await trainStudent(link.name, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, runStage,
-      { ...link.inputs, teacherFingerprint: current.teacher.info.fingerprint }, { ...current, field: link.termsField });
-    if (index === links.length - 1) {
-      student = trained;
-      break;
+  const trained: TrainedModel[] = [];
+  try {
+    if (config.baseline) {
+      trained.push(await trainStudent({ name: 'scratch', role: 'baseline' }, studentModel, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage,
+        { student: studentRecord(studentModel), distill: trainingInputs(config.distill) }));
     }
-    assistants.push({ name: link.name, trained });
-    const assistant = await tfjsTeacher(trained.model, `${link.name} trained in this run`);
-    const labels = await labelsOf(assistant, store, data, info);
-    info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
-    current = { teacher: assistant, model: trained.model, directory: labels.directory, logits: labels.logits, source, field: '' };
+    let current: TeacherSource & { logits: Float32Array } = { teacher: teacher.teacher, model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
+    for (const link of links) {
+      const model = await trainStudent(link, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, runStage,
+        { ...link.inputs, teacherFingerprint: current.teacher.info.fingerprint }, { ...current, field: link.termsField });
+      trained.push(model);
+      if (link.role === 'student') break;
+      const assistant = await tfjsTeacher(model.model, `${link.name} trained in this run`, data.train.inputs);
+      const labels = await labelsOf(assistant, store, data, info);
+      info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
+      current = { teacher: assistant, model: model.model, directory: labels.directory, logits: labels.logits, source, field: '' };
+    }
+    const student = trained.find((model) => model.role === 'student');
+    if (student === undefined) throw new Error('the chain trained no student');
+    const assistants = trained.filter((model) => model.role === 'assistant');
+
+    // 5. Evaluation on the test set, touched only here.
+    info('evaluating on the test set');
+    const evaluated: Record<string, ModelEvaluation> = {};
+    const teacherEval = await evaluateTeacher(teacher, data.test);
+    evaluated.teacher = teacherEval.evaluation;
+    let studentLogits = teacherEval.testLogits;
+    for (const model of [...assistants, ...trained.filter((each) => each.role === 'baseline'), student]) {
+      const result = await evaluateModel(model.model, data.test, { trainSeconds: model.trainSeconds, teacherLogits: teacherEval.testLogits });
+      evaluated[model.name] = result.evaluation;
+      if (model === student) studentLogits = result.testLogits;
+    }
+
+    // 6. Export: the student in every deployable form, each checked on the test set.
+    const exports = await exportStudent(student.model, {
+      outDir: options.outDir, test: data.test, testLogits: studentLogits, exportConfig: config.export, deploy: config.deploy,
+      latencyBatch: evaluated[student.name].latencyBatch, info,
+    });
+    if (teacher.model) await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
+    for (const { name, model } of assistants) await saveModelDir(model, join(options.outDir, name));
+    info(`student exported: ${join(options.outDir, 'student', 'model.json')}`);
+
+    // 7. Gate.
+    const gate = gateForRun(config.deploy, evaluated, exports);
+
+    return runSummary({
+      seed: config.seed,
+      backend: config.backend,
+      engine,
+      dataset: {
+        name: config.dataset.name,
+        train: data.train.labels.length,
+        validation: data.validation.labels.length,
+        test: data.test.labels.length,
+        classes: data.train.numClasses,
+        classNames: [...data.train.classNames],
+        sampleShape: [...imageShape(data.train)],
+      },
+      teacher: { kind: teacher.teacher.info.kind, description: teacher.teacher.info.description, fingerprint: teacher.teacher.info.fingerprint },
+      models: evaluated,
+      stages: [teacher.stage, ...trained.map((model) => model.stage)].filter((stage): stage is StageSummary => stage !== null),
+      softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached, seconds: labelSeconds },
+      gate,
+      exports,
+      config,
+      savedModels: [...(teacher.model ? ['teacher'] : []), ...assistants.map(({ name }) => name)],
+    }, KDKIT_VERSION);
+  } finally {
+    // Every model this run made is freed, whether it finished or failed.
+    for (const model of trained) model.model.dispose();
+    teacher.model?.dispose();
+    await teacher.teacher.dispose();
   }
-  if (student === undefined) throw new Error('the chain trained no student');
-
-  // 5. Evaluation on the test set, touched only here.
-  info('evaluating on the test set');
-  const evaluated: Record<string, ModelEvaluation> = {};
-  const teacherEval = await evaluateTeacher(teacher, data.test);
-  evaluated.teacher = teacherEval.evaluation;
-  const others: Array<[string, TrainedModel | null]> = [...assistants.map(({ name, trained }): [string, TrainedModel] => [name, trained]), ['scratch', scratch], ['student', student]];
-  let studentLogits = teacherEval.testLogits;
-  for (const [name, trained] of others) {
-    if (!trained) continue;
-    const result = await evaluateModel(trained.model, data.test, { trainSeconds: trained.trainSeconds, teacherLogits: teacherEval.testLogits });
-    evaluated[name] = result.evaluation;
-    if (name === 'student') studentLogits = result.testLogits;
-  }
-
-  // 6. Export: the student in every deployable form, each checked on the test set.
-  const exports = await exportStudent(student.model, {
-    outDir: options.outDir, test: data.test, testLogits: studentLogits, exportConfig: config.export, deploy: config.deploy,
-    latencyBatch: evaluated.student.latencyBatch, info,
-  });
-  if (teacher.model) await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
-  for (const { name, trained } of assistants) await saveModelDir(trained.model, join(options.outDir, name));
-  info(`student exported: ${join(options.outDir, 'student', 'model.json')}`);
-
-  // 7. Gate.
-  const gate = gateForRun(config.deploy, evaluated, exports);
-
-  const summary: Summary = {
-    kdkit: { version: '0.1.0' },
-    createdAt: new Date().toISOString(),
-    seed: config.seed,
-    backend: config.backend,
-    engine,
-    dataset: {
-      name: config.dataset.name,
-      train: data.train.labels.length,
-      validation: data.validation.labels.length,
-      test: data.test.labels.length,
-      classes: data.train.numClasses,
-      classNames: [...data.train.classNames],
-      sampleShape: [...imageShape(data.train)],
-    },
-    teacher: { kind: teacher.teacher.info.kind, description: teacher.teacher.info.description, fingerprint: teacher.teacher.info.fingerprint },
-    models: evaluated,
-    stages: [teacher.stage, scratch?.stage ?? null, ...assistants.map(({ trained }) => trained.stage), student.stage]
-      .filter((stage): stage is StageSummary => stage !== null),
-    softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached, seconds: labelSeconds },
-    gate,
-    exports,
-    config,
-    artifacts: {
-      summary: 'summary.json',
-      report: 'report.md',
-      reportHtml: 'report.html',
-      logs: 'logs.jsonl',
-      checkpoints: 'checkpoints',
-      student: 'student/model.json',
-      ...Object.fromEntries(exports.tfjs.filter((copy) => copy.quantization !== 'float32').map((copy) => [`student-${copy.quantization}`, `${copy.path}/model.json`])),
-      ...Object.fromEntries(exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path])),
-      ...(teacher.model ? { teacher: 'teacher/model.json' } : {}),
-      ...Object.fromEntries(assistants.map(({ name }) => [name, `${name}/model.json`])),
-      softLabels: relative(options.outDir, join(cache.directory, 'manifest.json')),
-    },
-  };
-  for (const trained of [scratch, student, ...assistants.map((assistant) => assistant.trained)]) trained?.model.dispose();
-  teacher.model?.dispose();
-  await teacher.teacher.dispose();
-  return summary;
 }
 
 function modelSpecs(config: ExperimentConfig): [ModelSpec, string][] {
@@ -198,6 +190,7 @@ function modelSpecs(config: ExperimentConfig): [ModelSpec, string][] {
 /** One link of the chain from the teacher to the student: what it trains, how, with which terms. */
 interface Link {
   name: string;
+  role: Role;
   spec: StudentArchitecture;
   training: StageRun['training'];
   terms: TermConfig[];
@@ -213,6 +206,7 @@ function chain(config: ExperimentConfig, student: StudentArchitecture): Link[] {
   const teacherSpec = 'model' in config.teacher ? config.teacher.model : undefined;
   const links = config.stages.map((stage, index): Link => ({
     name: `assistant-${index + 1}`,
+    role: 'assistant',
     spec: stage.model === 'teacher' ? teacherSpec! : stage.model,
     training: stage,
     terms: stage.terms,
@@ -221,7 +215,7 @@ function chain(config: ExperimentConfig, student: StudentArchitecture): Link[] {
     termsField: `stages[${index}].terms`,
   }));
   links.push({
-    name: 'student', spec: student, training: config.distill, terms: config.distill.terms, seed: config.seed + 1,
+    name: 'student', role: 'student', spec: student, training: config.distill, terms: config.distill.terms, seed: config.seed + 1,
     inputs: { student: studentRecord(student), distill: { ...trainingInputs(config.distill), terms: config.distill.terms.map(termInput) } },
     termsField: 'distill.terms',
   });
@@ -254,7 +248,7 @@ async function labelsOf(teacher: Teacher, store: StoreOptions, data: DatasetSpli
 }
 
 async function trainStudent(
-  name: string,
+  { name, role }: Pick<TrainedModel, 'name' | 'role'>,
   spec: StudentArchitecture,
   training: Link['training'],
   data: DatasetSplits,
@@ -267,14 +261,15 @@ async function trainStudent(
   teacher?: TeacherSource,
 ): Promise<TrainedModel> {
   const model = build(spec, data, seed, name, `${name}.model`);
-  if (name !== 'scratch') emit({ type: 'info', message: `${name}: ${describeStudent(spec)}, ${model.countParams().toLocaleString('en-US')} parameters` });
+  if (role !== 'baseline') emit({ type: 'info', message: `${name}: ${describeStudent(spec)}, ${model.countParams().toLocaleString('en-US')} parameters` });
   try {
     const result = await runStage({
       stage: name, model, train: data.train, validation: data.validation, teacherLogits,
       terms, termsField: `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`, featureTeacher: teacher,
       training, seed, onEvent: emit, inputs,
     });
-    return { model, trainSeconds: result.trainSeconds, stage: stageSummary(name, training, terms, result.history) };
+    const stage = { ...stageSummary(name, training, terms, result.history), ...(result.stopped ? { stopped: result.stopped } : {}), ...(result.best ? { best: result.best } : {}) };
+    return { name, role, model, trainSeconds: result.trainSeconds, stage };
   } catch (error) {
     model.dispose();
     throw error;

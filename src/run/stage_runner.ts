@@ -4,7 +4,7 @@
  * guarded against divergence with `divergence.lrBackoff` restarts, and with the config's early
  * stopping and best checkpoint.
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type * as tf from '../engine/tf.js';
 import type { Dataset } from '../data/dataset.js';
 import type { ExperimentConfig, OptimizerSpec, TermConfig, TrainingCallbacksConfig } from '../config/schema.js';
@@ -55,6 +55,6 @@ export function stageRunner(config: Pick<ExperimentConfig, 'checkpoints' | 'dive
       featureTeacher: stage.featureTeacher, termConfigs: stage.terms, termsField: stage.termsField,
     });
     const kept = best?.best();
-    return { ...result, best: kept ? { epoch: kept.epoch, path: kept.directory } : null };
+    return { ...result, best: kept ? { epoch: kept.epoch, path: relative(run.outDir, kept.directory) } : null };
   };
 }

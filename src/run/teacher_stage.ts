@@ -50,7 +50,10 @@ export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplit
   const teacher: Teacher = await tfjsTeacher(model, `TensorFlow.js ${spec.model.type} trained in this run`, data.train.inputs);
   return {
     teacher, model, trainSeconds: result.trainSeconds,
-    stage: { name: 'teacher', model: 'teacher', epochs: spec.epochs, batchSize: spec.batchSize, optimizer: spec.optimizer, terms, history: result.history },
+    stage: {
+      name: 'teacher', model: 'teacher', epochs, batchSize, optimizer, terms, history: result.history,
+      ...(result.stopped ? { stopped: result.stopped } : {}), ...(result.best ? { best: result.best } : {}),
+    },
   };
 }
 

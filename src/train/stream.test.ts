@@ -84,7 +84,7 @@ async function peakWhileStreaming(images: string, labels: string): Promise<{ pea
     let checksum = 0;
     for (let start = 0; start < order.length; start += 256) {
       const batch = gatherBatch(train, order.subarray(start, start + 256), buffers);
-      checksum += batch.images[0];
+      checksum += batch.samples.image[0];
     }
     const peak = Number(/VmHWM:\\s+(\\d+) kB/.exec((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
     process.stdout.write(JSON.stringify({ peakBytes: peak, samples: train.labels.length, checksum }));
