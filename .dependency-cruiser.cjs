@@ -38,7 +38,10 @@ module.exports = {
     ...layers.slice(0, -1).map((layer, index) => ({
       name: `${layer.join('+')}-imports-upward`,
       severity: 'error',
-      comment: `${layer.join(', ')} may not import from the layers above it: ${layers.slice(index + 1).flat().join(', ')}.`,
+      comment: `${layer.join(', ')} may not import from the layers above it: ${layers
+        .slice(index + 1)
+        .flat()
+        .join(', ')}.`,
       from: { path: either(layer), pathNot: tests },
       to: { path: either(layers.slice(index + 1).flat()) },
     })),

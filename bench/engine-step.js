@@ -43,23 +43,37 @@ console.log(`engine: ${JSON.stringify(engine)}`);
 // PyTorch: the best of its thread settings (torch threads × OpenBLAS threads, 1 or 2 each).
 const torchScript = fileURLToPath(new URL('./torch_step.py', import.meta.url));
 const torchRuns = [];
-for (const [torchThreads, blasThreads] of [[1, 1], [1, 2], [2, 1], [2, 2]]) {
-  const run = spawnSync('/usr/bin/python3', [torchScript, String(measuredSteps), String(torchThreads)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) } });
+for (const [torchThreads, blasThreads] of [
+  [1, 1],
+  [1, 2],
+  [2, 1],
+  [2, 2],
+]) {
+  const run = spawnSync('/usr/bin/python3', [torchScript, String(measuredSteps), String(torchThreads)], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) },
+  });
   if (run.status !== 0) {
     console.log(`PyTorch reference unavailable (/usr/bin/python3 with python3-torch): ${run.stderr.trim().split('\n').at(-1)}`);
     break;
   }
   const torch = JSON.parse(run.stdout);
   torchRuns.push({ torchThreads, blasThreads, ...torch });
-  console.log(`PyTorch ${torch.torch}, torch ${torchThreads} / OpenBLAS ${blasThreads} thread(s)`.padEnd(48) + ` CNN step ${format(torch.cnn)}   MLP 784-1200-1200-10 step ${format(torch.mlp)}`);
+  console.log(
+    `PyTorch ${torch.torch}, torch ${torchThreads} / OpenBLAS ${blasThreads} thread(s)`.padEnd(48) +
+      ` CNN step ${format(torch.cnn)}   MLP 784-1200-1200-10 step ${format(torch.mlp)}`,
+  );
 }
 
 const epoch = await kdEpochBench();
-for (const run of epoch.torchRuns) console.log(`KD epoch, PyTorch, torch ${run.torchThreads} / OpenBLAS ${run.blasThreads} thread(s): ${run.epochSeconds.toFixed(2)} s`);
+for (const run of epoch.torchRuns)
+  console.log(`KD epoch, PyTorch, torch ${run.torchThreads} / OpenBLAS ${run.blasThreads} thread(s): ${run.epochSeconds.toFixed(2)} s`);
 console.log(`KD epoch, kdkit: ${epoch.kdkitSeconds.toFixed(2)} s for ${epoch.steps} steps`);
 
 const teacher = await teacherInferenceBench();
-console.log(`teacher soft labels: ${teacher.inferenceImagesPerSecond.toFixed(0)} images/s; teacher training: ${teacher.trainImagesPerSecond.toFixed(0)} images/s (inference / training = ${teacher.ratio.toFixed(1)})`);
+console.log(
+  `teacher soft labels: ${teacher.inferenceImagesPerSecond.toFixed(0)} images/s; teacher training: ${teacher.trainImagesPerSecond.toFixed(0)} images/s (inference / training = ${teacher.ratio.toFixed(1)})`,
+);
 
 const best = (key) => Math.min(...torchRuns.map((run) => run[key]));
 const rows = [
@@ -68,8 +82,18 @@ const rows = [
   { work: 'KD epoch, Fashion-MNIST MLP 256-256 student (s)', kdkit: epoch.kdkitSeconds, pytorch: epoch.torchBestSeconds },
 ].map((row) => ({ ...row, ratio: row.pytorch === null ? null : row.pytorch / row.kdkit }));
 console.log('\nPyTorch time / kdkit time (1.0 = as fast as PyTorch; PyTorch at its best thread setting):');
-for (const row of rows) console.log(`  ${row.work.padEnd(50)} kdkit ${row.kdkit.toFixed(2).padStart(8)}  PyTorch ${row.pytorch?.toFixed(2).padStart(8) ?? '     n/a'}  ratio ${row.ratio?.toFixed(2) ?? 'n/a'}`);
+for (const row of rows)
+  console.log(
+    `  ${row.work.padEnd(50)} kdkit ${row.kdkit.toFixed(2).padStart(8)}  PyTorch ${row.pytorch?.toFixed(2).padStart(8) ?? '     n/a'}  ratio ${row.ratio?.toFixed(2) ?? 'n/a'}`,
+  );
 const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
-writeFileSync(resultsPath, JSON.stringify({ date: new Date().toISOString(), engine, batchSize, measuredSteps, rows, torchRuns, kdEpoch: epoch, teacherInference: teacher }, null, 2) + '\n');
+writeFileSync(
+  resultsPath,
+  `${JSON.stringify(
+    { date: new Date().toISOString(), engine, batchSize, measuredSteps, rows, torchRuns, kdEpoch: epoch, teacherInference: teacher },
+    null,
+    2,
+  )}\n`,
+);
 console.log(`wrote ${resultsPath}`);
 tf.disposeVariables();

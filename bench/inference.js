@@ -20,13 +20,16 @@ const torchScript = fileURLToPath(new URL('./torch_inference.py', import.meta.ur
 const torchRuns = [];
 for (const threads of [1, 2]) {
   const run = spawnSync('/usr/bin/python3', [torchScript, String(threads)], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`PyTorch reference failed (needs /usr/bin/python3 with python3-torch): ${run.stderr.trim().split('\n').at(-1)}`);
+  if (run.status !== 0)
+    throw new Error(`PyTorch reference failed (needs /usr/bin/python3 with python3-torch): ${run.stderr.trim().split('\n').at(-1)}`);
   torchRuns.push(JSON.parse(run.stdout));
 }
 
 const ms = (value) => value.toFixed(3).padStart(8);
 console.log(`engine: ${JSON.stringify(engine)}; PyTorch ${torchRuns[0].torch}, best of 1 and 2 threads per row\n`);
-console.log(`${'model'.padEnd(8)} ${'batch'.padStart(5)}  ${'runtime'.padEnd(28)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)}  PyTorch p50 / this p50`);
+console.log(
+  `${'model'.padEnd(8)} ${'batch'.padStart(5)}  ${'runtime'.padEnd(28)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)}  PyTorch p50 / this p50`,
+);
 const rows = [];
 for (const [name, spec] of Object.entries(specs)) {
   const model = buildModel(spec, { inputShape: sampleShape, numClasses: 10, seed: 1, name });
@@ -42,7 +45,9 @@ for (const [name, spec] of Object.entries(specs)) {
     ];
     for (const [runtime, stats] of measured) {
       const ratio = torchBest / stats.p50Ms;
-      console.log(`${name.padEnd(8)} ${String(batch).padStart(5)}  ${runtime.padEnd(28)} ${ms(stats.p50Ms)} ${ms(stats.p95Ms)}  ${ratio.toFixed(2)}`);
+      console.log(
+        `${name.padEnd(8)} ${String(batch).padStart(5)}  ${runtime.padEnd(28)} ${ms(stats.p50Ms)} ${ms(stats.p95Ms)}  ${ratio.toFixed(2)}`,
+      );
       rows.push({ model: name, batch, runtime, p50Ms: stats.p50Ms, p95Ms: stats.p95Ms, pytorchOverThis: ratio });
     }
   }

@@ -11,15 +11,37 @@ import { initEngine, loadDataset, buildModel, distill, tf } from '../dist/index.
 import { allPixels } from '../dist/data/index.js';
 import { encodeNpy } from '../dist/util/npy.js';
 
-export async function kdEpochBench({ threadSettings = [[1, 1], [1, 2], [2, 1], [2, 2]] } = {}) {
+export async function kdEpochBench({
+  threadSettings = [
+    [1, 1],
+    [1, 2],
+    [2, 1],
+    [2, 2],
+  ],
+} = {}) {
   const engine = await initEngine({ backend: 'wasm' });
   const data = loadDataset({ name: 'fashion-mnist', validation: 5000 }, 1);
   const count = data.train.labels.length;
   const teacherLogits = Float32Array.from({ length: count * 10 }, (_, i) => Math.sin(i * 12.9898) * 4);
 
-  const model = buildModel({ type: 'mlp', hidden: [256, 256], dropout: 0, activation: 'relu' }, { inputShape: [28, 28, 1], numClasses: 10, seed: 1, name: 'student' });
-  const terms = [{ method: 'kd', weight: 0.9, temperature: 4 }, { method: 'ce', weight: 0.1 }];
-  const result = await distill({ teacher: { logits: teacherLogits }, student: model, train: data.train, terms, epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3 }, seed: 1 });
+  const model = buildModel(
+    { type: 'mlp', hidden: [256, 256], dropout: 0, activation: 'relu' },
+    { inputShape: [28, 28, 1], numClasses: 10, seed: 1, name: 'student' },
+  );
+  const terms = [
+    { method: 'kd', weight: 0.9, temperature: 4 },
+    { method: 'ce', weight: 0.1 },
+  ];
+  const result = await distill({
+    teacher: { logits: teacherLogits },
+    student: model,
+    train: data.train,
+    terms,
+    epochs: 1,
+    batchSize: 128,
+    optimizer: { type: 'adam', learningRate: 1e-3 },
+    seed: 1,
+  });
   model.dispose();
   const kdkitSeconds = result.trainSeconds;
 
@@ -31,17 +53,30 @@ export async function kdEpochBench({ threadSettings = [[1, 1], [1, 2], [2, 1], [
   const script = fileURLToPath(new URL('./torch_kd_epoch.py', import.meta.url));
   const torchRuns = [];
   for (const [torchThreads, blasThreads] of threadSettings) {
-    const run = spawnSync('/usr/bin/python3', [script, ...paths, String(torchThreads)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) } });
+    const run = spawnSync('/usr/bin/python3', [script, ...paths, String(torchThreads)], {
+      encoding: 'utf8',
+      env: { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) },
+    });
     if (run.status !== 0) throw new Error(`PyTorch reference failed: ${run.stderr.trim().split('\n').at(-1)}`);
     torchRuns.push({ torchThreads, blasThreads, ...JSON.parse(run.stdout) });
   }
   const best = torchRuns.reduce((a, b) => (b.epochSeconds < a.epochSeconds ? b : a));
-  return { engine, steps: Math.ceil(count / 128), kdkitSeconds, torchRuns, torchBestSeconds: best.epochSeconds, ratio: best.epochSeconds / kdkitSeconds };
+  return {
+    engine,
+    steps: Math.ceil(count / 128),
+    kdkitSeconds,
+    torchRuns,
+    torchBestSeconds: best.epochSeconds,
+    ratio: best.epochSeconds / kdkitSeconds,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await kdEpochBench();
-  for (const run of result.torchRuns) console.log(`PyTorch ${run.torch}, torch threads ${run.torchThreads}, OpenBLAS threads ${run.blasThreads}: ${run.epochSeconds.toFixed(2)} s`);
+  for (const run of result.torchRuns)
+    console.log(
+      `PyTorch ${run.torch}, torch threads ${run.torchThreads}, OpenBLAS threads ${run.blasThreads}: ${run.epochSeconds.toFixed(2)} s`,
+    );
   console.log(`kdkit (${result.engine.backend}): ${result.kdkitSeconds.toFixed(2)} s for ${result.steps} steps`);
   console.log(`PyTorch best / kdkit = ${result.ratio.toFixed(2)} (1.0 means as fast as PyTorch)`);
   tf.disposeVariables();

@@ -50,7 +50,10 @@ export function kdStep(model, batchSize = 128) {
         return tf.add(tf.mul(kdTerm(inputs), 0.9), tf.mul(ceTerm(inputs), 0.1));
       }, variables);
       value.dataSync();
-      optimizer.step(variables, variables.map((variable) => grads[variable.name]));
+      optimizer.step(
+        variables,
+        variables.map((variable) => grads[variable.name]),
+      );
       tf.dispose([value, grads]);
     },
     dispose() {

@@ -16,7 +16,9 @@ for (let i = 0; i < 20; i++) {
   times.push(performance.now() - started);
 }
 times.sort((a, b) => a - b);
-console.log(`${kind} KD step on ${engine.backend} + ${engine.accelerator} (${engine.acceleratorInterface}): median ${times[10].toFixed(1)} ms`);
+console.log(
+  `${kind} KD step on ${engine.backend} + ${engine.accelerator} (${engine.acceleratorInterface}): median ${times[10].toFixed(1)} ms`,
+);
 
 const byKernel = new Map();
 const runs = 3;

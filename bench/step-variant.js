@@ -64,7 +64,13 @@ function matMulMs(transposeB) {
 
 /** The variants, in the order engine-step.js prints them. */
 const variants = [
-  ["stock wasm kernels (+ kdkit's missing ones)", async () => { await initEngine({ accelerate: 'none' }); useKernels(stockKernels); }],
+  [
+    "stock wasm kernels (+ kdkit's missing ones)",
+    async () => {
+      await initEngine({ accelerate: 'none' });
+      useKernels(stockKernels);
+    },
+  ],
   ["kdkit's wasm kernels (accelerate: 'none')", async () => initEngine({ accelerate: 'none' })],
   ['kdkit with ONNX Runtime (the default)', async () => initEngine()],
 ];

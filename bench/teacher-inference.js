@@ -7,7 +7,11 @@ import { initEngine, loadDataset, buildModel, distill, predictLogits, tf } from 
 import { subset } from '../dist/data/index.js';
 
 /** The first `count` samples of a dataset. */
-const head = (dataset, count) => subset(dataset, Int32Array.from({ length: count }, (_, i) => i));
+const head = (dataset, count) =>
+  subset(
+    dataset,
+    Int32Array.from({ length: count }, (_, i) => i),
+  );
 
 export async function teacherInferenceBench({ trainSteps = 60 } = {}) {
   const engine = await initEngine({ backend: 'wasm' });
@@ -23,7 +27,15 @@ export async function teacherInferenceBench({ trainSteps = 60 } = {}) {
 
   const images = trainSteps * 128;
   const trainPart = head(data.train, images);
-  const options = { student: model, train: trainPart, terms: [{ method: 'ce', weight: 1 }], epochs: 1, batchSize: 128, optimizer: { type: 'adam', learningRate: 1e-3 }, seed: 1 };
+  const options = {
+    student: model,
+    train: trainPart,
+    terms: [{ method: 'ce', weight: 1 }],
+    epochs: 1,
+    batchSize: 128,
+    optimizer: { type: 'adam', learningRate: 1e-3 },
+    seed: 1,
+  };
   await distill({ ...options, train: head(trainPart, 5 * 128) });
   started = performance.now();
   await distill(options);
@@ -31,12 +43,21 @@ export async function teacherInferenceBench({ trainSteps = 60 } = {}) {
   model.dispose();
   const inferenceRate = count / inferenceSeconds;
   const trainRate = images / trainSeconds;
-  return { engine, images: count, inferenceSeconds, inferenceImagesPerSecond: inferenceRate, trainImagesPerSecond: trainRate, ratio: inferenceRate / trainRate };
+  return {
+    engine,
+    images: count,
+    inferenceSeconds,
+    inferenceImagesPerSecond: inferenceRate,
+    trainImagesPerSecond: trainRate,
+    ratio: inferenceRate / trainRate,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await teacherInferenceBench();
-  console.log(`soft labels for ${result.images} images: ${result.inferenceSeconds.toFixed(2)} s, ${result.inferenceImagesPerSecond.toFixed(0)} images/s`);
+  console.log(
+    `soft labels for ${result.images} images: ${result.inferenceSeconds.toFixed(2)} s, ${result.inferenceImagesPerSecond.toFixed(0)} images/s`,
+  );
   console.log(`training: ${result.trainImagesPerSecond.toFixed(0)} images/s; inference / training = ${result.ratio.toFixed(1)}`);
   tf.disposeVariables();
 }

@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const configs = join(root, 'experiments', 'fashion-mnist');
 const runs = join(root, 'experiments', 'runs');
 const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2' }, only: { type: 'string' } } });
 const seeds = values.seeds.split(',').map(Number);
@@ -28,7 +27,13 @@ const rows = [
   { row: 'DKD', config: 'dkd', model: 'student', what: 'ce + dkd (α 1, β 8, T 4), warmup 2 epochs', trainings: 1 },
   { row: 'DKD, β 2', config: 'dkd-beta2', model: 'student', what: 'ce + dkd (α 1, β 2, T 4), warmup 2 epochs', trainings: 1 },
   { row: 'hint + KD', config: 'hint-kd', model: 'student', what: 'KD + 100·hint (dense_1 → teacher dense_1)', trainings: 1 },
-  { row: 'hint + KD, penultimate', config: 'hint-kd-penultimate', model: 'student', what: 'KD + 100·hint (dense_2 → teacher dense_1)', trainings: 1 },
+  {
+    row: 'hint + KD, penultimate',
+    config: 'hint-kd-penultimate',
+    model: 'student',
+    what: 'KD + 100·hint (dense_2 → teacher dense_1)',
+    trainings: 1,
+  },
   { row: 'RKD + KD', config: 'rkd-kd', model: 'student', what: 'KD + rkd (25·distance + 50·angle, penultimate)', trainings: 1 },
   { row: 'SP + KD', config: 'sp-kd', model: 'student', what: 'KD + 3000·sp (penultimate)', trainings: 1 },
   { row: 'TA chain', config: 'ta-chain', model: 'student', what: 'teacher → MLP 512-512 → student, KD each link', trainings: 2 },
@@ -59,8 +64,11 @@ function kdkit(args, label) {
 function run(config, seed, out) {
   const timing = join(out, 'wall-seconds.json');
   if (existsSync(join(out, 'summary.json')) && existsSync(timing)) return JSON.parse(readFileSync(timing, 'utf8')).seconds;
-  const seconds = kdkit(['run', join('experiments', 'fashion-mnist', `${config}.yaml`), '--seed', String(seed), '--out', out], `${config} seed ${seed}`);
-  writeFileSync(timing, JSON.stringify({ seconds }) + '\n');
+  const seconds = kdkit(
+    ['run', join('experiments', 'fashion-mnist', `${config}.yaml`), '--seed', String(seed), '--out', out],
+    `${config} seed ${seed}`,
+  );
+  writeFileSync(timing, `${JSON.stringify({ seconds })}\n`);
   return seconds;
 }
 
@@ -96,11 +104,19 @@ for (const row of rows) {
   const accuracies = models.map((model) => model.accuracy);
   const agreement = mean(models.map((model) => model.agreementWithTeacher));
   const seconds = mean(seeds.map((seed) => results[`${row.config} ${seed}`].seconds));
-  const versusKd = Number.isNaN(kdMean) ? '' : `${mean(accuracies) - kdMean >= 0 ? '+' : ''}${(100 * (mean(accuracies) - kdMean)).toFixed(2)}`;
-  lines.push(`| ${row.row} | ${row.what} | ${accuracies.map((value) => `${percent(value)} %`).join(' | ')} | ${percent(mean(accuracies))} % | ${(100 * (Math.max(...accuracies) - Math.min(...accuracies))).toFixed(2)} | ${versusKd} | ${percent(agreement)} % | ${seconds.toFixed(0)} s${row.trainings > 1 ? ` (${row.trainings} trainings)` : ''} |`);
+  const versusKd = Number.isNaN(kdMean)
+    ? ''
+    : `${mean(accuracies) - kdMean >= 0 ? '+' : ''}${(100 * (mean(accuracies) - kdMean)).toFixed(2)}`;
+  lines.push(
+    `| ${row.row} | ${row.what} | ${accuracies.map((value) => `${percent(value)} %`).join(' | ')} | ${percent(mean(accuracies))} % | ${(100 * (Math.max(...accuracies) - Math.min(...accuracies))).toFixed(2)} | ${versusKd} | ${percent(agreement)} % | ${seconds.toFixed(0)} s${row.trainings > 1 ? ` (${row.trainings} trainings)` : ''} |`,
+  );
 }
-lines.push('', '"spread" is the difference between the best and worst seed, in points; "vs KD" compares the row\'s mean with the KD row\'s, in points.',
-  '"wall per run" is the whole `kdkit run` (soft labels, training, evaluation, export); the scratch and KD rows share one run, as do the two conv-student baselines.', '');
+lines.push(
+  '',
+  '"spread" is the difference between the best and worst seed, in points; "vs KD" compares the row\'s mean with the KD row\'s, in points.',
+  '"wall per run" is the whole `kdkit run` (soft labels, training, evaluation, export); the scratch and KD rows share one run, as do the two conv-student baselines.',
+  '',
+);
 const out = join(root, 'docs', 'results.md');
 mkdirSync(dirname(out), { recursive: true });
 const existing = existsSync(out) ? readFileSync(out, 'utf8') : '';

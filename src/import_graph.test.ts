@@ -18,7 +18,11 @@ function cruise(files: Record<string, string>): { status: number | null; output:
       mkdirSync(dirname(join(directory, path)), { recursive: true });
       writeFileSync(join(directory, path), source);
     }
-    const result = spawnSync(process.execPath, [join(root, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs'), 'src', '--config', '.dependency-cruiser.cjs'], { cwd: directory, encoding: 'utf8' });
+    const result = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs'), 'src', '--config', '.dependency-cruiser.cjs'],
+      { cwd: directory, encoding: 'utf8' },
+    );
     return { status: result.status, output: result.stdout + result.stderr };
   } finally {
     rmSync(directory, { recursive: true, force: true });
@@ -49,7 +53,10 @@ test('the import-graph rules fail a cycle, even of type-only imports within one 
 });
 
 test('the import-graph rules fail a source folder that has no place in the layer order', () => {
-  const unknown = cruise({ 'src/plugins/extra.ts': "import { load } from '../data/load.js';\nexport const extra = load;\n", 'src/data/load.ts': 'export const load = 1;\n' });
+  const unknown = cruise({
+    'src/plugins/extra.ts': "import { load } from '../data/load.js';\nexport const extra = load;\n",
+    'src/data/load.ts': 'export const load = 1;\n',
+  });
   assert.notEqual(unknown.status, 0);
   assert.match(unknown.output, /no-unknown-folder: src\/plugins\/extra\.ts/);
 });

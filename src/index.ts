@@ -9,14 +9,32 @@ export { initEngine, type BackendName, type EngineInfo, type EngineOptions } fro
 export { distill, type DistillOptions, type DistillResult, type TermInput, type TrainingData } from './train/distill.js';
 export { earlyStopping, type EarlyStoppingOptions } from './train/callbacks/early_stopping.js';
 export { bestCheckpoint, type BestCheckpointOptions, type BestModel } from './train/callbacks/best_checkpoint.js';
-export { DivergenceError, type Callback, type CallbackState, type Metric, type StepValues, type TrainingLoop } from './train/callbacks/callback.js';
+export {
+  DivergenceError,
+  type Callback,
+  type CallbackState,
+  type Metric,
+  type StepValues,
+  type TrainingLoop,
+} from './train/callbacks/callback.js';
 export type { EpochRecord, TrainEvent } from './train/events.js';
 export { losses, methods, type DistillationMethod, type TermInputs, type TermLoss } from './methods/index.js';
 
 // Data, models and teachers. A sample is a record of named fields: images are one float32 field 'image'.
 export {
-  loadDataset, loadDigits, loadFashionMnist, memoryDataset, imageDataset,
-  type Dataset, type DatasetSplits, type DatasetSpec, type FieldArray, type InputDType, type InputField, type SampleBatch, type SampleSource,
+  loadDataset,
+  loadDigits,
+  loadFashionMnist,
+  memoryDataset,
+  imageDataset,
+  type Dataset,
+  type DatasetSplits,
+  type DatasetSpec,
+  type FieldArray,
+  type InputDType,
+  type InputField,
+  type SampleBatch,
+  type SampleSource,
 } from './data/index.js';
 export { buildModel, type BuildOptions } from './models/build.js';
 export { loadModelDir, saveModelDir } from './models/io.js';
@@ -29,7 +47,13 @@ export { softLabelsFromStore, type StoreOptions } from './teachers/store.js';
 
 // Evaluation, the deployment gate and export.
 export { evaluateModel, type ModelEvaluation } from './eval/evaluate.js';
-export { classificationMetrics, compareWithTeacher, type ClassificationMetrics, type ClassMetrics, type TeacherComparison } from './eval/metrics.js';
+export {
+  classificationMetrics,
+  compareWithTeacher,
+  type ClassificationMetrics,
+  type ClassMetrics,
+  type TeacherComparison,
+} from './eval/metrics.js';
 export { measureLatency, type LatencyStats } from './eval/latency.js';
 export { evaluateGate, type GateCheck, type GateResult } from './eval/gate.js';
 export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
@@ -37,7 +61,15 @@ export { saveQuantizedModelDir, type Quantization } from './models/quantize.js';
 
 // A whole run from a config, as `kdkit run` does it.
 export { parseConfig, loadConfigFile } from './config/parse.js';
-export type { DeployConfig, ExperimentConfig, ExperimentInput, ExportConfig, ModelSpec, OptimizerSpec, TermConfig } from './config/schema.js';
+export type {
+  DeployConfig,
+  ExperimentConfig,
+  ExperimentInput,
+  ExportConfig,
+  ModelSpec,
+  OptimizerSpec,
+  TermConfig,
+} from './config/schema.js';
 export { demoConfig } from './config/demo.js';
 export { runExperiment, type RunEvent, type RunOptions } from './run/pipeline.js';
 export { writeRunReports } from './report/write.js';

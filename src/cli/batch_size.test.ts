@@ -8,22 +8,32 @@ import { assertBadInput, kdkit } from './cli.test.util.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'kdkit-batch-'));
 
-function config(name: string, { teacher = 32, distill = 32, stages = '[]' }: { teacher?: number; distill?: number; stages?: string }): string {
+function config(
+  name: string,
+  { teacher = 32, distill = 32, stages = '[]' }: { teacher?: number; distill?: number; stages?: string },
+): string {
   const path = join(directory, `${name}.yaml`);
-  writeFileSync(path, [
-    'dataset: {name: digits}',
-    `teacher: {model: {type: mlp, hidden: [8]}, epochs: 1, batchSize: ${teacher}}`,
-    'student: {model: {type: mlp, hidden: [4]}}',
-    `distill: {epochs: 1, batchSize: ${distill}, terms: [{method: ce, weight: 1}]}`,
-    `stages: ${stages}`,
-    'export: {quantize: [], onnx: false}',
-  ].join('\n') + '\n');
+  writeFileSync(
+    path,
+    `${[
+      'dataset: {name: digits}',
+      `teacher: {model: {type: mlp, hidden: [8]}, epochs: 1, batchSize: ${teacher}}`,
+      'student: {model: {type: mlp, hidden: [4]}}',
+      `distill: {epochs: 1, batchSize: ${distill}, terms: [{method: ce, weight: 1}]}`,
+      `stages: ${stages}`,
+      'export: {quantize: [], onnx: false}',
+    ].join('\n')}\n`,
+  );
   return path;
 }
 
 test('an absurd batch size fails at parse time, naming the field', () => {
   const path = config('absurd', { distill: 1e12 });
-  assertBadInput(kdkit('run', path, '--out', join(directory, 'absurd')), /absurd\.yaml: invalid config\ndistill\.batchSize: Too big: expected number to be <=16777216/, join(directory, 'absurd'));
+  assertBadInput(
+    kdkit('run', path, '--out', join(directory, 'absurd')),
+    /absurd\.yaml: invalid config\ndistill\.batchSize: Too big: expected number to be <=16777216/,
+    join(directory, 'absurd'),
+  );
 });
 
 test('a batch larger than the training split trains on the whole split, one step an epoch', () => {
@@ -38,7 +48,10 @@ test('kdkit eval --latency-batch past 4096 and the test split exits 2 naming the
   const out = join(directory, 'trained');
   const trained = kdkit('run', config('trained', {}), '--out', out);
   assert.equal(trained.status, 0, trained.stderr);
-  assertBadInput(kdkit('eval', join(out, 'student'), '--latency-batch', '10000000'), /--latency-batch: 10000000 is larger than 4096 \(or the test split, 359 samples, if larger\)/);
+  assertBadInput(
+    kdkit('eval', join(out, 'student'), '--latency-batch', '10000000'),
+    /--latency-batch: 10000000 is larger than 4096 \(or the test split, 359 samples, if larger\)/,
+  );
   const evaluated = kdkit('eval', join(out, 'student'), '--latency-batch', '4096');
   assert.equal(evaluated.status, 0, evaluated.stderr);
   assert.match(evaluated.stdout, /latency batch 4096/);

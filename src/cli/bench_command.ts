@@ -10,7 +10,10 @@ import { InputError } from '../errors.js';
 
 /** Suite name → script in bench/, and what it measures (for --help). */
 export const BENCH_SUITES = {
-  step: { script: 'engine-step.js', what: 'one KD training step (CNN, MLP) and one KD epoch vs PyTorch, soft labels vs training; writes bench/results.json' },
+  step: {
+    script: 'engine-step.js',
+    what: 'one KD training step (CNN, MLP) and one KD epoch vs PyTorch, soft labels vs training; writes bench/results.json',
+  },
   epoch: { script: 'kd-epoch.js', what: 'one KD epoch of the Fashion-MNIST student vs PyTorch' },
   inference: { script: 'inference.js', what: 'inference latency in TensorFlow.js and ONNX Runtime vs PyTorch' },
   stream: { script: 'stream.js', what: 'reading .npy shards streamed from disk vs PyTorch memmaps, and a streamed training epoch' },
@@ -23,7 +26,9 @@ const PYTHON = '/usr/bin/python3';
 export async function benchCommand(suite: BenchSuite, args: readonly string[]): Promise<number> {
   const script = fileURLToPath(new URL(`../../bench/${BENCH_SUITES[suite].script}`, import.meta.url));
   if (!existsSync(script)) {
-    throw new InputError(`kdkit bench: ${script} is missing; the benchmarks come with the repository (git clone, npm ci), not with the npm package`);
+    throw new InputError(
+      `kdkit bench: ${script} is missing; the benchmarks come with the repository (git clone, npm ci), not with the npm package`,
+    );
   }
   const torch = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   if (torch.status !== 0) {

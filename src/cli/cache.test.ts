@@ -17,7 +17,12 @@ async function storeWithTwoEntries(): Promise<{ root: string; ids: string[]; fir
   const root = join(temporaryDirectory(), 'store');
   const quiet = () => {};
   const first = await buildSoftLabels(fakeTeacher({ classes: 3 }), fakeDataset(10, 3), { root, shardSize: 4 }, quiet);
-  const second = await buildSoftLabels(fakeTeacher({ classes: 3, fingerprint: 'other' }), fakeDataset(10, 3), { root, dtype: 'float16', topK: 2 }, quiet);
+  const second = await buildSoftLabels(
+    fakeTeacher({ classes: 3, fingerprint: 'other' }),
+    fakeDataset(10, 3),
+    { root, dtype: 'float16', topK: 2 },
+    quiet,
+  );
   return { root, ids: [first.key.slice(0, 24), second.key.slice(0, 24)], first: first.directory };
 }
 
@@ -27,7 +32,10 @@ test('buildSoftLabels says what it did per shard, and "soft labels: cached" the 
   const write = (text: string) => lines.push(text);
   const teacher = fakeTeacher({ classes: 3 });
   await buildSoftLabels(teacher, fakeDataset(10, 3), { root, shardSize: 4 }, write);
-  assert.match(lines.join(''), /shard 1\/3: computed, 4 samples done\n {2}shard 2\/3: computed, 8 samples done\n {2}shard 3\/3: computed, 10 samples done\nsoft labels: computed 3 shards in/);
+  assert.match(
+    lines.join(''),
+    /shard 1\/3: computed, 4 samples done\n {2}shard 2\/3: computed, 8 samples done\n {2}shard 3\/3: computed, 10 samples done\nsoft labels: computed 3 shards in/,
+  );
   lines.length = 0;
   const entry = await buildSoftLabels(teacher, fakeDataset(10, 3), { root, shardSize: 4 }, write);
   assert.match(lines.join(''), /shard 3\/3: cached, 10 samples done\nsoft labels: cached in [\d.]+ s/);
@@ -37,7 +45,10 @@ test('buildSoftLabels says what it did per shard, and "soft labels: cached" the 
   writeFileSync(path, bytes);
   lines.length = 0;
   await buildSoftLabels(teacher, fakeDataset(10, 3), { root, shardSize: 4 }, write);
-  assert.match(lines.join(''), /shard 3\/3: recomputed \(shard 2: logits-00002\.npy fails its checksum\)[^]*soft labels: computed 1 shard in/);
+  assert.match(
+    lines.join(''),
+    /shard 3\/3: recomputed \(shard 2: logits-00002\.npy fails its checksum\)[\s\S]*soft labels: computed 1 shard in/,
+  );
 });
 
 test('cache ls shows each entry: key, teacher, dataset, samples × classes, storage, shards, size', async () => {
@@ -58,13 +69,22 @@ test('cache verify passes intact entries and exits 2 naming the damaged shard', 
   const { root, ids, first } = await storeWithTwoEntries();
   const intact = kdkit('cache', 'verify', '--store', root);
   assert.equal(intact.status, 0, intact.stderr);
-  assert.equal(intact.stdout, `${[...ids].sort().map((id) => `${id}  OK\n`).join('')}`);
+  assert.equal(
+    intact.stdout,
+    `${[...ids]
+      .sort()
+      .map((id) => `${id}  OK\n`)
+      .join('')}`,
+  );
   const path = join(first, 'logits-00001.npy');
   const bytes = readFileSync(path);
   bytes[bytes.length - 5] ^= 0x10;
   writeFileSync(path, bytes);
   const damaged = kdkit('cache', 'verify', '--store', root);
-  assertBadInput(damaged, new RegExp(`1 of 2 soft-label entries .* failed verification:\\n${ids[0]}: shard 1: logits-00001\\.npy fails its checksum`));
+  assertBadInput(
+    damaged,
+    new RegExp(`1 of 2 soft-label entries .* failed verification:\\n${ids[0]}: shard 1: logits-00001\\.npy fails its checksum`),
+  );
   assert.match(damaged.stdout, new RegExp(`${ids[0]}  BAD\\n  shard 1: logits-00001\\.npy fails its checksum\\n`));
   assert.match(damaged.stdout, new RegExp(`${ids[1]}  OK`));
   assert.equal(kdkit('cache', 'verify', ids[1].slice(0, 8), '--store', root).status, 0, 'a named intact entry passes');
@@ -90,10 +110,16 @@ test('cache rm removes named entries or --all, and refuses keys not in the store
 test('cache build fills the store from a saved teacher, and the second build reads it back', async () => {
   await initEngine({ backend: 'wasm' });
   const directory = temporaryDirectory();
-  const model = buildModel({ type: 'mlp', hidden: [8], dropout: 0, activation: 'relu' }, { inputShape: [8, 8, 1], numClasses: 10, seed: 1, name: 'teacher' });
+  const model = buildModel(
+    { type: 'mlp', hidden: [8], dropout: 0, activation: 'relu' },
+    { inputShape: [8, 8, 1], numClasses: 10, seed: 1, name: 'teacher' },
+  );
   await saveModelDir(model, join(directory, 'teacher'));
   const config = join(directory, 'load.yaml');
-  writeFileSync(config, `dataset: {name: digits}\nteacher: {load: ${join(directory, 'teacher')}}\nstudent: {model: {type: mlp, hidden: [4]}}\ndistill: {epochs: 1, terms: [{method: kd, weight: 1, temperature: 2}]}\nsoftLabels: {shardSize: 500}\n`);
+  writeFileSync(
+    config,
+    `dataset: {name: digits}\nteacher: {load: ${join(directory, 'teacher')}}\nstudent: {model: {type: mlp, hidden: [4]}}\ndistill: {epochs: 1, terms: [{method: kd, weight: 1, temperature: 2}]}\nsoftLabels: {shardSize: 500}\n`,
+  );
   const store = join(directory, 'store');
   const first = kdkit('cache', 'build', config, '--store', store);
   assert.equal(first.status, 0, first.stderr);
@@ -108,13 +134,22 @@ test('cache build refuses a missing config and a teacher the run would have to t
   const directory = temporaryDirectory();
   assertBadInput(kdkit('cache', 'build', join(directory, 'absent.yaml')), /absent\.yaml: cannot read config file/);
   const config = join(directory, 'trained.yaml');
-  writeFileSync(config, 'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: mlp, hidden: [4]}}\ndistill: {epochs: 1, terms: [{method: ce, weight: 1}]}\n');
+  writeFileSync(
+    config,
+    'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: mlp, hidden: [4]}}\ndistill: {epochs: 1, terms: [{method: ce, weight: 1}]}\n',
+  );
   assertBadInput(kdkit('cache', 'build', config, '--store', join(directory, 'store')), /trained\.yaml: teacher: .*has to exist first/);
   assert.ok(!existsSync(join(directory, 'store')));
 });
 
 test('--help works on cache and each of its subcommands', () => {
-  for (const args of [['cache', '--help'], ['cache', 'build', '--help'], ['cache', 'ls', '--help'], ['cache', 'verify', '--help'], ['cache', 'rm', '--help']]) {
+  for (const args of [
+    ['cache', '--help'],
+    ['cache', 'build', '--help'],
+    ['cache', 'ls', '--help'],
+    ['cache', 'verify', '--help'],
+    ['cache', 'rm', '--help'],
+  ]) {
     const result = kdkit(...args);
     assert.equal(result.status, 0, args.join(' '));
     assert.match(result.stdout, /Usage: kdkit cache/);

@@ -14,7 +14,17 @@ import { bytes } from '../report/table.js';
 import { openTeacher } from '../teachers/index.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { withDirectoryLock } from '../util/lock.js';
-import { listEntries, removeEntry, resolveEntry, softLabelsFromStore, storeOptions, verifyEntry, type EntrySummary, type SoftLabelEntry, type StoreOptions } from '../teachers/store.js';
+import {
+  listEntries,
+  removeEntry,
+  resolveEntry,
+  softLabelsFromStore,
+  storeOptions,
+  verifyEntry,
+  type EntrySummary,
+  type SoftLabelEntry,
+  type StoreOptions,
+} from '../teachers/store.js';
 
 type Write = (text: string) => void;
 
@@ -33,7 +43,9 @@ export async function cacheBuildCommand(configPath: string, options: { store?: s
 
 /** Fills (or completes, or repairs) the store entry of `teacher` over `dataset`, saying what it did per shard. */
 export async function buildSoftLabels(teacher: Teacher, dataset: Dataset, options: StoreOptions, write: Write): Promise<SoftLabelEntry> {
-  write(`soft labels of ${teacher.info.description} over '${dataset.name}' (${dataset.labels.length} samples) in ${resolve(options.root)}\n`);
+  write(
+    `soft labels of ${teacher.info.description} over '${dataset.name}' (${dataset.labels.length} samples) in ${resolve(options.root)}\n`,
+  );
   const started = performance.now();
   const entry = await softLabelsFromStore(teacher, dataset, options, (event) => {
     const status = event.cached ? 'cached' : event.problem ? `recomputed (${event.problem})` : 'computed';
@@ -55,7 +67,11 @@ export function cacheListCommand(options: { store: string }, write: Write): void
   const header = ['key', 'teacher', 'dataset', 'samples × classes', 'storage', 'shards', 'size'];
   const rows = entries.map((entry) => listRow(entry));
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
-  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd() + '\n';
+  const line = (cells: string[]) =>
+    `${cells
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join('  ')
+      .trimEnd()}\n`;
   write(`soft-label store ${resolve(root)}\n`);
   write(line(header));
   for (const row of rows) write(line(row));
@@ -90,7 +106,9 @@ export function cacheVerifyCommand(keys: string[], options: { store: string }, w
     if (!ok) failed.push(`${entry.id}: ${problems.join('; ')}`);
   }
   if (failed.length > 0) {
-    throw new InputError(`${failed.length} of ${entries.length} soft-label entries in ${resolve(root)} failed verification:\n${failed.join('\n')}\n(\`kdkit cache build\` recomputes missing and damaged shards)`);
+    throw new InputError(
+      `${failed.length} of ${entries.length} soft-label entries in ${resolve(root)} failed verification:\n${failed.join('\n')}\n(\`kdkit cache build\` recomputes missing and damaged shards)`,
+    );
   }
 }
 
@@ -98,13 +116,20 @@ export function cacheVerifyCommand(keys: string[], options: { store: string }, w
  * Removes the named entries (or all). Each is removed holding its entry lock, so an entry being
  * built is refused (exit 2) rather than deleted under its builder; entries before it stay removed.
  */
-export async function cacheRemoveCommand(keys: string[], options: { store: string; all?: boolean; lockStaleMs?: number }, write: Write): Promise<void> {
+export async function cacheRemoveCommand(
+  keys: string[],
+  options: { store: string; all?: boolean; lockStaleMs?: number },
+  write: Write,
+): Promise<void> {
   const root = options.store;
-  if (Boolean(options.all) === (keys.length > 0)) throw new InputError('cache rm: give entry keys or --all, not both and not neither');
+  if (Boolean(options.all) === keys.length > 0) throw new InputError('cache rm: give entry keys or --all, not both and not neither');
   const entries = options.all ? listEntries(root) : keys.map((key) => resolveEntry(root, key));
   for (const entry of entries) {
     await withDirectoryLock(entry.directory, () => removeEntry(root, entry.id), {
-      what: 'soft-label entry', staleMs: options.lockStaleMs, hint: 'wait for that build to finish', command: `kdkit cache rm ${entry.id}`,
+      what: 'soft-label entry',
+      staleMs: options.lockStaleMs,
+      hint: 'wait for that build to finish',
+      command: `kdkit cache rm ${entry.id}`,
     });
     write(`removed ${entry.id} (${bytes(entry.sizeBytes)})\n`);
   }

@@ -18,7 +18,8 @@ export interface DatasetOptions {
 /** The dataset spec the options name, or undefined when they name none. */
 export function datasetOfOptions(options: DatasetOptions): DatasetSpec | undefined {
   if (options.config) return loadConfigFile(options.config).dataset;
-  if (options.data !== undefined && options.dataset !== 'fashion-mnist') throw new InputError('--data applies to --dataset fashion-mnist only (digits is embedded in kdkit)');
+  if (options.data !== undefined && options.dataset !== 'fashion-mnist')
+    throw new InputError('--data applies to --dataset fashion-mnist only (digits is embedded in kdkit)');
   if (!options.dataset) return undefined;
   return { name: options.dataset, ...(options.data ? { path: options.data } : {}) } as DatasetSpec;
 }

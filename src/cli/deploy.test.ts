@@ -9,7 +9,8 @@ import { saveModelDir } from '../models/io.js';
 import { assertBadInput, kdkit } from './cli.test.util.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'kdkit-deploy-'));
-const base = 'dataset: {name: digits}\nteacher: {model: {type: cnn, filters: [8], dense: [32]}, epochs: 3, batchSize: 32}\nstudent: {model: {type: mlp, hidden: [16]}}\ndistill: {epochs: 3, batchSize: 32, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}\n';
+const base =
+  'dataset: {name: digits}\nteacher: {model: {type: cnn, filters: [8], dense: [32]}, epochs: 3, batchSize: 32}\nstudent: {model: {type: mlp, hidden: [16]}}\ndistill: {epochs: 3, batchSize: 32, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}\n';
 
 function config(name: string, extra: string): string {
   const path = join(directory, `${name}.yaml`);
@@ -20,12 +21,23 @@ function config(name: string, extra: string): string {
 const loose = join(directory, 'loose');
 
 test('a loose deploy: section passes; every export is written and checked', () => {
-  const result = kdkit('run', config('loose', 'deploy: {maxSizeBytes: 100000, maxLatencyMs: 1000, minAccuracy: 0.2, maxAccuracyDrop: 0.8, maxParams: 100000, quantization: uint8}\n'), '--out', loose);
+  const result = kdkit(
+    'run',
+    config(
+      'loose',
+      'deploy: {maxSizeBytes: 100000, maxLatencyMs: 1000, minAccuracy: 0.2, maxAccuracyDrop: 0.8, maxParams: 100000, quantization: uint8}\n',
+    ),
+    '--out',
+    loose,
+  );
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /deployment gate \(student, uint8 weights, TensorFlow\.js\): PASSED/);
   const summary = JSON.parse(readFileSync(join(loose, 'summary.json'), 'utf8'));
   assert.equal(summary.gate.passed, true);
-  assert.deepEqual(summary.gate.checks.map((check: { name: string }) => check.name), ['maxSizeBytes', 'maxLatencyMs', 'minAccuracy', 'maxAccuracyDrop', 'maxParams']);
+  assert.deepEqual(
+    summary.gate.checks.map((check: { name: string }) => check.name),
+    ['maxSizeBytes', 'maxLatencyMs', 'minAccuracy', 'maxAccuracyDrop', 'maxParams'],
+  );
   const uint8 = summary.exports.tfjs.find((copy: { quantization: string }) => copy.quantization === 'uint8');
   // The gate judged the uint8 export: its size and its accuracy, not the float32 student's.
   assert.equal(summary.gate.checks[0].value, uint8.sizeBytes);
@@ -35,15 +47,29 @@ test('a loose deploy: section passes; every export is written and checked', () =
   const weightBytes = (path: string) => statSync(join(loose, path, 'weights.bin')).size;
   assert.equal(weightBytes('student-uint8'), weightBytes('student') / 4);
   const [onnx, , onnxUint8] = summary.exports.onnx;
-  assert.deepEqual(summary.exports.onnx.map((copy: { path: string }) => copy.path), ['student.onnx', 'student-float16.onnx', 'student-uint8.onnx']);
+  assert.deepEqual(
+    summary.exports.onnx.map((copy: { path: string }) => copy.path),
+    ['student.onnx', 'student-float16.onnx', 'student-uint8.onnx'],
+  );
   assert.ok(onnx.maxAbsDiff <= 1e-4 && onnx.agreement === 1, `float32 ONNX matches TensorFlow.js: ${onnx.maxAbsDiff}, ${onnx.agreement}`);
   assert.ok(onnxUint8.sizeBytes < onnx.sizeBytes && onnxUint8.agreement >= 0.95, 'the uint8 ONNX copy is smaller and mostly agrees');
-  for (const artifact of ['student/model.json', 'student-float16/model.json', 'student-uint8/model.json', 'student.onnx', 'report.html', 'report.md']) {
+  for (const artifact of [
+    'student/model.json',
+    'student-float16/model.json',
+    'student-uint8/model.json',
+    'student.onnx',
+    'report.html',
+    'report.md',
+  ]) {
     assert.ok(existsSync(join(loose, artifact)), artifact);
   }
   for (const name of ['teacher', 'scratch', 'student']) {
     const model = summary.models[name];
-    assert.equal(model.confusion.flat().reduce((sum: number, count: number) => sum + count, 0), summary.dataset.test, `${name} confusion counts every test sample`);
+    assert.equal(
+      model.confusion.flat().reduce((sum: number, count: number) => sum + count, 0),
+      summary.dataset.test,
+      `${name} confusion counts every test sample`,
+    );
     assert.ok(model.latency.batch1.p95Ms >= model.latency.batch1.p50Ms, `${name} p95 ≥ p50`);
     assert.ok(model.memory.peakBytesBatchN > model.memory.peakBytesBatch1, `${name} memory grows with the batch`);
   }
@@ -63,16 +89,31 @@ test('a strict deploy: section fails the gate with exit 3, after writing every r
 });
 
 test('a deploy: section with an unknown key or a negative limit exits 2 naming the field', () => {
-  assertBadInput(kdkit('run', config('unknown', 'deploy: {maxSize: 10}\n'), '--out', join(directory, 'bad1')), /deploy\.maxSize: unknown key/, join(directory, 'bad1'));
-  assertBadInput(kdkit('run', config('negative', 'deploy: {maxLatencyMs: -1}\n'), '--out', join(directory, 'bad2')), /deploy\.maxLatencyMs: .*>=0/, join(directory, 'bad2'));
-  assertBadInput(kdkit('run', config('runtime', 'deploy: {runtime: onnxruntime}\nexport: {onnx: false}\n'), '--out', join(directory, 'bad3')), /deploy\.runtime.*export\.onnx is false/, join(directory, 'bad3'));
+  assertBadInput(
+    kdkit('run', config('unknown', 'deploy: {maxSize: 10}\n'), '--out', join(directory, 'bad1')),
+    /deploy\.maxSize: unknown key/,
+    join(directory, 'bad1'),
+  );
+  assertBadInput(
+    kdkit('run', config('negative', 'deploy: {maxLatencyMs: -1}\n'), '--out', join(directory, 'bad2')),
+    /deploy\.maxLatencyMs: .*>=0/,
+    join(directory, 'bad2'),
+  );
+  assertBadInput(
+    kdkit('run', config('runtime', 'deploy: {runtime: onnxruntime}\nexport: {onnx: false}\n'), '--out', join(directory, 'bad3')),
+    /deploy\.runtime.*export\.onnx is false/,
+    join(directory, 'bad3'),
+  );
 });
 
 test('kdkit export writes a checked ONNX file and a quantized TensorFlow.js copy with its accuracy loss', () => {
   const onnx = join(directory, 'exported', 'student.onnx');
   const toOnnx = kdkit('export', join(loose, 'student'), '--format', 'onnx', '--out', onnx, '--dataset', 'digits');
   assert.equal(toOnnx.status, 0, toOnnx.stderr);
-  assert.match(toOnnx.stdout, /ONNX Runtime vs TensorFlow\.js on the 359 test samples: max \|logit difference\| \S+, same prediction on 100\.00%/);
+  assert.match(
+    toOnnx.stdout,
+    /ONNX Runtime vs TensorFlow\.js on the 359 test samples: max \|logit difference\| \S+, same prediction on 100\.00%/,
+  );
   assert.ok(existsSync(onnx));
   const uint8 = join(directory, 'exported', 'uint8');
   const toTfjs = kdkit('export', join(loose, 'student'), '--format', 'tfjs', '--quantize', 'uint8', '--out', uint8, '--dataset', 'digits');

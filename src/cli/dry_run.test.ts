@@ -9,7 +9,11 @@ import { kdkit } from './cli.test.util.js';
 test('a dry run prints a config that `kdkit run` takes and prints again unchanged', () => {
   const directory = mkdtempSync(join(tmpdir(), 'kdkit-dry-run-'));
   const out = join(directory, 'run');
-  for (const [name, args] of [['quick', ['--quick']], ['digits', []], ['fashion-mnist', ['--dataset', 'fashion-mnist', '--seed', '5']]] as const) {
+  for (const [name, args] of [
+    ['quick', ['--quick']],
+    ['digits', []],
+    ['fashion-mnist', ['--dataset', 'fashion-mnist', '--seed', '5']],
+  ] as const) {
     const demo = kdkit('demo', ...args, '--dry-run', '--out', out);
     assert.equal(demo.status, 0, demo.stderr);
     const first = join(directory, `${name}.yaml`);

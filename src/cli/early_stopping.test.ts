@@ -9,14 +9,18 @@ const directory = mkdtempSync(join(tmpdir(), 'kdkit-early-stopping-'));
 
 function run(name: string, distill: string, ...flags: string[]) {
   const path = join(directory, `${name}.yaml`);
-  writeFileSync(path, `seed: 2\ndataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [32]}, epochs: 2, batchSize: 64}\nstudent: {model: {type: mlp, hidden: [16]}}\nbaseline: false\n${distill}\nexport: {quantize: [], onnx: false}\n`);
+  writeFileSync(
+    path,
+    `seed: 2\ndataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [32]}, epochs: 2, batchSize: 64}\nstudent: {model: {type: mlp, hidden: [16]}}\nbaseline: false\n${distill}\nexport: {quantize: [], onnx: false}\n`,
+  );
   const out = join(directory, name);
   return { result: kdkit('run', path, '--out', out, ...flags), out };
 }
 
 test('distill.earlyStopping stops the student where Keras would, and bestCheckpoint keeps its best epoch; --resume returns the same stage', () => {
   // No later epoch lowers the loss by more than 100: improvement at epoch 1 only, so patience 1 stops after epoch 3.
-  const distill = 'distill: {epochs: 6, batchSize: 64, preset: hinton, earlyStopping: {monitor: loss, minDelta: 100, patience: 2, restoreBest: true}, bestCheckpoint: {monitor: val_accuracy}}';
+  const distill =
+    'distill: {epochs: 6, batchSize: 64, preset: hinton, earlyStopping: {monitor: loss, minDelta: 100, patience: 2, restoreBest: true}, bestCheckpoint: {monitor: val_accuracy}}';
   const { result, out } = run('stops', distill);
   assert.equal(result.status, 0, result.stderr);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));

@@ -33,7 +33,7 @@ export async function evaluateCommand(modelPath: string, options: EvaluateComman
   const spec = datasetOfOptions(options) ?? { name: 'digits' };
   const { test } = loadDataset(spec, options.seed);
   const onnx = extname(modelPath).toLowerCase() === '.onnx';
-  checkLatencyBatch(options.latencyBatch, test, tensorMemory(onnx ? 'onnxruntime' : options.backend ?? 'wasm'));
+  checkLatencyBatch(options.latencyBatch, test, tensorMemory(onnx ? 'onnxruntime' : (options.backend ?? 'wasm')));
   const teacherLogits = options.teacher ? await testLogitsOf(options.teacher, test, options.layout) : undefined;
   let report: Record<string, unknown>;
   if (onnx) {
@@ -60,7 +60,7 @@ export async function evaluateCommand(modelPath: string, options: EvaluateComman
   const record = { model: resolve(modelPath), dataset: { name: spec.name, test: test.labels.length, classes: test.numClasses }, ...report };
   write(describe(record as unknown as Described));
   if (options.json) {
-    writeFileAtomic(options.json, JSON.stringify(record, null, 2) + '\n');
+    writeFileAtomic(options.json, `${JSON.stringify(record, null, 2)}\n`);
     write(`written: ${resolve(options.json)}\n`);
   }
 }
@@ -90,7 +90,8 @@ function checkShapes(model: Awaited<ReturnType<typeof loadModelDir>>, test: Data
   checkModelInputs(model, test.inputs, source);
   const outputShape = model.outputs[0].shape;
   const classes = outputShape[outputShape.length - 1];
-  if (classes !== test.numClasses) throw new InputError(`${source}: the model has ${classes} outputs, the dataset has ${test.numClasses} classes`);
+  if (classes !== test.numClasses)
+    throw new InputError(`${source}: the model has ${classes} outputs, the dataset has ${test.numClasses} classes`);
 }
 
 interface Described {
@@ -107,7 +108,10 @@ interface Described {
   macs?: number;
   sizeBytes: number;
   sizes?: { float16: number; uint8: number };
-  latency: { batch1: { p50Ms: number; p95Ms: number }; batchN: { batchSize: number; p50Ms: number; p95Ms: number; samplesPerSecond: number } };
+  latency: {
+    batch1: { p50Ms: number; p95Ms: number };
+    batchN: { batchSize: number; p50Ms: number; p95Ms: number; samplesPerSecond: number };
+  };
   memory?: { peakBytesBatch1: number };
 }
 
@@ -118,12 +122,16 @@ function describe(r: Described): string {
     ...(r.top5Accuracy === null ? [] : [`  top-5 accuracy     ${percent(r.top5Accuracy)}`]),
     `  macro F1           ${r.macroF1.toFixed(4)}`,
     `  calibration (ECE)  ${r.ece.toFixed(4)}`,
-    ...(r.agreementWithTeacher === undefined ? [] : [`  agrees w/ teacher  ${percent(r.agreementWithTeacher)}`, `  KL from teacher    ${r.klFromTeacher!.toFixed(4)} nats`]),
-    ...(r.params === undefined ? [] : [`  parameters         ${r.params.toLocaleString('en-US')}`, `  MACs per sample    ${r.macs!.toLocaleString('en-US')}`]),
+    ...(r.agreementWithTeacher === undefined
+      ? []
+      : [`  agrees w/ teacher  ${percent(r.agreementWithTeacher)}`, `  KL from teacher    ${r.klFromTeacher!.toFixed(4)} nats`]),
+    ...(r.params === undefined
+      ? []
+      : [`  parameters         ${r.params.toLocaleString('en-US')}`, `  MACs per sample    ${r.macs!.toLocaleString('en-US')}`]),
     `  size               ${bytes(r.sizeBytes)}${r.sizes ? ` (float16 ${bytes(r.sizes.float16)}, uint8 ${bytes(r.sizes.uint8)})` : ''}`,
     `  latency batch 1    p50 ${r.latency.batch1.p50Ms.toFixed(3)} ms, p95 ${r.latency.batch1.p95Ms.toFixed(3)} ms`,
     `  latency batch ${r.latency.batchN.batchSize}  p50 ${r.latency.batchN.p50Ms.toFixed(2)} ms, p95 ${r.latency.batchN.p95Ms.toFixed(2)} ms (${Math.round(r.latency.batchN.samplesPerSecond).toLocaleString('en-US')} samples/s)`,
     ...(r.memory ? [`  peak memory b1     ${bytes(r.memory.peakBytesBatch1)}`] : []),
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -47,22 +47,33 @@ export async function exportCommand(modelPath: string, options: ExportCommandOpt
         const exportedAccuracy = accuracy(predictLogits(loaded, test), test.labels);
         loaded.dispose();
         const before = accuracy(reference, test.labels);
-        write(`test accuracy: ${percent(before)} as float32, ${percent(exportedAccuracy)} exported (${((before - exportedAccuracy) * 100).toFixed(2)} points lost to quantization)\n`);
+        write(
+          `test accuracy: ${percent(before)} as float32, ${percent(exportedAccuracy)} exported (${((before - exportedAccuracy) * 100).toFixed(2)} points lost to quantization)\n`,
+        );
       }
       return true;
     }
-    const bytesOfModel = exportOnnx(model, { layout: options.layout, quantize: quantization === 'float32' ? 'none' : quantization, source: modelPath });
+    const bytesOfModel = exportOnnx(model, {
+      layout: options.layout,
+      quantize: quantization === 'float32' ? 'none' : quantization,
+      source: modelPath,
+    });
     const logits = await onnxLogits(bytesOfModel, checkSet, { layout: options.layout });
     const { maxAbsDiff, agreement } = compareLogits(logits, reference, checkSet.numClasses);
     const on = test ? `the ${test.labels.length} test samples` : `${checkSet.labels.length} random inputs`;
-    write(`ONNX Runtime vs TensorFlow.js on ${on}: max |logit difference| ${maxAbsDiff.toExponential(2)}, same prediction on ${percent(agreement)}\n`);
+    write(
+      `ONNX Runtime vs TensorFlow.js on ${on}: max |logit difference| ${maxAbsDiff.toExponential(2)}, same prediction on ${percent(agreement)}\n`,
+    );
     if (quantization === 'float32' && !(maxAbsDiff <= onnxTolerance)) {
       write(`not written: the ONNX export differs from TensorFlow.js by more than ${onnxTolerance}\n`);
       return false;
     }
     writeFileAtomic(out, bytesOfModel);
     write(`wrote ${out} (${bytes(bytesOfModel.byteLength)}, ${quantization} weights, ${options.layout.toUpperCase()} input)\n`);
-    if (test) write(`test accuracy: ${percent(accuracy(reference, test.labels))} in TensorFlow.js, ${percent(accuracy(logits, test.labels))} in ONNX Runtime\n`);
+    if (test)
+      write(
+        `test accuracy: ${percent(accuracy(reference, test.labels))} in TensorFlow.js, ${percent(accuracy(logits, test.labels))} in ONNX Runtime\n`,
+      );
     return true;
   } finally {
     model.dispose();

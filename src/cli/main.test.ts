@@ -7,7 +7,6 @@ import { gzipSync } from 'node:zlib';
 import { assertBadInput, kdkit } from './cli.test.util.js';
 import { idxBytes } from '../data/idx.test.util.js';
 
-
 function temporaryDirectory(): string {
   return mkdtempSync(join(tmpdir(), 'kdkit-cli-'));
 }
@@ -27,7 +26,6 @@ function fakeFashionMnist(change?: (files: Record<string, Buffer>) => void): str
   return directory;
 }
 
-
 test('kdkit demo --quick runs the whole pipeline and writes the run directory', () => {
   const out = join(temporaryDirectory(), 'run');
   const result = kdkit('demo', '--quick', '--out', out, '--seed', '3');
@@ -36,7 +34,15 @@ test('kdkit demo --quick runs the whole pipeline and writes the run directory', 
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   assert.equal(summary.seed, 3);
   assert.equal(summary.backend, 'wasm');
-  assert.deepEqual(summary.dataset, { name: 'digits', train: 1294, validation: 144, test: 359, classes: 10, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], sampleShape: [8, 8, 1] });
+  assert.deepEqual(summary.dataset, {
+    name: 'digits',
+    train: 1294,
+    validation: 144,
+    test: 359,
+    classes: 10,
+    classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    sampleShape: [8, 8, 1],
+  });
   for (const name of ['teacher', 'scratch', 'student']) {
     const model = summary.models[name];
     assert.ok(model.accuracy >= 0 && model.accuracy <= 1, `${name}.accuracy`);
@@ -45,16 +51,30 @@ test('kdkit demo --quick runs the whole pipeline and writes the run directory', 
     assert.ok(model.trainSeconds > 0, `${name}.trainSeconds`);
   }
   assert.equal(summary.models.student.params, summary.models.scratch.params);
-  assert.deepEqual(summary.stages.map((stage: { name: string }) => stage.name), ['teacher', 'scratch', 'student']);
+  assert.deepEqual(
+    summary.stages.map((stage: { name: string }) => stage.name),
+    ['teacher', 'scratch', 'student'],
+  );
   const student = summary.stages[2];
-  assert.deepEqual(student.terms.map((term: { method: string; weight: number }) => [term.method, term.weight]), [['kd', 0.9], ['ce', 0.1]]);
+  assert.deepEqual(
+    student.terms.map((term: { method: string; weight: number }) => [term.method, term.weight]),
+    [
+      ['kd', 0.9],
+      ['ce', 0.1],
+    ],
+  );
   assert.deepEqual(Object.keys(student.history[0].terms), ['kd', 'ce']);
   assert.deepEqual(summary.gate, { passed: true, model: 'student', quantization: 'float32', runtime: 'tfjs', checks: [] });
   for (const artifact of Object.values(summary.artifacts) as string[]) assert.ok(existsSync(join(out, artifact)), `artifact ${artifact}`);
   const modelJson = JSON.parse(readFileSync(join(out, 'student/model.json'), 'utf8'));
   assert.equal(modelJson.format, 'layers-model');
   assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /\| student \|/);
-  assert.ok(readFileSync(join(out, 'logs.jsonl'), 'utf8').split('\n').filter(Boolean).every((line) => JSON.parse(line).type));
+  assert.ok(
+    readFileSync(join(out, 'logs.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .every((line) => JSON.parse(line).type),
+  );
 });
 
 test('a second run with the same seed reuses the soft labels and loads a saved teacher', () => {
@@ -63,14 +83,18 @@ test('a second run with the same seed reuses the soft labels and loads a saved t
   const again = kdkit('demo', '--quick', '--out', out);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /soft labels: cached/);
-  const figures = (summary: { models: Record<string, { accuracy: number; params: number }> }) => Object.entries(summary.models).map(([name, model]) => [name, model.accuracy, model.params]);
+  const figures = (summary: { models: Record<string, { accuracy: number; params: number }> }) =>
+    Object.entries(summary.models).map(([name, model]) => [name, model.accuracy, model.params]);
   const summaryOf = () => JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   const secondSummary = summaryOf();
   assert.equal(kdkit('demo', '--quick', '--out', out).status, 0);
   // Same seed, same backend: the same numbers, timings excepted.
   assert.deepEqual(figures(summaryOf()), figures(secondSummary));
   const config = join(temporaryDirectory(), 'load.yaml');
-  writeFileSync(config, `dataset: {name: digits}\nteacher: {load: ${join(out, 'teacher')}}\nstudent: {model: {type: mlp, hidden: [8]}}\nbaseline: false\ndistill: {epochs: 1, terms: [{method: kd, weight: 1, temperature: 2}]}\n`);
+  writeFileSync(
+    config,
+    `dataset: {name: digits}\nteacher: {load: ${join(out, 'teacher')}}\nstudent: {model: {type: mlp, hidden: [8]}}\nbaseline: false\ndistill: {epochs: 1, terms: [{method: kd, weight: 1, temperature: 2}]}\n`,
+  );
   const loaded = kdkit('run', config, '--out', join(temporaryDirectory(), 'run2'));
   assert.equal(loaded.status, 0, loaded.stderr);
   assert.match(loaded.stdout, /teacher: loading/);
@@ -78,7 +102,15 @@ test('a second run with the same seed reuses the soft labels and loads a saved t
 });
 
 test('--help works on every command', () => {
-  for (const args of [['--help'], ['demo', '--help'], ['run', '--help'], ['eval', '--help'], ['export', '--help'], ['bench', '--help'], ['cache', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['demo', '--help'],
+    ['run', '--help'],
+    ['eval', '--help'],
+    ['export', '--help'],
+    ['bench', '--help'],
+    ['cache', '--help'],
+  ]) {
     const result = kdkit(...args);
     assert.equal(result.status, 0);
     assert.match(result.stdout, /Usage: kdkit/);
@@ -90,24 +122,43 @@ test('bad usage exits 2', () => {
   assertBadInput(kdkit('frobnicate'), /unknown command 'frobnicate'/);
   assertBadInput(kdkit('demo', '--seed', 'abc'), /--seed.*non-negative integer/);
   assertBadInput(kdkit('bench', 'speed'), /'speed' is invalid for argument 'suite'\. Allowed choices are step, epoch, inference, stream/);
-  assertBadInput(kdkit('bench', 'stream', '/nonexistent'), /no dataset in \/nonexistent; make one with \/usr\/bin\/python3 scripts\/make_streaming_dataset\.py/);
+  assertBadInput(
+    kdkit('bench', 'stream', '/nonexistent'),
+    /no dataset in \/nonexistent; make one with \/usr\/bin\/python3 scripts\/make_streaming_dataset\.py/,
+  );
 });
 
 test('a missing data directory exits 2 and says how to get Fashion-MNIST', () => {
   const out = join(temporaryDirectory(), 'run');
-  assertBadInput(kdkit('demo', '--dataset', 'fashion-mnist', '--data', '/nonexistent/fmnist', '--out', out), /\/nonexistent\/fmnist[\s\S]*apt-get install dataset-fashion-mnist/, out);
+  assertBadInput(
+    kdkit('demo', '--dataset', 'fashion-mnist', '--data', '/nonexistent/fmnist', '--out', out),
+    /\/nonexistent\/fmnist[\s\S]*apt-get install dataset-fashion-mnist/,
+    out,
+  );
 });
 
 test('a corrupt IDX file exits 2 and names the file', () => {
   const wrongMagic = fakeFashionMnist((files) => files['train-images-idx3-ubyte'].writeUInt32BE(0x1234, 0));
-  assertBadInput(kdkit('demo', '--dataset', 'fashion-mnist', '--data', wrongMagic, '--out', join(wrongMagic, 'run')), /train-images-idx3-ubyte\.gz.*magic/, join(wrongMagic, 'run'));
+  assertBadInput(
+    kdkit('demo', '--dataset', 'fashion-mnist', '--data', wrongMagic, '--out', join(wrongMagic, 'run')),
+    /train-images-idx3-ubyte\.gz.*magic/,
+    join(wrongMagic, 'run'),
+  );
   const truncated = fakeFashionMnist((files) => (files['t10k-images-idx3-ubyte'] = files['t10k-images-idx3-ubyte'].subarray(0, 1000)));
-  assertBadInput(kdkit('demo', '--dataset', 'fashion-mnist', '--data', truncated, '--out', join(truncated, 'run')), /t10k-images-idx3-ubyte\.gz/, join(truncated, 'run'));
+  assertBadInput(
+    kdkit('demo', '--dataset', 'fashion-mnist', '--data', truncated, '--out', join(truncated, 'run')),
+    /t10k-images-idx3-ubyte\.gz/,
+    join(truncated, 'run'),
+  );
 });
 
 test('a label outside the class range exits 2 and names the file', () => {
   const directory = fakeFashionMnist((files) => (files['train-labels-idx1-ubyte'][8 + 5] = 12));
-  assertBadInput(kdkit('demo', '--dataset', 'fashion-mnist', '--data', directory, '--out', join(directory, 'run')), /train-labels-idx1-ubyte\.gz.*12/, join(directory, 'run'));
+  assertBadInput(
+    kdkit('demo', '--dataset', 'fashion-mnist', '--data', directory, '--out', join(directory, 'run')),
+    /train-labels-idx1-ubyte\.gz.*12/,
+    join(directory, 'run'),
+  );
 });
 
 test('invalid YAML, an unknown key and a wrong type exit 2 naming the file and field', () => {
@@ -116,10 +167,14 @@ test('invalid YAML, an unknown key and a wrong type exit 2 naming the file and f
     writeFileSync(join(directory, name), text);
     return join(directory, name);
   };
-  const base = 'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: mlp, hidden: [4]}}\ndistill: {epochs: 1, terms: [{method: kd, weight: 1}]}\n';
+  const base =
+    'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: mlp, hidden: [4]}}\ndistill: {epochs: 1, terms: [{method: kd, weight: 1}]}\n';
   assertBadInput(kdkit('run', write('broken.yaml', 'dataset: [digits\n')), /broken\.yaml: not valid YAML/);
-  assertBadInput(kdkit('run', write('unknown.yaml', base + 'epochz: 3\n')), /unknown\.yaml: invalid config\nepochz: unknown key/);
-  assertBadInput(kdkit('run', write('type.yaml', base.replace('epochs: 1}', 'epochs: "one"}'))), /type\.yaml: invalid config\nteacher\.epochs: expected number, received string/);
+  assertBadInput(kdkit('run', write('unknown.yaml', `${base}epochz: 3\n`)), /unknown\.yaml: invalid config\nepochz: unknown key/);
+  assertBadInput(
+    kdkit('run', write('type.yaml', base.replace('epochs: 1}', 'epochs: "one"}'))),
+    /type\.yaml: invalid config\nteacher\.epochs: expected number, received string/,
+  );
   assertBadInput(kdkit('run', join(directory, 'absent.yaml')), /absent\.yaml: cannot read config file/);
 });
 
@@ -127,6 +182,13 @@ test('a student spec that cannot be built exits 2 and names the field', () => {
   const directory = temporaryDirectory();
   const config = join(directory, 'deep.yaml');
   mkdirSync(join(directory, 'run'));
-  writeFileSync(config, 'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: cnn, filters: [4, 4, 4, 4]}}\ndistill: {epochs: 1, terms: [{method: ce, weight: 1}]}\n');
-  assertBadInput(kdkit('run', config, '--out', join(directory, 'run')), /student\.model\.filters: 4 conv\+pool blocks need a larger input than 8×8×1/, join(directory, 'run'));
+  writeFileSync(
+    config,
+    'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: cnn, filters: [4, 4, 4, 4]}}\ndistill: {epochs: 1, terms: [{method: ce, weight: 1}]}\n',
+  );
+  assertBadInput(
+    kdkit('run', config, '--out', join(directory, 'run')),
+    /student\.model\.filters: 4 conv\+pool blocks need a larger input than 8×8×1/,
+    join(directory, 'run'),
+  );
 });

@@ -52,8 +52,14 @@ export async function main(argv: string[]): Promise<number> {
       .option('--seed <n>', 'seed for initialization, splits, shuffling and dropout', parseSeed)
       .option('--dry-run', 'print the resolved config and exit without training')
       .option('--resume', "continue from the run directory's checkpoints: the stage in progress, then the stages still to come")
-      .option('--retrain-changed', 'with --resume: train again each stage whose config, seed, data or teacher changed since its checkpoints (and the stages after it), instead of refusing')
-      .option('--force', 'write into a non-empty directory that is not a kdkit run directory, or over the default directory of another config');
+      .option(
+        '--retrain-changed',
+        'with --resume: train again each stage whose config, seed, data or teacher changed since its checkpoints (and the stages after it), instead of refusing',
+      )
+      .option(
+        '--force',
+        'write into a non-empty directory that is not a kdkit run directory, or over the default directory of another config',
+      );
 
   common(program.command('demo'))
     .description('run the whole pipeline on a bundled setup: teacher, soft labels, scratch baseline, distilled student, evaluation, export')
@@ -61,8 +67,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--data <dir>', 'with --dataset fashion-mnist: directory holding its IDX files (default: /usr/share/datasets/fashion-mnist)')
     .option('--quick', 'a few-second smoke run of every step on digits')
     .action(async (options: CommonOptions & { dataset: DemoDataset; data?: string; quick?: boolean }) => {
-      if (options.quick && options.dataset !== 'digits') throw new InputError(`--quick runs on digits only (a few seconds); drop --quick to run the ${options.dataset} demo`);
-      if (options.data !== undefined && options.dataset !== 'fashion-mnist') throw new InputError('--data applies to --dataset fashion-mnist only (digits is embedded in kdkit)');
+      if (options.quick && options.dataset !== 'digits')
+        throw new InputError(`--quick runs on digits only (a few seconds); drop --quick to run the ${options.dataset} demo`);
+      if (options.data !== undefined && options.dataset !== 'fashion-mnist')
+        throw new InputError('--data applies to --dataset fashion-mnist only (digits is embedded in kdkit)');
       const seed = options.seed ?? 1;
       const input = demoConfig(options.dataset, { seed, quick: Boolean(options.quick), dataPath: options.data });
       const config = parseConfig({ ...input, ...(options.backend ? { backend: options.backend } : {}) }, 'demo');
@@ -84,8 +92,11 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await execute(config, configPath, out, options);
     });
 
-  program.command('eval')
-    .description("measure one model on a dataset's test split: accuracy, top-5, per-class F1, calibration, fidelity to a teacher, size, latency, memory")
+  program
+    .command('eval')
+    .description(
+      "measure one model on a dataset's test split: accuracy, top-5, per-class F1, calibration, fidelity to a teacher, size, latency, memory",
+    )
     .argument('<model>', 'a TensorFlow.js model (model.json or its directory) or an ONNX file (.onnx, run in ONNX Runtime)')
     .addOption(new Option('--dataset <name>', 'dataset whose test split to use').choices(['digits', 'fashion-mnist']).default('digits'))
     .option('--data <dir>', 'directory holding the Fashion-MNIST IDX files')
@@ -99,14 +110,23 @@ export async function main(argv: string[]): Promise<number> {
       await evaluateCommand(model, { ...options, seed: 1 }, (text) => process.stdout.write(text));
     });
 
-  program.command('export')
-    .description('export a TensorFlow.js model: as TensorFlow.js with quantized weights, or as ONNX; the export is checked before it is written')
+  program
+    .command('export')
+    .description(
+      'export a TensorFlow.js model: as TensorFlow.js with quantized weights, or as ONNX; the export is checked before it is written',
+    )
     .argument('<model>', 'a TensorFlow.js layers model (model.json or its directory)')
     .addOption(new Option('--format <format>', 'output format').choices(['tfjs', 'onnx']).makeOptionMandatory())
     .requiredOption('--out <path>', 'output directory (tfjs) or file (onnx)')
     .addOption(new Option('--quantize <dtype>', 'weight storage').choices(['float16', 'uint8']))
-    .addOption(new Option('--layout <layout>', 'ONNX input layout: nhwc (as TensorFlow.js) or nchw (as PyTorch)').choices(['nhwc', 'nchw']).default('nhwc'))
-    .addOption(new Option('--dataset <name>', "check the export's accuracy on this dataset's test split").choices(['digits', 'fashion-mnist']))
+    .addOption(
+      new Option('--layout <layout>', 'ONNX input layout: nhwc (as TensorFlow.js) or nchw (as PyTorch)')
+        .choices(['nhwc', 'nchw'])
+        .default('nhwc'),
+    )
+    .addOption(
+      new Option('--dataset <name>', "check the export's accuracy on this dataset's test split").choices(['digits', 'fashion-mnist']),
+    )
     .option('--data <dir>', 'directory holding the Fashion-MNIST IDX files')
     .option('--config <file>', "check on the test split of this experiment config's dataset (idx, npy, …) instead of --dataset")
     .action(async (model: string, options: Omit<ExportCommandOptions, 'seed'>) => {
@@ -114,39 +134,60 @@ export async function main(argv: string[]): Promise<number> {
       if (!written) exitCode = EXIT.failed;
     });
 
-  program.command('bench')
-    .description('time kdkit side by side with PyTorch in the same run (needs the repository\'s bench/ and /usr/bin/python3 with torch)')
-    .addArgument(new Argument('<suite>', Object.entries(BENCH_SUITES).map(([name, { what }]) => `${name}: ${what}`).join('; ')).choices(Object.keys(BENCH_SUITES)))
+  program
+    .command('bench')
+    .description("time kdkit side by side with PyTorch in the same run (needs the repository's bench/ and /usr/bin/python3 with torch)")
+    .addArgument(
+      new Argument(
+        '<suite>',
+        Object.entries(BENCH_SUITES)
+          .map(([name, { what }]) => `${name}: ${what}`)
+          .join('; '),
+      ).choices(Object.keys(BENCH_SUITES)),
+    )
     .argument('[args...]', "passed to the suite's script (e.g. the data directory for stream)")
     .action(async (suite: BenchSuite, args: string[]) => {
       exitCode = await benchCommand(suite, args);
     });
 
-  const cache = program.command('cache')
+  const cache = program
+    .command('cache')
     .description('the soft-label store: teacher logits kept between runs, as manifest.json plus .npy shards');
-  const storeOption = 'soft-label store directory (a run keeps its own in <run directory>/cache unless softLabels.store names a shared one)';
-  cache.command('build')
-    .description("compute (or resume, or repair) the config's teacher's soft labels over its training split, where `kdkit run` will look for them; the teacher must already exist")
+  const storeOption =
+    'soft-label store directory (a run keeps its own in <run directory>/cache unless softLabels.store names a shared one)';
+  cache
+    .command('build')
+    .description(
+      "compute (or resume, or repair) the config's teacher's soft labels over its training split, where `kdkit run` will look for them; the teacher must already exist",
+    )
     .argument('<config>', 'experiment config (YAML)')
-    .option('--store <dir>', "soft-label store directory (default: the config's softLabels.store, else the cache/ of the run directory `kdkit run CONFIG` would use)")
+    .option(
+      '--store <dir>',
+      "soft-label store directory (default: the config's softLabels.store, else the cache/ of the run directory `kdkit run CONFIG` would use)",
+    )
     .action(async (configPath: string, options: { store?: string }) => {
       await cacheBuildCommand(configPath, options, (text) => process.stdout.write(text));
     });
-  cache.command('ls')
+  cache
+    .command('ls')
     .description('list entries: key, teacher, dataset, samples × classes, storage, shards complete/total, size on disk')
     .requiredOption('--store <dir>', storeOption)
     .action((options: { store: string }) => cacheListCommand(options, (text) => process.stdout.write(text)));
-  cache.command('verify')
+  cache
+    .command('verify')
     .description('check every checksum of the given entries (default: all); exit 2 naming the bad shards')
     .argument('[keys...]', 'entry keys, as `kdkit cache ls` shows them')
     .requiredOption('--store <dir>', storeOption)
     .action((keys: string[], options: { store: string }) => cacheVerifyCommand(keys, options, (text) => process.stdout.write(text)));
-  cache.command('rm')
+  cache
+    .command('rm')
     .description('remove entries from the store')
     .argument('[keys...]', 'entry keys, as `kdkit cache ls` shows them')
     .option('--all', 'remove every entry')
     .requiredOption('--store <dir>', storeOption)
-    .action((keys: string[], options: { store: string; all?: boolean }) => cacheRemoveCommand(keys, { ...options, lockStaleMs: lockStaleMs(process.env) }, (text) => process.stdout.write(text)));
+    .action((keys: string[], options: { store: string; all?: boolean }) =>
+      cacheRemoveCommand(keys, { ...options, lockStaleMs: lockStaleMs(process.env) }, (text) => process.stdout.write(text)),
+    );
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -159,13 +200,27 @@ export async function main(argv: string[]): Promise<number> {
 /** --out as given, or the default when it is absent; an empty one (an unset shell variable) is refused. */
 function runDirectory(out: string | undefined, fallback: string): { path: string; isDefault: boolean } {
   if (out === undefined) return { path: fallback, isDefault: true };
-  if (out.trim() === '') throw new InputError("--out is empty (an unset shell variable?); give the run directory, or leave --out out for the default under runs/");
+  if (out.trim() === '')
+    throw new InputError(
+      '--out is empty (an unset shell variable?); give the run directory, or leave --out out for the default under runs/',
+    );
   return { path: out, isDefault: false };
 }
 
-async function execute(config: ExperimentConfig, source: string, out: { path: string; isDefault: boolean }, { dryRun = false, resume = false, retrainChanged = false, force = false }: Pick<CommonOptions, 'dryRun' | 'resume' | 'retrainChanged' | 'force'>): Promise<number> {
+async function execute(
+  config: ExperimentConfig,
+  source: string,
+  out: { path: string; isDefault: boolean },
+  {
+    dryRun = false,
+    resume = false,
+    retrainChanged = false,
+    force = false,
+  }: Pick<CommonOptions, 'dryRun' | 'resume' | 'retrainChanged' | 'force'>,
+): Promise<number> {
   const outDir = resolve(out.path);
-  if (retrainChanged && !resume) throw new InputError('--retrain-changed goes with --resume (without --resume every stage is trained again anyway)');
+  if (retrainChanged && !resume)
+    throw new InputError('--retrain-changed goes with --resume (without --resume every stage is trained again anyway)');
   if (dryRun) {
     process.stdout.write(`# kdkit would run this config, writing to ${outDir}\n${formatConfig(config)}`);
     return EXIT.ok;
@@ -174,12 +229,17 @@ async function execute(config: ExperimentConfig, source: string, out: { path: st
   // Taken before anything is written, inside the run directory so that nothing lands beside it. A
   // run rejected before it starts leaves no directory behind: release removes what the lock created.
   const lock = await lockDirectory(outDir, {
-    what: 'run directory', lockPath: join(outDir, RUN_LOCK), staleMs: lockStaleMs(process.env),
-    hint: 'wait for it to finish, or give another --out', command,
+    what: 'run directory',
+    lockPath: join(outDir, RUN_LOCK),
+    staleMs: lockStaleMs(process.env),
+    hint: 'wait for it to finish, or give another --out',
+    command,
   });
   const stopOnSignal = (signal: NodeJS.Signals) => {
     // The checkpoints are complete files (written atomically); the lock goes with the process.
-    process.stderr.write(`\nkdkit: interrupted (${signal}). Kept in ${outDir}: the checkpoints of every stage so far and the soft labels; continue with\n  ${resumeCommand()}\n`);
+    process.stderr.write(
+      `\nkdkit: interrupted (${signal}). Kept in ${outDir}: the checkpoints of every stage so far and the soft labels; continue with\n  ${resumeCommand()}\n`,
+    );
     process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
   };
   process.once('SIGINT', stopOnSignal);
@@ -187,7 +247,12 @@ async function execute(config: ExperimentConfig, source: string, out: { path: st
   let directory: ReturnType<typeof claimRunDirectory> | undefined;
   let finished = false;
   try {
-    directory = claimRunDirectory(outDir, { source: source === 'demo' ? 'demo' : resolve(source), planned: plannedEntries(config), force, defaultDirectory: out.isDefault });
+    directory = claimRunDirectory(outDir, {
+      source: source === 'demo' ? 'demo' : resolve(source),
+      planned: plannedEntries(config),
+      force,
+      defaultDirectory: out.isDefault,
+    });
     const log = jsonlLogger(outDir);
     const show = progressReporter(process.stderr.isTTY ? process.stderr : process.stdout);
     const onEvent = (event: RunEvent) => {
@@ -198,9 +263,13 @@ async function execute(config: ExperimentConfig, source: string, out: { path: st
     };
     if (lock.tookOver) {
       const { holder, idleMs } = lock.tookOver;
-      onEvent({ type: 'info', message: `took over the lock on ${outDir} from ${describeHolder(holder)}, which had not refreshed it for ${(idleMs / 1000).toFixed(1)} s` });
+      onEvent({
+        type: 'info',
+        message: `took over the lock on ${outDir} from ${describeHolder(holder)}, which had not refreshed it for ${(idleMs / 1000).toFixed(1)} s`,
+      });
     }
-    if (directory.sweptTemporaries.length > 0) onEvent({ type: 'info', message: `removed temporary files left by killed writers: ${directory.sweptTemporaries.join(', ')}` });
+    if (directory.sweptTemporaries.length > 0)
+      onEvent({ type: 'info', message: `removed temporary files left by killed writers: ${directory.sweptTemporaries.join(', ')}` });
     const summary = await runExperiment(config, { outDir, source, onEvent, resume, retrainChanged });
     lock.check();
     await writeRunReports(outDir, summary);
@@ -209,9 +278,12 @@ async function execute(config: ExperimentConfig, source: string, out: { path: st
     if (stale.length > 0) onEvent({ type: 'info', message: `removed what an earlier run wrote and this one did not: ${stale.join(', ')}` });
     process.stdout.write(`\n${formatTable(comparisonRows(summary))}\n`);
     const gain = distillationGainPoints(summary);
-    if (gain !== null) process.stdout.write(`\ndistillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy\n`);
+    if (gain !== null)
+      process.stdout.write(`\ndistillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy\n`);
     process.stdout.write(`\n${formatGate(summary.gate)}\n`);
-    process.stdout.write(`\nsummary: ${resolve(outDir, 'summary.json')}\nreport:  ${resolve(outDir, 'report.html')} and report.md\nstudent: ${resolve(outDir, 'student/model.json')}${summary.exports.onnx.length > 0 ? ` and ${resolve(outDir, summary.exports.onnx[0].path)}` : ''}\n`);
+    process.stdout.write(
+      `\nsummary: ${resolve(outDir, 'summary.json')}\nreport:  ${resolve(outDir, 'report.html')} and report.md\nstudent: ${resolve(outDir, 'student/model.json')}${summary.exports.onnx.length > 0 ? ` and ${resolve(outDir, summary.exports.onnx[0].path)}` : ''}\n`,
+    );
     return summary.gate.passed ? EXIT.ok : EXIT.gateFailed;
   } finally {
     process.off('SIGINT', stopOnSignal);
@@ -224,7 +296,9 @@ async function execute(config: ExperimentConfig, source: string, out: { path: st
   function resumeCommand(): string {
     const args = process.argv.slice(2);
     const withOut = args.some((arg) => arg === '--out' || arg.startsWith('--out=')) ? args : [...args, '--out', outDir];
-    const quoted = [...withOut, ...(withOut.includes('--resume') ? [] : ['--resume'])].map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`));
+    const quoted = [...withOut, ...(withOut.includes('--resume') ? [] : ['--resume'])].map((arg) =>
+      /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`,
+    );
     return `kdkit ${quoted.join(' ')}`;
   }
 }

@@ -26,30 +26,45 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) 
         stageStarted = performance.now();
         stream.write(`stage ${event.stage}: ${event.epochs} epochs × ${event.stepsPerEpoch} steps\n`);
         break;
-      case 'step':
+      case 'step': {
         if (!interactive) break;
         if (!bar) {
-          bar = new cliProgress.SingleBar({
-            stream,
-            format: '{stage} epoch {epoch}/{epochs} |{bar}| step {value}/{total}  loss {loss}  val {validation}  stage ETA {stageEta}',
-            hideCursor: true,
-            clearOnComplete: true,
-            etaBuffer: 50,
-          }, cliProgress.Presets.shades_classic);
-          bar.start(event.stepsPerEpoch, 0, { stage: event.stage, epoch: event.epoch, epochs: event.epochs, loss: '—', validation: lastValidation, stageEta: '…' });
+          bar = new cliProgress.SingleBar(
+            {
+              stream,
+              format: '{stage} epoch {epoch}/{epochs} |{bar}| step {value}/{total}  loss {loss}  val {validation}  stage ETA {stageEta}',
+              hideCursor: true,
+              clearOnComplete: true,
+              etaBuffer: 50,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(event.stepsPerEpoch, 0, {
+            stage: event.stage,
+            epoch: event.epoch,
+            epochs: event.epochs,
+            loss: '—',
+            validation: lastValidation,
+            stageEta: '…',
+          });
         }
         const done = (event.epoch - 1) * event.stepsPerEpoch + event.step;
         const remaining = event.epochs * event.stepsPerEpoch - done;
         const stageEta = formatSeconds(((performance.now() - stageStarted) / 1000 / done) * remaining);
         bar.update(event.step, { loss: event.loss.toFixed(4), stageEta });
         break;
+      }
       case 'epoch': {
         stop();
         // Without a validation set there is no figure to show, so the line leaves it out.
         const validation = validationPercent(event.validationAccuracy);
         lastValidation = validation ?? '—';
-        const terms = Object.entries(event.terms).map(([name, value]) => `${name} ${value.toFixed(4)}`).join('  ');
-        stream.write(`${event.stage} epoch ${String(event.epoch).padStart(String(event.epochs).length)}/${event.epochs}  loss ${event.loss.toFixed(4)}  (${terms})${validation === null ? '' : `  val acc ${validation}`}  ${event.seconds.toFixed(1)}s\n`);
+        const terms = Object.entries(event.terms)
+          .map(([name, value]) => `${name} ${value.toFixed(4)}`)
+          .join('  ');
+        stream.write(
+          `${event.stage} epoch ${String(event.epoch).padStart(String(event.epochs).length)}/${event.epochs}  loss ${event.loss.toFixed(4)}  (${terms})${validation === null ? '' : `  val acc ${validation}`}  ${event.seconds.toFixed(1)}s\n`,
+        );
         break;
       }
       case 'stage-end':
@@ -63,5 +78,7 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) 
 function formatSeconds(seconds: number): string {
   if (seconds < 60) return `${Math.round(seconds)}s`;
   const minutes = Math.floor(seconds / 60);
-  return minutes < 60 ? `${minutes}m${String(Math.round(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+  return minutes < 60
+    ? `${minutes}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`
+    : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }

@@ -16,7 +16,10 @@ const classes = ['<script>alert(1)</script>', 'pipe | and `tick`', 'two\nlines &
 function part(name: string, count: number): void {
   // Each class a different brightness, so the models have something to learn.
   const labels = Int32Array.from({ length: count }, (_, i) => i % classes.length);
-  const images = Float32Array.from({ length: count * 64 }, (_, i) => (labels[Math.floor(i / 64)] + ((i * 7919) % 13) / 13) / classes.length);
+  const images = Float32Array.from(
+    { length: count * 64 },
+    (_, i) => (labels[Math.floor(i / 64)] + ((i * 7919) % 13) / 13) / classes.length,
+  );
   writeFileSync(join(directory, `${name}-x.npy`), encodeNpy({ dtype: 'float32', data: images, shape: [count, 8, 8, 1] }));
   writeFileSync(join(directory, `${name}-y.npy`), encodeNpy({ dtype: 'int32', data: labels, shape: [count] }));
 }
@@ -25,13 +28,16 @@ test('with validation: 0 and class names holding markup, nothing shows NaN and r
   part('train', 120);
   part('test', 30);
   const config = join(directory, 'exp.yaml');
-  writeFileSync(config, [
-    `dataset: {name: npy, validation: 0, classes: ${JSON.stringify(classes)}, train: {images: ${directory}/train-x.npy, labels: ${directory}/train-y.npy}, test: {images: ${directory}/test-x.npy, labels: ${directory}/test-y.npy}}`,
-    'teacher: {model: {type: mlp, hidden: [8]}, epochs: 2, batchSize: 32}',
-    'student: {model: {type: mlp, hidden: [4]}}',
-    'distill: {epochs: 2, batchSize: 32, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}',
-    'export: {quantize: [], onnx: false}',
-  ].join('\n') + '\n');
+  writeFileSync(
+    config,
+    `${[
+      `dataset: {name: npy, validation: 0, classes: ${JSON.stringify(classes)}, train: {images: ${directory}/train-x.npy, labels: ${directory}/train-y.npy}, test: {images: ${directory}/test-x.npy, labels: ${directory}/test-y.npy}}`,
+      'teacher: {model: {type: mlp, hidden: [8]}, epochs: 2, batchSize: 32}',
+      'student: {model: {type: mlp, hidden: [4]}}',
+      'distill: {epochs: 2, batchSize: 32, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}',
+      'export: {quantize: [], onnx: false}',
+    ].join('\n')}\n`,
+  );
   const out = join(directory, 'run');
   const result = kdkit('run', config, '--out', out);
   assert.equal(result.status, 0, result.stderr);
@@ -45,7 +51,8 @@ test('with validation: 0 and class names holding markup, nothing shows NaN and r
   const summaryText = readFileSync(join(out, 'summary.json'), 'utf8');
   const summary = JSON.parse(summaryText);
   assert.equal(summary.dataset.validation, 0);
-  for (const stage of summary.stages) for (const epoch of stage.history) assert.equal(epoch.validationAccuracy, null, `${stage.name} epoch ${epoch.epoch}`);
+  for (const stage of summary.stages)
+    for (const epoch of stage.history) assert.equal(epoch.validationAccuracy, null, `${stage.name} epoch ${epoch.epoch}`);
 
   const markdown = readFileSync(join(out, 'report.md'), 'utf8');
   assert.doesNotMatch(markdown, /NaN/);
@@ -58,7 +65,10 @@ test('with validation: 0 and class names holding markup, nothing shows NaN and r
   // Every row of both tables (per class, confusion) has as many cells as its header.
   for (const table of byClass.split('\n\n').filter((block) => block.startsWith('|'))) {
     const cells = table.split('\n').map((row) => row.split(/(?<!\\)\|/).length);
-    assert.ok(cells.every((count) => count === cells[0]), table);
+    assert.ok(
+      cells.every((count) => count === cells[0]),
+      table,
+    );
   }
 
   const html = readFileSync(join(out, 'report.html'), 'utf8');

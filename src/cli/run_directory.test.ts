@@ -27,17 +27,24 @@ function config(directory: string, name: string, extra: Record<string, string> =
   };
   const path = join(directory, name);
   mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, Object.entries(keys).map(([key, value]) => `${key}: ${value}`).join('\n') + '\n');
+  writeFileSync(
+    path,
+    `${Object.entries(keys)
+      .map(([key, value]) => `${key}: ${value}`)
+      .join('\n')}\n`,
+  );
   return path;
 }
 
 /** Every path under `directory` (links not followed) with its content: what a write or a delete would change. */
 function snapshot(directory: string): string[] {
-  return readdirSync(directory, { recursive: true, encoding: 'utf8' }).sort().map((name) => {
-    const path = join(directory, name);
-    const stat = lstatSync(path);
-    return `${name} ${stat.isFile() ? readFileSync(path, 'utf8') : stat.isSymbolicLink() ? 'link' : 'dir'}`;
-  });
+  return readdirSync(directory, { recursive: true, encoding: 'utf8' })
+    .sort()
+    .map((name) => {
+      const path = join(directory, name);
+      const stat = lstatSync(path);
+      return `${name} ${stat.isFile() ? readFileSync(path, 'utf8') : stat.isSymbolicLink() ? 'link' : 'dir'}`;
+    });
 }
 
 function kdkitIn(cwd: string, ...args: string[]) {
@@ -57,17 +64,26 @@ test("--out on a user's own folder is refused and nothing in it changes; --force
   writeFileSync(join(out, 'checkpoints', 'teacher', 'notes.txt'), 'my notes');
   const before = snapshot(out);
   const refused = kdkit('run', config(directory, 'c.yaml'), '--out', out);
-  assertBadInput(refused, new RegExp(`${out} is not empty and is not a kdkit run directory \\(it holds checkpoints, logs.jsonl, report.md, student, summary.json\\).*--force`));
+  assertBadInput(
+    refused,
+    new RegExp(
+      `${out} is not empty and is not a kdkit run directory \\(it holds checkpoints, logs.jsonl, report.md, student, summary.json\\).*--force`,
+    ),
+  );
   assert.deepEqual(snapshot(out), before, 'not one file written, changed or removed');
 
   const forced = kdkit('run', config(directory, 'c.yaml'), '--out', out, '--force');
   assert.equal(forced.status, 0, forced.stderr);
-  assert.equal(readFileSync(join(out, 'checkpoints', 'teacher', 'notes.txt'), 'utf8'), 'my notes', 'starting a stage over removes only its checkpoints');
+  assert.equal(
+    readFileSync(join(out, 'checkpoints', 'teacher', 'notes.txt'), 'utf8'),
+    'my notes',
+    'starting a stage over removes only its checkpoints',
+  );
   assert.equal(readFileSync(join(out, 'student', 'notes.txt'), 'utf8'), 'my student');
   assert.equal(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).seed, 1);
 });
 
-test("an empty --out (an unset shell variable) is exit 2 and writes nothing in the working directory", () => {
+test('an empty --out (an unset shell variable) is exit 2 and writes nothing in the working directory', () => {
   const directory = temporaryDirectory();
   const path = config(directory, 'c.yaml');
   const result = kdkitIn(directory, 'run', path, '--out', '');
@@ -83,7 +99,10 @@ test("two configs of the same name in different folders do not share the default
   const run = join(directory, 'runs', 'exp-seed1');
   const before = snapshot(run);
   const refused = kdkitIn(directory, 'run', second);
-  assertBadInput(refused, new RegExp(`${run} holds the run of ${first}, not of ${second} \\(both default to this directory\\); give --out`));
+  assertBadInput(
+    refused,
+    new RegExp(`${run} holds the run of ${first}, not of ${second} \\(both default to this directory\\); give --out`),
+  );
   assert.deepEqual(snapshot(run), before);
   // Run again, the same config reuses its own directory.
   assert.equal(kdkitIn(directory, 'run', first).status, 0);
@@ -125,11 +144,16 @@ test('a rerun with another config removes what the earlier run wrote and this on
   assert.match(rerun.stdout, /removed what an earlier run wrote and this one did not: student-uint8, student\.onnx, student-uint8\.onnx/);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   const described = topLevelEntries(Object.values(summary.artifacts as Record<string, string>));
-  assert.deepEqual(readdirSync(out).filter((name) => name !== RUN_MARKER && name !== 'mine.txt').sort(), described.sort());
+  assert.deepEqual(
+    readdirSync(out)
+      .filter((name) => name !== RUN_MARKER && name !== 'mine.txt')
+      .sort(),
+    described.sort(),
+  );
   assert.equal(readFileSync(join(out, 'mine.txt'), 'utf8'), 'a file the user put there', 'what kdkit did not write stays');
 });
 
-test('--resume sweeps the temporary files of killed writers and leaves a live writer\'s', () => {
+test("--resume sweeps the temporary files of killed writers and leaves a live writer's", () => {
   const directory = temporaryDirectory();
   const path = config(directory, 'c.yaml', { export: '{quantize: [uint8], onnx: false}' });
   const out = join(directory, 'run');
@@ -148,7 +172,8 @@ test('--resume sweeps the temporary files of killed writers and leaves a live wr
   const resumed = kdkit('run', path, '--out', out, '--resume');
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stdout, /removed temporary files left by killed writers: /);
-  for (const name of [...leftovers, join('checkpoints', 'student', `.ckpt-000000002.${dead}.ba9876543210.tmp`)]) assert.ok(!existsSync(join(out, name)), name);
+  for (const name of [...leftovers, join('checkpoints', 'student', `.ckpt-000000002.${dead}.ba9876543210.tmp`)])
+    assert.ok(!existsSync(join(out, name)), name);
   assert.ok(existsSync(join(out, live)), "a live writer's temporary stays");
 });
 
@@ -158,8 +183,16 @@ test('--resume after the config changed is exit 2 naming each change; --retrain-
   assert.equal(kdkit('run', config(directory, 'c.yaml'), '--out', out).status, 0);
   const studentWeights = readFileSync(join(out, 'student', 'weights.bin'));
   const changes: Array<[Record<string, string>, string[], RegExp]> = [
-    [{ distill: '{epochs: 5, batchSize: 64, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}' }, [], /the student stage's checkpoints in \S+ were made with another config, so its weights are not this config's: distill\.epochs: 3 → 5\./],
-    [{ distill: '{epochs: 3, batchSize: 64, terms: [{method: kd, weight: 0.9, temperature: 2}, {method: ce, weight: 0.1}]}' }, [], /student stage's .*: distill\.terms\[0\]\.temperature: 4 → 2\./],
+    [
+      { distill: '{epochs: 5, batchSize: 64, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}' },
+      [],
+      /the student stage's checkpoints in \S+ were made with another config, so its weights are not this config's: distill\.epochs: 3 → 5\./,
+    ],
+    [
+      { distill: '{epochs: 3, batchSize: 64, terms: [{method: kd, weight: 0.9, temperature: 2}, {method: ce, weight: 0.1}]}' },
+      [],
+      /student stage's .*: distill\.terms\[0\]\.temperature: 4 → 2\./,
+    ],
     [{ student: '{model: {type: mlp, hidden: [24]}}' }, [], /student stage's .*: student\.model\.hidden\[0\]: 16 → 24\./],
     [{}, ['--seed', '2'], /the teacher stage's .*: seed: 1 → 2; data\.train: "[0-9a-f]+…" → "[0-9a-f]+…"; data\.validation: /],
   ];
@@ -177,7 +210,10 @@ test('--resume after the config changed is exit 2 naming each change; --retrain-
   assert.match(retrained.stdout, /student: trained again, its config changed since its checkpoints \(distill\.epochs: 3 → 5\)/);
   const fresh = join(directory, 'fresh');
   assert.equal(kdkit('run', changed, '--out', fresh).status, 0);
-  assert.ok(readFileSync(join(out, 'student', 'weights.bin')).equals(readFileSync(join(fresh, 'student', 'weights.bin'))), 'the student of the changed config, bit for bit');
+  assert.ok(
+    readFileSync(join(out, 'student', 'weights.bin')).equals(readFileSync(join(fresh, 'student', 'weights.bin'))),
+    'the student of the changed config, bit for bit',
+  );
   assert.equal(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).stages.at(-1).history.length, 5);
   // Unchanged since, --resume reuses every stage.
   const again = kdkit('run', changed, '--out', out, '--resume');
@@ -199,17 +235,24 @@ test('a full disk stops the run naming the file, leaves no temporary behind, and
   assert.equal(full.status, 1, full.stderr);
   assert.match(full.stderr, new RegExp(`kdkit: run failed: cannot write ${out}/\\S+: ENOSPC \\(no space left on the device\\)`));
   const left = readdirSync(out, { recursive: true, encoding: 'utf8' });
-  assert.deepEqual(left.filter((name) => name.endsWith('.tmp')), [], 'no temporary file or directory left');
+  assert.deepEqual(
+    left.filter((name) => name.endsWith('.tmp')),
+    [],
+    'no temporary file or directory left',
+  );
   assert.equal(spawnSync('mount', ['-o', 'remount,size=16m', disk]).status, 0);
   const resumed = kdkit('run', path, '--out', out, '--resume');
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stdout, /teacher: resuming from ckpt-\d+/);
   const fresh = join(directory, 'fresh');
   assert.equal(kdkit('run', path, '--out', fresh).status, 0);
-  assert.ok(readFileSync(join(out, 'student', 'weights.bin')).equals(readFileSync(join(fresh, 'student', 'weights.bin'))), 'the same student as a run that never ran out of space');
+  assert.ok(
+    readFileSync(join(out, 'student', 'weights.bin')).equals(readFileSync(join(fresh, 'student', 'weights.bin'))),
+    'the same student as a run that never ran out of space',
+  );
 });
 
-test("the cache `kdkit cache build` fills where `kdkit run` will look does not make that directory foreign", () => {
+test('the cache `kdkit cache build` fills where `kdkit run` will look does not make that directory foreign', () => {
   const directory = temporaryDirectory();
   const teacherConfig = config(directory, 'teach.yaml');
   assert.equal(kdkit('run', teacherConfig, '--out', join(directory, 'teacher-run')).status, 0);
@@ -222,7 +265,7 @@ test("the cache `kdkit cache build` fills where `kdkit run` will look does not m
   assert.match(run.stdout, /soft labels: cached/);
 });
 
-test('a finished run of a kdkit from before the marker is still kdkit\'s to run in again', () => {
+test("a finished run of a kdkit from before the marker is still kdkit's to run in again", () => {
   const directory = temporaryDirectory();
   const path = config(directory, 'c.yaml');
   const out = join(directory, 'run');

@@ -20,7 +20,10 @@ const STALE_MS = 2000;
 /** A digits run of about `epochs` / 12 seconds (two MLP stages, no exports). */
 function config(directory: string, epochs: number, extra = ''): string {
   const path = join(directory, `run-${epochs}.yaml`);
-  writeFileSync(path, `dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [64]}, epochs: ${epochs}, batchSize: 32}\nstudent: {model: {type: mlp, hidden: [16]}}\nbaseline: false\nexport: {quantize: [], onnx: false}\ndistill: {epochs: ${epochs}, batchSize: 32, terms: [{method: kd, weight: 1, temperature: 4}]}\n${extra}`);
+  writeFileSync(
+    path,
+    `dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [64]}, epochs: ${epochs}, batchSize: 32}\nstudent: {model: {type: mlp, hidden: [16]}}\nbaseline: false\nexport: {quantize: [], onnx: false}\ndistill: {epochs: ${epochs}, batchSize: 32, terms: [{method: kd, weight: 1, temperature: 4}]}\n${extra}`,
+  );
   return path;
 }
 
@@ -37,7 +40,9 @@ function start(...args: string[]): Running {
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (status, signal) => resolve({ status, signal })));
+  const exited = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (status, signal) => resolve({ status, signal })),
+  );
   return { pid: child.pid!, output: () => ({ stdout, stderr }), exited, kill: (signal) => child.kill(signal) };
 }
 
@@ -64,7 +69,12 @@ test('a second run on the same --out exits 2 at once naming the holder; the firs
   const refused = await second.exited;
   assert.equal(refused.status, 2, second.output().stderr);
   const { stdout, stderr } = second.output();
-  assert.match(stderr, new RegExp(`^kdkit: run directory ${out} is in use by another kdkit process: pid ${first.pid} on .*, started ${owner.startedAt} \\(kdkit run .*run-100\\.yaml\\); wait for it to finish, or give another --out\\.`));
+  assert.match(
+    stderr,
+    new RegExp(
+      `^kdkit: run directory ${out} is in use by another kdkit process: pid ${first.pid} on .*, started ${owner.startedAt} \\(kdkit run .*run-100\\.yaml\\); wait for it to finish, or give another --out\\.`,
+    ),
+  );
   assert.match(stderr, /if that process was killed, it expires 2 s after its last refresh/);
   assert.equal(stdout, '', 'the refused run says nothing else');
   assert.ok(existsSync(join(out, RUN_LOCK)), 'and leaves the lock to its holder');
@@ -72,8 +82,17 @@ test('a second run on the same --out exits 2 at once naming the holder; the firs
   const finished = await first.exited;
   assert.equal(finished.status, 0, first.output().stderr);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-  assert.deepEqual(summary.stages.map((stage: { name: string; epochs: number }) => [stage.name, stage.epochs]), [['teacher', 100], ['student', 100]]);
-  const logs = readFileSync(join(out, 'logs.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  assert.deepEqual(
+    summary.stages.map((stage: { name: string; epochs: number }) => [stage.name, stage.epochs]),
+    [
+      ['teacher', 100],
+      ['student', 100],
+    ],
+  );
+  const logs = readFileSync(join(out, 'logs.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
   assert.equal(logs.filter((event) => /^writing to /.test(event.message ?? '')).length, 1, 'one run wrote the log');
   assert.ok(!existsSync(join(out, RUN_LOCK)), 'released on success');
   assert.deepEqual(readdirSync(directory).sort(), ['run', 'run-1.yaml', 'run-100.yaml'], 'nothing written beside the run directory');
@@ -99,7 +118,12 @@ test('the lock of a run killed with SIGKILL is taken over by the next run at onc
     next = start('run', config(directory, 2), '--out', out);
   }
   assert.equal((await next.exited).status, 0, next.output().stderr);
-  assert.match(next.output().stdout, new RegExp(`took over the lock on ${out} from (pid ${killed.pid} on .*|a process that has not recorded itself yet), which had not refreshed it for [\\d.]+ s`));
+  assert.match(
+    next.output().stdout,
+    new RegExp(
+      `took over the lock on ${out} from (pid ${killed.pid} on .*|a process that has not recorded itself yet), which had not refreshed it for [\\d.]+ s`,
+    ),
+  );
   assert.ok(existsSync(join(out, 'summary.json')));
   assert.ok(!existsSync(join(out, RUN_LOCK)));
 });
@@ -112,19 +136,35 @@ test('the lock is released on SIGTERM, on a failed run (exit 1) and on a failed 
   run.kill('SIGTERM');
   // 128 + 15, as a shell reports a process ended by SIGTERM, after saying what was kept and how to continue.
   assert.equal((await run.exited).status, 143);
-  assert.match(run.output().stderr, new RegExp(`kdkit: interrupted \\(SIGTERM\\)\\. Kept in ${terminated}: the checkpoints of every stage so far and the soft labels; continue with\n  kdkit run \\S+ --out ${terminated} --resume\n`));
+  assert.match(
+    run.output().stderr,
+    new RegExp(
+      `kdkit: interrupted \\(SIGTERM\\)\\. Kept in ${terminated}: the checkpoints of every stage so far and the soft labels; continue with\n  kdkit run \\S+ --out ${terminated} --resume\n`,
+    ),
+  );
   assert.ok(!existsSync(join(terminated, RUN_LOCK)), 'released on SIGTERM');
   // Ctrl-C: 128 + 2, the same words.
   const interrupted = start('run', config(directory, 100), '--out', terminated, '--resume');
-  await waitFor('the resumed run to take its lock', () => existsSync(join(terminated, RUN_LOCK)) && /resuming|teacher epoch/.test(interrupted.output().stdout));
+  await waitFor(
+    'the resumed run to take its lock',
+    () => existsSync(join(terminated, RUN_LOCK)) && /resuming|teacher epoch/.test(interrupted.output().stdout),
+  );
   interrupted.kill('SIGINT');
   assert.equal((await interrupted.exited).status, 130);
-  assert.match(interrupted.output().stderr, new RegExp(`kdkit: interrupted \\(SIGINT\\)\\. Kept in ${terminated}: .*continue with\n  kdkit run \\S+ --out ${terminated} --resume\n`));
+  assert.match(
+    interrupted.output().stderr,
+    new RegExp(
+      `kdkit: interrupted \\(SIGINT\\)\\. Kept in ${terminated}: .*continue with\n  kdkit run \\S+ --out ${terminated} --resume\n`,
+    ),
+  );
   assert.ok(!existsSync(join(terminated, RUN_LOCK)), 'released on SIGINT');
 
   const diverged = join(directory, 'diverged');
   const divergent = join(directory, 'divergent.yaml');
-  writeFileSync(divergent, 'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: mlp, hidden: [8]}}\nbaseline: false\ndistill: {epochs: 1, optimizer: {type: sgd, learningRate: 1e30}, terms: [{method: ce, weight: 1}]}\n');
+  writeFileSync(
+    divergent,
+    'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: mlp, hidden: [8]}}\nbaseline: false\ndistill: {epochs: 1, optimizer: {type: sgd, learningRate: 1e30}, terms: [{method: ce, weight: 1}]}\n',
+  );
   const failed = kdkit('run', divergent, '--out', diverged);
   assert.equal(failed.status, 1, failed.stderr);
   assert.ok(!existsSync(join(diverged, RUN_LOCK)), 'released on exit 1');
@@ -138,7 +178,10 @@ test('the lock is released on SIGTERM, on a failed run (exit 1) and on a failed 
 test('a run rejected before it starts leaves no directory, even the parents the lock created', () => {
   const directory = temporaryDirectory();
   const path = join(directory, 'deep.yaml');
-  writeFileSync(path, 'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: cnn, filters: [4, 4, 4, 4]}}\ndistill: {epochs: 1, terms: [{method: ce, weight: 1}]}\n');
+  writeFileSync(
+    path,
+    'dataset: {name: digits}\nteacher: {model: {type: mlp, hidden: [8]}, epochs: 1}\nstudent: {model: {type: cnn, filters: [4, 4, 4, 4]}}\ndistill: {epochs: 1, terms: [{method: ce, weight: 1}]}\n',
+  );
   const rejected = kdkit('run', path, '--out', join(directory, 'runs', 'nested', 'run'));
   assert.equal(rejected.status, 2, rejected.stderr);
   assert.deepEqual(readdirSync(directory), ['deep.yaml']);

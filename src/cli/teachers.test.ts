@@ -15,7 +15,8 @@ const fixture = fileURLToPath(new URL('../../test/fixtures/torch-teacher.onnx', 
 const bin = fileURLToPath(new URL('../../bin/kdkit.js', import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), 'kdkit-teachers-'));
 const preprocessing = 'inputLayout: nchw, normalize: {mean: [0.3], std: [0.2]}';
-const rest = 'student: {model: {type: mlp, hidden: [16]}}\nbaseline: false\ndistill: {epochs: 2, batchSize: 64, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}, {method: hint, weight: 1, student: dense_1, teacher: features}]}\nexport: {quantize: [], onnx: false}\n';
+const rest =
+  'student: {model: {type: mlp, hidden: [16]}}\nbaseline: false\ndistill: {epochs: 2, batchSize: 64, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}, {method: hint, weight: 1, student: dense_1, teacher: features}]}\nexport: {quantize: [], onnx: false}\n';
 
 function config(name: string, teacher: string): string {
   const path = join(directory, `${name}.yaml`);
@@ -51,13 +52,17 @@ async function closedPort(): Promise<number> {
 
 /** Every file under `root`, recursively. */
 function filesUnder(root: string): string[] {
-  return readdirSync(root, { withFileTypes: true, recursive: true }).filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+  return readdirSync(root, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
 }
 
 /** Logits in a run's soft-label store, all shards in order. */
 function storedLogits(out: string): Float32Array {
   const [entry] = readdirSync(join(out, 'cache')).filter((name) => name.startsWith('soft-labels-'));
-  const shards = readdirSync(join(out, 'cache', entry)).filter((name) => /^logits-\d+\.npy$/.test(name)).sort();
+  const shards = readdirSync(join(out, 'cache', entry))
+    .filter((name) => /^logits-\d+\.npy$/.test(name))
+    .sort();
   const arrays = shards.map((name) => decodeNpy(readFileSync(join(out, 'cache', entry, name)), name).data as Float32Array);
   const all = new Float32Array(arrays.reduce((total, array) => total + array.length, 0));
   let offset = 0;
@@ -89,9 +94,12 @@ test('a PyTorch-exported ONNX teacher distils into a TensorFlow.js student; its 
   assert.match(again.stdout, /teacher features \(features\): cached/);
 });
 
-test('the same model behind a KServe v2 server gives the local ONNX teacher\'s logits; its token is written nowhere', async () => {
+test("the same model behind a KServe v2 server gives the local ONNX teacher's logits; its token is written nowhere", async () => {
   const token = 'kdkit-test-token-0123456789';
-  const server = await startKServeServer({ models: { teacher: { onnx: readFileSync(fixture), version: '1' } }, faults: { requireHeaders: { authorization: `Bearer ${token}` } } });
+  const server = await startKServeServer({
+    models: { teacher: { onnx: readFileSync(fixture), version: '1' } },
+    faults: { requireHeaders: { authorization: `Bearer ${token}` } },
+  });
   try {
     const out = join(directory, 'remote');
     const teacher = `{remote: {url: '${server.url}', model: teacher, headers: {Authorization: {env: KDKIT_TEST_TOKEN, prefix: 'Bearer '}}, featureOutputs: [features], ${preprocessing}, batchSize: 100}}`;
@@ -113,13 +121,19 @@ test('the same model behind a KServe v2 server gives the local ONNX teacher\'s l
   }
 });
 
-test('the same model name and version on another port is another teacher: its soft labels are not the first server\'s', async () => {
+test("the same model name and version on another port is another teacher: its soft labels are not the first server's", async () => {
   const out = join(directory, 'two-servers');
-  const shifted = (body: { outputs: { data: unknown }[] }) => void (body.outputs[0].data = (body.outputs[0].data as number[]).map((value) => value + 1));
+  const shifted = (body: { outputs: { data: unknown }[] }) => {
+    body.outputs[0].data = (body.outputs[0].data as number[]).map((value) => value + 1);
+  };
   const first = await startKServeServer({ models: { teacher: { onnx: readFileSync(fixture), version: '1' } } });
-  const second = await startKServeServer({ models: { teacher: { onnx: readFileSync(fixture), version: '1' } }, faults: { infer: () => ({ mutate: shifted }) } });
+  const second = await startKServeServer({
+    models: { teacher: { onnx: readFileSync(fixture), version: '1' } },
+    faults: { infer: () => ({ mutate: shifted }) },
+  });
   const teacher = (url: string) => `{remote: {url: '${url}', model: teacher, outputName: logits, ${preprocessing}, batchSize: 200}}`;
-  const plain = 'student: {model: {type: mlp, hidden: [16]}}\nbaseline: false\ndistill: {epochs: 1, batchSize: 64, terms: [{method: kd, weight: 1, temperature: 4}]}\nexport: {quantize: [], onnx: false}\n';
+  const plain =
+    'student: {model: {type: mlp, hidden: [16]}}\nbaseline: false\ndistill: {epochs: 1, batchSize: 64, terms: [{method: kd, weight: 1, temperature: 4}]}\nexport: {quantize: [], onnx: false}\n';
   const write = (name: string, url: string) => {
     const path = join(directory, `${name}.yaml`);
     writeFileSync(path, `dataset: {name: digits}\nteacher: ${teacher(url)}\n${plain}`);
@@ -141,12 +155,25 @@ test('the same model name and version on another port is another teacher: its so
 test('a teacher file that is not ONNX, an unreachable server and a server of another protocol exit 2, naming them', async () => {
   const notOnnx = join(directory, 'fake.onnx');
   writeFileSync(notOnnx, '<html>not a model</html>');
-  assertBadInput(kdkit('run', config('fake', `{onnx: ${notOnnx}}`), '--out', join(directory, 'bad1')), /fake\.onnx: not an ONNX model/, join(directory, 'bad1'));
+  assertBadInput(
+    kdkit('run', config('fake', `{onnx: ${notOnnx}}`), '--out', join(directory, 'bad1')),
+    /fake\.onnx: not an ONNX model/,
+    join(directory, 'bad1'),
+  );
   const closed = await closedPort();
-  assertBadInput(kdkit('run', config('unreachable', `{remote: {url: 'http://127.0.0.1:${closed}', model: teacher}}`), '--out', join(directory, 'bad2')), new RegExp(`http://127\\.0\\.0\\.1:${closed}/\\): cannot connect \\(ECONNREFUSED\\)`), join(directory, 'bad2'));
+  assertBadInput(
+    kdkit('run', config('unreachable', `{remote: {url: 'http://127.0.0.1:${closed}', model: teacher}}`), '--out', join(directory, 'bad2')),
+    new RegExp(`http://127\\.0\\.0\\.1:${closed}/\\): cannot connect \\(ECONNREFUSED\\)`),
+    join(directory, 'bad2'),
+  );
   const html = await startKServeServer({ models: {}, faults: { html: true } });
   try {
-    const result = await kdkitAsync('run', config('html', `{remote: {url: '${html.url}', model: teacher}}`), '--out', join(directory, 'bad3'));
+    const result = await kdkitAsync(
+      'run',
+      config('html', `{remote: {url: '${html.url}', model: teacher}}`),
+      '--out',
+      join(directory, 'bad3'),
+    );
     assertBadInput(result, /protocol/i, join(directory, 'bad3'));
   } finally {
     await html.close();
@@ -155,16 +182,39 @@ test('a teacher file that is not ONNX, an unreachable server and a server of ano
 
 test('credentials in a remote URL, and a header whose variable is unset, exit 2 without printing the secret', async () => {
   const secret = 'hunter2-secret';
-  const refused = kdkit('run', config('query', `{remote: {url: 'http://127.0.0.1:1/?token=${secret}', model: teacher}}`), '--out', join(directory, 'bad4'));
-  assertBadInput(refused, /teacher\.remote\.url: http:\/\/127\.0\.0\.1:1\/\?token=\*\*\* has a query string; .*headers/, join(directory, 'bad4'));
+  const refused = kdkit(
+    'run',
+    config('query', `{remote: {url: 'http://127.0.0.1:1/?token=${secret}', model: teacher}}`),
+    '--out',
+    join(directory, 'bad4'),
+  );
+  assertBadInput(
+    refused,
+    /teacher\.remote\.url: http:\/\/127\.0\.0\.1:1\/\?token=\*\*\* has a query string; .*headers/,
+    join(directory, 'bad4'),
+  );
   assert.ok(!`${refused.stdout}${refused.stderr}`.includes(secret));
-  const userinfo = kdkit('run', config('userinfo', `{remote: {url: 'http://kd:${secret}@127.0.0.1:1/', model: teacher}}`), '--out', join(directory, 'bad5'));
+  const userinfo = kdkit(
+    'run',
+    config('userinfo', `{remote: {url: 'http://kd:${secret}@127.0.0.1:1/', model: teacher}}`),
+    '--out',
+    join(directory, 'bad5'),
+  );
   assertBadInput(userinfo, /teacher\.remote\.url: http:\/\/\*\*\*@127\.0\.0\.1:1\/ holds credentials/, join(directory, 'bad5'));
   assert.ok(!`${userinfo.stdout}${userinfo.stderr}`.includes(secret));
   const server = await startKServeServer({ models: { teacher: { onnx: readFileSync(fixture), version: '1' } } });
   try {
-    const unset = await kdkitAsync('run', config('unset', `{remote: {url: '${server.url}', model: teacher, headers: {Authorization: {env: KDKIT_TEST_UNSET_TOKEN}}}}`), '--out', join(directory, 'bad6'));
-    assertBadInput(unset, /teacher\.remote\.headers\.Authorization: the environment variable KDKIT_TEST_UNSET_TOKEN is not set/, join(directory, 'bad6'));
+    const unset = await kdkitAsync(
+      'run',
+      config('unset', `{remote: {url: '${server.url}', model: teacher, headers: {Authorization: {env: KDKIT_TEST_UNSET_TOKEN}}}}`),
+      '--out',
+      join(directory, 'bad6'),
+    );
+    assertBadInput(
+      unset,
+      /teacher\.remote\.headers\.Authorization: the environment variable KDKIT_TEST_UNSET_TOKEN is not set/,
+      join(directory, 'bad6'),
+    );
   } finally {
     await server.close();
   }
@@ -172,8 +222,18 @@ test('credentials in a remote URL, and a header whose variable is unset, exit 2 
 
 test('a normalize with 3 channels for 1-channel data is exit 2 naming the field', () => {
   const out = join(directory, 'normalize-channels');
-  const onnx = kdkit('run', config('normalize-rgb', `{onnx: ${fixture}, inputLayout: nchw, normalize: {mean: [0.485, 0.456, 0.406], std: [0.2]}}`), '--out', out);
+  const onnx = kdkit(
+    'run',
+    config('normalize-rgb', `{onnx: ${fixture}, inputLayout: nchw, normalize: {mean: [0.485, 0.456, 0.406], std: [0.2]}}`),
+    '--out',
+    out,
+  );
   assertBadInput(onnx, /teacher\.normalize\.mean has 3 values; the dataset's samples have 1 channel: give one value for all of them/, out);
-  const remote = kdkit('run', config('normalize-remote', "{remote: {url: 'http://127.0.0.1:9/', model: m, normalize: {mean: [0.5], std: [0.2, 0.2]}}}"), '--out', out);
+  const remote = kdkit(
+    'run',
+    config('normalize-remote', "{remote: {url: 'http://127.0.0.1:9/', model: m, normalize: {mean: [0.5], std: [0.2, 0.2]}}}"),
+    '--out',
+    out,
+  );
   assertBadInput(remote, /teacher\.remote\.normalize\.std has 2 values; the dataset's samples have 1 channel/, out);
 });

@@ -16,10 +16,12 @@ const quiet = () => {};
 
 /** Every path under `directory` with its size and mtime: what a write or a delete would change. */
 function snapshot(directory: string): string[] {
-  return readdirSync(directory, { recursive: true, encoding: 'utf8' }).sort().map((name) => {
-    const stat = statSync(join(directory, name));
-    return `${name} ${stat.size} ${stat.mtimeMs}`;
-  });
+  return readdirSync(directory, { recursive: true, encoding: 'utf8' })
+    .sort()
+    .map((name) => {
+      const stat = statSync(join(directory, name));
+      return `${name} ${stat.size} ${stat.mtimeMs}`;
+    });
 }
 
 test('a store manifest naming ../ files is rebuilt inside its entry; the files it names are not touched', async () => {
@@ -42,8 +44,15 @@ test('a store manifest naming ../ files is rebuilt inside its entry; the files i
   assert.match(lines.join(''), /shard 1\/3: recomputed \(.*manifest\.json: not a kdkit soft-label manifest/);
   assert.equal(rebuilt.directory, entry.directory);
   assert.deepEqual(verifyEntry(entry.directory), { ok: true, problems: [] });
-  assert.deepEqual(JSON.parse(readFileSync(manifestPath, 'utf8')).shards.map((shard: { files: { logits: string } }) => shard.files.logits), ['logits-00000.npy', 'logits-00001.npy', 'logits-00002.npy']);
-  assert.deepEqual(snapshot(base).filter((line) => !line.startsWith('store')), outside, 'nothing outside the store changed');
+  assert.deepEqual(
+    JSON.parse(readFileSync(manifestPath, 'utf8')).shards.map((shard: { files: { logits: string } }) => shard.files.logits),
+    ['logits-00000.npy', 'logits-00001.npy', 'logits-00002.npy'],
+  );
+  assert.deepEqual(
+    snapshot(base).filter((line) => !line.startsWith('store')),
+    outside,
+    'nothing outside the store changed',
+  );
 });
 
 test('cache rm refuses ../, absolute and symlinked keys; --all removes only entry directories under the root', async () => {
@@ -74,7 +83,12 @@ test('cache rm refuses an entry whose lock is held (a build in progress), and re
   const building = await lockDirectory(entry.directory, { what: 'soft-label entry', command: 'kdkit cache build test.yaml' });
   try {
     const refused = kdkit('cache', 'rm', id, '--store', root);
-    assertBadInput(refused, new RegExp(`soft-label entry ${entry.directory} is in use by another kdkit process: pid ${process.pid} .*\\(kdkit cache build test\\.yaml\\); wait for that build to finish`));
+    assertBadInput(
+      refused,
+      new RegExp(
+        `soft-label entry ${entry.directory} is in use by another kdkit process: pid ${process.pid} .*\\(kdkit cache build test\\.yaml\\); wait for that build to finish`,
+      ),
+    );
     assert.deepEqual(verifyEntry(entry.directory), { ok: true, problems: [] }, 'the entry is intact');
   } finally {
     await building.release();

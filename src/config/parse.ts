@@ -55,12 +55,15 @@ export function parseConfig(input: unknown, source = 'config'): ExperimentConfig
   if (!parsed.success) throw new InputError(`${source}: invalid config\n${describeIssues(parsed.error.issues)}`);
   const parseTerms = (terms: NonNullable<typeof parsed.data.distill.terms>, prefix: string) => termConfigs(terms, prefix, source);
   const { distill } = parsed.data;
-  const terms = distill.preset === undefined
-    ? parseTerms(distill.terms!, 'distill.terms')
-    : parseTerms(presets.get(distill.preset, `${source}: distill.preset`) as typeof distill.terms & object, 'distill.preset');
+  const terms =
+    distill.preset === undefined
+      ? parseTerms(distill.terms!, 'distill.terms')
+      : parseTerms(presets.get(distill.preset, `${source}: distill.preset`) as typeof distill.terms & object, 'distill.preset');
   const stages = parsed.data.stages.map((stage, index) => {
     if (stage.model === 'teacher' && !('model' in parsed.data.teacher)) {
-      throw new InputError(`${source}: stages[${index}].model: 'teacher' repeats the teacher's architecture, which needs a teacher built from a model spec, not loaded`);
+      throw new InputError(
+        `${source}: stages[${index}].model: 'teacher' repeats the teacher's architecture, which needs a teacher built from a model spec, not loaded`,
+      );
     }
     return {
       model: stage.model,

@@ -86,7 +86,9 @@ const datasetCommon = {
   validation: z.number().int().nonnegative().optional(),
 };
 /** true: pixels stream from disk in batches; false: read whole; auto: stream past a quarter of memory. */
-const streamField = z.custom<boolean | 'auto'>((value) => value === true || value === false || value === 'auto', { error: "expected true, false or 'auto'" }).default('auto');
+const streamField = z
+  .custom<boolean | 'auto'>((value) => value === true || value === false || value === 'auto', { error: "expected true, false or 'auto'" })
+  .default('auto');
 const filesCommon = {
   ...datasetCommon,
   train: filePart,
@@ -119,10 +121,12 @@ export type DatasetConfig = z.infer<typeof datasetSpec>;
 const preprocessingFields = {
   /** nchw for models exported from PyTorch. */
   inputLayout: z.enum(['nhwc', 'nchw']).default('nhwc'),
-  normalize: z.strictObject({
-    mean: z.array(z.number()).min(1),
-    std: z.array(z.number().positive()).min(1),
-  }).optional(),
+  normalize: z
+    .strictObject({
+      mean: z.array(z.number()).min(1),
+      std: z.array(z.number().positive()).min(1),
+    })
+    .optional(),
 };
 
 export const teacherSpec = z.union([
@@ -148,7 +152,14 @@ export const teacherSpec = z.union([
         if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
       }),
       /** Sent with every request; each value is read from an environment variable, so no secret is in the config, summary.json or logs. */
-      headers: z.record(z.string(), z.strictObject({ env: z.string().min(1), prefix: z.string().default('') }, { error: 'expected {env: VARIABLE, prefix?}: a header\'s value comes from an environment variable' }))
+      headers: z
+        .record(
+          z.string(),
+          z.strictObject(
+            { env: z.string().min(1), prefix: z.string().default('') },
+            { error: "expected {env: VARIABLE, prefix?}: a header's value comes from an environment variable" },
+          ),
+        )
         .superRefine((headers, context) => {
           for (const name of Object.keys(headers)) {
             const problem = headerNameProblem(name);
@@ -189,7 +200,10 @@ export const studentSpec = z.union([
      * dataset's samples and outputs logits (no final softmax). Stages (`stages[i].model`) take specs only.
      */
     load: z.string().min(1),
-    /** random: every weight drawn again from its layer's initializer, seeded by the run's seed; weights: start from the file's weights (a warm start). */
+    /**
+     * random: every weight drawn again from its layer's initializer, seeded by the run's seed;
+     * weights: start from the file's weights (a warm start).
+     */
     init: z.enum(['random', 'weights']).default('random'),
   }),
 ]);
@@ -205,15 +219,17 @@ export const termSpec = z.looseObject({
   weight: scheduled(z.number().nonnegative()),
 });
 
-export const distillSpec = z.strictObject({
-  ...trainingFields,
-  terms: z.array(termSpec).min(1).optional(),
-  /** A named set of terms (src/methods/presets.ts) instead of `terms`. */
-  preset: z.string().min(1).optional(),
-}).refine((distill) => (distill.terms === undefined) !== (distill.preset === undefined), {
-  message: 'give either terms or preset, not both and not neither',
-  path: ['terms'],
-});
+export const distillSpec = z
+  .strictObject({
+    ...trainingFields,
+    terms: z.array(termSpec).min(1).optional(),
+    /** A named set of terms (src/methods/presets.ts) instead of `terms`. */
+    preset: z.string().min(1).optional(),
+  })
+  .refine((distill) => (distill.terms === undefined) !== (distill.preset === undefined), {
+    message: 'give either terms or preset, not both and not neither',
+    path: ['terms'],
+  });
 
 /**
  * One link of an iterative chain: a student distilled from the model before it (the teacher, or
@@ -288,29 +304,35 @@ export const experimentSpec = z.strictObject({
   /** Intermediate students between the teacher and the student (teacher assistants, born-again generations), in order. */
   stages: z.array(stageSpec).default([]),
   /** The soft-label store: where teacher logits are kept between runs, and how. */
-  softLabels: z.strictObject({
-    /** Directory of the store; default: cache/ in the run directory. Share one across runs to reuse labels. */
-    store: z.string().min(1).optional(),
-    dtype: z.enum(['float32', 'float16']).default('float32'),
-    /** Keep each sample's k largest logits only (for many classes). */
-    topK: positiveInt.optional(),
-    /** Samples per shard; a killed build resumes from the last complete shard. */
-    shardSize: positiveInt.default(8192),
-  }).default({ dtype: 'float32', shardSize: 8192 }),
+  softLabels: z
+    .strictObject({
+      /** Directory of the store; default: cache/ in the run directory. Share one across runs to reuse labels. */
+      store: z.string().min(1).optional(),
+      dtype: z.enum(['float32', 'float16']).default('float32'),
+      /** Keep each sample's k largest logits only (for many classes). */
+      topK: positiveInt.optional(),
+      /** Samples per shard; a killed build resumes from the last complete shard. */
+      shardSize: positiveInt.default(8192),
+    })
+    .default({ dtype: 'float32', shardSize: 8192 }),
   /** Checkpoints of every stage, in <run>/checkpoints/<stage>/, for `kdkit run --resume`. */
-  checkpoints: z.strictObject({
-    /** Besides the end of every epoch, within an epoch after this many minutes. */
-    everyMinutes: z.number().positive().default(10),
-    /** Checkpoints kept per stage. */
-    keep: positiveInt.default(2),
-  }).default({ everyMinutes: 10, keep: 2 }),
+  checkpoints: z
+    .strictObject({
+      /** Besides the end of every epoch, within an epoch after this many minutes. */
+      everyMinutes: z.number().positive().default(10),
+      /** Checkpoints kept per stage. */
+      keep: positiveInt.default(2),
+    })
+    .default({ everyMinutes: 10, keep: 2 }),
   /** When a stage diverges (a NaN or infinite loss always counts). */
-  divergence: z.strictObject({
-    /** Also stop when the global gradient norm passes this. */
-    maxGradNorm: z.number().positive().optional(),
-    /** Restart the stage from its last checkpoint with the learning rate halved, up to this many times. */
-    lrBackoff: z.number().int().nonnegative().default(0),
-  }).default({ lrBackoff: 0 }),
+  divergence: z
+    .strictObject({
+      /** Also stop when the global gradient norm passes this. */
+      maxGradNorm: z.number().positive().optional(),
+      /** Restart the stage from its last checkpoint with the learning rate halved, up to this many times. */
+      lrBackoff: z.number().int().nonnegative().default(0),
+    })
+    .default({ lrBackoff: 0 }),
   deploy: deploySpec.optional(),
   export: exportSpec.default({ quantize: ['float16', 'uint8'], onnxLayout: 'nhwc', onnx: true }),
 });

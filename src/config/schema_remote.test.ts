@@ -12,19 +12,27 @@ const withRemote = (remote: Record<string, unknown>) => ({
 
 function rejects(remote: Record<string, unknown>, pattern: RegExp): string {
   let message = '';
-  assert.throws(() => parseConfig(withRemote(remote), 'kd.yaml'), (error: Error) => {
-    assert.ok(error instanceof InputError);
-    message = error.message;
-    return true;
-  });
+  assert.throws(
+    () => parseConfig(withRemote(remote), 'kd.yaml'),
+    (error: Error) => {
+      assert.ok(error instanceof InputError);
+      message = error.message;
+      return true;
+    },
+  );
   assert.match(message, pattern);
   return message;
 }
 
 test('remote headers take their values from environment variables, by name', () => {
-  const config = parseConfig(withRemote({ headers: { Authorization: { env: 'KSERVE_TOKEN', prefix: 'Bearer ' }, 'X-Tenant': { env: 'TENANT' } } }));
+  const config = parseConfig(
+    withRemote({ headers: { Authorization: { env: 'KSERVE_TOKEN', prefix: 'Bearer ' }, 'X-Tenant': { env: 'TENANT' } } }),
+  );
   assert.ok('remote' in config.teacher);
-  assert.deepEqual(config.teacher.remote.headers, { Authorization: { env: 'KSERVE_TOKEN', prefix: 'Bearer ' }, 'X-Tenant': { env: 'TENANT', prefix: '' } });
+  assert.deepEqual(config.teacher.remote.headers, {
+    Authorization: { env: 'KSERVE_TOKEN', prefix: 'Bearer ' },
+    'X-Tenant': { env: 'TENANT', prefix: '' },
+  });
   // A literal value would be written to summary.json with the rest of the config.
   rejects({ headers: { Authorization: 'Bearer abc' } }, /teacher\.remote\.headers\.Authorization: expected \{env: VARIABLE, prefix\?\}/);
   rejects({ headers: { 'bad name': { env: 'X' } } }, /teacher\.remote\.headers: header name 'bad name' is not an HTTP token/);
@@ -32,8 +40,14 @@ test('remote headers take their values from environment variables, by name', () 
 });
 
 test('a remote url with credentials or a query is refused when the config is read, redacted', () => {
-  const userinfo = rejects({ url: 'http://kd:hunter2@gpu-box:8000/' }, /teacher\.remote\.url: http:\/\/\*\*\*@gpu-box:8000\/ holds credentials; give them in headers/);
-  const query = rejects({ url: 'https://gpu-box/kserve/?api_key=hunter2' }, /teacher\.remote\.url: https:\/\/gpu-box\/kserve\/\?api_key=\*\*\* has a query string/);
+  const userinfo = rejects(
+    { url: 'http://kd:hunter2@gpu-box:8000/' },
+    /teacher\.remote\.url: http:\/\/\*\*\*@gpu-box:8000\/ holds credentials; give them in headers/,
+  );
+  const query = rejects(
+    { url: 'https://gpu-box/kserve/?api_key=hunter2' },
+    /teacher\.remote\.url: https:\/\/gpu-box\/kserve\/\?api_key=\*\*\* has a query string/,
+  );
   assert.ok(!`${userinfo}${query}`.includes('hunter2'));
 });
 

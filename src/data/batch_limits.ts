@@ -45,7 +45,7 @@ export function checkBatchMemory(batchSize: number, inputs: readonly InputField[
   if (batchSize <= largest) return;
   throw new InputError(
     `${field}: ${batchSize} samples of ${describeSample(inputs, formatBytes(batchSize * bytes))}, ` +
-    `more than a quarter of the ${formatBytes(memoryBytes)} of memory available; use at most ${largest}`,
+      `more than a quarter of the ${formatBytes(memoryBytes)} of memory available; use at most ${largest}`,
   );
 }
 
@@ -60,7 +60,9 @@ export function checkTrainingBatchSizes(
   if ('model' in config.teacher) fields.push([config.teacher.batchSize, 'teacher.batchSize']);
   fields.push([config.distill.batchSize, 'distill.batchSize']);
   // A stage without its own batch size has distill's, which is checked (and named) first.
-  config.stages.forEach((stage, index) => fields.push([stage.batchSize, `stages[${index}].batchSize`]));
+  config.stages.forEach((stage, index) => {
+    fields.push([stage.batchSize, `stages[${index}].batchSize`]);
+  });
   // A batch larger than the split is the whole split (the trainer allocates no more), as in Keras' fit.
   const count = train.labels.length;
   for (const [batchSize, field] of fields) checkBatchMemory(Math.min(batchSize, count), train.inputs, `${source}: ${field}`, memoryBytes);
@@ -69,7 +71,9 @@ export function checkTrainingBatchSizes(
 /** `kdkit eval --latency-batch`: at most the larger of MAX_LATENCY_BATCH and the test split, and within memory. */
 export function checkLatencyBatch(batchSize: number, test: Split, memoryBytes: number): void {
   if (batchSize > Math.max(MAX_LATENCY_BATCH, test.labels.length)) {
-    throw new InputError(`--latency-batch: ${batchSize} is larger than ${MAX_LATENCY_BATCH} (or the test split, ${test.labels.length} samples, if larger)`);
+    throw new InputError(
+      `--latency-batch: ${batchSize} is larger than ${MAX_LATENCY_BATCH} (or the test split, ${test.labels.length} samples, if larger)`,
+    );
   }
   checkBatchMemory(batchSize, test.inputs, '--latency-batch', memoryBytes);
 }

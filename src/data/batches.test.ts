@@ -18,7 +18,10 @@ const toy: Dataset = imageDataset({
 /** Five token sequences of length 2: sample i has input_ids [100 + i, 200 + i], attention_mask [1, i % 2], label 4 − i. */
 const text: Dataset = memoryDataset({
   name: 'text',
-  inputs: [{ name: 'input_ids', dtype: 'int32', shape: [2] }, { name: 'attention_mask', dtype: 'int32', shape: [2] }],
+  inputs: [
+    { name: 'input_ids', dtype: 'int32', shape: [2] },
+    { name: 'attention_mask', dtype: 'int32', shape: [2] },
+  ],
   values: {
     input_ids: Int32Array.from([100, 200, 101, 201, 102, 202, 103, 203, 104, 204]),
     attention_mask: Int32Array.from([1, 0, 1, 1, 1, 0, 1, 1, 1, 0]),
@@ -87,7 +90,10 @@ describe('batches', () => {
 
   it('shuffledOrder is a seeded permutation', () => {
     const order = shuffledOrder(100, new Rng(3));
-    assert.deepEqual(Array.from(order).sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+    assert.deepEqual(
+      Array.from(order).sort((a, b) => a - b),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
     assert.deepEqual(order, shuffledOrder(100, new Rng(3)));
     assert.notDeepEqual(order, shuffledOrder(100, new Rng(4)));
   });

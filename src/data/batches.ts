@@ -36,7 +36,7 @@ export function gatherBatch(dataset: Dataset, indices: ArrayLike<number>, buffer
   if (indices.length > buffers.labels.length || short) {
     throw new RangeError(
       `gatherBatch: ${indices.length} samples do not fit buffers of ${buffers.labels.length} labels` +
-      (short ? ` / ${buffers.samples[short.name]?.length ?? 0} values of '${short.name}' (${fieldSize(short)} a sample)` : ''),
+        (short ? ` / ${buffers.samples[short.name]?.length ?? 0} values of '${short.name}' (${fieldSize(short)} a sample)` : ''),
     );
   }
   for (let i = 0; i < indices.length; i++) {
@@ -46,7 +46,9 @@ export function gatherBatch(dataset: Dataset, indices: ArrayLike<number>, buffer
     }
     buffers.labels[i] = dataset.labels[source];
   }
-  const samples: Record<string, FieldArray> = Object.fromEntries(dataset.inputs.map((field) => [field.name, buffers.samples[field.name].subarray(0, indices.length * fieldSize(field))]));
+  const samples: Record<string, FieldArray> = Object.fromEntries(
+    dataset.inputs.map((field) => [field.name, buffers.samples[field.name].subarray(0, indices.length * fieldSize(field))]),
+  );
   dataset.samples.read(indices, samples);
   return { samples, labels: buffers.labels.subarray(0, indices.length) };
 }

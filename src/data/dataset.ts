@@ -116,7 +116,9 @@ export function isImageField(field: InputField): field is ImageField {
 export function imageInput(dataset: Pick<Dataset, 'name' | 'inputs'>, what = 'this step'): ImageField {
   const [first] = dataset.inputs;
   if (dataset.inputs.length === 1 && isImageField(first)) return first;
-  throw new InputError(`${dataset.name}: ${what} needs images (one float32 field [height, width, channels]); the dataset's samples are ${describeInputs(dataset.inputs)}`);
+  throw new InputError(
+    `${dataset.name}: ${what} needs images (one float32 field [height, width, channels]); the dataset's samples are ${describeInputs(dataset.inputs)}`,
+  );
 }
 
 /** [height, width, channels] of an image dataset's samples; see imageInput. */
@@ -135,7 +137,8 @@ export function memorySamples(inputs: readonly InputField[], values: SampleBatch
         for (let i = 0; i < indices.length; i++) target.set(source.subarray(indices[i] * size, (indices[i] + 1) * size), i * size);
       }
     },
-    view: (start, end) => Object.fromEntries(fields.map(({ name, size, values: source }) => [name, source.subarray(start * size, end * size)])),
+    view: (start, end) =>
+      Object.fromEntries(fields.map(({ name, size, values: source }) => [name, source.subarray(start * size, end * size)])),
   };
 }
 
@@ -155,20 +158,33 @@ export function memoryDataset(args: MemoryDatasetArgs): Dataset {
       throw new InputError(`${rest.name}: field '${field.name}' has shape [${field.shape.join(', ')}]; sizes must be positive integers`);
     }
     const array = Object.hasOwn(values, field.name) ? values[field.name] : undefined;
-    if (array === undefined) throw new InputError(`${rest.name}: no values for field '${field.name}'; given ${Object.keys(values).map((name) => `'${name}'`).join(', ') || 'none'}`);
-    if (arrayDType(array) !== field.dtype) throw new InputError(`${rest.name}: field '${field.name}' is ${field.dtype}, its values are a ${array.constructor.name}`);
+    if (array === undefined)
+      throw new InputError(
+        `${rest.name}: no values for field '${field.name}'; given ${
+          Object.keys(values)
+            .map((name) => `'${name}'`)
+            .join(', ') || 'none'
+        }`,
+      );
+    if (arrayDType(array) !== field.dtype)
+      throw new InputError(`${rest.name}: field '${field.name}' is ${field.dtype}, its values are a ${array.constructor.name}`);
     const expected = rest.labels.length * fieldSize(field);
     if (array.length !== expected) {
-      throw new RangeError(`${rest.name}: ${array.length} values of field '${field.name}' for ${rest.labels.length} samples of ${fieldSize(field)}`);
+      throw new RangeError(
+        `${rest.name}: ${array.length} values of field '${field.name}' for ${rest.labels.length} samples of ${fieldSize(field)}`,
+      );
     }
   }
   const extra = Object.keys(values).filter((name) => !names.has(name));
-  if (extra.length > 0) throw new InputError(`${rest.name}: values for ${extra.map((name) => `'${name}'`).join(', ')}, which inputs does not list`);
+  if (extra.length > 0)
+    throw new InputError(`${rest.name}: values for ${extra.map((name) => `'${name}'`).join(', ')}, which inputs does not list`);
   return { ...rest, samples: memorySamples(rest.inputs, values) };
 }
 
 /** A dataset of images held in memory: `images` sample-major NHWC float32, one field 'image'. */
-export function imageDataset(args: Omit<Dataset, 'samples' | 'inputs'> & { images: Float32Array; sampleShape: readonly [number, number, number] }): Dataset {
+export function imageDataset(
+  args: Omit<Dataset, 'samples' | 'inputs'> & { images: Float32Array; sampleShape: readonly [number, number, number] },
+): Dataset {
   const { images, sampleShape, ...rest } = args;
   return memoryDataset({ ...rest, inputs: [imageField(sampleShape)], values: { [IMAGE_FIELD]: images } });
 }
@@ -181,11 +197,13 @@ export function readRange(dataset: Dataset, start: number, end: number, scratch?
   const view = dataset.samples.view?.(start, end);
   if (view) return view;
   const count = end - start;
-  const out = Object.fromEntries(dataset.inputs.map((field) => {
-    const length = count * fieldSize(field);
-    const reused = scratch?.[field.name];
-    return [field.name, reused && reused.length >= length ? reused.subarray(0, length) : newArray(field.dtype, length)];
-  }));
+  const out = Object.fromEntries(
+    dataset.inputs.map((field) => {
+      const length = count * fieldSize(field);
+      const reused = scratch?.[field.name];
+      return [field.name, reused && reused.length >= length ? reused.subarray(0, length) : newArray(field.dtype, length)];
+    }),
+  );
   dataset.samples.read(rangeIndices(start, end), out);
   return out;
 }

@@ -49,7 +49,10 @@ describe('digits', () => {
     assert.equal(test.labels.length, 359);
     assert.equal(train.labels.length, 1438);
     assert.deepEqual(countClasses(test.labels), TEST_COUNTS);
-    assert.deepEqual(countClasses(train.labels), CLASS_COUNTS.map((count, label) => count - TEST_COUNTS[label]));
+    assert.deepEqual(
+      countClasses(train.labels),
+      CLASS_COUNTS.map((count, label) => count - TEST_COUNTS[label]),
+    );
 
     const testIndices = digitsTestIndices(all.labels, 10);
     assert.equal(new Set(testIndices).size, 359);
@@ -57,10 +60,12 @@ describe('digits', () => {
     // The test part is exactly the samples at testIndices, in that order.
     testIndices.forEach((source, position) => {
       assert.equal(test.labels[position], all.labels[source]);
-      assert.deepEqual(allPixels(test).subarray(position * 64, (position + 1) * 64), allPixels(all).subarray(source * 64, (source + 1) * 64));
+      assert.deepEqual(
+        allPixels(test).subarray(position * 64, (position + 1) * 64),
+        allPixels(all).subarray(source * 64, (source + 1) * 64),
+      );
     });
   });
-
 });
 
 describe('parseDigitsCsv', () => {
@@ -82,12 +87,15 @@ describe('parseDigitsCsv', () => {
     ['empty field', ['', ...pixels.slice(1), '3'], "field 1 is ''"],
   ] as const) {
     it(`rejects ${what}, naming the file and line`, () => {
-      assert.throws(() => parseDigitsCsv(line([...fields]), 'bad.csv'), (error: unknown) => {
-        assert.ok(error instanceof InputError);
-        assert.ok(error.message.includes('bad.csv: line 1'), error.message);
-        assert.ok(error.message.includes(fragment), error.message);
-        return true;
-      });
+      assert.throws(
+        () => parseDigitsCsv(line([...fields]), 'bad.csv'),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError);
+          assert.ok(error.message.includes('bad.csv: line 1'), error.message);
+          assert.ok(error.message.includes(fragment), error.message);
+          return true;
+        },
+      );
     });
   }
 });

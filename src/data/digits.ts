@@ -80,7 +80,9 @@ export function digitsTestIndices(labels: Int32Array, numClasses: number): Int32
   const test: number[] = [];
   for (let label = 0; label < numClasses; label++) {
     const members: number[] = [];
-    labels.forEach((value, index) => { if (value === label) members.push(index); });
+    labels.forEach((value, index) => {
+      if (value === label) members.push(index);
+    });
     rng.shuffle(members);
     test.push(...members.slice(0, Math.round((members.length * DIGITS_TEST_PERCENT) / 100)));
   }
@@ -94,7 +96,9 @@ export function loadDigits(): TrainTestParts {
   const isTest = new Uint8Array(all.labels.length);
   for (const index of testIndices) isTest[index] = 1;
   const trainIndices: number[] = [];
-  isTest.forEach((flag, index) => { if (!flag) trainIndices.push(index); });
+  isTest.forEach((flag, index) => {
+    if (!flag) trainIndices.push(index);
+  });
   return {
     train: subset(all, trainIndices, 'digits/train'),
     test: subset(all, testIndices, 'digits/test'),

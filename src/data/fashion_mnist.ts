@@ -9,11 +9,22 @@ import { loadMnistFamily, locateMnistFamily, type TrainTestParts } from './mnist
 export const DEFAULT_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 export const FASHION_MNIST_CLASS_NAMES: readonly string[] = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ];
 
 const HOW_TO_GET =
-  'Install it with `apt-get install dataset-fashion-mnist` (files go to ' + DEFAULT_FASHION_MNIST_DIR + '), ' +
+  'Install it with `apt-get install dataset-fashion-mnist` (files go to ' +
+  DEFAULT_FASHION_MNIST_DIR +
+  '), ' +
   'or pass --data DIR / set dataset.path to a directory holding train-images-idx3-ubyte, train-labels-idx1-ubyte, ' +
   't10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz) from https://github.com/zalandoresearch/fashion-mnist';
 

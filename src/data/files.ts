@@ -7,14 +7,17 @@ import { totalmem } from 'node:os';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { InputError } from '../errors.js';
 import { NPY_PREAMBLE_BYTES, npyHeaderBytes, parseNpyHeader, type NpyDtypes } from '../util/npy.js';
-import { MAX_WHOLE_FILE_BYTES, RegularFile, withRegularFile } from '../util/regular_file.js';
+import { MAX_WHOLE_FILE_BYTES, type RegularFile, withRegularFile } from '../util/regular_file.js';
 import { fieldSize, imageDataset, imageField, sampleCount, type Dataset } from './dataset.js';
 import { IDX_LABELS_MAGIC, IDX_MAX_HEADER, isGzip, maybeGunzip, parseIdx, parseIdxHeader, readIdxFile } from './idx.js';
 import { FilePixels, type PixelEncoding, type PixelFile } from './streamed.js';
 import { checkPixelRange } from './pixel_range.js';
 
 export type FileFormat = 'idx' | 'npy';
-/** true: stream from disk; false: read whole; 'auto': stream when the pixels would take more than STREAM_AUTO_FRACTION of availableMemory(). */
+/**
+ * true: stream from disk; false: read whole; 'auto': stream when the pixels would take more than
+ * STREAM_AUTO_FRACTION of availableMemory().
+ */
 export type StreamChoice = boolean | 'auto';
 
 /** Above this fraction of the machine's memory, as float32, 'auto' streams a dataset's pixels. */
@@ -71,17 +74,34 @@ export function openPart(part: FilePart): OpenedPart {
     return part.format === 'idx' ? idxLabels(path, field) : npyLabels(path, field);
   });
   const labels = new Int32Array(labelParts.reduce((total, each) => total + each.length, 0));
-  labelParts.reduce((offset, each) => (labels.set(each, offset), offset + each.length), 0);
+  let labelOffset = 0;
+  for (const each of labelParts) {
+    labels.set(each, labelOffset);
+    labelOffset += each.length;
+  }
   const imageCount = opened.files.reduce((total, file) => total + file.count, 0);
   if (imageCount !== labels.length) {
-    throw new InputError(`${part.field}: ${imageCount} images (${describeFiles(part.images)}) but ${labels.length} labels (${describeFiles(part.labels)}); they must match`);
+    throw new InputError(
+      `${part.field}: ${imageCount} images (${describeFiles(part.images)}) but ${labels.length} labels (${describeFiles(part.labels)}); they must match`,
+    );
   }
   return { part, ...opened, labels, labelCounts: labelParts.map((each) => each.length) };
 }
 
 /** Float32 bytes the pixels of these parts would take in memory. */
 function pixelBytes(parts: readonly OpenedPart[]): number {
-  return parts.reduce((total, { labels, encoding: { sampleShape: [h, w, c] } }) => total + 4 * labels.length * h * w * c, 0);
+  return parts.reduce(
+    (
+      total,
+      {
+        labels,
+        encoding: {
+          sampleShape: [h, w, c],
+        },
+      },
+    ) => total + 4 * labels.length * h * w * c,
+    0,
+  );
 }
 
 /**
@@ -93,13 +113,16 @@ export function availableMemory(): number {
   return limit > 0 ? Math.min(limit, totalmem()) : totalmem();
 }
 
-/** Whether to stream the parts' pixels: as `choice` says, or for 'auto' when they would fill more than STREAM_AUTO_FRACTION of availableMemory(). */
+/**
+ * Whether to stream the parts' pixels: as `choice` says, or for 'auto' when they would fill more
+ * than STREAM_AUTO_FRACTION of availableMemory().
+ */
 export function shouldStream(choice: StreamChoice, parts: readonly OpenedPart[], field: string): boolean {
   const gzipped = parts.find((part) => part.gzipped !== null);
   if (choice === true && gzipped) {
     throw new InputError(
       `${field}: ${gzipped.part.images[0]} is gzipped, and a gzip stream cannot be read at random offsets, which streaming needs. ` +
-      `Decompress it once (gunzip -k ${gzipped.part.images[0]}) and point the config at the result, or set ${field}: false`,
+        `Decompress it once (gunzip -k ${gzipped.part.images[0]}) and point the config at the result, or set ${field}: false`,
     );
   }
   if (choice !== 'auto') return choice;
@@ -112,7 +135,9 @@ export function partDataset(opened: OpenedPart, classNames: readonly string[], s
   const numClasses = classNames.length;
   const bad = labels.findIndex((label) => label < 0 || label >= numClasses);
   if (bad >= 0) {
-    throw new InputError(`${locate(opened, bad)}: label ${labels[bad]} is outside [0, ${numClasses}); dataset.classes has ${numClasses} classes`);
+    throw new InputError(
+      `${locate(opened, bad)}: label ${labels[bad]} is outside [0, ${numClasses}); dataset.classes has ${numClasses} classes`,
+    );
   }
   const fields = { name: part.name, labels, numClasses, classNames };
   const sampleShape = encoding.sampleShape;
@@ -125,7 +150,10 @@ export function partDataset(opened: OpenedPart, classNames: readonly string[], s
   const chunk = 4096;
   for (let start = 0; start < labels.length; start += chunk) {
     const end = Math.min(start + chunk, labels.length);
-    pixels.readPixels(Int32Array.from({ length: end - start }, (_, i) => start + i), images.subarray(start * size, end * size));
+    pixels.readPixels(
+      Int32Array.from({ length: end - start }, (_, i) => start + i),
+      images.subarray(start * size, end * size),
+    );
   }
   pixels.close();
   return imageDataset({ ...fields, sampleShape, images });
@@ -162,7 +190,9 @@ function openIdxImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 
       throw new InputError(`${path}: IDX images of ${header.dataType} are not supported; expected uint8 (scaled by 1/255) or float32`);
     }
     if (header.dims.length !== 3 && header.dims.length !== 4) {
-      throw new InputError(`${path}: IDX images need 3 dimensions [count, height, width] or 4 [count, height, width, channels], the header has ${header.dims.length}`);
+      throw new InputError(
+        `${path}: IDX images need 3 dimensions [count, height, width] or 4 [count, height, width, channels], the header has ${header.dims.length}`,
+      );
     }
     const sampleShape = sampleShapeOf(header.dims.slice(1), 'nhwc', path);
     const encoding: PixelEncoding = { dtype: header.dataType === 'uint8' ? 'uint8' : 'float32be', layout: 'nhwc', sampleShape };
@@ -174,7 +204,8 @@ function openIdxImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 
     else {
       images.set(values);
       const size = sampleShape[0] * sampleShape[1] * sampleShape[2];
-      for (let sample = 0; sample < pixelFile.count; sample++) checkPixelRange(images.subarray(sample * size, (sample + 1) * size), path, sample);
+      for (let sample = 0; sample < pixelFile.count; sample++)
+        checkPixelRange(images.subarray(sample * size, (sample + 1) * size), path, sample);
     }
     return { files: [pixelFile], encoding, gzipped: images };
   });
@@ -182,14 +213,17 @@ function openIdxImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 
 
 /** [height, width, channels] from a sample's stored dimensions. */
 function sampleShapeOf(dims: readonly number[], layout: 'nhwc' | 'nchw', path: string): [number, number, number] {
-  const shape: [number, number, number] = dims.length === 2 ? [dims[0], dims[1], 1]
-    : layout === 'nhwc' ? [dims[0], dims[1], dims[2]] : [dims[1], dims[2], dims[0]];
+  const shape: [number, number, number] =
+    dims.length === 2 ? [dims[0], dims[1], 1] : layout === 'nhwc' ? [dims[0], dims[1], dims[2]] : [dims[1], dims[2], dims[0]];
   if (shape.some((size) => size === 0)) throw new InputError(`${path}: samples of shape ${dims.join('×')} are empty`);
   return shape;
 }
 
 const NPY_PIXEL_TYPES: Readonly<Record<string, PixelEncoding['dtype']>> = {
-  '|u1': 'uint8', '<f4': 'float32le', '>f4': 'float32be', '<f2': 'float16le',
+  '|u1': 'uint8',
+  '<f4': 'float32le',
+  '>f4': 'float32be',
+  '<f2': 'float16le',
 };
 
 function openNpyImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 'gzipped'> {
@@ -197,15 +231,24 @@ function openNpyImages(part: FilePart): Pick<OpenedPart, 'files' | 'encoding' | 
   let encoding: PixelEncoding | null = null;
   const files = part.images.map((path, i) => {
     const field = part.images.length > 1 ? `${part.field}.images[${i}]` : `${part.field}.images`;
-    const header = withPartFile(path, field, (file) => npyHeader(file, { descrs: Object.keys(NPY_PIXEL_TYPES), expected: "images: expected uint8 ('|u1', scaled by 1/255), float32 ('<f4') or float16 ('<f2')" }));
+    const header = withPartFile(path, field, (file) =>
+      npyHeader(file, {
+        descrs: Object.keys(NPY_PIXEL_TYPES),
+        expected: "images: expected uint8 ('|u1', scaled by 1/255), float32 ('<f4') or float16 ('<f2')",
+      }),
+    );
     const dtype = NPY_PIXEL_TYPES[header.descr];
     if (header.shape.length !== 3 && header.shape.length !== 4) {
-      throw new InputError(`${path}: images need shape (count, height, width) or (count, ${layout === 'nhwc' ? 'height, width, channels' : 'channels, height, width'}), got (${header.shape.join(', ')})`);
+      throw new InputError(
+        `${path}: images need shape (count, height, width) or (count, ${layout === 'nhwc' ? 'height, width, channels' : 'channels, height, width'}), got (${header.shape.join(', ')})`,
+      );
     }
     const sampleShape = sampleShapeOf(header.shape.slice(1), layout, path);
     if (encoding === null) encoding = { dtype, layout, sampleShape };
     else if (encoding.dtype !== dtype || encoding.sampleShape.join() !== sampleShape.join()) {
-      throw new InputError(`${path}: holds ${header.descr} samples of ${sampleShape.join('×')}, but ${part.images[0]} holds ${encoding.dtype} samples of ${encoding.sampleShape.join('×')}; all shards must match`);
+      throw new InputError(
+        `${path}: holds ${header.descr} samples of ${sampleShape.join('×')}, but ${part.images[0]} holds ${encoding.dtype} samples of ${encoding.sampleShape.join('×')}; all shards must match`,
+      );
     }
     return { path, dataOffset: header.dataStart, count: header.shape[0] };
   });
@@ -240,7 +283,10 @@ const LABEL_READERS: Readonly<Record<string, (view: DataView, offset: number) =>
 
 function npyLabels(path: string, field: string): Int32Array {
   return withPartFile(path, field, (file) => {
-    const header = npyHeader(file, { descrs: Object.keys(LABEL_READERS), expected: 'labels: expected integers (uint8, int16, int32 or int64)' });
+    const header = npyHeader(file, {
+      descrs: Object.keys(LABEL_READERS),
+      expected: 'labels: expected integers (uint8, int16, int32 or int64)',
+    });
     const reader = LABEL_READERS[header.descr]!;
     if (header.shape.length !== 1) throw new InputError(`${path}: labels need shape (count,), got (${header.shape.join(', ')})`);
     // The header matched the file's size, so this reads exactly the labels it promises.
@@ -251,7 +297,9 @@ function npyLabels(path: string, field: string): Int32Array {
       const label = reader(view, i * header.itemBytes);
       // Checked before it is narrowed to int32, so the message shows the value in the file.
       if (label < -2147483648 || label > 2147483647) {
-        throw new InputError(`${path}: label at index ${i} is ${label}, outside any class range; labels are class indices 0, 1, … classes − 1`);
+        throw new InputError(
+          `${path}: label at index ${i} is ${label}, outside any class range; labels are class indices 0, 1, … classes − 1`,
+        );
       }
       labels[i] = Number(label);
     }

@@ -32,7 +32,10 @@ const imagePixels = [0, 1, 2, 10, 11, 12, 100, 101, 102, 110, 111, 112];
 const imagesFile = idxBytes(0x08, [2, 2, 3], imagePixels);
 
 describe('readIdxFile round trip', () => {
-  for (const [label, bytes] of [['plain', imagesFile], ['gzipped', gzipSync(imagesFile)]] as const) {
+  for (const [label, bytes] of [
+    ['plain', imagesFile],
+    ['gzipped', gzipSync(imagesFile)],
+  ] as const) {
     it(`reads ${label} uint8 images`, () => {
       const path = writeTemp(`images-${label}`, bytes);
       const idx = readIdxFile(path, IDX_IMAGES_MAGIC);
@@ -125,14 +128,29 @@ describe('gzipped IDX sized by its header', () => {
     // Its trailer claims the whole gigabyte, so only the header bounds the output.
     const path = writeTemp('bomb-images.gz', gzipBomb(idxBytes(0x08, [100, 28, 28], new Uint8Array(100 * 784)), 1024, 1024 ** 3));
     const peakKiB = process.resourceUsage().maxRSS;
-    assertInputError(() => readIdxFile(path, IDX_IMAGES_MAGIC), path, 'decompresses to more than the 78416 bytes its IDX header promises (100×28×28 uint8)');
+    assertInputError(
+      () => readIdxFile(path, IDX_IMAGES_MAGIC),
+      path,
+      'decompresses to more than the 78416 bytes its IDX header promises (100×28×28 uint8)',
+    );
     const grewMiB = (process.resourceUsage().maxRSS - peakKiB) / 1024;
     assert.ok(grewMiB < 64, `peak resident memory grew by ${grewMiB.toFixed(0)} MiB`);
   });
 
   it('reads a header kept behind a long gzip file name, and a file exactly as large as its header says', () => {
-    const data = idxBytes(0x08, [3, 2, 2], Array.from({ length: 12 }, (_, i) => i));
-    const named = Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 3]), Buffer.from(`${'x'.repeat(5000)}\0`), gzipSync(data).subarray(10)]);
-    assert.deepEqual(Array.from(readIdxFile(writeTemp('named.gz', named), IDX_IMAGES_MAGIC).values), Array.from({ length: 12 }, (_, i) => i));
+    const data = idxBytes(
+      0x08,
+      [3, 2, 2],
+      Array.from({ length: 12 }, (_, i) => i),
+    );
+    const named = Buffer.concat([
+      Buffer.from([0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 3]),
+      Buffer.from(`${'x'.repeat(5000)}\0`),
+      gzipSync(data).subarray(10),
+    ]);
+    assert.deepEqual(
+      Array.from(readIdxFile(writeTemp('named.gz', named), IDX_IMAGES_MAGIC).values),
+      Array.from({ length: 12 }, (_, i) => i),
+    );
   });
 });

@@ -5,7 +5,9 @@ export function idxBytes(typeCode: number, dims: number[], data: ArrayLike<numbe
   const header = Buffer.alloc(4 + 4 * dims.length);
   header[2] = typeCode;
   header[3] = dims.length;
-  dims.forEach((size, axis) => header.writeUInt32BE(size, 4 + 4 * axis));
+  dims.forEach((size, axis) => {
+    header.writeUInt32BE(size, 4 + 4 * axis);
+  });
   return Buffer.concat([header, Buffer.from(Uint8Array.from(data))]);
 }
 
@@ -21,5 +23,11 @@ export function gzipBomb(prefix: Uint8Array, zeroMiB: number, trailerSize: numbe
   const header = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(trailerSize >>> 0, 4);
-  return Buffer.concat([header, deflateRawSync(prefix, flushed), ...Array.from({ length: zeroMiB }, () => zeros), deflateRawSync(new Uint8Array(0)), trailer]);
+  return Buffer.concat([
+    header,
+    deflateRawSync(prefix, flushed),
+    ...Array.from({ length: zeroMiB }, () => zeros),
+    deflateRawSync(new Uint8Array(0)),
+    trailer,
+  ]);
 }

@@ -88,7 +88,8 @@ const HEADER_PROBE_BYTES = 256;
  */
 export function maybeGunzip(bytes: Buffer, path: string, expectedMagic?: number): Uint8Array {
   if (!isGzip(bytes)) return bytes;
-  const corrupt = (reason: string) => new InputError(`${path} starts like a gzip file but ${reason}; the download is probably truncated or corrupt`);
+  const corrupt = (reason: string) =>
+    new InputError(`${path} starts like a gzip file but ${reason}; the download is probably truncated or corrupt`);
   if (bytes.length < GZIP_MIN_BYTES) throw corrupt(`has only ${bytes.length} bytes, fewer than a gzip header and trailer`);
   const inflate = (input: Buffer, options: { maxOutputLength: number; finishFlush?: number }) => {
     try {
@@ -102,7 +103,10 @@ export function maybeGunzip(bytes: Buffer, path: string, expectedMagic?: number)
   for (let probe = HEADER_PROBE_BYTES; ; probe *= 2) {
     const end = Math.min(probe, bytes.length);
     // A sync flush takes a prefix without "unexpected end of file"; the ratio bounds its output.
-    const head = inflate(bytes.subarray(0, end), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: DEFLATE_MAX_RATIO * end + 1024 });
+    const head = inflate(bytes.subarray(0, end), {
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+      maxOutputLength: DEFLATE_MAX_RATIO * end + 1024,
+    });
     if (head === null) throw corrupt(`inflates its first ${end} bytes past deflate's limit`);
     if (end === bytes.length || (head.length >= 4 && head.length >= 4 + 4 * head[3])) {
       header = parseIdxDims(head, path, expectedMagic);
@@ -112,10 +116,15 @@ export function maybeGunzip(bytes: Buffer, path: string, expectedMagic?: number)
   const promised = BigInt(header.headerBytes) + header.claimedBytes;
   const what = `${header.dims.join('×')} ${header.dataType}`;
   if (promised > BigInt(MAX_GUNZIPPED_BYTES)) {
-    throw new InputError(`${path}: its IDX header promises ${promised} bytes (${what}), more than the ${MAX_GUNZIPPED_BYTES} kdkit decompresses; decompress it (gunzip -k) and use the result`);
+    throw new InputError(
+      `${path}: its IDX header promises ${promised} bytes (${what}), more than the ${MAX_GUNZIPPED_BYTES} kdkit decompresses; decompress it (gunzip -k) and use the result`,
+    );
   }
   const whole = inflate(bytes, { maxOutputLength: Math.max(1, Number(promised)) });
-  if (whole === null) throw new InputError(`${path}: decompresses to more than the ${promised} bytes its IDX header promises (${what}); the file is corrupt or not what its header says`);
+  if (whole === null)
+    throw new InputError(
+      `${path}: decompresses to more than the ${promised} bytes its IDX header promises (${what}); the file is corrupt or not what its header says`,
+    );
   return whole;
 }
 
@@ -140,7 +149,7 @@ export function parseIdxHeader(bytes: Uint8Array, fileBytes: number, source: str
   if (claimedBytes !== BigInt(dataBytes)) {
     throw new InputError(
       `${source}: wrong length, the header (${header.dims.join('×')} ${header.dataType}) says ${claimedBytes} bytes of data, ` +
-      `the file has ${dataBytes} bytes after the ${header.headerBytes}-byte header`,
+        `the file has ${dataBytes} bytes after the ${header.headerBytes}-byte header`,
     );
   }
   return header;
@@ -168,13 +177,17 @@ function parseIdxDims(bytes: Uint8Array, source: string, expectedMagic?: number)
   const typeInfo = TYPES_BY_CODE.get(typeCode);
   if (typeInfo === undefined) {
     const known = [...TYPES_BY_CODE].map(([code, info]) => `0x${code.toString(16).padStart(2, '0')} ${info.dataType}`);
-    throw new InputError(`${source}: unsupported IDX type byte 0x${typeCode.toString(16).padStart(2, '0')}, expected one of ${known.join(', ')}`);
+    throw new InputError(
+      `${source}: unsupported IDX type byte 0x${typeCode.toString(16).padStart(2, '0')}, expected one of ${known.join(', ')}`,
+    );
   }
   const rank = bytes[3];
   if (rank === 0) throw new InputError(`${source}: IDX header declares 0 dimensions, expected at least 1`);
   const headerBytes = 4 + 4 * rank;
   if (bytes.length < headerBytes) {
-    throw new InputError(`${source}: truncated IDX header, ${rank} dimensions need ${headerBytes} header bytes but the file has ${bytes.length}`);
+    throw new InputError(
+      `${source}: truncated IDX header, ${rank} dimensions need ${headerBytes} header bytes but the file has ${bytes.length}`,
+    );
   }
   const dims: number[] = [];
   for (let axis = 0; axis < rank; axis++) dims.push(view.getUint32(4 + 4 * axis, false));
@@ -192,7 +205,11 @@ function parseIdxDims(bytes: Uint8Array, source: string, expectedMagic?: number)
 export function parseIdx(bytes: Uint8Array, source: string, expectedMagic?: number): IdxArray {
   const header = parseIdxHeader(bytes, bytes.length, source, expectedMagic);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { dataType: header.dataType, dims: header.dims, values: decodeValues(view, header.headerBytes, bytes.length - header.headerBytes, header) };
+  return {
+    dataType: header.dataType,
+    dims: header.dims,
+    values: decodeValues(view, header.headerBytes, bytes.length - header.headerBytes, header),
+  };
 }
 
 function decodeValues(view: DataView, offset: number, byteLength: number, typeInfo: TypeInfo): IdxValues {

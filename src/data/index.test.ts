@@ -10,8 +10,7 @@ describe('loadDataset', () => {
     assert.equal(splits.validation.labels.length, 144);
     assert.equal(splits.train.labels.length, 1438 - 144);
     assert.equal(splits.test.labels.length, 359);
-    assert.deepEqual([splits.train.name, splits.validation.name, splits.test.name],
-      ['digits/train', 'digits/validation', 'digits/test']);
+    assert.deepEqual([splits.train.name, splits.validation.name, splits.test.name], ['digits/train', 'digits/validation', 'digits/test']);
   });
 
   it('digits: the test split does not depend on the seed, validation does', () => {
@@ -38,11 +37,14 @@ describe('loadDataset', () => {
   it('rejects dataset.path for digits and unknown names', () => {
     assert.throws(() => loadDataset({ name: 'digits', path: '/tmp' } as DatasetSpec, 1), InputError);
     for (const name of ['mnist', 'constructor']) {
-      assert.throws(() => loadDataset({ name } as unknown as DatasetSpec, 1), (error: unknown) => {
-        assert.ok(error instanceof InputError);
-        assert.ok(error.message.includes(`'${name}'`) && error.message.includes('digits, fashion-mnist'), error.message);
-        return true;
-      });
+      assert.throws(
+        () => loadDataset({ name } as unknown as DatasetSpec, 1),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError);
+          assert.ok(error.message.includes(`'${name}'`) && error.message.includes('digits, fashion-mnist'), error.message);
+          return true;
+        },
+      );
     }
   });
 });

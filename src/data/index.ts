@@ -8,10 +8,34 @@ import { expandFiles, openPart, partDataset, shouldStream, type FileFormat, type
 import type { TrainTestParts } from './mnist_family.js';
 import { splitValidation } from './split.js';
 
-export type { Dataset, DatasetSplits, FieldArray, ImageField, InputDType, InputField, MemoryDatasetArgs, SampleBatch, SampleSource } from './dataset.js';
+export type {
+  Dataset,
+  DatasetSplits,
+  FieldArray,
+  ImageField,
+  InputDType,
+  InputField,
+  MemoryDatasetArgs,
+  SampleBatch,
+  SampleSource,
+} from './dataset.js';
 export {
-  allPixels, allSamples, describeInputs, fieldSize, forEachBatch, IMAGE_FIELD, imageDataset, imageField, imageInput, imageShape, isImageField,
-  memoryDataset, readRange, sampleBytes, sampleCount, syntheticSamples,
+  allPixels,
+  allSamples,
+  describeInputs,
+  fieldSize,
+  forEachBatch,
+  IMAGE_FIELD,
+  imageDataset,
+  imageField,
+  imageInput,
+  imageShape,
+  isImageField,
+  memoryDataset,
+  readRange,
+  sampleBytes,
+  sampleCount,
+  syntheticSamples,
 } from './dataset.js';
 export { expandFiles, STREAM_AUTO_FRACTION } from './files.js';
 export { FilePixels } from './streamed.js';
@@ -67,10 +91,16 @@ function loadParts(spec: DatasetSpec): TrainTestParts {
       const directory = spec.path ?? DEFAULT_FASHION_MNIST_DIR;
       if (spec.stream !== true) return loadFashionMnist(directory);
       const files = locateFashionMnist(directory);
-      return fileParts('fashion-mnist', 'idx', {
-        train: { images: files.trainImages, labels: files.trainLabels },
-        test: { images: files.testImages, labels: files.testLabels },
-      }, FASHION_MNIST_CLASS_NAMES, true);
+      return fileParts(
+        'fashion-mnist',
+        'idx',
+        {
+          train: { images: files.trainImages, labels: files.trainLabels },
+          test: { images: files.testImages, labels: files.testLabels },
+        },
+        FASHION_MNIST_CLASS_NAMES,
+        true,
+      );
     }
     case 'idx':
     case 'npy':
@@ -89,18 +119,21 @@ function fileParts(
   stream: StreamChoice,
   layout?: 'nhwc' | 'nchw',
 ): TrainTestParts {
-  const open = (part: 'train' | 'test') => openPart({
-    name: `${name}/${part}`,
-    format,
-    images: expandFiles(parts[part].images, `dataset.${part}.images`),
-    labels: expandFiles(parts[part].labels, `dataset.${part}.labels`),
-    field: `dataset.${part}`,
-    layout,
-  });
+  const open = (part: 'train' | 'test') =>
+    openPart({
+      name: `${name}/${part}`,
+      format,
+      images: expandFiles(parts[part].images, `dataset.${part}.images`),
+      labels: expandFiles(parts[part].labels, `dataset.${part}.labels`),
+      field: `dataset.${part}`,
+      layout,
+    });
   const train = open('train');
   const test = open('test');
   if (train.encoding.sampleShape.join() !== test.encoding.sampleShape.join()) {
-    throw new InputError(`dataset.test: samples are ${test.encoding.sampleShape.join('×')}, train samples are ${train.encoding.sampleShape.join('×')}; they must match`);
+    throw new InputError(
+      `dataset.test: samples are ${test.encoding.sampleShape.join('×')}, train samples are ${train.encoding.sampleShape.join('×')}; they must match`,
+    );
   }
   const classNames = classNamesOf(classes, [train.labels, test.labels]);
   const streaming = shouldStream(stream, [train, test], 'dataset.stream');
@@ -113,10 +146,13 @@ const MAX_INFERRED_CLASSES = 100_000;
 /** Names given, or "0" … "n−1" for a count or for the largest label + 1. */
 function classNamesOf(classes: number | readonly string[] | undefined, labels: Int32Array[]): readonly string[] {
   if (Array.isArray(classes)) return classes;
-  const count = typeof classes === 'number' ? classes : Math.max(2, ...labels.map((each) => each.reduce((max, label) => Math.max(max, label + 1), 0)));
+  const count =
+    typeof classes === 'number' ? classes : Math.max(2, ...labels.map((each) => each.reduce((max, label) => Math.max(max, label + 1), 0)));
   // A stray label (1e9) would otherwise make a billion class names before any range check.
   if (classes === undefined && count > MAX_INFERRED_CLASSES) {
-    throw new InputError(`dataset.classes: not given, and the largest label is ${count - 1}, which would make ${count} classes (kdkit infers at most ${MAX_INFERRED_CLASSES}); set dataset.classes, or check the label files`);
+    throw new InputError(
+      `dataset.classes: not given, and the largest label is ${count - 1}, which would make ${count} classes (kdkit infers at most ${MAX_INFERRED_CLASSES}); set dataset.classes, or check the label files`,
+    );
   }
   return Array.from({ length: count }, (_, i) => String(i));
 }

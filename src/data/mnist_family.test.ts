@@ -70,20 +70,23 @@ describe('loadMnistFamily', () => {
 
   it('label out of range names the file, the index and the value', () => {
     const directory = writeSet({ trainLabels: idxBytes(0x08, [3], [2, 3, 7]) });
-    assertInputError(() => loadMnistFamily(args(directory)),
-      join(directory, 'train-labels-idx1-ubyte'), 'index 1 is 3', '[0, 3)');
+    assertInputError(() => loadMnistFamily(args(directory)), join(directory, 'train-labels-idx1-ubyte'), 'index 1 is 3', '[0, 3)');
   });
 
   it('image count ≠ label count names both files', () => {
     const directory = writeSet({ testLabels: idxBytes(0x08, [2], [0, 1]) });
-    assertInputError(() => loadMnistFamily(args(directory)),
-      join(directory, 't10k-images-idx3-ubyte.gz'), join(directory, 't10k-labels-idx1-ubyte.gz'), '1 images', '2 labels');
+    assertInputError(
+      () => loadMnistFamily(args(directory)),
+      join(directory, 't10k-images-idx3-ubyte.gz'),
+      join(directory, 't10k-labels-idx1-ubyte.gz'),
+      '1 images',
+      '2 labels',
+    );
   });
 
   it('images and labels swapped gives a wrong-magic error naming the file', () => {
     const directory = writeSet({ trainImages: good.trainLabels });
-    assertInputError(() => loadMnistFamily(args(directory)),
-      join(directory, 'train-images-idx3-ubyte'), '0x00000801', '0x00000803');
+    assertInputError(() => loadMnistFamily(args(directory)), join(directory, 'train-images-idx3-ubyte'), '0x00000801', '0x00000803');
   });
 
   it('missing directory says which path and how to get it', () => {
@@ -122,7 +125,10 @@ describe('loadFashionMnist', () => {
     assert.equal(train.numClasses, 10);
     assert.deepEqual(train.classNames, FASHION_MNIST_CLASS_NAMES);
     // Published by Zalando: every class has 6000 train and 1000 test images.
-    for (const [part, perClass] of [[train, 6000], [test, 1000]] as const) {
+    for (const [part, perClass] of [
+      [train, 6000],
+      [test, 1000],
+    ] as const) {
       const counts = new Array<number>(10).fill(0);
       for (const label of part.labels) counts[label]++;
       assert.deepEqual(counts, new Array<number>(10).fill(perClass));

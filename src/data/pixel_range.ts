@@ -13,7 +13,9 @@ export function checkPixelRange(pixels: Float32Array, path: string, sample: numb
   for (let k = 0; k < pixels.length; k++) {
     // Written so that NaN fails it too.
     if (!(Math.abs(pixels[k]) <= MAX_PIXEL_MAGNITUDE)) {
-      throw new InputError(`${path}: sample ${sample} holds ${pixels[k]}; kdkit expects pixels scaled to about [0, 1] or standardized, finite and within ±${MAX_PIXEL_MAGNITUDE}`);
+      throw new InputError(
+        `${path}: sample ${sample} holds ${pixels[k]}; kdkit expects pixels scaled to about [0, 1] or standardized, finite and within ±${MAX_PIXEL_MAGNITUDE}`,
+      );
     }
   }
 }

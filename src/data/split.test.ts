@@ -47,11 +47,24 @@ describe('splitValidation', () => {
     assert.equal(train.labels.length, 7);
     const trainIds = ids(train);
     const validationIds = ids(validation);
-    assert.deepEqual([...trainIds, ...validationIds].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    assert.deepEqual(trainIds, [...trainIds].sort((a, b) => a - b));
-    assert.deepEqual(validationIds, [...validationIds].sort((a, b) => a - b));
+    assert.deepEqual(
+      [...trainIds, ...validationIds].sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    assert.deepEqual(
+      trainIds,
+      [...trainIds].sort((a, b) => a - b),
+    );
+    assert.deepEqual(
+      validationIds,
+      [...validationIds].sort((a, b) => a - b),
+    );
     // Labels travel with their pixels.
-    for (const part of [train, validation]) ids(part).forEach((id, i) => assert.equal(part.labels[i], id % 3));
+    for (const part of [train, validation]) {
+      ids(part).forEach((id, i) => {
+        assert.equal(part.labels[i], id % 3);
+      });
+    }
   });
 
   it('is deterministic per seed and differs across seeds', () => {
@@ -68,12 +81,15 @@ describe('splitValidation', () => {
 
   for (const bad of [10, 11, -1, 2.5, Number.NaN]) {
     it(`rejects validationCount ${bad} with an InputError naming dataset.validation`, () => {
-      assert.throws(() => splitValidation(toyDataset(), bad, 1), (error: unknown) => {
-        assert.ok(error instanceof InputError);
-        assert.ok(error.message.includes('dataset.validation'), error.message);
-        assert.ok(error.message.includes('[0, 10)'), error.message);
-        return true;
-      });
+      assert.throws(
+        () => splitValidation(toyDataset(), bad, 1),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError);
+          assert.ok(error.message.includes('dataset.validation'), error.message);
+          assert.ok(error.message.includes('[0, 10)'), error.message);
+          return true;
+        },
+      );
     });
   }
 });
@@ -88,7 +104,10 @@ function textDataset(): Dataset {
   const mask = Int32Array.from({ length: count * 3 }, (_, k) => (k % 3 <= Math.floor(k / 3) % 3 ? 1 : 0));
   return memoryDataset({
     name: 'text/train',
-    inputs: [{ name: 'input_ids', dtype: 'int32', shape: [3] }, { name: 'attention_mask', dtype: 'int32', shape: [3] }],
+    inputs: [
+      { name: 'input_ids', dtype: 'int32', shape: [3] },
+      { name: 'attention_mask', dtype: 'int32', shape: [3] },
+    ],
     values: { input_ids: ids, attention_mask: mask },
     labels: Int32Array.from({ length: count }, (_, i) => i % 2),
     numClasses: 2,
@@ -108,7 +127,7 @@ describe('a dataset of two int32 fields', () => {
     assert.deepEqual(part.inputs, textDataset().inputs);
   });
 
-  it('splitValidation splits the samples, not the fields: each part\'s ids, masks and labels stay aligned', () => {
+  it("splitValidation splits the samples, not the fields: each part's ids, masks and labels stay aligned", () => {
     const { train, validation } = splitValidation(textDataset(), 2, 42);
     const seen: number[] = [];
     for (const part of [train, validation]) {
@@ -117,20 +136,32 @@ describe('a dataset of two int32 fields', () => {
         const id = samples.input_ids[3 * i] / 10;
         seen.push(id);
         assert.deepEqual(Array.from(samples.input_ids.subarray(3 * i, 3 * i + 3)), [10 * id, 10 * id + 1, 10 * id + 2]);
-        assert.deepEqual(Array.from(samples.attention_mask.subarray(3 * i, 3 * i + 3)), [0, 1, 2].map((k) => (k <= id % 3 ? 1 : 0)));
+        assert.deepEqual(
+          Array.from(samples.attention_mask.subarray(3 * i, 3 * i + 3)),
+          [0, 1, 2].map((k) => (k <= id % 3 ? 1 : 0)),
+        );
         assert.equal(label, id % 2);
       });
     }
     assert.equal(validation.labels.length, 2);
-    assert.deepEqual(seen.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      seen.sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5],
+    );
   });
 
   it('memoryDataset refuses values that do not match the declared fields', () => {
     const inputs = [{ name: 'input_ids', dtype: 'int32', shape: [3] }] as const;
     const base = { name: 'bad', inputs, labels: new Int32Array(2), numClasses: 2, classNames: ['a', 'b'] };
-    assert.throws(() => memoryDataset({ ...base, values: { input_ids: new Float32Array(6) } }), /field 'input_ids' is int32, its values are a Float32Array/);
+    assert.throws(
+      () => memoryDataset({ ...base, values: { input_ids: new Float32Array(6) } }),
+      /field 'input_ids' is int32, its values are a Float32Array/,
+    );
     assert.throws(() => memoryDataset({ ...base, values: {} }), /no values for field 'input_ids'/);
     assert.throws(() => memoryDataset({ ...base, values: { input_ids: new Int32Array(5) } }), RangeError);
-    assert.throws(() => allPixels(memoryDataset({ ...base, values: { input_ids: new Int32Array(6) } })), /bad: this step needs images .*input_ids int32 \[3\]/);
+    assert.throws(
+      () => allPixels(memoryDataset({ ...base, values: { input_ids: new Int32Array(6) } })),
+      /bad: this step needs images .*input_ids int32 \[3\]/,
+    );
   });
 });

@@ -46,11 +46,7 @@ function renamePart(name: string, part: string): string {
  * Carves a seeded random validation set out of a training set. Both parts keep the original
  * sample order (the trainer shuffles per epoch), so only the seed decides who goes where.
  */
-export function splitValidation(
-  train: Dataset,
-  validationCount: number,
-  seed: number,
-): { train: Dataset; validation: Dataset } {
+export function splitValidation(train: Dataset, validationCount: number, seed: number): { train: Dataset; validation: Dataset } {
   const count = sampleCount(train);
   if (!Number.isInteger(validationCount) || validationCount < 0 || validationCount >= count) {
     throw new InputError(

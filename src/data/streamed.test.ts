@@ -20,7 +20,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 function npyBytes(descr: string, shape: number[], data: Uint8Array): Buffer {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
-  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  header += `${' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64)}\n`;
   const preamble = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 0, 0]);
   preamble.writeUInt16LE(header.length, 8);
   return Buffer.concat([preamble, Buffer.from(header, 'latin1'), data]);
@@ -37,7 +37,10 @@ function assertInputError(run: () => unknown, ...fragments: (string | RegExp)[])
   assert.throws(run, (error: unknown) => {
     assert.ok(error instanceof InputError, `expected InputError, got ${String(error)}`);
     for (const fragment of fragments) {
-      assert.ok(typeof fragment === 'string' ? error.message.includes(fragment) : fragment.test(error.message), `missing ${String(fragment)}: ${error.message}`);
+      assert.ok(
+        typeof fragment === 'string' ? error.message.includes(fragment) : fragment.test(error.message),
+        `missing ${String(fragment)}: ${error.message}`,
+      );
     }
     return true;
   });
@@ -56,7 +59,11 @@ const pixelsOf = (i: number) => [i, 2 * i, 3 * i, 255 - i];
 const rawImages = Uint8Array.from({ length: COUNT * 4 }, (_, k) => pixelsOf(Math.floor(k / 4))[k % 4]);
 const rawLabels = Uint8Array.from({ length: COUNT }, (_, i) => i % 3);
 /** Shards of 10, 3 and 10 samples, named so that natural order differs from text order. */
-const SHARDS: [string, number, number][] = [['part-2', 0, 10], ['part-10', 10, 13], ['part-11', 13, 23]];
+const SHARDS: [string, number, number][] = [
+  ['part-2', 0, 10],
+  ['part-10', 10, 13],
+  ['part-11', 13, 23],
+];
 for (const [name, from, to] of SHARDS) {
   write(`shards/${name}-images.npy`, npyBytes('|u1', [to - from, 2, 2], rawImages.subarray(from * 4, to * 4)));
   write(`shards/${name}-labels.npy`, npyBytes('|u1', [to - from], rawLabels.subarray(from, to)));
@@ -84,7 +91,10 @@ describe('datasets streamed from disk', () => {
     const whole = loadDataset({ ...npySpec(true), validation: 0 }, 7).train;
     assert.deepEqual(Array.from(whole.labels), Array.from(rawLabels), 'shards concatenated in natural order (2, 10, 11)');
     const indices = [22, 0, 9, 10, 12, 13, 9, 21, 5, 5];
-    assert.deepEqual(read(whole, indices), indices.flatMap((i) => pixelsOf(i).map((value) => Math.fround(value / 255))));
+    assert.deepEqual(
+      read(whole, indices),
+      indices.flatMap((i) => pixelsOf(i).map((value) => Math.fround(value / 255))),
+    );
     // int64 labels, as numpy saves by default.
     assert.deepEqual(Array.from(test.labels), [2, 0]);
     assert.deepEqual(read(test, [1, 0]), [1, 0, 0, 1, 0, 1, 0.2, 0.4].map(Math.fround));
@@ -126,8 +136,13 @@ describe('datasets streamed from disk', () => {
     const f16 = Uint16Array.of(0x3c00, 0x3800, 0x3400, 0x0000, 0xbc00, 0x4000, 0x3c00, 0x3555); // 1, .5, .25, 0, −1, 2, 1, ≈1/3
     const labels = npyBytes('<i4', [2], new Uint8Array(Int32Array.of(0, 1).buffer));
     const spec = (images: string, layout: 'nhwc' | 'nchw'): DatasetSpec => ({
-      name: 'npy', layout, classes: 2, validation: 0, stream: true,
-      train: { images, labels: write('f/labels.npy', labels) }, test: { images, labels: join(root, 'f/labels.npy') },
+      name: 'npy',
+      layout,
+      classes: 2,
+      validation: 0,
+      stream: true,
+      train: { images, labels: write('f/labels.npy', labels) },
+      test: { images, labels: join(root, 'f/labels.npy') },
     });
     const f32 = loadDataset(spec(write('f/f32.npy', npyBytes('<f4', [2, 2, 1, 2], new Uint8Array(nchw.buffer))), 'nchw'), 1).train;
     assert.deepEqual(imageShape(f32), [1, 2, 2]);
@@ -140,16 +155,23 @@ describe('datasets streamed from disk', () => {
   it('reads files numpy itself wrote: uint8 NCHW images and int64 labels', () => {
     const directory = join(root, 'numpy');
     mkdirSync(directory, { recursive: true });
-    execFileSync('/usr/bin/python3', ['-c', [
-      'import numpy as np',
-      `d = ${JSON.stringify(directory)}`,
-      'x = np.arange(3 * 3 * 2 * 2, dtype=np.uint8).reshape(3, 3, 2, 2) * 7',
-      "np.save(d + '/x.npy', x)",
-      "np.save(d + '/y.npy', np.array([0, 2, 1]))",
-      "np.save(d + '/nhwc.npy', (x.transpose(0, 2, 3, 1) / np.float32(255)).astype(np.float32))",
-    ].join('\n')]);
+    execFileSync('/usr/bin/python3', [
+      '-c',
+      [
+        'import numpy as np',
+        `d = ${JSON.stringify(directory)}`,
+        'x = np.arange(3 * 3 * 2 * 2, dtype=np.uint8).reshape(3, 3, 2, 2) * 7',
+        "np.save(d + '/x.npy', x)",
+        "np.save(d + '/y.npy', np.array([0, 2, 1]))",
+        "np.save(d + '/nhwc.npy', (x.transpose(0, 2, 3, 1) / np.float32(255)).astype(np.float32))",
+      ].join('\n'),
+    ]);
     const spec: DatasetSpec = {
-      name: 'npy', layout: 'nchw', classes: 3, validation: 0, stream: true,
+      name: 'npy',
+      layout: 'nchw',
+      classes: 3,
+      validation: 0,
+      stream: true,
       train: { images: join(directory, 'x.npy'), labels: join(directory, 'y.npy') },
       test: { images: join(directory, 'x.npy'), labels: join(directory, 'y.npy') },
     };
@@ -165,7 +187,11 @@ describe('datasets streamed from disk', () => {
   it('a batch prefetched on the reader thread equals one read here; a different read discards it', () => {
     const data = loadDataset({ ...npySpec(true), validation: 0 }, 1).train;
     const expected = (indices: number[]) => indices.flatMap((i) => pixelsOf(i).map((value) => Math.fround(value / 255)));
-    for (const batch of [[3, 17, 9, 10], [22, 0], [5, 6, 7, 8, 9, 10, 11]]) {
+    for (const batch of [
+      [3, 17, 9, 10],
+      [22, 0],
+      [5, 6, 7, 8, 9, 10, 11],
+    ]) {
       data.samples.prefetch!(batch);
       assert.deepEqual(read(data, batch), expected(batch));
     }
@@ -194,49 +220,109 @@ describe('bad dataset files are exit-2 errors naming the field or file', () => {
   });
 
   it('a pattern matching nothing, a missing file, a count mismatch, a stray label, mixed shards', () => {
-    assertInputError(() => loadDataset(npySpec(true, { train: { images: join(root, 'shards/nope-*.npy'), labels: join(root, 'shards/part-*-labels.npy') } }), 1),
-      'dataset.train.images', 'matches no file');
-    assertInputError(() => loadDataset(npySpec(true, { test: { images: join(root, 'shards/missing.npy'), labels: join(root, 'shards/test-labels.npy') } }), 1),
-      'dataset.test.images', 'missing.npy', 'no such file');
-    assertInputError(() => loadDataset(npySpec(true, { test: { images: join(root, 'shards/test-images.npy'), labels: join(root, 'shards/part-2-labels.npy') } }), 1),
-      'dataset.test', '2 images', '10 labels');
-    assertInputError(() => loadDataset(npySpec(true, { classes: 2 }), 1), 'part-2-labels.npy: label at index 2', 'label 2 is outside [0, 2)');
+    assertInputError(
+      () =>
+        loadDataset(
+          npySpec(true, { train: { images: join(root, 'shards/nope-*.npy'), labels: join(root, 'shards/part-*-labels.npy') } }),
+          1,
+        ),
+      'dataset.train.images',
+      'matches no file',
+    );
+    assertInputError(
+      () =>
+        loadDataset(npySpec(true, { test: { images: join(root, 'shards/missing.npy'), labels: join(root, 'shards/test-labels.npy') } }), 1),
+      'dataset.test.images',
+      'missing.npy',
+      'no such file',
+    );
+    assertInputError(
+      () =>
+        loadDataset(
+          npySpec(true, { test: { images: join(root, 'shards/test-images.npy'), labels: join(root, 'shards/part-2-labels.npy') } }),
+          1,
+        ),
+      'dataset.test',
+      '2 images',
+      '10 labels',
+    );
+    assertInputError(
+      () => loadDataset(npySpec(true, { classes: 2 }), 1),
+      'part-2-labels.npy: label at index 2',
+      'label 2 is outside [0, 2)',
+    );
     write('mixed/a.npy', npyBytes('|u1', [1, 2, 2], Uint8Array.of(1, 2, 3, 4)));
     write('mixed/b.npy', npyBytes('|u1', [1, 2, 3], Uint8Array.of(1, 2, 3, 4, 5, 6)));
     write('mixed/y.npy', npyBytes('|u1', [2], Uint8Array.of(0, 1)));
     const mixed = { images: [join(root, 'mixed/a.npy'), join(root, 'mixed/b.npy')], labels: join(root, 'mixed/y.npy') };
     assertInputError(() => loadDataset({ name: 'npy', train: mixed, test: mixed, stream: true }, 1), 'b.npy', 'all shards must match');
     write('mixed/labels-f.npy', npyBytes('<f4', [1], new Uint8Array(4)));
-    assertInputError(() => loadDataset({ name: 'npy', train: { images: join(root, 'mixed/a.npy'), labels: join(root, 'mixed/labels-f.npy') }, test: mixed, stream: true }, 1),
-      'labels-f.npy', "'<f4'", 'integers');
+    assertInputError(
+      () =>
+        loadDataset(
+          {
+            name: 'npy',
+            train: { images: join(root, 'mixed/a.npy'), labels: join(root, 'mixed/labels-f.npy') },
+            test: mixed,
+            stream: true,
+          },
+          1,
+        ),
+      'labels-f.npy',
+      "'<f4'",
+      'integers',
+    );
   });
 
   it('labels past int32 name their true value; a stray large label does not make a billion classes', () => {
     const x = write('wide/x.npy', npyBytes('|u1', [2, 1, 1], Uint8Array.of(0, 0)));
     const wide = write('wide/y.npy', npyBytes('<u4', [2], new Uint8Array(Uint32Array.of(1, 2 ** 32 - 1).buffer)));
-    assertInputError(() => loadDataset({ name: 'npy', train: { images: x, labels: wide }, test: { images: x, labels: wide }, validation: 0 }, 1), 'y.npy: label at index 1 is 4294967295');
+    assertInputError(
+      () => loadDataset({ name: 'npy', train: { images: x, labels: wide }, test: { images: x, labels: wide }, validation: 0 }, 1),
+      'y.npy: label at index 1 is 4294967295',
+    );
     const stray = write('wide/z.npy', npyBytes('<i4', [2], new Uint8Array(Int32Array.of(1, 1e9).buffer)));
-    assertInputError(() => loadDataset({ name: 'npy', train: { images: x, labels: stray }, test: { images: x, labels: stray }, validation: 0 }, 1), 'dataset.classes: not given', 'largest label is 1000000000');
+    assertInputError(
+      () => loadDataset({ name: 'npy', train: { images: x, labels: stray }, test: { images: x, labels: stray }, validation: 0 }, 1),
+      'dataset.classes: not given',
+      'largest label is 1000000000',
+    );
   });
 
   it('a header promising more bytes than the file has is refused before any read', () => {
     const path = write('short/x.npy', npyBytes('|u1', [1000000, 28, 28], Uint8Array.of(1, 2, 3)));
     write('short/y.npy', npyBytes('|u1', [1], Uint8Array.of(0)));
     const part = { images: path, labels: join(root, 'short/y.npy') };
-    assertInputError(() => loadDataset({ name: 'npy', train: part, test: part, stream: true }, 1), 'x.npy', 'header promises 784000000 bytes');
+    assertInputError(
+      () => loadDataset({ name: 'npy', train: part, test: part, stream: true }, 1),
+      'x.npy',
+      'header promises 784000000 bytes',
+    );
   });
 
   it('float pixels that are not finite or beyond ±1e4: gzipped IDX, float16 shards read by the reader thread', () => {
     const floats = Buffer.alloc(4 * 4);
-    [0.5, 0.25, -Infinity, 1].forEach((value, i) => floats.writeFloatBE(value, 4 * i));
+    [0.5, 0.25, -Infinity, 1].forEach((value, i) => {
+      floats.writeFloatBE(value, 4 * i);
+    });
     const images = write('range/images.gz', gzipSync(Buffer.concat([idxBytes(0x0d, [2, 1, 2], []), floats])));
     const labels = write('range/labels', idxBytes(0x08, [2], [0, 1]));
-    assertInputError(() => loadDataset({ name: 'idx', train: { images, labels }, test: { images, labels }, validation: 0 }, 1), 'images.gz: sample 1 holds -Infinity', 'scaled to about [0, 1]');
+    assertInputError(
+      () => loadDataset({ name: 'idx', train: { images, labels }, test: { images, labels }, validation: 0 }, 1),
+      'images.gz: sample 1 holds -Infinity',
+      'scaled to about [0, 1]',
+    );
     // float16 0x7c00 is +Infinity; sample 2 of the second shard.
     const half = (bits: number[]) => new Uint8Array(Uint16Array.from(bits).buffer);
-    const shards = [write('range/a.npy', npyBytes('<f2', [1, 1, 2], half([0x3800, 0x3800]))), write('range/b.npy', npyBytes('<f2', [3, 1, 2], half([0, 0, 0, 0, 0x3c00, 0x7c00])))];
+    const shards = [
+      write('range/a.npy', npyBytes('<f2', [1, 1, 2], half([0x3800, 0x3800]))),
+      write('range/b.npy', npyBytes('<f2', [3, 1, 2], half([0, 0, 0, 0, 0x3c00, 0x7c00]))),
+    ];
     const y = write('range/y.npy', npyBytes('|u1', [4], Uint8Array.of(0, 1, 0, 1)));
-    const data = loadDataset({ name: 'npy', train: { images: shards, labels: y }, test: { images: shards, labels: y }, validation: 0, stream: true }, 1);
+    const data = loadDataset(
+      { name: 'npy', train: { images: shards, labels: y }, test: { images: shards, labels: y }, validation: 0, stream: true },
+      1,
+    );
     assert.deepEqual(read(data.train, [0, 1]), [0.5, 0.5, 0, 0]);
     data.train.samples.prefetch!([2, 3]);
     assertInputError(() => read(data.train, [2, 3]), 'b.npy: sample 2 holds Infinity');
@@ -248,10 +334,16 @@ describe('bad dataset files are exit-2 errors naming the field or file', () => {
     const labels = write('cut/y.npy', npyBytes('|u1', [4], Uint8Array.of(0, 1, 0, 1)));
     const data = loadDataset({ name: 'npy', train: { images, labels }, test: { images, labels }, validation: 0, stream: true }, 1);
     truncateSync(images, 128 + 8);
-    assert.throws(() => read(data.train, [3]), (error: unknown) => error instanceof InputError && /x\.npy: ended early, sample 3 of 4/.test(error.message));
+    assert.throws(
+      () => read(data.train, [3]),
+      (error: unknown) => error instanceof InputError && /x\.npy: ended early, sample 3 of 4/.test(error.message),
+    );
     // The same, when the reader thread meets it.
     data.train.samples.prefetch!([2, 3]);
-    assert.throws(() => read(data.train, [2, 3]), (error: unknown) => error instanceof InputError && /x\.npy: ended early, sample 2 of 4/.test(error.message));
+    assert.throws(
+      () => read(data.train, [2, 3]),
+      (error: unknown) => error instanceof InputError && /x\.npy: ended early, sample 2 of 4/.test(error.message),
+    );
     data.train.samples.close?.();
   });
 });

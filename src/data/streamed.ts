@@ -154,7 +154,7 @@ export class FilePixels implements SampleSource {
     keys.sort();
     const order = this.order.subarray(0, n);
     for (let i = 0; i < n; i++) order[i] = keys[i] % POSITIONS;
-    for (let i = 0; i < n;) {
+    for (let i = 0; i < n; ) {
       const first = indices[order[i]];
       if (!(first >= 0 && first < this.count)) throw new RangeError(`sample ${first} is outside [0, ${this.count})`);
       const file = this.fileOf(first);
@@ -168,7 +168,8 @@ export class FilePixels implements SampleSource {
         const at = order[i + k] * this.sampleValues;
         this.decode(view, k * this.sampleBytes, out, at);
         // Float data is checked as it is decoded, so every read (in memory at load, or each batch) is.
-        if (this.encoding.dtype !== 'uint8') checkPixelRange(out.subarray(at, at + this.sampleValues), this.files[file].path, first - this.starts[file] + k);
+        if (this.encoding.dtype !== 'uint8')
+          checkPixelRange(out.subarray(at, at + this.sampleValues), this.files[file].path, first - this.starts[file] + k);
       }
       i = j;
     }
@@ -196,7 +197,9 @@ export class FilePixels implements SampleSource {
       throw new Error(`the reader thread of ${this.files[0].path} did not answer within ${READER_TIMEOUT_MS / 1000} s`);
     }
     if (Atomics.load(pending.state, 0) === READ_FAILED) {
-      const { error } = (receiveMessageOnPort(this.reader!.errors)?.message ?? { error: { name: 'Error', message: 'the reader thread failed' } }) as { error: { name: string; message: string } };
+      const { error } = (receiveMessageOnPort(this.reader!.errors)?.message ?? {
+        error: { name: 'Error', message: 'the reader thread failed' },
+      }) as { error: { name: string; message: string } };
       throw error.name === 'InputError' ? new InputError(error.message) : new Error(error.message);
     }
   }
@@ -233,12 +236,16 @@ export class FilePixels implements SampleSource {
     if (this.scratch.length < length) this.scratch = Buffer.alloc(Math.max(length, 2 * this.scratch.length));
     const { path, dataOffset } = this.files[file];
     // Opened again by path (the header was read at load): check again that it is a regular file.
-    const fd = (this.opened[file] ??= RegularFile.open(path, `cannot read ${path}`)).descriptor;
+    const opened = this.opened[file] ?? RegularFile.open(path, `cannot read ${path}`);
+    this.opened[file] = opened;
+    const fd = opened.descriptor;
     let done = 0;
     while (done < length) {
       const got = readSync(fd, this.scratch, done, length - done, dataOffset + first * this.sampleBytes + done);
       if (got === 0) {
-        throw new InputError(`${path}: ended early, sample ${first + Math.floor(done / this.sampleBytes)} of ${this.files[file].count} is missing (was the file truncated while kdkit ran?)`);
+        throw new InputError(
+          `${path}: ended early, sample ${first + Math.floor(done / this.sampleBytes)} of ${this.files[file].count} is missing (was the file truncated while kdkit ran?)`,
+        );
       }
       done += got;
     }

@@ -28,22 +28,30 @@ const cases: DepthwiseCase[] = [
 /** Both engines: the plain wasm kernels, and ONNX Runtime's. */
 const engines = [{ accelerate: 'none' }, { accelerate: 'ort' }] as const;
 
-for (const c of cases) for (const engine of engines) {
-  const label = `depthwiseConv2d ${c.batch}x${c.height}x${c.width}x${c.channels} x${c.multiplier}, ` +
-    `filter ${c.filter}, strides ${c.strides}, ${c.pad}, accelerate ${engine.accelerate}`;
-  test(`${label}: output and gradients on wasm match cpu`, async () => {
-    await assertWasmMatchesCpu(label, () => {
-      const x = randomTensor([c.batch, c.height, c.width, c.channels], 4) as tf.Tensor4D;
-      const filter = randomTensor([...c.filter, c.channels, c.multiplier], 5) as tf.Tensor4D;
-      const forward = (input: tf.Tensor4D, kernel: tf.Tensor4D) => tf.depthwiseConv2d(input, kernel, c.strides, c.pad);
-      const y = forward(x, filter);
-      const upstream = randomTensor(y.shape, 6);
-      const [dx, dFilter] = tf.grads((input: tf.Tensor, kernel: tf.Tensor) =>
-        tf.sum(tf.mul(forward(input as tf.Tensor4D, kernel as tf.Tensor4D), upstream)))([x, filter]);
-      return [y, dx, dFilter];
-    }, 1e-4, engine);
-  });
-}
+for (const c of cases)
+  for (const engine of engines) {
+    const label =
+      `depthwiseConv2d ${c.batch}x${c.height}x${c.width}x${c.channels} x${c.multiplier}, ` +
+      `filter ${c.filter}, strides ${c.strides}, ${c.pad}, accelerate ${engine.accelerate}`;
+    test(`${label}: output and gradients on wasm match cpu`, async () => {
+      await assertWasmMatchesCpu(
+        label,
+        () => {
+          const x = randomTensor([c.batch, c.height, c.width, c.channels], 4) as tf.Tensor4D;
+          const filter = randomTensor([...c.filter, c.channels, c.multiplier], 5) as tf.Tensor4D;
+          const forward = (input: tf.Tensor4D, kernel: tf.Tensor4D) => tf.depthwiseConv2d(input, kernel, c.strides, c.pad);
+          const y = forward(x, filter);
+          const upstream = randomTensor(y.shape, 6);
+          const [dx, dFilter] = tf.grads((input: tf.Tensor, kernel: tf.Tensor) =>
+            tf.sum(tf.mul(forward(input as tf.Tensor4D, kernel as tf.Tensor4D), upstream)),
+          )([x, filter]);
+          return [y, dx, dFilter];
+        },
+        1e-4,
+        engine,
+      );
+    });
+  }
 
 test('depthwise backprop kernels on plain wasm reject dilations rather than computing wrong answers', async () => {
   await initEngine({ backend: 'wasm', accelerate: 'none' });
@@ -67,9 +75,15 @@ function dilatedFilter(filter: tf.Tensor4D, [dh, dw]: [number, number]): tf.Tens
   const [fh, fw, channels, q] = filter.shape;
   const values = filter.arraySync();
   const expanded = tf.buffer([(fh - 1) * dh + 1, (fw - 1) * dw + 1, channels, q]);
-  values.forEach((row, kh) => row.forEach((column, kw) => column.forEach((taps, c) => taps.forEach((value, j) => {
-    expanded.set(value, kh * dh, kw * dw, c, j);
-  }))));
+  values.forEach((row, kh) => {
+    row.forEach((column, kw) => {
+      column.forEach((taps, c) => {
+        taps.forEach((value, j) => {
+          expanded.set(value, kh * dh, kw * dw, c, j);
+        });
+      });
+    });
+  });
   return expanded.toTensor() as tf.Tensor4D;
 }
 
@@ -96,5 +110,8 @@ test('ONNX Runtime depthwise forward with dilations matches cpu, and its dilated
     assert.deepEqual(output.shape, expected[i].shape, `output ${i}: shape`);
     assertClose(output.values, expected[i].values, 1e-4, `output ${i}`);
   });
-  assert.ok(ortSessionKeys().some((key) => key.startsWith('depthwise input grad 2 ')), 'ONNX Runtime ran the input gradient');
+  assert.ok(
+    ortSessionKeys().some((key) => key.startsWith('depthwise input grad 2 ')),
+    'ONNX Runtime ran the input gradient',
+  );
 });

@@ -12,7 +12,9 @@ const engineModule = fileURLToPath(new URL('./index.js', import.meta.url));
 function withoutOnnxRuntime(script: string) {
   const directory = mkdtempSync(join(tmpdir(), 'kdkit-fallback-'));
   const hook = join(directory, 'hide-onnxruntime.cjs');
-  writeFileSync(hook, `
+  writeFileSync(
+    hook,
+    `
 const Module = require('node:module');
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
@@ -23,7 +25,8 @@ Module._resolveFilename = function (request, ...rest) {
   }
   return resolve.call(this, request, ...rest);
 };
-`);
+`,
+  );
   const scriptFile = join(directory, 'script.mjs');
   writeFileSync(scriptFile, script);
   return spawnSync(process.execPath, ['--require', hook, scriptFile], { encoding: 'utf8' });

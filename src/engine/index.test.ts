@@ -27,7 +27,13 @@ test('initEngine is idempotent and switches backends when asked', async () => {
   assert.deepEqual(await initEngine({ backend: 'wasm' }), first);
   const cpu = await initEngine({ backend: 'cpu' });
   assert.deepEqual(cpu, {
-    backend: 'cpu', simd: false, threads: 1, customKernels: [], accelerator: 'none', acceleratorThreads: 0, acceleratorInterface: null,
+    backend: 'cpu',
+    simd: false,
+    threads: 1,
+    customKernels: [],
+    accelerator: 'none',
+    acceleratorThreads: 0,
+    acceleratorInterface: null,
   });
   assert.equal(tf.getBackend(), 'cpu');
   assert.deepEqual(await initEngine(), first);
@@ -85,9 +91,14 @@ test('runs on one engine setup share it; switching it while they run is an Input
     await released;
     seen.push(engine.backend);
   });
-  const refused = (switchedTo: string) => (error: unknown) => error instanceof InputError &&
-    error.message === `kdkit engine: 2 runs in progress compute on wasm with ONNX Runtime on 2 threads; switching to ${switchedTo} now would change their results. Run them on the same engine, or one after the other.`;
-  await assert.rejects(withEngine({ backend: 'cpu' }, async () => {}), refused('cpu'));
+  const refused = (switchedTo: string) => (error: unknown) =>
+    error instanceof InputError &&
+    error.message ===
+      `kdkit engine: 2 runs in progress compute on wasm with ONNX Runtime on 2 threads; switching to ${switchedTo} now would change their results. Run them on the same engine, or one after the other.`;
+  await assert.rejects(
+    withEngine({ backend: 'cpu' }, async () => {}),
+    refused('cpu'),
+  );
   await assert.rejects(initEngine({ accelerate: 'none' }), refused('wasm'));
   await assert.rejects(initEngine({ acceleratorThreads: 3 }), refused('wasm with ONNX Runtime on 3 threads'));
   assert.equal((await initEngine(setup)).backend, 'wasm');
@@ -99,9 +110,12 @@ test('runs on one engine setup share it; switching it while they run is an Input
 });
 
 test('a run that fails lets go of the engine', async () => {
-  await assert.rejects(withEngine({ backend: 'wasm' }, async () => {
-    throw new Error('the run failed');
-  }), /the run failed/);
+  await assert.rejects(
+    withEngine({ backend: 'wasm' }, async () => {
+      throw new Error('the run failed');
+    }),
+    /the run failed/,
+  );
   assert.equal((await initEngine({ backend: 'cpu' })).backend, 'cpu');
   await initEngine();
 });

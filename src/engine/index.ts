@@ -110,7 +110,7 @@ function refuseSwitch(setup: EngineSetup): void {
   if (backend === setup.backend && accelerate === setup.accelerate && threads === setup.threads) return;
   throw new InputError(
     `kdkit engine: ${held.runs === 1 ? 'a run in progress computes' : `${held.runs} runs in progress compute`} on ${describeSetup(held.setup)}; ` +
-    `switching to ${describeSetup(setup)} now would change their results. Run them on the same engine, or one after the other.`,
+      `switching to ${describeSetup(setup)} now would change their results. Run them on the same engine, or one after the other.`,
   );
 }
 
@@ -150,7 +150,13 @@ async function setUp({ backend, accelerate: choice, threads }: EngineSetup): Pro
   await tfc.ready();
   if (backend === 'cpu') {
     return {
-      backend, simd: false, threads: 1, customKernels: [], accelerator: 'none', acceleratorThreads: 0, acceleratorInterface: null,
+      backend,
+      simd: false,
+      threads: 1,
+      customKernels: [],
+      accelerator: 'none',
+      acceleratorThreads: 0,
+      acceleratorInterface: null,
     };
   }
   return {

@@ -12,21 +12,31 @@ function operandShape(batch: number[], rows: number, columns: number, transposed
   return transposed ? [...batch, columns, rows] : [...batch, rows, columns];
 }
 
-const flagCombinations: Array<[boolean, boolean]> = [[false, false], [false, true], [true, false], [true, true]];
+const flagCombinations: Array<[boolean, boolean]> = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
 const batchShapes: number[][] = [[], [3]];
 
 for (const batch of batchShapes) {
   for (const [transposeA, transposeB] of flagCombinations) {
     const label = `matMul batch [${batch}] transposeA=${transposeA} transposeB=${transposeB}`;
     test(`${label}: output and gradients on wasm match cpu`, async () => {
-      await assertWasmMatchesCpu(label, () => {
-        const a = randomTensor(operandShape(batch, 5, 7, transposeA), 13);
-        const b = randomTensor(operandShape(batch, 7, 6, transposeB), 14);
-        const upstream = randomTensor([...batch, 5, 6], 15);
-        const product = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, transposeA, transposeB);
-        const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(product(x, y), upstream)))([a, b]);
-        return [product(a, b), da, db];
-      }, 1e-4, plainWasm);
+      await assertWasmMatchesCpu(
+        label,
+        () => {
+          const a = randomTensor(operandShape(batch, 5, 7, transposeA), 13);
+          const b = randomTensor(operandShape(batch, 7, 6, transposeB), 14);
+          const upstream = randomTensor([...batch, 5, 6], 15);
+          const product = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, transposeA, transposeB);
+          const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(product(x, y), upstream)))([a, b]);
+          return [product(a, b), da, db];
+        },
+        1e-4,
+        plainWasm,
+      );
     });
   }
 }
@@ -34,17 +44,25 @@ for (const batch of batchShapes) {
 for (const [transposeA, transposeB] of flagCombinations) {
   const label = `fused matMul + bias + relu transposeA=${transposeA} transposeB=${transposeB}`;
   test(`${label}: output and gradients on wasm match cpu`, async () => {
-    await assertWasmMatchesCpu(label, () => {
-      const a = randomTensor(operandShape([], 8, 9, transposeA), 16);
-      const b = randomTensor(operandShape([], 9, 4, transposeB), 17);
-      const bias = randomTensor([4], 18);
-      const upstream = randomTensor([8, 4], 19);
-      const product = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
-        tf.fused.matMul({ a: x, b: y, bias: z, transposeA, transposeB, activation: 'relu' });
-      const [da, db, dBias] = tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
-        tf.sum(tf.mul(product(x, y, z), upstream)))([a, b, bias]);
-      return [product(a, b, bias), da, db, dBias];
-    }, 1e-4, plainWasm);
+    await assertWasmMatchesCpu(
+      label,
+      () => {
+        const a = randomTensor(operandShape([], 8, 9, transposeA), 16);
+        const b = randomTensor(operandShape([], 9, 4, transposeB), 17);
+        const bias = randomTensor([4], 18);
+        const upstream = randomTensor([8, 4], 19);
+        const product = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+          tf.fused.matMul({ a: x, b: y, bias: z, transposeA, transposeB, activation: 'relu' });
+        const [da, db, dBias] = tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => tf.sum(tf.mul(product(x, y, z), upstream)))([
+          a,
+          b,
+          bias,
+        ]);
+        return [product(a, b, bias), da, db, dBias];
+      },
+      1e-4,
+      plainWasm,
+    );
   });
 }
 
@@ -73,13 +91,18 @@ const orientationCases: OrientationCase[] = [
 for (const c of orientationCases) {
   test(`matMul ${c.label}: picks the cheaper orientation and matches cpu`, async () => {
     assert.equal(prefersSwappedProduct(c.aShape, c.bShape, c.transposeA, c.transposeB), c.swapped < c.direct);
-    await assertWasmMatchesCpu(c.label, () => {
-      const a = randomTensor(c.aShape, 30);
-      const b = randomTensor(c.bShape, 31);
-      const product = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, c.transposeA, c.transposeB);
-      const upstream = randomTensor(product(a, b).shape, 32);
-      const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(product(x, y), upstream)))([a, b]);
-      return [product(a, b), da, db];
-    }, 1e-4, plainWasm);
+    await assertWasmMatchesCpu(
+      c.label,
+      () => {
+        const a = randomTensor(c.aShape, 30);
+        const b = randomTensor(c.bShape, 31);
+        const product = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, c.transposeA, c.transposeB);
+        const upstream = randomTensor(product(a, b).shape, 32);
+        const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(product(x, y), upstream)))([a, b]);
+        return [product(a, b), da, db];
+      },
+      1e-4,
+      plainWasm,
+    );
   });
 }

@@ -45,18 +45,26 @@ async function withSimd<T>(on: boolean, body: () => Promise<T>): Promise<T> {
   }
 }
 
-for (const c of cases) for (const { label: engineLabel, simd, engine } of engines) {
-  const label = `maxPool ${c.shape.join('x')}, filter ${c.filter}, stride ${c.stride}, ${c.pad}, ${engineLabel}`;
-  test(`${label}: output and gradient on wasm match cpu, ties included`, async () => {
-    await withSimd(simd, () => assertWasmMatchesCpu(label, () => {
-      // relu makes many windows hold several zeros: the gradient must go to the first maximum.
-      const x = tf.relu(randomTensor(c.shape, 21));
-      const pool = (input: tf.Tensor) => tf.maxPool(input as tf.Tensor4D, c.filter, c.stride, c.pad);
-      const upstream = randomTensor(pool(x).shape, 22);
-      return [pool(x), pool(randomTensor(c.shape, 23)), tf.grad((input: tf.Tensor) => tf.sum(tf.mul(pool(input), upstream)))(x)];
-    }, 1e-4, engine));
-  });
-}
+for (const c of cases)
+  for (const { label: engineLabel, simd, engine } of engines) {
+    const label = `maxPool ${c.shape.join('x')}, filter ${c.filter}, stride ${c.stride}, ${c.pad}, ${engineLabel}`;
+    test(`${label}: output and gradient on wasm match cpu, ties included`, async () => {
+      await withSimd(simd, () =>
+        assertWasmMatchesCpu(
+          label,
+          () => {
+            // relu makes many windows hold several zeros: the gradient must go to the first maximum.
+            const x = tf.relu(randomTensor(c.shape, 21));
+            const pool = (input: tf.Tensor) => tf.maxPool(input as tf.Tensor4D, c.filter, c.stride, c.pad);
+            const upstream = randomTensor(pool(x).shape, 22);
+            return [pool(x), pool(randomTensor(c.shape, 23)), tf.grad((input: tf.Tensor) => tf.sum(tf.mul(pool(input), upstream)))(x)];
+          },
+          1e-4,
+          engine,
+        ),
+      );
+    });
+  }
 
 // The cpu backend's rule, `if (pixel > max)` from −∞: NaN is never the maximum, and a window of
 // only −∞ or NaN sends its gradient nowhere. Windows by channel below: [NaN, 1, NaN, 2] → 2,
@@ -70,11 +78,21 @@ const special = [
 
 function specialCase(channels: number): { x: tf.Tensor4D; dy: tf.Tensor4D; expected: number[] } {
   const ones = (count: number) => Array<number>(count).fill(1);
-  const x = tf.tensor4d(special.flatMap((pixel) => [...pixel, ...ones(channels - 4)]), [1, 2, 2, channels]);
-  const dy = tf.tensor4d(Array.from({ length: channels }, (_, c) => 10 + c), [1, 1, 1, channels]);
+  const x = tf.tensor4d(
+    special.flatMap((pixel) => [...pixel, ...ones(channels - 4)]),
+    [1, 2, 2, channels],
+  );
+  const dy = tf.tensor4d(
+    Array.from({ length: channels }, (_, c) => 10 + c),
+    [1, 1, 1, channels],
+  );
   // Channels past the fourth hold 1 everywhere: their gradient goes to the first pixel.
-  const expected = [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 13], [10, 0, 0, 0]].flatMap((pixel, at) =>
-    [...pixel, ...Array.from({ length: channels - 4 }, (_, c) => (at === 0 ? 14 + c : 0))]);
+  const expected = [
+    [0, 0, 0, 0],
+    [0, 0, 0, 0],
+    [0, 0, 0, 13],
+    [10, 0, 0, 0],
+  ].flatMap((pixel, at) => [...pixel, ...Array.from({ length: channels - 4 }, (_, c) => (at === 0 ? 14 + c : 0))]);
   return { x, dy, expected };
 }
 
@@ -85,21 +103,35 @@ for (const channels of [4, 5]) {
   ];
   for (const { label: engineLabel, backend, simd, engine } of backends) {
     test(`maxPool gradient with NaN and −∞, ${channels} channels, ${engineLabel}: the values worked by hand`, async () => {
-      const [dx] = await withSimd(simd, () => outputsOn(backend, () => {
-        const { x, dy } = specialCase(channels);
-        return [tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(input as tf.Tensor4D, 2, 2, 'valid'), dy)))(x)];
-      }, engine));
+      const [dx] = await withSimd(simd, () =>
+        outputsOn(
+          backend,
+          () => {
+            const { x, dy } = specialCase(channels);
+            return [tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(input as tf.Tensor4D, 2, 2, 'valid'), dy)))(x)];
+          },
+          engine,
+        ),
+      );
       assert.deepEqual(Array.from(dx.values), specialCase(channels).expected);
     });
   }
 }
 
 test('the gradient of 128×28×28×32 2×2 pooling stays on wasm; the pooling runs on ONNX Runtime', async () => {
-  await assertWasmMatchesCpu('tiled 2x2', () => {
-    const x = tf.relu(randomTensor([4, 6, 10, 8], 24));
-    const upstream = randomTensor([4, 3, 5, 8], 25);
-    return [tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(input as tf.Tensor4D, 2, 2, 'valid'), upstream)))(x)];
-  }, 1e-4, { accelerate: 'ort' });
-  assert.ok(ortSessionKeys().some((key) => key.startsWith('maxPool 4,6,10,8,')), 'ONNX Runtime pooled');
+  await assertWasmMatchesCpu(
+    'tiled 2x2',
+    () => {
+      const x = tf.relu(randomTensor([4, 6, 10, 8], 24));
+      const upstream = randomTensor([4, 3, 5, 8], 25);
+      return [tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(input as tf.Tensor4D, 2, 2, 'valid'), upstream)))(x)];
+    },
+    1e-4,
+    { accelerate: 'ort' },
+  );
+  assert.ok(
+    ortSessionKeys().some((key) => key.startsWith('maxPool 4,6,10,8,')),
+    'ONNX Runtime pooled',
+  );
   assert.ok(!ortSessionKeys().some((key) => key.startsWith('maxPool grad')), 'no ONNX Runtime session for the gradient');
 });

@@ -28,11 +28,7 @@ export interface Output {
  * no tensor and no backend buffer outlives the call, which catches kernels that forget to
  * dispose an intermediate.
  */
-export async function outputsOn(
-  backend: BackendName,
-  compute: () => tf.Tensor[],
-  engine: EngineOptions = {},
-): Promise<Output[]> {
+export async function outputsOn(backend: BackendName, compute: () => tf.Tensor[], engine: EngineOptions = {}): Promise<Output[]> {
   await initEngine({ ...engine, backend });
   // Leave NaNs in freed memory, so that a kernel reading memory it never wrote fails the test.
   tf.dispose([1 << 12, 1 << 16, 1 << 20].map((size) => tf.fill([size], NaN)));

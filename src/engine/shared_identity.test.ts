@@ -20,6 +20,11 @@ test('casts between dtypes convert on wasm as on cpu; to bool is x ≠ 0, NaN in
   await assertWasmMatchesCpu('casts', () => {
     const x = tf.concat([tf.mul(randomTensor([35], 92), 3), tf.tensor1d([0, -0, NaN, 0.25, -2])]);
     const integers = tf.cast(x, 'int32');
-    return [tf.cast(integers, 'float32'), tf.cast(tf.cast(x, 'bool'), 'float32'), tf.cast(tf.cast(integers, 'bool'), 'float32'), tf.clone(x)];
+    return [
+      tf.cast(integers, 'float32'),
+      tf.cast(tf.cast(x, 'bool'), 'float32'),
+      tf.cast(tf.cast(integers, 'bool'), 'float32'),
+      tf.clone(x),
+    ];
   });
 });

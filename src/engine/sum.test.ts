@@ -12,7 +12,14 @@ test('sum over leading axes (the fast path) on wasm matches cpu', async () => {
 test('sum over other axes and of int32 values (the stock path) on wasm matches cpu', async () => {
   await assertWasmMatchesCpu('sum other axes', () => {
     const x = randomTensor([4, 5, 6, 3], 25);
-    const ints = tf.tensor2d([[1, 2, 3], [4, 5, 6]], [2, 3], 'int32');
+    const ints = tf.tensor2d(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      [2, 3],
+      'int32',
+    );
     return [tf.sum(x), tf.sum(x, 3), tf.sum(x, [1, 3], true), tf.sum(randomTensor([9], 26), 0), tf.cast(tf.sum(ints, 0), 'float32')];
   });
 });

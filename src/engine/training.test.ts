@@ -11,7 +11,12 @@ function buildModel(): tf.Sequential {
   return tf.sequential({
     layers: [
       tf.layers.conv2d({
-        inputShape: [12, 12, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1),
+        inputShape: [12, 12, 1],
+        filters: 4,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(1),
       }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, activation: 'relu', kernelInitializer: init(2) }),
@@ -61,7 +66,13 @@ test('a few Adam steps of a small CNN give the same losses on wasm as on cpu, wi
   assert.ok(wasm.losses[steps - 1] < wasm.losses[0], `loss should fall: ${wasm.losses}`);
   // Adam creates its moment estimates on the first step; after that the count must stay put.
   for (const run of [cpu, wasm]) {
-    assert.deepEqual(run.tensorCounts, run.tensorCounts.map(() => run.tensorCounts[0]));
-    assert.deepEqual(run.bufferCounts, run.bufferCounts.map(() => run.bufferCounts[0]));
+    assert.deepEqual(
+      run.tensorCounts,
+      run.tensorCounts.map(() => run.tensorCounts[0]),
+    );
+    assert.deepEqual(
+      run.bufferCounts,
+      run.bufferCounts.map(() => run.bufferCounts[0]),
+    );
   }
 });

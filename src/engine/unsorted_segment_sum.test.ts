@@ -32,8 +32,9 @@ test('gather gradient (which uses unsortedSegmentSum) on wasm matches cpu, axis 
     const params = randomTensor([6, 4], 10);
     const indices = tf.tensor1d([4, 0, 4, 2, 4, 5, 0], 'int32');
     const rows = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.gather(p, indices), randomTensor([7, 4], 11))))(params);
-    const columns = tf.grad((p: tf.Tensor) =>
-      tf.sum(tf.mul(tf.gather(p, tf.tensor1d([3, 3, 1], 'int32'), 1), randomTensor([6, 3], 12))))(params);
+    const columns = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.gather(p, tf.tensor1d([3, 3, 1], 'int32'), 1), randomTensor([6, 3], 12))))(
+      params,
+    );
     return [rows, columns];
   });
 });

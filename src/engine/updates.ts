@@ -40,10 +40,26 @@ export function simdAdam(arrays: AdamArrays, hyper: AdamHyper): boolean {
   const active = kernels();
   if (active === undefined) return false;
   const { next, weights, gradient, firstMoment, secondMoment } = arrays;
-  const [nextAt, weightsAt, gradientAt, firstAt, secondAt] = heapPointers(active.backend, next, weights, gradient, firstMoment, secondMoment);
+  const [nextAt, weightsAt, gradientAt, firstAt, secondAt] = heapPointers(
+    active.backend,
+    next,
+    weights,
+    gradient,
+    firstMoment,
+    secondMoment,
+  );
   active.simd.adam(
-    nextAt, weightsAt, gradientAt, firstAt, secondAt, weights.length,
-    hyper.beta1, hyper.beta2, hyper.stepSize, hyper.secondCorrection, hyper.epsilon,
+    nextAt,
+    weightsAt,
+    gradientAt,
+    firstAt,
+    secondAt,
+    weights.length,
+    hyper.beta1,
+    hyper.beta2,
+    hyper.stepSize,
+    hyper.secondCorrection,
+    hyper.epsilon,
   );
   return true;
 }

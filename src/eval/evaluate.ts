@@ -77,7 +77,10 @@ export async function evaluateModel(model: tf.LayersModel, test: Dataset, option
   };
 }
 
-/** The teacher's quality on `test` and its cost where it runs: a TensorFlow.js model like any other, an ONNX or remote teacher through its Teacher. */
+/**
+ * The teacher's quality on `test` and its cost where it runs: a TensorFlow.js model like any other,
+ * an ONNX or remote teacher through its Teacher.
+ */
 export async function evaluateTeacher(
   step: { teacher: Teacher; model: tf.LayersModel | null; trainSeconds: number },
   test: Dataset,

@@ -38,7 +38,12 @@ export interface GateFigures {
   agreement: number;
 }
 
-type Limits = Partial<Record<'maxSizeBytes' | 'maxLatencyMs' | 'minAccuracy' | 'maxAccuracyDrop' | 'maxParams' | 'maxMacs' | 'maxMemoryBytes' | 'minAgreement', number>>;
+type Limits = Partial<
+  Record<
+    'maxSizeBytes' | 'maxLatencyMs' | 'minAccuracy' | 'maxAccuracyDrop' | 'maxParams' | 'maxMacs' | 'maxMemoryBytes' | 'minAgreement',
+    number
+  >
+>;
 
 /** Each check: the figure it reads, in words and units. */
 const checks: Record<keyof Limits, { measure: string; unit: GateCheck['unit']; value: (figures: GateFigures) => number }> = {
@@ -64,7 +69,15 @@ export function evaluateGate(
     if (limit === undefined) continue;
     const value = check.value(figures);
     const kind = name.startsWith('max') ? 'max' : 'min';
-    results.push({ name, measure: check.measure, unit: check.unit, kind, limit, value, passed: kind === 'max' ? value <= limit : value >= limit });
+    results.push({
+      name,
+      measure: check.measure,
+      unit: check.unit,
+      kind,
+      limit,
+      value,
+      passed: kind === 'max' ? value <= limit : value >= limit,
+    });
   }
   return { ...judged, passed: results.every((check) => check.passed), checks: results };
 }
@@ -79,18 +92,23 @@ export function gateForRun(
   if (!deploy) return { ...judged, passed: true, checks: [] };
   const student = models.student;
   const onnx = deploy.runtime === 'onnxruntime' ? exports.onnx.find((copy) => copy.quantization === judged.quantization) : undefined;
-  if (deploy.runtime === 'onnxruntime' && !onnx) throw new InputError("deploy.runtime: 'onnxruntime' needs the ONNX export (export.onnx: true)");
+  if (deploy.runtime === 'onnxruntime' && !onnx)
+    throw new InputError("deploy.runtime: 'onnxruntime' needs the ONNX export (export.onnx: true)");
   const tfjs = exports.tfjs.find((copy) => copy.quantization === judged.quantization);
   if (!tfjs) throw new Error(`no ${judged.quantization} TensorFlow.js export to judge`);
-  return evaluateGate(deploy, {
-    sizeBytes: onnx ? onnx.sizeBytes : tfjs.sizeBytes,
-    latencyP95Ms: onnx ? onnx.latency.batch1.p95Ms : student.latency.batch1.p95Ms,
-    accuracy: onnx ? onnx.accuracy : tfjs.accuracy,
-    teacherAccuracy: models.teacher.accuracy,
-    // The student is always a TensorFlow.js model, which has every figure.
-    params: student.params ?? 0,
-    macs: student.macs ?? 0,
-    memoryBytes: student.memory?.peakBytesBatch1 ?? 0,
-    agreement: student.agreementWithTeacher ?? 1,
-  }, judged);
+  return evaluateGate(
+    deploy,
+    {
+      sizeBytes: onnx ? onnx.sizeBytes : tfjs.sizeBytes,
+      latencyP95Ms: onnx ? onnx.latency.batch1.p95Ms : student.latency.batch1.p95Ms,
+      accuracy: onnx ? onnx.accuracy : tfjs.accuracy,
+      teacherAccuracy: models.teacher.accuracy,
+      // The student is always a TensorFlow.js model, which has every figure.
+      params: student.params ?? 0,
+      macs: student.macs ?? 0,
+      memoryBytes: student.memory?.peakBytesBatch1 ?? 0,
+      agreement: student.agreementWithTeacher ?? 1,
+    },
+    judged,
+  );
 }

@@ -65,22 +65,36 @@ function latencyStats(times: number[], batchSize: number): LatencyStats {
  * Latency of a TensorFlow.js model's forward pass in inference mode, on synthetic samples of the
  * dataset's fields `inputs` (floats uniform in [0, 1), integers 0).
  */
-export function measureLatency(model: tf.LayersModel, inputs: readonly InputField[], batchSize: number, options: LatencyOptions = {}): LatencyStats {
+export function measureLatency(
+  model: tf.LayersModel,
+  inputs: readonly InputField[],
+  batchSize: number,
+  options: LatencyOptions = {},
+): LatencyStats {
   const batch = syntheticTensors(inputs, batchSize);
   try {
     const fed = modelInputs(model, batch);
-    return timeCalls(() => {
-      const output = forward(model, fed) as tf.Tensor;
-      output.dataSync();
-      output.dispose();
-    }, batchSize, options);
+    return timeCalls(
+      () => {
+        const output = forward(model, fed) as tf.Tensor;
+        output.dataSync();
+        output.dispose();
+      },
+      batchSize,
+      options,
+    );
   } finally {
     tf.dispose(Object.values(batch));
   }
 }
 
 /** Median wall time of one forward pass at `batchSize`, in inference mode, including the read-back. */
-export function measureLatencyMs(model: tf.LayersModel, inputs: readonly InputField[], batchSize: number, options: LatencyOptions = {}): number {
+export function measureLatencyMs(
+  model: tf.LayersModel,
+  inputs: readonly InputField[],
+  batchSize: number,
+  options: LatencyOptions = {},
+): number {
   return measureLatency(model, inputs, batchSize, options).p50Ms;
 }
 

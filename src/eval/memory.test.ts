@@ -38,7 +38,7 @@ test('the memory of a forward pass is its own, beside another task allocating be
   assert.deepEqual(memory, { weightBytes: 60, peakBytesBatch1: expectedPeakBytes(1), peakBytesBatchN: expectedPeakBytes(8) });
 });
 
-test('measuring memory during another task\'s tf.profile leaves that profile its own kernels, and leaks nothing', async () => {
+test("measuring memory during another task's tf.profile leaves that profile its own kernels, and leaks nothing", async () => {
   const tensors = tf.memory().numTensors;
   const operand = tf.ones([2]);
   const outer = tf.profile(async () => {
@@ -47,7 +47,10 @@ test('measuring memory during another task\'s tf.profile leaves that profile its
   });
   assert.equal(measureMemory(model, [{ name: 'x', dtype: 'float32', shape: [4] }], 1).peakBytesBatch1, expectedPeakBytes(1));
   const profile = await outer;
-  assert.deepEqual(profile.kernels.map((kernel) => kernel.name), ['Add']);
+  assert.deepEqual(
+    profile.kernels.map((kernel) => kernel.name),
+    ['Add'],
+  );
   assert.equal(tf.engine().state.profiling, false);
   (profile.result as tf.Tensor).dispose();
   operand.dispose();

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { calibrationBins, classificationMetrics, compareWithTeacher } from './metrics.js';
 
-const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} vs ${expected}`);
+const close = (actual: number, expected: number, what: string) =>
+  assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} vs ${expected}`);
 
 test('accuracy, per-class precision/recall/F1, the confusion matrix and ECE, worked by hand', () => {
   // Row 2 ties classes 0 and 2: the lower index wins, so it is predicted 0 (wrong).
@@ -11,9 +12,20 @@ test('accuracy, per-class precision/recall/F1, the confusion matrix and ECE, wor
   const metrics = classificationMetrics(logits, labels, 3);
   assert.equal(metrics.accuracy, 3 / 4);
   assert.equal(metrics.top5Accuracy, null, 'no top-5 with 3 classes');
-  assert.deepEqual(metrics.confusion, [[1, 0, 0], [0, 1, 0], [1, 0, 1]]);
+  assert.deepEqual(metrics.confusion, [
+    [1, 0, 0],
+    [0, 1, 0],
+    [1, 0, 1],
+  ]);
   // Class 0 is predicted twice (once right): precision 1/2, recall 1. Class 2: precision 1, recall 1/2.
-  assert.deepEqual(metrics.perClass.map((c) => [c.precision, c.recall, c.support]), [[0.5, 1, 1], [1, 1, 1], [1, 0.5, 2]]);
+  assert.deepEqual(
+    metrics.perClass.map((c) => [c.precision, c.recall, c.support]),
+    [
+      [0.5, 1, 1],
+      [1, 1, 1],
+      [1, 0.5, 2],
+    ],
+  );
   close(metrics.perClass[0].f1, 2 / 3, 'F1 of class 0');
   close(metrics.macroF1, (2 / 3 + 1 + 2 / 3) / 3, 'macro F1');
   // Top-1 softmax confidences; each falls in its own fifteenth: ×15 = 9.98, 13.6, 6.33, 14.8.
@@ -29,7 +41,10 @@ test('samples in one calibration bin are averaged before the gap is taken', () =
   const metrics = classificationMetrics(Float32Array.of(0, 0, 0, 0), Int32Array.of(0, 1), 2);
   close(metrics.ece, 0, 'ECE of a calibrated bin');
   // A class never predicted has precision 0, not NaN.
-  assert.deepEqual(metrics.perClass.map((c) => c.precision), [0.5, 0]);
+  assert.deepEqual(
+    metrics.perClass.map((c) => c.precision),
+    [0.5, 0],
+  );
 });
 
 test('top-5 counts a label ranked fifth or better, ties going to the lower class index', () => {

@@ -24,7 +24,8 @@ const build = (spec: Parameters<typeof buildModel>[0], seed = 1) => {
 };
 const cnnSpec = { type: 'cnn' as const, filters: [8, 16], kernelSize: 3, dense: [32], dropout: 0.3, batchNorm: true };
 const mlpSpec = { type: 'mlp' as const, hidden: [64, 32], dropout: 0.2, activation: 'relu' as const };
-const randomImages = (count: number, seed: number) => tf.tidy(() => tf.randomUniform([count, ...imageShape], 0, 1, 'float32', seed).dataSync() as Float32Array);
+const randomImages = (count: number, seed: number) =>
+  tf.tidy(() => tf.randomUniform([count, ...imageShape], 0, 1, 'float32', seed).dataSync() as Float32Array);
 
 interface DecodedGraph {
   input: { name: string; type: { tensorType: { shape: { dim: object[] } } } }[];
@@ -41,11 +42,42 @@ test('the exported graph has a symbolic batch, the input layer name, logits, and
   const decoded = decodeModel(nhwc) as { irVersion: number; opsetImport: unknown[]; graph: DecodedGraph };
   assert.equal(onnxOpset, 17);
   assert.deepEqual(decoded.opsetImport, [{ version: 17 }]);
-  assert.deepEqual(decoded.graph.input.map((value) => [value.name, value.type.tensorType.shape.dim]), [['image', [{ dimParam: 'batch' }, { dimValue: 12 }, { dimValue: 12 }, { dimValue: 1 }]]]);
-  assert.deepEqual(decoded.graph.output.map((value) => [value.name, value.type.tensorType.shape.dim]), [['logits', [{ dimParam: 'batch' }, { dimValue: 10 }]]]);
+  assert.deepEqual(
+    decoded.graph.input.map((value) => [value.name, value.type.tensorType.shape.dim]),
+    [['image', [{ dimParam: 'batch' }, { dimValue: 12 }, { dimValue: 12 }, { dimValue: 1 }]]],
+  );
+  assert.deepEqual(
+    decoded.graph.output.map((value) => [value.name, value.type.tensorType.shape.dim]),
+    [['logits', [{ dimParam: 'batch' }, { dimValue: 10 }]]],
+  );
   // One Transpose into NCHW, one back before Flatten; batch norm folded into the convs; dropout gone.
-  assert.deepEqual(opTypes(nhwc), ['Transpose', 'Conv', 'Relu', 'MaxPool', 'Conv', 'Relu', 'MaxPool', 'Transpose', 'Flatten', 'Gemm', 'Relu', 'Gemm']);
-  assert.deepEqual(opTypes(exportOnnx(model, { layout: 'nchw' })), ['Conv', 'Relu', 'MaxPool', 'Conv', 'Relu', 'MaxPool', 'Transpose', 'Flatten', 'Gemm', 'Relu', 'Gemm']);
+  assert.deepEqual(opTypes(nhwc), [
+    'Transpose',
+    'Conv',
+    'Relu',
+    'MaxPool',
+    'Conv',
+    'Relu',
+    'MaxPool',
+    'Transpose',
+    'Flatten',
+    'Gemm',
+    'Relu',
+    'Gemm',
+  ]);
+  assert.deepEqual(opTypes(exportOnnx(model, { layout: 'nchw' })), [
+    'Conv',
+    'Relu',
+    'MaxPool',
+    'Conv',
+    'Relu',
+    'MaxPool',
+    'Transpose',
+    'Flatten',
+    'Gemm',
+    'Relu',
+    'Gemm',
+  ]);
   const nchwInput = graphOf(exportOnnx(model, { layout: 'nchw' })).input[0].type.tensorType.shape.dim;
   assert.deepEqual(nchwInput, [{ dimParam: 'batch' }, { dimValue: 1 }, { dimValue: 12 }, { dimValue: 12 }]);
   // The first conv's kernel, stored as float32 [out, in, kh, kw] = [8, 1, 3, 3], raw little-endian.
@@ -63,7 +95,10 @@ test('an MLP on images needs no Transpose with NHWC input', () => {
 
 test('the zoo CNN (batch norm, dropout) and MLP match TensorFlow.js within 1e-4 in both layouts', async (t) => {
   const images = randomImages(300, 5);
-  for (const [name, spec] of [['cnn', cnnSpec], ['mlp', mlpSpec]] as const) {
+  for (const [name, spec] of [
+    ['cnn', cnnSpec],
+    ['mlp', mlpSpec],
+  ] as const) {
     const model = build(spec);
     for (const layout of ['nhwc', 'nchw'] as const) {
       const result = await verifyOnnx(exportOnnx(model, { layout }), model, images, imageShape, { layout, batchSize: 128 });
@@ -79,7 +114,10 @@ test('the zoo CNN (batch norm, dropout) and MLP match TensorFlow.js within 1e-4 
 test('quantized exports: uint8 is about a quarter and float16 half of float32, with close outputs', async (t) => {
   // A Fashion-MNIST-sized student: 784·64 + 64 + 64·10 + 10 = 50,890 parameters, weight-dominated.
   const shape = [28, 28, 1] as const;
-  const model = buildModel({ type: 'mlp', hidden: [64], dropout: 0, activation: 'relu' }, { inputShape: shape, numClasses: 10, seed: 3, name: 'student' });
+  const model = buildModel(
+    { type: 'mlp', hidden: [64], dropout: 0, activation: 'relu' },
+    { inputShape: shape, numClasses: 10, seed: 3, name: 'student' },
+  );
   randomizeWeights(model, 3);
   assert.equal(model.countParams(), 50_890);
   const float32 = exportOnnx(model);
@@ -87,7 +125,9 @@ test('quantized exports: uint8 is about a quarter and float16 half of float32, w
   const uint8 = exportOnnx(model, { quantize: 'uint8' });
   const float16Ratio = float16.length / float32.length;
   const uint8Ratio = uint8.length / float32.length;
-  t.diagnostic(`sizes: float32 ${float32.length} B, float16 ${float16.length} B (${float16Ratio.toFixed(4)}), uint8 ${uint8.length} B (${uint8Ratio.toFixed(4)})`);
+  t.diagnostic(
+    `sizes: float32 ${float32.length} B, float16 ${float16.length} B (${float16Ratio.toFixed(4)}), uint8 ${uint8.length} B (${uint8Ratio.toFixed(4)})`,
+  );
   // Each output channel adds a float32 bias (kept), a float32 scale and a float32 zero point.
   assert.ok(float16Ratio > 0.5 && float16Ratio < 0.51, `float16 ratio ${float16Ratio}`);
   assert.ok(uint8Ratio > 0.25 && uint8Ratio <= 0.27, `uint8 ratio ${uint8Ratio}`);
@@ -102,7 +142,10 @@ test('quantized exports: uint8 is about a quarter and float16 half of float32, w
   // half a step of a 255-step per-channel range. On logits of order 1 that is about 1e-3 and
   // 3e-2; arg-max may flip only where the top two logits are that close, so ≥ 97% must agree.
   const images = tf.tidy(() => tf.randomUniform([500, ...shape], 0, 1, 'float32', 9).dataSync() as Float32Array);
-  for (const [name, bytes, bound] of [['float16', float16, 1e-2], ['uint8', uint8, 1e-1]] as const) {
+  for (const [name, bytes, bound] of [
+    ['float16', float16, 1e-2],
+    ['uint8', uint8, 1e-1],
+  ] as const) {
     const result = await verifyOnnx(bytes, model, images, shape);
     t.diagnostic(`mlp ${name}: max |diff| ${result.maxAbsDiff.toExponential(2)}, argmax agreement ${result.agreement}`);
     assert.ok(result.maxAbsDiff <= bound, `${name}: ${result.maxAbsDiff}`);
@@ -110,7 +153,10 @@ test('quantized exports: uint8 is about a quarter and float16 half of float32, w
   }
   const cnn = build(cnnSpec);
   const cnnImages = randomImages(500, 9);
-  for (const [quantize, bound] of [['float16', 1e-2], ['uint8', 1e-1]] as const) {
+  for (const [quantize, bound] of [
+    ['float16', 1e-2],
+    ['uint8', 1e-1],
+  ] as const) {
     const result = await verifyOnnx(exportOnnx(cnn, { quantize, layout: 'nchw' }), cnn, cnnImages, imageShape, { layout: 'nchw' });
     t.diagnostic(`cnn ${quantize}: max |diff| ${result.maxAbsDiff.toExponential(2)}, argmax agreement ${result.agreement}`);
     assert.ok(result.maxAbsDiff <= bound, `cnn ${quantize}: ${result.maxAbsDiff}`);
@@ -128,11 +174,16 @@ test('an unsupported layer is an InputError naming it and its class, and writeOn
   const directory = mkdtempSync(join(tmpdir(), 'kdkit-onnx-'));
   assert.throws(
     () => writeOnnx(model, join(directory, 'model.onnx'), { source: 'runs/a/student/model.json' }),
-    (error: unknown) => error instanceof InputError
-      && /^runs\/a\/student\/model\.json: layer 'grow' \(UpSampling2D\) cannot be exported to ONNX; supported: InputLayer, Dense, Conv2D/.test(error.message),
+    (error: unknown) =>
+      error instanceof InputError &&
+      /^runs\/a\/student\/model\.json: layer 'grow' \(UpSampling2D\) cannot be exported to ONNX; supported: InputLayer, Dense, Conv2D/.test(
+        error.message,
+      ),
   );
   assert.deepEqual(readdirSync(directory), []);
-  const recurrent = tf.sequential({ layers: [tf.layers.simpleRNN({ units: 4, inputShape: [5, 3], recurrentInitializer: 'glorotUniform', name: 'rnn' })] });
+  const recurrent = tf.sequential({
+    layers: [tf.layers.simpleRNN({ units: 4, inputShape: [5, 3], recurrentInitializer: 'glorotUniform', name: 'rnn' })],
+  });
   assert.throws(() => exportOnnx(recurrent), /layer 'rnn' \(SimpleRNN\) cannot be exported/);
   model.dispose();
   recurrent.dispose();
@@ -140,19 +191,37 @@ test('an unsupported layer is an InputError naming it and its class, and writeOn
 
 test('unsupported activations, configs, shared layers and multi-input models are InputErrors', () => {
   const rejects = (model: tf.LayersModel, pattern: RegExp) => {
-    assert.throws(() => exportOnnx(model), (error: unknown) => error instanceof InputError && pattern.test(error.message));
+    assert.throws(
+      () => exportOnnx(model),
+      (error: unknown) => error instanceof InputError && pattern.test(error.message),
+    );
     model.dispose();
   };
-  rejects(seededModel([4], (input) => tf.layers.dense({ units: 2, activation: 'gelu_new', name: 'd' }).apply(input) as tf.SymbolicTensor),
-    /layer 'd' \(Dense\) cannot be exported to ONNX: activation 'gelu_new' is not supported; supported activations: linear, relu/);
-  rejects(seededModel([4, 4, 3], (input) => tf.layers.flatten().apply(tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'causal' as 'same', name: 'c' }).apply(input)) as tf.SymbolicTensor),
-    /layer 'c' \(Conv2D\) cannot be exported to ONNX: padding 'causal' is not supported/);
+  rejects(
+    seededModel([4], (input) => tf.layers.dense({ units: 2, activation: 'gelu_new', name: 'd' }).apply(input) as tf.SymbolicTensor),
+    /layer 'd' \(Dense\) cannot be exported to ONNX: activation 'gelu_new' is not supported; supported activations: linear, relu/,
+  );
+  rejects(
+    seededModel(
+      [4, 4, 3],
+      (input) =>
+        tf.layers
+          .flatten()
+          .apply(tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'causal' as 'same', name: 'c' }).apply(input)) as tf.SymbolicTensor,
+    ),
+    /layer 'c' \(Conv2D\) cannot be exported to ONNX: padding 'causal' is not supported/,
+  );
   const shared = tf.layers.dense({ units: 4, name: 'twice' });
-  rejects(seededModel([4], (input) => shared.apply(shared.apply(input)) as tf.SymbolicTensor), /layer 'twice' \(Dense\) cannot be exported to ONNX: it is applied more than once/);
+  rejects(
+    seededModel([4], (input) => shared.apply(shared.apply(input)) as tf.SymbolicTensor),
+    /layer 'twice' \(Dense\) cannot be exported to ONNX: it is applied more than once/,
+  );
   const a = tf.input({ shape: [3] });
   const b = tf.input({ shape: [3] });
-  rejects(tf.model({ inputs: [a, b], outputs: tf.layers.add().apply([a, b]) as tf.SymbolicTensor, name: 'two' }),
-    /^model 'two': only models with one input and one output can be exported to ONNX; this one has 2 inputs and 1 outputs$/);
+  rejects(
+    tf.model({ inputs: [a, b], outputs: tf.layers.add().apply([a, b]) as tf.SymbolicTensor, name: 'two' }),
+    /^model 'two': only models with one input and one output can be exported to ONNX; this one has 2 inputs and 1 outputs$/,
+  );
 });
 
 test('writeOnnx writes exactly the exported bytes, and returns their count', () => {
@@ -176,7 +245,14 @@ test('one session runs any batch size; onnxLogits batches a dataset; nothing lea
   const single = await session.run(images.subarray(3 * 144, 4 * 144), [1, ...imageShape]);
   assert.deepEqual(single, whole.subarray(30, 40));
   await session.release();
-  assert.deepEqual(await onnxLogits(bytes, imageDataset({ name: 'five', images, labels: new Int32Array(5), sampleShape: imageShape, numClasses: 10, classNames: [] }), { batchSize: 2 }), whole);
+  assert.deepEqual(
+    await onnxLogits(
+      bytes,
+      imageDataset({ name: 'five', images, labels: new Int32Array(5), sampleShape: imageShape, numClasses: 10, classNames: [] }),
+      { batchSize: 2 },
+    ),
+    whole,
+  );
   await verifyOnnx(bytes, model, images, imageShape, { batchSize: 2 });
   exportOnnx(model, { layout: 'nchw', quantize: 'uint8' });
   assert.equal(tf.memory().numTensors, before);
@@ -184,16 +260,35 @@ test('one session runs any batch size; onnxLogits batches a dataset; nothing lea
 });
 
 test('a file ONNX Runtime rejects, or a batch of the wrong shape, is an InputError naming the source', async () => {
-  await assert.rejects(OnnxSession.create(Uint8Array.of(1, 2, 3), 'bad.onnx'), (error: unknown) => error instanceof InputError && /^bad\.onnx: ONNX Runtime cannot load it/.test(error.message));
+  await assert.rejects(
+    OnnxSession.create(Uint8Array.of(1, 2, 3), 'bad.onnx'),
+    (error: unknown) => error instanceof InputError && /^bad\.onnx: ONNX Runtime cannot load it/.test(error.message),
+  );
   const model = build(mlpSpec);
-  const wrongShape = imageDataset({ name: 'wrong', images: new Float32Array(2 * 144), labels: new Int32Array(2), sampleShape: [1, 12, 12], numClasses: 10, classNames: [] });
-  await assert.rejects(onnxLogits(exportOnnx(model), wrongShape, { source: 'm.onnx' }), /^InputError: m\.onnx: ONNX Runtime cannot run it on a batch of shape \[2, 1, 12, 12\]/);
+  const wrongShape = imageDataset({
+    name: 'wrong',
+    images: new Float32Array(2 * 144),
+    labels: new Int32Array(2),
+    sampleShape: [1, 12, 12],
+    numClasses: 10,
+    classNames: [],
+  });
+  await assert.rejects(
+    onnxLogits(exportOnnx(model), wrongShape, { source: 'm.onnx' }),
+    /^InputError: m\.onnx: ONNX Runtime cannot run it on a batch of shape \[2, 1, 12, 12\]/,
+  );
   model.dispose();
 });
 
 test('timeCallsAsync warms up, then repeats at least minRepeats times', async () => {
   let calls = 0;
-  const stats = await timeCallsAsync(async () => { calls++; }, 4, { warmup: 2, minRepeats: 5, maxRepeats: 5, minTotalMs: 1000 });
+  const stats = await timeCallsAsync(
+    async () => {
+      calls++;
+    },
+    4,
+    { warmup: 2, minRepeats: 5, maxRepeats: 5, minTotalMs: 1000 },
+  );
   assert.equal(calls, 2 + 5);
   assert.equal(stats.repeats, 5);
   assert.equal(stats.batchSize, 4);
@@ -208,6 +303,6 @@ test('measureOnnxLatency times the exported model in onnxruntime-node', async (t
     assert.equal(stats.batchSize, 8);
     assert.ok(stats.repeats >= 3 && stats.p50Ms > 0);
   }
-  assert.ok(await maxExportDiff(model) <= 1e-4);
+  assert.ok((await maxExportDiff(model)) <= 1e-4);
   model.dispose();
 });

@@ -101,7 +101,9 @@ function onnxShape(shape: readonly (number | null)[]): (number | string)[] {
 export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
   const source = options.source ?? `model '${model.name}'`;
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new InputError(`${source}: only models with one input and one output can be exported to ONNX; this one has ${model.inputs.length} inputs and ${model.outputs.length} outputs`);
+    throw new InputError(
+      `${source}: only models with one input and one output can be exported to ONNX; this one has ${model.inputs.length} inputs and ${model.outputs.length} outputs`,
+    );
   }
   const fail = (layer: tf.layers.Layer, reason: string): never => {
     throw new InputError(`${source}: layer '${layer.name}' (${layer.getClassName()}) cannot be exported to ONNX${reason}`);
@@ -129,14 +131,17 @@ export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
     const batchNorm = foldTarget(layer, consumers, output.id);
     if (batchNorm !== undefined) foldedInto.add(batchNorm);
     const convert = layerConverters[layer.getClassName()];
-    values.set(layerOutput.id, convert({
-      layer,
-      config: layer.getConfig(),
-      inputs: layerInputs,
-      graph,
-      fold: batchNorm && batchNormAffine(batchNorm),
-      reject: (reason) => fail(layer, `: ${reason} is not supported`),
-    }));
+    values.set(
+      layerOutput.id,
+      convert({
+        layer,
+        config: layer.getConfig(),
+        inputs: layerInputs,
+        graph,
+        fold: batchNorm && batchNormAffine(batchNorm),
+        reject: (reason) => fail(layer, `: ${reason} is not supported`),
+      }),
+    );
   }
 
   graph.nameOutput(graph.inLayout(values.get(output.id)!, 'keras'), onnxOutputName);

@@ -14,8 +14,10 @@ export function clip(graph: OnnxGraphBuilder, input: string, hint: string, low: 
   return graph.node('Clip', [input, scalar(graph, `${hint}_min`, low), scalar(graph, `${hint}_max`, high)], hint);
 }
 
-const unary = (opType: string, attributes?: Parameters<OnnxGraphBuilder['node']>[3]): ActivationOps =>
-  (graph, input, hint) => graph.node(opType, [input], hint, attributes);
+const unary =
+  (opType: string, attributes?: Parameters<OnnxGraphBuilder['node']>[3]): ActivationOps =>
+  (graph, input, hint) =>
+    graph.node(opType, [input], hint, attributes);
 
 const activationOps: Readonly<Record<string, ActivationOps>> = {
   relu: unary('Relu'),
@@ -37,8 +39,16 @@ const activationOps: Readonly<Record<string, ActivationOps>> = {
   },
   // x · Φ(x) with Φ(x) = (1 + erf(x / √2)) / 2.
   gelu: (graph, input, hint) => {
-    const erf = graph.node('Erf', [graph.node('Div', [input, scalar(graph, `${hint}_sqrt2`, Math.SQRT2)], `${hint}_scaled`)], `${hint}_erf`);
-    const cdf = graph.node('Mul', [graph.node('Add', [erf, scalar(graph, `${hint}_one`, 1)], `${hint}_erf1`), scalar(graph, `${hint}_half`, 0.5)], `${hint}_cdf`);
+    const erf = graph.node(
+      'Erf',
+      [graph.node('Div', [input, scalar(graph, `${hint}_sqrt2`, Math.SQRT2)], `${hint}_scaled`)],
+      `${hint}_erf`,
+    );
+    const cdf = graph.node(
+      'Mul',
+      [graph.node('Add', [erf, scalar(graph, `${hint}_one`, 1)], `${hint}_erf1`), scalar(graph, `${hint}_half`, 0.5)],
+      `${hint}_cdf`,
+    );
     return graph.node('Mul', [input, cdf], hint);
   },
 };

@@ -40,7 +40,10 @@ export class OnnxGraphBuilder {
   readonly initializers: InitializerSpec[] = [];
   private readonly usedNames = new Set<string>();
 
-  constructor(private readonly quantization: WeightQuantization, reservedNames: readonly string[]) {
+  constructor(
+    private readonly quantization: WeightQuantization,
+    reservedNames: readonly string[],
+  ) {
     for (const name of reservedNames) this.usedNames.add(name);
   }
 

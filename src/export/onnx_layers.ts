@@ -6,7 +6,16 @@ import type * as tf from '../engine/tf.js';
 import type { AttributeValue } from '../engine/ort/onnx_model.js';
 import { applyActivation, clip } from './onnx_activations.js';
 import { axisIn, type GraphValue, type OnnxGraphBuilder, type ValueLayout } from './onnx_graph.js';
-import { convKernel, depthwiseKernel, denseKernel, foldedBias, batchNormAffine, layerWeight, type ChannelAffine, type WeightData } from './onnx_weights.js';
+import {
+  convKernel,
+  depthwiseKernel,
+  denseKernel,
+  foldedBias,
+  batchNormAffine,
+  layerWeight,
+  type ChannelAffine,
+  type WeightData,
+} from './onnx_weights.js';
 
 export interface LayerConversion {
   layer: tf.layers.Layer;
@@ -35,7 +44,8 @@ export function samePads(size: number, kernel: number, stride: number, dilation 
 }
 
 function requireChannelsLast({ config, reject }: LayerConversion): void {
-  if (config.dataFormat !== undefined && config.dataFormat !== 'channelsLast') reject(`dataFormat '${String(config.dataFormat)}' (only channelsLast)`);
+  if (config.dataFormat !== undefined && config.dataFormat !== 'channelsLast')
+    reject(`dataFormat '${String(config.dataFormat)}' (only channelsLast)`);
 }
 
 /** kernel_shape, strides and explicit pads of a convolution or pooling window over an NCHW input. */
@@ -58,10 +68,21 @@ function windowAttributes(conversion: LayerConversion, kernel: readonly number[]
 }
 
 /** A Conv node on the NCHW input; `hint` names its output and weights. */
-function conv(conversion: LayerConversion, input: string, kernel: WeightData, bias: Float32Array | undefined, group: number, hint: string): string {
+function conv(
+  conversion: LayerConversion,
+  input: string,
+  kernel: WeightData,
+  bias: Float32Array | undefined,
+  group: number,
+  hint: string,
+): string {
   const { config, graph } = conversion;
   const dilations = (config.dilationRate as number[] | undefined) ?? [1, 1];
-  const attributes = { ...windowAttributes(conversion, kernel.shape.slice(2), dilations), dilations: { ints: dilations }, group: { int: group } };
+  const attributes = {
+    ...windowAttributes(conversion, kernel.shape.slice(2), dilations),
+    dilations: { ints: dilations },
+    group: { int: group },
+  };
   const inputs = [input, graph.weight(`${hint}/kernel`, kernel.data, kernel.shape, 0)];
   if (bias !== undefined) inputs.push(graph.constant(`${hint}/bias`, bias, [bias.length]));
   return graph.node('Conv', inputs, hint, attributes);
@@ -86,14 +107,24 @@ const depthwiseConv2d: LayerConverter = (conversion) => {
   const source = layerWeight(layer, 'depthwise_kernel')!;
   const kernel = depthwiseKernel(source, fold);
   const bias = foldedBias(layerWeight(layer, 'bias')?.data, fold);
-  return withActivation(conversion, nchwValue(conv(conversion, graph.inLayout(inputs[0], 'nchw'), kernel, bias, source.shape[2], layer.name)));
+  return withActivation(
+    conversion,
+    nchwValue(conv(conversion, graph.inLayout(inputs[0], 'nchw'), kernel, bias, source.shape[2], layer.name)),
+  );
 };
 
 // A depthwise Conv (no bias) then a 1×1 Conv, as Keras computes it; the fold goes into the 1×1.
 const separableConv2d: LayerConverter = (conversion) => {
   const { layer, inputs, graph, fold } = conversion;
   const source = layerWeight(layer, 'depthwise_kernel')!;
-  const depthwise = conv(conversion, graph.inLayout(inputs[0], 'nchw'), depthwiseKernel(source, undefined), undefined, source.shape[2], `${layer.name}_depthwise`);
+  const depthwise = conv(
+    conversion,
+    graph.inLayout(inputs[0], 'nchw'),
+    depthwiseKernel(source, undefined),
+    undefined,
+    source.shape[2],
+    `${layer.name}_depthwise`,
+  );
   const pointwise = convKernel(layerWeight(layer, 'pointwise_kernel')!, fold);
   const bias = foldedBias(layerWeight(layer, 'bias')?.data, fold);
   const pointwiseConversion = { ...conversion, config: { ...conversion.config, padding: 'valid', strides: [1, 1], dilationRate: [1, 1] } };
@@ -126,26 +157,37 @@ const batchNormalization: LayerConverter = ({ layer, config, inputs, graph, reje
   const { scale, shift } = batchNormAffine(layer);
   const layout = graph.availableLayout(value);
   const dims = layout === 'nchw' ? [scale.length, 1, 1] : [scale.length];
-  const scaled = graph.node('Mul', [graph.inLayout(value, layout), graph.constant(`${layer.name}/scale`, Float32Array.from(scale), dims)], `${layer.name}_scaled`);
+  const scaled = graph.node(
+    'Mul',
+    [graph.inLayout(value, layout), graph.constant(`${layer.name}/scale`, Float32Array.from(scale), dims)],
+    `${layer.name}_scaled`,
+  );
   const shifted = graph.node('Add', [scaled, graph.constant(`${layer.name}/shift`, Float32Array.from(shift), dims)], layer.name);
   return { rank: value.rank, names: { [layout]: shifted } };
 };
 
-const pooling = (opType: 'MaxPool' | 'AveragePool'): LayerConverter => (conversion) => {
-  const { layer, config, inputs, graph } = conversion;
-  const attributes = windowAttributes(conversion, config.poolSize as number[], [1, 1]);
-  // TensorFlow averages over the window's real pixels only: ONNX's count_include_pad = 0.
-  if (opType === 'AveragePool') attributes.count_include_pad = { int: 0 };
-  return nchwValue(graph.node(opType, [graph.inLayout(inputs[0], 'nchw')], layer.name, attributes));
-};
+const pooling =
+  (opType: 'MaxPool' | 'AveragePool'): LayerConverter =>
+  (conversion) => {
+    const { layer, config, inputs, graph } = conversion;
+    const attributes = windowAttributes(conversion, config.poolSize as number[], [1, 1]);
+    // TensorFlow averages over the window's real pixels only: ONNX's count_include_pad = 0.
+    if (opType === 'AveragePool') attributes.count_include_pad = { int: 0 };
+    return nchwValue(graph.node(opType, [graph.inLayout(inputs[0], 'nchw')], layer.name, attributes));
+  };
 
-const globalPooling = (opType: 'ReduceMean' | 'ReduceMax'): LayerConverter => (conversion) => {
-  const { layer, inputs, graph } = conversion;
-  requireChannelsLast(conversion);
-  const layout = graph.availableLayout(inputs[0]);
-  const axes = layout === 'nchw' ? [2, 3] : [1, 2];
-  return { rank: 2, names: { keras: graph.node(opType, [graph.inLayout(inputs[0], layout)], layer.name, { axes: { ints: axes }, keepdims: { int: 0 } }) } };
-};
+const globalPooling =
+  (opType: 'ReduceMean' | 'ReduceMax'): LayerConverter =>
+  (conversion) => {
+    const { layer, inputs, graph } = conversion;
+    requireChannelsLast(conversion);
+    const layout = graph.availableLayout(inputs[0]);
+    const axes = layout === 'nchw' ? [2, 3] : [1, 2];
+    return {
+      rank: 2,
+      names: { keras: graph.node(opType, [graph.inLayout(inputs[0], layout)], layer.name, { axes: { ints: axes }, keepdims: { int: 0 } }) },
+    };
+  };
 
 // Keras flattens in NHWC order, which the following Dense's weights assume.
 const flatten: LayerConverter = ({ layer, inputs, graph }) => {
@@ -177,7 +219,8 @@ interface MergeContext {
 }
 
 /** A merge of several inputs, in the first input's layout (which the others are brought to). */
-const merge = (build: (graph: OnnxGraphBuilder, names: string[], hint: string, context: MergeContext) => string): LayerConverter =>
+const merge =
+  (build: (graph: OnnxGraphBuilder, names: string[], hint: string, context: MergeContext) => string): LayerConverter =>
   ({ layer, config, inputs, graph }) => {
     const layout = graph.availableLayout(inputs[0]);
     const names = inputs.map((value) => graph.inLayout(value, layout));
@@ -185,11 +228,14 @@ const merge = (build: (graph: OnnxGraphBuilder, names: string[], hint: string, c
   };
 const variadic = (opType: string) => merge((graph, names, hint) => graph.node(opType, names, hint));
 const concatenate = merge((graph, names, hint, { layout, rank, config }) =>
-  graph.node('Concat', names, hint, { axis: { int: axisIn(layout, config.axis as number, rank) } }));
+  graph.node('Concat', names, hint, { axis: { int: axisIn(layout, config.axis as number, rank) } }),
+);
 
 /** An activation layer: one op on the input, in the layout at hand. */
-const activationLayer = (build: (conversion: LayerConversion, input: string, layout: ValueLayout) => string): LayerConverter => (conversion) =>
-  conversion.graph.elementwise(conversion.inputs[0], (input, layout) => build(conversion, input, layout));
+const activationLayer =
+  (build: (conversion: LayerConversion, input: string, layout: ValueLayout) => string): LayerConverter =>
+  (conversion) =>
+    conversion.graph.elementwise(conversion.inputs[0], (input, layout) => build(conversion, input, layout));
 
 // Training-only layers: identity at inference.
 const identity: LayerConverter = ({ inputs }) => inputs[0];
@@ -204,14 +250,23 @@ export const layerConverters: Readonly<Record<string, LayerConverter>> = {
   GlobalAveragePooling2D: globalPooling('ReduceMean'),
   GlobalMaxPooling2D: globalPooling('ReduceMax'),
   BatchNormalization: batchNormalization,
-  Activation: (conversion) => applyActivation(conversion.graph, conversion.inputs[0], conversion.config.activation as string, conversion.layer.name),
+  Activation: (conversion) =>
+    applyActivation(conversion.graph, conversion.inputs[0], conversion.config.activation as string, conversion.layer.name),
   ReLU: activationLayer(({ graph, layer, config }, input) =>
-    config.maxValue == null ? graph.node('Relu', [input], layer.name) : clip(graph, input, layer.name, 0, config.maxValue as number)),
-  LeakyReLU: activationLayer(({ graph, layer, config }, input) => graph.node('LeakyRelu', [input], layer.name, { alpha: { float: config.alpha as number } })),
-  ELU: activationLayer(({ graph, layer, config }, input) => graph.node('Elu', [input], layer.name, { alpha: { float: config.alpha as number } })),
-  ThresholdedReLU: activationLayer(({ graph, layer, config }, input) => graph.node('ThresholdedRelu', [input], layer.name, { alpha: { float: config.theta as number } })),
+    config.maxValue == null ? graph.node('Relu', [input], layer.name) : clip(graph, input, layer.name, 0, config.maxValue as number),
+  ),
+  LeakyReLU: activationLayer(({ graph, layer, config }, input) =>
+    graph.node('LeakyRelu', [input], layer.name, { alpha: { float: config.alpha as number } }),
+  ),
+  ELU: activationLayer(({ graph, layer, config }, input) =>
+    graph.node('Elu', [input], layer.name, { alpha: { float: config.alpha as number } }),
+  ),
+  ThresholdedReLU: activationLayer(({ graph, layer, config }, input) =>
+    graph.node('ThresholdedRelu', [input], layer.name, { alpha: { float: config.theta as number } }),
+  ),
   Softmax: activationLayer(({ graph, layer, config, inputs }, input, layout) =>
-    graph.node('Softmax', [input], layer.name, { axis: { int: axisIn(layout, config.axis as number, inputs[0].rank) } })),
+    graph.node('Softmax', [input], layer.name, { axis: { int: axisIn(layout, config.axis as number, inputs[0].rank) } }),
+  ),
   Flatten: flatten,
   Reshape: reshape,
   ZeroPadding2D: zeroPadding2d,
@@ -219,7 +274,11 @@ export const layerConverters: Readonly<Record<string, LayerConverter>> = {
   Average: variadic('Mean'),
   Maximum: variadic('Max'),
   Minimum: variadic('Min'),
-  Multiply: merge((graph, names, hint) => names.slice(1).reduce((product, name, i) => graph.node('Mul', [product, name], i === names.length - 2 ? hint : `${hint}_${i}`), names[0])),
+  Multiply: merge((graph, names, hint) =>
+    names
+      .slice(1)
+      .reduce((product, name, i) => graph.node('Mul', [product, name], i === names.length - 2 ? hint : `${hint}_${i}`), names[0]),
+  ),
   Concatenate: concatenate,
   Dropout: identity,
   SpatialDropout1D: identity,

@@ -28,24 +28,14 @@ test('weights are stored little-endian', () => {
 
 test('quantizeUint8 takes one range per channel along the axis, always containing 0', () => {
   // A [4, 3] Dense kernel quantized along axis 1 (its 3 output columns).
-  const kernel = Float32Array.of(
-    -1, 0.2, 0,
-    0, 1, 0,
-    1, 0.6, 0,
-    2, 0.4, 0,
-  );
+  const kernel = Float32Array.of(-1, 0.2, 0, 0, 1, 0, 1, 0.6, 0, 2, 0.4, 0);
   const { quantized, scales, zeroPoints } = quantizeUint8(kernel, [4, 3], 1);
   // Column 0: range [-1, 2], scale 3/255, zero point 1/(3/255) = 85; x/scale = 85·x.
   // Column 1: range [0, 1] (0 is added), scale 1/255, zero point 0; x/scale = 255·x.
   // Column 2: all zero; scale 1 keeps the division finite.
   assert.deepEqual([...scales], [Math.fround(3 / 255), Math.fround(1 / 255), 1]);
   assert.deepEqual([...zeroPoints], [85, 0, 0]);
-  assert.deepEqual([...quantized], [
-    0, 51, 0,
-    85, 255, 0,
-    170, 153, 0,
-    255, 102, 0,
-  ]);
+  assert.deepEqual([...quantized], [0, 51, 0, 85, 255, 0, 170, 153, 0, 255, 102, 0]);
 });
 
 test('quantizeUint8 along the first axis of a conv kernel, and dequantization error stays within half a step', () => {

@@ -38,7 +38,9 @@ export function float32Bytes(data: Float32Array): Uint8Array {
 export function int64Bytes(values: readonly number[]): Uint8Array {
   const bytes = new Uint8Array(values.length * 8);
   const view = new DataView(bytes.buffer);
-  values.forEach((value, i) => view.setBigInt64(i * 8, BigInt(value), true));
+  values.forEach((value, i) => {
+    view.setBigInt64(i * 8, BigInt(value), true);
+  });
   return bytes;
 }
 

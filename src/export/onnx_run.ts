@@ -41,7 +41,9 @@ export class OnnxSession {
     }
     if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
       await session.release();
-      throw new InputError(`${source}: expected one input and one output, found ${session.inputNames.length} and ${session.outputNames.length}`);
+      throw new InputError(
+        `${source}: expected one input and one output, found ${session.inputNames.length} and ${session.outputNames.length}`,
+      );
     }
     return new OnnxSession(session, session.inputNames[0], session.outputNames[0]);
   }
@@ -68,7 +70,12 @@ export async function runOnnx(bytes: Uint8Array, input: Float32Array, dims: read
 }
 
 /** NHWC samples as the exported model's input: unchanged for 'nhwc', transposed to [n, c, h, w] for 'nchw'. */
-export function samplesInLayout(images: Float32Array, count: number, sampleShape: readonly number[], layout: OnnxLayout): { data: Float32Array; dims: number[] } {
+export function samplesInLayout(
+  images: Float32Array,
+  count: number,
+  sampleShape: readonly number[],
+  layout: OnnxLayout,
+): { data: Float32Array; dims: number[] } {
   if (layout === 'nhwc' || sampleShape.length !== 3) return { data: images, dims: [count, ...sampleShape] };
   const [height, width, channels] = sampleShape;
   const data = new Float32Array(count * height * width * channels);
@@ -100,22 +107,34 @@ export async function onnxLogits(bytes: Uint8Array, samples: Dataset, options: O
   const outputs: Float32Array[] = [];
   try {
     await forEachBatch(samples, batchSize, async (batch, start, end) => {
-      outputs.push(await runChecked(session, samplesInLayout(batch[image.name] as Float32Array, end - start, image.shape, layout), options.source));
+      outputs.push(
+        await runChecked(session, samplesInLayout(batch[image.name] as Float32Array, end - start, image.shape, layout), options.source),
+      );
     });
   } finally {
     await session.release();
   }
   const logits = new Float32Array(outputs.reduce((total, output) => total + output.length, 0));
-  outputs.reduce((offset, output) => (logits.set(output, offset), offset + output.length), 0);
+  let offset = 0;
+  for (const output of outputs) {
+    logits.set(output, offset);
+    offset += output.length;
+  }
   return logits;
 }
 
 /** A run whose shape mismatch (wrong layout or dataset for the model) is an InputError. */
-async function runChecked(session: OnnxSession, batch: { data: Float32Array; dims: number[] }, source = 'ONNX model'): Promise<Float32Array> {
+async function runChecked(
+  session: OnnxSession,
+  batch: { data: Float32Array; dims: number[] },
+  source = 'ONNX model',
+): Promise<Float32Array> {
   try {
     return await session.run(batch.data, batch.dims);
   } catch (error) {
-    throw new InputError(`${source}: ONNX Runtime cannot run it on a batch of shape [${batch.dims.join(', ')}]: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    throw new InputError(
+      `${source}: ONNX Runtime cannot run it on a batch of shape [${batch.dims.join(', ')}]: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+    );
   }
 }
 
@@ -143,7 +162,11 @@ export async function verifyOnnx(
   const batchSize = options.batchSize ?? defaultBatchSize;
   const sampleSize = sampleShape[0] * sampleShape[1] * sampleShape[2];
   const samples = images.length / sampleSize;
-  const onnx = await onnxLogits(bytes, imageDataset({ name: 'samples', images, labels: new Int32Array(samples), sampleShape, numClasses: 0, classNames: [] }), options);
+  const onnx = await onnxLogits(
+    bytes,
+    imageDataset({ name: 'samples', images, labels: new Int32Array(samples), sampleShape, numClasses: 0, classNames: [] }),
+    options,
+  );
   const reference = new Float32Array(onnx.length);
   for (let start = 0; start < samples; start += batchSize) {
     const rows = Math.min(batchSize, samples - start);
@@ -183,9 +206,13 @@ export async function measureOnnxLatency(
   const batch = samplesInLayout(images, batchSize, sampleShape, options.layout ?? 'nhwc');
   const session = await OnnxSession.create(bytes);
   try {
-    return await timeCallsAsync(async () => {
-      await session.run(batch.data, batch.dims);
-    }, batchSize, options);
+    return await timeCallsAsync(
+      async () => {
+        await session.run(batch.data, batch.dims);
+      },
+      batchSize,
+      options,
+    );
   } finally {
     await session.release();
   }

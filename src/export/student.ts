@@ -36,7 +36,9 @@ export async function exportStudent(student: tf.LayersModel, options: ExportOpti
   const { outDir, test, testLogits } = options;
   const baseAccuracy = accuracy(testLogits, test.labels);
   const saved = await saveModelDir(student, join(outDir, 'student'));
-  const tfjs: TfjsExport[] = [{ quantization: 'float32', path: 'student', sizeBytes: saved.sizeBytes, accuracy: baseAccuracy, accuracyDrop: 0 }];
+  const tfjs: TfjsExport[] = [
+    { quantization: 'float32', path: 'student', sizeBytes: saved.sizeBytes, accuracy: baseAccuracy, accuracyDrop: 0 },
+  ];
   const shipped = options.deploy?.quantization ?? 'float32';
   const quantizations = new Set<Quantization>([...options.exportConfig.quantize, ...(shipped === 'float32' ? [] : [shipped])]);
   for (const quantization of quantizations) {
@@ -46,7 +48,9 @@ export async function exportStudent(student: tf.LayersModel, options: ExportOpti
     const copyAccuracy = accuracy(predictLogits(loaded, test), test.labels);
     loaded.dispose();
     tfjs.push({ quantization, path, sizeBytes: copy.sizeBytes, accuracy: copyAccuracy, accuracyDrop: baseAccuracy - copyAccuracy });
-    options.info?.(`student exported with ${quantization} weights: ${path}/ (${copy.sizeBytes} bytes, test accuracy ${(copyAccuracy * 100).toFixed(2)}%)`);
+    options.info?.(
+      `student exported with ${quantization} weights: ${path}/ (${copy.sizeBytes} bytes, test accuracy ${(copyAccuracy * 100).toFixed(2)}%)`,
+    );
   }
   if (!options.exportConfig.onnx) return { tfjs, onnx: [] };
   const onnx: OnnxExport[] = [];
@@ -66,7 +70,9 @@ async function exportOnnxCopy(student: tf.LayersModel, quantization: Quantizatio
   const { maxAbsDiff, agreement } = compareLogits(logits, testLogits, test.numClasses);
   // A float32 export that does not reproduce TensorFlow.js is a bug in the exporter: never ship it.
   if (quantization === 'float32' && !(maxAbsDiff <= onnxTolerance)) {
-    throw new Error(`the ONNX export differs from TensorFlow.js by ${maxAbsDiff} on the test set (tolerance ${onnxTolerance}); student.onnx not written`);
+    throw new Error(
+      `the ONNX export differs from TensorFlow.js by ${maxAbsDiff} on the test set (tolerance ${onnxTolerance}); student.onnx not written`,
+    );
   }
   writeFileAtomic(join(options.outDir, path), bytes);
   const record: OnnxExport = {
@@ -83,6 +89,8 @@ async function exportOnnxCopy(student: tf.LayersModel, quantization: Quantizatio
       batchN: await measureOnnxLatency(bytes, imageShape(test, 'ONNX export'), options.latencyBatch, { ...options.latency, layout }),
     },
   };
-  options.info?.(`student exported to ONNX: ${path} (${record.sizeBytes} bytes; ONNX Runtime agrees with TensorFlow.js on ${(record.agreement * 100).toFixed(2)}% of the test set, max |logit difference| ${record.maxAbsDiff.toExponential(1)})`);
+  options.info?.(
+    `student exported to ONNX: ${path} (${record.sizeBytes} bytes; ONNX Runtime agrees with TensorFlow.js on ${(record.agreement * 100).toFixed(2)}% of the test set, max |logit difference| ${record.maxAbsDiff.toExponential(1)})`,
+  );
   return record;
 }

@@ -35,14 +35,25 @@ export function byteMutations(fieldOffsets: readonly number[] = [], maxSliceByte
   const mutation: fc.Arbitrary<ByteMutation> = fc.oneof(
     fc.record({ kind: fc.constant('truncate' as const), at: offset }),
     fc.record({ kind: fc.constant('flip' as const), offset, bit: fc.nat({ max: 7 }) }),
-    fc.record({ kind: fc.constant('setByte' as const), offset: fieldOffset, value: fc.oneof(fc.constantFrom(0, 1, 0x7f, 0x80, 0xff), fc.nat({ max: 255 })) }),
     fc.record({
-      kind: fc.constant('setUint32' as const), offset: fieldOffset,
-      value: fc.oneof(fc.constantFrom(...EXTREME_UINT32), fc.nat({ max: 0xffffffff })), littleEndian: fc.boolean(),
+      kind: fc.constant('setByte' as const),
+      offset: fieldOffset,
+      value: fc.oneof(fc.constantFrom(0, 1, 0x7f, 0x80, 0xff), fc.nat({ max: 255 })),
+    }),
+    fc.record({
+      kind: fc.constant('setUint32' as const),
+      offset: fieldOffset,
+      value: fc.oneof(fc.constantFrom(...EXTREME_UINT32), fc.nat({ max: 0xffffffff })),
+      littleEndian: fc.boolean(),
     }),
     fc.record({ kind: fc.constant('insert' as const), offset, bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
     fc.record({ kind: fc.constant('remove' as const), offset, length: fc.integer({ min: 1, max: 64 }) }),
-    fc.record({ kind: fc.constant('duplicate' as const), offset, length: fc.integer({ min: 1, max: maxSliceBytes }), times: fc.integer({ min: 1, max: 64 }) }),
+    fc.record({
+      kind: fc.constant('duplicate' as const),
+      offset,
+      length: fc.integer({ min: 1, max: maxSliceBytes }),
+      times: fc.integer({ min: 1, max: 64 }),
+    }),
   );
   return fc.array(mutation, { minLength: 1, maxLength: 4 });
 }
@@ -66,7 +77,12 @@ function applyOne(bytes: Uint8Array, mutation: ByteMutation): Uint8Array {
       if (bytes.length > 0) bytes[at(mutation.offset, 1)] = mutation.value;
       return bytes;
     case 'setUint32':
-      if (bytes.length >= 4) new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(at(mutation.offset, 4), mutation.value, mutation.littleEndian);
+      if (bytes.length >= 4)
+        new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(
+          at(mutation.offset, 4),
+          mutation.value,
+          mutation.littleEndian,
+        );
       return bytes;
     case 'insert': {
       const cut = at(mutation.offset);
@@ -96,7 +112,27 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 
 /** Values a hostile file puts where a number, string or path is expected. */
 export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(0, -1, 1.5, 2 ** 31, 2 ** 32, 2 ** 53, -(2 ** 53), 1e308, -1e308, '', '../../etc/passwd', '/etc/passwd', '..', 'a/../../b', null, true, false, [], {}),
+  fc.constantFrom(
+    0,
+    -1,
+    1.5,
+    2 ** 31,
+    2 ** 32,
+    2 ** 53,
+    -(2 ** 53),
+    1e308,
+    -1e308,
+    '',
+    '../../etc/passwd',
+    '/etc/passwd',
+    '..',
+    'a/../../b',
+    null,
+    true,
+    false,
+    [],
+    {},
+  ),
   fc.jsonValue({ maxDepth: 3 }),
   fc.string({ maxLength: 16 }),
   fc.array(fc.constantFrom(0, -1, 2 ** 31, 2 ** 53, 1e308), { maxLength: 6 }),
@@ -112,7 +148,15 @@ export const valueMutations: fc.Arbitrary<ValueMutation[]> = fc.array(
   fc.oneof(
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('replace' as const), target: fc.nat(), value: hostileValue }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), target: fc.nat() }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('addKey' as const), target: fc.nat(), key: fc.oneof(fc.constantFrom('__proto__', 'constructor'), fc.string({ maxLength: 8 })), value: hostileValue }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('addKey' as const),
+        target: fc.nat(),
+        key: fc.oneof(fc.constantFrom('__proto__', 'constructor'), fc.string({ maxLength: 8 })),
+        value: hostileValue,
+      }),
+    },
   ),
   { minLength: 1, maxLength: 3 },
 );
@@ -165,14 +209,20 @@ export const DEFAULT_BOUNDS: Bounds = { maxMs: 2000, maxExtraBytes: 64 * 1024 * 
  * `source`; anything else (TypeError, RangeError, a library's own error) fails the property.
  * Returns the parsed value, or undefined when the input was refused.
  */
-export async function expectParsedOrInputError<T>(source: string, inputBytes: number, parse: () => T | Promise<T>, bounds = DEFAULT_BOUNDS): Promise<T | undefined> {
+export async function expectParsedOrInputError<T>(
+  source: string,
+  inputBytes: number,
+  parse: () => T | Promise<T>,
+  bounds = DEFAULT_BOUNDS,
+): Promise<T | undefined> {
   const before = process.memoryUsage().arrayBuffers;
   const start = performance.now();
   let result: T | undefined;
   try {
     result = await parse();
   } catch (error) {
-    if (!(error instanceof InputError)) throw new Error(`not an InputError: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
+    if (!(error instanceof InputError))
+      throw new Error(`not an InputError: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
     assert.ok(error.message.includes(source), `the message does not name ${source}: ${error.message}`);
   }
   const elapsedMs = performance.now() - start;

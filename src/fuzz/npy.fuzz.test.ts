@@ -21,7 +21,7 @@ const headerOffsets = [6, 7, 8, 9, 10];
 /** A version 1.0 or 2.0 file with this header dict and data, padded as numpy pads it. */
 function npyWithHeader(dict: string, data: Uint8Array, major: 1 | 2): Uint8Array {
   const prefix = major === 1 ? 10 : 12;
-  const header = dict + ' '.repeat((64 - ((prefix + dict.length + 1) % 64)) % 64) + '\n';
+  const header = `${dict}${' '.repeat((64 - ((prefix + dict.length + 1) % 64)) % 64)}\n`;
   const out = Buffer.alloc(prefix + header.length + data.length);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]);
   if (major === 1) out.writeUInt16LE(header.length, 8);
@@ -33,24 +33,45 @@ function npyWithHeader(dict: string, data: Uint8Array, major: 1 | 2): Uint8Array
 
 function checkDecoded(decoded: ReturnType<typeof decodeNpy>, totalBytes: number): void {
   assert.ok(decoded.shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0));
-  assert.equal(decoded.data.length, decoded.shape.reduce((product, dim) => product * dim, 1));
+  assert.equal(
+    decoded.data.length,
+    decoded.shape.reduce((product, dim) => product * dim, 1),
+  );
   assert.ok(decoded.data.length * ITEM_BYTES[decoded.dtype] <= totalBytes);
 }
 
 test('decodeNpy: truncated, bit-flipped and oversized .npy bytes decode consistently or are InputErrors', async (t) => {
   let inputs = 0;
-  await fc.assert(fc.asyncProperty(fc.nat(), byteMutations(headerOffsets), async (seedIndex, mutations) => {
-    inputs++;
-    const bytes = applyByteMutations(seeds[seedIndex % seeds.length], mutations);
-    const decoded = await expectParsedOrInputError('fuzz.npy', bytes.length, () => decodeNpy(bytes, 'fuzz.npy'));
-    if (decoded) checkDecoded(decoded, bytes.length);
-  }), fuzzOptions(10_000));
+  await fc.assert(
+    fc.asyncProperty(fc.nat(), byteMutations(headerOffsets), async (seedIndex, mutations) => {
+      inputs++;
+      const bytes = applyByteMutations(seeds[seedIndex % seeds.length], mutations);
+      const decoded = await expectParsedOrInputError('fuzz.npy', bytes.length, () => decodeNpy(bytes, 'fuzz.npy'));
+      if (decoded) checkDecoded(decoded, bytes.length);
+    }),
+    fuzzOptions(10_000),
+  );
   t.diagnostic(`decodeNpy (bytes): ${inputs} inputs`);
   assert.ok(inputs >= 10_000);
 });
 
 const dimText = fc.oneof(
-  fc.constantFrom('0', '-1', '1.5', '2147483648', '4294967296', '9007199254740993', '1e300', 'NaN', 'Infinity', '0x10', '', ' ', 'None', "'3'"),
+  fc.constantFrom(
+    '0',
+    '-1',
+    '1.5',
+    '2147483648',
+    '4294967296',
+    '9007199254740993',
+    '1e300',
+    'NaN',
+    'Infinity',
+    '0x10',
+    '',
+    ' ',
+    'None',
+    "'3'",
+  ),
   fc.nat({ max: 16 }).map(String),
 );
 
@@ -64,13 +85,20 @@ test('decodeNpy: header dicts with hostile dtypes, orders and shapes are InputEr
     major: fc.constantFrom(1 as const, 2 as const),
     dataBytes: fc.nat({ max: 256 }),
   });
-  await fc.assert(fc.asyncProperty(header, async ({ descr, fortran, dims, trailingComma, major, dataBytes }) => {
-    inputs++;
-    const shape = `(${dims.join(', ')}${trailingComma ? ',' : ''})`;
-    const bytes = npyWithHeader(`{'descr': '${descr}', 'fortran_order': ${fortran}, 'shape': ${shape}, }`, new Uint8Array(dataBytes), major);
-    const decoded = await expectParsedOrInputError('hostile.npy', bytes.length, () => decodeNpy(bytes, 'hostile.npy'));
-    if (decoded) checkDecoded(decoded, bytes.length);
-  }), fuzzOptions(10_000));
+  await fc.assert(
+    fc.asyncProperty(header, async ({ descr, fortran, dims, trailingComma, major, dataBytes }) => {
+      inputs++;
+      const shape = `(${dims.join(', ')}${trailingComma ? ',' : ''})`;
+      const bytes = npyWithHeader(
+        `{'descr': '${descr}', 'fortran_order': ${fortran}, 'shape': ${shape}, }`,
+        new Uint8Array(dataBytes),
+        major,
+      );
+      const decoded = await expectParsedOrInputError('hostile.npy', bytes.length, () => decodeNpy(bytes, 'hostile.npy'));
+      if (decoded) checkDecoded(decoded, bytes.length);
+    }),
+    fuzzOptions(10_000),
+  );
   t.diagnostic(`decodeNpy (header dicts): ${inputs} inputs`);
   assert.ok(inputs >= 10_000);
 });
@@ -78,7 +106,10 @@ test('decodeNpy: header dicts with hostile dtypes, orders and shapes are InputEr
 test('a header claiming shape (2^31, 2^31) over 8 bytes of data allocates nothing', () => {
   const bytes = npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648, 2147483648), }", new Uint8Array(8), 1);
   const before = process.memoryUsage().arrayBuffers;
-  assert.throws(() => decodeNpy(bytes, 'huge.npy'), (error: unknown) => error instanceof InputError && /huge\.npy: header promises/.test(error.message));
+  assert.throws(
+    () => decodeNpy(bytes, 'huge.npy'),
+    (error: unknown) => error instanceof InputError && /huge\.npy: header promises/.test(error.message),
+  );
   assert.ok(process.memoryUsage().arrayBuffers - before < 1024 * 1024);
 });
 

@@ -19,20 +19,29 @@ const path = join(mkdtempSync(join(tmpdir(), 'kdkit-fuzz-onnx-')), 'teacher.onnx
 test('openOnnxTeacher: truncated, bit-flipped and spliced ONNX files open or are InputErrors', async (t) => {
   let inputs = 0;
   let opened = 0;
-  await fc.assert(fc.asyncProperty(byteMutations([], 256), async (mutations) => {
-    inputs++;
-    const bytes = applyByteMutations(fixture, mutations);
-    writeFileSync(path, bytes);
-    const teacher = await expectParsedOrInputError(path, bytes.length, () => openOnnxTeacher({
-      path, preprocessing: { inputLayout: 'nchw' }, inputs: [imageField([8, 8, 1])], numClasses: 10, source: 'fuzz.yaml: teacher.onnx',
-    }));
-    if (teacher) {
-      opened++;
-      // A batch larger than the probe's: a model whose damage fixed its batch axis was refused when opened.
-      assert.equal((await teacher.logits({ image: new Float32Array(3 * 64) }, 3)).length, 30);
-      await teacher.dispose();
-    }
-  }), fuzzOptions(10_000));
+  await fc.assert(
+    fc.asyncProperty(byteMutations([], 256), async (mutations) => {
+      inputs++;
+      const bytes = applyByteMutations(fixture, mutations);
+      writeFileSync(path, bytes);
+      const teacher = await expectParsedOrInputError(path, bytes.length, () =>
+        openOnnxTeacher({
+          path,
+          preprocessing: { inputLayout: 'nchw' },
+          inputs: [imageField([8, 8, 1])],
+          numClasses: 10,
+          source: 'fuzz.yaml: teacher.onnx',
+        }),
+      );
+      if (teacher) {
+        opened++;
+        // A batch larger than the probe's: a model whose damage fixed its batch axis was refused when opened.
+        assert.equal((await teacher.logits({ image: new Float32Array(3 * 64) }, 3)).length, 30);
+        await teacher.dispose();
+      }
+    }),
+    fuzzOptions(10_000),
+  );
   t.diagnostic(`openOnnxTeacher: ${inputs} inputs, ${opened} of them still opened as a working teacher`);
   assert.ok(inputs >= 10_000);
 });

@@ -8,7 +8,12 @@ import { logSoftmaxRows } from './logits.js';
 
 await initEngine({ backend: 'cpu' });
 
-interface KdCase { temperature: number; studentLogits: number[][]; teacherLogits: number[][]; kd: number }
+interface KdCase {
+  temperature: number;
+  studentLogits: number[][];
+  teacherLogits: number[][];
+  kd: number;
+}
 const cases = (JSON.parse(readFileSync(new URL('../../test/fixtures/losses.json', import.meta.url), 'utf8')) as { cases: KdCase[] }).cases;
 
 /** T² · mean KL(softmax(t/T) ‖ softmax(s/T)) in float64, for finite differences. */
@@ -24,17 +29,30 @@ function kdByHand(student: number[][], teacher: number[][], temperature: number)
 test('KD at a tensor temperature matches PyTorch at every fixture temperature, and its temperature gradient matches finite differences', () => {
   for (const c of cases) {
     const [student, teacher] = [tf.tensor2d(c.studentLogits), tf.tensor2d(c.teacherLogits)];
-    const { value, grad } = tf.valueAndGrad((t: tf.Tensor) => kdLossAtTemperature(student, teacher, t as tf.Scalar))(tf.scalar(c.temperature));
-    assert.ok(Math.abs(value.dataSync()[0] - c.kd) <= 1e-4 * Math.abs(c.kd) + 1e-6, `T=${c.temperature}: ${value.dataSync()[0]} vs ${c.kd}`);
+    const { value, grad } = tf.valueAndGrad((t: tf.Tensor) => kdLossAtTemperature(student, teacher, t as tf.Scalar))(
+      tf.scalar(c.temperature),
+    );
+    assert.ok(
+      Math.abs(value.dataSync()[0] - c.kd) <= 1e-4 * Math.abs(c.kd) + 1e-6,
+      `T=${c.temperature}: ${value.dataSync()[0]} vs ${c.kd}`,
+    );
     const h = 1e-4 * c.temperature;
-    const numeric = (kdByHand(c.studentLogits, c.teacherLogits, c.temperature + h) - kdByHand(c.studentLogits, c.teacherLogits, c.temperature - h)) / (2 * h);
-    assert.ok(Math.abs(grad.dataSync()[0] - numeric) <= 2e-3 * Math.abs(numeric) + 1e-5, `dT at T=${c.temperature}: ${grad.dataSync()[0]} vs ${numeric}`);
+    const numeric =
+      (kdByHand(c.studentLogits, c.teacherLogits, c.temperature + h) - kdByHand(c.studentLogits, c.teacherLogits, c.temperature - h)) /
+      (2 * h);
+    assert.ok(
+      Math.abs(grad.dataSync()[0] - numeric) <= 2e-3 * Math.abs(numeric) + 1e-5,
+      `dT at T=${c.temperature}: ${grad.dataSync()[0]} vs ${numeric}`,
+    );
     tf.dispose([student, teacher, value, grad]);
   }
 });
 
-test('the reversal strength falls from 0 to −1 along half a cosine, as CTKD\'s CosineDecay(0, −1, 10)', () => {
-  assert.deepEqual([0, 5, 10, 30].map((epoch) => +reversalStrength(epoch, 10).toFixed(12)), [0, -0.5, -1, -1]);
+test("the reversal strength falls from 0 to −1 along half a cosine, as CTKD's CosineDecay(0, −1, 10)", () => {
+  assert.deepEqual(
+    [0, 5, 10, 30].map((epoch) => +reversalStrength(epoch, 10).toFixed(12)),
+    [0, -0.5, -1, -1],
+  );
   assert.ok(Math.abs(reversalStrength(1, 10) - ((Math.cos(Math.PI / 10) + 1) / 2 - 1)) < 1e-15);
   const x = tf.scalar(3);
   const grad = tf.grad((input: tf.Tensor) => tf.mul(gradientReversal(input, -0.25), 4))(x);
@@ -52,11 +70,15 @@ test('the ctkd term: τ = 1 + 20·sigmoid(θ) from θ = 1, and θ receives the r
   const [student, teacher] = [tf.tensor2d(c.studentLogits), tf.tensor2d(c.teacherLogits)];
   const labels = tf.zeros([c.studentLogits.length], 'int32') as tf.Tensor1D;
   const epoch = 3;
-  const { value, grads } = tf.variableGrads(() => term({ studentLogits: student, teacherLogits: teacher, labels, position: { progress: 0.3, epoch } }), [theta]);
+  const { value, grads } = tf.variableGrads(
+    () => term({ studentLogits: student, teacherLogits: teacher, labels, position: { progress: 0.3, epoch } }),
+    [theta],
+  );
   assert.ok(Math.abs(value.dataSync()[0] - kdByHand(c.studentLogits, c.teacherLogits, temperature)) < 1e-4 * value.dataSync()[0]);
   // dL/dθ = λ · dL/dτ · 20 · σ(1)(1 − σ(1)), with dL/dτ by finite differences.
   const h = 1e-4 * temperature;
-  const dTau = (kdByHand(c.studentLogits, c.teacherLogits, temperature + h) - kdByHand(c.studentLogits, c.teacherLogits, temperature - h)) / (2 * h);
+  const dTau =
+    (kdByHand(c.studentLogits, c.teacherLogits, temperature + h) - kdByHand(c.studentLogits, c.teacherLogits, temperature - h)) / (2 * h);
   const expected = reversalStrength(epoch, 10) * dTau * 20 * sigmoid * (1 - sigmoid);
   const actual = grads[theta.name].dataSync()[0];
   assert.ok(expected < 0 === dTau > 0, 'the reversal flips the sign');

@@ -63,11 +63,13 @@ export const ctkd: DistillationMethod<CtkdOptions> = {
   }),
   build: (options) => {
     const theta = tf.variable(tf.scalar(1), true, `ctkd_theta_${++created}`);
-    const temperatureOf = (logit: tf.Tensor) => tf.add(options.minTemperature, tf.mul(tf.sigmoid(logit), options.temperatureRange)) as tf.Scalar;
-    const loss: TermLoss = (inputs) => tf.tidy(() => {
-      const temperature = temperatureOf(gradientReversal(theta, reversalStrength(inputs.position.epoch, options.rampEpochs)));
-      return kdLossAtTemperature(inputs.studentLogits, inputs.teacherLogits!, temperature);
-    });
+    const temperatureOf = (logit: tf.Tensor) =>
+      tf.add(options.minTemperature, tf.mul(tf.sigmoid(logit), options.temperatureRange)) as tf.Scalar;
+    const loss: TermLoss = (inputs) =>
+      tf.tidy(() => {
+        const temperature = temperatureOf(gradientReversal(theta, reversalStrength(inputs.position.epoch, options.rampEpochs)));
+        return kdLossAtTemperature(inputs.studentLogits, inputs.teacherLogits!, temperature);
+      });
     return Object.assign(loss, {
       variables: [theta],
       state: () => ({ temperature: tf.tidy(() => temperatureOf(theta).dataSync()[0]) }),

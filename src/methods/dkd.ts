@@ -67,7 +67,12 @@ export function dkdParts(
   });
 }
 
-export function dkdLoss(studentLogits: tf.Tensor, teacherLogits: tf.Tensor, labels: tf.Tensor, options: Partial<DkdOptions> = {}): tf.Scalar {
+export function dkdLoss(
+  studentLogits: tf.Tensor,
+  teacherLogits: tf.Tensor,
+  labels: tf.Tensor,
+  options: Partial<DkdOptions> = {},
+): tf.Scalar {
   const { alpha, beta } = { ...dkdDefaults, ...options };
   return tf.tidy(() => {
     const { tckd, nckd } = dkdParts(studentLogits, teacherLogits, labels, options);
@@ -84,9 +89,10 @@ export const dkd: DistillationMethod<{ alpha: number; beta: number; temperature:
     beta: z.number().nonnegative().default(dkdDefaults.beta),
     temperature: scheduled(z.number().positive()).default(dkdDefaults.temperature),
   }),
-  build: (options) => (inputs) => dkdLoss(inputs.studentLogits, inputs.teacherLogits!, inputs.labels, {
-    alpha: options.alpha,
-    beta: options.beta,
-    temperature: scheduleValue(options.temperature, inputs.position),
-  }),
+  build: (options) => (inputs) =>
+    dkdLoss(inputs.studentLogits, inputs.teacherLogits!, inputs.labels, {
+      alpha: options.alpha,
+      beta: options.beta,
+      temperature: scheduleValue(options.temperature, inputs.position),
+    }),
 };

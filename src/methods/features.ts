@@ -40,7 +40,10 @@ export function stopGradient<T extends tf.Tensor>(x: T): T {
 
 /** Checks that `name` has rank at least `minRank` and, for each pair, that batch sizes agree. */
 export function assertBatchPair(method: string, student: tf.Tensor, teacher: tf.Tensor, minRank = 2): void {
-  for (const [role, tensor] of [['student', student], ['teacher', teacher]] as const) {
+  for (const [role, tensor] of [
+    ['student', student],
+    ['teacher', teacher],
+  ] as const) {
     if (tensor.rank < minRank) {
       throw new Error(`${method}: the ${role} input must have rank ${minRank} or more, got shape [${tensor.shape.join(', ')}]`);
     }

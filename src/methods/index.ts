@@ -11,10 +11,15 @@ import { ctkd } from './ctkd.js';
 
 export type { DistillationMethod, FeatureRequirement, FeatureTermOptions, TermInputs, TermLoss } from './method.js';
 
-// and each term's options are validated by that method's own schema before build() sees them.
 // Methods take different option types; each term is validated by its own schema before build().
-export const methods = new Registry<DistillationMethod<any>>('method').register(kd.name, kd).register(ce.name, ce).register(dkd.name, dkd)
-  .register(hint.name, hint).register(attention.name, attention).register(rkd.name, rkd).register(sp.name, sp)
+export const methods = new Registry<DistillationMethod<unknown>>('method')
+  .register(kd.name, kd)
+  .register(ce.name, ce)
+  .register(dkd.name, dkd)
+  .register(hint.name, hint)
+  .register(attention.name, attention)
+  .register(rkd.name, rkd)
+  .register(sp.name, sp)
   .register(ctkd.name, ctkd);
 
 /** The losses as pure functions of tensors, for users with their own training loop. */

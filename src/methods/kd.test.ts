@@ -48,15 +48,24 @@ test('kd by hand: teacher [ln 3, 0], student [0, 0]', () => {
 });
 
 test('kd averages over the batch, not over classes', () => {
-  const student = tf.tensor2d([[0, 0], [0, 0]]);
-  const teacher = tf.tensor2d([[Math.log(3), 0], [0, 0]]);
+  const student = tf.tensor2d([
+    [0, 0],
+    [0, 0],
+  ]);
+  const teacher = tf.tensor2d([
+    [Math.log(3), 0],
+    [0, 0],
+  ]);
   // Second sample contributes 0, so the batch mean is half of the first sample's KL.
   closeTo(kdLoss(student, teacher, { temperature: 1 }).dataSync()[0], (0.75 * Math.log(1.5) + 0.25 * Math.log(0.5)) / 2);
   tf.dispose([student, teacher]);
 });
 
 test('kd is zero when the student equals the teacher, at any temperature', () => {
-  const logits = tf.tensor2d([[3, -1, 0.5, 2], [-4, 4, 0, 1]]);
+  const logits = tf.tensor2d([
+    [3, -1, 0.5, 2],
+    [-4, 4, 0, 1],
+  ]);
   for (const temperature of [0.5, 1, 4, 20]) {
     closeTo(kdLoss(logits, logits, { temperature }).dataSync()[0], 0, 0, 1e-6);
   }
@@ -67,13 +76,16 @@ test('kd carries the T² factor: for large T it approaches the logit-matching li
   // Hinton §2.1: as T → ∞ with zero-mean logits, T²·KL → (1/2N)·Σ(z_s − z_t)² per sample (N classes).
   const student = tf.tensor2d([[1, -1, 0]]);
   const teacher = tf.tensor2d([[-0.5, 0.5, 0]]);
-  const limit = (1 / (2 * 3)) * ((1.5) ** 2 + (1.5) ** 2 + 0);
+  const limit = (1 / (2 * 3)) * (1.5 ** 2 + 1.5 ** 2 + 0);
   closeTo(kdLoss(student, teacher, { temperature: 20 }).dataSync()[0], limit, 1e-3);
   tf.dispose([student, teacher]);
 });
 
 test('cross-entropy by hand: uniform logits over 3 classes give ln 3', () => {
-  const logits = tf.tensor2d([[0, 0, 0], [5, 5, 5]]);
+  const logits = tf.tensor2d([
+    [0, 0, 0],
+    [5, 5, 5],
+  ]);
   const labels = tf.tensor1d([1, 2], 'int32');
   closeTo(crossEntropyLoss(logits, labels).dataSync()[0], Math.log(3));
   tf.dispose([logits, labels]);
@@ -120,7 +132,10 @@ test('every fixture case has all expected values', () => {
 });
 
 test('ce rejects a label that is not a class index instead of reading another sample', () => {
-  const student = tf.tensor2d([[1, 2, 3], [0, 0, 0]]);
+  const student = tf.tensor2d([
+    [1, 2, 3],
+    [0, 0, 0],
+  ]);
   for (const label of [3, -1]) {
     const labels = tf.tensor1d([0, label], 'int32');
     assert.throws(() => crossEntropyLoss(student, labels), new RegExp(`label ${label} of sample 1 is not a class index in 0..2`));

@@ -11,10 +11,41 @@ import { dkdParts } from './dkd.js';
 import { rkdAngleLoss, rkdDistanceLoss } from './rkd.js';
 
 interface Fixtures {
-  dkd: Array<{ alpha: number; beta: number; temperature: number; shape: number[]; studentLogits: number[]; teacherLogits: number[]; labels: number[]; tckd: number; nckd: number; loss: number; gradStudent: number[] }>;
+  dkd: Array<{
+    alpha: number;
+    beta: number;
+    temperature: number;
+    shape: number[];
+    studentLogits: number[];
+    teacherLogits: number[];
+    labels: number[];
+    tckd: number;
+    nckd: number;
+    loss: number;
+    gradStudent: number[];
+  }>;
   hint: Array<{ shape: number[]; student: number[]; teacher: number[]; loss: number; gradStudent: number[] }>;
-  attention: Array<{ p: number; studentShape: number[]; teacherShape: number[]; student: number[]; teacher: number[]; loss: number; gradStudent: number[] }>;
-  rkd: Array<{ distanceWeight: number; angleWeight: number; studentShape: number[]; teacherShape: number[]; student: number[]; teacher: number[]; distance: number; angle: number; loss: number; gradStudent: number[] }>;
+  attention: Array<{
+    p: number;
+    studentShape: number[];
+    teacherShape: number[];
+    student: number[];
+    teacher: number[];
+    loss: number;
+    gradStudent: number[];
+  }>;
+  rkd: Array<{
+    distanceWeight: number;
+    angleWeight: number;
+    studentShape: number[];
+    teacherShape: number[];
+    student: number[];
+    teacher: number[];
+    distance: number;
+    angle: number;
+    loss: number;
+    gradStudent: number[];
+  }>;
   sp: Array<{ studentShape: number[]; teacherShape: number[]; student: number[]; teacher: number[]; loss: number; gradStudent: number[] }>;
 }
 
@@ -69,12 +100,30 @@ for (const backend of backends) {
   test(`losses.hint, attention, rkd and sp match their official code in PyTorch (${backend})`, async () => {
     await initEngine({ backend });
     const pairs = [
-      ...fixtures.hint.map((c) => ({ name: 'hint', ...c, studentShape: c.shape, teacherShape: c.shape, run: (s: tf.Tensor, t: tf.Tensor) => losses.hint(s, t) })),
-      ...fixtures.attention.map((c) => ({ name: `attention p=${c.p}`, ...c, run: (s: tf.Tensor, t: tf.Tensor) => losses.attention(s, t, { p: c.p }) })),
-      ...fixtures.rkd.map((c) => ({ name: 'rkd', ...c, run: (s: tf.Tensor, t: tf.Tensor) => losses.rkd(s, t, { distanceWeight: c.distanceWeight, angleWeight: c.angleWeight }) })),
+      ...fixtures.hint.map((c) => ({
+        name: 'hint',
+        ...c,
+        studentShape: c.shape,
+        teacherShape: c.shape,
+        run: (s: tf.Tensor, t: tf.Tensor) => losses.hint(s, t),
+      })),
+      ...fixtures.attention.map((c) => ({
+        name: `attention p=${c.p}`,
+        ...c,
+        run: (s: tf.Tensor, t: tf.Tensor) => losses.attention(s, t, { p: c.p }),
+      })),
+      ...fixtures.rkd.map((c) => ({
+        name: 'rkd',
+        ...c,
+        run: (s: tf.Tensor, t: tf.Tensor) => losses.rkd(s, t, { distanceWeight: c.distanceWeight, angleWeight: c.angleWeight }),
+      })),
       ...fixtures.sp.map((c) => ({ name: 'sp', ...c, run: (s: tf.Tensor, t: tf.Tensor) => losses.sp(s, t) })),
     ];
-    for (const name of ['hint', 'attention', 'rkd', 'sp']) assert.ok(pairs.some((c) => c.name.startsWith(name)), `${name} fixtures missing`);
+    for (const name of ['hint', 'attention', 'rkd', 'sp'])
+      assert.ok(
+        pairs.some((c) => c.name.startsWith(name)),
+        `${name} fixtures missing`,
+      );
     pairs.forEach((c, i) => {
       const student = tf.tensor(c.student, c.studentShape);
       const teacher = tf.tensor(c.teacher, c.teacherShape);
@@ -96,7 +145,16 @@ for (const backend of backends) {
 
 test('by hand: hint is the mean squared difference; attention of proportional maps is 0', async () => {
   await initEngine({ backend: 'cpu' });
-  const hint = losses.hint(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[1, 0], [0, 4]]));
+  const hint = losses.hint(
+    tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]),
+    tf.tensor2d([
+      [1, 0],
+      [0, 4],
+    ]),
+  );
   closeTo(hint.dataSync()[0], (0 + 4 + 9 + 0) / 4, 'hint');
   // Teacher activations are the student's ×3 (and twice the channels): same normalized map.
   const student = tf.tensor4d([1, -2, 3, 0.5, 2, 1, -1, 4], [1, 2, 2, 2]);
@@ -110,9 +168,20 @@ test('by hand: hint is the mean squared difference; attention of proportional ma
 
 test('by hand: rkd of a scaled and rotated copy of the teacher is 0; sp of orthogonal samples is 0', async () => {
   await initEngine({ backend: 'cpu' });
-  const teacher = tf.tensor2d([[0, 0], [3, 0], [0, 4], [1, 1]]);
+  const teacher = tf.tensor2d([
+    [0, 0],
+    [3, 0],
+    [0, 4],
+    [1, 1],
+  ]);
   // Rotate by 90° and scale by 2: distances scale uniformly, angles are unchanged.
-  const student = tf.matMul(teacher, tf.tensor2d([[0, 2], [-2, 0]]));
+  const student = tf.matMul(
+    teacher,
+    tf.tensor2d([
+      [0, 2],
+      [-2, 0],
+    ]),
+  );
   closeTo(losses.rkd(student, teacher).dataSync()[0], 0, 'rkd', 0, 1e-5);
   // Orthogonal samples: G is the identity for both, whatever the scale.
   closeTo(losses.sp(tf.eye(3), tf.mul(tf.eye(3), 5)).dataSync()[0], 0, 'sp', 0, 1e-7);
@@ -123,9 +192,15 @@ test('by hand: rkd of a scaled and rotated copy of the teacher is 0; sp of ortho
 
 test('the losses name the problem when shapes cannot work', async () => {
   await initEngine({ backend: 'cpu' });
-  assert.throws(() => losses.hint(tf.zeros([2, 3]), tf.zeros([2, 4])), /hint: student feature \[2, 3\] and teacher feature \[2, 4\] differ in shape; an adapter/);
+  assert.throws(
+    () => losses.hint(tf.zeros([2, 3]), tf.zeros([2, 4])),
+    /hint: student feature \[2, 3\] and teacher feature \[2, 4\] differ in shape; an adapter/,
+  );
   assert.throws(() => losses.attention(tf.zeros([2, 4, 4, 3]), tf.zeros([2, 2, 2, 3])), /attention: .* different spatial sizes/);
   assert.throws(() => losses.rkd(tf.zeros([4, 3]), tf.zeros([5, 3])), /rkd: student and teacher batch sizes differ \(4 and 5\)/);
   assert.throws(() => losses.sp(tf.zeros([4]), tf.zeros([4, 2])), /sp: the student input must have rank 2 or more/);
-  assert.throws(() => losses.dkd(tf.zeros([2, 3]), tf.zeros([2, 4]), tf.tensor1d([0, 1], 'int32')), /dkd: student and teacher logits must both be \[batch, classes\]/);
+  assert.throws(
+    () => losses.dkd(tf.zeros([2, 3]), tf.zeros([2, 4]), tf.tensor1d([0, 1], 'int32')),
+    /dkd: student and teacher logits must both be \[batch, classes\]/,
+  );
 });

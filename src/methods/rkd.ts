@@ -54,10 +54,9 @@ function angles(embedding: tf.Tensor2D): tf.Tensor1D {
 
 export function rkdDistanceLoss(studentEmbedding: tf.Tensor, teacherEmbedding: tf.Tensor): tf.Scalar {
   assertBatchPair('rkd', studentEmbedding, teacherEmbedding);
-  return tf.tidy(() => smoothL1(
-    normalizedDistances(flattenSamples(studentEmbedding)),
-    stopGradient(normalizedDistances(flattenSamples(teacherEmbedding))),
-  ));
+  return tf.tidy(() =>
+    smoothL1(normalizedDistances(flattenSamples(studentEmbedding)), stopGradient(normalizedDistances(flattenSamples(teacherEmbedding)))),
+  );
 }
 
 export function rkdAngleLoss(studentEmbedding: tf.Tensor, teacherEmbedding: tf.Tensor): tf.Scalar {
@@ -67,10 +66,12 @@ export function rkdAngleLoss(studentEmbedding: tf.Tensor, teacherEmbedding: tf.T
 
 export function rkdLoss(studentEmbedding: tf.Tensor, teacherEmbedding: tf.Tensor, options: RkdOptions = {}): tf.Scalar {
   const { distanceWeight = 25, angleWeight = 50 } = options;
-  return tf.tidy(() => tf.add(
-    tf.mul(rkdDistanceLoss(studentEmbedding, teacherEmbedding), distanceWeight),
-    tf.mul(rkdAngleLoss(studentEmbedding, teacherEmbedding), angleWeight),
-  ));
+  return tf.tidy(() =>
+    tf.add(
+      tf.mul(rkdDistanceLoss(studentEmbedding, teacherEmbedding), distanceWeight),
+      tf.mul(rkdAngleLoss(studentEmbedding, teacherEmbedding), angleWeight),
+    ),
+  );
 }
 
 /** Config: `{method: rkd, weight: 1, student: penultimate, teacher: penultimate}`. */

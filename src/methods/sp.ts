@@ -25,7 +25,9 @@ export function similarityMatrix(feature: tf.Tensor): tf.Tensor2D {
 export function spLoss(studentFeature: tf.Tensor, teacherFeature: tf.Tensor): tf.Scalar {
   assertBatchPair('sp', studentFeature, teacherFeature);
   const batch = studentFeature.shape[0]!;
-  return tf.tidy(() => tf.div(tf.sum(tf.squaredDifference(similarityMatrix(teacherFeature), similarityMatrix(studentFeature))), batch * batch));
+  return tf.tidy(() =>
+    tf.div(tf.sum(tf.squaredDifference(similarityMatrix(teacherFeature), similarityMatrix(studentFeature))), batch * batch),
+  );
 }
 
 /** Config: `{method: sp, weight: 3000, student: penultimate, teacher: penultimate}`. */

@@ -45,7 +45,9 @@ export function buildModel(spec: ModelSpec, options: BuildOptions): tf.LayersMod
   const field = options.field ?? 'model';
   const params = specParameterCount(spec, options.inputShape, options.numClasses);
   if (params > MAX_PARAMS) {
-    throw new InputError(`${field}: ${params.toExponential(2)} weights (${(params * 4 / 2 ** 30).toFixed(1)} GiB) is more than kdkit builds (${MAX_PARAMS.toExponential(2)}, 1 GiB); make the layers smaller`);
+    throw new InputError(
+      `${field}: ${params.toExponential(2)} weights (${((params * 4) / 2 ** 30).toFixed(1)} GiB) is more than kdkit builds (${MAX_PARAMS.toExponential(2)}, 1 GiB); make the layers smaller`,
+    );
   }
   let layerIndex = 0;
   const init = () => ({
@@ -59,14 +61,24 @@ export function buildModel(spec: ModelSpec, options: BuildOptions): tf.LayersMod
     let [height, width] = options.inputShape;
     spec.filters.forEach((filters, i) => {
       x = tf.layers
-        .conv2d({ filters, kernelSize: spec.kernelSize, padding: 'same', activation: spec.batchNorm ? 'linear' : 'relu', useBias: !spec.batchNorm, name: `conv_${i + 1}`, ...init() })
+        .conv2d({
+          filters,
+          kernelSize: spec.kernelSize,
+          padding: 'same',
+          activation: spec.batchNorm ? 'linear' : 'relu',
+          useBias: !spec.batchNorm,
+          name: `conv_${i + 1}`,
+          ...init(),
+        })
         .apply(x) as tf.SymbolicTensor;
       if (spec.batchNorm) {
         x = tf.layers.batchNormalization({ name: `bn_${i + 1}` }).apply(x) as tf.SymbolicTensor;
         x = tf.layers.activation({ activation: 'relu', name: `relu_${i + 1}` }).apply(x) as tf.SymbolicTensor;
       }
       if (height < 2 || width < 2) {
-        throw new InputError(`${field}.filters: ${spec.filters.length} conv+pool blocks need a larger input than ${options.inputShape.join('×')}; block ${i + 1} would pool a ${height}×${width} map`);
+        throw new InputError(
+          `${field}.filters: ${spec.filters.length} conv+pool blocks need a larger input than ${options.inputShape.join('×')}; block ${i + 1} would pool a ${height}×${width} map`,
+        );
       }
       x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool_${i + 1}` }).apply(x) as tf.SymbolicTensor;
       height = Math.floor(height / 2);
@@ -103,7 +115,8 @@ export function multiplyAccumulates(model: tf.LayersModel): number {
       const [depthwise, pointwise] = layer.getWeights();
       const [kernelHeight, kernelWidth, inChannels, multiplier] = depthwise.shape as number[];
       const outChannels = pointwise.shape[3]!;
-      total += outputShape[1]! * outputShape[2]! * (kernelHeight * kernelWidth * inChannels * multiplier + inChannels * multiplier * outChannels);
+      total +=
+        outputShape[1]! * outputShape[2]! * (kernelHeight * kernelWidth * inChannels * multiplier + inChannels * multiplier * outChannels);
     }
   }
   return total;

@@ -7,8 +7,11 @@ import { forward } from './forward.js';
 
 await initEngine({ backend: 'wasm' });
 
-test('forward equals predict, with dropout off, for a batch larger than predict\'s 32, and leaks nothing', () => {
-  const model = buildModel({ type: 'mlp', hidden: [16], dropout: 0.5, activation: 'relu' }, { inputShape: [8, 8, 1], numClasses: 10, seed: 2, name: 'f' });
+test("forward equals predict, with dropout off, for a batch larger than predict's 32, and leaks nothing", () => {
+  const model = buildModel(
+    { type: 'mlp', hidden: [16], dropout: 0.5, activation: 'relu' },
+    { inputShape: [8, 8, 1], numClasses: 10, seed: 2, name: 'f' },
+  );
   const images = tf.randomUniform([70, 8, 8, 1], 0, 1, 'float32', 3);
   const before = tf.memory().numTensors;
   const once = forward(model, images) as tf.Tensor;
@@ -26,11 +29,20 @@ test('forward equals predict, with dropout off, for a batch larger than predict\
 });
 
 test('forward returns every output of a multi-output model in order', () => {
-  const model = buildModel({ type: 'mlp', hidden: [16], dropout: 0, activation: 'relu' }, { inputShape: [8, 8, 1], numClasses: 10, seed: 2, name: 'g' });
+  const model = buildModel(
+    { type: 'mlp', hidden: [16], dropout: 0, activation: 'relu' },
+    { inputShape: [8, 8, 1], numClasses: 10, seed: 2, name: 'g' },
+  );
   const tapped = tf.model({ inputs: model.inputs, outputs: [model.getLayer('dense_1').output as tf.SymbolicTensor, model.outputs[0]] });
   const images = tf.ones([3, 8, 8, 1]);
   const outputs = forward(tapped, images) as tf.Tensor[];
-  assert.deepEqual(outputs.map((output) => output.shape), [[3, 16], [3, 10]]);
+  assert.deepEqual(
+    outputs.map((output) => output.shape),
+    [
+      [3, 16],
+      [3, 10],
+    ],
+  );
   tf.dispose([...outputs, images]);
   model.dispose();
 });

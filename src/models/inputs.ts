@@ -25,7 +25,9 @@ export function pairInputs(inputs: readonly NamedInput[], fields: readonly strin
   const missing = inputs.filter((_, i) => paired[i] === undefined).map((input) => `'${input.name}'`);
   if (missing.length > 0) {
     const present = fields.length === 0 ? 'none' : fields.map((name) => `'${name}'`).join(', ');
-    throw new InputError(`${where}: the data has no field for input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; its samples have ${present}`);
+    throw new InputError(
+      `${where}: the data has no field for input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; its samples have ${present}`,
+    );
   }
   return paired as string[];
 }
@@ -37,7 +39,11 @@ export function modelInputNames(model: tf.LayersModel): NamedInput[] {
 }
 
 /** `batch`'s tensors in the order of `model.inputs`, as execute() and apply() take them. */
-export function modelInputs(model: tf.LayersModel, batch: Readonly<Record<string, tf.Tensor>>, where = `model '${model.name}'`): tf.Tensor[] {
+export function modelInputs(
+  model: tf.LayersModel,
+  batch: Readonly<Record<string, tf.Tensor>>,
+  where = `model '${model.name}'`,
+): tf.Tensor[] {
   return pairInputs(modelInputNames(model), Object.keys(batch), where).map((name) => batch[name]);
 }
 
@@ -49,7 +55,9 @@ export function fieldTensors(inputs: readonly InputField[], batch: SampleBatch, 
   for (const field of inputs) {
     const values: FieldArray | undefined = Object.hasOwn(batch, field.name) ? batch[field.name] : undefined;
     if (values === undefined || values.length !== count * fieldSize(field)) {
-      throw new InputError(`${where}: field '${field.name}' needs ${count} samples of [${field.shape.join(', ')}] (${count * fieldSize(field)} values), got ${values?.length ?? 'none'}`);
+      throw new InputError(
+        `${where}: field '${field.name}' needs ${count} samples of [${field.shape.join(', ')}] (${count * fieldSize(field)} values), got ${values?.length ?? 'none'}`,
+      );
     }
   }
   return Object.fromEntries(inputs.map((field) => [field.name, tf.tensor(batch[field.name], [count, ...field.shape], field.dtype)]));
@@ -61,10 +69,12 @@ export function fieldTensors(inputs: readonly InputField[], batch: SampleBatch, 
  * vocabulary). The caller disposes them.
  */
 export function syntheticTensors(inputs: readonly InputField[], count: number): Record<string, tf.Tensor> {
-  return Object.fromEntries(inputs.map((field) => {
-    const shape = [count, ...field.shape];
-    return [field.name, field.dtype === 'float32' ? tf.randomUniform(shape, 0, 1, 'float32', 7) : tf.zeros(shape, 'int32')];
-  }));
+  return Object.fromEntries(
+    inputs.map((field) => {
+      const shape = [count, ...field.shape];
+      return [field.name, field.dtype === 'float32' ? tf.randomUniform(shape, 0, 1, 'float32', 7) : tf.zeros(shape, 'int32')];
+    }),
+  );
 }
 
 /**
@@ -72,13 +82,19 @@ export function syntheticTensors(inputs: readonly InputField[], count: number): 
  * a shape the field's samples do not have (an open dimension, null, takes any size).
  */
 export function checkModelInputs(model: tf.LayersModel, inputs: readonly InputField[], where: string): void {
-  const names = pairInputs(modelInputNames(model), inputs.map((field) => field.name), where);
+  const names = pairInputs(
+    modelInputNames(model),
+    inputs.map((field) => field.name),
+    where,
+  );
   names.forEach((name, i) => {
     const field = inputs.find((each) => each.name === name)!;
     const dims = (model.inputs[i].shape ?? []).slice(1);
     if (dims.length !== field.shape.length || dims.some((dim, k) => dim !== null && dim !== field.shape[k])) {
       const input = model.inputLayers[i].name;
-      throw new InputError(`${where}: the model expects input '${input}' of [${dims.map((dim) => dim ?? 'any').join(', ')}], the data's '${name}' samples are [${field.shape.join(', ')}]`);
+      throw new InputError(
+        `${where}: the model expects input '${input}' of [${dims.map((dim) => dim ?? 'any').join(', ')}], the data's '${name}' samples are [${field.shape.join(', ')}]`,
+      );
     }
   });
 }
@@ -91,7 +107,9 @@ export function inputsOfModel(model: tf.LayersModel, where = `model '${model.nam
   return model.inputs.map((input, i) => {
     const dims = (input.shape ?? []).slice(1);
     if (dims.some((dim) => dim === null)) {
-      throw new InputError(`${where}: input '${model.inputLayers[i].name}' has an open dimension [${dims.map((dim) => dim ?? 'any').join(', ')}]; give the dataset's inputs`);
+      throw new InputError(
+        `${where}: input '${model.inputLayers[i].name}' has an open dimension [${dims.map((dim) => dim ?? 'any').join(', ')}]; give the dataset's inputs`,
+      );
     }
     return { name: model.inputLayers[i].name, dtype: input.dtype === 'int32' ? 'int32' : 'float32', shape: dims as number[] };
   });

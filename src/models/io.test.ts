@@ -33,7 +33,13 @@ function knownValues(offset: number, index: number, size: number): Float32Array 
 async function savedModel(spec: ModelSpec, offset: number): Promise<{ directory: string; weights: Float32Array[] }> {
   const model = buildModel(spec, shape);
   const shapes = model.getWeights().map((weight) => weight.shape);
-  const weights = shapes.map((weightShape, index) => knownValues(offset, index, weightShape.reduce((product, dim) => product * dim, 1)));
+  const weights = shapes.map((weightShape, index) =>
+    knownValues(
+      offset,
+      index,
+      weightShape.reduce((product, dim) => product * dim, 1),
+    ),
+  );
   const values = weights.map((written, index) => tf.tensor(written, shapes[index]));
   model.setWeights(values);
   const directory = join(mkdtempSync(join(tmpdir(), 'kdkit-io-concurrent-')), 'model');
@@ -77,13 +83,26 @@ test('two models loaded concurrently, among other tensor work, are the ones load
   const tensors = tf.memory().numTensors;
   const mlpAlone = await loadModelDir(mlp.directory);
   const cnnAlone = await loadModelDir(cnn.directory);
-  const [mlpTogether, cnnTogether, otherValues] = await Promise.all([loadModelDir(mlp.directory), loadModelDir(cnn.directory), otherTensorWork(24)]);
+  const [mlpTogether, cnnTogether, otherValues] = await Promise.all([
+    loadModelDir(mlp.directory),
+    loadModelDir(cnn.directory),
+    otherTensorWork(24),
+  ]);
 
-  assert.deepEqual(otherValues, Array.from({ length: 24 }, (_, round) => round + 1));
-  for (const [alone, together, written] of [[mlpAlone, mlpTogether, mlp.weights], [cnnAlone, cnnTogether, cnn.weights]] as const) {
+  assert.deepEqual(
+    otherValues,
+    Array.from({ length: 24 }, (_, round) => round + 1),
+  );
+  for (const [alone, together, written] of [
+    [mlpAlone, mlpTogether, mlp.weights],
+    [cnnAlone, cnnTogether, cnn.weights],
+  ] as const) {
     assert.deepEqual(weightValues(alone), written);
     assert.deepEqual(weightValues(together), written);
-    assert.deepEqual(together.weights.map((weight) => weight.originalName), alone.weights.map((weight) => weight.originalName));
+    assert.deepEqual(
+      together.weights.map((weight) => weight.originalName),
+      alone.weights.map((weight) => weight.originalName),
+    );
     assert.deepEqual(predictions(together), predictions(alone));
   }
   for (const model of [mlpAlone, cnnAlone, mlpTogether, cnnTogether]) model.dispose();
@@ -94,7 +113,9 @@ test('two models loaded concurrently, among other tensor work, are the ones load
 test('a bad model loaded concurrently with a good one fails with its own InputError; the good one loads whole', async () => {
   // The MLP's topology with a hidden layer of 10^7 units, over the MLP's small weights file.
   const bad = mkdtempSync(join(tmpdir(), 'kdkit-io-bad-'));
-  const modelJson = JSON.parse(readFileSync(join(mlp.directory, 'model.json'), 'utf8')) as { modelTopology: { config: { layers: { class_name: string; config: { units?: number } }[] } } };
+  const modelJson = JSON.parse(readFileSync(join(mlp.directory, 'model.json'), 'utf8')) as {
+    modelTopology: { config: { layers: { class_name: string; config: { units?: number } }[] } };
+  };
   modelJson.modelTopology.config.layers.find((layer) => layer.class_name === 'Dense')!.config.units = 10_000_000;
   writeFileSync(join(bad, 'model.json'), JSON.stringify(modelJson));
   writeFileSync(join(bad, 'weights.bin'), readFileSync(join(mlp.directory, 'weights.bin')));
@@ -105,19 +126,27 @@ test('a bad model loaded concurrently with a good one fails with its own InputEr
   const error = (badResult as PromiseRejectedResult).reason as Error;
   assert.ok(error instanceof InputError, String(error));
   // 16 inputs × 10^7 units; the MLP's largest weight is its 16 × 8 kernel, 128 values.
-  assert.match(error.message, /^.*model\.json: layer 'dense_1' would create weight 'kernel' of shape \[16, 10000000\] \(160000000 values\), but the weights manifest's largest weight has 128 values/);
+  assert.match(
+    error.message,
+    /^.*model\.json: layer 'dense_1' would create weight 'kernel' of shape \[16, 10000000\] \(160000000 values\), but the weights manifest's largest weight has 128 values/,
+  );
   assert.ok(error.message.startsWith(join(bad, 'model.json')));
   assert.equal(good.status, 'fulfilled');
   const loaded = (good as PromiseFulfilledResult<tf.LayersModel>).value;
   assert.deepEqual(weightValues(loaded), cnn.weights);
-  assert.deepEqual(otherValues.status === 'fulfilled' && otherValues.value, Array.from({ length: 24 }, (_, round) => round + 1));
+  assert.deepEqual(
+    otherValues.status === 'fulfilled' && otherValues.value,
+    Array.from({ length: 24 }, (_, round) => round + 1),
+  );
   loaded.dispose();
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(addWeightOf(), stockAddWeight);
 });
 
 test('loading draws nothing from Math.random, even for a topology with unseeded initializers', async () => {
-  const unseeded = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4], kernelInitializer: 'glorotUniform', name: 'dense' })] });
+  const unseeded = tf.sequential({
+    layers: [tf.layers.dense({ units: 3, inputShape: [4], kernelInitializer: 'glorotUniform', name: 'dense' })],
+  });
   const directory = join(mkdtempSync(join(tmpdir(), 'kdkit-io-unseeded-')), 'model');
   await saveModelDir(unseeded, directory);
   const written = weightValues(unseeded);

@@ -24,12 +24,16 @@ export interface SavedModel {
 }
 
 /** The model's topology and weights as TensorFlow.js's save handlers receive them. */
-export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts & { weightSpecs: tf.io.WeightsManifestEntry[]; weightData: tf.io.WeightData }> {
+export async function modelArtifacts(
+  model: tf.LayersModel,
+): Promise<tf.io.ModelArtifacts & { weightSpecs: tf.io.WeightsManifestEntry[]; weightData: tf.io.WeightData }> {
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (saved) => {
-    artifacts = saved;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (saved) => {
+      artifacts = saved;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   if (!artifacts?.weightData || !artifacts.weightSpecs) throw new Error(`model '${model.name}' produced no weights when saved`);
   return artifacts as tf.io.ModelArtifacts & { weightSpecs: tf.io.WeightsManifestEntry[]; weightData: tf.io.WeightData };
 }
@@ -48,7 +52,10 @@ export function layersModelJson(artifacts: tf.io.ModelArtifacts, weightSpecs: tf
 /** Serializes a model to the two files of the layers format, in memory. */
 export async function serializeModel(model: tf.LayersModel): Promise<{ modelJson: string; weights: Uint8Array }> {
   const artifacts = await modelArtifacts(model);
-  return { modelJson: layersModelJson(artifacts, artifacts.weightSpecs), weights: new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData)) };
+  return {
+    modelJson: layersModelJson(artifacts, artifacts.weightSpecs),
+    weights: new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData)),
+  };
 }
 
 export async function saveModelDir(model: tf.LayersModel, directory: string): Promise<SavedModel> {
@@ -111,15 +118,26 @@ export async function loadModelFiles(path: string): Promise<LoadedModelFiles> {
       files.push(RegularFile.open(weightPath, `${weightPath}: cannot read weights listed in ${modelJsonPath}`));
     }
     // Sizes first: nothing is read unless the files hold exactly the bytes the specs describe.
-    checkWeightBytes(groups, files.reduce((total, file) => total + file.sizeBytes, 0), modelJsonPath);
-    buffers.push(...files.map((file) => {
-      const bytes = file.readAll(MAX_WHOLE_FILE_BYTES);
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    }));
+    checkWeightBytes(
+      groups,
+      files.reduce((total, file) => total + file.sizeBytes, 0),
+      modelJsonPath,
+    );
+    buffers.push(
+      ...files.map((file) => {
+        const bytes = file.readAll(MAX_WHOLE_FILE_BYTES);
+        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      }),
+    );
   } finally {
     for (const file of files) file.close();
   }
-  const model = await loadWithinManifest(modelTopology, groups.flatMap((group) => group.weights), buffers, modelJsonPath);
+  const model = await loadWithinManifest(
+    modelTopology,
+    groups.flatMap((group) => group.weights),
+    buffers,
+    modelJsonPath,
+  );
   try {
     checkFiniteWeights(model, modelJsonPath);
   } catch (error) {
@@ -141,7 +159,9 @@ function checkFiniteWeights(model: tf.LayersModel, source: string): void {
     const first = values.findIndex((value) => !Number.isFinite(value));
     if (first < 0) continue;
     const count = values.reduce((total, value) => total + (Number.isFinite(value) ? 0 : 1), 0);
-    throw new InputError(`${source}: weight '${weight.originalName}' has ${count} non-finite values (${values[first]} at index ${first}); the model cannot be evaluated or exported`);
+    throw new InputError(
+      `${source}: weight '${weight.originalName}' has ${count} non-finite values (${values[first]} at index ${first}); the model cannot be evaluated or exported`,
+    );
   }
 }
 
@@ -152,14 +172,22 @@ type AddWeight = (this: tf.layers.Layer, name: string, shape: tf.Shape, ...rest:
  * once, optimizer weights ignored) but with every weight checked before it is allocated; see
  * buildWithinManifest. A load that fails leaves no tensor behind.
  */
-async function loadWithinManifest(modelTopology: object, specs: tf.io.WeightsManifestEntry[], weightData: ArrayBuffer[], source: string): Promise<tf.LayersModel> {
+async function loadWithinManifest(
+  modelTopology: object,
+  specs: tf.io.WeightsManifestEntry[],
+  weightData: ArrayBuffer[],
+  source: string,
+): Promise<tf.LayersModel> {
   const created: tf.LayerVariable[] = [];
   try {
     const model = await buildWithinManifest(modelTopology, specs, source, created);
     // Synchronous, so that the scope freeing the decoded tensors holds no other task's tensors.
     tf.tidy(() => {
       const decoded = tf.io.decodeWeights(weightData, specs);
-      model.loadWeights(Object.fromEntries(specs.filter((spec) => spec.group !== 'optimizer').map((spec) => [spec.name, decoded[spec.name]])), true);
+      model.loadWeights(
+        Object.fromEntries(specs.filter((spec) => spec.group !== 'optimizer').map((spec) => [spec.name, decoded[spec.name]])),
+        true,
+      );
     });
     return model;
   } catch (error) {
@@ -181,7 +209,12 @@ async function loadWithinManifest(modelTopology: object, specs: tf.io.WeightsMan
  * every layer before its first await, so no other task can build a model under the hook. (Were
  * that to change, the fuzz test of `units: 10000000` would allocate and fail.)
  */
-function buildWithinManifest(modelTopology: object, specs: tf.io.WeightsManifestEntry[], source: string, created: tf.LayerVariable[]): Promise<tf.LayersModel> {
+function buildWithinManifest(
+  modelTopology: object,
+  specs: tf.io.WeightsManifestEntry[],
+  source: string,
+  created: tf.LayerVariable[],
+): Promise<tf.LayersModel> {
   const sizes = specs.map((spec) => spec.shape.reduce((product, dim) => product * dim, 1));
   const largest = Math.max(0, ...sizes);
   let remaining = sizes.reduce((total, size) => total + size, 0);
@@ -192,7 +225,7 @@ function buildWithinManifest(modelTopology: object, specs: tf.io.WeightsManifest
     if (!(size <= largest && size <= remaining)) {
       throw new InputError(
         `${source}: layer '${this.name}' would create weight '${name}' of shape [${shape.join(', ')}] (${size} values), ` +
-        `but the weights manifest's largest weight has ${largest} values and ${remaining} are left; the topology does not match its weights`,
+          `but the weights manifest's largest weight has ${largest} values and ${remaining} are left; the topology does not match its weights`,
       );
     }
     remaining -= size;

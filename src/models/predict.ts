@@ -19,7 +19,10 @@ export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize
     const batch = readRange(dataset, start, end, scratch);
     scratch = batch;
     const inputs = () => modelInputs(model, fieldTensors(dataset.inputs, batch, end - start), `${dataset.name}: model '${model.name}'`);
-    logits.set(tf.tidy(() => (forward(model, inputs()) as tf.Tensor).dataSync() as Float32Array), start * numClasses);
+    logits.set(
+      tf.tidy(() => (forward(model, inputs()) as tf.Tensor).dataSync() as Float32Array),
+      start * numClasses,
+    );
   }
   return logits;
 }

@@ -25,8 +25,11 @@ test('uint8 quantization widens the range to 0 and represents 0 exactly (tfjs-co
   assert.deepEqual([...quantizeUint8(new Float32Array(3)).quantized], [0, 0, 0]);
 });
 
-test('quantized copies load with stock tf.loadLayersModel and keep their weights within the format\'s error', async () => {
-  const model = buildModel({ type: 'cnn', filters: [8], kernelSize: 3, dense: [64], dropout: 0.2, batchNorm: true }, { inputShape: [28, 28, 1], numClasses: 10, seed: 3, name: 'q' });
+test("quantized copies load with stock tf.loadLayersModel and keep their weights within the format's error", async () => {
+  const model = buildModel(
+    { type: 'cnn', filters: [8], kernelSize: 3, dense: [64], dropout: 0.2, batchNorm: true },
+    { inputShape: [28, 28, 1], numClasses: 10, seed: 3, name: 'q' },
+  );
   const directory = mkdtempSync(join(tmpdir(), 'kdkit-quantize-'));
   const before = tf.memory().numTensors;
   const original = model.getWeights().map((weight) => weight.dataSync() as Float32Array);
@@ -52,7 +55,10 @@ test('quantized copies load with stock tf.loadLayersModel and keep their weights
 });
 
 test('uint8 weights are at most 0.27× and float16 at most 0.52× the float32 size of a 100k-parameter model', async () => {
-  const model = buildModel({ type: 'mlp', hidden: [128], dropout: 0, activation: 'relu' }, { inputShape: [28, 28, 1], numClasses: 10, seed: 1, name: 'size' });
+  const model = buildModel(
+    { type: 'mlp', hidden: [128], dropout: 0, activation: 'relu' },
+    { inputShape: [28, 28, 1], numClasses: 10, seed: 1, name: 'size' },
+  );
   assert.ok(model.countParams() > 100_000);
   const sizes = await quantizedSizes(model);
   assert.ok(sizes.uint8 / sizes.float32 <= 0.27, `uint8 ratio ${sizes.uint8 / sizes.float32}`);

@@ -17,7 +17,10 @@ export type Quantization = 'float32' | 'float16' | 'uint8';
 export const quantizations: readonly Quantization[] = ['float32', 'float16', 'uint8'];
 
 /** model.json and weights of `model` with its float32 weights stored as `quantization`. */
-export async function serializeQuantized(model: tf.LayersModel, quantization: Quantization): Promise<{ modelJson: string; weights: Uint8Array }> {
+export async function serializeQuantized(
+  model: tf.LayersModel,
+  quantization: Quantization,
+): Promise<{ modelJson: string; weights: Uint8Array }> {
   const artifacts = await modelArtifacts(model);
   const buffer = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   const specs: tf.io.WeightsManifestEntry[] = [];

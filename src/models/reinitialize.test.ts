@@ -13,7 +13,9 @@ await initEngine({ backend: 'wasm' });
  */
 function functionalModel(): tf.LayersModel {
   const input = tf.input({ shape: [8, 8, 2], name: 'image' });
-  const conv = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }), name: 'conv' }).apply(input) as tf.SymbolicTensor;
+  const conv = tf.layers
+    .conv2d({ filters: 6, kernelSize: 3, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }), name: 'conv' })
+    .apply(input) as tf.SymbolicTensor;
   const bn = tf.layers.batchNormalization({ name: 'bn' }).apply(conv) as tf.SymbolicTensor;
   const depthwise = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw' }).apply(bn) as tf.SymbolicTensor;
   const residual = tf.layers.add({ name: 'res' }).apply([bn, depthwise]) as tf.SymbolicTensor;
@@ -68,13 +70,16 @@ test('each weight follows its initializer: glorot-uniform bounds and spread, tru
   const wide = weights.get('wide/kernel')!;
   const limit = Math.sqrt(6 / (768 + 30));
   assert.equal(wide.length, 768 * 30);
-  assert.ok(wide.every((value) => Math.abs(value) <= limit), 'a value outside the glorot-uniform bounds');
+  assert.ok(
+    wide.every((value) => Math.abs(value) <= limit),
+    'a value outside the glorot-uniform bounds',
+  );
   assert.ok(Math.max(...wide.map(Math.abs)) > 0.99 * limit, 'the values do not reach the bounds');
   const mean = wide.reduce((total, value) => total + value, 0) / wide.length;
   const variance = wide.reduce((total, value) => total + (value - mean) ** 2, 0) / wide.length;
   // A uniform on (−l, l) has variance l²/3; the mean of n draws has a standard error of l/sqrt(3n).
-  assert.ok(Math.abs(mean) < 4 * limit / Math.sqrt(3 * wide.length), `mean ${mean}`);
-  assert.ok(Math.abs(variance / (limit * limit / 3) - 1) < 0.05, `variance ${variance} against ${limit * limit / 3}`);
+  assert.ok(Math.abs(mean) < (4 * limit) / Math.sqrt(3 * wide.length), `mean ${mean}`);
+  assert.ok(Math.abs(variance / ((limit * limit) / 3) - 1) < 0.05, `variance ${variance} against ${(limit * limit) / 3}`);
 
   // glorotUniform on the 3×3×2→6 conv kernel: fan_in 3·3·2 = 18, fan_out 3·3·6 = 54.
   const convLimit = Math.sqrt(6 / (18 + 54));
@@ -85,9 +90,16 @@ test('each weight follows its initializer: glorot-uniform bounds and spread, tru
   assert.ok(logits.every((value) => Math.abs(value) <= 2 * sigma) && logits.some((value) => Math.abs(value) > sigma));
 
   for (const name of ['conv/bias', 'dw/bias', 'wide/bias', 'logits/bias', 'bn/beta', 'bn/moving_mean']) {
-    assert.ok(weights.get(name)!.every((value) => value === 0), `${name} is not zeros`);
+    assert.ok(
+      weights.get(name)!.every((value) => value === 0),
+      `${name} is not zeros`,
+    );
   }
-  for (const name of ['bn/gamma', 'bn/moving_variance']) assert.ok(weights.get(name)!.every((value) => value === 1), `${name} is not ones`);
+  for (const name of ['bn/gamma', 'bn/moving_variance'])
+    assert.ok(
+      weights.get(name)!.every((value) => value === 1),
+      `${name} is not ones`,
+    );
   original.dispose();
   model.dispose();
 });
@@ -100,18 +112,34 @@ test('re-initialising leaks no tensor, leaves Math.random alone, and keeps names
   assert.equal(tf.memory().numTensors, before + original.weights.length);
   assert.equal(Math.random, random);
   assert.equal(model.name, 'copy');
-  assert.deepEqual(model.layers.map((layer) => layer.name), original.layers.map((layer) => layer.name));
-  assert.deepEqual(model.weights.map((weight) => weight.shape), original.weights.map((weight) => weight.shape));
+  assert.deepEqual(
+    model.layers.map((layer) => layer.name),
+    original.layers.map((layer) => layer.name),
+  );
+  assert.deepEqual(
+    model.weights.map((weight) => weight.shape),
+    original.weights.map((weight) => weight.shape),
+  );
   model.dispose();
   assert.equal(tf.memory().numTensors, before);
   original.dispose();
 });
 
 test('a Sequential model is rebuilt as a Sequential, its weights drawn again', () => {
-  const original = tf.sequential({ name: 'plain', layers: [tf.layers.flatten({ inputShape: [8, 8, 1], name: 'flatten' }), tf.layers.dense({ units: 10, name: 'logits', kernelInitializer: tf.initializers.constant({ value: 0.5 }) }), tf.layers.dense({ units: 10, name: 'out' })] });
+  const original = tf.sequential({
+    name: 'plain',
+    layers: [
+      tf.layers.flatten({ inputShape: [8, 8, 1], name: 'flatten' }),
+      tf.layers.dense({ units: 10, name: 'logits', kernelInitializer: tf.initializers.constant({ value: 0.5 }) }),
+      tf.layers.dense({ units: 10, name: 'out' }),
+    ],
+  });
   const model = reinitializeModel(original, { seed: 2, source });
   assert.ok(model instanceof tf.Sequential);
-  assert.deepEqual(model.layers.map((layer) => layer.name), ['flatten', 'logits', 'out']);
+  assert.deepEqual(
+    model.layers.map((layer) => layer.name),
+    ['flatten', 'logits', 'out'],
+  );
   // A constant initializer gives its constant again; a random one new values.
   assert.ok((model.getLayer('logits').getWeights()[0].dataSync() as Float32Array).every((value) => value === 0.5));
   assert.notDeepEqual(model.getLayer('out').getWeights()[0].dataSync(), original.getLayer('out').getWeights()[0].dataSync());
@@ -124,8 +152,12 @@ test('a Sequential model is rebuilt as a Sequential, its weights drawn again', (
 test('recurrent layers: glorot recurrent kernels, the LSTM forget-gate bias of ones, and a bidirectional pair drawn apart', () => {
   const input = tf.input({ shape: [8, 8, 1], name: 'image' });
   const rows = tf.layers.reshape({ targetShape: [8, 8], name: 'rows' }).apply(input) as tf.SymbolicTensor;
-  const lstm = tf.layers.lstm({ units: 4, returnSequences: true, recurrentInitializer: 'glorotUniform', unitForgetBias: true, name: 'lstm' }).apply(rows) as tf.SymbolicTensor;
-  const both = tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 3, recurrentInitializer: 'glorotUniform', name: 'rnn' }) as never, name: 'both' }).apply(lstm) as tf.SymbolicTensor;
+  const lstm = tf.layers
+    .lstm({ units: 4, returnSequences: true, recurrentInitializer: 'glorotUniform', unitForgetBias: true, name: 'lstm' })
+    .apply(rows) as tf.SymbolicTensor;
+  const both = tf.layers
+    .bidirectional({ layer: tf.layers.simpleRNN({ units: 3, recurrentInitializer: 'glorotUniform', name: 'rnn' }) as never, name: 'both' })
+    .apply(lstm) as tf.SymbolicTensor;
   const logits = tf.layers.dense({ units: 10, name: 'logits' }).apply(both) as tf.SymbolicTensor;
   const original = tf.model({ inputs: input, outputs: logits });
   const model = reinitializeModel(original, { seed: 9, source });
@@ -151,7 +183,10 @@ const Initializer = Object.getPrototypeOf(tf.initializers.zeros().constructor) a
 class MathRandomInitializer extends Initializer {
   static className = 'KdkitTestMathRandom';
   override apply(shape: number[]): tf.Tensor {
-    return tf.tensor(Array.from({ length: shape.reduce((size, dim) => size * dim, 1) }, () => Math.random()), shape);
+    return tf.tensor(
+      Array.from({ length: shape.reduce((size, dim) => size * dim, 1) }, () => Math.random()),
+      shape,
+    );
   }
   getConfig() {
     return {};
@@ -173,7 +208,10 @@ tf.serialization.registerClass(MathRandomInitializer as unknown as tf.serializat
 tf.serialization.registerClass(BrokenInitializer as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
 
 function denseWith(initializer: object, name: string): tf.LayersModel {
-  return tf.sequential({ name, layers: [tf.layers.dense({ inputShape: [4], units: 3, kernelInitializer: initializer as never, name: `${name}_dense` })] });
+  return tf.sequential({
+    name,
+    layers: [tf.layers.dense({ inputShape: [4], units: 3, kernelInitializer: initializer as never, name: `${name}_dense` })],
+  });
 }
 
 test('an initializer that takes no seed is still deterministic, seeded by position', () => {
@@ -193,11 +231,14 @@ test('a weight that cannot be re-initialised is an InputError naming the layer, 
   const original = denseWith(new BrokenInitializer(), 'broken');
   BrokenInitializer.armed = true;
   const before = tf.memory().numTensors;
-  assert.throws(() => reinitializeModel(original, { seed: 1, source }), (error: Error) => {
-    assert.ok(error instanceof InputError);
-    assert.match(error.message, /^test: student\.load: layer 'broken_dense': cannot re-initialise weight 'kernel' \(no values today\)/);
-    return true;
-  });
+  assert.throws(
+    () => reinitializeModel(original, { seed: 1, source }),
+    (error: Error) => {
+      assert.ok(error instanceof InputError);
+      assert.match(error.message, /^test: student\.load: layer 'broken_dense': cannot re-initialise weight 'kernel' \(no values today\)/);
+      return true;
+    },
+  );
   assert.equal(tf.memory().numTensors, before);
   original.dispose();
 });

@@ -32,7 +32,8 @@ export interface RebuildOptions {
 }
 
 /** A plain copy of the config: TensorFlow.js's fromConfig writes into the config it is given (customObjects). */
-const copyOf = (config: tf.serialization.ConfigDict): tf.serialization.ConfigDict => JSON.parse(JSON.stringify(config)) as tf.serialization.ConfigDict;
+const copyOf = (config: tf.serialization.ConfigDict): tf.serialization.ConfigDict =>
+  JSON.parse(JSON.stringify(config)) as tf.serialization.ConfigDict;
 
 export function architectureOf(model: tf.LayersModel): Architecture {
   return { sequential: model instanceof tf.Sequential, config: copyOf(model.getConfig()) };
@@ -46,7 +47,14 @@ export function weightSeed(seed: number, position: number): number {
   return (parseInt(sha256(`kdkit-weight:${seed}:${position}`).slice(0, 8), 16) % 2147483646) + 1;
 }
 
-type AddWeight = (this: tf.layers.Layer, name: string, shape: tf.Shape, dtype: unknown, initializer: unknown, ...rest: unknown[]) => tf.LayerVariable;
+type AddWeight = (
+  this: tf.layers.Layer,
+  name: string,
+  shape: tf.Shape,
+  dtype: unknown,
+  initializer: unknown,
+  ...rest: unknown[]
+) => tf.LayerVariable;
 
 /** A new model of `architecture`, every weight initialised afresh from `options.seed`. */
 export function buildArchitecture(architecture: Architecture, options: RebuildOptions): tf.LayersModel {
@@ -61,7 +69,9 @@ export function buildArchitecture(architecture: Architecture, options: RebuildOp
   prototype.addWeight = function seeded(this: tf.layers.Layer, name, shape, dtype, initializer, ...rest) {
     const layer = this.name;
     if (initializer === null || typeof initializer !== 'object' || typeof (initializer as { apply?: unknown }).apply !== 'function') {
-      throw new InputError(`${options.source}: layer '${layer}' creates weight '${name}' without an initializer; it cannot be re-initialised`);
+      throw new InputError(
+        `${options.source}: layer '${layer}' creates weight '${name}' without an initializer; it cannot be re-initialised`,
+      );
     }
     const seed = weightSeed(options.seed, position++);
     generator = new Rng(seed);
@@ -96,7 +106,10 @@ export function buildArchitecture(architecture: Architecture, options: RebuildOp
 }
 
 /** `model`'s architecture with fresh weights (a new model; `model` is left as it is). */
-export function reinitializeModel(model: tf.LayersModel, options: Omit<RebuildOptions, 'zeros' | 'name'> & { name?: string }): tf.LayersModel {
+export function reinitializeModel(
+  model: tf.LayersModel,
+  options: Omit<RebuildOptions, 'zeros' | 'name'> & { name?: string },
+): tf.LayersModel {
   const rebuilt = buildArchitecture(architectureOf(model), { ...options, name: options.name ?? model.name });
   try {
     checkSameWeights(model, rebuilt, options.source);
@@ -109,11 +122,14 @@ export function reinitializeModel(model: tf.LayersModel, options: Omit<RebuildOp
 
 /** The rebuilt model has the original's weights, by layer, name and shape; a layer that does not cannot have been re-initialised. */
 function checkSameWeights(original: tf.LayersModel, rebuilt: tf.LayersModel, source: string): void {
-  const describe = (layer: tf.layers.Layer) => layer.weights.map((weight) => `${weight.originalName.split('/').pop()} [${weight.shape.join(', ')}]`).join(', ');
+  const describe = (layer: tf.layers.Layer) =>
+    layer.weights.map((weight) => `${weight.originalName.split('/').pop()} [${weight.shape.join(', ')}]`).join(', ');
   original.layers.forEach((layer, index) => {
     const other = rebuilt.layers[index];
     if (other === undefined || other.name !== layer.name || describe(other) !== describe(layer)) {
-      throw new InputError(`${source}: layer '${layer.name}' cannot be re-initialised: built again from its config it has weights (${other ? describe(other) : 'none'}), not (${describe(layer)})`);
+      throw new InputError(
+        `${source}: layer '${layer.name}' cannot be re-initialised: built again from its config it has weights (${other ? describe(other) : 'none'}), not (${describe(layer)})`,
+      );
     }
   });
 }

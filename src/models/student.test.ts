@@ -17,18 +17,28 @@ const digits = { inputShape: [8, 8, 1] as const, numClasses: 10, datasetName: 'd
 const build = { inputShape: [8, 8, 1] as const, numClasses: 10, name: 'student' };
 
 /** A small functional student; `head` is applied to its logits layer's output, if given. */
-async function saved(name: string, options: { inputShape?: number[]; classes?: number; activation?: 'softmax'; head?: (x: tf.SymbolicTensor) => tf.SymbolicTensor } = {}): Promise<string> {
+async function saved(
+  name: string,
+  options: { inputShape?: number[]; classes?: number; activation?: 'softmax'; head?: (x: tf.SymbolicTensor) => tf.SymbolicTensor } = {},
+): Promise<string> {
   const input = tf.input({ shape: options.inputShape ?? [8, 8, 1], name: 'image' });
   const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv' }).apply(input) as tf.SymbolicTensor;
   const bn = tf.layers.batchNormalization({ name: 'bn' }).apply(conv) as tf.SymbolicTensor;
   const depthwise = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw' }).apply(bn) as tf.SymbolicTensor;
   const residual = tf.layers.add({ name: 'res' }).apply([bn, depthwise]) as tf.SymbolicTensor;
   const pooled = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(residual) as tf.SymbolicTensor;
-  let output = tf.layers.dense({ units: options.classes ?? 10, activation: options.activation, name: 'logits' }).apply(pooled) as tf.SymbolicTensor;
+  let output = tf.layers
+    .dense({ units: options.classes ?? 10, activation: options.activation, name: 'logits' })
+    .apply(pooled) as tf.SymbolicTensor;
   if (options.head) output = options.head(output);
   const model = tf.model({ inputs: input, outputs: output, name });
   // Weights no initializer gives: 0.01 · index, so a kept value is recognised as the file's.
-  const values = model.weights.map((weight) => tf.tensor(Array.from({ length: weight.read().size }, (_, i) => 0.01 * (i + 1)), weight.shape as number[]));
+  const values = model.weights.map((weight) =>
+    tf.tensor(
+      Array.from({ length: weight.read().size }, (_, i) => 0.01 * (i + 1)),
+      weight.shape as number[],
+    ),
+  );
   model.setWeights(values);
   tf.dispose(values);
   const path = join(directory, name);
@@ -39,7 +49,7 @@ async function saved(name: string, options: { inputShape?: number[]; classes?: n
 
 const weightsOf = (model: tf.LayersModel) => model.getWeights().map((weight) => weight.dataSync() as Float32Array);
 
-test('init: weights starts every stage from exactly the file\'s weights, each stage with its own copy', async () => {
+test("init: weights starts every stage from exactly the file's weights, each stage with its own copy", async () => {
   const path = await saved('warm');
   const student = await loadStudent({ load: path, init: 'weights' }, digits);
   const first = buildStudent(student, { ...build, seed: 1 });
@@ -47,7 +57,10 @@ test('init: weights starts every stage from exactly the file\'s weights, each st
   const expected = first.weights.map((weight) => Float32Array.from({ length: weight.read().size }, (_, i) => 0.01 * (i + 1)));
   assert.deepEqual(weightsOf(first), expected);
   assert.deepEqual(weightsOf(second), expected);
-  assert.ok(first.weights.every((weight, i) => weight.read().dataId !== second.weights[i].read().dataId), 'two stages share a weight buffer');
+  assert.ok(
+    first.weights.every((weight, i) => weight.read().dataId !== second.weights[i].read().dataId),
+    'two stages share a weight buffer',
+  );
   first.dispose();
   second.dispose();
 });
@@ -62,11 +75,16 @@ test('init: random draws every weight again from the run seed: the same for ever
   assert.deepEqual(weightsOf(scratch), weightsOf(distilled));
   assert.notDeepEqual(weightsOf(other), weightsOf(distilled));
   const kernel = weightsOf(distilled)[0];
-  assert.ok(kernel.some((value) => Math.abs(value - 0.01) > 1e-6) && kernel.some((value) => value < 0), 'the file\'s weights were kept');
+  assert.ok(kernel.some((value) => Math.abs(value - 0.01) > 1e-6) && kernel.some((value) => value < 0), "the file's weights were kept");
   // Batch norm starts again: gamma 1, beta 0, moving mean 0, moving variance 1.
-  const bn = Object.fromEntries(distilled.getLayer('bn').weights.map((weight) => [weight.originalName.split('/').pop(), [...weight.read().dataSync()]]));
+  const bn = Object.fromEntries(
+    distilled.getLayer('bn').weights.map((weight) => [weight.originalName.split('/').pop(), [...weight.read().dataSync()]]),
+  );
   assert.deepEqual(bn, { gamma: [1, 1, 1, 1], beta: [0, 0, 0, 0], moving_mean: [0, 0, 0, 0], moving_variance: [1, 1, 1, 1] });
-  assert.deepEqual(distilled.layers.map((layer) => layer.name), ['image', 'conv', 'bn', 'dw', 'res', 'gap', 'logits']);
+  assert.deepEqual(
+    distilled.layers.map((layer) => layer.name),
+    ['image', 'conv', 'bn', 'dw', 'res', 'gap', 'logits'],
+  );
   for (const model of [scratch, distilled, other]) model.dispose();
   assert.equal(tf.memory().numTensors, before, 'the loaded student holds no tensors between stages');
   assert.doesNotMatch(JSON.stringify(student.architecture), /customObjects/, 'building a copy changed the architecture kept for the next');
@@ -75,12 +93,17 @@ test('init: random draws every weight again from the run seed: the same for ever
 test('the fingerprint is the SHA-256 of model.json then weights.bin, and names the student with its init in the stage record', async () => {
   const path = await saved('fingerprint');
   const student = await loadStudent({ load: path, init: 'random' }, digits);
-  const hash = createHash('sha256').update(readFileSync(join(path, 'model.json'))).update(readFileSync(join(path, 'weights.bin'))).digest('hex');
+  const hash = createHash('sha256')
+    .update(readFileSync(join(path, 'model.json')))
+    .update(readFileSync(join(path, 'weights.bin')))
+    .digest('hex');
   assert.equal(student.fingerprint, hash);
   assert.deepEqual(studentRecord(student), { fingerprint: hash, init: 'random' });
-  assert.deepEqual(studentRecord({ type: 'mlp', hidden: [4], dropout: 0, activation: 'relu' }), { model: { type: 'mlp', hidden: [4], dropout: 0, activation: 'relu' } });
+  assert.deepEqual(studentRecord({ type: 'mlp', hidden: [4], dropout: 0, activation: 'relu' }), {
+    model: { type: 'mlp', hidden: [4], dropout: 0, activation: 'relu' },
+  });
   assert.equal(describeStudent(student), `loaded ${join(path, 'model.json')} (init: random)`);
-  assert.equal(student.parameters, (9 * 4 + 4) + 4 * 4 + (9 * 4 + 4) + (4 * 10 + 10));
+  assert.equal(student.parameters, 9 * 4 + 4 + 4 * 4 + (9 * 4 + 4) + (4 * 10 + 10));
 });
 
 async function refused(path: string, pattern: RegExp): Promise<void> {
@@ -98,8 +121,11 @@ test('a missing file is refused naming student.load and the path', async () => {
   await refused(join(directory, 'nowhere'), /nowhere.*no such file/);
 });
 
-test('a model that does not take the dataset\'s samples is refused with both shapes', async () => {
-  await refused(await saved('mnist-sized', { inputShape: [28, 28, 1] }), /takes input \[28, 28, 1\]; dataset 'digits' has samples \[8, 8, 1\]/);
+test("a model that does not take the dataset's samples is refused with both shapes", async () => {
+  await refused(
+    await saved('mnist-sized', { inputShape: [28, 28, 1] }),
+    /takes input \[28, 28, 1\]; dataset 'digits' has samples \[8, 8, 1\]/,
+  );
 });
 
 test('a model whose output is not one logit per class is refused with the class count', async () => {
@@ -107,10 +133,21 @@ test('a model whose output is not one logit per class is refused with the class 
 });
 
 test('a model that outputs probabilities is refused, saying a student outputs logits', async () => {
-  await refused(await saved('dense-softmax', { activation: 'softmax' }), /activation 'softmax' of layer 'logits' \(Dense\), so it outputs probabilities; a student must output logits/);
-  await refused(await saved('softmax-layer', { head: (x) => tf.layers.softmax({ name: 'probs' }).apply(x) as tf.SymbolicTensor }), /layer 'probs' \(Softmax\)/);
   await refused(
-    await saved('behind-dropout', { head: (x) => tf.layers.dropout({ rate: 0.1, name: 'drop' }).apply(tf.layers.activation({ activation: 'softmax', name: 'act' }).apply(x)) as tf.SymbolicTensor }),
+    await saved('dense-softmax', { activation: 'softmax' }),
+    /activation 'softmax' of layer 'logits' \(Dense\), so it outputs probabilities; a student must output logits/,
+  );
+  await refused(
+    await saved('softmax-layer', { head: (x) => tf.layers.softmax({ name: 'probs' }).apply(x) as tf.SymbolicTensor }),
+    /layer 'probs' \(Softmax\)/,
+  );
+  await refused(
+    await saved('behind-dropout', {
+      head: (x) =>
+        tf.layers
+          .dropout({ rate: 0.1, name: 'drop' })
+          .apply(tf.layers.activation({ activation: 'softmax', name: 'act' }).apply(x)) as tf.SymbolicTensor,
+    }),
     /activation 'softmax' of layer 'act' \(Activation\)/,
   );
 });

@@ -61,9 +61,19 @@ export async function loadStudent(
     // Built once here, so that a layer that cannot be rebuilt fails before any training.
     reinitializeModel(model, { seed: 1, source }).dispose();
     return {
-      type: 'loaded', path: files.modelJsonPath, fingerprint: files.fingerprint, init: spec.init,
-      parameters: model.countParams(), architecture: architectureOf(model), field: source,
-      weights: spec.init === 'weights' ? model.getWeights().map((weight) => ({ values: weight.dataSync() as Float32Array, shape: [...weight.shape], dtype: weight.dtype })) : [],
+      type: 'loaded',
+      path: files.modelJsonPath,
+      fingerprint: files.fingerprint,
+      init: spec.init,
+      parameters: model.countParams(),
+      architecture: architectureOf(model),
+      field: source,
+      weights:
+        spec.init === 'weights'
+          ? model
+              .getWeights()
+              .map((weight) => ({ values: weight.dataSync() as Float32Array, shape: [...weight.shape], dtype: weight.dtype }))
+          : [],
     };
   } finally {
     model.dispose();
@@ -71,19 +81,34 @@ export async function loadStudent(
 }
 
 /** One input taking [h, w, c] samples, one [batch, classes] output, and that output not a probability. */
-function checkStudentFits(model: tf.LayersModel, options: { inputShape: readonly number[]; numClasses: number; datasetName: string }, source: string): void {
+function checkStudentFits(
+  model: tf.LayersModel,
+  options: { inputShape: readonly number[]; numClasses: number; datasetName: string },
+  source: string,
+): void {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new InputError(`${source}: a student has one input (the image) and one output (its logits); this model has ${model.inputs.length} inputs and ${model.outputs.length} outputs`);
+    throw new InputError(
+      `${source}: a student has one input (the image) and one output (its logits); this model has ${model.inputs.length} inputs and ${model.outputs.length} outputs`,
+    );
   }
   const inputShape = model.inputs[0].shape.slice(1);
   const expected = [...options.inputShape];
   if (inputShape.length !== expected.length || inputShape.some((dim, i) => dim !== null && dim !== expected[i])) {
-    throw new InputError(`${source}: the model takes input [${inputShape.map((dim) => dim ?? 'any').join(', ')}]; dataset '${options.datasetName}' has samples [${expected.join(', ')}] (height, width, channels)`);
+    throw new InputError(
+      `${source}: the model takes input [${inputShape.map((dim) => dim ?? 'any').join(', ')}]; dataset '${options.datasetName}' has samples [${expected.join(', ')}] (height, width, channels)`,
+    );
   }
   const outputShape = model.outputs[0].shape;
   const outputs = outputShape[outputShape.length - 1];
   if (outputShape.length !== 2 || outputs !== options.numClasses) {
-    throw new InputError(`${source}: the model outputs [${outputShape.slice(1).map((dim) => dim ?? 'any').join(', ')}] per sample; dataset '${options.datasetName}' has ${options.numClasses} classes, so a student outputs [${options.numClasses}] logits`);
+    throw new InputError(
+      `${source}: the model outputs [${outputShape
+        .slice(1)
+        .map((dim) => dim ?? 'any')
+        .join(
+          ', ',
+        )}] per sample; dataset '${options.datasetName}' has ${options.numClasses} classes, so a student outputs [${options.numClasses}] logits`,
+    );
   }
   const probability = probabilityLayer(model);
   if (probability) {
@@ -102,7 +127,8 @@ function probabilityLayer(model: tf.LayersModel): string | undefined {
     const className: string = layer.getClassName();
     const activation: unknown = layer.getConfig().activation;
     if (className === 'Softmax') return `layer '${layer.name}' (Softmax)`;
-    if (typeof activation === 'string' && PROBABILITY_ACTIVATIONS.has(activation)) return `activation '${activation}' of layer '${layer.name}' (${className})`;
+    if (typeof activation === 'string' && PROBABILITY_ACTIVATIONS.has(activation))
+      return `activation '${activation}' of layer '${layer.name}' (${className})`;
     const passesThrough: boolean = PASS_THROUGH.has(className) || (className === 'Activation' && activation === 'linear');
     const input: tf.SymbolicTensor | tf.SymbolicTensor[] = layer.input;
     layer = passesThrough && !Array.isArray(input) ? input.sourceLayer : undefined;
@@ -117,7 +143,12 @@ function probabilityLayer(model: tf.LayersModel): string | undefined {
 export function buildStudent(architecture: StudentArchitecture, options: BuildOptions): tf.LayersModel {
   if (architecture.type !== 'loaded') return buildModel(architecture, options);
   const random = architecture.init === 'random';
-  const model = buildArchitecture(architecture.architecture, { seed: options.seed, name: options.name, source: architecture.field, zeros: !random });
+  const model = buildArchitecture(architecture.architecture, {
+    seed: options.seed,
+    name: options.name,
+    source: architecture.field,
+    zeros: !random,
+  });
   if (random) return model;
   const values = architecture.weights.map(({ values: data, shape, dtype }) => tf.tensor(data, shape, dtype));
   try {

@@ -27,11 +27,13 @@ export function resolveTap(model: tf.LayersModel, name: string, field: string): 
   if (name === PENULTIMATE) {
     const last = model.layers[model.layers.length - 1];
     const input = last.input;
-    if (Array.isArray(input)) throw new InputError(`${field}: '${PENULTIMATE}' needs a last layer with one input; '${last.name}' has ${input.length}`);
+    if (Array.isArray(input))
+      throw new InputError(`${field}: '${PENULTIMATE}' needs a last layer with one input; '${last.name}' has ${input.length}`);
     return input;
   }
   const layer = model.layers.find((candidate) => candidate.name === name);
-  if (layer === undefined) throw new InputError(`${field}: no layer '${name}' in model '${model.name}'; its layers are: ${layerNames(model)}`);
+  if (layer === undefined)
+    throw new InputError(`${field}: no layer '${name}' in model '${model.name}'; its layers are: ${layerNames(model)}`);
   const output = layer.output;
   if (Array.isArray(output)) throw new InputError(`${field}: layer '${name}' has ${output.length} outputs; a tap needs one`);
   return output;
@@ -56,7 +58,9 @@ export function tappedModel(model: tf.LayersModel, names: string[], field: (name
 
 /** A tap's shape without the batch dimension. */
 export function tapShape(model: tf.LayersModel, name: string, field: string): number[] {
-  return resolveTap(model, name, field).shape.slice(1).map((dim) => dim ?? -1);
+  return resolveTap(model, name, field)
+    .shape.slice(1)
+    .map((dim) => dim ?? -1);
 }
 
 const describe = (shape: number[]) => `[${shape.join(', ')}]`;
@@ -89,7 +93,8 @@ export function makeAdapter(
   }
   if (tf.util.arraysEqual(studentShape, teacherShape)) return undefined;
   const flat = studentShape.length === 1 && teacherShape.length === 1;
-  const maps = studentShape.length === 3 && teacherShape.length === 3 && studentShape[0] === teacherShape[0] && studentShape[1] === teacherShape[1];
+  const maps =
+    studentShape.length === 3 && teacherShape.length === 3 && studentShape[0] === teacherShape[0] && studentShape[1] === teacherShape[1];
   if (!flat && !maps) {
     throw new InputError(
       `${field}: no adapter can map the student's feature onto the teacher's (${shapes}); ` +

@@ -29,7 +29,12 @@ function checkFunctional(config: Record<string, unknown>, source: string): void 
   const nodeCounts = new Map<string, number>();
   const pending = new Map<string, InboundNode[]>();
   for (const layer of config.layers as unknown[]) {
-    const { name, class_name: className, config: layerConfig, inbound_nodes: inbound } = (typeof layer === 'object' && layer !== null ? layer : {}) as Record<string, unknown>;
+    const {
+      name,
+      class_name: className,
+      config: layerConfig,
+      inbound_nodes: inbound,
+    } = (typeof layer === 'object' && layer !== null ? layer : {}) as Record<string, unknown>;
     if (typeof name !== 'string' || nodeCounts.has(name)) throw fail(`layer names must be unique strings, got ${JSON.stringify(name)}`);
     // tfjs keys its bookkeeping by the layer's own config name; a different one never connects.
     const configName = (layerConfig as { name?: unknown } | null | undefined)?.name;
@@ -45,13 +50,24 @@ function checkFunctional(config: Record<string, unknown>, source: string): void 
   while (progress && [...pending.values()].some((nodes) => nodes.length > 0)) {
     progress = false;
     for (const [name, nodes] of pending) {
-      const ready = nodes.filter((node) => node.every(([inbound, nodeIndex]) => typeof inbound === 'string' && typeof nodeIndex === 'number' && nodeIndex < (nodeCounts.get(inbound) ?? 0)));
+      const ready = nodes.filter((node) =>
+        node.every(
+          ([inbound, nodeIndex]) =>
+            typeof inbound === 'string' && typeof nodeIndex === 'number' && nodeIndex < (nodeCounts.get(inbound) ?? 0),
+        ),
+      );
       if (ready.length === 0) continue;
-      pending.set(name, nodes.filter((node) => !ready.includes(node)));
+      pending.set(
+        name,
+        nodes.filter((node) => !ready.includes(node)),
+      );
       nodeCounts.set(name, nodeCounts.get(name)! + ready.filter((node) => node.length > 0).length);
       progress = true;
     }
   }
   const stuck = [...pending].find(([, nodes]) => nodes.length > 0);
-  if (stuck) throw fail(`layer '${stuck[0]}' takes input from ${JSON.stringify(stuck[1][0]).slice(0, 200)}, which no layer provides (a missing layer, node index or a cycle)`);
+  if (stuck)
+    throw fail(
+      `layer '${stuck[0]}' takes input from ${JSON.stringify(stuck[1][0]).slice(0, 200)}, which no layer provides (a missing layer, node index or a cycle)`,
+    );
 }

@@ -20,13 +20,16 @@ export function checkWeightsManifest(manifest: unknown, source: string): WeightG
   if (!Array.isArray(manifest)) throw new InputError(`${source}: weightsManifest must be an array of groups`);
   return manifest.map((group: unknown, index) => {
     const field = `weightsManifest[${index}]`;
-    if (typeof group !== 'object' || group === null) throw new InputError(`${source}: ${field} must be an object with 'paths' and 'weights'`);
+    if (typeof group !== 'object' || group === null)
+      throw new InputError(`${source}: ${field} must be an object with 'paths' and 'weights'`);
     const { paths, weights } = group as Record<string, unknown>;
     if (!Array.isArray(paths) || !paths.every((path) => typeof path === 'string' && path.length > 0)) {
       throw new InputError(`${source}: ${field}.paths must be an array of file names`);
     }
     if (!Array.isArray(weights)) throw new InputError(`${source}: ${field}.weights must be an array of weight specs`);
-    weights.forEach((spec, specIndex) => specBytes(spec, `${source}: ${field}.weights[${specIndex}]`));
+    weights.forEach((spec, specIndex) => {
+      specBytes(spec, `${source}: ${field}.weights[${specIndex}]`);
+    });
     return { paths, weights: weights as tf.io.WeightsManifestEntry[] };
   });
 }
@@ -57,8 +60,18 @@ function specBytes(spec: unknown, where: string): number {
 
 /** Checks that the specs describe exactly `fileBytes` bytes, the weight files' total. */
 export function checkWeightBytes(groups: readonly WeightGroup[], fileBytes: number, source: string): void {
-  const claimed = groups.reduce((total, group, index) => total + group.weights.reduce((sum, spec, specIndex) => sum + specBytes(spec, `${source}: weightsManifest[${index}].weights[${specIndex}]`), 0), 0);
+  const claimed = groups.reduce(
+    (total, group, index) =>
+      total +
+      group.weights.reduce(
+        (sum, spec, specIndex) => sum + specBytes(spec, `${source}: weightsManifest[${index}].weights[${specIndex}]`),
+        0,
+      ),
+    0,
+  );
   if (claimed !== fileBytes) {
-    throw new InputError(`${source}: the weight specs describe ${claimed} bytes, but the weight files hold ${fileBytes}; the model.json and its weights do not belong together`);
+    throw new InputError(
+      `${source}: the weight specs describe ${claimed} bytes, but the weight files hold ${fileBytes}; the model.json and its weights do not belong together`,
+    );
   }
 }

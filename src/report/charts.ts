@@ -27,38 +27,69 @@ export async function renderCharts(summary: Summary): Promise<Chart[]> {
   const charts: (Omit<Chart, 'svg' | 'widthPx'> & { spec: TopLevelSpec })[] = [];
   const epochs = summary.stages.flatMap((stage) => stage.history);
   if (epochs.length > 0) {
-    charts.push({ id: 'training-loss', title: 'Training loss', caption: 'Mean weighted loss per epoch, one line per stage. Stages minimise different losses, so compare shapes, not levels.', spec: curveSpec(summary, 'loss', 'training loss') });
+    charts.push({
+      id: 'training-loss',
+      title: 'Training loss',
+      caption: 'Mean weighted loss per epoch, one line per stage. Stages minimise different losses, so compare shapes, not levels.',
+      spec: curveSpec(summary, 'loss', 'training loss'),
+    });
   }
   // A run without a validation set has no accuracy to draw (NaN, or null from JSON).
   if (epochs.some((epoch) => Number.isFinite(epoch.validationAccuracy))) {
-    charts.push({ id: 'training-accuracy', title: 'Validation accuracy', caption: 'Validation accuracy after each epoch, one line per stage.', spec: curveSpec(summary, 'validationAccuracy', 'validation accuracy') });
+    charts.push({
+      id: 'training-accuracy',
+      title: 'Validation accuracy',
+      caption: 'Validation accuracy after each epoch, one line per stage.',
+      spec: curveSpec(summary, 'validationAccuracy', 'validation accuracy'),
+    });
   }
   const names = modelNames(summary);
   // A model without the figure (a remote teacher has no size) is left out of that chart.
-  const accuracyAgainst = (cost: (name: string) => number | null) => names.flatMap((name) => {
-    const value = cost(name);
-    return value === null ? [] : [{ name, cost: value, accuracy: summary.models[name].accuracy }];
-  });
+  const accuracyAgainst = (cost: (name: string) => number | null) =>
+    names.flatMap((name) => {
+      const value = cost(name);
+      return value === null ? [] : [{ name, cost: value, accuracy: summary.models[name].accuracy }];
+    });
   charts.push(
     {
-      id: 'accuracy-latency', title: 'Accuracy against latency',
-      caption: 'Test accuracy against TensorFlow.js batch-1 median latency. Filled points and the step line are the Pareto front: no other model is both faster and more accurate.',
-      spec: tradeoffSpec(accuracyAgainst((name) => summary.models[name].latency.batch1.p50Ms), 'batch-1 latency, p50 (ms, log scale)'),
+      id: 'accuracy-latency',
+      title: 'Accuracy against latency',
+      caption:
+        'Test accuracy against TensorFlow.js batch-1 median latency. Filled points and the step line are the Pareto front: no other model is both faster and more accurate.',
+      spec: tradeoffSpec(
+        accuracyAgainst((name) => summary.models[name].latency.batch1.p50Ms),
+        'batch-1 latency, p50 (ms, log scale)',
+      ),
     },
     {
-      id: 'accuracy-size', title: 'Accuracy against size',
-      caption: 'Test accuracy against float32 model size. Filled points and the step line are the Pareto front: no other model is both smaller and more accurate.',
-      spec: tradeoffSpec(accuracyAgainst((name) => { const size = summary.models[name].sizeBytes; return size === null ? null : size / 1024; }), 'size, float32 (KiB, log scale)'),
+      id: 'accuracy-size',
+      title: 'Accuracy against size',
+      caption:
+        'Test accuracy against float32 model size. Filled points and the step line are the Pareto front: no other model is both smaller and more accurate.',
+      spec: tradeoffSpec(
+        accuracyAgainst((name) => {
+          const size = summary.models[name].sizeBytes;
+          return size === null ? null : size / 1024;
+        }),
+        'size, float32 (KiB, log scale)',
+      ),
     },
   );
   const student = summary.models.student;
   if (student) {
-    charts.push({ id: 'confusion', title: 'Confusion matrix of the student', caption: 'Test samples by true class (rows) and predicted class (columns); the diagonal is correct.', spec: confusionSpec(student.confusion, classLabels(summary)) });
+    charts.push({
+      id: 'confusion',
+      title: 'Confusion matrix of the student',
+      caption: 'Test samples by true class (rows) and predicted class (columns); the diagonal is correct.',
+      spec: confusionSpec(student.confusion, classLabels(summary)),
+    });
   }
-  return Promise.all(charts.map(async ({ spec, ...chart }) => {
-    const svg = await renderSvg(spec);
-    return { ...chart, svg, widthPx: Number(/^<svg[^>]*\swidth="([\d.]+)"/.exec(svg)?.[1] ?? 0) };
-  }));
+  return Promise.all(
+    charts.map(async ({ spec, ...chart }) => {
+      const svg = await renderSvg(spec);
+      return { ...chart, svg, widthPx: Number(/^<svg[^>]*\swidth="([\d.]+)"/.exec(svg)?.[1] ?? 0) };
+    }),
+  );
 }
 
 /** Renders a Vega-Lite spec to a standalone SVG string, headless. */
@@ -73,7 +104,9 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 
 /** One line per stage of a per-epoch figure. */
 export function curveSpec(summary: Summary, field: 'loss' | 'validationAccuracy', title: string): TopLevelSpec {
-  const values = summary.stages.flatMap((stage) => stage.history.map((epoch) => ({ stage: stage.name, epoch: epoch.epoch, value: epoch[field] })));
+  const values = summary.stages.flatMap((stage) =>
+    stage.history.map((epoch) => ({ stage: stage.name, epoch: epoch.epoch, value: epoch[field] })),
+  );
   return {
     config,
     width: 340,
@@ -83,7 +116,13 @@ export function curveSpec(summary: Summary, field: 'loss' | 'validationAccuracy'
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } },
-      y: { field: 'value', type: 'quantitative', title, scale: { zero: false }, ...(field === 'validationAccuracy' ? { axis: { format: '.0%' } } : {}) },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title,
+        scale: { zero: false },
+        ...(field === 'validationAccuracy' ? { axis: { format: '.0%' } } : {}),
+      },
       color: { field: 'stage', type: 'nominal', title: 'stage', scale: { domain: summary.stages.map((stage) => stage.name) } },
     },
   };
@@ -94,7 +133,13 @@ export function tradeoffSpec(points: TradeoffPoint[], costTitle: string): TopLev
   const front = new Set(paretoFront(points).map((point) => point.name));
   const values = points.map((point) => ({ ...point, front: front.has(point.name) ? 'Pareto front' : 'dominated' }));
   const x = { field: 'cost', type: 'quantitative', title: costTitle, scale: { type: 'log', nice: false, padding: 40 } } as const;
-  const y = { field: 'accuracy', type: 'quantitative', title: 'test accuracy', scale: { zero: false, padding: 16 }, axis: { format: '.1%' } } as const;
+  const y = {
+    field: 'accuracy',
+    type: 'quantitative',
+    title: 'test accuracy',
+    scale: { zero: false, padding: 16 },
+    axis: { format: '.1%' },
+  } as const;
   return {
     config: { ...config, legend: { ...config.legend, orient: 'bottom' } },
     width: 380,
@@ -112,8 +157,14 @@ export function tradeoffSpec(points: TradeoffPoint[], costTitle: string): TopLev
         name: 'models',
         mark: { type: 'point', size: 80, strokeWidth: 2 },
         encoding: {
-          x, y,
-          fill: { field: 'front', type: 'nominal', title: null, scale: { domain: ['Pareto front', 'dominated'], range: ['#1f77b4', 'white'] } },
+          x,
+          y,
+          fill: {
+            field: 'front',
+            type: 'nominal',
+            title: null,
+            scale: { domain: ['Pareto front', 'dominated'], range: ['#1f77b4', 'white'] },
+          },
           stroke: { value: '#1f77b4' },
         },
       },
@@ -128,7 +179,9 @@ export function tradeoffSpec(points: TradeoffPoint[], costTitle: string): TopLev
 
 /** A heatmap of counts with the count written in each non-empty cell. */
 export function confusionSpec(confusion: number[][], labels: readonly string[]): TopLevelSpec {
-  const values = confusion.flatMap((row, actual) => row.map((count, predicted) => ({ actual: labels[actual], predicted: labels[predicted], count })));
+  const values = confusion.flatMap((row, actual) =>
+    row.map((count, predicted) => ({ actual: labels[actual], predicted: labels[predicted], count })),
+  );
   const largest = Math.max(1, ...values.map((cell) => cell.count));
   const side = Math.min(520, Math.max(240, 30 * labels.length));
   const x = { field: 'predicted', type: 'ordinal', title: 'predicted class', sort: [...labels], axis: { labelAngle: 0 } } as const;
@@ -143,14 +196,19 @@ export function confusionSpec(confusion: number[][], labels: readonly string[]):
         name: 'cells',
         mark: { type: 'rect' },
         // A square-root scale keeps single mistakes visible next to a full diagonal.
-        encoding: { x, y, color: { field: 'count', type: 'quantitative', title: 'samples', scale: { type: 'sqrt', domain: [0, largest], scheme: 'blues' } } },
+        encoding: {
+          x,
+          y,
+          color: { field: 'count', type: 'quantitative', title: 'samples', scale: { type: 'sqrt', domain: [0, largest], scheme: 'blues' } },
+        },
       },
       {
         name: 'counts',
         transform: [{ filter: 'datum.count > 0' }],
         mark: { type: 'text', fontSize: labels.length > 15 ? 8 : 11 },
         encoding: {
-          x, y,
+          x,
+          y,
           text: { field: 'count', type: 'quantitative' },
           color: { condition: { test: `datum.count > ${largest / 2}`, value: 'white' }, value: 'black' },
         },

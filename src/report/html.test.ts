@@ -11,7 +11,16 @@ import { writeRunReports } from './write.js';
 import type { Summary } from './summary.js';
 
 const chromiumPath = '/usr/bin/chromium';
-const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** What the browser drew in one chart figure. */
 interface DrawnChart {
@@ -57,12 +66,14 @@ async function openReport(browser: Browser, summary: Summary): Promise<OpenedRep
         const name = [...group.classList].find((name) => name.endsWith('_marks')) ?? group.classList[0];
         const items = group.querySelectorAll(':scope > path, :scope > text');
         marks[name] = (marks[name] ?? 0) + items.length;
-        if (group.classList.contains('mark-text')) texts[name] = [...(texts[name] ?? []), ...[...items].map((item) => item.textContent ?? '')];
+        if (group.classList.contains('mark-text'))
+          texts[name] = [...(texts[name] ?? []), ...[...items].map((item) => item.textContent ?? '')];
       }
       drawn[(figure as HTMLElement).dataset.chart!] = { width: box?.width ?? 0, height: box?.height ?? 0, marks, texts };
     }
     return drawn;
   });
+  // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator.innerText is the text as rendered, which this test reads.
   const text = await page.locator('body').innerText();
   await page.close();
   return { charts, problems, requests: requests.filter((request) => request !== url), text };
@@ -87,7 +98,13 @@ describe('report.html in headless Chromium', () => {
     const report = await openReport(browser, fixtureSummary());
     assert.deepEqual(report.problems, []);
     assert.deepEqual(report.requests, [], 'the page fetches nothing beyond itself');
-    assert.deepEqual(Object.keys(report.charts).sort(), ['accuracy-latency', 'accuracy-size', 'confusion', 'training-accuracy', 'training-loss']);
+    assert.deepEqual(Object.keys(report.charts).sort(), [
+      'accuracy-latency',
+      'accuracy-size',
+      'confusion',
+      'training-accuracy',
+      'training-loss',
+    ]);
 
     for (const id of ['training-loss', 'training-accuracy']) {
       const chart = report.charts[id];
@@ -107,7 +124,10 @@ describe('report.html in headless Chromium', () => {
     assert.equal(confusion.marks.cells_marks, 10 * 10, 'a cell per (true, predicted) pair');
     // A count in each non-empty cell: 10 on the diagonal, and the 13 mistakes fill 12 cells.
     assert.equal(confusion.marks.counts_marks, 22);
-    assert.deepEqual(confusion.texts.counts_marks.filter((count) => count === '2'), ['2']);
+    assert.deepEqual(
+      confusion.texts.counts_marks.filter((count) => count === '2'),
+      ['2'],
+    );
 
     assert.match(report.text, /Deployment gate:\s*failed/);
     assert.match(report.text, /minAccuracy\s+test accuracy of the uint8 export\s+≥ 97\.00%\s+96\.10%\s+FAIL/);
@@ -120,7 +140,13 @@ describe('report.html in headless Chromium', () => {
     const report = await openReport(browser, minimalSummary());
     assert.deepEqual(report.problems, []);
     assert.deepEqual(report.requests, []);
-    assert.deepEqual(Object.keys(report.charts).sort(), ['accuracy-latency', 'accuracy-size', 'confusion', 'training-accuracy', 'training-loss']);
+    assert.deepEqual(Object.keys(report.charts).sort(), [
+      'accuracy-latency',
+      'accuracy-size',
+      'confusion',
+      'training-accuracy',
+      'training-loss',
+    ]);
     for (const id of ['accuracy-latency', 'accuracy-size']) {
       const chart = report.charts[id];
       assertDrawn(chart, id);
@@ -156,6 +182,9 @@ test('renderHtml escapes interpolated text and references nothing outside the pa
   assert.doesNotMatch(html, /<script|<b>|<link|<img|<iframe|@import/i);
   assert.doesNotMatch(html, /<[^>]*\s(src|href)=/i, 'no tag loads anything');
   // Namespace declarations are identifiers, not fetches; nothing else may name a URL.
-  assert.doesNotMatch(html.replace(/xmlns(:xlink)?="http:\/\/www\.w3\.org\/[^"]*"/g, '').replace('https://cdn.example/x.js', ''), /https?:\/\//);
+  assert.doesNotMatch(
+    html.replace(/xmlns(:xlink)?="http:\/\/www\.w3\.org\/[^"]*"/g, '').replace('https://cdn.example/x.js', ''),
+    /https?:\/\//,
+  );
   assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&#60;a href=&#34;x&#34;&#62;&#39;&#38;&#39;&#60;/a&#62;');
 });

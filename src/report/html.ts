@@ -7,7 +7,15 @@ import { stringify } from 'yaml';
 import type { Chart } from './charts.js';
 import { describeLoss } from './markdown.js';
 import {
-  classLabels, costRows, distillationGainPoints, exportRows, gateRows, gateVerdict, perClassRows, qualityRows, validationPercent,
+  classLabels,
+  costRows,
+  distillationGainPoints,
+  exportRows,
+  gateRows,
+  gateVerdict,
+  perClassRows,
+  qualityRows,
+  validationPercent,
 } from './table.js';
 import { usageSnippets } from './usage.js';
 import type { Summary } from './summary.js';
@@ -52,7 +60,9 @@ export async function renderHtml(summary: Summary): Promise<string> {
     `<h1>${escapeHtml(title)}</h1>`,
     `<p class="meta">${escapeHtml(`${dataset.name}: ${dataset.train} train, ${dataset.validation} validation, ${dataset.test} test, ${dataset.classes} classes. Engine: ${engine.backend}${engine.simd ? ' (SIMD)' : ''}, ${engine.threads} thread(s)${engine.accelerator === 'none' ? '' : `, ONNX Runtime with ${engine.acceleratorThreads} threads for matrix products and convolutions`}. kdkit ${summary.kdkit.version}, ${summary.createdAt}.`)}</p>`,
     `<p>Deployment gate: <span class="verdict ${verdictClass}">${gate.checks.length === 0 ? 'no checks' : gate.passed ? 'passed' : 'failed'}</span> ${escapeHtml(gateVerdict(gate))}</p>`,
-    gain === null ? '' : `<p>${escapeHtml(`Distillation ${gain >= 0 ? 'gained' : 'lost'} ${Math.abs(gain).toFixed(2)} points of test accuracy over the scratch student (same architecture, initial weights, data order and budget).`)}</p>`,
+    gain === null
+      ? ''
+      : `<p>${escapeHtml(`Distillation ${gain >= 0 ? 'gained' : 'lost'} ${Math.abs(gain).toFixed(2)} points of test accuracy over the scratch student (same architecture, initial weights, data order and budget).`)}</p>`,
     '<h2>Models</h2>',
     '<h3>Quality</h3>',
     '<p class="note">ECE: expected calibration error of the top-1 confidence (15 bins). KL: mean KL divergence from the teacher at temperature 1.</p>',
@@ -65,9 +75,7 @@ export async function renderHtml(summary: Summary): Promise<string> {
     '<h2>Training</h2>',
     `<ul>${summary.stages.map((stage) => `<li><strong>${escapeHtml(stage.name)}</strong>: ${escapeHtml(`${describeLoss(stage)}; ${stage.epochs} epochs, batch ${stage.batchSize}${finalValidation(stage)}.`)}</li>`).join('')}</ul>`,
     figures(['training-loss', 'training-accuracy']),
-    ...(student
-      ? ['<h2>The student by class</h2>', figures(['confusion'], htmlTable(perClassRows(student, classLabels(summary))))]
-      : []),
+    ...(student ? ['<h2>The student by class</h2>', figures(['confusion'], htmlTable(perClassRows(student, classLabels(summary))))] : []),
     '<h2>Deployment gate</h2>',
     `<p>${escapeHtml(gateVerdict(gate))}</p>`,
     gate.checks.length ? htmlTable(gateRows(gate), 2) : '',
@@ -75,11 +83,13 @@ export async function renderHtml(summary: Summary): Promise<string> {
     '<p class="note">Drop: the float32 student\'s test accuracy minus the copy\'s. Max |Δ logit| and agreement compare ONNX Runtime with TensorFlow.js over the test set.</p>',
     htmlTable(exportRows(summary), 3),
     '<h2>Using the student</h2>',
-    ...usageSnippets(summary).map((snippet) => [
-      `<h3>${escapeHtml(snippet.runtime)}</h3>`,
-      `<ul>${snippet.copies.map((copy) => `<li>${escapeHtml(copy).replace(/`([^`]*)`/g, '<code>$1</code>')}</li>`).join('')}</ul>`,
-      `<pre><code>${escapeHtml(snippet.code)}</code></pre>`,
-    ].join('\n')),
+    ...usageSnippets(summary).map((snippet) =>
+      [
+        `<h3>${escapeHtml(snippet.runtime)}</h3>`,
+        `<ul>${snippet.copies.map((copy) => `<li>${escapeHtml(copy).replace(/`([^`]*)`/g, '<code>$1</code>')}</li>`).join('')}</ul>`,
+        `<pre><code>${escapeHtml(snippet.code)}</code></pre>`,
+      ].join('\n'),
+    ),
     '<h2>Config</h2>',
     `<pre class="config">${escapeHtml(stringify(summary.config))}</pre>`,
   ];
@@ -109,7 +119,10 @@ export function escapeHtml(text: string): string {
 function htmlTable(rows: string[][], textColumns = 1): string {
   const cellClass = (cell: string, column: number) => (column < textColumns ? 'text' : cell === 'FAIL' || cell === 'pass' ? cell : 'num');
   const head = rows[0].map((cell, column) => `<th class="${column < textColumns ? 'text' : 'num'}">${escapeHtml(cell)}</th>`).join('');
-  const body = rows.slice(1).map((row) => `<tr>${row.map((cell, column) => `<td class="${cellClass(cell, column)}">${escapeHtml(cell)}</td>`).join('')}</tr>`).join('\n');
+  const body = rows
+    .slice(1)
+    .map((row) => `<tr>${row.map((cell, column) => `<td class="${cellClass(cell, column)}">${escapeHtml(cell)}</td>`).join('')}</tr>`)
+    .join('\n');
   return `<div class="scroll"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table></div>`;
 }
 

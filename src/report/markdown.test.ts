@@ -8,7 +8,10 @@ function row(markdown: string, section: string, first: string): string {
   const start = markdown.indexOf(`\n${section}\n`);
   assert.ok(start >= 0, `section ${section}`);
   const end = markdown.indexOf('\n#', start + section.length + 2);
-  const line = markdown.slice(start, end === -1 ? undefined : end).split('\n').find((candidate) => candidate.startsWith(`| ${first} |`));
+  const line = markdown
+    .slice(start, end === -1 ? undefined : end)
+    .split('\n')
+    .find((candidate) => candidate.startsWith(`| ${first} |`));
   assert.ok(line, `a row '${first}' under ${section}`);
   return line;
 }
@@ -24,7 +27,10 @@ test('report.md carries the quality and cost of every model', () => {
     row(markdown, '## Cost', 'student'),
     '| student | 12,810 | 98,560 | 51.8 KiB | 27.2 KiB | 14.9 KiB | 0.41 ms | 0.58 ms | 3.90 ms | 4.60 ms | 65,641/s | 60.0 KiB | 1.25 MiB | 7.1 s |',
   );
-  assert.match(markdown, /\| model \| params \| MACs \| size f32 \| size f16 \| size u8 \| b1 p50 \| b1 p95 \| b256 p50 \| b256 p95 \| b256 throughput \| peak mem b1 \| peak mem b256 \| train \|/);
+  assert.match(
+    markdown,
+    /\| model \| params \| MACs \| size f32 \| size f16 \| size u8 \| b1 p50 \| b1 p95 \| b256 p50 \| b256 p95 \| b256 throughput \| peak mem b1 \| peak mem b256 \| train \|/,
+  );
   assert.match(markdown, /Distillation gained 1\.95 points/);
 });
 
@@ -42,11 +48,23 @@ test('report.md gives the gate verdict and each check in its unit', () => {
   const summary = fixtureSummary();
   const markdown = renderMarkdown(summary);
   // 345/359 = 96.10% against a 97% floor.
-  assert.match(markdown, /\*\*Failed: student \(uint8, TensorFlow\.js\) misses 1 of 4 deploy: constraints: minAccuracy 96\.10% < 97\.00%\.\*\*/);
-  assert.equal(row(markdown, '## Deployment gate', 'maxSizeBytes'), '| maxSizeBytes | size of the uint8 TensorFlow.js export | ≤ 64.0 KiB | 14.9 KiB | pass |');
-  assert.equal(row(markdown, '## Deployment gate', 'maxLatencyMs'), '| maxLatencyMs | batch-1 p95 latency (TensorFlow.js) | ≤ 1.00 ms | 0.58 ms | pass |');
+  assert.match(
+    markdown,
+    /\*\*Failed: student \(uint8, TensorFlow\.js\) misses 1 of 4 deploy: constraints: minAccuracy 96\.10% < 97\.00%\.\*\*/,
+  );
+  assert.equal(
+    row(markdown, '## Deployment gate', 'maxSizeBytes'),
+    '| maxSizeBytes | size of the uint8 TensorFlow.js export | ≤ 64.0 KiB | 14.9 KiB | pass |',
+  );
+  assert.equal(
+    row(markdown, '## Deployment gate', 'maxLatencyMs'),
+    '| maxLatencyMs | batch-1 p95 latency (TensorFlow.js) | ≤ 1.00 ms | 0.58 ms | pass |',
+  );
   assert.equal(row(markdown, '## Deployment gate', 'maxParams'), '| maxParams | parameters | ≤ 20,000 | 12,810 | pass |');
-  assert.equal(row(markdown, '## Deployment gate', 'minAccuracy'), '| minAccuracy | test accuracy of the uint8 export | ≥ 97.00% | 96.10% | FAIL |');
+  assert.equal(
+    row(markdown, '## Deployment gate', 'minAccuracy'),
+    '| minAccuracy | test accuracy of the uint8 export | ≥ 97.00% | 96.10% | FAIL |',
+  );
 
   summary.gate.passed = true;
   for (const check of summary.gate.checks) check.passed = true;
@@ -56,7 +74,10 @@ test('report.md gives the gate verdict and each check in its unit', () => {
 test('report.md lists every export with its cost and loss', () => {
   const markdown = renderMarkdown(fixtureSummary());
   // 1 sample of 359 lost = 0.28 points; 51,804 B = 50.6 KiB.
-  assert.equal(row(markdown, '## Exports', 'TensorFlow.js'), '| TensorFlow.js | float32 | student/ | 51.8 KiB | 96.38% | 0.00 pts | — | — | — | — |');
+  assert.equal(
+    row(markdown, '## Exports', 'TensorFlow.js'),
+    '| TensorFlow.js | float32 | student/ | 51.8 KiB | 96.38% | 0.00 pts | — | — | — | — |',
+  );
   assert.match(markdown, /\n\| TensorFlow\.js \| uint8 \| student-uint8\/ \| 14\.9 KiB \| 96\.10% \| 0\.28 pts \| — \| — \| — \| — \|\n/);
   assert.equal(
     row(markdown, '## Exports', 'ONNX (opset 13, NHWC)'),
@@ -69,7 +90,8 @@ test('"Using the student" loads each exported copy in a browser', () => {
   const summary = fixtureSummary();
   const markdown = renderMarkdown(summary);
   const usage = markdown.slice(markdown.indexOf('## Using the student'));
-  for (const path of ['student/model.json', 'student-float16/model.json', 'student-uint8/model.json']) assert.ok(usage.includes(`\`${path}\``), path);
+  for (const path of ['student/model.json', 'student-float16/model.json', 'student-uint8/model.json'])
+    assert.ok(usage.includes(`\`${path}\``), path);
   assert.ok(usage.includes("const model = await tf.loadLayersModel('student/model.json');"));
   assert.ok(usage.includes("import * as ort from 'onnxruntime-web';"));
   assert.ok(usage.includes("const session = await ort.InferenceSession.create('student.onnx');"));
@@ -88,7 +110,16 @@ test('report.md of a run without scratch, deploy: constraints or ONNX leaves tho
 });
 
 test('markdownTable aligns text left and figures right, and escapes pipes', () => {
-  assert.equal(markdownTable([['name', 'kind', 'value'], ['a|b', 'x', '1']], 2), '| name | kind | value |\n|---|---|---:|\n| a\\|b | x | 1 |');
+  assert.equal(
+    markdownTable(
+      [
+        ['name', 'kind', 'value'],
+        ['a|b', 'x', '1'],
+      ],
+      2,
+    ),
+    '| name | kind | value |\n|---|---|---:|\n| a\\|b | x | 1 |',
+  );
 });
 
 test('user text is literal in report.md: no tag, entity, code span, extra cell or line break gets through', () => {
@@ -111,7 +142,9 @@ test('user text is literal in report.md: no tag, entity, code span, extra cell o
 
 test('report.md shows a dash, not NaN, for the validation accuracy of a run without a validation set', () => {
   const summary = fixtureSummary();
-  for (const stage of summary.stages) for (const epoch of stage.history) (epoch as { validationAccuracy: number | null }).validationAccuracy = epoch.epoch === 1 ? Number.NaN : null;
+  for (const stage of summary.stages)
+    for (const epoch of stage.history)
+      (epoch as { validationAccuracy: number | null }).validationAccuracy = epoch.epoch === 1 ? Number.NaN : null;
   const markdown = renderMarkdown(summary);
   assert.doesNotMatch(markdown, /NaN/);
   assert.match(markdown, /\n\| 1 \| [\d.]+ \| [\d. |]+ \| — \| [\d.]+ \|\n/);

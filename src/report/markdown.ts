@@ -1,6 +1,16 @@
 import type { StageSummary, Summary } from './summary.js';
 import {
-  classLabels, comparisonRows, confusionRows, costRows, distillationGainPoints, exportRows, gateRows, gateVerdict, perClassRows, qualityRows, validationPercent,
+  classLabels,
+  comparisonRows,
+  confusionRows,
+  costRows,
+  distillationGainPoints,
+  exportRows,
+  gateRows,
+  gateVerdict,
+  perClassRows,
+  qualityRows,
+  validationPercent,
 } from './table.js';
 import { usageSnippets } from './usage.js';
 import { describeSchedule, type Scheduled } from '../schedules/index.js';
@@ -21,7 +31,10 @@ export function renderMarkdown(summary: Summary): string {
     '',
   ];
   if (gain !== null) {
-    lines.push(`Distillation ${gain >= 0 ? 'gained' : 'lost'} ${Math.abs(gain).toFixed(2)} points of test accuracy over the scratch student (same architecture, initial weights, data order and budget).`, '');
+    lines.push(
+      `Distillation ${gain >= 0 ? 'gained' : 'lost'} ${Math.abs(gain).toFixed(2)} points of test accuracy over the scratch student (same architecture, initial weights, data order and budget).`,
+      '',
+    );
   }
   lines.push(
     '## Quality',
@@ -40,14 +53,23 @@ export function renderMarkdown(summary: Summary): string {
   const student = summary.models.student;
   if (student) {
     const labels = classLabels(summary);
-    lines.push('## The student by class', '', markdownTable(perClassRows(student, labels)), '', 'Confusion matrix (rows: true class, columns: predicted class):', '', markdownTable(confusionRows(student, labels)), '');
+    lines.push(
+      '## The student by class',
+      '',
+      markdownTable(perClassRows(student, labels)),
+      '',
+      'Confusion matrix (rows: true class, columns: predicted class):',
+      '',
+      markdownTable(confusionRows(student, labels)),
+      '',
+    );
   }
   lines.push('## Deployment gate', '', `**${gateVerdict(summary.gate)}**`, '');
   if (summary.gate.checks.length > 0) lines.push(markdownTable(gateRows(summary.gate), 2), '');
   lines.push(
     '## Exports',
     '',
-    'Drop is the float32 student\'s test accuracy minus the copy\'s; max |Δ logit| and agreement compare ONNX Runtime with TensorFlow.js over the test set.',
+    "Drop is the float32 student's test accuracy minus the copy's; max |Δ logit| and agreement compare ONNX Runtime with TensorFlow.js over the test set.",
     '',
     markdownTable(exportRows(summary), 3),
     '',
@@ -56,9 +78,21 @@ export function renderMarkdown(summary: Summary): string {
     '',
   );
   for (const snippet of usageSnippets(summary)) {
-    lines.push(`In a browser, with ${snippet.runtime}:`, '', ...snippet.copies.map((copy) => `- ${copy}`), '', '```js', snippet.code, '```', '');
+    lines.push(
+      `In a browser, with ${snippet.runtime}:`,
+      '',
+      ...snippet.copies.map((copy) => `- ${copy}`),
+      '',
+      '```js',
+      snippet.code,
+      '```',
+      '',
+    );
   }
-  lines.push(`Soft labels: ${inlineCode(summary.softLabels.directory)} (${summary.softLabels.cached ? 'reused from the cache' : 'computed in this run'}).`, '');
+  lines.push(
+    `Soft labels: ${inlineCode(summary.softLabels.directory)} (${summary.softLabels.cached ? 'reused from the cache' : 'computed in this run'}).`,
+    '',
+  );
   return lines.join('\n');
 }
 
@@ -94,11 +128,21 @@ function inlineCode(text: string): string {
 function stageLines(summary: Summary): string[] {
   const lines = ['## Stages', ''];
   for (const stage of summary.stages) {
-    lines.push(`### ${stage.name}`, '', `Loss: ${markdownText(describeLoss(stage))}. ${stage.epochs} epochs, batch ${stage.batchSize}.`, '');
+    lines.push(
+      `### ${stage.name}`,
+      '',
+      `Loss: ${markdownText(describeLoss(stage))}. ${stage.epochs} epochs, batch ${stage.batchSize}.`,
+      '',
+    );
     const termNames = Object.keys(stage.history[0]?.terms ?? {});
-    lines.push(`| epoch | loss | ${termNames.join(' | ')} | val acc | seconds |`, `|---:|---:|${termNames.map(() => '---:|').join('')}---:|---:|`);
+    lines.push(
+      `| epoch | loss | ${termNames.join(' | ')} | val acc | seconds |`,
+      `|---:|---:|${termNames.map(() => '---:|').join('')}---:|---:|`,
+    );
     for (const epoch of stage.history) {
-      lines.push(`| ${epoch.epoch} | ${epoch.loss.toFixed(4)} | ${termNames.map((name) => epoch.terms[name].toFixed(4)).join(' | ')} | ${validationPercent(epoch.validationAccuracy) ?? '—'} | ${epoch.seconds.toFixed(1)} |`);
+      lines.push(
+        `| ${epoch.epoch} | ${epoch.loss.toFixed(4)} | ${termNames.map((name) => epoch.terms[name].toFixed(4)).join(' | ')} | ${validationPercent(epoch.validationAccuracy) ?? '—'} | ${epoch.seconds.toFixed(1)} |`,
+      );
     }
     lines.push('');
   }
@@ -107,8 +151,12 @@ function stageLines(summary: Summary): string[] {
 
 /** A stage's loss as a weighted sum of its terms, e.g. "0.9 × kd (temperature 4) + 0.1 × ce". */
 export function describeLoss(stage: StageSummary): string {
-  return stage.terms.map((term) => {
-    const options = Object.entries(term.options).map(([key, value]) => `${key} ${typeof value === 'object' && value !== null ? describeSchedule(value as Scheduled) : value}`);
-    return `${describeSchedule(term.weight)} × ${term.method}${options.length ? ` (${options.join(', ')})` : ''}`;
-  }).join(' + ');
+  return stage.terms
+    .map((term) => {
+      const options = Object.entries(term.options).map(
+        ([key, value]) => `${key} ${typeof value === 'object' && value !== null ? describeSchedule(value as Scheduled) : value}`,
+      );
+      return `${describeSchedule(term.weight)} × ${term.method}${options.length ? ` (${options.join(', ')})` : ''}`;
+    })
+    .join(' + ');
 }

@@ -69,8 +69,14 @@ export function runSummary(run: RunRecord, version: string): Summary {
       logs: 'logs.jsonl',
       checkpoints: 'checkpoints',
       student: 'student/model.json',
-      ...Object.fromEntries(exports.tfjs.filter((copy) => copy.quantization !== 'float32').map((copy) => [`student-${copy.quantization}`, `${copy.path}/model.json`])),
-      ...Object.fromEntries(exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path])),
+      ...Object.fromEntries(
+        exports.tfjs
+          .filter((copy) => copy.quantization !== 'float32')
+          .map((copy) => [`student-${copy.quantization}`, `${copy.path}/model.json`]),
+      ),
+      ...Object.fromEntries(
+        exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path]),
+      ),
       ...Object.fromEntries(savedModels.map((name) => [name, `${name}/model.json`])),
       softLabels: `${run.softLabels.directory}/manifest.json`,
     },

@@ -7,7 +7,17 @@ const ORDER = ['teacher', 'scratch', 'student'];
 
 /** Rows of the side-by-side comparison, shared by the console table and report.md. */
 export function comparisonRows(summary: Summary): string[][] {
-  const header = ['model', 'test acc', 'params', 'MACs', 'size', 'latency b1', `latency b${firstBatch(summary)}`, 'train', 'agrees w/ teacher'];
+  const header = [
+    'model',
+    'test acc',
+    'params',
+    'MACs',
+    'size',
+    'latency b1',
+    `latency b${firstBatch(summary)}`,
+    'train',
+    'agrees w/ teacher',
+  ];
   const rows = modelNames(summary).map((name) => {
     const model = summary.models[name];
     return [
@@ -28,51 +38,81 @@ export function comparisonRows(summary: Summary): string[][] {
 /** What each model gets right, and how close it stays to the teacher. */
 export function qualityRows(summary: Summary): string[][] {
   const header = ['model', 'test acc', 'top-5', 'macro F1', 'ECE', 'agrees w/ teacher', 'KL(teacher‖model)'];
-  return [header, ...modelNames(summary).map((name) => {
-    const model = summary.models[name];
-    return [
-      name,
-      percent(model.accuracy),
-      optional(model.top5Accuracy ?? undefined, percent),
-      percent(model.macroF1),
-      percent(model.ece),
-      optional(model.agreementWithTeacher, percent),
-      optional(model.klFromTeacher, (nats) => `${nats.toFixed(3)} nats`),
-    ];
-  })];
+  return [
+    header,
+    ...modelNames(summary).map((name) => {
+      const model = summary.models[name];
+      return [
+        name,
+        percent(model.accuracy),
+        optional(model.top5Accuracy ?? undefined, percent),
+        percent(model.macroF1),
+        percent(model.ece),
+        optional(model.agreementWithTeacher, percent),
+        optional(model.klFromTeacher, (nats) => `${nats.toFixed(3)} nats`),
+      ];
+    }),
+  ];
 }
 
-/** What each model costs to store, run and train where it runs (summary.models[…].runtime: TensorFlow.js, or ONNX Runtime / a server for an external teacher). */
+/**
+ * What each model costs to store, run and train where it runs (summary.models[…].runtime:
+ * TensorFlow.js, or ONNX Runtime / a server for an external teacher).
+ */
 export function costRows(summary: Summary): string[][] {
   const n = firstBatch(summary);
-  const header = ['model', 'params', 'MACs', 'size f32', 'size f16', 'size u8', 'b1 p50', 'b1 p95', `b${n} p50`, `b${n} p95`, `b${n} throughput`, 'peak mem b1', `peak mem b${n}`, 'train'];
-  return [header, ...modelNames(summary).map((name) => {
-    const model = summary.models[name];
-    const { batch1, batchN } = model.latency;
-    return [
-      name,
-      optional(model.params, count),
-      optional(model.macs, count),
-      optional(model.sizes?.float32 ?? model.sizeBytes, bytes),
-      optional(model.sizes?.float16, bytes),
-      optional(model.sizes?.uint8, bytes),
-      ms(batch1.p50Ms),
-      ms(batch1.p95Ms),
-      ms(batchN.p50Ms),
-      ms(batchN.p95Ms),
-      `${count(Math.round(batchN.samplesPerSecond))}/s`,
-      optional(model.memory?.peakBytesBatch1, bytes),
-      optional(model.memory?.peakBytesBatchN, bytes),
-      trainTime(model),
-    ];
-  })];
+  const header = [
+    'model',
+    'params',
+    'MACs',
+    'size f32',
+    'size f16',
+    'size u8',
+    'b1 p50',
+    'b1 p95',
+    `b${n} p50`,
+    `b${n} p95`,
+    `b${n} throughput`,
+    'peak mem b1',
+    `peak mem b${n}`,
+    'train',
+  ];
+  return [
+    header,
+    ...modelNames(summary).map((name) => {
+      const model = summary.models[name];
+      const { batch1, batchN } = model.latency;
+      return [
+        name,
+        optional(model.params, count),
+        optional(model.macs, count),
+        optional(model.sizes?.float32 ?? model.sizeBytes, bytes),
+        optional(model.sizes?.float16, bytes),
+        optional(model.sizes?.uint8, bytes),
+        ms(batch1.p50Ms),
+        ms(batch1.p95Ms),
+        ms(batchN.p50Ms),
+        ms(batchN.p95Ms),
+        `${count(Math.round(batchN.samplesPerSecond))}/s`,
+        optional(model.memory?.peakBytesBatch1, bytes),
+        optional(model.memory?.peakBytesBatchN, bytes),
+        trainTime(model),
+      ];
+    }),
+  ];
 }
 
 /** Precision, recall, F1 and support of each class. */
 export function perClassRows(model: ModelEvaluation, classLabels: readonly string[]): string[][] {
   return [
     ['class', 'precision', 'recall', 'F1', 'support'],
-    ...model.perClass.map((metrics, c) => [classLabels[c], percent(metrics.precision), percent(metrics.recall), percent(metrics.f1), String(metrics.support)]),
+    ...model.perClass.map((metrics, c) => [
+      classLabels[c],
+      percent(metrics.precision),
+      percent(metrics.recall),
+      percent(metrics.f1),
+      String(metrics.support),
+    ]),
   ];
 }
 
@@ -105,7 +145,12 @@ export function gateVerdict(gate: GateResult): string {
   if (gate.checks.length === 0) return 'No deploy: constraints, so there was nothing to check.';
   const judged = `${gate.model} (${gate.quantization}, ${gate.runtime === 'tfjs' ? 'TensorFlow.js' : 'ONNX Runtime'})`;
   if (gate.passed) return `Passed: ${judged} meets all ${gate.checks.length} deploy: constraints.`;
-  const failures = gate.checks.filter((check) => !check.passed).map((check) => `${check.name} ${formatMeasure(check.value, check.unit)} ${check.kind === 'max' ? '>' : '<'} ${formatMeasure(check.limit, check.unit)}`);
+  const failures = gate.checks
+    .filter((check) => !check.passed)
+    .map(
+      (check) =>
+        `${check.name} ${formatMeasure(check.value, check.unit)} ${check.kind === 'max' ? '>' : '<'} ${formatMeasure(check.limit, check.unit)}`,
+    );
   return `Failed: ${judged} misses ${failures.length} of ${gate.checks.length} deploy: constraints: ${failures.join('; ')}.`;
 }
 
@@ -114,7 +159,18 @@ export function exportRows(summary: Summary): string[][] {
   const { tfjs, onnx: onnxCopies } = summary.exports;
   const header = ['format', 'quantization', 'path', 'size', 'test acc', 'drop', 'max |Δ logit|', 'agrees w/ TF.js', 'ORT b1 p50 / p95'];
   if (onnxCopies.length > 0) header.push(`ORT b${onnxCopies[0].latency.batchN.batchSize} p50 / p95`);
-  const rows = tfjs.map((copy) => ['TensorFlow.js', copy.quantization, `${copy.path}/`, bytes(copy.sizeBytes), percent(copy.accuracy), points(copy.accuracyDrop), '—', '—', '—', ...(onnxCopies.length > 0 ? ['—'] : [])]);
+  const rows = tfjs.map((copy) => [
+    'TensorFlow.js',
+    copy.quantization,
+    `${copy.path}/`,
+    bytes(copy.sizeBytes),
+    percent(copy.accuracy),
+    points(copy.accuracyDrop),
+    '—',
+    '—',
+    '—',
+    ...(onnxCopies.length > 0 ? ['—'] : []),
+  ]);
   const studentAccuracy = summary.models.student?.accuracy;
   for (const onnx of onnxCopies) {
     rows.push([
@@ -136,7 +192,8 @@ export function exportRows(summary: Summary): string[][] {
 /** A plain-text table with aligned columns. */
 export function formatTable(rows: string[][]): string {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  const line = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+  const line = (row: string[]) =>
+    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
   return [line(rows[0]), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 

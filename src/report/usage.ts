@@ -11,29 +11,37 @@ export interface UsageSnippet {
 
 /** One snippet for TensorFlow.js and, when the run exported ONNX, one for ONNX Runtime Web. */
 export function usageSnippets(summary: Summary): UsageSnippet[] {
-  const tfjs = summary.exports.tfjs.map((copy) => ({ label: `${copy.quantization}, ${bytes(copy.sizeBytes)}, ${percent(copy.accuracy)}`, url: `${copy.path}/model.json` }));
+  const tfjs = summary.exports.tfjs.map((copy) => ({
+    label: `${copy.quantization}, ${bytes(copy.sizeBytes)}, ${percent(copy.accuracy)}`,
+    url: `${copy.path}/model.json`,
+  }));
   // A run that exported no TensorFlow.js variants still saved the float32 student.
   if (tfjs.length === 0) tfjs.push({ label: 'float32', url: summary.artifacts.student ?? 'student/model.json' });
   const classes = summary.dataset.classes;
-  const snippets: UsageSnippet[] = [{
-    runtime: 'TensorFlow.js',
-    copies: tfjs.map((copy) => `${copy.label}: \`${copy.url}\``),
-    code: [
-      "import * as tf from '@tensorflow/tfjs';",
-      '',
-      '// Any of the copies above; a URL relative to the page. Quantized weights are expanded to float32 on load.',
-      `const model = await tf.loadLayersModel('${tfjs[0].url}');`,
-      `// images: float32 in [0, 1], shaped [batch, ${summary.dataset.sampleShape.join(', ')}] (NHWC).`,
-      `const logits = model.predict(images); // [batch, ${classes}]`,
-    ].join('\n'),
-  }];
+  const snippets: UsageSnippet[] = [
+    {
+      runtime: 'TensorFlow.js',
+      copies: tfjs.map((copy) => `${copy.label}: \`${copy.url}\``),
+      code: [
+        "import * as tf from '@tensorflow/tfjs';",
+        '',
+        '// Any of the copies above; a URL relative to the page. Quantized weights are expanded to float32 on load.',
+        `const model = await tf.loadLayersModel('${tfjs[0].url}');`,
+        `// images: float32 in [0, 1], shaped [batch, ${summary.dataset.sampleShape.join(', ')}] (NHWC).`,
+        `const logits = model.predict(images); // [batch, ${classes}]`,
+      ].join('\n'),
+    },
+  ];
   const [onnx] = summary.exports.onnx;
   if (onnx) {
     const [height, width, channels] = summary.dataset.sampleShape;
     const shape = onnx.layout === 'nhwc' ? `[1, ${height}, ${width}, ${channels}]` : `[1, ${channels}, ${height}, ${width}]`;
     snippets.push({
       runtime: 'ONNX Runtime Web',
-      copies: summary.exports.onnx.map((copy) => `${copy.quantization}, ${copy.layout.toUpperCase()}, ${bytes(copy.sizeBytes)}, ${percent(copy.accuracy)}: \`${copy.path}\``),
+      copies: summary.exports.onnx.map(
+        (copy) =>
+          `${copy.quantization}, ${copy.layout.toUpperCase()}, ${bytes(copy.sizeBytes)}, ${percent(copy.accuracy)}: \`${copy.path}\``,
+      ),
       code: [
         "import * as ort from 'onnxruntime-web';",
         '',

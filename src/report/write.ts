@@ -11,7 +11,7 @@ import type { Summary } from './summary.js';
  * rendering failure.
  */
 export async function writeRunReports(outDir: string, summary: Summary): Promise<void> {
-  writeFileAtomic(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileAtomic(join(outDir, 'report.md'), renderMarkdown(summary));
   writeFileAtomic(join(outDir, 'report.html'), await renderHtml(summary));
 }
@@ -28,7 +28,7 @@ export function jsonlLogger(outDir: string): (event: object) => void {
       // Never through a link planted at the log's name.
       const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o644);
       try {
-        writeSync(fd, JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+        writeSync(fd, `${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
       } finally {
         closeSync(fd);
       }

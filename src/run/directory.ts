@@ -9,7 +9,7 @@
  *   nothing it did not create.
  * Call it holding the run's lock: nothing else writes there meanwhile.
  */
-import { existsSync, lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, rmSync, type Stats } from 'node:fs';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
@@ -61,18 +61,24 @@ export function claimRunDirectory(outDir: string, options: ClaimOptions): Claime
   const foreign = entries.filter((name) => !(name === 'cache' && holdsOnlyStoreEntries(join(outDir, name))));
   if (previous === null && foreign.length > 0 && !options.force && !isEarlierKdkitRun(outDir)) {
     const shown = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? `, … (${foreign.length} entries)` : '');
-    throw new InputError(`${outDir} is not empty and is not a kdkit run directory (it holds ${shown}); kdkit writes only into a new or empty directory or one of its own runs, so it cannot overwrite your files. Give another --out, or add --force to write into this one anyway (kdkit then replaces the entries it writes: ${options.planned.join(', ')}).`);
+    throw new InputError(
+      `${outDir} is not empty and is not a kdkit run directory (it holds ${shown}); kdkit writes only into a new or empty directory or one of its own runs, so it cannot overwrite your files. Give another --out, or add --force to write into this one anyway (kdkit then replaces the entries it writes: ${options.planned.join(', ')}).`,
+    );
   }
   if (previous !== null && options.defaultDirectory && previous.source !== options.source) {
-    throw new InputError(`${outDir} holds the run of ${previous.source}, not of ${options.source} (both default to this directory); give --out to choose another directory, or --force to replace that run.`);
+    throw new InputError(
+      `${outDir} holds the run of ${previous.source}, not of ${options.source} (both default to this directory); give --out to choose another directory, or --force to replace that run.`,
+    );
   }
   const ours = [...new Set([...options.planned, ...(previous?.claimed ?? []), ...(previous?.written ?? []), ...KEPT])];
   for (const name of ours) refuseLinks(outDir, join(outDir, name));
   const sweptTemporaries = [
-    ...entries.filter((name) => isOrphanedTemporary(name)).map((name) => {
-      rmSync(join(outDir, name), { recursive: true, force: true });
-      return name;
-    }),
+    ...entries
+      .filter((name) => isOrphanedTemporary(name))
+      .map((name) => {
+        rmSync(join(outDir, name), { recursive: true, force: true });
+        return name;
+      }),
     ...ours.flatMap((name) => sweepTemporaries(outDir, join(outDir, name))),
   ];
   // Entries already there that no record says kdkit made (a forced directory) are not claimed: never removed.
@@ -88,16 +94,27 @@ export function claimRunDirectory(outDir: string, options: ClaimOptions): Claime
       return stale;
     },
     abandon() {
-      if (previous === null && readdirSync(outDir).every((name) => name === RUN_LOCK || name === RUN_MARKER)) rmSync(join(outDir, RUN_MARKER), { force: true });
+      if (previous === null && readdirSync(outDir).every((name) => name === RUN_LOCK || name === RUN_MARKER))
+        rmSync(join(outDir, RUN_MARKER), { force: true });
     },
   };
 }
 
 /** The top-level entries a run of `config` writes into its directory. */
 export function plannedEntries(config: ExperimentConfig): string[] {
-  const quantized = [...new Set([...config.export.quantize, ...(config.deploy?.quantization && config.deploy.quantization !== 'float32' ? [config.deploy.quantization] : [])])];
+  const quantized = [
+    ...new Set([
+      ...config.export.quantize,
+      ...(config.deploy?.quantization && config.deploy.quantization !== 'float32' ? [config.deploy.quantization] : []),
+    ]),
+  ];
   return [
-    'summary.json', 'report.md', 'report.html', 'logs.jsonl', 'checkpoints', 'student',
+    'summary.json',
+    'report.md',
+    'report.html',
+    'logs.jsonl',
+    'checkpoints',
+    'student',
     ...(config.softLabels.store === undefined ? ['cache'] : []),
     ...quantized.map((quantization) => `student-${quantization}`),
     ...(config.export.onnx ? ['student.onnx', ...quantized.map((quantization) => `student-${quantization}.onnx`)] : []),
@@ -114,24 +131,29 @@ export function topLevelEntries(paths: string[]): string[] {
 function readMarker(outDir: string): RunMarker | null {
   const path = join(outDir, RUN_MARKER);
   if (!existsSync(path)) return null;
-  let parsed;
+  let parsed: ReturnType<typeof markerSchema.safeParse>;
   try {
     if (!lstatSync(path).isFile()) throw new Error('not a regular file');
     parsed = markerSchema.safeParse(JSON.parse(readRegularFile(path, 16 * 1024 * 1024).toString('utf8')));
   } catch (error) {
-    throw new InputError(`${path}: cannot read kdkit's run marker (${(error as Error).message}); remove it if this is not a kdkit run directory`);
+    throw new InputError(
+      `${path}: cannot read kdkit's run marker (${(error as Error).message}); remove it if this is not a kdkit run directory`,
+    );
   }
-  if (!parsed.success) throw new InputError(`${path}: not a kdkit run marker (${parsed.error.issues[0].message} at ${parsed.error.issues[0].path.join('.')}); remove it if this is not a kdkit run directory`);
+  if (!parsed.success)
+    throw new InputError(
+      `${path}: not a kdkit run marker (${parsed.error.issues[0].message} at ${parsed.error.issues[0].path.join('.')}); remove it if this is not a kdkit run directory`,
+    );
   return parsed.data;
 }
 
 function writeMarker(outDir: string, marker: RunMarker): void {
-  writeFileAtomic(join(outDir, RUN_MARKER), JSON.stringify(marker, null, 2) + '\n');
+  writeFileAtomic(join(outDir, RUN_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
 }
 
 /** Throws when `path`, or anything under it, is a symbolic link: kdkit would write or delete through it. */
 function refuseLinks(outDir: string, path: string): void {
-  let stat;
+  let stat: Stats;
   try {
     stat = lstatSync(path);
   } catch {
@@ -144,14 +166,16 @@ function refuseLinks(outDir: string, path: string): void {
     } catch {
       // Unreadable target: the link is refused all the same.
     }
-    throw new InputError(`${path} is a symbolic link${target}; kdkit does not write through links in its run directory ${outDir}. Remove the link (its target is left alone), or give another --out.`);
+    throw new InputError(
+      `${path} is a symbolic link${target}; kdkit does not write through links in its run directory ${outDir}. Remove the link (its target is left alone), or give another --out.`,
+    );
   }
   if (stat.isDirectory()) for (const name of readdirSync(path)) refuseLinks(outDir, join(path, name));
 }
 
 /** Removes the temporaries of writers that no longer run under `path`; returns them relative to `outDir`. */
 function sweepTemporaries(outDir: string, path: string): string[] {
-  let stat;
+  let stat: Stats;
   try {
     stat = lstatSync(path);
   } catch {
@@ -171,7 +195,6 @@ function sweepTemporaries(outDir: string, path: string): string[] {
   return swept;
 }
 
-
 /** A directory holding soft-label store entries (and their locks) only, as `kdkit cache build` leaves one. */
 function holdsOnlyStoreEntries(path: string): boolean {
   try {
@@ -184,7 +207,9 @@ function holdsOnlyStoreEntries(path: string): boolean {
 /** A finished run of a kdkit from before the marker: its summary.json says kdkit wrote it. */
 function isEarlierKdkitRun(outDir: string): boolean {
   try {
-    const summary = JSON.parse(readRegularFile(join(outDir, 'summary.json'), 64 * 1024 * 1024).toString('utf8')) as { kdkit?: { version?: unknown } };
+    const summary = JSON.parse(readRegularFile(join(outDir, 'summary.json'), 64 * 1024 * 1024).toString('utf8')) as {
+      kdkit?: { version?: unknown };
+    };
     return typeof summary?.kdkit?.version === 'string';
   } catch {
     return false;

@@ -4,7 +4,7 @@
  * Data flows one way; each step's output is the next one's input.
  */
 import { join, relative } from 'node:path';
-import * as tf from '../engine/tf.js';
+import type * as tf from '../engine/tf.js';
 import { withEngine, type EngineInfo } from '../engine/index.js';
 import { closeDataset, describeStorage, imageShape, loadDataset, type DatasetSplits } from '../data/index.js';
 import { checkTrainingBatchSizes } from '../data/batch_limits.js';
@@ -76,7 +76,9 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   checkTrainingBatchSizes(config, data.train, source);
   info(`writing to ${options.outDir}`);
   info(`engine: ${describeEngine(engine)}`);
-  info(`dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes, pixels ${describeStorage(data)}`);
+  info(
+    `dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes, pixels ${describeStorage(data)}`,
+  );
 
   const links = chain(config, studentModel);
   if ('model' in config.teacher) {
@@ -89,7 +91,11 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   }
 
   // 1. Teacher.
-  const runStage = recordedStages(config, data, stageRunner(config, { outDir: options.outDir, resume: options.resume ?? false, retrainChanged: options.retrainChanged ?? false }));
+  const runStage = recordedStages(
+    config,
+    data,
+    stageRunner(config, { outDir: options.outDir, resume: options.resume ?? false, retrainChanged: options.retrainChanged ?? false }),
+  );
   const teacher = await obtainTeacher(config, data, emit, source, runStage);
   if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
 
@@ -106,13 +112,43 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   const trained: TrainedModel[] = [];
   try {
     if (config.baseline) {
-      trained.push(await trainStudent({ name: 'scratch', role: 'baseline' }, studentModel, config.distill, data, null, [{ method: 'ce', weight: 1, options: {} }], config.seed + 1, emit, runStage,
-        { student: studentRecord(studentModel), distill: trainingInputs(config.distill) }));
+      trained.push(
+        await trainStudent(
+          { name: 'scratch', role: 'baseline' },
+          studentModel,
+          config.distill,
+          data,
+          null,
+          [{ method: 'ce', weight: 1, options: {} }],
+          config.seed + 1,
+          emit,
+          runStage,
+          { student: studentRecord(studentModel), distill: trainingInputs(config.distill) },
+        ),
+      );
     }
-    let current: TeacherSource & { logits: Float32Array } = { teacher: teacher.teacher, model: teacher.model, directory: cache.directory, logits: cache.logits, source, field: '' };
+    let current: TeacherSource & { logits: Float32Array } = {
+      teacher: teacher.teacher,
+      model: teacher.model,
+      directory: cache.directory,
+      logits: cache.logits,
+      source,
+      field: '',
+    };
     for (const link of links) {
-      const model = await trainStudent(link, link.spec, link.training, data, current.logits, link.terms, link.seed, emit, runStage,
-        { ...link.inputs, teacherFingerprint: current.teacher.info.fingerprint }, { ...current, field: link.termsField });
+      const model = await trainStudent(
+        link,
+        link.spec,
+        link.training,
+        data,
+        current.logits,
+        link.terms,
+        link.seed,
+        emit,
+        runStage,
+        { ...link.inputs, teacherFingerprint: current.teacher.info.fingerprint },
+        { ...current, field: link.termsField },
+      );
       trained.push(model);
       if (link.role === 'student') break;
       const assistant = await tfjsTeacher(model.model, `${link.name} trained in this run`, data.train.inputs);
@@ -131,15 +167,23 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
     evaluated.teacher = teacherEval.evaluation;
     let studentLogits = teacherEval.testLogits;
     for (const model of [...assistants, ...trained.filter((each) => each.role === 'baseline'), student]) {
-      const result = await evaluateModel(model.model, data.test, { trainSeconds: model.trainSeconds, teacherLogits: teacherEval.testLogits });
+      const result = await evaluateModel(model.model, data.test, {
+        trainSeconds: model.trainSeconds,
+        teacherLogits: teacherEval.testLogits,
+      });
       evaluated[model.name] = result.evaluation;
       if (model === student) studentLogits = result.testLogits;
     }
 
     // 6. Export: the student in every deployable form, each checked on the test set.
     const exports = await exportStudent(student.model, {
-      outDir: options.outDir, test: data.test, testLogits: studentLogits, exportConfig: config.export, deploy: config.deploy,
-      latencyBatch: evaluated[student.name].latencyBatch, info,
+      outDir: options.outDir,
+      test: data.test,
+      testLogits: studentLogits,
+      exportConfig: config.export,
+      deploy: config.deploy,
+      latencyBatch: evaluated[student.name].latencyBatch,
+      info,
     });
     if (teacher.model) await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
     for (const { name, model } of assistants) await saveModelDir(model, join(options.outDir, name));
@@ -148,28 +192,35 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
     // 7. Gate.
     const gate = gateForRun(config.deploy, evaluated, exports);
 
-    return runSummary({
-      seed: config.seed,
-      backend: config.backend,
-      engine,
-      dataset: {
-        name: config.dataset.name,
-        train: data.train.labels.length,
-        validation: data.validation.labels.length,
-        test: data.test.labels.length,
-        classes: data.train.numClasses,
-        classNames: [...data.train.classNames],
-        sampleShape: [...imageShape(data.train)],
+    return runSummary(
+      {
+        seed: config.seed,
+        backend: config.backend,
+        engine,
+        dataset: {
+          name: config.dataset.name,
+          train: data.train.labels.length,
+          validation: data.validation.labels.length,
+          test: data.test.labels.length,
+          classes: data.train.numClasses,
+          classNames: [...data.train.classNames],
+          sampleShape: [...imageShape(data.train)],
+        },
+        teacher: {
+          kind: teacher.teacher.info.kind,
+          description: teacher.teacher.info.description,
+          fingerprint: teacher.teacher.info.fingerprint,
+        },
+        models: evaluated,
+        stages: [teacher.stage, ...trained.map((model) => model.stage)].filter((stage): stage is StageSummary => stage !== null),
+        softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached, seconds: labelSeconds },
+        gate,
+        exports,
+        config,
+        savedModels: [...(teacher.model ? ['teacher'] : []), ...assistants.map(({ name }) => name)],
       },
-      teacher: { kind: teacher.teacher.info.kind, description: teacher.teacher.info.description, fingerprint: teacher.teacher.info.fingerprint },
-      models: evaluated,
-      stages: [teacher.stage, ...trained.map((model) => model.stage)].filter((stage): stage is StageSummary => stage !== null),
-      softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached, seconds: labelSeconds },
-      gate,
-      exports,
-      config,
-      savedModels: [...(teacher.model ? ['teacher'] : []), ...assistants.map(({ name }) => name)],
-    }, KDKIT_VERSION);
+      KDKIT_VERSION,
+    );
   } finally {
     // Every model this run made is freed, whether it finished or failed.
     for (const model of trained) model.model.dispose();
@@ -204,18 +255,25 @@ interface Link {
 /** assistant-1 … assistant-k (config.stages), then the student. */
 function chain(config: ExperimentConfig, student: StudentArchitecture): Link[] {
   const teacherSpec = 'model' in config.teacher ? config.teacher.model : undefined;
-  const links = config.stages.map((stage, index): Link => ({
-    name: `assistant-${index + 1}`,
-    role: 'assistant',
-    spec: stage.model === 'teacher' ? teacherSpec! : stage.model,
-    training: stage,
-    terms: stage.terms,
-    seed: config.seed + 100 + index,
-    inputs: { [`stages[${index}]`]: { model: stage.model, ...trainingInputs(stage), terms: stage.terms.map(termInput) } },
-    termsField: `stages[${index}].terms`,
-  }));
+  const links = config.stages.map(
+    (stage, index): Link => ({
+      name: `assistant-${index + 1}`,
+      role: 'assistant',
+      spec: stage.model === 'teacher' ? teacherSpec! : stage.model,
+      training: stage,
+      terms: stage.terms,
+      seed: config.seed + 100 + index,
+      inputs: { [`stages[${index}]`]: { model: stage.model, ...trainingInputs(stage), terms: stage.terms.map(termInput) } },
+      termsField: `stages[${index}].terms`,
+    }),
+  );
   links.push({
-    name: 'student', role: 'student', spec: student, training: config.distill, terms: config.distill.terms, seed: config.seed + 1,
+    name: 'student',
+    role: 'student',
+    spec: student,
+    training: config.distill,
+    terms: config.distill.terms,
+    seed: config.seed + 1,
     inputs: { student: studentRecord(student), distill: { ...trainingInputs(config.distill), terms: config.distill.terms.map(termInput) } },
     termsField: 'distill.terms',
   });
@@ -229,7 +287,9 @@ function chain(config: ExperimentConfig, student: StudentArchitecture): Link[] {
  */
 function recordedStages(config: ExperimentConfig, data: DatasetSplits, runStage: StageRunner): StageRunner {
   const common = {
-    seed: config.seed, backend: config.backend, divergence: config.divergence,
+    seed: config.seed,
+    backend: config.backend,
+    divergence: config.divergence,
     data: { train: datasetFingerprint(data.train), validation: datasetFingerprint(data.validation) },
   };
   return (options) => runStage({ ...options, inputs: { ...options.inputs, ...common } });
@@ -261,14 +321,28 @@ async function trainStudent(
   teacher?: TeacherSource,
 ): Promise<TrainedModel> {
   const model = build(spec, data, seed, name, `${name}.model`);
-  if (role !== 'baseline') emit({ type: 'info', message: `${name}: ${describeStudent(spec)}, ${model.countParams().toLocaleString('en-US')} parameters` });
+  if (role !== 'baseline')
+    emit({ type: 'info', message: `${name}: ${describeStudent(spec)}, ${model.countParams().toLocaleString('en-US')} parameters` });
   try {
     const result = await runStage({
-      stage: name, model, train: data.train, validation: data.validation, teacherLogits,
-      terms, termsField: `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`, featureTeacher: teacher,
-      training, seed, onEvent: emit, inputs,
+      stage: name,
+      model,
+      train: data.train,
+      validation: data.validation,
+      teacherLogits,
+      terms,
+      termsField: `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`,
+      featureTeacher: teacher,
+      training,
+      seed,
+      onEvent: emit,
+      inputs,
     });
-    const stage = { ...stageSummary(name, training, terms, result.history), ...(result.stopped ? { stopped: result.stopped } : {}), ...(result.best ? { best: result.best } : {}) };
+    const stage = {
+      ...stageSummary(name, training, terms, result.history),
+      ...(result.stopped ? { stopped: result.stopped } : {}),
+      ...(result.best ? { best: result.best } : {}),
+    };
     return { name, role, model, trainSeconds: result.trainSeconds, stage };
   } catch (error) {
     model.dispose();
@@ -303,7 +377,12 @@ function checkTerms(links: Link[], data: DatasetSplits, teacher: TapSource, sour
   }
 }
 
-function stageSummary(name: string, training: { epochs: number; batchSize: number; optimizer: object }, terms: ExperimentConfig['distill']['terms'], history: EpochRecord[]): StageSummary {
+function stageSummary(
+  name: string,
+  training: { epochs: number; batchSize: number; optimizer: object },
+  terms: ExperimentConfig['distill']['terms'],
+  history: EpochRecord[],
+): StageSummary {
   return { name, model: name, epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer, terms, history };
 }
 

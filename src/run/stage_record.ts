@@ -41,12 +41,14 @@ export function checkStageRecord(directory: string, stage: string, inputs: Stage
     if (changes.length === 0) return true;
     const listed = changes.slice(0, SHOWN).join('; ') + (changes.length > SHOWN ? `; and ${changes.length - SHOWN} more` : '');
     if (!policy.retrainChanged) {
-      throw new InputError(`--resume: the ${stage} stage's checkpoints in ${directory} were made with another config, so its weights are not this config's: ${listed}. Add --retrain-changed to train the changed stages again (and keep the others), run without --resume to train everything again, or give another --out.`);
+      throw new InputError(
+        `--resume: the ${stage} stage's checkpoints in ${directory} were made with another config, so its weights are not this config's: ${listed}. Add --retrain-changed to train the changed stages again (and keep the others), run without --resume to train everything again, or give another --out.`,
+      );
     }
     policy.info?.(`${stage}: trained again, its config changed since its checkpoints (${listed})`);
   }
   // Recorded before the stage's first checkpoint, which then belongs to these inputs.
-  writeFileAtomic(path, JSON.stringify({ format: FORMAT, stage, inputs }, null, 2) + '\n');
+  writeFileAtomic(path, `${JSON.stringify({ format: FORMAT, stage, inputs }, null, 2)}\n`);
   return false;
 }
 
@@ -64,14 +66,18 @@ export function differences(before: unknown, after: unknown): string[] {
   const old = leaves(before);
   const now = leaves(after);
   const fields = [...new Set([...old.keys(), ...now.keys()])];
-  return fields.filter((field) => old.get(field) !== now.get(field)).map((field) => `${field}: ${shown(old.get(field))} → ${shown(now.get(field))}`);
+  return fields
+    .filter((field) => old.get(field) !== now.get(field))
+    .map((field) => `${field}: ${shown(old.get(field))} → ${shown(now.get(field))}`);
 }
 
 /** Field path → JSON text of each leaf value: `distill.terms[0].temperature` → `4`. */
 function leaves(value: unknown, prefix = '', into = new Map<string, string>()): Map<string, string> {
   if (Array.isArray(value)) {
     if (value.length === 0) into.set(prefix, '[]');
-    value.forEach((item, index) => leaves(item, `${prefix}[${index}]`, into));
+    value.forEach((item, index) => {
+      leaves(item, `${prefix}[${index}]`, into);
+    });
   } else if (typeof value === 'object' && value !== null) {
     const entries = Object.entries(value);
     if (entries.length === 0) into.set(prefix, '{}');

@@ -37,23 +37,50 @@ export interface StageRun {
 
 export type StageRunner = (run: StageRun) => Promise<DistillResult & { best: { epoch: number; path: string } | null }>;
 
-export function stageRunner(config: Pick<ExperimentConfig, 'checkpoints' | 'divergence'>, run: { outDir: string; resume: boolean; retrainChanged?: boolean }): StageRunner {
+export function stageRunner(
+  config: Pick<ExperimentConfig, 'checkpoints' | 'divergence'>,
+  run: { outDir: string; resume: boolean; retrainChanged?: boolean },
+): StageRunner {
   return async (stage) => {
     const directory = join(run.outDir, 'checkpoints', stage.stage);
     const info = (message: string) => stage.onEvent({ type: 'info', message });
-    const resume = checkStageRecord(directory, stage.stage, stage.inputs, { resume: run.resume, retrainChanged: run.retrainChanged ?? false, info });
-    const { training } = stage;
-    const best = training.bestCheckpoint ? bestCheckpoint({ directory: join(directory, 'best'), monitor: training.bestCheckpoint.monitor }) : null;
-    const result = await distill({
-      teacher: stage.teacherLogits ? { logits: stage.teacherLogits } : undefined,
-      student: stage.model, train: stage.train, validation: stage.validation,
-      epochs: training.epochs, batchSize: training.batchSize, optimizer: training.optimizer, seed: stage.seed,
-      callbacks: [...(training.earlyStopping ? [earlyStopping(training.earlyStopping)] : []), ...(best ? [best] : [])],
-      onEvent: stage.onEvent, name: stage.stage, maxGradNorm: config.divergence.maxGradNorm,
-    }, {
-      checkpoints: { directory, everyMs: config.checkpoints.everyMinutes * 60_000, keep: config.checkpoints.keep, resume, lrBackoff: config.divergence.lrBackoff },
-      featureTeacher: stage.featureTeacher, termConfigs: stage.terms, termsField: stage.termsField,
+    const resume = checkStageRecord(directory, stage.stage, stage.inputs, {
+      resume: run.resume,
+      retrainChanged: run.retrainChanged ?? false,
+      info,
     });
+    const { training } = stage;
+    const best = training.bestCheckpoint
+      ? bestCheckpoint({ directory: join(directory, 'best'), monitor: training.bestCheckpoint.monitor })
+      : null;
+    const result = await distill(
+      {
+        teacher: stage.teacherLogits ? { logits: stage.teacherLogits } : undefined,
+        student: stage.model,
+        train: stage.train,
+        validation: stage.validation,
+        epochs: training.epochs,
+        batchSize: training.batchSize,
+        optimizer: training.optimizer,
+        seed: stage.seed,
+        callbacks: [...(training.earlyStopping ? [earlyStopping(training.earlyStopping)] : []), ...(best ? [best] : [])],
+        onEvent: stage.onEvent,
+        name: stage.stage,
+        maxGradNorm: config.divergence.maxGradNorm,
+      },
+      {
+        checkpoints: {
+          directory,
+          everyMs: config.checkpoints.everyMinutes * 60_000,
+          keep: config.checkpoints.keep,
+          resume,
+          lrBackoff: config.divergence.lrBackoff,
+        },
+        featureTeacher: stage.featureTeacher,
+        termConfigs: stage.terms,
+        termsField: stage.termsField,
+      },
+    );
     const kept = best?.best();
     return { ...result, best: kept ? { epoch: kept.epoch, path: relative(run.outDir, kept.directory) } : null };
   };

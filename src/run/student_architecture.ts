@@ -14,13 +14,21 @@ export async function studentArchitecture(config: ExperimentConfig, data: Datase
   if ('model' in student) return student.model;
   const sampleShape = imageShape(data.train, 'a loaded student');
   const { numClasses } = data.train;
-  const loaded = await loadStudent(student, { inputShape: sampleShape, numClasses, datasetName: config.dataset.name, field: `${source}: student.load` });
+  const loaded = await loadStudent(student, {
+    inputShape: sampleShape,
+    numClasses,
+    datasetName: config.dataset.name,
+    field: `${source}: student.load`,
+  });
   if (!config.export.onnx) return loaded;
   const check = buildStudent(loaded, { inputShape: sampleShape, numClasses, seed: config.seed, name: 'check' });
   try {
     exportOnnx(check, { layout: config.export.onnxLayout, source: loaded.field });
   } catch (error) {
-    if (error instanceof InputError) throw new InputError(`${error.message}; the run would train it and then fail to write student.onnx (set export.onnx: false to skip the ONNX export)`);
+    if (error instanceof InputError)
+      throw new InputError(
+        `${error.message}; the run would train it and then fail to write student.onnx (set export.onnx: false to skip the ONNX export)`,
+      );
     throw error;
   } finally {
     check.dispose();

@@ -22,26 +22,56 @@ export interface TeacherStep extends OpenedTeacher {
   stage: StageSummary | null;
 }
 
-export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplits, emit: (event: TrainEvent) => void, source: string, runStage: StageRunner): Promise<TeacherStep> {
+export async function obtainTeacher(
+  config: ExperimentConfig,
+  data: DatasetSplits,
+  emit: (event: TrainEvent) => void,
+  source: string,
+  runStage: StageRunner,
+): Promise<TeacherStep> {
   const spec = config.teacher;
   if (!('model' in spec)) {
-    const what = 'load' in spec ? `loading ${spec.load}` : 'onnx' in spec ? `opening ${spec.onnx}` : `connecting to ${redactUrl(spec.remote.url)}`;
+    const what =
+      'load' in spec ? `loading ${spec.load}` : 'onnx' in spec ? `opening ${spec.onnx}` : `connecting to ${redactUrl(spec.remote.url)}`;
     emit({ type: 'info', message: `teacher: ${what}` });
     const opened = await openTeacher(config, data, { source });
     if (opened.model) checkTeacherFits(opened.model, data, config);
     emit({ type: 'info', message: `teacher: ${opened.teacher.info.description}` });
     return { ...opened, trainSeconds: 0, stage: null };
   }
-  const model = buildModel(spec.model, { inputShape: imageShape(data.train, 'teacher.model'), numClasses: data.train.numClasses, seed: config.seed, name: 'teacher', field: 'teacher.model' });
+  const model = buildModel(spec.model, {
+    inputShape: imageShape(data.train, 'teacher.model'),
+    numClasses: data.train.numClasses,
+    seed: config.seed,
+    name: 'teacher',
+    field: 'teacher.model',
+  });
   emit({ type: 'info', message: `teacher: ${spec.model.type}, ${model.countParams().toLocaleString('en-US')} parameters` });
   const terms = [{ method: 'ce', weight: 1, options: {} }];
   const { epochs, batchSize, optimizer, earlyStopping, bestCheckpoint } = spec;
-  let result;
+  let result: Awaited<ReturnType<StageRunner>>;
   try {
     result = await runStage({
-      stage: 'teacher', model, train: data.train, validation: data.validation, teacherLogits: null, terms, termsField: `${source}: teacher`,
-      training: { epochs, batchSize, optimizer, earlyStopping, bestCheckpoint }, seed: config.seed, onEvent: emit,
-      inputs: { teacher: { model: spec.model, epochs, batchSize, optimizer, ...(earlyStopping ? { earlyStopping } : {}), ...(bestCheckpoint ? { bestCheckpoint } : {}) } },
+      stage: 'teacher',
+      model,
+      train: data.train,
+      validation: data.validation,
+      teacherLogits: null,
+      terms,
+      termsField: `${source}: teacher`,
+      training: { epochs, batchSize, optimizer, earlyStopping, bestCheckpoint },
+      seed: config.seed,
+      onEvent: emit,
+      inputs: {
+        teacher: {
+          model: spec.model,
+          epochs,
+          batchSize,
+          optimizer,
+          ...(earlyStopping ? { earlyStopping } : {}),
+          ...(bestCheckpoint ? { bestCheckpoint } : {}),
+        },
+      },
     });
   } catch (error) {
     model.dispose();
@@ -49,10 +79,19 @@ export async function obtainTeacher(config: ExperimentConfig, data: DatasetSplit
   }
   const teacher: Teacher = await tfjsTeacher(model, `TensorFlow.js ${spec.model.type} trained in this run`, data.train.inputs);
   return {
-    teacher, model, trainSeconds: result.trainSeconds,
+    teacher,
+    model,
+    trainSeconds: result.trainSeconds,
     stage: {
-      name: 'teacher', model: 'teacher', epochs, batchSize, optimizer, terms, history: result.history,
-      ...(result.stopped ? { stopped: result.stopped } : {}), ...(result.best ? { best: result.best } : {}),
+      name: 'teacher',
+      model: 'teacher',
+      epochs,
+      batchSize,
+      optimizer,
+      terms,
+      history: result.history,
+      ...(result.stopped ? { stopped: result.stopped } : {}),
+      ...(result.best ? { best: result.best } : {}),
     },
   };
 }
@@ -62,6 +101,8 @@ function checkTeacherFits(model: tf.LayersModel, data: DatasetSplits, config: Ex
   checkModelInputs(model, data.train.inputs, `${source}: teacher (dataset '${config.dataset.name}')`);
   const outputs = model.outputs[0].shape[model.outputs[0].shape.length - 1];
   if (outputs !== data.train.numClasses) {
-    throw new InputError(`${source}: teacher has ${outputs} outputs, dataset '${config.dataset.name}' has ${data.train.numClasses} classes`);
+    throw new InputError(
+      `${source}: teacher has ${outputs} outputs, dataset '${config.dataset.name}' has ${data.train.numClasses} classes`,
+    );
   }
 }

@@ -23,13 +23,21 @@ export const scheduleSpec = z.discriminatedUnion('schedule', [
   z.strictObject({ schedule: z.literal('constant'), value: finite }),
   z.strictObject({ schedule: z.literal('linear'), from: finite, to: finite }),
   z.strictObject({ schedule: z.literal('cosine'), from: finite, to: finite }),
-  z.strictObject({
-    schedule: z.literal('step'),
-    values: z.array(finite).min(1),
-    /** Increasing fractions of the stage in (0, 1), one fewer than `values`. */
-    at: z.array(z.number().gt(0).lt(1)).default([]),
-  }).refine((spec) => spec.at.length === spec.values.length - 1, { message: 'step: `at` needs one boundary fewer than `values`', path: ['at'] })
-    .refine((spec) => spec.at.every((boundary, i) => i === 0 || boundary > spec.at[i - 1]), { message: 'step: `at` must increase', path: ['at'] }),
+  z
+    .strictObject({
+      schedule: z.literal('step'),
+      values: z.array(finite).min(1),
+      /** Increasing fractions of the stage in (0, 1), one fewer than `values`. */
+      at: z.array(z.number().gt(0).lt(1)).default([]),
+    })
+    .refine((spec) => spec.at.length === spec.values.length - 1, {
+      message: 'step: `at` needs one boundary fewer than `values`',
+      path: ['at'],
+    })
+    .refine((spec) => spec.at.every((boundary, i) => i === 0 || boundary > spec.at[i - 1]), {
+      message: 'step: `at` must increase',
+      path: ['at'],
+    }),
   z.strictObject({ schedule: z.literal('warmup'), from: finite.default(0), to: finite, epochs: z.number().int().positive() }),
 ]);
 
@@ -42,7 +50,10 @@ export function scheduled(bounds: z.ZodNumber) {
     for (const value of scheduleExtremes(spec)) {
       const checked = bounds.safeParse(value);
       if (!checked.success) {
-        context.addIssue({ code: 'custom', message: `the schedule reaches ${value}: ${checked.error.issues[0]?.message ?? 'out of range'}` });
+        context.addIssue({
+          code: 'custom',
+          message: `the schedule reaches ${value}: ${checked.error.issues[0]?.message ?? 'out of range'}`,
+        });
         return;
       }
     }

@@ -120,7 +120,7 @@ export async function cachedTeacherFeatures(options: {
     writeFileAtomic(join(options.directory, file), bytes);
     manifest.taps = { ...manifest.taps, [name]: { file, shape: full, sha256: sha256(bytes) } };
   }
-  writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+  writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   return { features: computed, cached: false };
 }
 
@@ -135,7 +135,9 @@ export function verifyTeacherFeatures(directory: string): string[] {
     const path = join(directory, entry.file);
     if (!existsSync(path)) return [`features '${tap}': ${entry.file} is missing`];
     try {
-      return sha256(readRegularFile(path, MAX_WHOLE_FILE_BYTES, `features '${tap}': cannot read ${entry.file}`)) === entry.sha256 ? [] : [`features '${tap}': ${entry.file} fails its checksum`];
+      return sha256(readRegularFile(path, MAX_WHOLE_FILE_BYTES, `features '${tap}': cannot read ${entry.file}`)) === entry.sha256
+        ? []
+        : [`features '${tap}': ${entry.file} fails its checksum`];
     } catch (error) {
       if (error instanceof InputError) return [error.message];
       throw error;

@@ -23,7 +23,11 @@ export interface OpenedTeacher {
 }
 
 /** `env` holds the variables a remote teacher's headers name (default: this process's environment). */
-export async function openTeacher(config: ExperimentConfig, data: DatasetSplits, options: { source: string; env?: Record<string, string | undefined> }): Promise<OpenedTeacher> {
+export async function openTeacher(
+  config: ExperimentConfig,
+  data: DatasetSplits,
+  options: { source: string; env?: Record<string, string | undefined> },
+): Promise<OpenedTeacher> {
   const spec = config.teacher;
   const inputs = data.train.inputs;
   const numClasses = data.train.numClasses;
@@ -33,8 +37,13 @@ export async function openTeacher(config: ExperimentConfig, data: DatasetSplits,
   }
   if ('onnx' in spec) {
     const teacher = await openOnnxTeacher({
-      path: spec.onnx, preprocessing: preprocessingOf(spec, inputs, `${options.source}: teacher`), inputName: spec.inputName, outputName: spec.outputName,
-      inputs, numClasses, source: `${options.source}: teacher.onnx`,
+      path: spec.onnx,
+      preprocessing: preprocessingOf(spec, inputs, `${options.source}: teacher`),
+      inputName: spec.inputName,
+      outputName: spec.outputName,
+      inputs,
+      numClasses,
+      source: `${options.source}: teacher.onnx`,
     });
     return { teacher, model: null };
   }
@@ -42,18 +51,33 @@ export async function openTeacher(config: ExperimentConfig, data: DatasetSplits,
     const { connectRemoteTeacher } = await import('./remote.js');
     const remote = spec.remote;
     const teacher = await connectRemoteTeacher({
-      url: remote.url, headers: resolveHeaders(remote.headers, options.env ?? process.env, `${options.source}: teacher.remote.headers`),
-      model: remote.model, version: remote.version, inputName: remote.inputName, outputName: remote.outputName, featureOutputs: remote.featureOutputs,
-      preprocessing: preprocessingOf(remote, inputs, `${options.source}: teacher.remote`), inputs, batchSize: remote.batchSize, concurrency: remote.concurrency,
-      timeoutMs: remote.timeoutMs, retries: remote.retries, maxResponseBytes: remote.maxResponseBytes, source: `${options.source}: teacher.remote`,
+      url: remote.url,
+      headers: resolveHeaders(remote.headers, options.env ?? process.env, `${options.source}: teacher.remote.headers`),
+      model: remote.model,
+      version: remote.version,
+      inputName: remote.inputName,
+      outputName: remote.outputName,
+      featureOutputs: remote.featureOutputs,
+      preprocessing: preprocessingOf(remote, inputs, `${options.source}: teacher.remote`),
+      inputs,
+      batchSize: remote.batchSize,
+      concurrency: remote.concurrency,
+      timeoutMs: remote.timeoutMs,
+      retries: remote.retries,
+      maxResponseBytes: remote.maxResponseBytes,
+      source: `${options.source}: teacher.remote`,
     });
     if (teacher.info.classes !== null && teacher.info.classes !== numClasses) {
       await teacher.dispose();
-      throw new InputError(`${options.source}: teacher.remote: model '${remote.model}' outputs ${teacher.info.classes} classes; the dataset has ${numClasses}`);
+      throw new InputError(
+        `${options.source}: teacher.remote: model '${remote.model}' outputs ${teacher.info.classes} classes; the dataset has ${numClasses}`,
+      );
     }
     return { teacher, model: null };
   }
-  throw new InputError(`${options.source}: teacher: this teacher is trained by the run (teacher.model); it has to exist first (teacher.load, teacher.onnx or teacher.remote)`);
+  throw new InputError(
+    `${options.source}: teacher: this teacher is trained by the run (teacher.model); it has to exist first (teacher.load, teacher.onnx or teacher.remote)`,
+  );
 }
 
 /**
@@ -61,17 +85,25 @@ export async function openTeacher(config: ExperimentConfig, data: DatasetSplits,
  * takes one value for every channel, or one per channel; on samples with no image field neither
  * it nor `inputLayout: nchw` has anything to apply to. `field` is the teacher's config field.
  */
-function preprocessingOf(spec: { inputLayout: 'nhwc' | 'nchw'; normalize?: { mean: number[]; std: number[] } }, inputs: readonly InputField[], field: string): Preprocessing {
+function preprocessingOf(
+  spec: { inputLayout: 'nhwc' | 'nchw'; normalize?: { mean: number[]; std: number[] } },
+  inputs: readonly InputField[],
+  field: string,
+): Preprocessing {
   const images = inputs.filter(isImageField);
   const set = [spec.inputLayout !== 'nhwc' ? 'inputLayout' : '', spec.normalize ? 'normalize' : ''].filter(Boolean);
   if (images.length === 0 && set.length > 0) {
-    throw new InputError(`${field}.${set[0]}: applies to images (float32 [height, width, channels]), and the dataset's samples are ${describeInputs(inputs)}; remove ${set.join(' and ')}`);
+    throw new InputError(
+      `${field}.${set[0]}: applies to images (float32 [height, width, channels]), and the dataset's samples are ${describeInputs(inputs)}; remove ${set.join(' and ')}`,
+    );
   }
   for (const key of ['mean', 'std'] as const) {
     const values = spec.normalize?.[key];
     const channels = images.find((image) => values !== undefined && values.length !== 1 && values.length !== image.shape[2])?.shape[2];
     if (values !== undefined && channels !== undefined) {
-      throw new InputError(`${field}.normalize.${key} has ${values.length} values; the dataset's samples have ${channels} channel${channels === 1 ? '' : 's'}: give one value for all of them${channels === 1 ? '' : ` or ${channels}, one per channel`}`);
+      throw new InputError(
+        `${field}.normalize.${key} has ${values.length} values; the dataset's samples have ${channels} channel${channels === 1 ? '' : 's'}: give one value for all of them${channels === 1 ? '' : ` or ${channels}, one per channel`}`,
+      );
     }
   }
   return { inputLayout: spec.inputLayout, ...(spec.normalize ? { normalize: spec.normalize } : {}) };

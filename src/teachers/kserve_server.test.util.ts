@@ -69,7 +69,11 @@ export async function startKServeServer(options: { models: Record<string, Served
   for (const [name, model] of Object.entries(options.models)) {
     const session = await ort.InferenceSession.create(model.onnx);
     const describe = (metadata: readonly ort.InferenceSession.ValueMetadata[]) =>
-      metadata.map((value) => ({ name: value.name, datatype: value.isTensor ? DATATYPES[value.type] ?? value.type : 'none', shape: value.isTensor ? value.shape.map((size) => (typeof size === 'number' ? size : -1)) : [] }));
+      metadata.map((value) => ({
+        name: value.name,
+        datatype: value.isTensor ? (DATATYPES[value.type] ?? value.type) : 'none',
+        shape: value.isTensor ? value.shape.map((size) => (typeof size === 'number' ? size : -1)) : [],
+      }));
     const inputs = describe(session.inputMetadata);
     if (model.inputShape) inputs[0].shape = model.inputShape;
     models.set(name, { session, version: model.version, inputs, outputs: describe(session.outputMetadata) });
@@ -87,10 +91,17 @@ export async function startKServeServer(options: { models: Record<string, Served
     const match = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/infer)?$/.exec(path);
     const model = match ? models.get(decodeURIComponent(match[1])) : undefined;
     const version = match?.[2] === undefined ? undefined : decodeURIComponent(match[2]);
-    if (!match || !model || (version !== undefined && version !== model.version)) return sendError(response, 404, `unknown model or version: ${path}`);
+    if (!match || !model || (version !== undefined && version !== model.version))
+      return sendError(response, 404, `unknown model or version: ${path}`);
     const name = decodeURIComponent(match[1]);
     if (!match[3] && request.method === 'GET') {
-      const metadata = { name, versions: model.version ? [model.version] : undefined, platform: 'onnxruntime_onnx', inputs: model.inputs, outputs: model.outputs };
+      const metadata = {
+        name,
+        versions: model.version ? [model.version] : undefined,
+        platform: 'onnxruntime_onnx',
+        inputs: model.inputs,
+        outputs: model.outputs,
+      };
       return sendJson(response, 200, options.faults?.metadataBytes ? padded(metadata, options.faults.metadataBytes) : metadata);
     }
     if (!match[3] || request.method !== 'POST') return sendError(response, 405, `${request.method} ${path} is not supported`);
@@ -101,7 +112,11 @@ export async function startKServeServer(options: { models: Record<string, Served
     state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
     try {
       if (fault?.delayMs) await sleep(fault.delayMs, undefined, { signal: closing.signal });
-      if (fault?.status) return sendError(response, fault.status, fault.message ?? `injected ${fault.status}`, { 'retry-after': fault.retryAfter, location: fault.location });
+      if (fault?.status)
+        return sendError(response, fault.status, fault.message ?? `injected ${fault.status}`, {
+          'retry-after': fault.retryAfter,
+          location: fault.location,
+        });
       if (fault?.bodyBytes) return await stream(response, fault.bodyBytes, state);
       const answer = await infer(name, model, JSON.parse(body));
       if (typeof answer === 'string') return sendError(response, 400, answer);
@@ -150,23 +165,34 @@ const DATATYPES: Readonly<Record<string, string>> = { float32: 'FP32', float16: 
 /** A request input's JSON numbers as the tensor ONNX Runtime takes. */
 function inputTensor(input: { datatype: string; shape: number[]; data: number[] }): ort.Tensor {
   switch (input.datatype) {
-    case 'INT64': return new ort.Tensor('int64', BigInt64Array.from(input.data, (value) => BigInt(value)), input.shape);
-    case 'INT32': return new ort.Tensor('int32', Int32Array.from(input.data), input.shape);
-    default: return new ort.Tensor('float32', Float32Array.from(input.data), input.shape);
+    case 'INT64':
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(input.data, (value) => BigInt(value)),
+        input.shape,
+      );
+    case 'INT32':
+      return new ort.Tensor('int32', Int32Array.from(input.data), input.shape);
+    default:
+      return new ort.Tensor('float32', Float32Array.from(input.data), input.shape);
   }
 }
 
 /** Runs an infer request; the response body, or what is wrong with the request. */
 async function infer(name: string, model: Loaded, request: InferRequest) {
-  if ((request.inputs ?? []).length !== model.inputs.length) return `expected ${model.inputs.length} inputs, got ${request.inputs?.length ?? 0}`;
+  if ((request.inputs ?? []).length !== model.inputs.length)
+    return `expected ${model.inputs.length} inputs, got ${request.inputs?.length ?? 0}`;
   const feeds: Record<string, ort.Tensor> = {};
   for (const declared of model.inputs) {
     const input = request.inputs?.find((each) => each.name === declared.name);
     if (!input) return `expected input '${declared.name}'`;
     if (input.datatype !== declared.datatype) return `input '${input.name}': expected ${declared.datatype}, got ${input.datatype}`;
-    const fits = input.shape.length === declared.shape.length && input.shape.every((size, i) => declared.shape[i] === -1 || declared.shape[i] === size);
+    const fits =
+      input.shape.length === declared.shape.length &&
+      input.shape.every((size, i) => declared.shape[i] === -1 || declared.shape[i] === size);
     if (!fits) return `input '${input.name}': shape [${input.shape}] does not match [${declared.shape}]`;
-    if (input.data.length !== input.shape.reduce((product, size) => product * size, 1)) return `input '${input.name}': ${input.data.length} values for shape [${input.shape}]`;
+    if (input.data.length !== input.shape.reduce((product, size) => product * size, 1))
+      return `input '${input.name}': ${input.data.length} values for shape [${input.shape}]`;
     feeds[input.name] = inputTensor(input);
   }
   const names = request.outputs?.map((output) => output.name) ?? model.session.outputNames;
@@ -194,7 +220,13 @@ function readBody(request: IncomingMessage): Promise<string> {
   });
 }
 
-function send(response: ServerResponse, status: number, text: string, contentType = 'text/plain', headers: Record<string, string> = {}): void {
+function send(
+  response: ServerResponse,
+  status: number,
+  text: string,
+  contentType = 'text/plain',
+  headers: Record<string, string> = {},
+): void {
   response.writeHead(status, { 'content-type': contentType, ...headers });
   response.end(text);
 }
@@ -222,7 +254,11 @@ async function stream(response: ServerResponse, sizeBytes: number, state: { stre
   for (let start = 0; start < text.length && !response.destroyed; start += chunkBytes) {
     const chunk = text.slice(start, start + chunkBytes);
     state.streamedBytes += chunk.length;
-    if (!response.write(chunk)) await new Promise((resolve) => { response.once('drain', resolve); response.once('close', resolve); });
+    if (!response.write(chunk))
+      await new Promise((resolve) => {
+        response.once('drain', resolve);
+        response.once('close', resolve);
+      });
   }
   response.end();
 }

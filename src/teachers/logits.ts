@@ -6,14 +6,24 @@ import type { Teacher } from './teacher.js';
 export async function teacherLogits(teacher: Teacher, dataset: Dataset, start = 0, end = dataset.labels.length): Promise<Float32Array> {
   const classes = dataset.numClasses;
   const out = new Float32Array((end - start) * classes);
-  await forEachBatch(dataset, teacher.batchSize, async (batch, from, to) => {
-    const logits = await teacher.logits(batch, to - from);
-    if (logits.length !== (to - from) * classes) {
-      throw new InputError(`teacher ${teacher.info.description} produced ${logits.length / (to - from)} outputs per sample; the dataset '${dataset.name}' has ${classes} classes`);
-    }
-    const bad = logits.findIndex((value) => !Number.isFinite(value));
-    if (bad >= 0) throw new InputError(`teacher ${teacher.info.description} produced a non-finite logit (${logits[bad]}) for sample ${from + Math.floor(bad / classes)} of '${dataset.name}'`);
-    out.set(logits, (from - start) * classes);
-  }, { start, end });
+  await forEachBatch(
+    dataset,
+    teacher.batchSize,
+    async (batch, from, to) => {
+      const logits = await teacher.logits(batch, to - from);
+      if (logits.length !== (to - from) * classes) {
+        throw new InputError(
+          `teacher ${teacher.info.description} produced ${logits.length / (to - from)} outputs per sample; the dataset '${dataset.name}' has ${classes} classes`,
+        );
+      }
+      const bad = logits.findIndex((value) => !Number.isFinite(value));
+      if (bad >= 0)
+        throw new InputError(
+          `teacher ${teacher.info.description} produced a non-finite logit (${logits[bad]}) for sample ${from + Math.floor(bad / classes)} of '${dataset.name}'`,
+        );
+      out.set(logits, (from - start) * classes);
+    },
+    { start, end },
+  );
   return out;
 }

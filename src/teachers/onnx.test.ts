@@ -28,14 +28,18 @@ const options = (change: Partial<OnnxTeacherOptions> = {}): OnnxTeacherOptions =
   ...change,
 });
 
-const maxDifference = (actual: Float32Array, expected: number[]) => expected.reduce((max, value, i) => Math.max(max, Math.abs(actual[i] - value)), 0);
+const maxDifference = (actual: Float32Array, expected: number[]) =>
+  expected.reduce((max, value, i) => Math.max(max, Math.abs(actual[i] - value)), 0);
 
-test('an ONNX teacher exported by PyTorch gives PyTorch\'s logits and named features, after the NCHW transpose and normalization', async () => {
+test("an ONNX teacher exported by PyTorch gives PyTorch's logits and named features, after the NCHW transpose and normalization", async () => {
   const teacher = await openOnnxTeacher(options());
   const images = { image: Float32Array.from(reference.input.data) };
   const logits = await teacher.logits(images, 6);
   assert.equal(logits.length, 60);
-  assert.ok(maxDifference(logits, reference.outputs.logits.data) < 1e-5, `logits differ by ${maxDifference(logits, reference.outputs.logits.data)}`);
+  assert.ok(
+    maxDifference(logits, reference.outputs.logits.data) < 1e-5,
+    `logits differ by ${maxDifference(logits, reference.outputs.logits.data)}`,
+  );
   assert.deepEqual(teacher.info.featureNames, ['features']);
   assert.deepEqual(teacher.featureShape('features'), [64]);
   const { features } = await teacher.features(images, 6, ['features']);
@@ -63,20 +67,26 @@ test('a file that is not ONNX, an input that does not fit, a wrong class count a
   const directory = mkdtempSync(join(tmpdir(), 'kdkit-onnx-'));
   const text = join(directory, 'teacher.onnx');
   writeFileSync(text, 'not a model\n');
-  const rejects = (change: Partial<OnnxTeacherOptions>, pattern: RegExp) => assert.rejects(openOnnxTeacher(options(change)), (error: unknown) => {
-    assert.ok(error instanceof InputError, String(error));
-    assert.match(error.message, pattern);
-    return true;
-  });
+  const rejects = (change: Partial<OnnxTeacherOptions>, pattern: RegExp) =>
+    assert.rejects(openOnnxTeacher(options(change)), (error: unknown) => {
+      assert.ok(error instanceof InputError, String(error));
+      assert.match(error.message, pattern);
+      return true;
+    });
   await rejects({ path: text }, /teacher\.onnx: .*teacher\.onnx: not an ONNX model/);
   await rejects({ path: join(directory, 'absent.onnx') }, /absent\.onnx: cannot read the ONNX teacher: no such file/);
   await rejects({ inputs: [imageField([28, 28, 1])] }, /does not take the dataset's samples as input 'image' \[2, 1, 28, 28\]/);
   await rejects({ preprocessing: { inputLayout: 'nhwc' } }, /does not take the dataset's samples as input 'image' \[2, 8, 8, 1\] \(nhwc\)/);
   await rejects({ numClasses: 7 }, /output 'logits' has shape \[2, 10\].*7 classes/);
-  await rejects({ outputName: 'probabilities' }, /teacher\.outputName: the model has no output 'probabilities'; it has 'logits', 'features'/);
+  await rejects(
+    { outputName: 'probabilities' },
+    /teacher\.outputName: the model has no output 'probabilities'; it has 'logits', 'features'/,
+  );
   // torch.onnx.export without dynamic_axes fixes the batch at 1 (scripts/make_onnx_teacher_fixture.py).
-  await rejects({ path: join(fixtures, 'torch-teacher-batch1.onnx') },
-    /runs on 1 sample but not on 2: input 'image' has a fixed batch size of 1\. Export it with a dynamic batch axis, e\.g\. torch\.onnx\.export\(\.\.\., dynamic_axes=\{'image': \{0: 'batch'\}, 'logits': \{0: 'batch'\}, 'features': \{0: 'batch'\}\}\)/);
+  await rejects(
+    { path: join(fixtures, 'torch-teacher-batch1.onnx') },
+    /runs on 1 sample but not on 2: input 'image' has a fixed batch size of 1\. Export it with a dynamic batch axis, e\.g\. torch\.onnx\.export\(\.\.\., dynamic_axes=\{'image': \{0: 'batch'\}, 'logits': \{0: 'batch'\}, 'features': \{0: 'batch'\}\}\)/,
+  );
 });
 
 /**
@@ -85,12 +95,18 @@ test('a file that is not ONNX, an input that does not fit, a wrong class count a
  */
 function withExternalData(directory: string, location: string, file = location): string {
   const type = protobuf.parse(onnxSubsetProto).root.lookupType('onnx.ModelProto');
-  const model = type.decode(readFileSync(onnxPath)) as unknown as { graph: { initializer: { rawData: Uint8Array; dataLocation?: number; externalData?: object[] }[] } };
+  const model = type.decode(readFileSync(onnxPath)) as unknown as {
+    graph: { initializer: { rawData: Uint8Array; dataLocation?: number; externalData?: object[] }[] };
+  };
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const tensor of model.graph.initializer) {
     chunks.push(tensor.rawData);
-    tensor.externalData = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(tensor.rawData.length) }];
+    tensor.externalData = [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(tensor.rawData.length) },
+    ];
     tensor.dataLocation = 1;
     offset += tensor.rawData.length;
     tensor.rawData = new Uint8Array(0);
@@ -108,7 +124,10 @@ test('a teacher with its weights in an external data file runs from any working 
   // The test runs from the repository root, not the model's directory.
   const teacher = await openOnnxTeacher(options({ path }));
   const logits = await teacher.logits({ image: Float32Array.from(reference.input.data) }, 6);
-  assert.ok(maxDifference(logits, reference.outputs.logits.data) < 1e-5, `logits differ by ${maxDifference(logits, reference.outputs.logits.data)}`);
+  assert.ok(
+    maxDifference(logits, reference.outputs.logits.data) < 1e-5,
+    `logits differ by ${maxDifference(logits, reference.outputs.logits.data)}`,
+  );
   assert.equal(teacher.sizeBytes, readFileSync(path).byteLength + readFileSync(`${path}.data`).byteLength);
   const { fingerprint } = teacher.info;
   await teacher.dispose();
@@ -123,14 +142,21 @@ test('a teacher with its weights in an external data file runs from any working 
 
 test('external data outside the model directory, missing, or shorter than the model reads is an InputError naming the initializer', async () => {
   const directory = mkdtempSync(join(tmpdir(), 'kdkit-onnx-external-'));
-  const rejects = (path: string, pattern: RegExp) => assert.rejects(openOnnxTeacher(options({ path })), (error: unknown) => {
-    assert.ok(error instanceof InputError, String(error));
-    assert.match(error.message, pattern);
-    return true;
-  });
+  const rejects = (path: string, pattern: RegExp) =>
+    assert.rejects(openOnnxTeacher(options({ path })), (error: unknown) => {
+      assert.ok(error instanceof InputError, String(error));
+      assert.match(error.message, pattern);
+      return true;
+    });
   writeFileSync(join(directory, 'outside.bin'), new Uint8Array(4096));
-  await rejects(withExternalData(join(directory, 'up'), '../outside.bin', 'unused.bin'), /initializer '[\w.]+' keeps its data in '\.\.\/outside\.bin', outside the model's directory/);
-  await rejects(withExternalData(join(directory, 'absolute'), join(directory, 'outside.bin'), 'unused.bin'), /outside the model's directory/);
+  await rejects(
+    withExternalData(join(directory, 'up'), '../outside.bin', 'unused.bin'),
+    /initializer '[\w.]+' keeps its data in '\.\.\/outside\.bin', outside the model's directory/,
+  );
+  await rejects(
+    withExternalData(join(directory, 'absolute'), join(directory, 'outside.bin'), 'unused.bin'),
+    /outside the model's directory/,
+  );
   await rejects(withExternalData(join(directory, 'missing'), 'gone.bin', 'present.bin'), /gone\.bin, which cannot be read: no such file/);
   const short = withExternalData(join(directory, 'short'), 'w.bin');
   writeFileSync(join(directory, 'short', 'w.bin'), new Uint8Array(8));

@@ -15,7 +15,14 @@ import { pairInputs } from '../models/inputs.js';
 import { sha256, sha256File } from '../util/hash.js';
 import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../util/regular_file.js';
 import { checkFiniteInitializers, decodeOnnxTeacher, externalDataFiles } from './onnx_check.js';
-import { checkPreprocessing, describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
+import {
+  checkPreprocessing,
+  describePreprocessing,
+  featureSampleShape,
+  featureToNhwc,
+  preprocess,
+  type Preprocessing,
+} from './preprocess.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
 
 export interface OnnxTeacherOptions {
@@ -59,13 +66,15 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
   checkFiniteInitializers(model, where);
   // Weights kept beside the file: ONNX Runtime resolves them against the model's directory only
   // when it opens the model by path (from bytes, against the working directory).
-  const external = [...new Map(externalDataFiles(model, options.path, where).map((data) => [data.path, data.sizeBytes])).entries()]
-    .map(([path, sizeBytes]) => ({ path, sizeBytes, sha256: sha256File(path) }));
+  const external = [...new Map(externalDataFiles(model, options.path, where).map((data) => [data.path, data.sizeBytes])).entries()].map(
+    ([path, sizeBytes]) => ({ path, sizeBytes, sha256: sha256File(path) }),
+  );
   let session: ort.InferenceSession;
   try {
-    session = external.length > 0
-      ? await ort.InferenceSession.create(options.path, { logSeverityLevel: errorSeverity })
-      : await ort.InferenceSession.create(bytes, { logSeverityLevel: errorSeverity });
+    session =
+      external.length > 0
+        ? await ort.InferenceSession.create(options.path, { logSeverityLevel: errorSeverity })
+        : await ort.InferenceSession.create(bytes, { logSeverityLevel: errorSeverity });
   } catch (error) {
     throw new InputError(`${where}: not an ONNX model ONNX Runtime can load (${firstLine(error)})`);
   }
@@ -77,12 +86,18 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
     if (options.inputName !== undefined) {
       known(options.inputName, session.inputNames, 'input', 'teacher.inputName');
       if (session.inputNames.length !== 1) {
-        throw new InputError(`${where}: teacher.inputName names the input of a one-input model; this one takes ${quoted(session.inputNames)}, each fed by the dataset's field of its name: remove teacher.inputName`);
+        throw new InputError(
+          `${where}: teacher.inputName names the input of a one-input model; this one takes ${quoted(session.inputNames)}, each fed by the dataset's field of its name: remove teacher.inputName`,
+        );
       }
     }
     known(outputName, session.outputNames, 'output', 'teacher.outputName');
     const feeds = feedsOf(session, options, where);
-    checkPreprocessing(options.preprocessing, feeds.map((feed) => feed.field), `${where}: teacher`);
+    checkPreprocessing(
+      options.preprocessing,
+      feeds.map((feed) => feed.field),
+      `${where}: teacher`,
+    );
     const teacher = new OnnxTeacher(session, bytes, model, feeds, outputName, options, external);
     await teacher.probe(where);
     return teacher;
@@ -94,13 +109,19 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
 
 /** Which field feeds each of the model's inputs, and as what type; an InputError names a misfit. */
 function feedsOf(session: ort.InferenceSession, options: OnnxTeacherOptions, where: string): Feed[] {
-  const fields = pairInputs(session.inputNames.map((name) => ({ name })), options.inputs.map((field) => field.name), where);
+  const fields = pairInputs(
+    session.inputNames.map((name) => ({ name })),
+    options.inputs.map((field) => field.name),
+    where,
+  );
   return session.inputNames.map((input, i) => {
     const field = options.inputs.find((each) => each.name === fields[i])!;
     const metadata = session.inputMetadata.find((each) => each.name === input);
     const type = metadata?.isTensor ? metadata.type : undefined;
     if (type === undefined || !ACCEPTED[field.dtype].includes(type)) {
-      throw new InputError(`${where}: input '${input}' takes ${type ?? 'a value that is not a tensor'}; the data's field '${field.name}' is ${field.dtype}, which kdkit feeds as ${ACCEPTED[field.dtype].join(' or ')}`);
+      throw new InputError(
+        `${where}: input '${input}' takes ${type ?? 'a value that is not a tensor'}; the data's field '${field.name}' is ${field.dtype}, which kdkit feeds as ${ACCEPTED[field.dtype].join(' or ')}`,
+      );
     }
     return { input, field, type, image: isImageField(field) };
   });
@@ -138,7 +159,14 @@ export class OnnxTeacher implements Teacher {
       kind: 'onnx',
       description: `ONNX ${options.path} (input${inputNames.length > 1 ? 's' : ''} ${quoted(inputNames)}${layout}; output '${outputName}')`,
       // External data is part of the teacher: new weights there are a new teacher to the soft-label store.
-      fingerprint: sha256('onnx', bytes, ...external.map((file) => file.sha256), JSON.stringify(inputNames), outputName, describePreprocessing(options.preprocessing)),
+      fingerprint: sha256(
+        'onnx',
+        bytes,
+        ...external.map((file) => file.sha256),
+        JSON.stringify(inputNames),
+        outputName,
+        describePreprocessing(options.preprocessing),
+      ),
       classes: options.numClasses,
       featureNames: session.outputNames.filter((name) => name !== outputName),
     };
@@ -158,27 +186,41 @@ export class OnnxTeacher implements Teacher {
     } catch (error) {
       if (error instanceof InputError) throw error;
       const inputs = this.feeds.map((feed) => feed.input);
-      if (await attempt(1).then(() => true, () => false)) {
+      if (
+        await attempt(1).then(
+          () => true,
+          () => false,
+        )
+      ) {
         throw new InputError(
           `${where}: the teacher runs on 1 sample but not on ${PROBE_BATCH}: input${inputs.length > 1 ? 's' : ''} ${quoted(inputs)} ${inputs.length > 1 ? 'have' : 'has'} a fixed batch size of 1. ` +
-          `Export it with a dynamic batch axis, e.g. torch.onnx.export(..., dynamic_axes={${[...inputs, ...this.session.outputNames].map((name) => `'${name}': {0: 'batch'}`).join(', ')}})`,
+            `Export it with a dynamic batch axis, e.g. torch.onnx.export(..., dynamic_axes={${[...inputs, ...this.session.outputNames].map((name) => `'${name}': {0: 'batch'}`).join(', ')}})`,
         );
       }
-      const expected = this.feeds.map((feed) => `'${feed.input}' [${this.dims(feed, PROBE_BATCH).join(', ')}]${feed.image ? ` (${layout})` : ''}`);
-      throw new InputError(`${where}: the teacher does not take the dataset's samples as input${expected.length > 1 ? 's' : ''} ${expected.join(', ')}: ${firstLine(error)}`);
+      const expected = this.feeds.map(
+        (feed) => `'${feed.input}' [${this.dims(feed, PROBE_BATCH).join(', ')}]${feed.image ? ` (${layout})` : ''}`,
+      );
+      throw new InputError(
+        `${where}: the teacher does not take the dataset's samples as input${expected.length > 1 ? 's' : ''} ${expected.join(', ')}: ${firstLine(error)}`,
+      );
     }
     for (const name of this.session.outputNames) {
       const dims = (outputs[name] as ort.Tensor).dims;
       if (dims[0] !== PROBE_BATCH) {
-        throw new InputError(`${where}: output '${name}' has shape [${dims.join(', ')}] for ${PROBE_BATCH} samples; its first axis must be the batch (${PROBE_BATCH})`);
+        throw new InputError(
+          `${where}: output '${name}' has shape [${dims.join(', ')}] for ${PROBE_BATCH} samples; its first axis must be the batch (${PROBE_BATCH})`,
+        );
       }
       this.shapes.set(name, featureSampleShape(dims.slice(1), layout));
     }
     const logits = outputs[this.outputName] as ort.Tensor;
     if (logits.dims.length !== 2 || logits.dims[1] !== this.options.numClasses) {
-      throw new InputError(`${where}: output '${this.outputName}' has shape [${logits.dims.join(', ')}] for ${PROBE_BATCH} samples; the dataset has ${this.options.numClasses} classes, so expected [${PROBE_BATCH}, ${this.options.numClasses}]`);
+      throw new InputError(
+        `${where}: output '${this.outputName}' has shape [${logits.dims.join(', ')}] for ${PROBE_BATCH} samples; the dataset has ${this.options.numClasses} classes, so expected [${PROBE_BATCH}, ${this.options.numClasses}]`,
+      );
     }
-    if (!FLOAT_OUTPUTS.includes(logits.type)) throw new InputError(`${where}: output '${this.outputName}' is ${logits.type}; logits must be float32, float16 or float64`);
+    if (!FLOAT_OUTPUTS.includes(logits.type))
+      throw new InputError(`${where}: output '${this.outputName}' is ${logits.type}; logits must be float32, float16 or float64`);
   }
 
   async logits(batch: SampleBatch, count: number): Promise<Float32Array> {
@@ -188,10 +230,12 @@ export class OnnxTeacher implements Teacher {
 
   async features(batch: SampleBatch, count: number, names: readonly string[]): Promise<Record<string, Float32Array>> {
     const outputs = await this.run(batch, count, names);
-    return Object.fromEntries(names.map((name) => {
-      const tensor = outputs[name] as ort.Tensor;
-      return [name, featureToNhwc(float32Of(tensor), tensor.dims, this.options.preprocessing.inputLayout)];
-    }));
+    return Object.fromEntries(
+      names.map((name) => {
+        const tensor = outputs[name] as ort.Tensor;
+        return [name, featureToNhwc(float32Of(tensor), tensor.dims, this.options.preprocessing.inputLayout)];
+      }),
+    );
   }
 
   featureShape(name: string): readonly number[] | null {
@@ -220,14 +264,25 @@ export class OnnxTeacher implements Teacher {
     const expected = count * fieldSize(field);
     if (values === undefined || arrayDType(values) !== field.dtype || values.length !== expected) {
       const got = values === undefined ? 'none' : `${values.length} ${arrayDType(values) ?? 'other'} values`;
-      throw new InputError(`${this.where}: input '${feed.input}' takes field '${field.name}', ${count} samples of ${field.dtype} [${field.shape.join(', ')}] (${expected} values); got ${got}`);
+      throw new InputError(
+        `${this.where}: input '${feed.input}' takes field '${field.name}', ${count} samples of ${field.dtype} [${field.shape.join(', ')}] (${expected} values); got ${got}`,
+      );
     }
     const dims = this.dims(feed, count);
-    const data = feed.image ? preprocess(values as Float32Array, count, field.shape as [number, number, number], this.options.preprocessing).data : values;
+    const data = feed.image
+      ? preprocess(values as Float32Array, count, field.shape as [number, number, number], this.options.preprocessing).data
+      : values;
     switch (type) {
-      case 'float16': return new ort.Tensor('float16', new Uint16Array(new Float16Array(data).buffer), dims);
-      case 'int64': return new ort.Tensor('int64', BigInt64Array.from(data, (value) => BigInt(value)), dims);
-      default: return new ort.Tensor(type as 'float32' | 'int32', data, dims);
+      case 'float16':
+        return new ort.Tensor('float16', new Uint16Array(new Float16Array(data).buffer), dims);
+      case 'int64':
+        return new ort.Tensor(
+          'int64',
+          BigInt64Array.from(data, (value) => BigInt(value)),
+          dims,
+        );
+      default:
+        return new ort.Tensor(type as 'float32' | 'int32', data, dims);
     }
   }
 }
@@ -239,8 +294,10 @@ const FLOAT_OUTPUTS: readonly string[] = ['float32', 'float16', 'float64'];
 function float32Of(tensor: ort.Tensor): Float32Array {
   const data = tensor.data;
   if (data instanceof Float32Array) return data;
-  if (tensor.type === 'float16' && data instanceof Uint16Array) return Float32Array.from(new Float16Array(data.buffer, data.byteOffset, data.length));
-  if (!FLOAT_OUTPUTS.includes(tensor.type)) throw new InputError(`ONNX output of type ${tensor.type}; expected float32, float16 or float64`);
+  if (tensor.type === 'float16' && data instanceof Uint16Array)
+    return Float32Array.from(new Float16Array(data.buffer, data.byteOffset, data.length));
+  if (!FLOAT_OUTPUTS.includes(tensor.type))
+    throw new InputError(`ONNX output of type ${tensor.type}; expected float32, float16 or float64`);
   return Float32Array.from(data as ArrayLike<number>);
 }
 
@@ -250,7 +307,10 @@ function quoted(names: readonly string[]): string {
 
 function initializerElements(model: Record<string, unknown>): number {
   const graph = (model as { graph?: { initializer?: { dims?: number[] }[] } }).graph;
-  return (graph?.initializer ?? []).reduce((total, initializer) => total + (initializer.dims ?? []).reduce((size, dim) => size * Number(dim), 1), 0);
+  return (graph?.initializer ?? []).reduce(
+    (total, initializer) => total + (initializer.dims ?? []).reduce((size, dim) => size * Number(dim), 1),
+    0,
+  );
 }
 
 function firstLine(error: unknown): string {

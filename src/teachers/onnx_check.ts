@@ -37,7 +37,9 @@ const EXTERNAL = 1;
  * model reads from it. An InputError prefixed by `where` names the initializer otherwise.
  */
 export function externalDataFiles(model: Record<string, unknown>, modelPath: string, where: string): ExternalData[] {
-  const graph = model.graph as { initializer?: { name?: string; dataLocation?: number; externalData?: { key?: string; value?: string }[] }[] } | undefined;
+  const graph = model.graph as
+    | { initializer?: { name?: string; dataLocation?: number; externalData?: { key?: string; value?: string }[] }[] }
+    | undefined;
   const directory = resolve(dirname(modelPath));
   const found: ExternalData[] = [];
   for (const tensor of graph?.initializer ?? []) {
@@ -48,13 +50,21 @@ export function externalDataFiles(model: Record<string, unknown>, modelPath: str
     if (!location) throw new InputError(`${where}: initializer '${name}' is stored outside the file but names no location`);
     const path = resolve(directory, location);
     if (isAbsolute(location) || !path.startsWith(directory + sep)) {
-      throw new InputError(`${where}: initializer '${name}' keeps its data in '${location}', outside the model's directory ${directory}; external data must sit beside the model`);
+      throw new InputError(
+        `${where}: initializer '${name}' keeps its data in '${location}', outside the model's directory ${directory}; external data must sit beside the model`,
+      );
     }
-    const size = withRegularFile(path, `${where}: initializer '${name}' keeps its data in ${path}, which cannot be read`, (file) => file.sizeBytes);
+    const size = withRegularFile(
+      path,
+      `${where}: initializer '${name}' keeps its data in ${path}, which cannot be read`,
+      (file) => file.sizeBytes,
+    );
     const offset = Number(entries.get('offset') ?? 0);
     const length = entries.has('length') ? Number(entries.get('length')) : size - offset;
     if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= size)) {
-      throw new InputError(`${where}: initializer '${name}' reads bytes ${entries.get('offset') ?? 0} + ${entries.get('length') ?? '(rest)'} of ${path}, which has ${size}`);
+      throw new InputError(
+        `${where}: initializer '${name}' reads bytes ${entries.get('offset') ?? 0} + ${entries.get('length') ?? '(rest)'} of ${path}, which has ${size}`,
+      );
     }
     found.push({ initializer: name, path, sizeBytes: size });
   }
@@ -81,7 +91,9 @@ export function checkFiniteInitializers(model: Record<string, unknown>, where: s
       if (bad++ === 0) first = i;
     }
     if (bad > 0) {
-      throw new InputError(`${where}: initializer '${tensor.name ?? '(unnamed)'}' has ${bad} non-finite values (${read.value(view, first * read.bytes)} at index ${first}); the model cannot be evaluated`);
+      throw new InputError(
+        `${where}: initializer '${tensor.name ?? '(unnamed)'}' has ${bad} non-finite values (${read.value(view, first * read.bytes)} at index ${first}); the model cannot be evaluated`,
+      );
     }
   }
 }

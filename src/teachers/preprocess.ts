@@ -14,7 +14,12 @@ export interface Preprocessing {
 }
 
 /** The teacher's input for `count` NHWC samples of `sampleShape` ([h, w, c]): data and dims. */
-export function preprocess(images: Float32Array, count: number, sampleShape: readonly [number, number, number], preprocessing: Preprocessing): { data: Float32Array; dims: number[] } {
+export function preprocess(
+  images: Float32Array,
+  count: number,
+  sampleShape: readonly [number, number, number],
+  preprocessing: Preprocessing,
+): { data: Float32Array; dims: number[] } {
   const [height, width, channels] = sampleShape;
   const mean = preprocessing.normalize?.mean ?? [0];
   const std = preprocessing.normalize?.std ?? [1];
@@ -46,16 +51,23 @@ export function changesInput(preprocessing: Preprocessing): boolean {
  */
 export function checkPreprocessing(preprocessing: Preprocessing, fed: readonly InputField[], where: string): void {
   if (!changesInput(preprocessing) || fed.some(isImageField)) return;
-  const set = [preprocessing.inputLayout !== 'nhwc' ? `inputLayout: ${preprocessing.inputLayout}` : '', preprocessing.normalize ? 'normalize' : ''].filter(Boolean);
+  const set = [
+    preprocessing.inputLayout !== 'nhwc' ? `inputLayout: ${preprocessing.inputLayout}` : '',
+    preprocessing.normalize ? 'normalize' : '',
+  ].filter(Boolean);
   throw new InputError(
     `${where}: ${set.join(' and ')} ${set.length > 1 ? 'apply' : 'applies'} only to image inputs (float32 [height, width, channels]), ` +
-    `and the teacher is fed ${describeInputs(fed)}; remove ${set.length > 1 ? 'them' : 'it'}`,
+      `and the teacher is fed ${describeInputs(fed)}; remove ${set.length > 1 ? 'them' : 'it'}`,
   );
 }
 
 /** A stable text of the preprocessing, for fingerprints. */
 export function describePreprocessing(preprocessing: Preprocessing): string {
-  return JSON.stringify({ layout: preprocessing.inputLayout, mean: preprocessing.normalize?.mean ?? null, std: preprocessing.normalize?.std ?? null });
+  return JSON.stringify({
+    layout: preprocessing.inputLayout,
+    mean: preprocessing.normalize?.mean ?? null,
+    std: preprocessing.normalize?.std ?? null,
+  });
 }
 
 /**

@@ -21,14 +21,18 @@ const sampleShape = [8, 8, 3] as const;
 const inputs = [imageField(sampleShape)];
 const sampleSize = 8 * 8 * 3;
 const classes = 5;
-const model = buildModel({ type: 'cnn', filters: [4], kernelSize: 3, dense: [16], dropout: 0, batchNorm: true }, { inputShape: sampleShape, numClasses: classes, seed: 3, name: 'teacher' });
+const model = buildModel(
+  { type: 'cnn', filters: [4], kernelSize: 3, dense: [16], dropout: 0, batchNorm: true },
+  { inputShape: sampleShape, numClasses: classes, seed: 3, name: 'teacher' },
+);
 randomizeWeights(model, 3);
 const nchwBytes = exportOnnx(model, { layout: 'nchw' });
 const nhwcBytes = exportOnnx(model, { layout: 'nhwc' });
 model.dispose();
 
 const normalized: Preprocessing = { inputLayout: 'nchw', normalize: { mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 0.3] } };
-const images = (count: number, seed: number) => tf.tidy(() => tf.randomUniform([count, ...sampleShape], 0, 1, 'float32', seed).dataSync() as Float32Array);
+const images = (count: number, seed: number) =>
+  tf.tidy(() => tf.randomUniform([count, ...sampleShape], 0, 1, 'float32', seed).dataSync() as Float32Array);
 
 /** What onnxruntime-node gives on the same bytes and the same preprocessed batch, in one run. */
 async function localLogits(bytes: Uint8Array, batch: Float32Array, count: number, preprocessing: Preprocessing): Promise<Float32Array> {
@@ -39,10 +43,21 @@ async function localLogits(bytes: Uint8Array, batch: Float32Array, count: number
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((max, value, i) => Math.max(max, Math.abs(value - b[i])), 0);
 
 /** A server with the NCHW model as 'teacher' (version 3), and a teacher connected to it. */
-async function serve(faults?: KServeFaults, options: Partial<RemoteTeacherOptions> = {}, served: ServedModel = { onnx: nchwBytes, version: '3' }) {
+async function serve(
+  faults?: KServeFaults,
+  options: Partial<RemoteTeacherOptions> = {},
+  served: ServedModel = { onnx: nchwBytes, version: '3' },
+) {
   const server = await startKServeServer({ models: { teacher: served }, faults });
   try {
-    const teacher = await connectRemoteTeacher({ url: server.url, model: 'teacher', preprocessing: normalized, inputs, backoffMs: 5, ...options });
+    const teacher = await connectRemoteTeacher({
+      url: server.url,
+      model: 'teacher',
+      preprocessing: normalized,
+      inputs,
+      backoffMs: 5,
+      ...options,
+    });
     return { server, teacher };
   } catch (error) {
     await server.close();
@@ -74,7 +89,13 @@ test('remote logits equal local ONNX Runtime on the same bytes and normalized NC
     assert.equal(teacher.batchSize, 8);
     assert.deepEqual(
       { ...teacher.info, fingerprint: undefined },
-      { kind: 'remote', description: `remote model 'teacher' (version 3) at ${server.url}/`, fingerprint: undefined, classes, featureNames: [] },
+      {
+        kind: 'remote',
+        description: `remote model 'teacher' (version 3) at ${server.url}/`,
+        fingerprint: undefined,
+        classes,
+        featureNames: [],
+      },
     );
   } finally {
     await server.close();
@@ -96,22 +117,36 @@ test('an NHWC model without normalization matches too, and an empty batch gives 
 
 test('the fingerprint follows the endpoint, the served model and preprocessing, never the headers', async () => {
   // Two servers on two ports serving 'teacher' version 3 with other weights: other logits, so other soft labels.
-  const otherModel = buildModel({ type: 'cnn', filters: [4], kernelSize: 3, dense: [16], dropout: 0, batchNorm: true }, { inputShape: sampleShape, numClasses: classes, seed: 4, name: 'teacher' });
+  const otherModel = buildModel(
+    { type: 'cnn', filters: [4], kernelSize: 3, dense: [16], dropout: 0, batchNorm: true },
+    { inputShape: sampleShape, numClasses: classes, seed: 4, name: 'teacher' },
+  );
   randomizeWeights(otherModel, 4);
   const otherBytes = exportOnnx(otherModel, { layout: 'nchw' });
   otherModel.dispose();
   const first = await serve();
   const second = await serve(undefined, {}, { onnx: otherBytes, version: '3' });
   const renormalized = await serve(undefined, { preprocessing: { inputLayout: 'nchw', normalize: { mean: [0.5], std: [0.2] } } });
-  const fingerprint = async (headers: Record<string, string>) => (await connectRemoteTeacher({ url: first.server.url, model: 'teacher', preprocessing: normalized, inputs, headers })).info.fingerprint;
+  const fingerprint = async (headers: Record<string, string>) =>
+    (await connectRemoteTeacher({ url: first.server.url, model: 'teacher', preprocessing: normalized, inputs, headers })).info.fingerprint;
   try {
     const batch = images(2, 12);
-    assert.ok(maxAbsDiff(await first.teacher.logits({ image: batch }, 2), await second.teacher.logits({ image: batch }, 2)) > 1e-3, 'the two servers answer differently');
+    assert.ok(
+      maxAbsDiff(await first.teacher.logits({ image: batch }, 2), await second.teacher.logits({ image: batch }, 2)) > 1e-3,
+      'the two servers answer differently',
+    );
     assert.notEqual(first.teacher.info.fingerprint, second.teacher.info.fingerprint);
     assert.notEqual(first.teacher.info.fingerprint, renormalized.teacher.info.fingerprint);
     assert.equal(await fingerprint({ authorization: 'Bearer one' }), await fingerprint({ authorization: 'Bearer two' }));
     assert.equal(await fingerprint({ authorization: 'Bearer one' }), first.teacher.info.fingerprint);
-    assert.equal(first.teacher.info.fingerprint, sha256('remote', JSON.stringify({ endpoint: `${first.server.url}/`, model: 'teacher', version: '3' }), describePreprocessing(normalized)));
+    assert.equal(
+      first.teacher.info.fingerprint,
+      sha256(
+        'remote',
+        JSON.stringify({ endpoint: `${first.server.url}/`, model: 'teacher', version: '3' }),
+        describePreprocessing(normalized),
+      ),
+    );
   } finally {
     await Promise.all([first.server.close(), second.server.close(), renormalized.server.close()]);
   }
@@ -122,11 +157,14 @@ test('a pinned version is requested under /versions/{v}; a version the server la
   try {
     const batch = images(6, 3);
     assert.ok(maxAbsDiff(await teacher.logits({ image: batch }, 6), await localLogits(nchwBytes, batch, 6, normalized)) <= 1e-5);
-    await assert.rejects(connectRemoteTeacher({ url: server.url, model: 'teacher', version: '9', preprocessing: normalized, inputs }), (error: Error) => {
-      assert.ok(error instanceof InputError);
-      assert.match(error.message, /GET \/v2\/models\/teacher\/versions\/9 answered 404: unknown model or version/);
-      return true;
-    });
+    await assert.rejects(
+      connectRemoteTeacher({ url: server.url, model: 'teacher', version: '9', preprocessing: normalized, inputs }),
+      (error: Error) => {
+        assert.ok(error instanceof InputError);
+        assert.match(error.message, /GET \/v2\/models\/teacher\/versions\/9 answered 404: unknown model or version/);
+        return true;
+      },
+    );
   } finally {
     await server.close();
   }
@@ -141,15 +179,27 @@ test('features() returns the named outputs; unknown names are InputErrors, at co
     assert.deepEqual(Object.keys(features), ['logits']);
     assert.ok(maxAbsDiff(features.logits, await localLogits(nchwBytes, batch, 7, normalized)) <= 1e-5);
     await assert.rejects(teacher.features({ image: batch }, 7, ['conv_1']), /no feature output 'conv_1'; featureOutputs lists 'logits'/);
-    await assert.rejects(connectRemoteTeacher({ url: server.url, model: 'teacher', featureOutputs: ['pool_1'], preprocessing: normalized, inputs }), /model 'teacher' has no output 'pool_1'; its outputs are 'logits'/);
+    await assert.rejects(
+      connectRemoteTeacher({ url: server.url, model: 'teacher', featureOutputs: ['pool_1'], preprocessing: normalized, inputs }),
+      /model 'teacher' has no output 'pool_1'; its outputs are 'logits'/,
+    );
   } finally {
     await server.close();
   }
   // A feature whose size per sample changes between responses cannot be one [count, ...] array.
-  const shrinking = (body: { outputs: { shape: number[]; data: unknown }[] }) => void ((body.outputs[0].shape = [1, 4]), (body.outputs[0].data = (body.outputs[0].data as number[]).slice(0, 4)));
-  const changing = await serve({ infer: (index) => (index === 1 ? { mutate: shrinking } : undefined) }, { featureOutputs: ['logits'], batchSize: 2, concurrency: 1 });
+  const shrinking = (body: { outputs: { shape: number[]; data: unknown }[] }) => {
+    body.outputs[0].shape = [1, 4];
+    body.outputs[0].data = (body.outputs[0].data as number[]).slice(0, 4);
+  };
+  const changing = await serve(
+    { infer: (index) => (index === 1 ? { mutate: shrinking } : undefined) },
+    { featureOutputs: ['logits'], batchSize: 2, concurrency: 1 },
+  );
   try {
-    await assert.rejects(changing.teacher.features({ image: images(3, 4) }, 3, ['logits']), /output 'logits' has 5 values per sample in the first response and 4 in response 2/);
+    await assert.rejects(
+      changing.teacher.features({ image: images(3, 4) }, 3, ['logits']),
+      /output 'logits' has 5 values per sample in the first response and 4 in response 2/,
+    );
   } finally {
     await changing.server.close();
   }
@@ -206,11 +256,17 @@ test('503 twice, then success: three requests, the right logits', async () => {
 });
 
 test('a server that keeps failing: a plain Error naming the attempts and the last status', async () => {
-  const { server, teacher } = await serve({ infer: () => ({ status: 503, message: 'model is loading' }) }, { retries: 2, source: 'kd.yaml: teacher' });
+  const { server, teacher } = await serve(
+    { infer: () => ({ status: 503, message: 'model is loading' }) },
+    { retries: 2, source: 'kd.yaml: teacher' },
+  );
   try {
     await assert.rejects(teacher.logits({ image: images(2, 9) }, 2), (error: Error) => {
       assert.ok(!(error instanceof InputError));
-      assert.equal(error.message, `kd.yaml: teacher (${server.url}/): model 'teacher': POST /v2/models/teacher/infer gave up after 3 attempts: last status 503 ({"error":"model is loading"})`);
+      assert.equal(
+        error.message,
+        `kd.yaml: teacher (${server.url}/): model 'teacher': POST /v2/models/teacher/infer gave up after 3 attempts: last status 503 ({"error":"model is loading"})`,
+      );
       return true;
     });
     assert.equal(server.requests, 3);
@@ -249,13 +305,27 @@ test('a 400 is an InputError carrying the server text, not retried', async () =>
 
 test('a response that breaks the protocol is an InputError saying what was wrong', async () => {
   const cases: [InferFault['mutate'], RegExp][] = [
-    [(body) => void (body.outputs[0].datatype = 'FP64'), /POST \/v2\/models\/teacher\/infer: output 'logits' has datatype "FP64", expected "FP32"/],
-    [(body) => void ((body.outputs[0].shape = [2, 4, 1]), (body.outputs[0].data = (body.outputs[0].data as number[]).slice(0, 8))), /output 'logits' has shape \[2, 4, 1\], expected \[2, 5\]/],
+    [
+      (body) => {
+        body.outputs[0].datatype = 'FP64';
+      },
+      /POST \/v2\/models\/teacher\/infer: output 'logits' has datatype "FP64", expected "FP32"/,
+    ],
+    [
+      (body) => {
+        body.outputs[0].shape = [2, 4, 1];
+        body.outputs[0].data = (body.outputs[0].data as number[]).slice(0, 8);
+      },
+      /output 'logits' has shape \[2, 4, 1\], expected \[2, 5\]/,
+    ],
   ];
   for (const [mutate, message] of cases) {
     const { server, teacher } = await serve({ infer: () => ({ mutate }) });
     try {
-      await assert.rejects(teacher.logits({ image: images(2, 13) }, 2), (error: Error) => error instanceof InputError && message.test(error.message));
+      await assert.rejects(
+        teacher.logits({ image: images(2, 13) }, 2),
+        (error: Error) => error instanceof InputError && message.test(error.message),
+      );
     } finally {
       await server.close();
     }
@@ -264,26 +334,51 @@ test('a response that breaks the protocol is an InputError saying what was wrong
 
 test('an unreachable endpoint is an InputError naming the URL and the source', async () => {
   const url = await closedPortUrl();
-  await assert.rejects(connectRemoteTeacher({ url, model: 'teacher', preprocessing: normalized, inputs, source: 'kd.yaml: teacher' }), (error: Error) => {
-    assert.ok(error instanceof InputError);
-    assert.equal(error.message, `kd.yaml: teacher (${url}/): cannot connect (ECONNREFUSED); expected an inference server listening there`);
-    return true;
-  });
-  await assert.rejects(connectRemoteTeacher({ url: 'localhost:8000', model: 'teacher', preprocessing: normalized, inputs }), /url localhost:8000 must be http:\/\/ or https:\/\//);
-  await assert.rejects(connectRemoteTeacher({ url, model: 'teacher', preprocessing: normalized, inputs, batchSize: 0 }), /batchSize is 0, expected an integer ≥ 1/);
+  await assert.rejects(
+    connectRemoteTeacher({ url, model: 'teacher', preprocessing: normalized, inputs, source: 'kd.yaml: teacher' }),
+    (error: Error) => {
+      assert.ok(error instanceof InputError);
+      assert.equal(
+        error.message,
+        `kd.yaml: teacher (${url}/): cannot connect (ECONNREFUSED); expected an inference server listening there`,
+      );
+      return true;
+    },
+  );
+  await assert.rejects(
+    connectRemoteTeacher({ url: 'localhost:8000', model: 'teacher', preprocessing: normalized, inputs }),
+    /url localhost:8000 must be http:\/\/ or https:\/\//,
+  );
+  await assert.rejects(
+    connectRemoteTeacher({ url, model: 'teacher', preprocessing: normalized, inputs, batchSize: 0 }),
+    /batchSize is 0, expected an integer ≥ 1/,
+  );
 });
 
 test('a server speaking another protocol is an InputError: an HTML page, a 404, JSON of another shape', async () => {
   const html = await startKServeServer({ models: {}, faults: { html: true } });
-  const other = createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'));
+  const other = createServer((_request, response) =>
+    response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'),
+  );
   await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
   const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
   const connect = (url: string, model = 'teacher') => connectRemoteTeacher({ url, model, preprocessing: normalized, inputs });
   const { server } = await serve();
   try {
-    await assert.rejects(connect(html.url), new InputError(`${html.url}/: GET /v2/models/teacher answered an HTML page (status 200); expected an inference server speaking the Open Inference Protocol (KServe v2 REST)`));
-    await assert.rejects(connect(server.url, 'student'), /GET \/v2\/models\/student answered 404: unknown model or version: \/v2\/models\/student; expected an inference server speaking the Open Inference Protocol \(KServe v2 REST\), serving model 'student'/);
-    await assert.rejects(connect(otherUrl), /the metadata has no inputs and outputs lists of \{name, datatype, shape\}; expected an inference server speaking the Open Inference Protocol/);
+    await assert.rejects(
+      connect(html.url),
+      new InputError(
+        `${html.url}/: GET /v2/models/teacher answered an HTML page (status 200); expected an inference server speaking the Open Inference Protocol (KServe v2 REST)`,
+      ),
+    );
+    await assert.rejects(
+      connect(server.url, 'student'),
+      /GET \/v2\/models\/student answered 404: unknown model or version: \/v2\/models\/student; expected an inference server speaking the Open Inference Protocol \(KServe v2 REST\), serving model 'student'/,
+    );
+    await assert.rejects(
+      connect(otherUrl),
+      /the metadata has no inputs and outputs lists of \{name, datatype, shape\}; expected an inference server speaking the Open Inference Protocol/,
+    );
   } finally {
     await Promise.all([html.close(), server.close(), new Promise((resolve) => other.close(resolve))]);
   }
@@ -291,11 +386,18 @@ test('a server speaking another protocol is an InputError: an HTML page, a 404, 
 
 test('an input shape that does not fit the dataset sample after layout is an InputError', async () => {
   const { server } = await serve();
-  const connect = (options: Partial<RemoteTeacherOptions>) => connectRemoteTeacher({ url: server.url, model: 'teacher', preprocessing: normalized, inputs, ...options });
+  const connect = (options: Partial<RemoteTeacherOptions>) =>
+    connectRemoteTeacher({ url: server.url, model: 'teacher', preprocessing: normalized, inputs, ...options });
   try {
-    await assert.rejects(connect({ inputs: [imageField([10, 10, 3])] }), /input 'image' has shape \[-1, 3, 8, 8\], the dataset's samples after layout are \[batch, 3, 10, 10\]/);
+    await assert.rejects(
+      connect({ inputs: [imageField([10, 10, 3])] }),
+      /input 'image' has shape \[-1, 3, 8, 8\], the dataset's samples after layout are \[batch, 3, 10, 10\]/,
+    );
     // The NCHW model with NHWC preprocessing: the layout is wrong, not the data.
-    await assert.rejects(connect({ preprocessing: { inputLayout: 'nhwc' } }), /input 'image' has shape \[-1, 3, 8, 8\], the dataset's samples after layout are \[batch, 8, 8, 3\]/);
+    await assert.rejects(
+      connect({ preprocessing: { inputLayout: 'nhwc' } }),
+      /input 'image' has shape \[-1, 3, 8, 8\], the dataset's samples after layout are \[batch, 8, 8, 3\]/,
+    );
     await assert.rejects(connect({ inputName: 'pixels' }), /model 'teacher' has no input 'pixels'; its inputs are 'image'/);
   } finally {
     await server.close();
@@ -305,9 +407,18 @@ test('an input shape that does not fit the dataset sample after layout is an Inp
 test('a field that is not `count` samples of its shape and dtype, or is missing, is an InputError', async () => {
   const { server, teacher } = await serve();
   try {
-    await assert.rejects(teacher.logits({ image: new Float32Array(sampleSize + 1) }, 1), /field 'image': expected 1 samples of float32 \[8, 8, 3\] \(192 values\), got 193 float32 values/);
-    await assert.rejects(teacher.logits({ image: new Int32Array(sampleSize) }, 1), /field 'image': expected 1 samples of float32 \[8, 8, 3\] \(192 values\), got 192 int32 values/);
-    await assert.rejects(teacher.logits({ pixels: new Float32Array(sampleSize) }, 1), /field 'image': expected 1 samples of float32 \[8, 8, 3\] \(192 values\), got none/);
+    await assert.rejects(
+      teacher.logits({ image: new Float32Array(sampleSize + 1) }, 1),
+      /field 'image': expected 1 samples of float32 \[8, 8, 3\] \(192 values\), got 193 float32 values/,
+    );
+    await assert.rejects(
+      teacher.logits({ image: new Int32Array(sampleSize) }, 1),
+      /field 'image': expected 1 samples of float32 \[8, 8, 3\] \(192 values\), got 192 int32 values/,
+    );
+    await assert.rejects(
+      teacher.logits({ pixels: new Float32Array(sampleSize) }, 1),
+      /field 'image': expected 1 samples of float32 \[8, 8, 3\] \(192 values\), got none/,
+    );
     assert.equal(server.requests, 0);
   } finally {
     await server.close();

@@ -17,7 +17,16 @@ import { sha256 } from '../util/hash.js';
 import { describePreprocessing, featureSampleShape, featureToNhwc, preprocess, type Preprocessing } from './preprocess.js';
 import { checkHeaders, endpointIdentity, endpointUrl, redactUrl } from '../util/endpoint.js';
 import { mapConcurrent, requestWithRetries, type RetryPolicy } from './remote_http.js';
-import { parseJson, parseMetadata, pick, protocolHint, readOutput, serverMessage, type ResponseTensor, type TensorMetadata } from './remote_protocol.js';
+import {
+  parseJson,
+  parseMetadata,
+  pick,
+  protocolHint,
+  readOutput,
+  serverMessage,
+  type ResponseTensor,
+  type TensorMetadata,
+} from './remote_protocol.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
 import { sentInputs, type SentInput } from './remote_inputs.js';
 
@@ -65,18 +74,37 @@ export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promi
   checkLimits(options);
   const where = options.source ? `${options.source} (${redactUrl(base)})` : redactUrl(base);
   const modelPath = `v2/models/${encodeURIComponent(options.model)}${options.version === undefined ? '' : `/versions/${encodeURIComponent(options.version)}`}`;
-  const policy: RetryPolicy = { timeoutMs: options.timeoutMs ?? 30_000, retries: options.retries ?? 4, backoffMs: options.backoffMs ?? 200 };
+  const policy: RetryPolicy = {
+    timeoutMs: options.timeoutMs ?? 30_000,
+    retries: options.retries ?? 4,
+    backoffMs: options.backoffMs ?? 200,
+  };
   const metadataUrl = new URL(modelPath, base);
-  const answer = await requestWithRetries({ method: 'GET', url: metadataUrl, headers, maxResponseBytes: metadataBytes, limitNote: `the limit for model metadata; ${protocolHint}` }, policy, where);
+  const answer = await requestWithRetries(
+    {
+      method: 'GET',
+      url: metadataUrl,
+      headers,
+      maxResponseBytes: metadataBytes,
+      limitNote: `the limit for model metadata; ${protocolHint}`,
+    },
+    policy,
+    where,
+  );
   const what = `GET ${metadataUrl.pathname}`;
-  if (answer.status >= 300) throw new InputError(`${where}: ${what} answered ${answer.status}${serverMessage(answer)}; ${protocolHint}, serving model '${options.model}'`);
+  if (answer.status >= 300)
+    throw new InputError(
+      `${where}: ${what} answered ${answer.status}${serverMessage(answer)}; ${protocolHint}, serving model '${options.model}'`,
+    );
   const metadata = parseMetadata(parseJson(answer, where, what), `${where}: ${what}`);
 
   const sent = sentInputs(metadata.inputs, options, where);
   const output = pick(metadata.outputs, options.outputName, 'output', where, options.model);
   const featureNames = options.featureOutputs ?? [];
   const featureOutputs = featureNames.map((name) => pick(metadata.outputs, name, 'output', where, options.model));
-  const featureShapes = new Map(featureOutputs.map((tensor) => [tensor.name, featureSampleShape(tensor.shape.slice(1), options.preprocessing.inputLayout)]));
+  const featureShapes = new Map(
+    featureOutputs.map((tensor) => [tensor.name, featureSampleShape(tensor.shape.slice(1), options.preprocessing.inputLayout)]),
+  );
   const valuesPerSample = new Map([output, ...featureOutputs].map((tensor) => [tensor.name, sampleValues(tensor)]));
   const fixedBatch = sent.find((input) => input.fixedBatch !== undefined)?.fixedBatch;
   const lastOutputDim = output.shape[output.shape.length - 1];
@@ -89,7 +117,11 @@ export async function connectRemoteTeacher(options: RemoteTeacherOptions): Promi
     description: `remote model '${options.model}'${version === '' ? '' : ` (version ${version})`} at ${redactUrl(base)}`,
     // Two servers may serve different weights under one name and version, so the endpoint counts;
     // headers do not (a new token is the same teacher). JSON keeps the parts from running together.
-    fingerprint: sha256('remote', JSON.stringify({ endpoint: endpointIdentity(base), model: options.model, version }), describePreprocessing(options.preprocessing)),
+    fingerprint: sha256(
+      'remote',
+      JSON.stringify({ endpoint: endpointIdentity(base), model: options.model, version }),
+      describePreprocessing(options.preprocessing),
+    ),
     classes: output.shape.length > 0 && lastOutputDim > 0 ? lastOutputDim : null,
     featureNames,
   };
@@ -154,52 +186,82 @@ class RemoteTeacher implements Teacher {
   async features(batch: SampleBatch, count: number, names: readonly string[]): Promise<Record<string, Float32Array>> {
     const unknown = names.filter((name) => !this.info.featureNames.includes(name));
     if (unknown.length > 0) {
-      throw new InputError(`${this.link.where}: no feature output ${unknown.map((name) => `'${name}'`).join(', ')}; featureOutputs lists ${this.info.featureNames.map((name) => `'${name}'`).join(', ') || 'none'}`);
+      throw new InputError(
+        `${this.link.where}: no feature output ${unknown.map((name) => `'${name}'`).join(', ')}; featureOutputs lists ${this.info.featureNames.map((name) => `'${name}'`).join(', ') || 'none'}`,
+      );
     }
     const rows = await this.infer(batch, count, names, () => undefined);
     // Maps come back in the model's layout; kdkit's methods take NHWC ([h, w, c] per sample here).
-    return Object.fromEntries(names.map((name) => {
-      const shape = this.link.featureShapes.get(name) ?? [];
-      const modelDims = shape.length === 3 ? [count, shape[2], shape[0], shape[1]] : [count, ...shape];
-      return [name, featureToNhwc(rows[name], modelDims, this.link.preprocessing.inputLayout)];
-    }));
+    return Object.fromEntries(
+      names.map((name) => {
+        const shape = this.link.featureShapes.get(name) ?? [];
+        const modelDims = shape.length === 3 ? [count, shape[2], shape[0], shape[1]] : [count, ...shape];
+        return [name, featureToNhwc(rows[name], modelDims, this.link.preprocessing.inputLayout)];
+      }),
+    );
   }
 
   featureShape(name: string): readonly number[] | null {
     const shape = this.link.featureShapes.get(name);
     // A dimension the server leaves open cannot size an adapter before training.
-    return shape && shape.every((dim) => dim > 0) ? shape : null;
+    return shape?.every((dim) => dim > 0) ? shape : null;
   }
 
   async dispose(): Promise<void> {}
 
   /** Every output in `names` for `count` samples, row-major [count, ...]; `check` vets each response tensor's shape. */
-  private async infer(batch: SampleBatch, count: number, names: readonly string[], check: (output: ResponseTensor) => string | undefined): Promise<Record<string, Float32Array>> {
+  private async infer(
+    batch: SampleBatch,
+    count: number,
+    names: readonly string[],
+    check: (output: ResponseTensor) => string | undefined,
+  ): Promise<Record<string, Float32Array>> {
     const { inputs, preprocessing, requestRows, concurrency } = this.link;
     const sent = inputs.map((input) => {
       const { field } = input;
       const values = Object.hasOwn(batch, field.name) ? batch[field.name] : undefined;
       const size = fieldSize(field);
-      if (!Number.isInteger(count) || count < 0 || values === undefined || arrayDType(values) !== field.dtype || values.length !== count * size) {
+      if (
+        !Number.isInteger(count) ||
+        count < 0 ||
+        values === undefined ||
+        arrayDType(values) !== field.dtype ||
+        values.length !== count * size
+      ) {
         const got = values === undefined ? 'none' : `${values.length} ${arrayDType(values) ?? 'other'} values`;
-        throw new InputError(`${this.link.where}: field '${field.name}': expected ${count} samples of ${field.dtype} [${field.shape.join(', ')}] (${count * size} values), got ${got}`);
+        throw new InputError(
+          `${this.link.where}: field '${field.name}': expected ${count} samples of ${field.dtype} [${field.shape.join(', ')}] (${count * size} values), got ${got}`,
+        );
       }
-      const data: FieldArray = input.image ? preprocess(values as Float32Array, count, field.shape as [number, number, number], preprocessing).data : values;
+      const data: FieldArray = input.image
+        ? preprocess(values as Float32Array, count, field.shape as [number, number, number], preprocessing).data
+        : values;
       return { input, data, size };
     });
     const rowsOf = (index: number) => Math.min(requestRows, count - index * requestRows);
     const parts = await mapConcurrent(Math.ceil(count / requestRows), concurrency, (index, signal) => {
       const start = index * requestRows;
       const end = start + rowsOf(index);
-      return this.inferRequest(sent.map(({ input, data, size }) => ({ input, data: data.subarray(start * size, end * size) })), rowsOf(index), names, check, signal);
+      return this.inferRequest(
+        sent.map(({ input, data, size }) => ({ input, data: data.subarray(start * size, end * size) })),
+        rowsOf(index),
+        names,
+        check,
+        signal,
+      );
     });
     const result: Record<string, Float32Array> = {};
     for (const name of names) {
       const rowSizes = parts.map((part, index) => part[name].length / rowsOf(index));
       const mismatch = rowSizes.findIndex((size) => size !== rowSizes[0]);
-      if (mismatch >= 0) throw new InputError(`${this.link.where}: output '${name}' has ${rowSizes[0]} values per sample in the first response and ${rowSizes[mismatch]} in response ${mismatch + 1}`);
+      if (mismatch >= 0)
+        throw new InputError(
+          `${this.link.where}: output '${name}' has ${rowSizes[0]} values per sample in the first response and ${rowSizes[mismatch]} in response ${mismatch + 1}`,
+        );
       const joined = new Float32Array(count * (rowSizes[0] ?? 0));
-      parts.forEach((part, index) => joined.set(part[name], index * requestRows * rowSizes[0]));
+      parts.forEach((part, index) => {
+        joined.set(part[name], index * requestRows * rowSizes[0]);
+      });
       result[name] = joined;
     }
     return result;
@@ -207,18 +269,29 @@ class RemoteTeacher implements Teacher {
 
   /** One POST …/infer of `rows` preprocessed samples of each input; each requested output's first `rows` rows. */
   private async inferRequest(
-    samples: { input: SentInput; data: FieldArray }[], rows: number, names: readonly string[], check: (output: ResponseTensor) => string | undefined, signal: AbortSignal,
+    samples: { input: SentInput; data: FieldArray }[],
+    rows: number,
+    names: readonly string[],
+    check: (output: ResponseTensor) => string | undefined,
+    signal: AbortSignal,
   ): Promise<Record<string, Float32Array>> {
     const { requestRows, padToFixedBatch, inferUrl, policy, where, headers } = this.link;
     const sentRows = padToFixedBatch ? requestRows : rows;
     const body = JSON.stringify({
       inputs: samples.map(({ input, data }) => ({
-        name: input.name, shape: [sentRows, ...input.sampleDims], datatype: input.datatype,
+        name: input.name,
+        shape: [sentRows, ...input.sampleDims],
+        datatype: input.datatype,
         data: Array.from(sentRows === rows ? data : padded(data, sentRows * (data.length / rows))),
       })),
       outputs: names.map((name) => ({ name })),
     });
-    const answer = await requestWithRetries({ method: 'POST', url: inferUrl, body, headers, ...this.responseLimit(sentRows, names) }, policy, where, signal);
+    const answer = await requestWithRetries(
+      { method: 'POST', url: inferUrl, body, headers, ...this.responseLimit(sentRows, names) },
+      policy,
+      where,
+      signal,
+    );
     const what = `POST ${inferUrl.pathname}`;
     if (answer.status >= 300) throw new InputError(`${where}: ${what} answered ${answer.status}${serverMessage(answer)}`);
     const outputs = (parseJson(answer, where, what) as { outputs?: unknown }).outputs;
@@ -238,13 +311,18 @@ class RemoteTeacher implements Teacher {
    * nesting), with a floor for the envelope and servers that add more.
    */
   private responseLimit(rows: number, names: readonly string[]): { maxResponseBytes: number; limitNote: string } {
-    if (this.link.maxResponseBytes !== undefined) return { maxResponseBytes: this.link.maxResponseBytes, limitNote: 'the maxResponseBytes given' };
+    if (this.link.maxResponseBytes !== undefined)
+      return { maxResponseBytes: this.link.maxResponseBytes, limitNote: 'the maxResponseBytes given' };
     const outputs = `outputs ${names.map((name) => `'${name}'`).join(', ')}`;
     const raise = 'set maxResponseBytes to allow more';
     const sizes = names.map((name) => this.link.valuesPerSample.get(name));
-    if (sizes.some((size) => size === undefined)) return { maxResponseBytes: openResponseBytes, limitNote: `the limit for ${outputs} of a size the metadata leaves open; ${raise}` };
+    if (sizes.some((size) => size === undefined))
+      return { maxResponseBytes: openResponseBytes, limitNote: `the limit for ${outputs} of a size the metadata leaves open; ${raise}` };
     const values = rows * sizes.reduce((sum: number, size) => sum + size!, 0);
-    return { maxResponseBytes: Math.max(values * 32, floorResponseBytes), limitNote: `the limit for ${rows} samples of ${outputs}; ${raise}` };
+    return {
+      maxResponseBytes: Math.max(values * 32, floorResponseBytes),
+      limitNote: `the limit for ${rows} samples of ${outputs}; ${raise}`,
+    };
   }
 }
 
@@ -261,13 +339,19 @@ function sampleValues(tensor: TensorMetadata): number | undefined {
 /** Sizes that would otherwise loop forever or never send: a library caller has no schema in front. */
 function checkLimits(options: RemoteTeacherOptions): void {
   const limits: [string, number | undefined, number, number?][] = [
-    ['batchSize', options.batchSize, 1], ['concurrency', options.concurrency, 1], ['retries', options.retries, 0], ['backoffMs', options.backoffMs, 0], ['maxResponseBytes', options.maxResponseBytes, 1],
+    ['batchSize', options.batchSize, 1],
+    ['concurrency', options.concurrency, 1],
+    ['retries', options.retries, 0],
+    ['backoffMs', options.backoffMs, 0],
+    ['maxResponseBytes', options.maxResponseBytes, 1],
     // Past 2³¹ − 1 ms, Node fires the timer at once: every request would time out.
     ['timeoutMs', options.timeoutMs, 1, 2 ** 31 - 1],
   ];
   for (const [field, value, least, most] of limits) {
     if (value !== undefined && !(Number.isInteger(value) && value >= least && value <= (most ?? Infinity))) {
-      throw new InputError(`${options.source ?? 'remote teacher'}: ${field} is ${value}, expected an integer ${most === undefined ? `≥ ${least}` : `from ${least} to ${most}`}`);
+      throw new InputError(
+        `${options.source ?? 'remote teacher'}: ${field} is ${value}, expected an integer ${most === undefined ? `≥ ${least}` : `from ${least} to ${most}`}`,
+      );
     }
   }
 }

@@ -18,7 +18,10 @@ await initEngine({ backend: 'wasm' });
 const sampleShape = [8, 8, 3] as const;
 const inputs = [imageField(sampleShape)];
 const classes = 5;
-const model = buildModel({ type: 'mlp', hidden: [8], dropout: 0, activation: 'relu' }, { inputShape: sampleShape, numClasses: classes, seed: 3, name: 'teacher' });
+const model = buildModel(
+  { type: 'mlp', hidden: [8], dropout: 0, activation: 'relu' },
+  { inputShape: sampleShape, numClasses: classes, seed: 3, name: 'teacher' },
+);
 randomizeWeights(model, 3);
 const onnx = exportOnnx(model, { layout: 'nhwc' });
 model.dispose();
@@ -53,10 +56,17 @@ async function rejectsClean(promise: Promise<unknown>, pattern: RegExp): Promise
 test('credentials in the URL (user:password@, a query) are refused before any request, redacted, pointing at headers', async () => {
   const server = await startKServeServer({ models: { teacher: { onnx, version: '1' } } });
   const host = server.url.slice('http://'.length);
-  const connect = (url: string) => connectRemoteTeacher({ url, model: 'teacher', preprocessing, inputs, retries: 0, source: 'kd.yaml: teacher.remote' });
+  const connect = (url: string) =>
+    connectRemoteTeacher({ url, model: 'teacher', preprocessing, inputs, retries: 0, source: 'kd.yaml: teacher.remote' });
   try {
-    await rejectsClean(connect(`http://user:${secret}@${host}/`), new RegExp(`^kd\\.yaml: teacher\\.remote: url http://\\*\\*\\*@${host}/ holds credentials; .*headers`));
-    await rejectsClean(connect(`http://${host}/?token=${secret}&model=x`), new RegExp(`url http://${host}/\\?token=\\*\\*\\*&model=\\*\\*\\* has a query string; .*headers`));
+    await rejectsClean(
+      connect(`http://user:${secret}@${host}/`),
+      new RegExp(`^kd\\.yaml: teacher\\.remote: url http://\\*\\*\\*@${host}/ holds credentials; .*headers`),
+    );
+    await rejectsClean(
+      connect(`http://${host}/?token=${secret}&model=x`),
+      new RegExp(`url http://${host}/\\?token=\\*\\*\\*&model=\\*\\*\\* has a query string; .*headers`),
+    );
     await rejectsClean(connect(`http://${host}/#${secret}`), /url http:\/\/.*\/#\*\*\* has a fragment/);
   } finally {
     await server.close();
@@ -70,9 +80,15 @@ test('headers reach the server on every request and appear in no description, fi
     assert.equal((await teacher.logits({ image: images(5) }, 5)).length, 5 * classes);
     assert.equal(server.requests, 3);
     assert.ok(!JSON.stringify(teacher.info).includes(secret));
-    await rejectsClean(connectRemoteTeacher({ url: server.url, model: 'teacher', preprocessing, inputs, headers: { Authorization: 'Bearer wrong' } }), /answered 401: missing or wrong authorization header/);
+    await rejectsClean(
+      connectRemoteTeacher({ url: server.url, model: 'teacher', preprocessing, inputs, headers: { Authorization: 'Bearer wrong' } }),
+      /answered 401: missing or wrong authorization header/,
+    );
     // A value fetch would refuse is caught first, without echoing it (fetch's own message does).
-    await rejectsClean(connectRemoteTeacher({ url: server.url, model: 'teacher', preprocessing, inputs, headers: { Authorization: `Bearer ${secret}\n` } }), /header Authorization: the value has a line break or control character/);
+    await rejectsClean(
+      connectRemoteTeacher({ url: server.url, model: 'teacher', preprocessing, inputs, headers: { Authorization: `Bearer ${secret}\n` } }),
+      /header Authorization: the value has a line break or control character/,
+    );
   } finally {
     await server.close();
   }
@@ -83,7 +99,10 @@ test('a redirect to another origin is refused at once, naming the redacted Locat
   const location = `${target.url}/v2/models/teacher/infer?token=${secret}`;
   const { server, teacher } = await serve({ infer: () => ({ status: 307, location }) });
   try {
-    const message = await rejectsClean(teacher.logits({ image: images(2) }, 2), /POST \/v2\/models\/teacher\/infer answered 307, a redirect to http:\/\/127\.0\.0\.1:\d+\/v2\/models\/teacher\/infer\?token=\*\*\*; kdkit does not follow redirects/);
+    const message = await rejectsClean(
+      teacher.logits({ image: images(2) }, 2),
+      /POST \/v2\/models\/teacher\/infer answered 307, a redirect to http:\/\/127\.0\.0\.1:\d+\/v2\/models\/teacher\/infer\?token=\*\*\*; kdkit does not follow redirects/,
+    );
     assert.match(message, /set url to the address the server redirects to/);
     assert.equal(server.requests, 1, 'not retried');
     assert.equal(target.requests, 0, 'no pixels sent to the other origin');
@@ -96,7 +115,12 @@ test('an answer past the size limit is refused while streaming, naming the URL a
   // 2 samples × 5 logits cannot need more than the 4 MiB floor; 32 MiB is sent in 64 KiB chunks.
   const { server, teacher } = await serve({ infer: () => ({ bodyBytes: 32 * 1024 * 1024 }) });
   try {
-    await rejectsClean(teacher.logits({ image: images(2) }, 2), new RegExp(`^${server.url}/: model 'teacher': POST /v2/models/teacher/infer answered more than 4194304 bytes, the limit for 2 samples of outputs 'logits'; set maxResponseBytes to allow more$`));
+    await rejectsClean(
+      teacher.logits({ image: images(2) }, 2),
+      new RegExp(
+        `^${server.url}/: model 'teacher': POST /v2/models/teacher/infer answered more than 4194304 bytes, the limit for 2 samples of outputs 'logits'; set maxResponseBytes to allow more$`,
+      ),
+    );
     assert.equal(server.requests, 1, 'not retried');
     assert.ok(server.streamedBytes < 16 * 1024 * 1024, `the client read on: ${server.streamedBytes} bytes sent`);
   } finally {
@@ -110,7 +134,10 @@ test('an answer past the size limit is refused while streaming, naming the URL a
   }
   const metadata = await startKServeServer({ models: { teacher: { onnx, version: '1' } }, faults: { metadataBytes: 2 * 1024 * 1024 } });
   try {
-    await rejectsClean(connectRemoteTeacher({ url: metadata.url, model: 'teacher', preprocessing, inputs }), /GET \/v2\/models\/teacher answered more than 1048576 bytes, the limit for model metadata; expected an inference server speaking the Open Inference Protocol/);
+    await rejectsClean(
+      connectRemoteTeacher({ url: metadata.url, model: 'teacher', preprocessing, inputs }),
+      /GET \/v2\/models\/teacher answered more than 1048576 bytes, the limit for model metadata; expected an inference server speaking the Open Inference Protocol/,
+    );
   } finally {
     await metadata.close();
   }
@@ -127,5 +154,8 @@ test('a long error body is cut to 200 characters, with its length', async () => 
 });
 
 test('timeoutMs past what Node timers hold (2147483647 ms) is refused', async () => {
-  await rejectsClean(connectRemoteTeacher({ url: 'http://127.0.0.1:1', model: 'teacher', preprocessing, inputs, timeoutMs: 2 ** 31 }), /timeoutMs is 2147483648, expected an integer from 1 to 2147483647/);
+  await rejectsClean(
+    connectRemoteTeacher({ url: 'http://127.0.0.1:1', model: 'teacher', preprocessing, inputs, timeoutMs: 2 ** 31 }),
+    /timeoutMs is 2147483648, expected an integer from 1 to 2147483647/,
+  );
 });

@@ -75,7 +75,11 @@ test('retries draw their jitter elsewhere than Math.random, which a run seeds fo
   Math.random = () => ++draws / 1000;
   try {
     const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/health`);
-    const answer = await requestWithRetries({ method: 'GET', url, headers: {}, maxResponseBytes: 1024, limitNote: 'test' }, { timeoutMs: 2000, retries: 2, backoffMs: 1 }, 'test server');
+    const answer = await requestWithRetries(
+      { method: 'GET', url, headers: {}, maxResponseBytes: 1024, limitNote: 'test' },
+      { timeoutMs: 2000, retries: 2, backoffMs: 1 },
+      'test server',
+    );
     assert.deepEqual([answer.status, answer.text, requests, draws], [200, 'ok', 3, 0]);
   } finally {
     Math.random = original;

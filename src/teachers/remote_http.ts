@@ -53,7 +53,12 @@ const unreachableCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHO
  * succeed: the server was overloaded or down, which is not something the user's input can fix.
  * Aborting `signal` rejects with its reason, without further attempts.
  */
-export async function requestWithRetries(request: HttpRequest, policy: RetryPolicy, where: string, signal?: AbortSignal): Promise<HttpAnswer> {
+export async function requestWithRetries(
+  request: HttpRequest,
+  policy: RetryPolicy,
+  where: string,
+  signal?: AbortSignal,
+): Promise<HttpAnswer> {
   const attempts = policy.retries + 1;
   let lastFailure = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -98,8 +103,13 @@ async function attemptOnce(request: HttpRequest, timeoutMs: number, where: strin
   }
   if (response.status >= 300 && response.status < 400) {
     const location = response.headers.get('location');
-    const target = location === null ? ' without a Location' : `, a redirect to ${redactUrl(URL.canParse(location, request.url) ? new URL(location, request.url) : location)}`;
-    throw new InputError(`${where}: ${what} answered ${response.status}${target}; kdkit does not follow redirects (they would carry the training pixels and headers elsewhere): set url to the address the server redirects to`);
+    const target =
+      location === null
+        ? ' without a Location'
+        : `, a redirect to ${redactUrl(URL.canParse(location, request.url) ? new URL(location, request.url) : location)}`;
+    throw new InputError(
+      `${where}: ${what} answered ${response.status}${target}; kdkit does not follow redirects (they would carry the training pixels and headers elsewhere): set url to the address the server redirects to`,
+    );
   }
   if (!body.complete && response.status < 300) {
     throw new InputError(`${where}: ${what} answered more than ${request.maxResponseBytes} bytes, ${request.limitNote}`);
@@ -161,7 +171,11 @@ export function shortened(text: string): string {
  * failure aborts the signal the other tasks got, waits for them to settle (so nothing is left
  * running), and is the one rethrown.
  */
-export async function mapConcurrent<T>(count: number, concurrency: number, task: (index: number, signal: AbortSignal) => Promise<T>): Promise<T[]> {
+export async function mapConcurrent<T>(
+  count: number,
+  concurrency: number,
+  task: (index: number, signal: AbortSignal) => Promise<T>,
+): Promise<T[]> {
   const results = new Array<T>(count);
   const controller = new AbortController();
   let next = 0;

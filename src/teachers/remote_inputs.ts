@@ -39,10 +39,16 @@ export function sentInputs(inputs: TensorMetadata[], options: SentOptions, where
   if (options.inputName !== undefined) {
     pick(inputs, options.inputName, 'input', where, options.model);
     if (inputs.length !== 1) {
-      throw new InputError(`${context}: inputName names the input of a one-input model; this one takes ${inputs.map((tensor) => `'${tensor.name}'`).join(', ')}, each sent the dataset's field of its name: remove inputName`);
+      throw new InputError(
+        `${context}: inputName names the input of a one-input model; this one takes ${inputs.map((tensor) => `'${tensor.name}'`).join(', ')}, each sent the dataset's field of its name: remove inputName`,
+      );
     }
   }
-  const fields = pairInputs(inputs.map((tensor) => ({ name: tensor.name })), options.inputs.map((field) => field.name), context);
+  const fields = pairInputs(
+    inputs.map((tensor) => ({ name: tensor.name })),
+    options.inputs.map((field) => field.name),
+    context,
+  );
   const sent = inputs.map((tensor, i) => {
     const field = options.inputs.find((each) => each.name === fields[i])!;
     const image = isImageField(field);
@@ -51,7 +57,14 @@ export function sentInputs(inputs: TensorMetadata[], options: SentOptions, where
     return { name: tensor.name, datatype: tensor.datatype, field, image, sampleDims, fixedBatch };
   });
   const batches = new Set(sent.map((input) => input.fixedBatch ?? -1));
-  if (batches.size > 1) throw new InputError(`${context}: the inputs' batch sizes differ (${sent.map((input) => `'${input.name}' ${input.fixedBatch ?? 'any'}`).join(', ')})`);
-  checkPreprocessing(options.preprocessing, sent.map((input) => input.field), context);
+  if (batches.size > 1)
+    throw new InputError(
+      `${context}: the inputs' batch sizes differ (${sent.map((input) => `'${input.name}' ${input.fixedBatch ?? 'any'}`).join(', ')})`,
+    );
+  checkPreprocessing(
+    options.preprocessing,
+    sent.map((input) => input.field),
+    context,
+  );
   return sent;
 }

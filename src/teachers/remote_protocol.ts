@@ -22,7 +22,8 @@ export interface ModelMetadata {
 export const protocolHint = 'expected an inference server speaking the Open Inference Protocol (KServe v2 REST)';
 
 export function parseJson(answer: HttpAnswer, where: string, what: string): unknown {
-  if (/html/i.test(answer.contentType) || /^\s*</.test(answer.text)) throw new InputError(`${where}: ${what} answered an HTML page (status ${answer.status}); ${protocolHint}`);
+  if (/html/i.test(answer.contentType) || /^\s*</.test(answer.text))
+    throw new InputError(`${where}: ${what} answered an HTML page (status ${answer.status}); ${protocolHint}`);
   try {
     return JSON.parse(answer.text);
   } catch {
@@ -54,13 +55,27 @@ export function parseMetadata(json: unknown, context: string): ModelMetadata {
 
 function isTensorMetadata(value: unknown): boolean {
   const tensor = value as TensorMetadata | null;
-  return typeof tensor?.name === 'string' && typeof tensor.datatype === 'string' && Array.isArray(tensor.shape) && tensor.shape.every(Number.isInteger);
+  return (
+    typeof tensor?.name === 'string' &&
+    typeof tensor.datatype === 'string' &&
+    Array.isArray(tensor.shape) &&
+    tensor.shape.every(Number.isInteger)
+  );
 }
 
-export function pick(tensors: TensorMetadata[], name: string | undefined, kind: 'input' | 'output', where: string, model: string): TensorMetadata {
+export function pick(
+  tensors: TensorMetadata[],
+  name: string | undefined,
+  kind: 'input' | 'output',
+  where: string,
+  model: string,
+): TensorMetadata {
   if (name === undefined) return tensors[0];
   const found = tensors.find((tensor) => tensor.name === name);
-  if (found === undefined) throw new InputError(`${where}: model '${model}' has no ${kind} '${name}'; its ${kind}s are ${tensors.map((tensor) => `'${tensor.name}'`).join(', ')}`);
+  if (found === undefined)
+    throw new InputError(
+      `${where}: model '${model}' has no ${kind} '${name}'; its ${kind}s are ${tensors.map((tensor) => `'${tensor.name}'`).join(', ')}`,
+    );
   return found;
 }
 
@@ -71,12 +86,20 @@ export function inputSampleDims(sampleShape: readonly [number, number, number], 
 }
 
 /** Checks the input takes one of `datatypes` [batch, ...sampleDims]; the batch size when the model fixes it. */
-export function checkInput(input: TensorMetadata, sampleDims: number[], context: string, datatypes: readonly string[] = ['FP32']): number | undefined {
-  if (!datatypes.includes(input.datatype)) throw new InputError(`${context}: input '${input.name}' takes ${input.datatype}, expected ${datatypes.join(' or ')}`);
+export function checkInput(
+  input: TensorMetadata,
+  sampleDims: number[],
+  context: string,
+  datatypes: readonly string[] = ['FP32'],
+): number | undefined {
+  if (!datatypes.includes(input.datatype))
+    throw new InputError(`${context}: input '${input.name}' takes ${input.datatype}, expected ${datatypes.join(' or ')}`);
   const [batch, ...dims] = input.shape;
   const fits = input.shape.length === sampleDims.length + 1 && dims.every((size, i) => size === -1 || size === sampleDims[i]);
   if (!fits) {
-    throw new InputError(`${context}: input '${input.name}' has shape [${input.shape.join(', ')}], the dataset's samples after layout are [batch, ${sampleDims.join(', ')}] (check the dataset's samples and preprocessing.inputLayout)`);
+    throw new InputError(
+      `${context}: input '${input.name}' has shape [${input.shape.join(', ')}], the dataset's samples after layout are [batch, ${sampleDims.join(', ')}] (check the dataset's samples and preprocessing.inputLayout)`,
+    );
   }
   return batch > 0 ? batch : undefined;
 }
@@ -87,17 +110,26 @@ export interface ResponseTensor {
 }
 
 /** The named output of an infer response, or what is wrong with it. */
-export function readOutput(outputs: unknown[], name: string, rows: number, check: (output: ResponseTensor) => string | undefined): ResponseTensor | string {
-  const output = outputs.find((candidate) => (candidate as { name?: unknown })?.name === name) as { datatype?: unknown; shape?: unknown; data?: unknown } | undefined;
+export function readOutput(
+  outputs: unknown[],
+  name: string,
+  rows: number,
+  check: (output: ResponseTensor) => string | undefined,
+): ResponseTensor | string {
+  const output = outputs.find((candidate) => (candidate as { name?: unknown })?.name === name) as
+    | { datatype?: unknown; shape?: unknown; data?: unknown }
+    | undefined;
   if (output === undefined) return 'is missing from the response';
   if (output.datatype !== 'FP32') return `has datatype ${JSON.stringify(output.datatype)}, expected "FP32"`;
   const shape = output.shape;
-  if (!Array.isArray(shape) || !shape.every((size) => Number.isInteger(size) && size >= 0)) return `has shape ${JSON.stringify(shape)}, expected a list of sizes`;
+  if (!Array.isArray(shape) || !shape.every((size) => Number.isInteger(size) && size >= 0))
+    return `has shape ${JSON.stringify(shape)}, expected a list of sizes`;
   if (shape[0] !== rows) return `has shape [${shape.join(', ')}], expected ${rows} rows, one per sample sent`;
   // The protocol allows the data nested by dimension as well as flat; both are row-major.
   const data = Array.isArray(output.data) ? output.data.flat(Infinity) : undefined;
   const size = shape.reduce((product: number, dim: number) => product * dim, 1);
-  if (data === undefined || data.length !== size) return `has ${data?.length ?? 'no'} data values for shape [${shape.join(', ')}] (${size})`;
+  if (data === undefined || data.length !== size)
+    return `has ${data?.length ?? 'no'} data values for shape [${shape.join(', ')}] (${size})`;
   if (!data.every((value) => typeof value === 'number')) return 'has data values that are not numbers';
   // Each double rounds to the float32 it was printed from (see remote.ts).
   const tensor = { shape, values: Float32Array.from(data as number[]) };

@@ -4,6 +4,11 @@ import { softLabelsFromStore } from './store.js';
 import { fakeDataset, fakeTeacher } from './store.test.util.js';
 
 const [root, samples, shardSize, delayMs] = process.argv.slice(2);
-await softLabelsFromStore(fakeTeacher({ classes: 5, batchSize: 4, delayMs: Number(delayMs) }), fakeDataset(Number(samples), 5), { root, shardSize: Number(shardSize) }, (event) => {
-  process.stdout.write(`shard ${event.shard}\n`);
-});
+await softLabelsFromStore(
+  fakeTeacher({ classes: 5, batchSize: 4, delayMs: Number(delayMs) }),
+  fakeDataset(Number(samples), 5),
+  { root, shardSize: Number(shardSize) },
+  (event) => {
+    process.stdout.write(`shard ${event.shard}\n`);
+  },
+);

@@ -11,8 +11,12 @@ export function fakeDataset(samples: number, classes: number, name = 'fake'): Da
     for (let j = 1; j < 4; j++) images[i * 4 + j] = ((i * 7 + j * 3) % 11) / 10;
   }
   return imageDataset({
-    name, images, labels: new Int32Array(samples).map((_, i) => i % classes),
-    sampleShape: [2, 2, 1], numClasses: classes, classNames: Array.from({ length: classes }, (_, c) => `class ${c}`),
+    name,
+    images,
+    labels: new Int32Array(samples).map((_, i) => i % classes),
+    sampleShape: [2, 2, 1],
+    numClasses: classes,
+    classNames: Array.from({ length: classes }, (_, c) => `class ${c}`),
   });
 }
 
@@ -26,7 +30,13 @@ export interface FakeTeacher extends Teacher {
  * small integer weights, or, given `table`, row (first pixel) of the table. `delayMs` makes each
  * call slow, for killing a build partway.
  */
-export function fakeTeacher(options: { classes: number; batchSize?: number; delayMs?: number; fingerprint?: string; table?: number[][] }): FakeTeacher {
+export function fakeTeacher(options: {
+  classes: number;
+  batchSize?: number;
+  delayMs?: number;
+  fingerprint?: string;
+  table?: number[][];
+}): FakeTeacher {
   const { classes } = options;
   const teacher: FakeTeacher = {
     calls: 0,

@@ -23,8 +23,17 @@ import { teacherLogits } from './logits.js';
 import { decodeShard, encodeShard, RECONSTRUCTION, type ShardFormat, type StorageDtype } from './store_codec.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import {
-  entryDirectoryName, FORMAT, MANIFEST_FILE, readManifest, readShardFiles, shardCount, shardFiles, TEMPERATURE_NOTE, writeManifest,
-  type ShardRecord, type StoreManifest,
+  entryDirectoryName,
+  FORMAT,
+  MANIFEST_FILE,
+  readManifest,
+  readShardFiles,
+  shardCount,
+  shardFiles,
+  TEMPERATURE_NOTE,
+  writeManifest,
+  type ShardRecord,
+  type StoreManifest,
 } from './store_manifest.js';
 
 export { listEntries, removeEntry, resolveEntry, verifyEntry, type EntrySummary } from './store_entries.js';
@@ -66,69 +75,107 @@ export interface StoreProgress {
 }
 
 /** Reads the entry for this teacher and data, computing (and storing) any shard that is missing or fails its checksum, in order. */
-export async function softLabelsFromStore(teacher: Teacher, dataset: Dataset, options: StoreOptions, onProgress?: (event: StoreProgress) => void): Promise<SoftLabelEntry> {
+export async function softLabelsFromStore(
+  teacher: Teacher,
+  dataset: Dataset,
+  options: StoreOptions,
+  onProgress?: (event: StoreProgress) => void,
+): Promise<SoftLabelEntry> {
   const classes = dataset.numClasses;
   if (teacher.info.classes !== null && teacher.info.classes !== classes) {
-    throw new InputError(`teacher ${teacher.info.description} outputs ${teacher.info.classes} classes; the dataset '${dataset.name}' has ${classes}`);
+    throw new InputError(
+      `teacher ${teacher.info.description} outputs ${teacher.info.classes} classes; the dataset '${dataset.name}' has ${classes}`,
+    );
   }
   const { format, shardSize } = storageFormat(options, classes);
   const datasetId = datasetFingerprint(dataset);
-  const key = sha256(JSON.stringify({ format: FORMAT, teacher: teacher.info.fingerprint, dataset: datasetId, dtype: format.dtype, topK: format.topK, shardSize }));
+  const key = sha256(
+    JSON.stringify({
+      format: FORMAT,
+      teacher: teacher.info.fingerprint,
+      dataset: datasetId,
+      dtype: format.dtype,
+      topK: format.topK,
+      shardSize,
+    }),
+  );
   const directory = join(resolve(options.root), entryDirectoryName(key));
   const samples = sampleCount(dataset);
   const fresh: StoreManifest = {
-    format: FORMAT, key, note: TEMPERATURE_NOTE,
+    format: FORMAT,
+    key,
+    note: TEMPERATURE_NOTE,
     teacher: { kind: teacher.info.kind, description: teacher.info.description, fingerprint: teacher.info.fingerprint },
-    dataset: { name: dataset.name, fingerprint: datasetId, samples, inputs: dataset.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape: [...shape] })) },
-    classes, dtype: format.dtype, topK: format.topK, reconstruction: format.topK === null ? null : RECONSTRUCTION,
-    shardSize, shards: [], createdAt: new Date().toISOString(), complete: samples === 0,
+    dataset: {
+      name: dataset.name,
+      fingerprint: datasetId,
+      samples,
+      inputs: dataset.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape: [...shape] })),
+    },
+    classes,
+    dtype: format.dtype,
+    topK: format.topK,
+    reconstruction: format.topK === null ? null : RECONSTRUCTION,
+    shardSize,
+    shards: [],
+    createdAt: new Date().toISOString(),
+    complete: samples === 0,
   };
   // One builder per entry at a time: another waits, then finds the shards written (a run sharing the store, or kdkit cache build).
-  return withDirectoryLock(directory, async () => {
-    const { manifest, problem: manifestProblem } = existingManifest(directory, fresh);
-    removeOrphanedTemporaries(directory);
-    const shards = shardCount(manifest);
-    const logits = new Float32Array(samples * classes);
-    let computedShards = 0;
-    for (let index = 0; index < shards; index++) {
-      const start = index * shardSize;
-      const end = Math.min(start + shardSize, samples);
-      const out = logits.subarray(start * classes, end * classes);
-      const listed = manifest.shards.find((shard) => shard.index === index);
-      // Why this shard is recomputed: a damaged file, or (reported once) a manifest that was unusable.
-      const problem = listed ? readStoredShard(directory, listed, format, out) : index === 0 ? manifestProblem : null;
-      if (listed && problem === null) {
-        onProgress?.({ shard: index, shards, samples: end, cached: true });
-        continue;
+  return withDirectoryLock(
+    directory,
+    async () => {
+      const { manifest, problem: manifestProblem } = existingManifest(directory, fresh);
+      removeOrphanedTemporaries(directory);
+      const shards = shardCount(manifest);
+      const logits = new Float32Array(samples * classes);
+      let computedShards = 0;
+      for (let index = 0; index < shards; index++) {
+        const start = index * shardSize;
+        const end = Math.min(start + shardSize, samples);
+        const out = logits.subarray(start * classes, end * classes);
+        const listed = manifest.shards.find((shard) => shard.index === index);
+        // Why this shard is recomputed: a damaged file, or (reported once) a manifest that was unusable.
+        const problem = listed ? readStoredShard(directory, listed, format, out) : index === 0 ? manifestProblem : null;
+        if (listed && problem === null) {
+          onProgress?.({ shard: index, shards, samples: end, cached: true });
+          continue;
+        }
+        const computed = await teacherLogits(teacher, dataset, start, end);
+        const bytes = encodeShard(computed, end - start, format);
+        const files = shardFiles(index, format.topK);
+        writeFileAtomic(join(directory, files.logits), bytes.logits);
+        if (files.indices && bytes.indices) writeFileAtomic(join(directory, files.indices), bytes.indices);
+        // What training sees is what a later cached read will see: the stored (rounded, top-k) values.
+        decodeShard(bytes, files, end - start, format, out);
+        const record: ShardRecord = {
+          index,
+          rows: [start, end],
+          files,
+          sha256: { logits: sha256(bytes.logits), ...(bytes.indices ? { indices: sha256(bytes.indices) } : {}) },
+        };
+        manifest.shards = [...manifest.shards.filter((shard) => shard.index !== index), record].sort((a, b) => a.index - b.index);
+        manifest.complete = manifest.shards.length === shards;
+        writeManifest(directory, manifest);
+        computedShards++;
+        onProgress?.({ shard: index, shards, samples: end, cached: false, ...(problem ? { problem } : {}) });
       }
-      const computed = await teacherLogits(teacher, dataset, start, end);
-      const bytes = encodeShard(computed, end - start, format);
-      const files = shardFiles(index, format.topK);
-      writeFileAtomic(join(directory, files.logits), bytes.logits);
-      if (files.indices && bytes.indices) writeFileAtomic(join(directory, files.indices), bytes.indices);
-      // What training sees is what a later cached read will see: the stored (rounded, top-k) values.
-      decodeShard(bytes, files, end - start, format, out);
-      const record: ShardRecord = {
-        index, rows: [start, end], files,
-        sha256: { logits: sha256(bytes.logits), ...(bytes.indices ? { indices: sha256(bytes.indices) } : {}) },
-      };
-      manifest.shards = [...manifest.shards.filter((shard) => shard.index !== index), record].sort((a, b) => a.index - b.index);
-      manifest.complete = manifest.shards.length === shards;
-      writeManifest(directory, manifest);
-      computedShards++;
-      onProgress?.({ shard: index, shards, samples: end, cached: false, ...(problem ? { problem } : {}) });
-    }
-    if (shards === 0 && manifest === fresh) writeManifest(directory, manifest);
-    return { key, directory, logits, cached: computedShards === 0, computedShards };
-  }, { what: 'soft-label entry', waitMs: Infinity, hint: 'another process is building this entry' });
+      if (shards === 0 && manifest === fresh) writeManifest(directory, manifest);
+      return { key, directory, logits, cached: computedShards === 0, computedShards };
+    },
+    { what: 'soft-label entry', waitMs: Infinity, hint: 'another process is building this entry' },
+  );
 }
 
 function storageFormat(options: StoreOptions, classes: number): { format: ShardFormat; shardSize: number } {
   const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
-  if (!Number.isInteger(shardSize) || shardSize <= 0) throw new InputError(`soft-label store: shardSize must be a positive integer, got ${shardSize}`);
+  if (!Number.isInteger(shardSize) || shardSize <= 0)
+    throw new InputError(`soft-label store: shardSize must be a positive integer, got ${shardSize}`);
   const topK = options.topK ?? null;
   if (topK !== null && (!Number.isInteger(topK) || topK <= 0 || topK >= classes)) {
-    throw new InputError(`soft-label store: topK must be an integer in [1, ${classes - 1}] (fewer than the ${classes} classes), got ${topK}`);
+    throw new InputError(
+      `soft-label store: topK must be an integer in [1, ${classes - 1}] (fewer than the ${classes} classes), got ${topK}`,
+    );
   }
   return { format: { classes, dtype: options.dtype ?? 'float32', topK }, shardSize };
 }
@@ -143,8 +190,10 @@ function existingManifest(directory: string, fresh: StoreManifest): { manifest: 
     return { manifest: fresh, problem: `${(error as Error).message}; rebuilding` };
   }
   const same = ['key', 'classes', 'dtype', 'topK', 'shardSize'] as const;
-  const mismatch = same.find((field) => stored[field] !== fresh[field]) ?? (stored.dataset.samples !== fresh.dataset.samples ? 'dataset.samples' : null);
-  if (mismatch !== null) return { manifest: fresh, problem: `${join(directory, MANIFEST_FILE)}: ${mismatch} does not match this teacher and data; rebuilding` };
+  const mismatch =
+    same.find((field) => stored[field] !== fresh[field]) ?? (stored.dataset.samples !== fresh.dataset.samples ? 'dataset.samples' : null);
+  if (mismatch !== null)
+    return { manifest: fresh, problem: `${join(directory, MANIFEST_FILE)}: ${mismatch} does not match this teacher and data; rebuilding` };
   return { manifest: { ...stored, teacher: fresh.teacher, dataset: fresh.dataset }, problem: null };
 }
 

@@ -56,11 +56,19 @@ export function encodeShard(logits: Float32Array, rows: number, format: ShardFor
  * Decodes a shard into `out` (dense [rows, classes] float32). Throws an InputError naming `names`
  * when the files do not hold the shapes and dtypes `format` promises.
  */
-export function decodeShard(bytes: ShardBytes, names: { logits: string; indices?: string }, rows: number, format: ShardFormat, out: Float32Array): void {
+export function decodeShard(
+  bytes: ShardBytes,
+  names: { logits: string; indices?: string },
+  rows: number,
+  format: ShardFormat,
+  out: Float32Array,
+): void {
   const width = format.topK ?? format.classes;
   const stored = decodeNpy(bytes.logits, names.logits);
   if (stored.dtype !== format.dtype || stored.shape.length !== 2 || stored.shape[0] !== rows || stored.shape[1] !== width) {
-    throw new InputError(`${names.logits}: expected ${format.dtype} (${rows}, ${width}), found ${stored.dtype} (${stored.shape.join(', ')})`);
+    throw new InputError(
+      `${names.logits}: expected ${format.dtype} (${rows}, ${width}), found ${stored.dtype} (${stored.shape.join(', ')})`,
+    );
   }
   const values = stored.dtype === 'float16' ? widenFloat16(stored.data) : (stored.data as Float32Array);
   if (format.topK === null) {
@@ -102,7 +110,14 @@ export function topKRows(logits: Float32Array, rows: number, classes: number, k:
 }
 
 /** Dense [rows, classes] logits from top-k values and indices (see the header for why the gap). */
-export function denseFromTopK(values: Float32Array, indices: Int32Array, rows: number, classes: number, k: number, out: Float32Array): void {
+export function denseFromTopK(
+  values: Float32Array,
+  indices: Int32Array,
+  rows: number,
+  classes: number,
+  k: number,
+  out: Float32Array,
+): void {
   for (let row = 0; row < rows; row++) {
     const dense = out.subarray(row * classes, (row + 1) * classes);
     dense.fill(values[row * k + k - 1] - TOP_K_GAP);

@@ -60,7 +60,9 @@ export function verifyEntry(directory: string): { ok: boolean; problems: string[
   }
   const total = shardCount(manifest);
   if (manifest.shards.length < total) {
-    const next = Array.from({ length: total }, (_, index) => index).find((index) => !manifest.shards.some((shard) => shard.index === index));
+    const next = Array.from({ length: total }, (_, index) => index).find(
+      (index) => !manifest.shards.some((shard) => shard.index === index),
+    );
     problems.push(`incomplete: ${manifest.shards.length} of ${total} shards built; the next build continues from shard ${next}`);
   }
   problems.push(...verifyTeacherFeatures(directory));
@@ -73,17 +75,27 @@ export function verifyEntry(directory: string): { ok: boolean; problems: string[
  */
 export function resolveEntry(root: string, key: string): EntrySummary {
   const wanted = key.toLowerCase();
-  if (!/^[0-9a-f]{4,64}$/.test(wanted)) throw new InputError(`'${key}' is not an entry key (4 to 64 hex digits, as \`kdkit cache ls\` shows)`);
-  const matches = listEntries(root).filter((entry) => entry.id.startsWith(wanted.slice(0, 24)) && (wanted.length <= 24 || entry.manifest?.key === wanted));
+  if (!/^[0-9a-f]{4,64}$/.test(wanted))
+    throw new InputError(`'${key}' is not an entry key (4 to 64 hex digits, as \`kdkit cache ls\` shows)`);
+  const matches = listEntries(root).filter(
+    (entry) => entry.id.startsWith(wanted.slice(0, 24)) && (wanted.length <= 24 || entry.manifest?.key === wanted),
+  );
   if (matches.length === 0) throw new InputError(`no soft-label entry '${key}' in ${resolve(root)} (see \`kdkit cache ls\`)`);
-  if (matches.length > 1) throw new InputError(`'${key}' matches ${matches.length} entries in ${resolve(root)} (${matches.map((entry) => entry.id).join(', ')}); give more digits`);
+  if (matches.length > 1)
+    throw new InputError(
+      `'${key}' matches ${matches.length} entries in ${resolve(root)} (${matches.map((entry) => entry.id).join(', ')}); give more digits`,
+    );
   return matches[0];
 }
 
 /** Deletes the entry `key` names (see resolveEntry); refuses anything not a directory directly under `root`. */
 export function removeEntry(root: string, key: string): void {
   const entry = resolveEntry(root, key);
-  if (dirname(entry.directory) !== resolve(root) || lstatSync(entry.directory).isSymbolicLink() || !entryName.test(entry.directory.slice(resolve(root).length + 1))) {
+  if (
+    dirname(entry.directory) !== resolve(root) ||
+    lstatSync(entry.directory).isSymbolicLink() ||
+    !entryName.test(entry.directory.slice(resolve(root).length + 1))
+  ) {
     throw new InputError(`${entry.directory}: not an entry directory of ${resolve(root)}; not removed`);
   }
   rmSync(entry.directory, { recursive: true, force: true });

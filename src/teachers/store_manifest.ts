@@ -35,7 +35,9 @@ const manifestSchema = z.object({
   note: z.string(),
   teacher: z.object({ kind: z.string(), description: z.string(), fingerprint: z.string() }),
   dataset: z.object({
-    name: z.string(), fingerprint: z.string(), samples: z.number().int().nonnegative(),
+    name: z.string(),
+    fingerprint: z.string(),
+    samples: z.number().int().nonnegative(),
     inputs: z.array(z.object({ name: z.string(), dtype: z.enum(['float32', 'int32']), shape: z.array(z.number().int()) })).optional(),
     // What entries written before samples had named fields recorded instead of inputs; they still list, verify and remove.
     sampleShape: z.array(z.number().int()).optional(),
@@ -81,22 +83,33 @@ export function readManifest(directory: string): StoreManifest {
     throw new InputError(`${path}: not JSON (${(error as Error).message})`);
   }
   const parsed = manifestSchema.safeParse(json);
-  if (!parsed.success) throw new InputError(`${path}: not a kdkit soft-label manifest (${FORMAT}): ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new InputError(
+      `${path}: not a kdkit soft-label manifest (${FORMAT}): ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`).join('; ')}`,
+    );
   const manifest = parsed.data;
   const total = shardCount(manifest);
   for (const shard of manifest.shards) {
     const files = shardFiles(shard.index, manifest.topK);
     const start = shard.index * manifest.shardSize;
     const end = Math.min(start + manifest.shardSize, manifest.dataset.samples);
-    if (shard.index >= total || shard.rows[0] !== start || shard.rows[1] !== end || shard.files.logits !== files.logits || shard.files.indices !== files.indices) {
-      throw new InputError(`${path}: shard ${shard.index} does not match the entry's layout (${total} shards of ${manifest.shardSize} samples)`);
+    if (
+      shard.index >= total ||
+      shard.rows[0] !== start ||
+      shard.rows[1] !== end ||
+      shard.files.logits !== files.logits ||
+      shard.files.indices !== files.indices
+    ) {
+      throw new InputError(
+        `${path}: shard ${shard.index} does not match the entry's layout (${total} shards of ${manifest.shardSize} samples)`,
+      );
     }
   }
   return manifest;
 }
 
 export function writeManifest(directory: string, manifest: StoreManifest): void {
-  writeFileAtomic(join(directory, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileAtomic(join(directory, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /** A shard's file bytes when every file is present and matches its checksum, else what is wrong. */

@@ -14,11 +14,16 @@ test('a two-input TensorFlow.js teacher takes a record of int32 ids and masks, b
   for (const teacher of [await tfjsTeacher(model, 'text', TOKEN_FIELDS), await tfjsTeacher(model, 'text (shapes from the model)')]) {
     const before = tf.memory().numTensors;
     const logits = await teacher.logits(TOKENS, 5);
-    expected.forEach((value, i) => assert.ok(Math.abs(logits[i] - value) < 1e-5, `logit ${i}: ${logits[i]}, expected ${value}`));
+    expected.forEach((value, i) => {
+      assert.ok(Math.abs(logits[i] - value) < 1e-5, `logit ${i}: ${logits[i]}, expected ${value}`);
+    });
     const { penultimate } = await teacher.features(TOKENS, 5, ['penultimate']);
     assert.equal(penultimate.length, 5 * 2);
     assert.equal(tf.memory().numTensors, before);
-    await assert.rejects(teacher.logits({ input_ids: TOKENS.input_ids }, 5), (error: unknown) => error instanceof InputError && /teacher text.*attention_mask/.test(error.message));
+    await assert.rejects(
+      teacher.logits({ input_ids: TOKENS.input_ids }, 5),
+      (error: unknown) => error instanceof InputError && /teacher text.*attention_mask/.test(error.message),
+    );
   }
   model.dispose();
 });

@@ -18,8 +18,13 @@ import type { Teacher, TeacherInfo } from './teacher.js';
 export async function tfjsTeacher(model: tf.LayersModel, description: string, inputs?: readonly InputField[]): Promise<Teacher> {
   const where = `teacher ${description}`;
   const own = inputs ? null : inputsOfModel(model, where);
-  const fieldsOf = (batch: SampleBatch): readonly InputField[] => inputs ?? pairInputs(modelInputNames(model), Object.keys(batch), where)
-    .map((name, i) => ({ name, dtype: arrayDType(batch[name]) ?? own![i].dtype, shape: own![i].shape }));
+  const fieldsOf = (batch: SampleBatch): readonly InputField[] =>
+    inputs ??
+    pairInputs(modelInputNames(model), Object.keys(batch), where).map((name, i) => ({
+      name,
+      dtype: arrayDType(batch[name]) ?? own![i].dtype,
+      shape: own![i].shape,
+    }));
   const files = await serializeModel(model);
   const info: TeacherInfo = {
     kind: 'tfjs',
@@ -29,7 +34,8 @@ export async function tfjsTeacher(model: tf.LayersModel, description: string, in
     classes: model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? null,
     featureNames: [...model.layers.slice(1).map((layer) => layer.name), PENULTIMATE],
   };
-  const run = (target: tf.LayersModel, batch: SampleBatch, count: number) => forward(target, modelInputs(target, fieldTensors(fieldsOf(batch), batch, count, where), where));
+  const run = (target: tf.LayersModel, batch: SampleBatch, count: number) =>
+    forward(target, modelInputs(target, fieldTensors(fieldsOf(batch), batch, count, where), where));
   const tapped = new Map<string, ReturnType<typeof tappedModel>>();
   return {
     info,

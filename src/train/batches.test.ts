@@ -29,14 +29,25 @@ test('a two-input text model trains on a dataset of int32 fields through the tra
   const model = textModel('student');
   const dataset = textDataset('text/train');
   const options = {
-    stage: 'student', model, train: dataset, validation: dataset, teacherLogits: null, terms: [{ name: 'ce', weight: 1, loss: methods.get('ce').build({}) }],
-    epochs: 2, batchSize: 2, optimizer: { type: 'adam' as const, learningRate: 0.1, momentum: 0 }, seed: 1,
+    stage: 'student',
+    model,
+    train: dataset,
+    validation: dataset,
+    teacherLogits: null,
+    terms: [{ name: 'ce', weight: 1, loss: methods.get('ce').build({}) }],
+    epochs: 2,
+    batchSize: 2,
+    optimizer: { type: 'adam' as const, learningRate: 0.1, momentum: 0 },
+    seed: 1,
   };
   await trainStage({ ...options, epochs: 1 });
   const before = tf.memory().numTensors;
   const { history } = await trainStage(options);
   assert.equal(tf.memory().numTensors, before, 'tensors leaked');
   assert.equal(history.length, 2);
-  assert.ok(history.every((epoch) => Number.isFinite(epoch.loss)), JSON.stringify(history));
+  assert.ok(
+    history.every((epoch) => Number.isFinite(epoch.loss)),
+    JSON.stringify(history),
+  );
   model.dispose();
 });

@@ -8,7 +8,11 @@ import { fieldTensors } from '../models/inputs.js';
  * modelInputs hands them to a model), and int32 labels [b]. Pass `buffers` (from allocateBatch)
  * to reuse one staging area across steps.
  */
-export function batchTensors(dataset: Dataset, indices: ArrayLike<number>, buffers: BatchBuffers = allocateBatch(dataset, indices.length)): { inputs: Record<string, tf.Tensor>; labels: tf.Tensor1D } {
+export function batchTensors(
+  dataset: Dataset,
+  indices: ArrayLike<number>,
+  buffers: BatchBuffers = allocateBatch(dataset, indices.length),
+): { inputs: Record<string, tf.Tensor>; labels: tf.Tensor1D } {
   const filled = gatherBatch(dataset, indices, buffers);
   return {
     inputs: fieldTensors(dataset.inputs, filled.samples, indices.length),

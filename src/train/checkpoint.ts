@@ -44,10 +44,20 @@ export interface Checkpoint {
 }
 
 /** Writes a checkpoint into `stageDirectory` and prunes it to the newest `keep`. */
-export function saveCheckpoint(stageDirectory: string, state: Omit<CheckpointState, 'format' | 'tensorLengths' | 'tensorsSha256'>, tensors: Float32Array[], keep: number): string {
+export function saveCheckpoint(
+  stageDirectory: string,
+  state: Omit<CheckpointState, 'format' | 'tensorLengths' | 'tensorsSha256'>,
+  tensors: Float32Array[],
+  keep: number,
+): string {
   mkdirSync(stageDirectory, { recursive: true });
   const bytes = concatenate(tensors);
-  const full: CheckpointState = { format: FORMAT, ...state, tensorLengths: tensors.map((tensor) => tensor.length), tensorsSha256: sha256(bytes) };
+  const full: CheckpointState = {
+    format: FORMAT,
+    ...state,
+    tensorLengths: tensors.map((tensor) => tensor.length),
+    tensorsSha256: sha256(bytes),
+  };
   const name = `${PREFIX}${String(state.position.globalStep).padStart(9, '0')}`;
   const final = join(stageDirectory, name);
   const temporary = temporaryPath(final);
@@ -59,7 +69,7 @@ export function saveCheckpoint(stageDirectory: string, state: Omit<CheckpointSta
   }
   try {
     writeFileAtomic(join(temporary, 'tensors.bin'), bytes);
-    writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(full) + '\n');
+    writeFileAtomic(join(temporary, 'state.json'), `${JSON.stringify(full)}\n`);
     syncDirectory(temporary);
     // A checkpoint of the same step (a resumed run passing it again) is replaced whole.
     rmSync(final, { recursive: true, force: true });
@@ -94,7 +104,7 @@ export function latestCheckpoint(stageDirectory: string): Checkpoint | null {
       if (offset !== all.length) continue;
       return { state, tensors, directory };
     } catch {
-      continue;
+      // Unreadable or damaged: the next (older) checkpoint may still do.
     }
   }
   return null;
@@ -113,7 +123,10 @@ export function clearCheckpoints(stageDirectory: string): void {
 
 /** Checkpoint directory names, newest first. */
 function checkpointNames(stageDirectory: string): string[] {
-  return readdirSync(stageDirectory).filter((name) => name.startsWith(PREFIX)).sort().reverse();
+  return readdirSync(stageDirectory)
+    .filter((name) => name.startsWith(PREFIX))
+    .sort()
+    .reverse();
 }
 
 function concatenate(tensors: Float32Array[]): Uint8Array {

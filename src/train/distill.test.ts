@@ -45,7 +45,12 @@ function teacherModel(): tf.LayersModel {
     name: 'teacher',
     layers: [
       tf.layers.flatten({ inputShape: [4, 4, 1] }),
-      tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }), name: 'teacher_hidden' }),
+      tf.layers.dense({
+        units: 16,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }),
+        name: 'teacher_hidden',
+      }),
       tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }), name: 'teacher_logits' }),
     ],
   });
@@ -65,17 +70,30 @@ test('distill() trains a functional student with a residual Add from a tf.Layers
 
   const logits = teacher.predict(train.x) as tf.Tensor2D;
   const fromLogits = await distill({ ...common, teacher: { logits }, student: residualStudent(1) });
-  assert.deepEqual(weightsOf(fromLogits.student), weightsOf(fromModel.student), 'the same teacher given as logits teaches the same student');
+  assert.deepEqual(
+    weightsOf(fromLogits.student),
+    weightsOf(fromModel.student),
+    'the same teacher given as logits teaches the same student',
+  );
 
   const onnxPath = join(mkdtempSync(join(tmpdir(), 'kdkit-distill-')), 'teacher.onnx');
   writeFileSync(onnxPath, exportOnnx(teacher));
-  const onnx = await openOnnxTeacher({ path: onnxPath, preprocessing: { inputLayout: 'nhwc' }, inputs: [{ name: 'image', dtype: 'float32', shape: [4, 4, 1] }], numClasses: 2, source: 'test' });
+  const onnx = await openOnnxTeacher({
+    path: onnxPath,
+    preprocessing: { inputLayout: 'nhwc' },
+    inputs: [{ name: 'image', dtype: 'float32', shape: [4, 4, 1] }],
+    numClasses: 2,
+    source: 'test',
+  });
   const fromOnnx = await distill({ ...common, teacher: onnx, student: residualStudent(1) });
   await onnx.dispose();
   // ONNX Runtime's float32 sums differ from TensorFlow.js's in the last bits; the students agree to that.
   const a = weightsOf(fromOnnx.student).flat();
   const b = weightsOf(fromModel.student).flat();
-  assert.ok(a.every((value, i) => Math.abs(value - b[i]) < 1e-4), 'an ONNX copy of the teacher teaches the same student');
+  assert.ok(
+    a.every((value, i) => Math.abs(value - b[i]) < 1e-4),
+    'an ONNX copy of the teacher teaches the same student',
+  );
   tf.dispose([logits, train.x, validation.x]);
   for (const model of [teacher, fromModel.student, fromLogits.student, fromOnnx.student]) model.dispose();
 });
@@ -87,9 +105,13 @@ test('distill() leaks no tensors, and two concurrent calls give the weights of t
   const withDropout = (seed: number) => {
     const input = tf.input({ shape: [4, 4, 1] });
     const flat = tf.layers.flatten().apply(input) as tf.SymbolicTensor;
-    const hidden = tf.layers.dense({ units: 12, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(flat) as tf.SymbolicTensor;
+    const hidden = tf.layers
+      .dense({ units: 12, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) })
+      .apply(flat) as tf.SymbolicTensor;
     const dropped = tf.layers.dropout({ rate: 0.5 }).apply(hidden) as tf.SymbolicTensor;
-    const logits = tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }).apply(dropped) as tf.SymbolicTensor;
+    const logits = tf.layers
+      .dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) })
+      .apply(dropped) as tf.SymbolicTensor;
     return tf.model({ inputs: input, outputs: logits });
   };
   const options = (seed: number) => ({ teacher, train, epochs: 3, batchSize: 8, seed });
@@ -100,7 +122,10 @@ test('distill() leaks no tensors, and two concurrent calls give the weights of t
   first.student.dispose();
   second.student.dispose();
   assert.equal(tf.memory().numTensors, before, 'distill() leaves no tensor behind');
-  const [one, two] = await Promise.all([distill({ ...options(11), student: withDropout(1) }), distill({ ...options(12), student: withDropout(2) })]);
+  const [one, two] = await Promise.all([
+    distill({ ...options(11), student: withDropout(1) }),
+    distill({ ...options(12), student: withDropout(2) }),
+  ]);
   assert.deepEqual([weightsOf(one.student), weightsOf(two.student)], sequential);
   one.student.dispose();
   two.student.dispose();
@@ -113,7 +138,12 @@ test('distill() stops on an AbortSignal after the current step and resolves with
   const student = residualStudent(2);
   const controller = new AbortController();
   let steps = 0;
-  const counter: Callback = { name: 'counter', onStepEnd: () => { if (++steps === 3) controller.abort(); } };
+  const counter: Callback = {
+    name: 'counter',
+    onStepEnd: () => {
+      if (++steps === 3) controller.abort();
+    },
+  };
   const before = tf.memory().numTensors;
   const result = await distill({ train, student, epochs: 5, batchSize: 8, callbacks: [counter], signal: controller.signal });
   assert.equal(steps, 3);
@@ -132,13 +162,23 @@ test('earlyStopping stops at the epoch Keras does on a scripted metric and resto
   const snapshots: number[][][] = [];
   const scripted: Callback = {
     name: 'scripted',
-    onEpochMetrics: (record) => { record.validationLoss = script[record.epoch - 1]; },
-    onEpochEnd: () => { snapshots.push(weightsOf(student)); },
+    onEpochMetrics: (record) => {
+      record.validationLoss = script[record.epoch - 1];
+    },
+    onEpochEnd: () => {
+      snapshots.push(weightsOf(student));
+    },
   };
   const events: string[] = [];
   const result = await distill({
-    train, student, epochs: 7, batchSize: 8, callbacks: [scripted, earlyStopping({ monitor: 'val_loss', patience: 3, restoreBest: true })],
-    onEvent: (event) => { if (event.type === 'info') events.push(event.message); },
+    train,
+    student,
+    epochs: 7,
+    batchSize: 8,
+    callbacks: [scripted, earlyStopping({ monitor: 'val_loss', patience: 3, restoreBest: true })],
+    onEvent: (event) => {
+      if (event.type === 'info') events.push(event.message);
+    },
   });
   assert.equal(result.history.length, 5);
   assert.match(result.stopped ?? '', /early stopping: val_loss did not improve for 3 epochs \(best 0\.5 at epoch 2\)/);
@@ -152,14 +192,23 @@ test('earlyStopping with patience 0 stops at the first epoch without improvement
   const runWith = async (script: number[], options: Parameters<typeof earlyStopping>[0]) => {
     const train = toy(8);
     const student = residualStudent(4);
-    const scripted: Callback = { name: 'scripted', onEpochMetrics: (record) => { record.validationAccuracy = script[record.epoch - 1]; } };
+    const scripted: Callback = {
+      name: 'scripted',
+      onEpochMetrics: (record) => {
+        record.validationAccuracy = script[record.epoch - 1];
+      },
+    };
     const result = await distill({ train, student, epochs: script.length, batchSize: 8, callbacks: [scripted, earlyStopping(options)] });
     student.dispose();
     train.x.dispose();
     return result.history.length;
   };
   assert.equal(await runWith([0.5, 0.4, 0.9], { monitor: 'val_accuracy' }), 2);
-  assert.equal(await runWith([0.5, 0.505, 0.9, 0.95], { monitor: 'val_accuracy', minDelta: 0.01 }), 2, '+0.005 is not an improvement of more than 0.01');
+  assert.equal(
+    await runWith([0.5, 0.505, 0.9, 0.95], { monitor: 'val_accuracy', minDelta: 0.01 }),
+    2,
+    '+0.005 is not an improvement of more than 0.01',
+  );
   assert.equal(await runWith([0.5, 0.6, 0.7], { monitor: 'val_accuracy', patience: 1 }), 3);
 });
 
@@ -170,8 +219,12 @@ test('bestCheckpoint keeps the model of the best validation epoch on disk', asyn
   let best: number[][] = [];
   const scripted: Callback = {
     name: 'scripted',
-    onEpochMetrics: (record) => { record.validationAccuracy = script[record.epoch - 1]; },
-    onEpochEnd: (record) => { if (record.epoch === 2) best = weightsOf(student); },
+    onEpochMetrics: (record) => {
+      record.validationAccuracy = script[record.epoch - 1];
+    },
+    onEpochEnd: (record) => {
+      if (record.epoch === 2) best = weightsOf(student);
+    },
   };
   const directory = join(mkdtempSync(join(tmpdir(), 'kdkit-best-')), 'best');
   const keeper = bestCheckpoint({ directory });
@@ -223,11 +276,19 @@ test('distill() takes named inputs: a two-input student and teacher over token i
   const textModel = (name: string, seed: number) => {
     const maskInput = tf.input({ shape: [length], name: 'attention_mask', dtype: 'int32' });
     const idsInput = tf.input({ shape: [length], name: 'input_ids', dtype: 'int32' });
-    const embedded = tf.layers.embedding({ inputDim: 10, outputDim: 4, embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.5, maxval: 0.5, seed }) }).apply(idsInput) as tf.SymbolicTensor;
-    const weights = tf.layers.reshape({ targetShape: [length, 1] }).apply(tf.layers.activation({ activation: 'linear' }).apply(maskInput)) as tf.SymbolicTensor;
-    const masked = tf.layers.multiply().apply([embedded, tf.layers.concatenate().apply([weights, weights, weights, weights]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+    const embedded = tf.layers
+      .embedding({ inputDim: 10, outputDim: 4, embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.5, maxval: 0.5, seed }) })
+      .apply(idsInput) as tf.SymbolicTensor;
+    const weights = tf.layers
+      .reshape({ targetShape: [length, 1] })
+      .apply(tf.layers.activation({ activation: 'linear' }).apply(maskInput)) as tf.SymbolicTensor;
+    const masked = tf.layers
+      .multiply()
+      .apply([embedded, tf.layers.concatenate().apply([weights, weights, weights, weights]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
     const flat = tf.layers.flatten().apply(masked) as tf.SymbolicTensor;
-    const logits = tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }).apply(flat) as tf.SymbolicTensor;
+    const logits = tf.layers
+      .dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) })
+      .apply(flat) as tf.SymbolicTensor;
     return tf.model({ inputs: [maskInput, idsInput], outputs: logits, name });
   };
   const x = { input_ids: tf.tensor2d(ids, [count, length], 'int32'), attention_mask: tf.tensor2d(mask, [count, length], 'int32') };
@@ -239,7 +300,10 @@ test('distill() takes named inputs: a two-input student and teacher over token i
   assert.ok(result.history.every((epoch) => Number.isFinite(epoch.loss) && Number.isFinite(epoch.validationAccuracy)));
   assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
   const missing = { input_ids: x.input_ids };
-  await assert.rejects(distill({ student, train: { x: missing, y } }), (error: unknown) => error instanceof InputError && /attention_mask/.test(error.message));
+  await assert.rejects(
+    distill({ student, train: { x: missing, y } }),
+    (error: unknown) => error instanceof InputError && /attention_mask/.test(error.message),
+  );
   teacher.dispose();
   student.dispose();
   tf.dispose(Object.values(x));

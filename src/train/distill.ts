@@ -81,7 +81,10 @@ export interface DistillResult extends LoopResult {
 }
 
 /** The default terms with a teacher: Hinton et al.'s 0.9 · kd at T = 4 + 0.1 · ce. */
-const HINTON: TermInput[] = [{ method: 'kd', weight: 0.9, temperature: 4 }, { method: 'ce', weight: 0.1 }];
+const HINTON: TermInput[] = [
+  { method: 'kd', weight: 0.9, temperature: 4 },
+  { method: 'ce', weight: 0.1 },
+];
 
 export async function distill(options: DistillOptions, extras: StageExtras = {}): Promise<DistillResult> {
   const name = options.name ?? 'student';
@@ -99,15 +102,19 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
   const termsField = extras.termsField ?? 'distill(): terms';
   const terms = extras.termConfigs ?? parseTerms(options.terms ?? (teacher ? HINTON : [{ method: 'ce', weight: 1 }]), 'terms', 'distill()');
   const needsTeacher = terms.find((term) => methods.get(term.method).needsTeacher);
-  if (needsTeacher && !teacher) throw new InputError(`${termsField}: method '${needsTeacher.method}' needs a teacher; pass distill() a teacher`);
-  const featureTeacher = extras.featureTeacher ?? (teacher?.source ? { teacher: teacher.source.teacher, model: teacher.source.model, source: 'distill()', field: 'terms' } : undefined);
+  if (needsTeacher && !teacher)
+    throw new InputError(`${termsField}: method '${needsTeacher.method}' needs a teacher; pass distill() a teacher`);
+  const featureTeacher =
+    extras.featureTeacher ??
+    (teacher?.source ? { teacher: teacher.source.teacher, model: teacher.source.model, source: 'distill()', field: 'terms' } : undefined);
   const tapSource = featureTeacher ? (featureTeacher.model ?? featureTeacher.teacher) : null;
   const prepared = prepareTerms(terms, student, tapSource, seed, termsField);
   const optimizer = trainingOptimizer(options.optimizer);
   try {
-    const teacherFeatures = featureTeacher && prepared.teacherTaps.length > 0
-      ? await teacherFeatureSource(featureTeacher, prepared.teacherTaps, { train }, (message) => emit({ type: 'info', message }))
-      : undefined;
+    const teacherFeatures =
+      featureTeacher && prepared.teacherTaps.length > 0
+        ? await teacherFeatureSource(featureTeacher, prepared.teacherTaps, { train }, (message) => emit({ type: 'info', message }))
+        : undefined;
     const user = options.callbacks ?? [];
     const checkpoints = extras.checkpoints ? checkpointCallback({ ...extras.checkpoints, stateful: user }) : null;
     const callbacks: Callback[] = [
@@ -118,9 +125,20 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
       progress(emit),
     ];
     const result = await runLoop({
-      stage: name, model: student, train, terms: prepared.terms, teacherLogits: teacher?.logits ?? null,
-      studentTaps: prepared.studentTaps, teacherFeatures, epochs, batchSize, optimizer: optimizer.optimizer, seed,
-      callbacks, signal: options.signal, onEvent: emit,
+      stage: name,
+      model: student,
+      train,
+      terms: prepared.terms,
+      teacherLogits: teacher?.logits ?? null,
+      studentTaps: prepared.studentTaps,
+      teacherFeatures,
+      epochs,
+      batchSize,
+      optimizer: optimizer.optimizer,
+      seed,
+      callbacks,
+      signal: options.signal,
+      onEvent: emit,
     });
     return { student, ...result };
   } finally {
@@ -135,14 +153,16 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
 }
 
 function wholeNumber(value: number, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw new InputError(`distill(): ${field}: expected a whole number in [${min}, ${max}], got ${value}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new InputError(`distill(): ${field}: expected a whole number in [${min}, ${max}], got ${value}`);
   return value;
 }
 
 function outputWidth(student: tf.LayersModel): number {
   const shape = student.outputs[0].shape;
   const width = shape[shape.length - 1];
-  if (shape.length !== 2 || width === null) throw new InputError(`distill(): student: its first output must be logits [batch, classes]; it is [${shape.join(', ')}]`);
+  if (shape.length !== 2 || width === null)
+    throw new InputError(`distill(): student: its first output must be logits [batch, classes]; it is [${shape.join(', ')}]`);
   return width;
 }
 
@@ -153,10 +173,12 @@ function outputWidth(student: tf.LayersModel): number {
  */
 function trainingData(data: TrainingData, field: string, classes: number): Dataset {
   if (!('x' in data)) {
-    if (data.numClasses !== classes) throw new InputError(`distill(): ${field}: the dataset has ${data.numClasses} classes, the student outputs ${classes}`);
+    if (data.numClasses !== classes)
+      throw new InputError(`distill(): ${field}: the dataset has ${data.numClasses} classes, the student outputs ${classes}`);
     return data;
   }
-  const named: Record<string, unknown> = data.x instanceof tf.Tensor ? { [data.x.rank === 4 && data.x.dtype === 'float32' ? 'image' : 'x']: data.x } : data.x;
+  const named: Record<string, unknown> =
+    data.x instanceof tf.Tensor ? { [data.x.rank === 4 && data.x.dtype === 'float32' ? 'image' : 'x']: data.x } : data.x;
   const entries = Object.entries(named);
   if (entries.length === 0 || !entries.every(([, tensor]) => tensor instanceof tf.Tensor)) {
     throw new InputError(`distill(): ${field}.x: expected a tf.Tensor, or a record of named tf.Tensors ({input_ids, attention_mask})`);
@@ -167,16 +189,27 @@ function trainingData(data: TrainingData, field: string, classes: number): Datas
   const values: Record<string, FieldArray> = {};
   for (const [name, tensor] of tensors) {
     const where = data.x instanceof tf.Tensor ? `${field}.x` : `${field}.x.${name}`;
-    if (tensor.rank < 2 || tensor.shape[0] !== count) throw new InputError(`distill(): ${where}: expected [n, ...] with n = ${count} samples, got [${tensor.shape.join(', ')}]`);
-    if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new InputError(`distill(): ${where}: expected float32 or int32 values, got ${tensor.dtype}`);
+    if (tensor.rank < 2 || tensor.shape[0] !== count)
+      throw new InputError(`distill(): ${where}: expected [n, ...] with n = ${count} samples, got [${tensor.shape.join(', ')}]`);
+    if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32')
+      throw new InputError(`distill(): ${where}: expected float32 or int32 values, got ${tensor.dtype}`);
     inputs.push({ name, dtype: tensor.dtype, shape: tensor.shape.slice(1) });
-    values[name] = tensor.dtype === 'float32' ? Float32Array.from(tensor.dataSync() as Float32Array) : Int32Array.from(tensor.dataSync() as Int32Array);
+    values[name] =
+      tensor.dtype === 'float32' ? Float32Array.from(tensor.dataSync() as Float32Array) : Int32Array.from(tensor.dataSync() as Int32Array);
   }
   const labels = Int32Array.from(data.y instanceof tf.Tensor ? (data.y.dataSync() as ArrayLike<number>) : data.y);
   if (labels.length !== count) throw new InputError(`distill(): ${field}.y: ${labels.length} labels for ${count} samples of ${field}.x`);
   const bad = labels.findIndex((label) => !(label >= 0 && label < classes));
-  if (bad >= 0) throw new InputError(`distill(): ${field}.y[${bad}]: label ${labels[bad]} is outside [0, ${classes}), the student's classes`);
-  return memoryDataset({ name: field, inputs, values, labels, numClasses: classes, classNames: Array.from({ length: classes }, (_, i) => String(i)) });
+  if (bad >= 0)
+    throw new InputError(`distill(): ${field}.y[${bad}]: label ${labels[bad]} is outside [0, ${classes}), the student's classes`);
+  return memoryDataset({
+    name: field,
+    inputs,
+    values,
+    labels,
+    numClasses: classes,
+    classNames: Array.from({ length: classes }, (_, i) => String(i)),
+  });
 }
 
 interface TeachingLogits {
@@ -199,7 +232,9 @@ async function teachingLogits(teacher: DistillOptions['teacher'], train: Dataset
     const values = given instanceof tf.Tensor ? Float32Array.from(given.dataSync() as Float32Array) : given;
     if (!(values instanceof Float32Array) || values.length !== count * classes) {
       const shape = given instanceof tf.Tensor ? `[${given.shape.join(', ')}]` : `${values.length} values`;
-      throw new InputError(`distill(): teacher.logits: expected [${count}, ${classes}] (train's samples × the student's classes), got ${shape}`);
+      throw new InputError(
+        `distill(): teacher.logits: expected [${count}, ${classes}] (train's samples × the student's classes), got ${shape}`,
+      );
     }
     return { logits: values, dispose: async () => {} };
   }
@@ -209,9 +244,13 @@ async function teachingLogits(teacher: DistillOptions['teacher'], train: Dataset
 
 function trainingOptimizer(given: DistillOptions['optimizer']): { optimizer: FusedOptimizer; owned: boolean } {
   // tf.Optimizer's instanceof reads a property of the value: only ask about an object.
-  if (typeof given === 'object' && given !== null && given instanceof tf.Optimizer) return { optimizer: wrapOptimizer(given), owned: false };
+  if (typeof given === 'object' && given !== null && given instanceof tf.Optimizer)
+    return { optimizer: wrapOptimizer(given), owned: false };
   const parsed = optimizerSpec.safeParse(given ?? {});
-  if (!parsed.success) throw new InputError(`distill(): optimizer: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'optimizer'}: ${issue.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new InputError(
+      `distill(): optimizer: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'optimizer'}: ${issue.message}`).join('; ')}`,
+    );
   return { optimizer: makeOptimizer(parsed.data), owned: true };
 }
 

@@ -20,22 +20,40 @@ const data: Dataset = imageDataset({
   name: 'toy',
   images: Float32Array.from({ length: 32 * 4 }, (_, i) => ((i * 7) % 11) / 11),
   labels: Int32Array.from({ length: 32 }, (_, i) => i % 2),
-  sampleShape: [2, 2, 1], numClasses: 2, classNames: ['a', 'b'],
+  sampleShape: [2, 2, 1],
+  numClasses: 2,
+  classNames: ['a', 'b'],
 });
 const ce = methods.get('ce').build({});
 
 /** A ce term that turns NaN on the `at`-th call (1-based) only. */
 function nanOnce(at: number) {
   let calls = 0;
-  return { name: 'flaky', weight: 1, loss: (inputs: Parameters<typeof ce>[0]) => (++calls === at ? tf.mul(ce(inputs), Number.NaN) as tf.Scalar : ce(inputs)) };
+  return {
+    name: 'flaky',
+    weight: 1,
+    loss: (inputs: Parameters<typeof ce>[0]) => (++calls === at ? (tf.mul(ce(inputs), Number.NaN) as tf.Scalar) : ce(inputs)),
+  };
 }
 
 function stage(directory: string, change: Partial<StageOptions> = {}): StageOptions {
-  const model = buildModel({ type: 'mlp', hidden: [4], dropout: 0, activation: 'relu' }, { inputShape: [2, 2, 1], numClasses: 2, seed: 4, name: 'm' });
+  const model = buildModel(
+    { type: 'mlp', hidden: [4], dropout: 0, activation: 'relu' },
+    { inputShape: [2, 2, 1], numClasses: 2, seed: 4, name: 'm' },
+  );
   return {
-    stage: 'student', model, train: data, validation: data, teacherLogits: null, terms: [{ name: 'ce', weight: 1, loss: ce }],
-    epochs: 3, batchSize: 8, optimizer: { type: 'adam', learningRate: 0.01, momentum: 0.9 }, seed: 1,
-    checkpoints: { directory, everyMs: 1e9, keep: 2, resume: false }, ...change,
+    stage: 'student',
+    model,
+    train: data,
+    validation: data,
+    teacherLogits: null,
+    terms: [{ name: 'ce', weight: 1, loss: ce }],
+    epochs: 3,
+    batchSize: 8,
+    optimizer: { type: 'adam', learningRate: 0.01, momentum: 0.9 },
+    seed: 1,
+    checkpoints: { directory, everyMs: 1e9, keep: 2, resume: false },
+    ...change,
   };
 }
 
@@ -44,12 +62,21 @@ test('a NaN term stops the stage, names the term and step, and keeps the last go
   // 4 steps per epoch: the 6th call is epoch 2, step 2, after epoch 1's checkpoint.
   const options = stage(directory, { terms: [nanOnce(6)] });
   const before = options.model.getWeights().map((weight) => weight.dataSync().slice());
-  const error = await trainStage(options).then(() => null, (caught: unknown) => caught);
+  const error = await trainStage(options).then(
+    () => null,
+    (caught: unknown) => caught,
+  );
   assert.ok(error instanceof DivergenceError, String(error));
-  assert.match(error.message, /stage 'student' diverged at epoch 2, step 2: term 'flaky' is NaN; the last good checkpoint is .*ckpt-000000004/);
+  assert.match(
+    error.message,
+    /stage 'student' diverged at epoch 2, step 2: term 'flaky' is NaN; the last good checkpoint is .*ckpt-000000004/,
+  );
   const kept = latestCheckpoint(directory);
   assert.ok(kept !== null && kept.directory === error.checkpoint);
-  assert.deepEqual([kept.state.position.epoch, kept.state.position.step, kept.state.position.globalStep, kept.state.position.history.length], [2, 0, 4, 1]);
+  assert.deepEqual(
+    [kept.state.position.epoch, kept.state.position.step, kept.state.position.globalStep, kept.state.position.history.length],
+    [2, 0, 4, 1],
+  );
   // The checkpoint holds trained weights, not the initial ones.
   assert.notDeepEqual(Array.from(kept.tensors[0]), Array.from(before[0]));
   options.model.dispose();
@@ -64,10 +91,18 @@ test('a gradient norm over maxGradNorm stops the stage at its first step', async
 test('lrBackoff restarts a diverged stage from its last checkpoint at half the learning rate', async () => {
   const outDir = mkdtempSync(join(tmpdir(), 'kdkit-diverge-'));
   const events: string[] = [];
-  const options = stage(join(outDir, 'student'), { terms: [nanOnce(6)], onEvent: (event: TrainEvent) => { if (event.type === 'info') events.push(event.message); } });
+  const options = stage(join(outDir, 'student'), {
+    terms: [nanOnce(6)],
+    onEvent: (event: TrainEvent) => {
+      if (event.type === 'info') events.push(event.message);
+    },
+  });
   const result = await trainStage({ ...options, checkpoints: { ...options.checkpoints!, lrBackoff: 1 } });
   assert.equal(result.history.length, 3, 'the stage finished all its epochs');
-  assert.equal(events.filter((message) => /restarting student from that checkpoint at learning rate 0\.005 \(lrBackoff 1\/1\)/.test(message)).length, 1);
+  assert.equal(
+    events.filter((message) => /restarting student from that checkpoint at learning rate 0\.005 \(lrBackoff 1\/1\)/.test(message)).length,
+    1,
+  );
   assert.ok(events.some((message) => /student: resuming from ckpt-000000004 \(epoch 2, step 0\)/.test(message)));
   options.model.dispose();
   // Without backoff the same divergence ends the stage.

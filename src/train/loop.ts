@@ -102,18 +102,29 @@ class Loop implements TrainingLoop {
     this.stepsPerEpoch = batchCount(options.train.labels.length, options.batchSize);
     const adapters = terms.flatMap((term) => (term.adapter ? [term.adapter] : []));
     const termVariables = terms.flatMap((term) => term.loss.variables ?? []);
-    this.trained = [...[model, ...adapters].flatMap((each) => each.trainableWeights.map((weight) => weight.read() as tf.Variable)), ...termVariables];
+    this.trained = [
+      ...[model, ...adapters].flatMap((each) => each.trainableWeights.map((weight) => weight.read() as tf.Variable)),
+      ...termVariables,
+    ];
     // Everything a snapshot holds: weights, trainable or not (batch-norm statistics too), then the terms' own variables.
     this.saved = [...[model, ...adapters].flatMap((each) => each.weights.map((weight) => weight.read() as tf.Variable)), ...termVariables];
     this.tapped = terms.some((term) => term.studentTap !== undefined);
-    if (this.tapped && options.studentTaps === undefined) throw new Error(`stage '${this.stage}': a term taps student features but the stage has no studentTaps`);
+    if (this.tapped && options.studentTaps === undefined)
+      throw new Error(`stage '${this.stage}': a term taps student features but the stage has no studentTaps`);
     this.readsTeacher = terms.some((term) => term.teacherTap !== undefined);
-    if (this.readsTeacher && options.teacherFeatures === undefined) throw new Error(`stage '${this.stage}': a term taps teacher features but the stage has no teacherFeatures`);
+    if (this.readsTeacher && options.teacherFeatures === undefined)
+      throw new Error(`stage '${this.stage}': a term taps teacher features but the stage has no teacherFeatures`);
     this.shuffle = new Rng(options.seed);
     this.dropout = new Rng(options.seed ^ DROPOUT_SEED);
     this.position = {
-      epoch: 1, step: 0, globalStep: 0, shufflePosition: this.shuffle.position, dropoutPosition: this.dropout.position,
-      partial: this.emptyPartial(), history: [], trainSeconds: 0,
+      epoch: 1,
+      step: 0,
+      globalStep: 0,
+      shufflePosition: this.shuffle.position,
+      dropoutPosition: this.dropout.position,
+      partial: this.emptyPartial(),
+      history: [],
+      trainSeconds: 0,
     };
   }
 
@@ -155,9 +166,11 @@ class Loop implements TrainingLoop {
 
   restore(snapshot: ReturnType<Loop['snapshot']>, source: string): void {
     const { tensors } = snapshot;
-    if (tensors.length < this.saved.length) throw new Error(`${source} holds ${tensors.length} arrays; stage '${this.stage}' has ${this.saved.length} variables`);
+    if (tensors.length < this.saved.length)
+      throw new Error(`${source} holds ${tensors.length} arrays; stage '${this.stage}' has ${this.saved.length} variables`);
     this.saved.forEach((variable, i) => {
-      if (tensors[i].length !== variable.size) throw new Error(`${source}: '${variable.name}' has ${tensors[i].length} values, the model ${variable.size}`);
+      if (tensors[i].length !== variable.size)
+        throw new Error(`${source}: '${variable.name}' has ${tensors[i].length} values, the model ${variable.size}`);
       variable.assign(tf.tensor(tensors[i], variable.shape));
     });
     const rest = tensors.slice(this.saved.length);
@@ -178,7 +191,9 @@ class Loop implements TrainingLoop {
   }
 
   writeWeights(weights: Float32Array[]): void {
-    this.model.weights.forEach((weight, i) => (weight.read() as tf.Variable).assign(tf.tensor(weights[i], weight.read().shape)));
+    this.model.weights.forEach((weight, i) => {
+      (weight.read() as tf.Variable).assign(tf.tensor(weights[i], weight.read().shape));
+    });
   }
 
   async run(): Promise<LoopResult> {
@@ -208,7 +223,8 @@ class Loop implements TrainingLoop {
       if (step < this.stepsPerEpoch) {
         const indices = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
         // A streamed dataset reads the next batch on its reader thread while this step computes.
-        if (step + 1 < this.stepsPerEpoch) train.samples.prefetch?.(order.subarray((step + 1) * batchSize, Math.min(count, (step + 2) * batchSize)));
+        if (step + 1 < this.stepsPerEpoch)
+          train.samples.prefetch?.(order.subarray((step + 1) * batchSize, Math.min(count, (step + 2) * batchSize)));
         const values = this.step(indices, epoch, step);
         if (values === null) continue; // refused, and a callback put the loop back at a good state
         for (const callback of callbacks) callback.onStepEnd?.(values, this);
@@ -232,7 +248,11 @@ class Loop implements TrainingLoop {
       for (const callback of callbacks) await callback.onEpochMetrics?.(record, this);
       record.seconds = partial.seconds + (performance.now() - this.epochStarted) / 1000;
       this.position = {
-        ...this.position, epoch: epoch + 1, step: 0, shufflePosition: this.shuffle.position, partial: this.emptyPartial(),
+        ...this.position,
+        epoch: epoch + 1,
+        step: 0,
+        shufflePosition: this.shuffle.position,
+        partial: this.emptyPartial(),
         history: [...this.position.history, record],
       };
       this.reshuffle = true;
@@ -253,28 +273,34 @@ class Loop implements TrainingLoop {
     const teacherFeatures = this.readsTeacher ? options.teacherFeatures!(indices, batch.inputs) : {};
     const position: TrainingPosition = { progress: ((epoch - 1) * this.stepsPerEpoch + step) / (this.epochs * this.stepsPerEpoch), epoch };
     const termValues: tf.Scalar[] = [];
-    const { value: cost, grads } = withMathRandom(this.dropout, () => tf.variableGrads(() => {
-      const { studentLogits, features } = this.forward(batch.inputs);
-      let total: tf.Scalar = tf.scalar(0);
-      for (const term of terms) {
-        const studentFeature = term.studentTap === undefined ? undefined : features[term.studentTap];
-        const value = term.loss({
-          studentLogits,
-          teacherLogits,
-          labels: batch.labels,
-          studentFeature: studentFeature && term.adapter ? (term.adapter.apply(studentFeature, { training: true }) as tf.Tensor) : studentFeature,
-          teacherFeature: term.teacherTap === undefined ? undefined : teacherFeatures[term.teacherTap],
-          position,
-        });
-        termValues.push(tf.keep(value));
-        total = tf.add(total, tf.mul(value, scheduleValue(term.weight, position)));
-      }
-      return total;
-    }, this.trained));
+    const { value: cost, grads } = withMathRandom(this.dropout, () =>
+      tf.variableGrads(() => {
+        const { studentLogits, features } = this.forward(batch.inputs);
+        let total: tf.Scalar = tf.scalar(0);
+        for (const term of terms) {
+          const studentFeature = term.studentTap === undefined ? undefined : features[term.studentTap];
+          const value = term.loss({
+            studentLogits,
+            teacherLogits,
+            labels: batch.labels,
+            studentFeature:
+              studentFeature && term.adapter ? (term.adapter.apply(studentFeature, { training: true }) as tf.Tensor) : studentFeature,
+            teacherFeature: term.teacherTap === undefined ? undefined : teacherFeatures[term.teacherTap],
+            position,
+          });
+          termValues.push(tf.keep(value));
+          total = tf.add(total, tf.mul(value, scheduleValue(term.weight, position)));
+        }
+        return total;
+      }, this.trained),
+    );
     const gradients = this.trained.map((variable) => grads[variable.name]);
     const values: StepValues = {
-      epoch, step: step + 1, loss: cost.dataSync()[0],
-      terms: termValues.map((value, i) => ({ name: terms[i].name, value: value.dataSync()[0] })), gradients,
+      epoch,
+      step: step + 1,
+      loss: cost.dataSync()[0],
+      terms: termValues.map((value, i) => ({ name: terms[i].name, value: value.dataSync()[0] })),
+      gradients,
     };
     try {
       // A refused step must not reach the weights.
@@ -285,10 +311,20 @@ class Loop implements TrainingLoop {
       if (!options.callbacks.some((callback) => callback.onDivergence?.(error, this))) throw error;
       return null;
     } finally {
-      tf.dispose([grads, cost, ...Object.values(batch.inputs), batch.labels, ...termValues, ...(teacherLogits ? [teacherLogits] : []), ...Object.values(teacherFeatures)]);
+      tf.dispose([
+        grads,
+        cost,
+        ...Object.values(batch.inputs),
+        batch.labels,
+        ...termValues,
+        ...(teacherLogits ? [teacherLogits] : []),
+        ...Object.values(teacherFeatures),
+      ]);
     }
     const { partial } = this.position;
-    values.terms.forEach(({ value }, i) => (partial.termSums[i] += value));
+    values.terms.forEach(({ value }, i) => {
+      partial.termSums[i] += value;
+    });
     partial.lossSum += values.loss;
     this.position.step = step + 1;
     this.position.globalStep++;
@@ -298,7 +334,8 @@ class Loop implements TrainingLoop {
 
   /** The student's logits and, when terms tap it, its features, in training mode. */
   private forward(inputs: Readonly<Record<string, tf.Tensor>>): { studentLogits: tf.Tensor2D; features: Record<string, tf.Tensor> } {
-    if (!this.tapped) return { studentLogits: this.model.apply(modelInputs(this.model, inputs), { training: true }) as tf.Tensor2D, features: {} };
+    if (!this.tapped)
+      return { studentLogits: this.model.apply(modelInputs(this.model, inputs), { training: true }) as tf.Tensor2D, features: {} };
     const { model: multi, outputs: indices } = this.options.studentTaps!;
     const outputs = multi.apply(modelInputs(multi, inputs), { training: true }) as tf.Tensor[];
     return {
@@ -309,8 +346,9 @@ class Loop implements TrainingLoop {
 
   /** Values terms report at the epoch's end, keyed `term.name`, e.g. `ctkd.temperature`. */
   private termState(): { state?: Record<string, number> } {
-    const state = Object.fromEntries(this.options.terms.flatMap((term) =>
-      Object.entries(term.loss.state?.() ?? {}).map(([key, value]) => [`${term.name}.${key}`, value])));
+    const state = Object.fromEntries(
+      this.options.terms.flatMap((term) => Object.entries(term.loss.state?.() ?? {}).map(([key, value]) => [`${term.name}.${key}`, value])),
+    );
     return Object.keys(state).length > 0 ? { state } : {};
   }
 

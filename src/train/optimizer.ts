@@ -26,7 +26,9 @@ export function wrapOptimizer(optimizer: tf.Optimizer): FusedOptimizer {
   const rated = optimizer as tf.Optimizer & { learningRate?: number };
   let iterations = 0;
   const unsupported = (): never => {
-    throw new InputError('optimizer: checkpoints need a kdkit optimizer ({type, learningRate}), not a tf.Optimizer, whose state kdkit cannot save');
+    throw new InputError(
+      'optimizer: checkpoints need a kdkit optimizer ({type, learningRate}), not a tf.Optimizer, whose state kdkit cannot save',
+    );
   };
   return {
     get iterations() {

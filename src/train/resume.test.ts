@@ -15,19 +15,27 @@ const directory = mkdtempSync(join(tmpdir(), 'kdkit-resume-'));
 // Every stage (teacher, scratch, student) checkpoints at each epoch and every 20 ms within one;
 // dropout in the teacher makes Math.random's position part of what must be restored.
 const config = join(directory, 'run.yaml');
-writeFileSync(config, [
-  'dataset: {name: digits}',
-  'teacher: {model: {type: cnn, filters: [8], dense: [32], dropout: 0.3}, epochs: 4, batchSize: 32}',
-  'student: {model: {type: mlp, hidden: [32], dropout: 0.2}}',
-  'distill: {epochs: 4, batchSize: 16, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}',
-  'checkpoints: {everyMinutes: 0.0003, keep: 2}',
-  'export: {quantize: [], onnx: false}',
-].join('\n') + '\n');
+writeFileSync(
+  config,
+  `${[
+    'dataset: {name: digits}',
+    'teacher: {model: {type: cnn, filters: [8], dense: [32], dropout: 0.3}, epochs: 4, batchSize: 32}',
+    'student: {model: {type: mlp, hidden: [32], dropout: 0.2}}',
+    'distill: {epochs: 4, batchSize: 16, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}',
+    'checkpoints: {everyMinutes: 0.0003, keep: 2}',
+    'export: {quantize: [], onnx: false}',
+  ].join('\n')}\n`,
+);
 
 const weightsOf = (out: string) => ['teacher', 'student'].map((name) => readFileSync(join(out, name, 'weights.bin')));
 const figuresOf = (out: string) => {
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-  return Object.fromEntries(Object.entries(summary.models as Record<string, { accuracy: number; ece: number }>).map(([name, model]) => [name, [model.accuracy, model.ece]]));
+  return Object.fromEntries(
+    Object.entries(summary.models as Record<string, { accuracy: number; ece: number }>).map(([name, model]) => [
+      name,
+      [model.accuracy, model.ece],
+    ]),
+  );
 };
 
 const reference = join(directory, 'uninterrupted');
@@ -63,10 +71,12 @@ async function killGroupWhen(out: string, ready: (out: string) => boolean): Prom
     'if pid == 0:',
     '    os.setsid()',
     "    os.execvp('sh', ['sh', '-c', '\"$0\" \"$@\"; exit 0', *sys.argv[1:]])",
-    "print(pid, flush=True)",
+    'print(pid, flush=True)',
     'time.sleep(600)',
   ].join('\n');
-  const harness = spawn('/usr/bin/python3', ['-c', script, process.execPath, bin, 'run', config, '--out', out], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const harness = spawn('/usr/bin/python3', ['-c', script, process.execPath, bin, 'run', config, '--out', out], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const group = Number(String((await once(harness.stdout!, 'data'))[0]).trim());
   while (!ready(out)) {
     if (existsSync(join(out, 'summary.json'))) throw new Error('the run finished before it could be killed');
@@ -80,7 +90,10 @@ async function killGroupWhen(out: string, ready: (out: string) => boolean): Prom
 
 const processState = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
 
-const checkpointsOf = (out: string, stage: string) => (existsSync(join(out, 'checkpoints', stage)) ? readdirSync(join(out, 'checkpoints', stage)).filter((name) => name.startsWith('ckpt-')) : []);
+const checkpointsOf = (out: string, stage: string) =>
+  existsSync(join(out, 'checkpoints', stage))
+    ? readdirSync(join(out, 'checkpoints', stage)).filter((name) => name.startsWith('ckpt-'))
+    : [];
 
 const instants: Array<[string, (out: string) => boolean]> = [
   ['in the teacher, after its first checkpoint', (out) => checkpointsOf(out, 'teacher').length >= 1],
@@ -112,7 +125,6 @@ for (const [when, ready] of instants) {
     }
   });
 
-
   test(`killed with SIGKILL ${when}, then --resume: the same final weights and figures as the uninterrupted run`, async () => {
     const out = join(directory, when.replace(/\W+/g, '-'));
     await killWhen(out, ready);
@@ -131,15 +143,18 @@ for (const [when, ready] of instants) {
 // The pure-JavaScript cpu backend: the issue asks for the same weights within 1e-6 there; they come out bit-identical too.
 test('on the cpu backend too: killed in the student, then --resume, the same final weights', async () => {
   const cpuConfig = join(directory, 'cpu.yaml');
-  writeFileSync(cpuConfig, [
-    'backend: cpu',
-    'dataset: {name: digits}',
-    'teacher: {model: {type: mlp, hidden: [32], dropout: 0.3}, epochs: 3, batchSize: 32}',
-    'student: {model: {type: mlp, hidden: [16], dropout: 0.2}}',
-    'distill: {epochs: 4, batchSize: 16, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}',
-    'checkpoints: {everyMinutes: 0.0003, keep: 2}',
-    'export: {quantize: [], onnx: false}',
-  ].join('\n') + '\n');
+  writeFileSync(
+    cpuConfig,
+    `${[
+      'backend: cpu',
+      'dataset: {name: digits}',
+      'teacher: {model: {type: mlp, hidden: [32], dropout: 0.3}, epochs: 3, batchSize: 32}',
+      'student: {model: {type: mlp, hidden: [16], dropout: 0.2}}',
+      'distill: {epochs: 4, batchSize: 16, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}]}',
+      'checkpoints: {everyMinutes: 0.0003, keep: 2}',
+      'export: {quantize: [], onnx: false}',
+    ].join('\n')}\n`,
+  );
   const cpuReference = join(directory, 'cpu-uninterrupted');
   assert.equal(kdkit('run', cpuConfig, '--out', cpuReference).status, 0);
   const out = join(directory, 'cpu-killed');
@@ -150,7 +165,10 @@ test('on the cpu backend too: killed in the student, then --resume, the same fin
   assert.match(resumed.stdout, /resuming from ckpt-\d+/);
   weightsOf(out).forEach((weights, i) => {
     const [actual, expected] = [weights, weightsOf(cpuReference)[i]].map((bytes) => new Float32Array(Uint8Array.from(bytes).buffer));
-    assert.ok(actual.every((value, j) => Math.abs(value - expected[j]) <= 1e-6), `${['teacher', 'student'][i]} weights within 1e-6`);
+    assert.ok(
+      actual.every((value, j) => Math.abs(value - expected[j]) <= 1e-6),
+      `${['teacher', 'student'][i]} weights within 1e-6`,
+    );
     assert.ok(weights.equals(weightsOf(cpuReference)[i]), `${['teacher', 'student'][i]} weights bit-identical`);
   });
   assert.deepEqual(figuresOf(out), figuresOf(cpuReference));

@@ -22,26 +22,38 @@ const shard = (name: string, images: Float32Array, labels: Int32Array) => {
   writeFileSync(join(directory, `${name}-y.npy`), encodeNpy({ dtype: 'int32', data: labels, shape: [labels.length] }));
 };
 const trainPixels = allPixels(train);
-for (const [index, from, to] of [[1, 0, 500], [2, 500, 1000], [3, 1000, train.labels.length]]) {
+for (const [index, from, to] of [
+  [1, 0, 500],
+  [2, 500, 1000],
+  [3, 1000, train.labels.length],
+]) {
   shard(`train-${index}`, trainPixels.slice(from * 64, to * 64), train.labels.slice(from, to));
 }
 shard('test', allPixels(testPart).slice(), testPart.labels.slice());
 
 const configFor = (stream: boolean) => {
   const path = join(directory, `run-${stream}.yaml`);
-  writeFileSync(path, [
-    `dataset: {name: npy, stream: ${stream}, classes: 10, train: {images: '${directory}/train-*-x.npy', labels: '${directory}/train-*-y.npy'}, test: {images: '${directory}/test-x.npy', labels: '${directory}/test-y.npy'}}`,
-    'teacher: {model: {type: cnn, filters: [8], dense: [32], dropout: 0.3}, epochs: 2, batchSize: 32}',
-    'student: {model: {type: mlp, hidden: [32]}}',
-    'distill: {epochs: 2, batchSize: 16, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}, {method: rkd, weight: 0.5, student: penultimate, teacher: penultimate}]}',
-    'export: {quantize: [], onnx: false}',
-  ].join('\n') + '\n');
+  writeFileSync(
+    path,
+    `${[
+      `dataset: {name: npy, stream: ${stream}, classes: 10, train: {images: '${directory}/train-*-x.npy', labels: '${directory}/train-*-y.npy'}, test: {images: '${directory}/test-x.npy', labels: '${directory}/test-y.npy'}}`,
+      'teacher: {model: {type: cnn, filters: [8], dense: [32], dropout: 0.3}, epochs: 2, batchSize: 32}',
+      'student: {model: {type: mlp, hidden: [32]}}',
+      'distill: {epochs: 2, batchSize: 16, terms: [{method: kd, weight: 0.9, temperature: 4}, {method: ce, weight: 0.1}, {method: rkd, weight: 0.5, student: penultimate, teacher: penultimate}]}',
+      'export: {quantize: [], onnx: false}',
+    ].join('\n')}\n`,
+  );
   return path;
 };
 
 const figuresOf = (out: string) => {
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-  return Object.fromEntries(Object.entries(summary.models as Record<string, { accuracy: number; ece: number }>).map(([name, model]) => [name, [model.accuracy, model.ece]]));
+  return Object.fromEntries(
+    Object.entries(summary.models as Record<string, { accuracy: number; ece: number }>).map(([name, model]) => [
+      name,
+      [model.accuracy, model.ece],
+    ]),
+  );
 };
 
 test('a run streaming its pixels from .npy shards trains exactly as one holding them in memory', () => {
@@ -54,11 +66,17 @@ test('a run streaming its pixels from .npy shards trains exactly as one holding 
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stdout, /pixels in memory/);
   for (const model of ['teacher', 'student']) {
-    assert.ok(readFileSync(join(streamed, model, 'weights.bin')).equals(readFileSync(join(held, model, 'weights.bin'))), `${model} weights are bit-identical`);
+    assert.ok(
+      readFileSync(join(streamed, model, 'weights.bin')).equals(readFileSync(join(held, model, 'weights.bin'))),
+      `${model} weights are bit-identical`,
+    );
   }
   assert.deepEqual(figuresOf(streamed), figuresOf(held));
   // The same samples, so the same soft-label store entry.
-  const entry = (out: string) => JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).softLabels.directory.split('/').pop();
+  const entry = (out: string) =>
+    JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))
+      .softLabels.directory.split('/')
+      .pop();
   assert.equal(entry(streamed), entry(held));
   // kdkit eval takes the same dataset from the config, and measures the student's test accuracy again.
   const evaluated = kdkit('eval', join(streamed, 'student'), '--config', configFor(true), '--json', join(directory, 'eval.json'));
@@ -116,5 +134,8 @@ test('streaming a dataset of 1.2 GB (as float32) keeps peak memory a fraction of
   const { peakBytes, samples: seen } = await peakWhileStreaming(images, labels);
   const float32Bytes = samples * sampleBytes * 4;
   assert.equal(seen, samples);
-  assert.ok(peakBytes < float32Bytes / 6, `peak RSS ${(peakBytes / 1e6).toFixed(0)} MB while streaming ${(float32Bytes / 1e6).toFixed(0)} MB of float32 pixels`);
+  assert.ok(
+    peakBytes < float32Bytes / 6,
+    `peak RSS ${(peakBytes / 1e6).toFixed(0)} MB while streaming ${(float32Bytes / 1e6).toFixed(0)} MB of float32 pixels`,
+  );
 });

@@ -64,12 +64,20 @@ export function prepareTerms(
     if (method.features === undefined) return weighted;
     const field = `${termsField}[${index}]`;
     if (teacher === null) throw new InputError(`${field}: method '${term.method}' taps teacher features, but this stage has no teacher`);
-    const { student: studentTap, teacher: teacherTap, adapter } = term.options as { student: string; teacher: string; adapter: 'auto' | 'none' };
+    const {
+      student: studentTap,
+      teacher: teacherTap,
+      adapter,
+    } = term.options as { student: string; teacher: string; adapter: 'auto' | 'none' };
     const studentShape = tapShape(student, studentTap, `${field}.student`);
     const teacherShape = teacherTapShape(teacher, teacherTap, `${field}.teacher`);
     studentTapNames.add(studentTap);
     teacherTaps.set(teacherTap, teacherShape);
-    const projection = makeAdapter(studentShape, teacherShape, method.features, adapter, { seed: seed * 1000 + 900 + index, name: `adapter_${index + 1}`, field });
+    const projection = makeAdapter(studentShape, teacherShape, method.features, adapter, {
+      seed: seed * 1000 + 900 + index,
+      name: `adapter_${index + 1}`,
+      field,
+    });
     return { ...weighted, studentTap, teacherTap, ...(projection ? { adapter: projection } : {}) };
   });
   const names = [...studentTapNames];
@@ -85,7 +93,9 @@ function teacherTapShape(teacher: TapSource, name: string, field: string): numbe
   const shape = teacher.featureShape?.(name);
   if (!shape) {
     const names = teacher.info.featureNames;
-    throw new InputError(`${field}: the teacher (${teacher.info.description}) has no feature '${name}'; ${names.length > 0 ? `it has: ${names.join(', ')}` : 'it has no outputs besides its logits'}`);
+    throw new InputError(
+      `${field}: the teacher (${teacher.info.description}) has no feature '${name}'; ${names.length > 0 ? `it has: ${names.join(', ')}` : 'it has no outputs besides its logits'}`,
+    );
   }
   return [...shape];
 }
@@ -112,36 +122,50 @@ export async function teacherFeatureSource(
   if (bytes > featureCacheBytes) {
     if (!teacher.model) {
       // The trainer's step is synchronous; only a TensorFlow.js teacher can run inside it.
-      throw new InputError(`${teacher.source}: ${teacher.field}: features ${names.join(', ')} of ${teacher.teacher.info.description} would take ${megabytes} MiB, over the ${budget} cache budget; tap smaller outputs`);
+      throw new InputError(
+        `${teacher.source}: ${teacher.field}: features ${names.join(', ')} of ${teacher.teacher.info.description} would take ${megabytes} MiB, over the ${budget} cache budget; tap smaller outputs`,
+      );
     }
     emit(`teacher features (${names.join(', ')}): computed per batch; ${megabytes} MiB would exceed the ${budget} cache budget`);
     const { model: multi, outputs } = tappedModel(teacher.model, names, (name) => `teacher tap ${name}`);
     // Two taps of one tensor get their own copies, since the trainer disposes each.
-    return (_indices, inputs) => tf.tidy(() => {
-      const predicted = forward(multi, modelInputs(multi, inputs)) as tf.Tensor[];
-      return Object.fromEntries(taps.map(({ name }) => [name, tf.clone(predicted[outputs[name]])]));
-    });
+    return (_indices, inputs) =>
+      tf.tidy(() => {
+        const predicted = forward(multi, modelInputs(multi, inputs)) as tf.Tensor[];
+        return Object.fromEntries(taps.map(({ name }) => [name, tf.clone(predicted[outputs[name]])]));
+      });
   }
   const compute = () => allFeatures(teacher.teacher, data.train, names, widths);
-  const { features, cached } = teacher.directory === undefined
-    ? { features: await compute(), cached: false }
-    : await cachedTeacherFeatures({ directory: teacher.directory, taps, samples, compute });
+  const { features, cached } =
+    teacher.directory === undefined
+      ? { features: await compute(), cached: false }
+      : await cachedTeacherFeatures({ directory: teacher.directory, taps, samples, compute });
   emit(`teacher features (${names.join(', ')}): ${cached ? 'cached' : 'computed'}, ${megabytes} MiB`);
-  return (indices) => Object.fromEntries(taps.map(({ name, shape }, i) => {
-    const rows = gatherRows(features[name], widths[i], indices);
-    const shaped = tf.reshape(rows, [indices.length, ...shape]);
-    rows.dispose();
-    return [name, shaped];
-  }));
+  return (indices) =>
+    Object.fromEntries(
+      taps.map(({ name, shape }, i) => {
+        const rows = gatherRows(features[name], widths[i], indices);
+        const shaped = tf.reshape(rows, [indices.length, ...shape]);
+        rows.dispose();
+        return [name, shaped];
+      }),
+    );
 }
 
 /** The teacher's features over a whole dataset, batch by batch. */
-async function allFeatures(teacher: Teacher, dataset: DatasetSplits['train'], names: string[], widths: number[]): Promise<Record<string, Float32Array>> {
+async function allFeatures(
+  teacher: Teacher,
+  dataset: DatasetSplits['train'],
+  names: string[],
+  widths: number[],
+): Promise<Record<string, Float32Array>> {
   const samples = dataset.labels.length;
   const arrays = widths.map((width) => new Float32Array(samples * width));
   await forEachBatch(dataset, teacher.batchSize, async (inputs, start, end) => {
     const batch = await teacher.features(inputs, end - start, names);
-    names.forEach((name, i) => arrays[i].set(batch[name], start * widths[i]));
+    names.forEach((name, i) => {
+      arrays[i].set(batch[name], start * widths[i]);
+    });
   });
   return Object.fromEntries(names.map((name, i) => [name, arrays[i]]));
 }

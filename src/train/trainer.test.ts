@@ -20,7 +20,7 @@ function toyDataset(count: number): Dataset {
   const labels = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     labels[i] = i % 2;
-    for (let p = 0; p < 16; p++) images[i * 16 + p] = labels[i] === 1 ? 0.6 + 0.4 * ((i * 7 + p) % 5) / 5 : 0.4 * ((i * 3 + p) % 5) / 5;
+    for (let p = 0; p < 16; p++) images[i * 16 + p] = labels[i] === 1 ? 0.6 + (0.4 * ((i * 7 + p) % 5)) / 5 : (0.4 * ((i * 3 + p) % 5)) / 5;
   }
   return imageDataset({ name: 'toy', images, labels, sampleShape: [4, 4, 1], numClasses: 2, classNames: ['dark', 'bright'] });
 }
@@ -32,10 +32,27 @@ const terms = [
 
 test('distillation stages, prediction and evaluation leak no tensors', async () => {
   const data = toyDataset(40);
-  const teacher = buildModel({ type: 'cnn', filters: [4], kernelSize: 3, dense: [8], dropout: 0.2, batchNorm: false }, { inputShape: [4, 4, 1], numClasses: 2, seed: 1, name: 'teacher' });
-  const student = buildModel({ type: 'mlp', hidden: [8], dropout: 0.1, activation: 'relu' }, { inputShape: [4, 4, 1], numClasses: 2, seed: 2, name: 'student' });
+  const teacher = buildModel(
+    { type: 'cnn', filters: [4], kernelSize: 3, dense: [8], dropout: 0.2, batchNorm: false },
+    { inputShape: [4, 4, 1], numClasses: 2, seed: 1, name: 'teacher' },
+  );
+  const student = buildModel(
+    { type: 'mlp', hidden: [8], dropout: 0.1, activation: 'relu' },
+    { inputShape: [4, 4, 1], numClasses: 2, seed: 2, name: 'student' },
+  );
   const teacherLogits = predictLogits(teacher, data);
-  const options = { stage: 'student', model: student, train: data, validation: data, teacherLogits, terms, epochs: 1, batchSize: 16, optimizer: { type: 'adam' as const, learningRate: 0.01, momentum: 0.9 }, seed: 3 };
+  const options = {
+    stage: 'student',
+    model: student,
+    train: data,
+    validation: data,
+    teacherLogits,
+    terms,
+    epochs: 1,
+    batchSize: 16,
+    optimizer: { type: 'adam' as const, learningRate: 0.01, momentum: 0.9 },
+    seed: 3,
+  };
   // The first epoch creates the optimizer's slots; count after it.
   await trainStage(options);
   const before = tf.memory().numTensors;
@@ -49,12 +66,22 @@ test('distillation stages, prediction and evaluation leak no tensors', async () 
 
 test('a stage learns: loss falls and validation accuracy rises on a separable toy set', async () => {
   const data = toyDataset(64);
-  const model = buildModel({ type: 'mlp', hidden: [8], dropout: 0, activation: 'relu' }, { inputShape: [4, 4, 1], numClasses: 2, seed: 5, name: 'm' });
+  const model = buildModel(
+    { type: 'mlp', hidden: [8], dropout: 0, activation: 'relu' },
+    { inputShape: [4, 4, 1], numClasses: 2, seed: 5, name: 'm' },
+  );
   const events: string[] = [];
   const result = await trainStage({
-    stage: 'scratch', model, train: data, validation: data, teacherLogits: null,
+    stage: 'scratch',
+    model,
+    train: data,
+    validation: data,
+    teacherLogits: null,
     terms: [{ name: 'ce', weight: 1, loss: methods.get('ce').build({}) }],
-    epochs: 15, batchSize: 16, optimizer: { type: 'adam', learningRate: 0.02, momentum: 0.9 }, seed: 1,
+    epochs: 15,
+    batchSize: 16,
+    optimizer: { type: 'adam', learningRate: 0.02, momentum: 0.9 },
+    seed: 1,
     onEvent: (event) => events.push(event.type),
   });
   assert.equal(result.history.length, 15);
@@ -69,10 +96,28 @@ test('a stage learns: loss falls and validation accuracy rises on a separable to
 
 test('a NaN loss stops the stage and names the step', async () => {
   const data = toyDataset(16);
-  const model = buildModel({ type: 'mlp', hidden: [], dropout: 0, activation: 'relu' }, { inputShape: [4, 4, 1], numClasses: 2, seed: 5, name: 'm' });
-  const nanTerm = { name: 'broken', weight: 1, loss: (inputs: { studentLogits: tf.Tensor }) => tf.mul(tf.mean(inputs.studentLogits), Number.NaN) as tf.Scalar };
+  const model = buildModel(
+    { type: 'mlp', hidden: [], dropout: 0, activation: 'relu' },
+    { inputShape: [4, 4, 1], numClasses: 2, seed: 5, name: 'm' },
+  );
+  const nanTerm = {
+    name: 'broken',
+    weight: 1,
+    loss: (inputs: { studentLogits: tf.Tensor }) => tf.mul(tf.mean(inputs.studentLogits), Number.NaN) as tf.Scalar,
+  };
   await assert.rejects(
-    trainStage({ stage: 'student', model, train: data, validation: data, teacherLogits: null, terms: [nanTerm], epochs: 1, batchSize: 8, optimizer: { type: 'sgd', learningRate: 0.1, momentum: 0 }, seed: 1 }),
+    trainStage({
+      stage: 'student',
+      model,
+      train: data,
+      validation: data,
+      teacherLogits: null,
+      terms: [nanTerm],
+      epochs: 1,
+      batchSize: 8,
+      optimizer: { type: 'sgd', learningRate: 0.1, momentum: 0 },
+      seed: 1,
+    }),
     /stage 'student' diverged at epoch 1, step 1: term 'broken' is NaN/,
   );
   model.dispose();
@@ -80,20 +125,43 @@ test('a NaN loss stops the stage and names the step', async () => {
 
 test('feature terms: taps, an adapter that trains with the student, scheduled weights, and no leaks', async () => {
   const data = toyDataset(32);
-  const teacher = buildModel({ type: 'cnn', filters: [4], kernelSize: 3, dense: [8], dropout: 0, batchNorm: false }, { inputShape: [4, 4, 1], numClasses: 2, seed: 1, name: 'teacher' });
-  const student = buildModel({ type: 'mlp', hidden: [3], dropout: 0, activation: 'relu' }, { inputShape: [4, 4, 1], numClasses: 2, seed: 2, name: 'student' });
+  const teacher = buildModel(
+    { type: 'cnn', filters: [4], kernelSize: 3, dense: [8], dropout: 0, batchNorm: false },
+    { inputShape: [4, 4, 1], numClasses: 2, seed: 1, name: 'teacher' },
+  );
+  const student = buildModel(
+    { type: 'mlp', hidden: [3], dropout: 0, activation: 'relu' },
+    { inputShape: [4, 4, 1], numClasses: 2, seed: 2, name: 'student' },
+  );
   const studentTaps = tappedModel(student, ['dense_1', 'penultimate'], (name) => name);
   const teacherTaps = tappedModel(teacher, ['dense_1'], (name) => name);
   const adapter = makeAdapter([3], [8], 'same-shape', 'auto', { seed: 7, name: 'adapter_test', field: 'test' })!;
   const adapterBefore = adapter.getWeights().map((weight) => weight.dataSync().slice());
   const weights: number[] = [];
   const terms = [
-    { name: 'hint', weight: { schedule: 'linear' as const, from: 1, to: 0.5 }, loss: methods.get('hint').build({}), studentTap: 'dense_1', teacherTap: 'dense_1', adapter },
-    { name: 'rkd', weight: 1, loss: methods.get('rkd').build({ distanceWeight: 1, angleWeight: 2 }), studentTap: 'penultimate', teacherTap: 'dense_1' },
-    { name: 'ce', weight: 0.1, loss: (inputs: TermInputs) => {
-      weights.push(inputs.position.progress);
-      return methods.get('ce').build({})(inputs);
-    } },
+    {
+      name: 'hint',
+      weight: { schedule: 'linear' as const, from: 1, to: 0.5 },
+      loss: methods.get('hint').build({}),
+      studentTap: 'dense_1',
+      teacherTap: 'dense_1',
+      adapter,
+    },
+    {
+      name: 'rkd',
+      weight: 1,
+      loss: methods.get('rkd').build({ distanceWeight: 1, angleWeight: 2 }),
+      studentTap: 'penultimate',
+      teacherTap: 'dense_1',
+    },
+    {
+      name: 'ce',
+      weight: 0.1,
+      loss: (inputs: TermInputs) => {
+        weights.push(inputs.position.progress);
+        return methods.get('ce').build({})(inputs);
+      },
+    },
   ];
   const teacherFeatures = (_indices: Int32Array, inputs: Readonly<Record<string, tf.Tensor>>) => {
     const [logits, dense] = teacherTaps.model.predict(inputs.image) as tf.Tensor[];
@@ -101,8 +169,18 @@ test('feature terms: taps, an adapter that trains with the student, scheduled we
     return { dense_1: dense };
   };
   const options = {
-    stage: 'student', model: student, train: data, validation: data, teacherLogits: predictLogits(teacher, data), terms, studentTaps, teacherFeatures,
-    epochs: 1, batchSize: 8, optimizer: { type: 'adam' as const, learningRate: 0.05, momentum: 0 }, seed: 3,
+    stage: 'student',
+    model: student,
+    train: data,
+    validation: data,
+    teacherLogits: predictLogits(teacher, data),
+    terms,
+    studentTaps,
+    teacherFeatures,
+    epochs: 1,
+    batchSize: 8,
+    optimizer: { type: 'adam' as const, learningRate: 0.05, momentum: 0 },
+    seed: 3,
   };
   await trainStage(options);
   const before = tf.memory().numTensors;
@@ -110,8 +188,14 @@ test('feature terms: taps, an adapter that trains with the student, scheduled we
   assert.equal(tf.memory().numTensors, before, 'tensors leaked');
   assert.deepEqual(Object.keys(result.history[0].terms), ['hint', 'rkd', 'ce']);
   // Progress runs over the stage: 4 steps per epoch, so 0, 1/8, …, 7/8 in the two-epoch stage.
-  assert.deepEqual(weights.slice(4), [0, 1, 2, 3, 4, 5, 6, 7].map((step) => step / 8));
+  assert.deepEqual(
+    weights.slice(4),
+    [0, 1, 2, 3, 4, 5, 6, 7].map((step) => step / 8),
+  );
   const adapterAfter = adapter.getWeights().map((weight) => weight.dataSync());
-  assert.ok(adapterAfter.some((values, i) => values.some((value, j) => value !== adapterBefore[i][j])), 'the adapter trained');
+  assert.ok(
+    adapterAfter.some((values, i) => values.some((value, j) => value !== adapterBefore[i][j])),
+    'the adapter trained',
+  );
   for (const model of [teacher, student, adapter]) model.dispose();
 });

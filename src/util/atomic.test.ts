@@ -35,5 +35,8 @@ test('a failed write names the file and the reason', () => {
   const directory = temporaryDirectory();
   writeFileSync(join(directory, 'student'), 'a file where a directory should be');
   const path = join(directory, 'student', 'model.json');
-  assert.throws(() => writeFileAtomic(path, '{}'), (error: unknown) => error instanceof FileWriteError && error.message === `cannot write ${path}: EEXIST (a file is in the way)`);
+  assert.throws(
+    () => writeFileAtomic(path, '{}'),
+    (error: unknown) => error instanceof FileWriteError && error.message === `cannot write ${path}: EEXIST (a file is in the way)`,
+  );
 });

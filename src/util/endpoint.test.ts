@@ -17,7 +17,10 @@ test('endpointProblem refuses credentials, a query and a fragment, and names the
   assert.match(endpointProblem('http://gpu-box/?token=abc')!, /^http:\/\/gpu-box\/\?token=\*\*\* has a query string/);
   assert.match(endpointProblem('http://gpu-box/#abc')!, /^http:\/\/gpu-box\/#\*\*\* has a fragment/);
   assert.match(endpointProblem('ftp://gpu-box/')!, /must be http:\/\/ or https:\/\//);
-  assert.throws(() => endpointUrl('http://kd:pw@gpu-box/', 'kd.yaml: teacher.remote'), (error: Error) => error instanceof InputError && !error.message.includes('pw'));
+  assert.throws(
+    () => endpointUrl('http://kd:pw@gpu-box/', 'kd.yaml: teacher.remote'),
+    (error: Error) => error instanceof InputError && !error.message.includes('pw'),
+  );
 });
 
 test('the endpoint identity is scheme, host, port and path, as the URL parser normalizes them', () => {
@@ -31,10 +34,24 @@ test('the endpoint identity is scheme, host, port and path, as the URL parser no
 
 test('header values come from the named variables; an unset one is an InputError naming it and the header', () => {
   const headers = { Authorization: { env: 'KSERVE_TOKEN', prefix: 'Bearer ' }, 'X-Tenant': { env: 'TENANT', prefix: '' } };
-  assert.deepEqual(resolveHeaders(headers, { KSERVE_TOKEN: 'abc', TENANT: 'lab' }, 'kd.yaml: teacher.remote.headers'), { Authorization: 'Bearer abc', 'X-Tenant': 'lab' });
-  assert.throws(() => resolveHeaders(headers, { TENANT: 'lab' }, 'kd.yaml: teacher.remote.headers'), new InputError('kd.yaml: teacher.remote.headers.Authorization: the environment variable KSERVE_TOKEN is not set; it holds the header\'s value'));
-  assert.throws(() => resolveHeaders(headers, { KSERVE_TOKEN: 'abc\r\nX-Evil: 1', TENANT: 'lab' }, 'h'), (error: Error) => {
-    assert.equal(error.message, 'h.Authorization: the value from KSERVE_TOKEN has a line break or control character, or a character outside Latin-1');
-    return true;
+  assert.deepEqual(resolveHeaders(headers, { KSERVE_TOKEN: 'abc', TENANT: 'lab' }, 'kd.yaml: teacher.remote.headers'), {
+    Authorization: 'Bearer abc',
+    'X-Tenant': 'lab',
   });
+  assert.throws(
+    () => resolveHeaders(headers, { TENANT: 'lab' }, 'kd.yaml: teacher.remote.headers'),
+    new InputError(
+      "kd.yaml: teacher.remote.headers.Authorization: the environment variable KSERVE_TOKEN is not set; it holds the header's value",
+    ),
+  );
+  assert.throws(
+    () => resolveHeaders(headers, { KSERVE_TOKEN: 'abc\r\nX-Evil: 1', TENANT: 'lab' }, 'h'),
+    (error: Error) => {
+      assert.equal(
+        error.message,
+        'h.Authorization: the value from KSERVE_TOKEN has a line break or control character, or a character outside Latin-1',
+      );
+      return true;
+    },
+  );
 });

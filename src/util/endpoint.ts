@@ -19,7 +19,9 @@ export function redactUrl(url: string | URL): string {
   try {
     parsed = new URL(url);
   } catch {
-    return String(url).replace(/\/\/[^/?#]*@/, '//***@').replace(/[?#].*$/, '?***');
+    return String(url)
+      .replace(/\/\/[^/?#]*@/, '//***@')
+      .replace(/[?#].*$/, '?***');
   }
   if (parsed.username !== '' || parsed.password !== '') {
     parsed.username = '***';
@@ -41,9 +43,11 @@ export function endpointProblem(url: string): string | undefined {
   }
   const shown = redactUrl(parsed);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `${shown} must be http:// or https://`;
-  const useHeaders = 'give them in headers, e.g. headers: {Authorization: {env: KSERVE_TOKEN, prefix: \'Bearer \'}}, so they are never written to logs, reports or the soft-label store';
+  const useHeaders =
+    "give them in headers, e.g. headers: {Authorization: {env: KSERVE_TOKEN, prefix: 'Bearer '}}, so they are never written to logs, reports or the soft-label store";
   if (parsed.username !== '' || parsed.password !== '') return `${shown} holds credentials; ${useHeaders}`;
-  if (parsed.search !== '') return `${shown} has a query string; kdkit does not send one (it would be written wherever the URL is): ${useHeaders}`;
+  if (parsed.search !== '')
+    return `${shown} has a query string; kdkit does not send one (it would be written wherever the URL is): ${useHeaders}`;
   if (parsed.hash !== '') return `${shown} has a fragment; give the server's base URL alone`;
   return undefined;
 }
@@ -77,14 +81,21 @@ export function headerNameProblem(name: string): string | undefined {
  * Header values from the environment. An unset variable, or a value fetch would refuse, is an
  * InputError naming the header and the variable, never the value. `field` names the headers in errors.
  */
-export function resolveHeaders(headers: Record<string, HeaderFromEnv>, env: Record<string, string | undefined>, field: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, { env: variable, prefix }]) => {
-    const value = env[variable];
-    if (value === undefined || value === '') throw new InputError(`${field}.${name}: the environment variable ${variable} is not set; it holds the header's value`);
-    const problem = headerValueProblem(prefix + value);
-    if (problem !== undefined) throw new InputError(`${field}.${name}: the value from ${variable} ${problem}`);
-    return [name, prefix + value];
-  }));
+export function resolveHeaders(
+  headers: Record<string, HeaderFromEnv>,
+  env: Record<string, string | undefined>,
+  field: string,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, { env: variable, prefix }]) => {
+      const value = env[variable];
+      if (value === undefined || value === '')
+        throw new InputError(`${field}.${name}: the environment variable ${variable} is not set; it holds the header's value`);
+      const problem = headerValueProblem(prefix + value);
+      if (problem !== undefined) throw new InputError(`${field}.${name}: the value from ${variable} ${problem}`);
+      return [name, prefix + value];
+    }),
+  );
 }
 
 /** Checks names and values before fetch sees them: fetch's own errors quote the value. */
@@ -99,5 +110,8 @@ export function checkHeaders(headers: Record<string, string>, source: string): v
 
 function headerValueProblem(value: string): string | undefined {
   // fetch refuses CR, LF and NUL, and anything past Latin-1; other control characters are no header value either.
-  return /[\0-\x08\x0a-\x1f\x7f]|[^\0-\xff]/.test(value) ? 'has a line break or control character, or a character outside Latin-1' : undefined;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what this check looks for.
+  return /[\0-\x08\x0a-\x1f\x7f]|[^\0-\xff]/.test(value)
+    ? 'has a line break or control character, or a character outside Latin-1'
+    : undefined;
 }

@@ -14,7 +14,8 @@ export function sha256File(path: string): string {
   const hash = createHash('sha256');
   withRegularFile(path, undefined, (file) => {
     const chunk = Buffer.alloc(1 << 20);
-    for (let read = readSync(file.descriptor, chunk); read > 0; read = readSync(file.descriptor, chunk)) hash.update(chunk.subarray(0, read));
+    for (let read = readSync(file.descriptor, chunk); read > 0; read = readSync(file.descriptor, chunk))
+      hash.update(chunk.subarray(0, read));
   });
   return hash.digest('hex');
 }

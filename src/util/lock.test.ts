@@ -21,9 +21,17 @@ test('a lock records its holder, refuses a second taker at once, and is gone aft
   assert.deepEqual([owner.pid, owner.command], [process.pid, 'first']);
   assert.equal(lock.tookOver, null);
 
-  const refused = await lockDirectory(directory, { ...options, hint: 'try later' }).then(() => null, (error: unknown) => error);
+  const refused = await lockDirectory(directory, { ...options, hint: 'try later' }).then(
+    () => null,
+    (error: unknown) => error,
+  );
   assert.ok(refused instanceof DirectoryLockedError && refused instanceof InputError, String(refused));
-  assert.match(refused.message, new RegExp(`^test directory ${directory} is in use by another kdkit process: pid ${process.pid} on .*\\(first\\); try later\\. \\(The lock is ${directory}\\.lock; if that process was killed, it expires 2 s after its last refresh\\.\\)$`));
+  assert.match(
+    refused.message,
+    new RegExp(
+      `^test directory ${directory} is in use by another kdkit process: pid ${process.pid} on .*\\(first\\); try later\\. \\(The lock is ${directory}\\.lock; if that process was killed, it expires 2 s after its last refresh\\.\\)$`,
+    ),
+  );
   assert.equal(refused.holder?.pid, process.pid);
 
   lock.check();
@@ -55,7 +63,10 @@ test('a lock not refreshed for staleMs is taken over, naming its holder', async 
   const directory = join(temporaryDirectory(), 'run');
   const lockPath = `${directory}.lock`;
   mkdirSync(lockPath, { recursive: true });
-  writeFileSync(join(lockPath, 'owner.json'), JSON.stringify({ pid: 999999, hostname: 'elsewhere', startedAt: '2020-01-01T00:00:00.000Z', command: 'kdkit run old.yaml' }));
+  writeFileSync(
+    join(lockPath, 'owner.json'),
+    JSON.stringify({ pid: 999999, hostname: 'elsewhere', startedAt: '2020-01-01T00:00:00.000Z', command: 'kdkit run old.yaml' }),
+  );
   const past = new Date(Date.now() - 10_000);
   utimesSync(lockPath, past, past);
   const lock = await lockDirectory(directory, options);
@@ -88,7 +99,9 @@ test('the lock of a holder killed and left a zombie (its parent never reaps it) 
   const script = `import { lockDirectory } from '${module}';\nawait lockDirectory(${JSON.stringify(directory)}, { what: 'x' });\nconsole.log(process.pid);\nsetInterval(() => {}, 1000);`;
   // The shell execs sleep, which becomes the holder's parent and never waits for it, as a
   // container's PID 1 without an init does not.
-  const parent = spawn('sh', ['-c', '"$1" --input-type=module -e "$0" & exec sleep 60', script, process.execPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawn('sh', ['-c', '"$1" --input-type=module -e "$0" & exec sleep 60', script, process.execPath], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const holderPid = Number(String((await once(parent.stdout, 'data'))[0]).trim());
     process.kill(holderPid, 'SIGKILL');
@@ -108,13 +121,26 @@ test('the lock of a holder killed and left a zombie (its parent never reaps it) 
 test("a lock whose pid now belongs to another process (another start time) is taken over; the holder's own start time is not", async () => {
   const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
   try {
-    const strangerStat = () => readFileSync(`/proc/${stranger.pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    const strangerStat = () =>
+      readFileSync(`/proc/${stranger.pid}/stat`, 'utf8')
+        .replace(/^.*\) /s, '')
+        .split(' ');
     while (strangerStat().length < 20) await sleep(10);
     const startTicks = Number(strangerStat()[19]);
     const { bootId } = currentProcess();
     const plant = (lockPath: string, ticks: number) => {
       mkdirSync(lockPath, { recursive: true });
-      writeFileSync(join(lockPath, 'owner.json'), JSON.stringify({ pid: stranger.pid, startTicks: ticks, bootId, hostname: hostname(), startedAt: '2026-01-01T00:00:00.000Z', command: 'kdkit run old.yaml' }));
+      writeFileSync(
+        join(lockPath, 'owner.json'),
+        JSON.stringify({
+          pid: stranger.pid,
+          startTicks: ticks,
+          bootId,
+          hostname: hostname(),
+          startedAt: '2026-01-01T00:00:00.000Z',
+          command: 'kdkit run old.yaml',
+        }),
+      );
     };
     const reused = join(temporaryDirectory(), 'run');
     plant(`${reused}.lock`, startTicks - 1);
@@ -145,10 +171,17 @@ test('a waiting taker is told who holds the lock, and gets it when the holder re
 
 test('withDirectoryLock releases the lock when its function throws', async () => {
   const directory = join(temporaryDirectory(), 'entry');
-  await assert.rejects(withDirectoryLock(directory, () => {
-    assert.ok(existsSync(`${directory}.lock`));
-    throw new Error('build failed');
-  }, options), /build failed/);
+  await assert.rejects(
+    withDirectoryLock(
+      directory,
+      () => {
+        assert.ok(existsSync(`${directory}.lock`));
+        throw new Error('build failed');
+      },
+      options,
+    ),
+    /build failed/,
+  );
   assert.ok(!existsSync(`${directory}.lock`));
   assert.equal(await withDirectoryLock(directory, () => 42, options), 42);
 });

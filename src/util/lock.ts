@@ -17,7 +17,10 @@ import { InputError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { currentProcess, isRunning, type ProcessIdentity } from './process.js';
 
-/** Long enough that no synchronous stretch of a live run (evaluation, export) lets its lock look stale; short enough that a killed run blocks the next one briefly. */
+/**
+ * Long enough that no synchronous stretch of a live run (evaluation, export) lets its lock look
+ * stale; short enough that a killed run blocks the next one briefly.
+ */
 export const DEFAULT_STALE_MS = 30_000;
 /** proper-lockfile's floor: it treats any smaller stale time as 2 s. */
 export const MIN_STALE_MS = 2_000;
@@ -74,7 +77,12 @@ export async function lockDirectory(directory: string, options: LockOptions): Pr
   const target = resolve(directory);
   const lockPath = resolve(options.lockPath ?? `${target}.lock`);
   const staleMs = Math.max(options.staleMs ?? DEFAULT_STALE_MS, MIN_STALE_MS);
-  const owner: LockHolder = { ...currentProcess(), hostname: hostname(), startedAt: new Date().toISOString(), command: options.command ?? process.argv.join(' ') };
+  const owner: LockHolder = {
+    ...currentProcess(),
+    hostname: hostname(),
+    startedAt: new Date().toISOString(),
+    command: options.command ?? process.argv.join(' '),
+  };
   const deadline = Date.now() + (options.waitMs ?? 0);
   let created = makeDirectory(dirname(lockPath), options.what);
   let lost: Error | null = null;
@@ -82,10 +90,14 @@ export async function lockDirectory(directory: string, options: LockOptions): Pr
   let killedHolder: LockRecord | null = null;
   for (let missingParent = 0; ; ) {
     const previous = readHolder(lockPath);
-    owners.set(lockPath, JSON.stringify(owner) + '\n');
+    owners.set(lockPath, `${JSON.stringify(owner)}\n`);
     try {
       const unlock = await lockfile.lock(target, {
-        lockfilePath: lockPath, realpath: false, stale: staleMs, update: Math.min(REFRESH_MS, staleMs / 2), fs: lockFileSystem,
+        lockfilePath: lockPath,
+        realpath: false,
+        stale: staleMs,
+        update: Math.min(REFRESH_MS, staleMs / 2),
+        fs: lockFileSystem,
         onCompromised: (error) => {
           lost = error;
         },
@@ -98,7 +110,8 @@ export async function lockDirectory(directory: string, options: LockOptions): Pr
         lockPath,
         tookOver: killedHolder !== null || (previous !== null && idleMs >= staleMs) ? { holder: replaced!.holder, idleMs } : null,
         check() {
-          if (lost !== null) throw new Error(`lost the lock on ${options.what} ${target} (${lost.message}): another kdkit process may be writing there`);
+          if (lost !== null)
+            throw new Error(`lost the lock on ${options.what} ${target} (${lost.message}): another kdkit process may be writing there`);
         },
         async release() {
           // A lost lock is no longer ours to remove.
@@ -139,7 +152,11 @@ export async function lockDirectory(directory: string, options: LockOptions): Pr
 }
 
 /** Runs `fn` holding the lock on `directory`, and releases it however `fn` ends. */
-export async function withDirectoryLock<T>(directory: string, fn: (lock: DirectoryLock) => T | Promise<T>, options: LockOptions): Promise<T> {
+export async function withDirectoryLock<T>(
+  directory: string,
+  fn: (lock: DirectoryLock) => T | Promise<T>,
+  options: LockOptions,
+): Promise<T> {
   const lock = await lockDirectory(directory, options);
   try {
     const result = await fn(lock);
@@ -155,7 +172,8 @@ export function lockStaleMs(environment: Record<string, string | undefined>): nu
   const value = environment.KDKIT_LOCK_STALE_MS;
   if (value === undefined || value === '') return DEFAULT_STALE_MS;
   const staleMs = Number(value);
-  if (!Number.isInteger(staleMs) || staleMs < MIN_STALE_MS) throw new InputError(`KDKIT_LOCK_STALE_MS must be an integer number of milliseconds, at least ${MIN_STALE_MS}; got '${value}'`);
+  if (!Number.isInteger(staleMs) || staleMs < MIN_STALE_MS)
+    throw new InputError(`KDKIT_LOCK_STALE_MS must be an integer number of milliseconds, at least ${MIN_STALE_MS}; got '${value}'`);
   return staleMs;
 }
 

@@ -26,13 +26,21 @@ test('numpy reads what kdkit writes', () => {
   const directory = mkdtempSync(join(tmpdir(), 'kdkit-npy-'));
   const path = join(directory, 'a.npy');
   writeFileSync(path, encodeNpy({ dtype: 'float32', data: new Float32Array([0.5, 1, 2, 4]), shape: [2, 2] }));
-  const printed = execFileSync('/usr/bin/python3', ['-c', `import numpy; a = numpy.load(${JSON.stringify(path)}); print(a.dtype, a.shape, a.sum())`]).toString().trim();
+  const printed = execFileSync('/usr/bin/python3', [
+    '-c',
+    `import numpy; a = numpy.load(${JSON.stringify(path)}); print(a.dtype, a.shape, a.sum())`,
+  ])
+    .toString()
+    .trim();
   assert.equal(printed, 'float32 (2, 2) 7.5');
 });
 
 test('a truncated npy is an InputError naming the file', () => {
   const bytes = encodeNpy({ dtype: 'float32', data: new Float32Array(10), shape: [10] });
-  assert.throws(() => decodeNpy(bytes.subarray(0, bytes.length - 4), 'soft.npy'), (error: unknown) => error instanceof InputError && /soft\.npy/.test(error.message));
+  assert.throws(
+    () => decodeNpy(bytes.subarray(0, bytes.length - 4), 'soft.npy'),
+    (error: unknown) => error instanceof InputError && /soft\.npy/.test(error.message),
+  );
   assert.throws(() => decodeNpy(new Uint8Array([1, 2, 3]), 'soft.npy'), InputError);
 });
 
@@ -47,7 +55,12 @@ test('float16 travels as binary16 bit patterns and numpy reads it as float16', (
   const directory = mkdtempSync(join(tmpdir(), 'kdkit-npy-'));
   const path = join(directory, 'h.npy');
   writeFileSync(path, bytes);
-  const printed = execFileSync('/usr/bin/python3', ['-c', `import numpy; a = numpy.load(${JSON.stringify(path)}); print(a.dtype, a.shape, a.ravel().tolist())`]).toString().trim();
+  const printed = execFileSync('/usr/bin/python3', [
+    '-c',
+    `import numpy; a = numpy.load(${JSON.stringify(path)}); print(a.dtype, a.shape, a.ravel().tolist())`,
+  ])
+    .toString()
+    .trim();
   assert.equal(printed, 'float16 (2, 2) [1.0, -2.0, 0.5, 65504.0]');
 });
 
@@ -63,5 +76,8 @@ test('kdkit reads a float16 .npy that numpy wrote', () => {
 test('an unsupported dtype is an InputError naming the file and the dtypes kdkit reads', () => {
   const bytes = Buffer.from(encodeNpy({ dtype: 'float32', data: new Float32Array(2), shape: [2] }));
   bytes.write("'<f8'", bytes.indexOf("'<f4'"), 'latin1');
-  assert.throws(() => decodeNpy(bytes, 'wide.npy'), (error: unknown) => error instanceof InputError && /wide\.npy: dtype '<f8'.*'<f2'/.test(error.message));
+  assert.throws(
+    () => decodeNpy(bytes, 'wide.npy'),
+    (error: unknown) => error instanceof InputError && /wide\.npy: dtype '<f8'.*'<f2'/.test(error.message),
+  );
 });

@@ -20,7 +20,7 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
   let header = `{'descr': '${DESCR[array.dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
   const unpadded = MAGIC.length + 2 + 2 + header.length + 1;
-  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
+  header += `${' '.repeat((64 - (unpadded % 64)) % 64)}\n`;
   const headerBytes = Buffer.from(header, 'latin1');
   const data = Buffer.from(array.data.buffer, array.data.byteOffset, array.data.byteLength);
   const out = Buffer.alloc(MAGIC.length + 4 + headerBytes.length + data.length);
@@ -63,7 +63,8 @@ export function parseNpyHeader(bytes: Uint8Array, fileBytes: number, file: strin
   if (buffer.length < 10 || !buffer.subarray(0, 6).equals(MAGIC)) throw new InputError(`${file}: not a .npy file (bad magic)`);
   const major = buffer[6];
   // Versions 2.0 and 3.0 differ from 1.0 only in a 4-byte header length (and 3.0's UTF-8 header).
-  if (major < 1 || major > 3) throw new InputError(`${file}: .npy format version ${major}.${buffer[7]} is not supported (expected 1.0, 2.0 or 3.0)`);
+  if (major < 1 || major > 3)
+    throw new InputError(`${file}: .npy format version ${major}.${buffer[7]} is not supported (expected 1.0, 2.0 or 3.0)`);
   const headerLength = major === 1 ? buffer.readUInt16LE(8) : buffer.length >= 12 ? buffer.readUInt32LE(8) : -1;
   const headerStart = major === 1 ? 10 : 12;
   if (headerLength < 0 || headerStart + headerLength > buffer.length) throw new InputError(`${file}: truncated .npy header`);
@@ -71,9 +72,14 @@ export function parseNpyHeader(bytes: Uint8Array, fileBytes: number, file: strin
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new InputError(`${file}: unreadable .npy header ${JSON.stringify(header.trim())}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new InputError(`${file}: unreadable .npy header ${JSON.stringify(header.trim())}`);
   if (fortran === 'True') throw new InputError(`${file}: Fortran-ordered .npy is not supported; save with C order`);
-  const shape = shapeText.split(',').map((part) => part.trim()).filter(Boolean).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map(Number);
   if (shape.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) throw new InputError(`${file}: bad shape (${shapeText}) in .npy header`);
   if (accepts && !accepts.descrs.includes(descr)) throw new InputError(`${file}: dtype '${descr}' is not supported (${accepts.expected})`);
   const itemBytes = Number(/^[<>|=][fiub](1|2|4|8)$/.exec(descr)?.[1] ?? NaN);
@@ -82,7 +88,9 @@ export function parseNpyHeader(bytes: Uint8Array, fileBytes: number, file: strin
   const count = shape.reduce((product, dim) => product * dim, 1);
   const dataStart = headerStart + headerLength;
   if (!Number.isSafeInteger(count * itemBytes) || fileBytes - dataStart !== count * itemBytes) {
-    throw new InputError(`${file}: header promises ${count * itemBytes} bytes of data for shape (${shape.join(', ')}), file has ${fileBytes - dataStart}`);
+    throw new InputError(
+      `${file}: header promises ${count * itemBytes} bytes of data for shape (${shape.join(', ')}), file has ${fileBytes - dataStart}`,
+    );
   }
   return { descr, shape, itemBytes, dataStart };
 }
@@ -96,7 +104,10 @@ export function npyHeaderBytes(preamble: Uint8Array): number {
 
 /** Parses a little-endian, C-order float32, float16 or int32 `.npy`. `file` names it in errors. */
 export function decodeNpy(bytes: Uint8Array, file: string): NpyArray {
-  const { descr, shape, dataStart } = parseNpyHeader(bytes, bytes.length, file, { descrs: Object.keys(ITEM_BYTES), expected: "expected '<f4', '<f2' or '<i4'" });
+  const { descr, shape, dataStart } = parseNpyHeader(bytes, bytes.length, file, {
+    descrs: Object.keys(ITEM_BYTES),
+    expected: "expected '<f4', '<f2' or '<i4'",
+  });
   // A copy, so the typed array starts aligned whatever the header length was.
   const data = new Uint8Array(bytes.subarray(dataStart)).buffer;
   if (descr === '<f4') return { dtype: 'float32', data: new Float32Array(data), shape };

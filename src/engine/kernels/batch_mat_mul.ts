@@ -26,12 +26,7 @@ const packCostPerTranspose = 2;
  * Whether computing (Bᵀ·Aᵀ)ᵀ moves fewer elements than transposing in place and computing A·B,
  * counting a transpose as 1 per element and packing the right operand as packCostPerTranspose.
  */
-export function prefersSwappedProduct(
-  aShape: number[],
-  bShape: number[],
-  transposeA: boolean,
-  transposeB: boolean,
-): boolean {
+export function prefersSwappedProduct(aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): boolean {
   const sizeA = util.sizeFromShape(aShape);
   const sizeB = util.sizeFromShape(bShape);
   const rows = transposeA ? aShape[aShape.length - 1] : aShape[aShape.length - 2];

@@ -57,8 +57,7 @@ export const conv2dBackpropFilterConfig = wasmKernel<Inputs, Conv2DBackpropFilte
   ({ x, dy }, { strides, pad, dataFormat, dimRoundingMode, filterShape }, backend) => {
     assertFloat32(Conv2DBackpropFilter, x, dy);
     assertChannelsLast(Conv2DBackpropFilter, dataFormat);
-    const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+    const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
     const imagesPerChunk = Math.max(1, Math.floor(chunkPositions / (info.outHeight * info.outWidth)));
 
     const sums = new Float64Array(util.sizeFromShape(filterShape));

@@ -15,15 +15,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { col2imAdd } from './im2col.js';
-import {
-  assertChannelsLast,
-  assertFloat32,
-  heapFloat32,
-  runWasmKernel,
-  swapInnerDims,
-  wasmKernel,
-  withShape,
-} from './wasm.js';
+import { assertChannelsLast, assertFloat32, heapFloat32, runWasmKernel, swapInnerDims, wasmKernel, withShape } from './wasm.js';
 
 interface Inputs {
   dy: TensorInfo;
@@ -38,7 +30,12 @@ function flippedPads(info: Conv2DInfo): [[0, 0], [number, number], [number, numb
   const [height, width] = [info.filterHeight - 1, info.filterWidth - 1];
   const pads: [number, number, number, number] = [height - top, height - bottom, width - left, width - right];
   if (pads.some((padding) => padding < 0)) return undefined;
-  return [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
+  return [
+    [0, 0],
+    [pads[0], pads[1]],
+    [pads[2], pads[3]],
+    [0, 0],
+  ];
 }
 
 function viaFlippedConvolution(
@@ -63,12 +60,7 @@ function viaFlippedConvolution(
       }
     }
   }
-  const dx = runWasmKernel(
-    Conv2D,
-    { x: dy, filter: flipped },
-    { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 },
-    backend,
-  );
+  const dx = runWasmKernel(Conv2D, { x: dy, filter: flipped }, { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 }, backend);
   backend.disposeData(flipped.dataId);
   return dx;
 }
@@ -95,7 +87,13 @@ export const conv2dBackpropInputConfig = wasmKernel<Inputs, Conv2DBackpropInputA
     assertFloat32(Conv2DBackpropInput, dy, filter);
     assertChannelsLast(Conv2DBackpropInput, dataFormat);
     const info = backend_util.computeConv2DInfo(
-      inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
     const pads = info.strideHeight === 1 && info.strideWidth === 1 ? flippedPads(info) : undefined;
     return pads === undefined ? viaCol2im(dy, filter, info, backend) : viaFlippedConvolution(dy, filter, info, pads, backend);
   },

@@ -22,7 +22,14 @@ export const depthwiseConv2dBackpropFilterConfig = wasmKernel<Inputs, DepthwiseC
     assertFloat32(DepthwiseConv2dNativeBackpropFilter, x, dy);
     assertNoDilation(DepthwiseConv2dNativeBackpropFilter, dilations);
     const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, true);
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      true,
+    );
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
     const { strideHeight, strideWidth, filterHeight, filterWidth } = info;
     const { top: padTop, left: padLeft } = info.padInfo;

@@ -22,7 +22,14 @@ export const depthwiseConv2dBackpropInputConfig = wasmKernel<Inputs, DepthwiseCo
     assertFloat32(DepthwiseConv2dNativeBackpropInput, dy, filter);
     assertNoDilation(DepthwiseConv2dNativeBackpropInput, dilations);
     const info = backend_util.computeConv2DInfo(
-      inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, true);
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      true,
+    );
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
     const { strideHeight, strideWidth, filterHeight, filterWidth } = info;
     const { top: padTop, left: padLeft } = info.padInfo;

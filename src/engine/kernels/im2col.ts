@@ -23,13 +23,7 @@ function validOutputColumns(info: Conv2DInfo, kw: number): [number, number] {
  * outHeight * outWidth) with the input patches of images firstImage..firstImage + imageCount - 1,
  * already transposed: patchesT[k, m] = x at patch k of output m, or 0 in the padding.
  */
-export function im2colTransposed(
-  x: Float32Array,
-  patchesT: Float32Array,
-  info: Conv2DInfo,
-  firstImage: number,
-  imageCount: number,
-): void {
+export function im2colTransposed(x: Float32Array, patchesT: Float32Array, info: Conv2DInfo, firstImage: number, imageCount: number): void {
   const { inHeight, inWidth, inChannels, outHeight, outWidth } = info;
   const { strideHeight, strideWidth, filterHeight, filterWidth } = info;
   const { top: padTop, left: padLeft } = info.padInfo;

@@ -19,9 +19,17 @@ type PoolInfo = backend_util.Conv2DInfo;
 /** Whether the windows are 2×2 with stride 2, tile the input, and the channels fill SIMD lanes. */
 function tiles2x2(info: PoolInfo): boolean {
   const { top, left } = info.padInfo;
-  return info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
-    top === 0 && left === 0 && info.inHeight === 2 * info.outHeight && info.inWidth === 2 * info.outWidth &&
-    info.inChannels % 4 === 0;
+  return (
+    info.filterHeight === 2 &&
+    info.filterWidth === 2 &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    top === 0 &&
+    left === 0 &&
+    info.inHeight === 2 * info.outHeight &&
+    info.inWidth === 2 * info.outWidth &&
+    info.inChannels % 4 === 0
+  );
 }
 
 function javascriptMaxPoolGrad(info: PoolInfo, xValues: Float32Array, dyValues: Float32Array, dxValues: Float32Array): void {
@@ -68,7 +76,13 @@ export const maxPoolGradConfig = wasmKernel<Inputs, MaxPoolGradAttrs>(
   ({ dy, input }, { filterSize, strides, pad, dimRoundingMode }, backend) => {
     assertFloat32(MaxPoolGrad, dy, input);
     const info = backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+      input.shape as [number, number, number, number],
+      filterSize,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
     const dx = backend.makeOutput([...input.shape], 'float32');
     const [x, g, d] = [heapFloat32(backend, input), heapFloat32(backend, dy), heapFloat32(backend, dx)];
     const simd = simdKernels(backend);
@@ -79,8 +93,21 @@ export const maxPoolGradConfig = wasmKernel<Inputs, MaxPoolGradAttrs>(
       simd.maxPoolGrad2x2(x.byteOffset, g.byteOffset, d.byteOffset, batchSize, outHeight, outWidth, inChannels);
     } else {
       simd.maxPoolGrad(
-        x.byteOffset, g.byteOffset, d.byteOffset, batchSize, inHeight, inWidth, inChannels, outHeight, outWidth,
-        info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+        x.byteOffset,
+        g.byteOffset,
+        d.byteOffset,
+        batchSize,
+        inHeight,
+        inWidth,
+        inChannels,
+        outHeight,
+        outWidth,
+        info.filterHeight,
+        info.filterWidth,
+        info.strideHeight,
+        info.strideWidth,
+        info.padInfo.top,
+        info.padInfo.left,
       );
     }
     return dx;

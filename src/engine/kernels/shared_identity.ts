@@ -21,8 +21,12 @@ function keepSetup(config: KernelConfig, stock: KernelConfig): KernelConfig {
 }
 
 export function sharedIdentity(stock: KernelConfig): KernelConfig {
-  return keepSetup(wasmKernel<{ x: TensorInfo }, Record<string, never>>(Identity, ({ x }, attrs, backend) =>
-    x.dtype === 'string' ? (stock.kernelFunc({ inputs: { x }, attrs, backend }) as TensorInfo) : share(x, backend)), stock);
+  return keepSetup(
+    wasmKernel<{ x: TensorInfo }, Record<string, never>>(Identity, ({ x }, attrs, backend) =>
+      x.dtype === 'string' ? (stock.kernelFunc({ inputs: { x }, attrs, backend }) as TensorInfo) : share(x, backend),
+    ),
+    stock,
+  );
 }
 
 function toBool(x: TensorInfo, backend: BackendWasm): TensorInfo {
@@ -34,10 +38,13 @@ function toBool(x: TensorInfo, backend: BackendWasm): TensorInfo {
 }
 
 export function castKernel(stock: KernelConfig): KernelConfig {
-  return keepSetup(wasmKernel<{ x: TensorInfo }, CastAttrs>(Cast, ({ x }, attrs, backend) => {
-    if (x.dtype === 'string') return stock.kernelFunc({ inputs: { x }, attrs: { ...attrs }, backend }) as TensorInfo;
-    if (x.dtype === attrs.dtype) return share(x, backend);
-    if (attrs.dtype === 'bool') return toBool(x, backend);
-    return stock.kernelFunc({ inputs: { x }, attrs: { ...attrs }, backend }) as TensorInfo;
-  }), stock);
+  return keepSetup(
+    wasmKernel<{ x: TensorInfo }, CastAttrs>(Cast, ({ x }, attrs, backend) => {
+      if (x.dtype === 'string') return stock.kernelFunc({ inputs: { x }, attrs: { ...attrs }, backend }) as TensorInfo;
+      if (x.dtype === attrs.dtype) return share(x, backend);
+      if (attrs.dtype === 'bool') return toBool(x, backend);
+      return stock.kernelFunc({ inputs: { x }, attrs: { ...attrs }, backend }) as TensorInfo;
+    }),
+    stock,
+  );
 }

@@ -17,8 +17,7 @@ export const unsortedSegmentSumConfig = wasmKernel<Inputs, UnsortedSegmentSumAtt
     const idsRank = segmentIds.shape.length;
     if (!util.arraysEqual(segmentIds.shape, x.shape.slice(0, idsRank))) {
       throw new Error(
-        `kdkit engine: ${UnsortedSegmentSum} needs segmentIds' shape [${segmentIds.shape}] ` +
-          `to be a prefix of x's shape [${x.shape}].`,
+        `kdkit engine: ${UnsortedSegmentSum} needs segmentIds' shape [${segmentIds.shape}] ` + `to be a prefix of x's shape [${x.shape}].`,
       );
     }
     if (x.dtype !== 'float32' && x.dtype !== 'int32') {

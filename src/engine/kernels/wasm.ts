@@ -9,25 +9,16 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 export type WasmKernelFunc<Inputs, Attrs> = (inputs: Inputs, attrs: Attrs, backend: BackendWasm) => TensorInfo;
 
 /** Wraps a typed kernel body as a wasm KernelConfig. */
-export function wasmKernel<Inputs, Attrs>(
-  kernelName: string,
-  body: WasmKernelFunc<Inputs, Attrs>,
-): KernelConfig {
+export function wasmKernel<Inputs, Attrs>(kernelName: string, body: WasmKernelFunc<Inputs, Attrs>): KernelConfig {
   return {
     kernelName,
     backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs, backend }) =>
-      body(inputs as Inputs, attrs as Attrs, backend as BackendWasm),
+    kernelFunc: ({ inputs, attrs, backend }) => body(inputs as Inputs, attrs as Attrs, backend as BackendWasm),
   };
 }
 
 /** Runs whichever kernel is registered for `kernelName` on the wasm backend. */
-export function runWasmKernel(
-  kernelName: string,
-  inputs: Record<string, TensorInfo>,
-  attrs: object,
-  backend: BackendWasm,
-): TensorInfo {
+export function runWasmKernel(kernelName: string, inputs: Record<string, TensorInfo>, attrs: object, backend: BackendWasm): TensorInfo {
   const config = getKernel(kernelName, 'wasm');
   if (config == null) throw new Error(`kdkit engine: the wasm backend has no ${kernelName} kernel.`);
   return config.kernelFunc({ inputs, attrs: attrs as Record<string, never>, backend }) as TensorInfo;

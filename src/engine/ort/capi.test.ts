@@ -30,7 +30,10 @@ test('the C API reports a wrong shape, a missing input and a malformed model as 
   const session = runtime().createSession(gemmModel, { intraOpThreads: 1 });
   const six = new Float32Array(6);
   const output = { y: { data: new Float32Array(4), dims: [2, 2] } };
-  assert.throws(() => session.run({ a: { data: six, dims: [3, 2] }, b: { data: six, dims: [2, 3] } }, output), /dimension|shape|Got invalid/i);
+  assert.throws(
+    () => session.run({ a: { data: six, dims: [3, 2] }, b: { data: six, dims: [2, 3] } }, output),
+    /dimension|shape|Got invalid/i,
+  );
   assert.throws(() => session.run({ a: { data: six, dims: [2, 3] } }, output), /input|missing|b/i);
   assert.throws(() => session.run({ a: { data: six, dims: [2, 3] }, b: { data: new Float32Array(2), dims: [2, 3] } }, output));
   session.dispose();

@@ -99,7 +99,8 @@ const signatures: Record<keyof typeof entry, string> = {
   GetErrorCode: 'int GetErrorCode(void *status)',
   GetErrorMessage: 'const char *GetErrorMessage(void *status)',
   CreateSessionFromArray: 'void *CreateSessionFromArray(void *env, const void *model, size_t length, void *options, _Out_ void **session)',
-  Run: 'void *Run(void *session, void *runOptions, const char **inputNames, void **inputs, size_t inputCount, ' +
+  Run:
+    'void *Run(void *session, void *runOptions, const char **inputNames, void **inputs, size_t inputCount, ' +
     'const char **outputNames, size_t outputCount, void **outputs)',
   CreateSessionOptions: 'void *CreateSessionOptions(_Out_ void **options)',
   SetSessionExecutionMode: 'void *SetSessionExecutionMode(void *options, int mode)',
@@ -107,7 +108,8 @@ const signatures: Record<keyof typeof entry, string> = {
   SetSessionGraphOptimizationLevel: 'void *SetSessionGraphOptimizationLevel(void *options, int level)',
   SetIntraOpNumThreads: 'void *SetIntraOpNumThreads(void *options, int threads)',
   SetInterOpNumThreads: 'void *SetInterOpNumThreads(void *options, int threads)',
-  CreateTensorWithDataAsOrtValue: 'void *CreateTensorWithDataAsOrtValue(void *memoryInfo, void *data, size_t byteLength, const int64_t *shape, ' +
+  CreateTensorWithDataAsOrtValue:
+    'void *CreateTensorWithDataAsOrtValue(void *memoryInfo, void *data, size_t byteLength, const int64_t *shape, ' +
     'size_t rank, int type, _Out_ void **value)',
   CreateCpuMemoryInfo: 'void *CreateCpuMemoryInfo(int allocator, int memoryType, _Out_ void **info)',
   ReleaseStatus: 'void ReleaseStatus(void *status)',
@@ -116,7 +118,8 @@ const signatures: Record<keyof typeof entry, string> = {
   ReleaseSessionOptions: 'void ReleaseSessionOptions(void *options)',
   AddSessionConfigEntry: 'void *AddSessionConfigEntry(void *options, const char *key, const char *value)',
   CreateAndRegisterAllocator: 'void *CreateAndRegisterAllocator(void *env, void *memoryInfo, void *arenaConfig)',
-  CreateEnvWithGlobalThreadPools: 'void *CreateEnvWithGlobalThreadPools(int severity, const char *logId, void *threading, _Out_ void **env)',
+  CreateEnvWithGlobalThreadPools:
+    'void *CreateEnvWithGlobalThreadPools(int severity, const char *logId, void *threading, _Out_ void **env)',
   DisablePerSessionThreads: 'void *DisablePerSessionThreads(void *options)',
   CreateThreadingOptions: 'void *CreateThreadingOptions(_Out_ void **threading)',
   ReleaseThreadingOptions: 'void ReleaseThreadingOptions(void *threading)',
@@ -235,8 +238,7 @@ function wrapSession(api: Api, session: Pointer): OrtSession {
       if (disposed) throw new Error('kdkit engine: an ONNX Runtime session was used after it was disposed.');
       const values: Pointer[] = [];
       const value = ({ data, dims }: OrtTensor): Pointer => {
-        check(call.CreateTensorWithDataAsOrtValue(
-          api.memoryInfo, data, data.byteLength, int64Shape(dims), dims.length, float32Type, slot));
+        check(call.CreateTensorWithDataAsOrtValue(api.memoryInfo, data, data.byteLength, int64Shape(dims), dims.length, float32Type, slot));
         values.push(slot[0]);
         return slot[0];
       };

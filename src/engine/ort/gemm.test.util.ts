@@ -8,7 +8,10 @@ import type { OrtSession } from './runtime.js';
 
 /** Y = 2·A·Bᵀ with A 2×3 and B 2×3 (Gemm, transB = 1, alpha = 2). */
 export const gemmModel = encodeModel({
-  inputs: [{ name: 'a', shape: [2, 3] }, { name: 'b', shape: [2, 3] }],
+  inputs: [
+    { name: 'a', shape: [2, 3] },
+    { name: 'b', shape: [2, 3] },
+  ],
   outputs: [{ name: 'y', shape: [2, 2] }],
   nodes: [{ opType: 'Gemm', inputs: ['a', 'b'], outputs: ['y'], attributes: { transB: { int: 1 }, alpha: { float: 2 } } }],
 });

@@ -17,7 +17,12 @@ import { SessionCache } from './session_cache.js';
 
 /** Kernels ONNX Runtime takes over; each falls back to the plain wasm kernel of the same name. */
 export const ortKernelNames: readonly string[] = [
-  BatchMatMul, _FusedMatMul, ...ortConvKernelNames, ...ortDepthwiseKernelNames, ...ortPoolKernelNames, ...ortElementwiseKernelNames,
+  BatchMatMul,
+  _FusedMatMul,
+  ...ortConvKernelNames,
+  ...ortDepthwiseKernelNames,
+  ...ortPoolKernelNames,
+  ...ortElementwiseKernelNames,
 ];
 
 /** Enough for every layer's shapes in training and evaluation, with room for odd last batches. */
@@ -30,14 +35,20 @@ function smokeTest(runtime: OrtRuntime): string | undefined {
   const cache = new SessionCache(runtime, { intraOpThreads: 1, capacity: 1 });
   try {
     const session = cache.session({
-      inputs: [{ name: 'a', shape: [1, 2] }, { name: 'b', shape: [2, 1] }],
+      inputs: [
+        { name: 'a', shape: [1, 2] },
+        { name: 'b', shape: [2, 1] },
+      ],
       outputs: [{ name: 'y', shape: [1, 1] }],
       nodes: [{ opType: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }],
     });
     const y = new Float32Array(1);
-    session.run({ a: { data: Float32Array.of(2, 3), dims: [1, 2] }, b: { data: Float32Array.of(5, 7), dims: [2, 1] } }, {
-      y: { data: y, dims: [1, 1] },
-    });
+    session.run(
+      { a: { data: Float32Array.of(2, 3), dims: [1, 2] }, b: { data: Float32Array.of(5, 7), dims: [2, 1] } },
+      {
+        y: { data: y, dims: [1, 1] },
+      },
+    );
     return y[0] === 2 * 5 + 3 * 7 ? undefined : `a test product gave ${y[0]} instead of 31`;
   } catch (error) {
     return `a test product failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;

@@ -18,12 +18,22 @@ function buildMlp(): tf.Sequential {
   });
 }
 
-/** A CNN whose convolutions run Conv2D forward, both convolution gradients backward (the second with input gradient through gathered patches). */
+/**
+ * A CNN whose convolutions run Conv2D forward, both convolution gradients backward (the second with
+ * input gradient through gathered patches).
+ */
 function buildCnn(): tf.Sequential {
   const init = (seed: number) => tf.initializers.glorotUniform({ seed });
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [12, 12, 3], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(4) }),
+      tf.layers.conv2d({
+        inputShape: [12, 12, 3],
+        filters: 8,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(4),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.conv2d({ filters: 12, kernelSize: 3, activation: 'relu', kernelInitializer: init(5) }),
       tf.layers.flatten(),
@@ -37,7 +47,13 @@ function buildDepthwiseCnn(): tf.Sequential {
   const init = (seed: number) => tf.initializers.glorotUniform({ seed });
   return tf.sequential({
     layers: [
-      tf.layers.depthwiseConv2d({ inputShape: [12, 12, 3], kernelSize: 3, depthMultiplier: 2, padding: 'same', depthwiseInitializer: init(7) }),
+      tf.layers.depthwiseConv2d({
+        inputShape: [12, 12, 3],
+        kernelSize: 3,
+        depthMultiplier: 2,
+        padding: 'same',
+        depthwiseInitializer: init(7),
+      }),
       tf.layers.reLU({ maxValue: 6 }),
       tf.layers.conv2d({ filters: 8, kernelSize: 1, activation: 'relu', kernelInitializer: init(8) }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -59,7 +75,16 @@ async function train(accelerate: AcceleratorChoice, build: () => tf.Sequential):
   const model = build();
   const optimizer = tf.train.adam(0.01);
   const inputs = randomTensor([24, ...(model.inputs[0].shape.slice(1) as number[])], 50);
-  const labels = tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: 24 }, (_, i) => (i * 7) % 10), 'int32'), 10), 'float32');
+  const labels = tf.cast(
+    tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: 24 }, (_, i) => (i * 7) % 10),
+        'int32',
+      ),
+      10,
+    ),
+    'float32',
+  );
   const run: TrainingRun = { losses: [], tensorCounts: [], bufferCounts: [] };
   for (let step = 0; step < steps; step++) {
     const loss = optimizer.minimize(
@@ -77,23 +102,39 @@ async function train(accelerate: AcceleratorChoice, build: () => tf.Sequential):
   return run;
 }
 
-for (const [name, build] of [['an MLP', buildMlp], ['a CNN', buildCnn], ['a depthwise CNN', buildDepthwiseCnn]] as const) {
+for (const [name, build] of [
+  ['an MLP', buildMlp],
+  ['a CNN', buildCnn],
+  ['a depthwise CNN', buildDepthwiseCnn],
+] as const) {
   test(`ten Adam steps of ${name} give the same losses with ONNX Runtime as with plain wasm, without leaking`, async () => {
     const plain = await train('none', build);
     const accelerated = await train('ort', build);
     assert.ok(ortSessionCount() > 0, 'ONNX Runtime ran the products');
-    const kinds = { [buildCnn.name]: ['conv2d 24 ', 'conv2d filter grad 24 ', 'conv2d input grad 24 '], [buildDepthwiseCnn.name]: ['depthwise 24 ', 'depthwise filter grad 24 '] }[build.name];
+    const kinds = {
+      [buildCnn.name]: ['conv2d 24 ', 'conv2d filter grad 24 ', 'conv2d input grad 24 '],
+      [buildDepthwiseCnn.name]: ['depthwise 24 ', 'depthwise filter grad 24 '],
+    }[build.name];
     if (kinds !== undefined) {
       for (const kind of kinds) {
-        assert.ok(ortSessionKeys().some((key) => key.startsWith(kind)), `a session for '${kind}…'`);
+        assert.ok(
+          ortSessionKeys().some((key) => key.startsWith(kind)),
+          `a session for '${kind}…'`,
+        );
       }
     }
     assertClose(Float32Array.from(accelerated.losses), Float32Array.from(plain.losses), 1e-4, 'loss per step');
     assert.ok(accelerated.losses[steps - 1] < accelerated.losses[0], `loss should fall: ${accelerated.losses}`);
     // Adam creates its moment estimates on the first step; after that the counts must stay put.
     for (const run of [plain, accelerated]) {
-      assert.deepEqual(run.tensorCounts, run.tensorCounts.map(() => run.tensorCounts[0]));
-      assert.deepEqual(run.bufferCounts, run.bufferCounts.map(() => run.bufferCounts[0]));
+      assert.deepEqual(
+        run.tensorCounts,
+        run.tensorCounts.map(() => run.tensorCounts[0]),
+      );
+      assert.deepEqual(
+        run.bufferCounts,
+        run.bufferCounts.map(() => run.bufferCounts[0]),
+      );
     }
   });
 }

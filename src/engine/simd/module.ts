@@ -13,15 +13,44 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 export interface SimdKernels {
   maxPoolGrad2x2(x: number, dy: number, dx: number, images: number, outHeight: number, outWidth: number, channels: number): void;
   maxPoolGrad(
-    x: number, dy: number, dx: number,
-    images: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number,
-    filterHeight: number, filterWidth: number, strideHeight: number, strideWidth: number, padTop: number, padLeft: number,
+    x: number,
+    dy: number,
+    dx: number,
+    images: number,
+    inHeight: number,
+    inWidth: number,
+    channels: number,
+    outHeight: number,
+    outWidth: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    padTop: number,
+    padLeft: number,
   ): void;
   adam(
-    next: number, weights: number, gradient: number, firstMoment: number, secondMoment: number, size: number,
-    beta1: number, beta2: number, stepSize: number, secondCorrection: number, epsilon: number,
+    next: number,
+    weights: number,
+    gradient: number,
+    firstMoment: number,
+    secondMoment: number,
+    size: number,
+    beta1: number,
+    beta2: number,
+    stepSize: number,
+    secondCorrection: number,
+    epsilon: number,
   ): void;
-  momentum(next: number, weights: number, gradient: number, accumulation: number, size: number, learningRate: number, momentum: number): void;
+  momentum(
+    next: number,
+    weights: number,
+    gradient: number,
+    accumulation: number,
+    size: number,
+    learningRate: number,
+    momentum: number,
+  ): void;
   sgd(next: number, weights: number, gradient: number, size: number, learningRate: number): void;
 }
 

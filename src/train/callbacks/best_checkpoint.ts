@@ -30,7 +30,10 @@ export function bestCheckpoint(options: BestCheckpointOptions): Callback & { bes
     best: () => best,
     async onEpochEnd(record, loop) {
       const value = metricValue(record, monitor);
-      if (Number.isNaN(value)) throw new InputError(`bestCheckpoint: monitor '${monitor}' has no value at epoch ${record.epoch}; a validation metric needs a validation split`);
+      if (Number.isNaN(value))
+        throw new InputError(
+          `bestCheckpoint: monitor '${monitor}' has no value at epoch ${record.epoch}; a validation metric needs a validation split`,
+        );
       if (best !== null && !(higher ? value > best.value : value < best.value)) return;
       await saveModelDir(loop.model, options.directory);
       best = { epoch: record.epoch, monitor, value, directory: options.directory };

@@ -34,11 +34,20 @@ export function checkpoints(options: CheckpointOptions): Callback & { lastSaved(
   const save = (loop: TrainingLoop) => {
     const { position, tensors, optimizerIterations } = loop.snapshot();
     const states: Array<[string, CallbackState]> = stateful.map((callback) => [callback.name, callback.saveState!()]);
-    lastSaved = saveCheckpoint(options.directory, {
-      stage: loop.stage, position, complete: loop.finished, stopped: loop.finished ? loop.stopReason : null, optimizerIterations,
-      loopTensors: tensors.length,
-      callbacks: Object.fromEntries(states.map(([name, state]) => [name, { json: state.json, tensors: state.tensors?.length ?? 0 }])),
-    }, [...tensors, ...states.flatMap(([, state]) => state.tensors ?? [])], options.keep);
+    lastSaved = saveCheckpoint(
+      options.directory,
+      {
+        stage: loop.stage,
+        position,
+        complete: loop.finished,
+        stopped: loop.finished ? loop.stopReason : null,
+        optimizerIterations,
+        loopTensors: tensors.length,
+        callbacks: Object.fromEntries(states.map(([name, state]) => [name, { json: state.json, tensors: state.tensors?.length ?? 0 }])),
+      },
+      [...tensors, ...states.flatMap(([, state]) => state.tensors ?? [])],
+      options.keep,
+    );
     lastTime = performance.now();
   };
 
@@ -47,7 +56,10 @@ export function checkpoints(options: CheckpointOptions): Callback & { lastSaved(
     const checkpoint = latestCheckpoint(options.directory);
     if (!checkpoint) return false;
     const { state, tensors } = checkpoint;
-    loop.restore({ position: state.position, tensors: tensors.slice(0, state.loopTensors), optimizerIterations: state.optimizerIterations }, `checkpoint ${checkpoint.directory}`);
+    loop.restore(
+      { position: state.position, tensors: tensors.slice(0, state.loopTensors), optimizerIterations: state.optimizerIterations },
+      `checkpoint ${checkpoint.directory}`,
+    );
     let offset = state.loopTensors;
     for (const callback of stateful) {
       const saved = state.callbacks[callback.name];
@@ -84,7 +96,10 @@ export function checkpoints(options: CheckpointOptions): Callback & { lastSaved(
       backoffs++;
       if (!restoreLatest(loop)) return false;
       loop.setLearningRate(loop.learningRate / 2);
-      loop.emit({ type: 'info', message: `${error.message}; restarting ${loop.stage} from that checkpoint at learning rate ${loop.learningRate} (lrBackoff ${backoffs}/${allowed})` });
+      loop.emit({
+        type: 'info',
+        message: `${error.message}; restarting ${loop.stage} from that checkpoint at learning rate ${loop.learningRate} (lrBackoff ${backoffs}/${allowed})`,
+      });
       return true;
     },
   };

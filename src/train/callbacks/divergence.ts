@@ -27,7 +27,11 @@ export function divergenceGuard(options: DivergenceGuardOptions = {}): Callback 
       if (problem === null) return;
       const checkpoint = options.lastCheckpoint?.() ?? null;
       const kept = checkpoint ? `; the last good checkpoint is ${checkpoint}` : '';
-      throw new DivergenceError(`stage '${loop.stage}' diverged at epoch ${values.epoch}, step ${values.step}: ${problem}${kept}`, loop.stage, checkpoint);
+      throw new DivergenceError(
+        `stage '${loop.stage}' diverged at epoch ${values.epoch}, step ${values.step}: ${problem}${kept}`,
+        loop.stage,
+        checkpoint,
+      );
     },
   };
 }

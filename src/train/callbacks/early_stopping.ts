@@ -26,12 +26,16 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): Callback {
   const patience = options.patience ?? 0;
   const minDelta = Math.abs(options.minDelta ?? 0);
   const startFromEpoch = options.startFromEpoch ?? 0;
-  for (const [field, value] of [['patience', patience], ['startFromEpoch', startFromEpoch]] as const) {
+  for (const [field, value] of [
+    ['patience', patience],
+    ['startFromEpoch', startFromEpoch],
+  ] as const) {
     if (!Number.isInteger(value) || value < 0) throw new InputError(`earlyStopping.${field}: expected a whole number ≥ 0, got ${value}`);
   }
   if (!Number.isFinite(minDelta)) throw new InputError(`earlyStopping.minDelta: expected a number, got ${options.minDelta}`);
   const higher = higherIsBetter(monitor);
-  const improves = (value: number, reference: number | null) => reference === null || (higher ? value - minDelta > reference : value + minDelta < reference);
+  const improves = (value: number, reference: number | null) =>
+    reference === null || (higher ? value - minDelta > reference : value + minDelta < reference);
   let best: number | null = null;
   let bestEpoch = 0;
   let wait = 0;
@@ -49,7 +53,10 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): Callback {
     name: 'earlyStopping',
     onEpochEnd(record, loop) {
       const value = metricValue(record, monitor);
-      if (Number.isNaN(value)) throw new InputError(`earlyStopping: monitor '${monitor}' has no value at epoch ${record.epoch}; a validation metric needs a validation split`);
+      if (Number.isNaN(value))
+        throw new InputError(
+          `earlyStopping: monitor '${monitor}' has no value at epoch ${record.epoch}; a validation metric needs a validation split`,
+        );
       if (record.epoch > startFromEpoch) {
         if (options.restoreBest && bestWeights === null) {
           bestWeights = loop.readWeights();
@@ -62,7 +69,9 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): Callback {
           if (options.restoreBest) bestWeights = loop.readWeights();
           wait = 0;
         } else if (wait >= patience && record.epoch > 1) {
-          loop.stop(`early stopping: ${monitor} did not improve for ${wait} epoch${wait === 1 ? '' : 's'} (best ${best} at epoch ${bestEpoch})`);
+          loop.stop(
+            `early stopping: ${monitor} did not improve for ${wait} epoch${wait === 1 ? '' : 's'} (best ${best} at epoch ${bestEpoch})`,
+          );
           loop.emit({ type: 'info', message: `${loop.stage}: stopped at epoch ${record.epoch}; ${loop.stopReason}` });
         }
       }

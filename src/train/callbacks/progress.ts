@@ -6,7 +6,15 @@ export function progress(emit: (event: TrainEvent) => void): Callback {
   return {
     name: 'progress',
     onStepEnd(values, loop) {
-      emit({ type: 'step', stage: loop.stage, epoch: values.epoch, epochs: loop.epochs, step: values.step, stepsPerEpoch: loop.stepsPerEpoch, loss: values.loss });
+      emit({
+        type: 'step',
+        stage: loop.stage,
+        epoch: values.epoch,
+        epochs: loop.epochs,
+        step: values.step,
+        stepsPerEpoch: loop.stepsPerEpoch,
+        loss: values.loss,
+      });
     },
     onEpochEnd(record, loop) {
       emit({ type: 'epoch', stage: loop.stage, epochs: loop.epochs, ...record });

@@ -51,7 +51,9 @@ export class SlotStore {
 
   /** Copies of each variable's slots, in `variables` order; [] for a variable never updated. */
   export(variables: readonly tf.Variable[]): Float32Array[][] {
-    return variables.map((variable) => (this.slots.get(variable.id) ?? []).map((slot) => Float32Array.from(slot.dataSync() as Float32Array)));
+    return variables.map((variable) =>
+      (this.slots.get(variable.id) ?? []).map((slot) => Float32Array.from(slot.dataSync() as Float32Array)),
+    );
   }
 
   /** Replaces the slots of `variables` with `values` (as `export` gave them). */
@@ -62,7 +64,10 @@ export class SlotStore {
       if (values[index].length !== this.slotsPerVariable || values[index].some((slot) => slot.length !== variable.size)) {
         throw new Error(`optimizer state does not fit variable '${variable.name}' (${variable.size} weights)`);
       }
-      this.slots.set(variable.id, values[index].map((slot) => tf.keep(tf.tensor1d(slot))));
+      this.slots.set(
+        variable.id,
+        values[index].map((slot) => tf.keep(tf.tensor1d(slot))),
+      );
     });
   }
 }

@@ -12,7 +12,10 @@ export class FusedMomentum implements FusedOptimizer {
   iterations = 0;
   private readonly slots = new SlotStore(1);
 
-  constructor(public learningRate: number, private readonly momentum: number) {}
+  constructor(
+    public learningRate: number,
+    private readonly momentum: number,
+  ) {}
 
   step(variables: readonly tf.Variable[], gradients: readonly tf.Tensor[]): void {
     this.iterations++;
@@ -44,7 +47,14 @@ export class FusedMomentum implements FusedOptimizer {
 }
 
 // Plain top-level loops over typed arrays, which V8 compiles best (see adam.ts).
-function momentumUpdate(next: Float32Array, weights: Float32Array, gradient: Float32Array, accumulation: Float32Array, learningRate: number, momentum: number): void {
+function momentumUpdate(
+  next: Float32Array,
+  weights: Float32Array,
+  gradient: Float32Array,
+  accumulation: Float32Array,
+  learningRate: number,
+  momentum: number,
+): void {
   for (let i = 0; i < weights.length; i++) {
     const a = momentum * accumulation[i] + gradient[i];
     accumulation[i] = a;

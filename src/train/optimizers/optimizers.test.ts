@@ -11,15 +11,27 @@ import { float32View } from '../../engine/inplace.js';
 
 /** Runs `steps` updates on a small quadratic-plus-tanh problem; returns the final weights. */
 function train(makeOptimizer: () => FusedOptimizer | tf.Optimizer, steps: number): Float32Array[] {
-  const weights = [tf.variable(tf.tensor2d([[0.5, -1.25], [2, 0.75]])), tf.variable(tf.tensor1d([0.1, -0.3, 0.2]))];
+  const weights = [
+    tf.variable(
+      tf.tensor2d([
+        [0.5, -1.25],
+        [2, 0.75],
+      ]),
+    ),
+    tf.variable(tf.tensor1d([0.1, -0.3, 0.2])),
+  ];
   const optimizer = makeOptimizer();
-  const loss = () => tf.add(tf.sum(tf.square(tf.tanh(weights[0]))), tf.sum(tf.mul(tf.square(weights[1]), tf.tensor1d([1, 10, 100])))) as tf.Scalar;
+  const loss = () =>
+    tf.add(tf.sum(tf.square(tf.tanh(weights[0]))), tf.sum(tf.mul(tf.square(weights[1]), tf.tensor1d([1, 10, 100])))) as tf.Scalar;
   for (let step = 0; step < steps; step++) {
     if (optimizer instanceof tf.Optimizer) {
       optimizer.minimize(loss, false, weights);
     } else {
       const { value, grads } = tf.variableGrads(loss, weights);
-      optimizer.step(weights, weights.map((weight) => grads[weight.name]));
+      optimizer.step(
+        weights,
+        weights.map((weight) => grads[weight.name]),
+      );
       tf.dispose([value, grads]);
     }
   }
@@ -30,9 +42,11 @@ function train(makeOptimizer: () => FusedOptimizer | tf.Optimizer, steps: number
 }
 
 function assertClose(actual: Float32Array[], expected: ArrayLike<number>[], tolerance: number): void {
-  actual.forEach((values, i) => values.forEach((value, j) => {
-    assert.ok(Math.abs(value - expected[i][j]) <= tolerance, `weight ${i}[${j}]: ${value} vs ${expected[i][j]}`);
-  }));
+  actual.forEach((values, i) => {
+    values.forEach((value, j) => {
+      assert.ok(Math.abs(value - expected[i][j]) <= tolerance, `weight ${i}[${j}]: ${value} vs ${expected[i][j]}`);
+    });
+  });
 }
 
 /**
@@ -52,18 +66,26 @@ function reference(update: (weights: number[], gradients: number[], state: numbe
 
 function adamReference(learningRate: number, steps: number): number[][] {
   const [beta1, beta2, epsilon] = [0.9, 0.999, 1e-7];
-  return reference((weights, gradients, [m, v], t) => weights.forEach((_, i) => {
-    m[i] = beta1 * m[i] + (1 - beta1) * gradients[i];
-    v[i] = beta2 * v[i] + (1 - beta2) * gradients[i] ** 2;
-    weights[i] -= (learningRate * m[i] / (1 - beta1 ** t)) / (Math.sqrt(v[i] / (1 - beta2 ** t)) + epsilon);
-  }), steps);
+  return reference(
+    (weights, gradients, [m, v], t) =>
+      weights.forEach((_, i) => {
+        m[i] = beta1 * m[i] + (1 - beta1) * gradients[i];
+        v[i] = beta2 * v[i] + (1 - beta2) * gradients[i] ** 2;
+        weights[i] -= (learningRate * m[i]) / (1 - beta1 ** t) / (Math.sqrt(v[i] / (1 - beta2 ** t)) + epsilon);
+      }),
+    steps,
+  );
 }
 
 function momentumReference(learningRate: number, momentum: number, steps: number): number[][] {
-  return reference((weights, gradients, [accumulation]) => weights.forEach((_, i) => {
-    accumulation[i] = momentum * accumulation[i] + gradients[i];
-    weights[i] -= learningRate * accumulation[i];
-  }), steps);
+  return reference(
+    (weights, gradients, [accumulation]) =>
+      weights.forEach((_, i) => {
+        accumulation[i] = momentum * accumulation[i] + gradients[i];
+        weights[i] -= learningRate * accumulation[i];
+      }),
+    steps,
+  );
 }
 
 for (const backend of ['wasm', 'cpu'] as BackendName[]) {
@@ -74,17 +96,29 @@ for (const backend of ['wasm', 'cpu'] as BackendName[]) {
     // float32, as tf.train.adam and PyTorch do, which drifts a few 1e-6 over these 20 steps.
     assertClose(fused, adamReference(0.05, 20), backend === 'cpu' ? 1e-6 : 1e-5);
     // tf.train.adam rounds every intermediate to float32 and drifts ~1e-5 from the exact value.
-    assertClose(fused, train(() => tf.train.adam(0.05), 20), 3e-5);
+    assertClose(
+      fused,
+      train(() => tf.train.adam(0.05), 20),
+      3e-5,
+    );
   });
 
   test(`fused momentum and SGD follow the formula and match tf.train.momentum and tf.train.sgd (${backend})`, async () => {
     await initEngine({ backend });
     const momentum = train(() => new FusedMomentum(0.01, 0.9), 20);
     assertClose(momentum, momentumReference(0.01, 0.9, 20), 1e-6);
-    assertClose(momentum, train(() => tf.train.momentum(0.01, 0.9), 20), 2e-6);
+    assertClose(
+      momentum,
+      train(() => tf.train.momentum(0.01, 0.9), 20),
+      2e-6,
+    );
     const sgd = train(() => new FusedMomentum(0.01, 0), 20);
     assertClose(sgd, momentumReference(0.01, 0, 20), 1e-6);
-    assertClose(sgd, train(() => tf.train.sgd(0.01), 20), 2e-6);
+    assertClose(
+      sgd,
+      train(() => tf.train.sgd(0.01), 20),
+      2e-6,
+    );
   });
 }
 
@@ -96,11 +130,11 @@ test('Adam by hand: the first step moves every weight by lr against the sign of 
   const optimizer = new FusedAdam({ learningRate: 0.1 });
   optimizer.step([weight], [gradient]);
   optimizer.dispose();
-  assertClose([weight.dataSync() as Float32Array], [Float32Array.from([0.9, -1.9, 3 - 0.1 * 1e-3 / (1e-3 + 1e-7)])], 1e-6);
+  assertClose([weight.dataSync() as Float32Array], [Float32Array.from([0.9, -1.9, 3 - (0.1 * 1e-3) / (1e-3 + 1e-7)])], 1e-6);
   tf.dispose([weight, gradient]);
 });
 
-test('an update never writes through to a tensor that shared the variable\'s storage', async () => {
+test("an update never writes through to a tensor that shared the variable's storage", async () => {
   await initEngine({ backend: 'wasm' });
   const initial = tf.tensor1d([1, 2, 3]);
   const weight = tf.variable(initial);
@@ -143,7 +177,10 @@ async function trainOnWasm(simd: boolean, makeOptimizer: () => FusedOptimizer): 
     const optimizer = makeOptimizer();
     for (let step = 0; step < 10; step++) {
       const { value, grads } = tf.variableGrads(loss, weights);
-      optimizer.step(weights, weights.map((weight) => grads[weight.name]));
+      optimizer.step(
+        weights,
+        weights.map((weight) => grads[weight.name]),
+      );
       tf.dispose([value, grads]);
     }
     const result = weights.map((weight) => weight.dataSync() as Float32Array);
@@ -169,13 +206,23 @@ for (const [name, make] of [
 }
 
 test('the SIMD Adam kernel runs on the wasm backend and declines the cpu backend', async () => {
-  for (const [backend, expected] of [['wasm', true], ['cpu', false]] as const) {
+  for (const [backend, expected] of [
+    ['wasm', true],
+    ['cpu', false],
+  ] as const) {
     await initEngine({ backend });
     const tensors = [tf.zeros([5]), tf.ones([5]), tf.fill([5], 0.5), tf.zeros([5]), tf.zeros([5])];
     const [next, weights, gradient, firstMoment, secondMoment] = tensors.map((tensor) => float32View(tensor));
-    const ran = simdAdam({ next, weights, gradient, firstMoment, secondMoment }, {
-      beta1: 0.9, beta2: 0.999, stepSize: 0.1 / (1 - 0.9), secondCorrection: 1 / Math.sqrt(1 - 0.999), epsilon: 1e-7,
-    });
+    const ran = simdAdam(
+      { next, weights, gradient, firstMoment, secondMoment },
+      {
+        beta1: 0.9,
+        beta2: 0.999,
+        stepSize: 0.1 / (1 - 0.9),
+        secondCorrection: 1 / Math.sqrt(1 - 0.999),
+        epsilon: 1e-7,
+      },
+    );
     assert.equal(ran, expected, backend);
     if (ran) {
       // First step: m = 0.05, v = 0.00025, next = 1 − 1 · 0.05 / (√0.00025 / √0.001 + 1e-7) ≈ 0.9.

@@ -14,12 +14,7 @@ export function isOrtActivation(activation: string): activation is OrtActivation
 }
 
 /** The nodes applying `activation` to `input` as `output`; none for 'linear'. */
-export function activationNodes(
-  activation: OrtActivation,
-  input: string,
-  output: string,
-  leakyreluAlpha = 0.2,
-): NodeSpec[] {
+export function activationNodes(activation: OrtActivation, input: string, output: string, leakyreluAlpha = 0.2): NodeSpec[] {
   const node = (opType: string, attributes?: NodeSpec['attributes'], inputs = [input]): NodeSpec[] => [
     { opType, inputs, outputs: [output], attributes },
   ];

@@ -10,12 +10,7 @@ import { patchBudget } from './conv_graph.js';
 const accelerated = { accelerate: 'ort' } as const;
 
 /** Forward, input gradient and filter gradient of tf.conv2d under a random upstream gradient. */
-function convAndGradients(
-  xShape: number[],
-  filterShape: number[],
-  strides: [number, number],
-  pad: 'same' | 'valid',
-): tf.Tensor[] {
+function convAndGradients(xShape: number[], filterShape: number[], strides: [number, number], pad: 'same' | 'valid'): tf.Tensor[] {
   const x = randomTensor(xShape, 61) as tf.Tensor4D;
   const filter = randomTensor(filterShape, 62) as tf.Tensor4D;
   const forward = (input: tf.Tensor, kernel: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, kernel as tf.Tensor4D, strides, pad);
@@ -33,11 +28,37 @@ function sessionsStartingWith(prefix: string): number {
 for (const inChannels of [3, 9]) {
   const path = inChannels < 8 ? 'sliced' : 'gathered';
   test(`ONNX Runtime conv2d with dilations, ${path} patches, matches cpu`, async () => {
-    await assertWasmMatchesCpu(`dilated conv2d, ${inChannels} channels`, () => [
-      tf.conv2d(randomTensor([2, 11, 10, inChannels], 64) as tf.Tensor4D, randomTensor([3, 3, inChannels, 4], 65) as tf.Tensor4D, 1, 'same', 'NHWC', [2, 2]),
-      tf.conv2d(randomTensor([1, 9, 12, inChannels], 66) as tf.Tensor4D, randomTensor([2, 3, inChannels, 5], 67) as tf.Tensor4D, 1, 'valid', 'NHWC', [2, 3]),
-      tf.conv2d(randomTensor([3, 8, 8, inChannels], 68) as tf.Tensor4D, randomTensor([3, 2, inChannels, 2], 69) as tf.Tensor4D, 1, 'same', 'NHWC', [1, 2]),
-    ], 1e-4, accelerated);
+    await assertWasmMatchesCpu(
+      `dilated conv2d, ${inChannels} channels`,
+      () => [
+        tf.conv2d(
+          randomTensor([2, 11, 10, inChannels], 64) as tf.Tensor4D,
+          randomTensor([3, 3, inChannels, 4], 65) as tf.Tensor4D,
+          1,
+          'same',
+          'NHWC',
+          [2, 2],
+        ),
+        tf.conv2d(
+          randomTensor([1, 9, 12, inChannels], 66) as tf.Tensor4D,
+          randomTensor([2, 3, inChannels, 5], 67) as tf.Tensor4D,
+          1,
+          'valid',
+          'NHWC',
+          [2, 3],
+        ),
+        tf.conv2d(
+          randomTensor([3, 8, 8, inChannels], 68) as tf.Tensor4D,
+          randomTensor([3, 2, inChannels, 2], 69) as tf.Tensor4D,
+          1,
+          'same',
+          'NHWC',
+          [1, 2],
+        ),
+      ],
+      1e-4,
+      accelerated,
+    );
     assert.ok(sessionsStartingWith('conv2d 2 ') > 0, 'ONNX Runtime ran the convolution');
   });
 }
@@ -64,32 +85,56 @@ test('ONNX Runtime conv2d splits a batch whose patches exceed the budget into ch
 
 test('ONNX Runtime fused conv2d: bias and PReLU slopes per channel or single, every activation, gradients', async () => {
   const activations = ['linear', 'relu', 'elu', 'sigmoid', 'leakyrelu', 'relu6', 'prelu'] as const;
-  await assertWasmMatchesCpu('fused conv2d activations', () => activations.flatMap((activation) => [
-    randomTensor([4], 70),
-    randomTensor([1], 71),
-  ].map((bias) => tf.fused.conv2d({
-    // Scaled so that relu6 clips.
-    x: tf.mul(randomTensor([2, 6, 7, 9], 72), 4) as tf.Tensor4D,
-    filter: randomTensor([3, 3, 9, 4], 73) as tf.Tensor4D,
-    strides: 1,
-    pad: 'same',
-    bias,
-    activation,
-    leakyreluAlpha: 0.3,
-    preluActivationWeights: activation === 'prelu' ? randomTensor(bias.size === 1 ? [4] : [1], 74) : undefined,
-  }))), 1e-4, accelerated);
-  assert.ok(ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' prelu ')), 'PReLU ran on ONNX Runtime');
-  assert.ok(ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' relu6 ')), 'relu6 ran on ONNX Runtime');
-  assert.ok(ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' channel relu')), 'fused relu ran on ONNX Runtime');
-  await assertWasmMatchesCpu('fused conv2d gradients', () => {
-    const x = randomTensor([2, 5, 6, 3], 75) as tf.Tensor4D;
-    const filter = randomTensor([3, 3, 3, 4], 76) as tf.Tensor4D;
-    const bias = randomTensor([4], 77);
-    const forward = (input: tf.Tensor, kernel: tf.Tensor, b: tf.Tensor) =>
-      tf.fused.conv2d({ x: input as tf.Tensor4D, filter: kernel as tf.Tensor4D, strides: [2, 1], pad: 'same', bias: b });
-    const upstream = randomTensor(forward(x, filter, bias).shape, 78);
-    const grads = tf.grads((input: tf.Tensor, kernel: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(forward(input, kernel, b), upstream)))([x, filter, bias]);
-    return [forward(x, filter, bias), ...grads];
-  }, 1e-4, accelerated);
+  await assertWasmMatchesCpu(
+    'fused conv2d activations',
+    () =>
+      activations.flatMap((activation) =>
+        [randomTensor([4], 70), randomTensor([1], 71)].map((bias) =>
+          tf.fused.conv2d({
+            // Scaled so that relu6 clips.
+            x: tf.mul(randomTensor([2, 6, 7, 9], 72), 4) as tf.Tensor4D,
+            filter: randomTensor([3, 3, 9, 4], 73) as tf.Tensor4D,
+            strides: 1,
+            pad: 'same',
+            bias,
+            activation,
+            leakyreluAlpha: 0.3,
+            preluActivationWeights: activation === 'prelu' ? randomTensor(bias.size === 1 ? [4] : [1], 74) : undefined,
+          }),
+        ),
+      ),
+    1e-4,
+    accelerated,
+  );
+  assert.ok(
+    ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' prelu ')),
+    'PReLU ran on ONNX Runtime',
+  );
+  assert.ok(
+    ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' relu6 ')),
+    'relu6 ran on ONNX Runtime',
+  );
+  assert.ok(
+    ortSessionKeys().some((key) => key.startsWith('conv2d 2 ') && key.includes(' channel relu')),
+    'fused relu ran on ONNX Runtime',
+  );
+  await assertWasmMatchesCpu(
+    'fused conv2d gradients',
+    () => {
+      const x = randomTensor([2, 5, 6, 3], 75) as tf.Tensor4D;
+      const filter = randomTensor([3, 3, 3, 4], 76) as tf.Tensor4D;
+      const bias = randomTensor([4], 77);
+      const forward = (input: tf.Tensor, kernel: tf.Tensor, b: tf.Tensor) =>
+        tf.fused.conv2d({ x: input as tf.Tensor4D, filter: kernel as tf.Tensor4D, strides: [2, 1], pad: 'same', bias: b });
+      const upstream = randomTensor(forward(x, filter, bias).shape, 78);
+      const grads = tf.grads((input: tf.Tensor, kernel: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(forward(input, kernel, b), upstream)))([
+        x,
+        filter,
+        bias,
+      ]);
+      return [forward(x, filter, bias), ...grads];
+    },
+    1e-4,
+    accelerated,
+  );
 });

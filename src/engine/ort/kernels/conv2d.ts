@@ -86,8 +86,9 @@ export function ortConv2D(fallback: KernelConfig, cache: SessionCache): KernelCo
   return withWasmFallback<ForwardInputs, Conv2DAttrs>(fallback, (inputs, attrs, backend) => {
     const { x, filter } = inputs;
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
-    const info = graphGeometry([x, filter], dataFormat, () => backend_util.computeConv2DInfo(
-      x.shape as Shape4D, filter.shape as Shape4D, strides, dilations ?? 1, pad, dimRoundingMode));
+    const info = graphGeometry([x, filter], dataFormat, () =>
+      backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, strides, dilations ?? 1, pad, dimRoundingMode),
+    );
     if (info === undefined) return undefined;
     return forward({ x, filter }, info, { bias: 'none', activation: 'linear' }, backend, cache);
   });
@@ -101,7 +102,8 @@ export function ortFusedConv2D(fallback: KernelConfig, cache: SessionCache): Ker
     if (!isOrtActivation(fused) || (fused === 'prelu') !== (preluActivationWeights != null)) return undefined;
     const operands = [x, filter, bias, preluActivationWeights].filter((info): info is TensorInfo => info != null);
     const info = graphGeometry(operands, dataFormat, () =>
-      backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, strides, dilations ?? 1, pad, dimRoundingMode));
+      backend_util.computeConv2DInfo(x.shape as Shape4D, filter.shape as Shape4D, strides, dilations ?? 1, pad, dimRoundingMode),
+    );
     if (info === undefined) return undefined;
     const biasKind = perChannel(bias, info.outChannels);
     const slopesKind = perChannel(preluActivationWeights, info.outChannels);
@@ -116,8 +118,9 @@ export function ortConv2DBackpropInput(fallback: KernelConfig, cache: SessionCac
   return withWasmFallback<{ dy: TensorInfo; filter: TensorInfo }, Conv2DBackpropInputAttrs>(fallback, (inputs, attrs, backend) => {
     const { dy, filter } = inputs;
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
-    const info = graphGeometry([dy, filter], dataFormat, () => backend_util.computeConv2DInfo(
-      [...inputShape] as Shape4D, filter.shape as Shape4D, strides, 1, pad, dimRoundingMode));
+    const info = graphGeometry([dy, filter], dataFormat, () =>
+      backend_util.computeConv2DInfo([...inputShape] as Shape4D, filter.shape as Shape4D, strides, 1, pad, dimRoundingMode),
+    );
     if (info === undefined) return undefined;
     const dx = backend.makeOutput([...inputShape], 'float32');
     const [dyValues, filterValues, dxValues] = [dy, filter, dx].map((tensor) => heapFloat32(backend, tensor));
@@ -139,8 +142,9 @@ export function ortConv2DBackpropFilter(fallback: KernelConfig, cache: SessionCa
   return withWasmFallback<{ x: TensorInfo; dy: TensorInfo }, Conv2DBackpropFilterAttrs>(fallback, (inputs, attrs, backend) => {
     const { x, dy } = inputs;
     const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
-    const info = graphGeometry([x, dy], dataFormat, () => backend_util.computeConv2DInfo(
-      x.shape as Shape4D, [...filterShape] as Shape4D, strides, 1, pad, dimRoundingMode));
+    const info = graphGeometry([x, dy], dataFormat, () =>
+      backend_util.computeConv2DInfo(x.shape as Shape4D, [...filterShape] as Shape4D, strides, 1, pad, dimRoundingMode),
+    );
     if (info === undefined) return undefined;
     const dW = backend.makeOutput([...filterShape], 'float32');
     const [xValues, dyValues, dWValues] = [x, dy, dW].map((tensor) => heapFloat32(backend, tensor));

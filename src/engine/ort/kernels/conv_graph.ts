@@ -55,8 +55,20 @@ export function geometryKey(info: Conv2DInfo): string {
   const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   return [
-    inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth,
-    strideHeight, strideWidth, dilationHeight, dilationWidth, info.padInfo.top, info.padInfo.left,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+    filterHeight,
+    filterWidth,
+    strideHeight,
+    strideWidth,
+    dilationHeight,
+    dilationWidth,
+    info.padInfo.top,
+    info.padInfo.left,
   ].join(',');
 }
 
@@ -225,7 +237,10 @@ export function convForwardGraph(info: Conv2DInfo, images: number, epilogue: Con
   };
 }
 
-/** dW ([taps·inChannels, outChannels]) from x ([images, inHeight·inWidth, inChannels]) and dy ([images·outHeight·outWidth, outChannels]). */
+/**
+ * dW ([taps·inChannels, outChannels]) from x ([images, inHeight·inWidth, inChannels]) and dy
+ * ([images·outHeight·outWidth, outChannels]).
+ */
 export function convFilterGradGraph(info: Conv2DInfo, images: number): KeyedGraph {
   const taps = info.filterHeight * info.filterWidth;
   return {
@@ -242,7 +257,10 @@ export function convFilterGradGraph(info: Conv2DInfo, images: number): KeyedGrap
   };
 }
 
-/** dx ([images·inHeight·inWidth, inChannels]) from dy ([images, outHeight·outWidth, outChannels]) and w ([taps, inChannels, outChannels]). */
+/**
+ * dx ([images·inHeight·inWidth, inChannels]) from dy ([images, outHeight·outWidth, outChannels])
+ * and w ([taps, inChannels, outChannels]).
+ */
 export function convInputGradGraph(info: Conv2DInfo, images: number): KeyedGraph {
   const taps = info.filterHeight * info.filterWidth;
   return {

@@ -29,11 +29,25 @@ function depthwiseInfo(
   dataFormat: string | undefined,
   inShape: readonly number[],
   filterShape: readonly number[],
-  attrs: { strides: number | [number, number]; dilations: number | [number, number]; pad: DepthwiseConv2dNativeAttrs['pad']; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
+  attrs: {
+    strides: number | [number, number];
+    dilations: number | [number, number];
+    pad: DepthwiseConv2dNativeAttrs['pad'];
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  },
 ): Conv2DInfo | undefined {
   // tfjs-layers passes dilations: null for its default of 1.
-  return graphGeometry(tensors, dataFormat ?? 'NHWC', () => backend_util.computeConv2DInfo(
-    [...inShape] as Shape4D, [...filterShape] as Shape4D, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true));
+  return graphGeometry(tensors, dataFormat ?? 'NHWC', () =>
+    backend_util.computeConv2DInfo(
+      [...inShape] as Shape4D,
+      [...filterShape] as Shape4D,
+      attrs.strides,
+      attrs.dilations ?? 1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      true,
+    ),
+  );
 }
 
 export function ortDepthwiseConv2D(fallback: KernelConfig, cache: SessionCache): KernelConfig {
@@ -57,47 +71,55 @@ export function ortDepthwiseConv2D(fallback: KernelConfig, cache: SessionCache):
 }
 
 export function ortDepthwiseConv2DBackpropInput(fallback: KernelConfig, cache: SessionCache): KernelConfig {
-  return withWasmFallback<{ dy: TensorInfo; filter: TensorInfo }, DepthwiseConv2dNativeBackpropInputAttrs>(fallback, ({ dy, filter }, attrs, backend) => {
-    const info = depthwiseInfo([dy, filter], undefined, attrs.inputShape, filter.shape, attrs);
-    if (info === undefined) return undefined;
-    const dx = backend.makeOutput([...attrs.inputShape], 'float32');
-    const [dyValues, filterValues, dxValues] = [dy, filter, dx].map((tensor) => heapFloat32(backend, tensor));
-    const { inSize, outSize } = imageSizes(info);
-    const temporaries = info.inHeight * info.inWidth * info.outChannels * info.filterHeight * info.filterWidth;
-    forEachChunk(info.batchSize, imagesPerRun(temporaries, info.batchSize), (first, count) => {
-      runOnViews(
-        cache,
-        depthwiseInputGradGraph(info, count),
-        { dy: imageRange(dyValues, outSize, first, count), w: filterValues },
-        { dx: imageRange(dxValues, inSize, first, count) },
-      );
-    });
-    return dx;
-  });
+  return withWasmFallback<{ dy: TensorInfo; filter: TensorInfo }, DepthwiseConv2dNativeBackpropInputAttrs>(
+    fallback,
+    ({ dy, filter }, attrs, backend) => {
+      const info = depthwiseInfo([dy, filter], undefined, attrs.inputShape, filter.shape, attrs);
+      if (info === undefined) return undefined;
+      const dx = backend.makeOutput([...attrs.inputShape], 'float32');
+      const [dyValues, filterValues, dxValues] = [dy, filter, dx].map((tensor) => heapFloat32(backend, tensor));
+      const { inSize, outSize } = imageSizes(info);
+      const temporaries = info.inHeight * info.inWidth * info.outChannels * info.filterHeight * info.filterWidth;
+      forEachChunk(info.batchSize, imagesPerRun(temporaries, info.batchSize), (first, count) => {
+        runOnViews(
+          cache,
+          depthwiseInputGradGraph(info, count),
+          { dy: imageRange(dyValues, outSize, first, count), w: filterValues },
+          { dx: imageRange(dxValues, inSize, first, count) },
+        );
+      });
+      return dx;
+    },
+  );
 }
 
 export function ortDepthwiseConv2DBackpropFilter(fallback: KernelConfig, cache: SessionCache): KernelConfig {
-  return withWasmFallback<{ x: TensorInfo; dy: TensorInfo }, DepthwiseConv2dNativeBackpropFilterAttrs>(fallback, ({ x, dy }, attrs, backend) => {
-    const info = depthwiseInfo([x, dy], undefined, x.shape, attrs.filterShape, attrs);
-    if (info === undefined) return undefined;
-    const dW = backend.makeOutput([...attrs.filterShape], 'float32');
-    const [xValues, dyValues, dWValues] = [x, dy, dW].map((tensor) => heapFloat32(backend, tensor));
-    const { inSize, outSize } = imageSizes(info);
-    const temporaries = outSize * info.filterHeight * info.filterWidth;
-    sumOverChunks(info.batchSize, imagesPerRun(temporaries, info.batchSize), dWValues, (first, count, target) => {
-      runOnViews(
-        cache,
-        depthwiseFilterGradGraph(info, count),
-        { x: imageRange(xValues, inSize, first, count), dy: imageRange(dyValues, outSize, first, count) },
-        { dw: target },
-      );
-    });
-    return dW;
-  });
+  return withWasmFallback<{ x: TensorInfo; dy: TensorInfo }, DepthwiseConv2dNativeBackpropFilterAttrs>(
+    fallback,
+    ({ x, dy }, attrs, backend) => {
+      const info = depthwiseInfo([x, dy], undefined, x.shape, attrs.filterShape, attrs);
+      if (info === undefined) return undefined;
+      const dW = backend.makeOutput([...attrs.filterShape], 'float32');
+      const [xValues, dyValues, dWValues] = [x, dy, dW].map((tensor) => heapFloat32(backend, tensor));
+      const { inSize, outSize } = imageSizes(info);
+      const temporaries = outSize * info.filterHeight * info.filterWidth;
+      sumOverChunks(info.batchSize, imagesPerRun(temporaries, info.batchSize), dWValues, (first, count, target) => {
+        runOnViews(
+          cache,
+          depthwiseFilterGradGraph(info, count),
+          { x: imageRange(xValues, inSize, first, count), dy: imageRange(dyValues, outSize, first, count) },
+          { dw: target },
+        );
+      });
+      return dW;
+    },
+  );
 }
 
 export const ortDepthwiseKernelNames: readonly string[] = [
-  DepthwiseConv2dNative, DepthwiseConv2dNativeBackpropInput, DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNative,
+  DepthwiseConv2dNativeBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter,
 ];
 
 export function ortDepthwiseKernels(fallback: (kernelName: string) => KernelConfig, cache: SessionCache): KernelConfig[] {

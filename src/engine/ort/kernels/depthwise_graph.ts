@@ -49,11 +49,13 @@ export function depthwiseForwardGraph(info: Conv2DInfo, images: number): KeyedGr
     nodes: () => {
       const { nodes, taps: slices } = tapSliceNodes(info, images);
       nodes.push(...filterRows(taps), ints('tapShape', [rows, info.inChannels, 1]), ints('filterShape', [info.inChannels, q]));
-      slices.forEach((slice, k) => nodes.push(
-        { opType: 'Reshape', inputs: [slice, 'tapShape'], outputs: [`${slice}Column`] },
-        { opType: 'Reshape', inputs: [`w${k}`, 'filterShape'], outputs: [`w${k}Grid`] },
-        { opType: 'Mul', inputs: [`${slice}Column`, `w${k}Grid`], outputs: [`product${k}`] },
-      ));
+      slices.forEach((slice, k) => {
+        nodes.push(
+          { opType: 'Reshape', inputs: [slice, 'tapShape'], outputs: [`${slice}Column`] },
+          { opType: 'Reshape', inputs: [`w${k}`, 'filterShape'], outputs: [`w${k}Grid`] },
+          { opType: 'Mul', inputs: [`${slice}Column`, `w${k}Grid`], outputs: [`product${k}`] },
+        );
+      });
       nodes.push(
         { opType: 'Sum', inputs: slices.map((_, k) => `product${k}`), outputs: ['total'] },
         ints('outputShape', [rows, info.outChannels]),
@@ -87,12 +89,14 @@ export function depthwiseFilterGradGraph(info: Conv2DInfo, images: number): Keye
         ints('onesShape', [1, rows]),
         { opType: 'Expand', inputs: ['one', 'onesShape'], outputs: ['ones'] },
       );
-      slices.forEach((slice, k) => nodes.push(
-        { opType: 'Reshape', inputs: [slice, 'tapShape'], outputs: [`${slice}Column`] },
-        { opType: 'Mul', inputs: [`${slice}Column`, 'dyGrid'], outputs: [`product${k}`] },
-        { opType: 'Reshape', inputs: [`product${k}`, 'flatShape'], outputs: [`product${k}Flat`] },
-        { opType: 'Gemm', inputs: ['ones', `product${k}Flat`], outputs: [`dw${k}`] },
-      ));
+      slices.forEach((slice, k) => {
+        nodes.push(
+          { opType: 'Reshape', inputs: [slice, 'tapShape'], outputs: [`${slice}Column`] },
+          { opType: 'Mul', inputs: [`${slice}Column`, 'dyGrid'], outputs: [`product${k}`] },
+          { opType: 'Reshape', inputs: [`product${k}`, 'flatShape'], outputs: [`product${k}Flat`] },
+          { opType: 'Gemm', inputs: ['ones', `product${k}Flat`], outputs: [`dw${k}`] },
+        );
+      });
       nodes.push({ opType: 'Concat', inputs: slices.map((_, k) => `dw${k}`), outputs: ['dw'], attributes: { axis: { int: 0 } } });
       return nodes;
     },
@@ -121,7 +125,10 @@ export function depthwiseInputGradGraph(info: Conv2DInfo, images: number): Keyed
       ];
       for (let k = 0; k < taps; k++) {
         nodes.push(
-          ints(`dy${k}Index`, Array.from({ length: positions }, (_, p) => index[p * taps + k])),
+          ints(
+            `dy${k}Index`,
+            Array.from({ length: positions }, (_, p) => index[p * taps + k]),
+          ),
           { opType: 'Gather', inputs: ['dyPadded', `dy${k}Index`], outputs: [`dy${k}`], attributes: { axis: { int: 1 } } },
           { opType: 'Mul', inputs: [`dy${k}`, `w${k}`], outputs: [`product${k}`] },
         );

@@ -25,7 +25,11 @@ import { runOnViews, withWasmFallback } from './run_graph.js';
 /** Below this many output elements the wasm kernels are faster than a session call. */
 const minElements = 1 << 16;
 
-const binaryOps: ReadonlyArray<[kernel: string, onnx: string]> = [[Add, 'Add'], [Sub, 'Sub'], [Multiply, 'Mul']];
+const binaryOps: ReadonlyArray<[kernel: string, onnx: string]> = [
+  [Add, 'Add'],
+  [Sub, 'Sub'],
+  [Multiply, 'Mul'],
+];
 
 function binary(fallback: KernelConfig, onnxOp: string, cache: SessionCache): KernelConfig {
   return withWasmFallback<{ a: TensorInfo; b: TensorInfo }, Record<string, never>>(fallback, ({ a, b }, _attrs, backend) => {
@@ -37,7 +41,10 @@ function binary(fallback: KernelConfig, onnxOp: string, cache: SessionCache): Ke
       cache,
       {
         key: `${onnxOp} ${a.shape} ${b.shape}`,
-        inputs: [{ name: 'a', shape: a.shape }, { name: 'b', shape: b.shape }],
+        inputs: [
+          { name: 'a', shape: a.shape },
+          { name: 'b', shape: b.shape },
+        ],
         outputs: [{ name: 'y', shape }],
         nodes: () => [{ opType: onnxOp, inputs: ['a', 'b'], outputs: ['y'] }],
       },

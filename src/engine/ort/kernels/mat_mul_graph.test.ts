@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import { planMatMul, type MatMulSpec } from './mat_mul_graph.js';
 
 const spec = (overrides: Partial<MatMulSpec>): MatMulSpec => ({
-  aShape: [7, 13], bShape: [13, 5], transposeA: false, transposeB: false, activation: 'linear', ...overrides,
+  aShape: [7, 13],
+  bShape: [13, 5],
+  transposeA: false,
+  transposeB: false,
+  activation: 'linear',
+  ...overrides,
 });
 
 test('single matrices become one Gemm carrying the transposes and a rank-1 bias', () => {
@@ -11,7 +16,11 @@ test('single matrices become one Gemm carrying the transposes and a rank-1 bias'
   assert.deepEqual(plan, {
     outputShape: [7, 5],
     graph: {
-      inputs: [{ name: 'a', shape: [13, 7] }, { name: 'b', shape: [5, 13] }, { name: 'bias', shape: [5] }],
+      inputs: [
+        { name: 'a', shape: [13, 7] },
+        { name: 'b', shape: [5, 13] },
+        { name: 'bias', shape: [5] },
+      ],
       outputs: [{ name: 'y', shape: [7, 5] }],
       nodes: [{ opType: 'Gemm', inputs: ['a', 'b', 'bias'], outputs: ['y'], attributes: { transA: { int: 1 }, transB: { int: 1 } } }],
     },
@@ -21,15 +30,24 @@ test('single matrices become one Gemm carrying the transposes and a rank-1 bias'
 test('a batch of one is a single matrix: Gemm on the inner dims, reported with the batch dim', () => {
   const plan = planMatMul(spec({ aShape: [1, 7, 13], bShape: [1, 13, 5], biasShape: [1, 1, 5], activation: 'relu' }));
   assert.deepEqual(plan?.outputShape, [1, 7, 5]);
-  assert.deepEqual(plan?.graph.inputs, [{ name: 'a', shape: [7, 13] }, { name: 'b', shape: [13, 5] }, { name: 'bias', shape: [5] }]);
-  assert.deepEqual(plan?.graph.nodes.map((node) => [node.opType, node.inputs, node.outputs]), [
-    ['Gemm', ['a', 'b', 'bias'], ['preActivation']],
-    ['Relu', ['preActivation'], ['y']],
+  assert.deepEqual(plan?.graph.inputs, [
+    { name: 'a', shape: [7, 13] },
+    { name: 'b', shape: [13, 5] },
+    { name: 'bias', shape: [5] },
   ]);
+  assert.deepEqual(
+    plan?.graph.nodes.map((node) => [node.opType, node.inputs, node.outputs]),
+    [
+      ['Gemm', ['a', 'b', 'bias'], ['preActivation']],
+      ['Relu', ['preActivation'], ['y']],
+    ],
+  );
 });
 
 test('a real batch becomes Transpose + MatMul + Add, broadcasting batch dims', () => {
-  const plan = planMatMul(spec({ aShape: [3, 13, 7], bShape: [1, 13, 5], transposeA: true, biasShape: [5], activation: 'leakyrelu', leakyreluAlpha: 0.1 }));
+  const plan = planMatMul(
+    spec({ aShape: [3, 13, 7], bShape: [1, 13, 5], transposeA: true, biasShape: [5], activation: 'leakyrelu', leakyreluAlpha: 0.1 }),
+  );
   assert.deepEqual(plan?.outputShape, [3, 7, 5]);
   assert.deepEqual(plan?.graph.outputs, [{ name: 'y', shape: [3, 7, 5] }]);
   assert.deepEqual(plan?.graph.nodes, [

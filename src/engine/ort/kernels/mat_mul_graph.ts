@@ -91,19 +91,14 @@ export function planMatMul(spec: MatMulSpec): MatMulPlan | undefined {
   const outputShape = [...batchShape, rows, columns];
   if (biasShape !== undefined && !broadcastsInto(biasShape, outputShape)) return undefined;
 
-  const biasInputs = (shape: readonly number[]): ValueSpec[] =>
-    biasShape === undefined ? [] : [{ name: 'bias', shape }];
+  const biasInputs = (shape: readonly number[]): ValueSpec[] => (biasShape === undefined ? [] : [{ name: 'bias', shape }]);
 
   if (product(batchShape) === 1) {
     const bias = biasShape === undefined ? undefined : withoutLeadingOnes(biasShape);
     if (bias === undefined || bias.length <= 2) {
       // Gemm wants a bias of rank 1 or 2 that broadcasts to [rows, columns].
       const gemmBias = bias === undefined ? [] : bias.length === 0 ? [1] : bias;
-      const inputs: ValueSpec[] = [
-        { name: 'a', shape: aShape.slice(-2) },
-        { name: 'b', shape: bShape.slice(-2) },
-        ...biasInputs(gemmBias),
-      ];
+      const inputs: ValueSpec[] = [{ name: 'a', shape: aShape.slice(-2) }, { name: 'b', shape: bShape.slice(-2) }, ...biasInputs(gemmBias)];
       const gemm: NodeSpec = {
         opType: 'Gemm',
         inputs: biasShape === undefined ? ['a', 'b'] : ['a', 'b', 'bias'],
@@ -148,15 +143,25 @@ const planCapacity = 512;
  */
 export function cachedMatMulPlan(spec: MatMulSpec): KeyedMatMulPlan | undefined {
   const key = [
-    'matMul', spec.aShape.join(','), spec.bShape.join(','), `${Number(spec.transposeA)}${Number(spec.transposeB)}`,
-    spec.biasShape?.join(',') ?? '-', spec.activation, spec.leakyreluAlpha ?? '-', spec.preluShape?.join(',') ?? '-',
+    'matMul',
+    spec.aShape.join(','),
+    spec.bShape.join(','),
+    `${Number(spec.transposeA)}${Number(spec.transposeB)}`,
+    spec.biasShape?.join(',') ?? '-',
+    spec.activation,
+    spec.leakyreluAlpha ?? '-',
+    spec.preluShape?.join(',') ?? '-',
   ].join(' ');
   let plan = plans.get(key);
   if (plan === undefined) {
     const built = planMatMul(spec);
-    plan = built === undefined
-      ? null
-      : { outputShape: built.outputShape, graph: { key, inputs: built.graph.inputs, outputs: built.graph.outputs, nodes: () => built.graph.nodes } };
+    plan =
+      built === undefined
+        ? null
+        : {
+            outputShape: built.outputShape,
+            graph: { key, inputs: built.graph.inputs, outputs: built.graph.outputs, nodes: () => built.graph.nodes },
+          };
     if (plans.size >= planCapacity) plans.clear();
     plans.set(key, plan);
   }

@@ -3,14 +3,7 @@
  * differently go to the plain wasm kernel. The gradient stays on wasm: kdkit's SIMD kernel
  * (../../kernels/max_pool_grad.ts) is 5× faster than an ONNX graph of it was.
  */
-import {
-  backend_util,
-  MaxPool,
-  util,
-  type KernelConfig,
-  type MaxPoolAttrs,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core';
+import { backend_util, MaxPool, util, type KernelConfig, type MaxPoolAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { SessionCache } from '../session_cache.js';
 import { heapFloat32 } from '../../kernels/wasm.js';
 import { maxPoolGraph } from './pool_graph.js';

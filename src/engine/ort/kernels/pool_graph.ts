@@ -18,15 +18,17 @@ export function maxPoolGraph(info: PoolInfo): KeyedGraph {
     key: `maxPool ${[batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, strideHeight, strideWidth, top, left, bottom, right].join(',')}`,
     inputs: [{ name: 'x', shape: [batchSize, 1, inHeight, inWidth, inChannels] }],
     outputs: [{ name: 'y', shape: [batchSize, 1, outHeight, outWidth, inChannels] }],
-    nodes: () => [{
-      opType: 'MaxPool',
-      inputs: ['x'],
-      outputs: ['y'],
-      attributes: {
-        kernel_shape: { ints: [filterHeight, filterWidth, 1] },
-        strides: { ints: [strideHeight, strideWidth, 1] },
-        pads: { ints: [top, left, 0, bottom, right, 0] },
+    nodes: () => [
+      {
+        opType: 'MaxPool',
+        inputs: ['x'],
+        outputs: ['y'],
+        attributes: {
+          kernel_shape: { ints: [filterHeight, filterWidth, 1] },
+          strides: { ints: [strideHeight, strideWidth, 1] },
+          pads: { ints: [top, left, 0, bottom, right, 0] },
+        },
       },
-    }],
+    ],
   };
 }

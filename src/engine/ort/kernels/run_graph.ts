@@ -65,12 +65,15 @@ export function withWasmFallback<Inputs, Attrs>(
   fallback: KernelConfig,
   body: (inputs: Inputs, attrs: Attrs, backend: BackendWasm) => TensorInfo | undefined,
 ): KernelConfig {
-  const config = wasmKernel<Inputs, Attrs>(fallback.kernelName, (inputs, attrs, backend) =>
-    body(inputs, attrs, backend) ??
-    (fallback.kernelFunc({
-      inputs: { ...inputs } as Record<string, TensorInfo>,
-      attrs: { ...attrs } as Record<string, never>,
-      backend,
-    }) as TensorInfo));
+  const config = wasmKernel<Inputs, Attrs>(
+    fallback.kernelName,
+    (inputs, attrs, backend) =>
+      body(inputs, attrs, backend) ??
+      (fallback.kernelFunc({
+        inputs: { ...inputs } as Record<string, TensorInfo>,
+        attrs: { ...attrs } as Record<string, never>,
+        backend,
+      }) as TensorInfo),
+  );
   return { ...config, setupFunc: fallback.setupFunc, disposeFunc: fallback.disposeFunc };
 }

@@ -8,8 +8,17 @@
  * Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², next = w − stepSize · m / (√v · secondCorrection + ε).
  */
 export function adam(
-  next: usize, weights: usize, gradient: usize, firstMoment: usize, secondMoment: usize, size: i32,
-  beta1: f32, beta2: f32, stepSize: f32, secondCorrection: f32, epsilon: f32,
+  next: usize,
+  weights: usize,
+  gradient: usize,
+  firstMoment: usize,
+  secondMoment: usize,
+  size: i32,
+  beta1: f32,
+  beta2: f32,
+  stepSize: f32,
+  secondCorrection: f32,
+  epsilon: f32,
 ): void {
   const firstDecay: f32 = 1 - beta1;
   const secondDecay: f32 = 1 - beta2;
@@ -20,7 +29,7 @@ export function adam(
   const lr = f32x4.splat(stepSize);
   const correction = f32x4.splat(secondCorrection);
   const eps = f32x4.splat(epsilon);
-  const vectorEnd = <usize>(size & ~3) << 2;
+  const vectorEnd = (<usize>(size & ~3)) << 2;
   let at: usize = 0;
   for (; at < vectorEnd; at += 16) {
     const g = v128.load(gradient + at);
@@ -31,7 +40,7 @@ export function adam(
     const denominator = f32x4.add(f32x4.mul(f32x4.sqrt(v), correction), eps);
     v128.store(next + at, f32x4.sub(v128.load(weights + at), f32x4.div(f32x4.mul(lr, m), denominator)));
   }
-  for (const end = <usize>size << 2; at < end; at += 4) {
+  for (const end = (<usize>size) << 2; at < end; at += 4) {
     const g = load<f32>(gradient + at);
     const m = beta1 * load<f32>(firstMoment + at) + firstDecay * g;
     const v = beta2 * load<f32>(secondMoment + at) + secondDecay * g * g;
@@ -42,19 +51,17 @@ export function adam(
 }
 
 /** SGD with momentum: a ← μa + g, next = w − lr · a. */
-export function momentum(
-  next: usize, weights: usize, gradient: usize, accumulation: usize, size: i32, learningRate: f32, mu: f32,
-): void {
+export function momentum(next: usize, weights: usize, gradient: usize, accumulation: usize, size: i32, learningRate: f32, mu: f32): void {
   const lr = f32x4.splat(learningRate);
   const decay = f32x4.splat(mu);
-  const vectorEnd = <usize>(size & ~3) << 2;
+  const vectorEnd = (<usize>(size & ~3)) << 2;
   let at: usize = 0;
   for (; at < vectorEnd; at += 16) {
     const a = f32x4.add(f32x4.mul(decay, v128.load(accumulation + at)), v128.load(gradient + at));
     v128.store(accumulation + at, a);
     v128.store(next + at, f32x4.sub(v128.load(weights + at), f32x4.mul(lr, a)));
   }
-  for (const end = <usize>size << 2; at < end; at += 4) {
+  for (const end = (<usize>size) << 2; at < end; at += 4) {
     const a = mu * load<f32>(accumulation + at) + load<f32>(gradient + at);
     store<f32>(accumulation + at, a);
     store<f32>(next + at, load<f32>(weights + at) - learningRate * a);
@@ -64,12 +71,12 @@ export function momentum(
 /** Plain SGD: next = w − lr · g. */
 export function sgd(next: usize, weights: usize, gradient: usize, size: i32, learningRate: f32): void {
   const lr = f32x4.splat(learningRate);
-  const vectorEnd = <usize>(size & ~3) << 2;
+  const vectorEnd = (<usize>(size & ~3)) << 2;
   let at: usize = 0;
   for (; at < vectorEnd; at += 16) {
     v128.store(next + at, f32x4.sub(v128.load(weights + at), f32x4.mul(lr, v128.load(gradient + at))));
   }
-  for (const end = <usize>size << 2; at < end; at += 4) {
+  for (const end = (<usize>size) << 2; at < end; at += 4) {
     store<f32>(next + at, load<f32>(weights + at) - learningRate * load<f32>(gradient + at));
   }
 }

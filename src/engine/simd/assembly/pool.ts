@@ -15,10 +15,8 @@ const negativeInfinity = f32x4.splat(-Infinity);
  * element is written once, so dx needs no clearing. (128×28×28×32: 2.2 ms, against 12 ms for
  * ONNX Runtime's elementwise graph and 20 ms for the JavaScript loop.)
  */
-export function maxPoolGrad2x2(
-  x: usize, dy: usize, dx: usize, images: i32, outHeight: i32, outWidth: i32, channels: i32,
-): void {
-  const pixel = <usize>channels << 2;
+export function maxPoolGrad2x2(x: usize, dy: usize, dx: usize, images: i32, outHeight: i32, outWidth: i32, channels: i32): void {
+  const pixel = (<usize>channels) << 2;
   const row = <usize>(outWidth << 1) * pixel;
   let dyAt = dy;
   for (let windowRow = 0; windowRow < images * outHeight; windowRow++) {
@@ -55,13 +53,25 @@ export function maxPoolGrad2x2(
  * input, as padding never holds the maximum.
  */
 export function maxPoolGrad(
-  x: usize, dy: usize, dx: usize,
-  images: i32, inHeight: i32, inWidth: i32, channels: i32, outHeight: i32, outWidth: i32,
-  filterHeight: i32, filterWidth: i32, strideHeight: i32, strideWidth: i32, padTop: i32, padLeft: i32,
+  x: usize,
+  dy: usize,
+  dx: usize,
+  images: i32,
+  inHeight: i32,
+  inWidth: i32,
+  channels: i32,
+  outHeight: i32,
+  outWidth: i32,
+  filterHeight: i32,
+  filterWidth: i32,
+  strideHeight: i32,
+  strideWidth: i32,
+  padTop: i32,
+  padLeft: i32,
 ): void {
-  const pixel = <usize>channels << 2;
+  const pixel = (<usize>channels) << 2;
   const row = <usize>inWidth * pixel;
-  const vectorEnd = <usize>(channels & ~3) << 2;
+  const vectorEnd = (<usize>(channels & ~3)) << 2;
   memory.fill(dx, 0, <usize>images * <usize>inHeight * row);
   let dyAt = dy;
   for (let n = 0; n < images; n++) {
@@ -103,7 +113,7 @@ export function maxPoolGrad(
               }
             }
           }
-          if (first != -1) store<f32>(dx + first, load<f32>(dx + first) + load<f32>(dyAt + lane));
+          if (first !== -1) store<f32>(dx + first, load<f32>(dx + first) + load<f32>(dyAt + lane));
         }
         dyAt += pixel;
       }
