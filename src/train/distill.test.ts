@@ -238,6 +238,60 @@ test('bestCheckpoint keeps the model of the best validation epoch on disk', asyn
   train.x.dispose();
 });
 
+test('distill() feature terms tap the given models by name: hint without an adapter matches a hand computation, with one it learns', async () => {
+  const train = toy(48);
+  const teacher = residualStudent(9);
+  const student = residualStudent(4);
+  // The first epoch's one step scores the initial weights: mean over all elements of (inner_S(x) − hidden_T(x))².
+  const tap = (model: tf.LayersModel, layer: string) =>
+    tf.model({ inputs: model.inputs, outputs: model.getLayer(layer).output as tf.SymbolicTensor });
+  const sFeature = tap(student, 'inner').predict(train.x) as tf.Tensor2D;
+  const tFeature = tap(teacher, 'hidden').predict(train.x) as tf.Tensor2D;
+  const s = sFeature.arraySync();
+  const t = tFeature.arraySync();
+  let sum = 0;
+  for (let i = 0; i < s.length; i++) for (let j = 0; j < s[i].length; j++) sum += (s[i][j] - t[i][j]) ** 2;
+  const expected = sum / (s.length * s[0].length);
+  tf.dispose([sFeature, tFeature]);
+
+  const wide = teacherModel();
+  const before = tf.memory().numTensors;
+  const plain = await distill({
+    teacher,
+    student,
+    train,
+    epochs: 1,
+    batchSize: 48,
+    terms: [{ method: 'hint', weight: 1, student: 'inner', teacher: 'hidden', adapter: 'none' }],
+  });
+  assert.ok(Math.abs(plain.history[0].terms.hint - expected) < 1e-6, `hint ${plain.history[0].terms.hint} vs by hand ${expected}`);
+  assert.equal(tf.memory().numTensors, before, 'the taps and the step leak nothing');
+
+  // An 8-unit student layer against the 16-unit teacher layer: 'auto' puts a learned adapter between them.
+  const adapted = await distill({
+    teacher: wide,
+    student,
+    train,
+    epochs: 20,
+    batchSize: 16,
+    optimizer: { type: 'adam', learningRate: 0.01 },
+    terms: [
+      { method: 'hint', weight: 1, student: 'inner', teacher: 'teacher_hidden' },
+      { method: 'ce', weight: 1 },
+    ],
+  });
+  const hints = adapted.history.map((epoch) => epoch.terms.hint);
+  assert.ok(hints.at(-1)! < hints[0] * 0.5, `the adapted hint falls: ${hints[0]} → ${hints.at(-1)}`);
+  assert.equal(tf.memory().numTensors, before, 'the adapter is freed with the run');
+
+  await assert.rejects(
+    distill({ teacher: wide, student, train, terms: [{ method: 'hint', weight: 1, student: 'inner', teacher: 'no_such_layer' }] }),
+    (error: unknown) => error instanceof InputError && /no_such_layer/.test(error.message),
+  );
+  for (const model of [teacher, student, wide]) model.dispose();
+  train.x.dispose();
+});
+
 test('distill() refuses bad options with InputErrors that name the option', async () => {
   const train = toy(8);
   const student = residualStudent(6);

@@ -294,7 +294,10 @@ class Loop implements TrainingLoop {
         return total;
       }, this.trained),
     );
-    const gradients = this.trained.map((variable) => grads[variable.name]);
+    // A variable the loss does not reach (a layer after a tapped one, with feature terms alone) has no
+    // gradient and is left as it is, as tf.train and PyTorch's optimizers leave it.
+    const reached = this.trained.filter((variable) => grads[variable.name] !== undefined);
+    const gradients = reached.map((variable) => grads[variable.name]);
     const values: StepValues = {
       epoch,
       step: step + 1,
@@ -305,7 +308,7 @@ class Loop implements TrainingLoop {
     try {
       // A refused step must not reach the weights.
       for (const callback of options.callbacks) callback.beforeApply?.(values, this);
-      options.optimizer.step(this.trained, gradients);
+      options.optimizer.step(reached, gradients);
     } catch (error) {
       if (!(error instanceof DivergenceError)) throw error;
       if (!options.callbacks.some((callback) => callback.onDivergence?.(error, this))) throw error;

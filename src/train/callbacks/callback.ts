@@ -47,7 +47,7 @@ export interface StepValues {
   loss: number;
   /** Each term's unweighted value, in the terms' order, with its name. */
   terms: { name: string; value: number }[];
-  /** The gradients of the trained variables, in order; read only. */
+  /** The gradients of the trained variables the loss reaches, in order; read only. */
   gradients: readonly tf.Tensor[];
 }
 

@@ -21,7 +21,8 @@ export function divergenceGuard(options: DivergenceGuardOptions = {}): Callback 
       const bad = values.terms.find(({ value }) => !Number.isFinite(value));
       let problem = bad ? `term '${bad.name}' is ${bad.value}` : !Number.isFinite(values.loss) ? `the loss is ${values.loss}` : null;
       if (problem === null && options.maxGradNorm !== undefined) {
-        const norm = Math.sqrt(tf.tidy(() => tf.addN(values.gradients.map((gradient) => tf.sum(tf.square(gradient)))).dataSync()[0]));
+        const squares = () => tf.addN(values.gradients.map((gradient) => tf.sum(tf.square(gradient))));
+        const norm = values.gradients.length === 0 ? 0 : Math.sqrt(tf.tidy(squares).dataSync()[0]);
         if (norm > options.maxGradNorm) problem = `the gradient norm ${norm.toPrecision(4)} is over maxGradNorm ${options.maxGradNorm}`;
       }
       if (problem === null) return;
