@@ -71,118 +71,50 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   const emit = options.onEvent ?? (() => {});
   const info = (message: string) => emit({ type: 'info', message });
   const source = options.source ?? 'config';
-  for (const [spec, field] of modelSpecs(config)) build(spec, data, config.seed, 'check', `${source}: ${field}`).dispose();
-  const studentModel = await studentArchitecture(config, data, source);
-  checkTrainingBatchSizes(config, data.train, source);
+  const { student, links } = await planRun(config, data, source);
   info(`writing to ${options.outDir}`);
   info(`engine: ${describeEngine(engine)}`);
   info(
     `dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes, pixels ${describeStorage(data)}`,
   );
-
-  const links = chain(config, studentModel);
-  if ('model' in config.teacher) {
-    const check = build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`);
-    try {
-      checkTerms(links, data, check, source);
-    } finally {
-      check.dispose();
-    }
-  }
+  const { resume = false, retrainChanged = false } = options;
+  const runStage = recordedStages(config, data, stageRunner(config, { outDir: options.outDir, resume, retrainChanged }));
 
   // 1. Teacher.
-  const runStage = recordedStages(
-    config,
-    data,
-    stageRunner(config, { outDir: options.outDir, resume: options.resume ?? false, retrainChanged: options.retrainChanged ?? false }),
-  );
   const teacher = await obtainTeacher(config, data, emit, source, runStage);
-  if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
-
-  // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
-  const store = storeOptions(config, config.softLabels.store ?? join(options.outDir, 'cache'));
-  const labelsStarted = performance.now();
-  const cache = await labelsOf(teacher.teacher, store, data, info);
-  const labelSeconds = (performance.now() - labelsStarted) / 1000;
-  info(`soft labels: ${cache.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${cache.directory})`);
-
-  // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
-  // same shuffling and budget; only the loss differs. Assistants, if any, come between the
-  // teacher and the student, each taught by the model before it.
   const trained: TrainedModel[] = [];
   try {
-    if (config.baseline) {
-      trained.push(
-        await trainStudent(
-          { name: 'scratch', role: 'baseline' },
-          studentModel,
-          config.distill,
-          data,
-          null,
-          [{ method: 'ce', weight: 1, options: {} }],
-          config.seed + 1,
-          emit,
-          runStage,
-          { student: studentRecord(studentModel), distill: trainingInputs(config.distill) },
-        ),
-      );
-    }
-    let current: TeacherSource & { logits: Float32Array } = {
-      teacher: teacher.teacher,
-      model: teacher.model,
-      directory: cache.directory,
-      logits: cache.logits,
-      source,
-      field: '',
-    };
-    for (const link of links) {
-      const model = await trainStudent(
-        link,
-        link.spec,
-        link.training,
-        data,
-        current.logits,
-        link.terms,
-        link.seed,
-        emit,
-        runStage,
-        { ...link.inputs, teacherFingerprint: current.teacher.info.fingerprint },
-        { ...current, field: link.termsField },
-      );
-      trained.push(model);
-      if (link.role === 'student') break;
-      const assistant = await tfjsTeacher(model.model, `${link.name} trained in this run`, data.train.inputs);
-      const labels = await labelsOf(assistant, store, data, info);
-      info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
-      current = { teacher: assistant, model: model.model, directory: labels.directory, logits: labels.logits, source, field: '' };
-    }
-    const student = trained.find((model) => model.role === 'student');
-    if (student === undefined) throw new Error('the chain trained no student');
-    const assistants = trained.filter((model) => model.role === 'assistant');
+    if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
+
+    // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
+    const store = storeOptions(config, config.softLabels.store ?? join(options.outDir, 'cache'));
+    const labelsStarted = performance.now();
+    const labels = await labelsOf(teacher.teacher, store, data, info);
+    const labelSeconds = (performance.now() - labelsStarted) / 1000;
+    info(`soft labels: ${labels.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${labels.directory})`);
+
+    // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
+    // same shuffling and budget; only the loss differs. Assistants, if any, come between the
+    // teacher and the student, each taught by the model before it.
+    const chainInputs = { data, store, emit, runStage };
+    if (config.baseline) trained.push(await trainStudent(baselineLink(config, student), null, chainInputs));
+    const first = { teacher: teacher.teacher, model: teacher.model, directory: labels.directory, logits: labels.logits, source, field: '' };
+    await trainChain(links, first, chainInputs, trained);
 
     // 5. Evaluation on the test set, touched only here.
     info('evaluating on the test set');
-    const evaluated: Record<string, ModelEvaluation> = {};
-    const teacherEval = await evaluateTeacher(teacher, data.test);
-    evaluated.teacher = teacherEval.evaluation;
-    let studentLogits = teacherEval.testLogits;
-    for (const model of [...assistants, ...trained.filter((each) => each.role === 'baseline'), student]) {
-      const result = await evaluateModel(model.model, data.test, {
-        trainSeconds: model.trainSeconds,
-        teacherLogits: teacherEval.testLogits,
-      });
-      evaluated[model.name] = result.evaluation;
-      if (model === student) studentLogits = result.testLogits;
-    }
+    const { evaluated, studentLogits } = await evaluateAll(teacher, trained, data.test);
+    const studentModel = trained.find((model) => model.role === 'student')!;
+    const assistants = trained.filter((model) => model.role === 'assistant');
 
     // 6. Export: the student in every deployable form, each checked on the test set.
-    const exports = await exportStudent(student.model, {
+    const exports = await exportStudent(studentModel.model, {
       outDir: options.outDir,
       test: data.test,
       testLogits: studentLogits,
       exportConfig: config.export,
       deploy: config.deploy,
-      latencyBatch: evaluated[student.name].latencyBatch,
+      latencyBatch: evaluated[studentModel.name].latencyBatch,
       info,
     });
     if (teacher.model) await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
@@ -191,21 +123,13 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
 
     // 7. Gate.
     const gate = gateForRun(config.deploy, evaluated, exports);
-
+    const softLabels = { directory: relative(options.outDir, labels.directory), cached: labels.cached, seconds: labelSeconds };
     return runSummary(
       {
         seed: config.seed,
         backend: config.backend,
         engine,
-        dataset: {
-          name: config.dataset.name,
-          train: data.train.labels.length,
-          validation: data.validation.labels.length,
-          test: data.test.labels.length,
-          classes: data.train.numClasses,
-          classNames: [...data.train.classNames],
-          sampleShape: [...imageShape(data.train)],
-        },
+        dataset: datasetRecord(config, data),
         teacher: {
           kind: teacher.teacher.info.kind,
           description: teacher.teacher.info.description,
@@ -213,7 +137,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
         },
         models: evaluated,
         stages: [teacher.stage, ...trained.map((model) => model.stage)].filter((stage): stage is StageSummary => stage !== null),
-        softLabels: { directory: relative(options.outDir, cache.directory), cached: cache.cached, seconds: labelSeconds },
+        softLabels,
         gate,
         exports,
         config,
@@ -227,6 +151,98 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
     teacher.model?.dispose();
     await teacher.teacher.dispose();
   }
+}
+
+/**
+ * Everything about the config that can be checked before the teacher: every model spec builds,
+ * the student's architecture resolves, batch sizes fit the data, and (with a teacher built from a
+ * spec) every feature term's taps and shapes resolve.
+ */
+async function planRun(
+  config: ExperimentConfig,
+  data: DatasetSplits,
+  source: string,
+): Promise<{ student: StudentArchitecture; links: Link[] }> {
+  for (const [spec, field] of modelSpecs(config)) build(spec, data, config.seed, 'check', `${source}: ${field}`).dispose();
+  const student = await studentArchitecture(config, data, source);
+  checkTrainingBatchSizes(config, data.train, source);
+  const links = chain(config, student);
+  if ('model' in config.teacher) {
+    const check = build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`);
+    try {
+      checkTerms(links, data, check, source);
+    } finally {
+      check.dispose();
+    }
+  }
+  return { student, links };
+}
+
+interface ChainInputs {
+  data: DatasetSplits;
+  store: StoreOptions;
+  emit: (event: RunEvent) => void;
+  runStage: StageRunner;
+}
+
+type Teaching = TeacherSource & { logits: Float32Array };
+
+/**
+ * Trains each link in turn, taught by the one before it (the first by the teacher), into `trained`
+ * as each finishes, so that the caller frees what a failure leaves.
+ */
+async function trainChain(links: Link[], first: Teaching, inputs: ChainInputs, trained: TrainedModel[]): Promise<void> {
+  const info = (message: string) => inputs.emit({ type: 'info', message });
+  let current = first;
+  for (const link of links) {
+    const model = await trainStudent(link, current, inputs);
+    trained.push(model);
+    if (link.role === 'student') return;
+    const assistant = await tfjsTeacher(model.model, `${link.name} trained in this run`, inputs.data.train.inputs);
+    const labels = await labelsOf(assistant, inputs.store, inputs.data, info);
+    info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
+    current = {
+      teacher: assistant,
+      model: model.model,
+      directory: labels.directory,
+      logits: labels.logits,
+      source: first.source,
+      field: '',
+    };
+  }
+  throw new Error('the chain has no student');
+}
+
+/** The teacher and every trained model on the test set; the student's test logits feed the export checks. */
+async function evaluateAll(
+  teacher: Awaited<ReturnType<typeof obtainTeacher>>,
+  trained: TrainedModel[],
+  test: DatasetSplits['test'],
+): Promise<{ evaluated: Record<string, ModelEvaluation>; studentLogits: Float32Array }> {
+  const evaluated: Record<string, ModelEvaluation> = {};
+  const teacherEval = await evaluateTeacher(teacher, test);
+  evaluated.teacher = teacherEval.evaluation;
+  let studentLogits = teacherEval.testLogits;
+  // The report lists assistants, then the baseline, then the student.
+  const order: Role[] = ['assistant', 'baseline', 'student'];
+  for (const model of [...trained].sort((a, b) => order.indexOf(a.role) - order.indexOf(b.role))) {
+    const result = await evaluateModel(model.model, test, { trainSeconds: model.trainSeconds, teacherLogits: teacherEval.testLogits });
+    evaluated[model.name] = result.evaluation;
+    if (model.role === 'student') studentLogits = result.testLogits;
+  }
+  return { evaluated, studentLogits };
+}
+
+function datasetRecord(config: ExperimentConfig, data: DatasetSplits) {
+  return {
+    name: config.dataset.name,
+    train: data.train.labels.length,
+    validation: data.validation.labels.length,
+    test: data.test.labels.length,
+    classes: data.train.numClasses,
+    classNames: [...data.train.classNames],
+    sampleShape: [...imageShape(data.train)],
+  };
 }
 
 function modelSpecs(config: ExperimentConfig): [ModelSpec, string][] {
@@ -250,6 +266,20 @@ interface Link {
   inputs: StageInputs;
   /** The config field of its terms, for error messages. */
   termsField: string;
+}
+
+/** The scratch baseline: the student's architecture, initial weights and budget, on the labels alone. */
+function baselineLink(config: ExperimentConfig, student: StudentArchitecture): Link {
+  return {
+    name: 'scratch',
+    role: 'baseline',
+    spec: student,
+    training: config.distill,
+    terms: [{ method: 'ce', weight: 1, options: {} }],
+    seed: config.seed + 1,
+    inputs: { student: studentRecord(student), distill: trainingInputs(config.distill) },
+    termsField: 'distill.terms',
+  };
 }
 
 /** assistant-1 … assistant-k (config.stages), then the student. */
@@ -307,19 +337,9 @@ async function labelsOf(teacher: Teacher, store: StoreOptions, data: DatasetSpli
   });
 }
 
-async function trainStudent(
-  { name, role }: Pick<TrainedModel, 'name' | 'role'>,
-  spec: StudentArchitecture,
-  training: Link['training'],
-  data: DatasetSplits,
-  teacherLogits: Float32Array | null,
-  terms: TermConfig[],
-  seed: number,
-  emit: (event: RunEvent) => void,
-  runStage: StageRunner,
-  inputs: StageInputs,
-  teacher?: TeacherSource,
-): Promise<TrainedModel> {
+/** Trains one link; `teacher` is null for the baseline, which learns from the labels alone. */
+async function trainStudent(link: Link, teacher: Teaching | null, { data, emit, runStage }: ChainInputs): Promise<TrainedModel> {
+  const { name, role, spec, training, terms, seed } = link;
   const model = build(spec, data, seed, name, `${name}.model`);
   if (role !== 'baseline')
     emit({ type: 'info', message: `${name}: ${describeStudent(spec)}, ${model.countParams().toLocaleString('en-US')} parameters` });
@@ -329,14 +349,14 @@ async function trainStudent(
       model,
       train: data.train,
       validation: data.validation,
-      teacherLogits,
+      teacherLogits: teacher?.logits ?? null,
       terms,
-      termsField: `${teacher?.source ?? 'config'}: ${teacher?.field ?? 'distill.terms'}`,
-      featureTeacher: teacher,
+      termsField: `${teacher?.source ?? 'config'}: ${link.termsField}`,
+      ...(teacher ? { featureTeacher: { ...teacher, field: link.termsField } } : {}),
       training,
       seed,
       onEvent: emit,
-      inputs,
+      inputs: teacher ? { ...link.inputs, teacherFingerprint: teacher.teacher.info.fingerprint } : link.inputs,
     });
     const stage = {
       ...stageSummary(name, training, terms, result.history),
