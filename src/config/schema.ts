@@ -30,7 +30,56 @@ export const cnnSpec = z.strictObject({
   batchNorm: z.boolean().default(false),
 });
 
-export const modelSpec = z.discriminatedUnion('type', [mlpSpec, cnnSpec]);
+export const resnetSpec = z
+  .strictObject({
+    type: z.literal('resnet'),
+    /** Residual blocks per stage; every stage after the first starts with a stride-2 block. */
+    blocks: z.array(positiveInt).min(1).default([2, 2, 2]),
+    /** Filters of each stage's blocks (a Bottleneck block's output has 4× as many). */
+    filters: z.array(positiveInt).min(1).default([16, 32, 64]),
+    /** Bottleneck blocks (1×1, 3×3, 1×1 ×4) instead of BasicBlocks (3×3, 3×3). */
+    bottleneck: z.boolean().default(false),
+    /** Filters of the stem's 3×3 conv; default the first stage's. */
+    stem: positiveInt.optional(),
+  })
+  .superRefine((spec, context) => {
+    if (spec.blocks.length !== spec.filters.length) {
+      context.addIssue({
+        code: 'custom',
+        path: ['filters'],
+        message: `${spec.filters.length} stages of filters for ${spec.blocks.length} stages of blocks; give one of each per stage`,
+      });
+    }
+  });
+
+/** An inverted residual stage: [expansion t, output channels c, blocks n, stride s of the first block]. */
+const invertedResidualStage = z.tuple([positiveInt, positiveInt, positiveInt, z.union([z.literal(1), z.literal(2)])]);
+
+/** MobileNetV2's stage table scaled to 28×28 inputs (Keras' table is for 224×224: seven stages, stem stride 2). */
+export const MOBILENETV2_SMALL_STAGES: [number, number, number, 1 | 2][] = [
+  [1, 16, 1, 1],
+  [6, 24, 2, 2],
+  [6, 32, 3, 2],
+  [6, 64, 2, 2],
+];
+
+export const mobilenetv2Spec = z.strictObject({
+  type: z.literal('mobilenetv2'),
+  /** Scales every layer's channels (Keras' alpha), each rounded to a multiple of 8. */
+  widthMultiplier: z.number().positive().max(4).default(1),
+  /** Inverted residual stages [t, c, n, s], as in the paper's Table 2. */
+  stages: z.array(invertedResidualStage).min(1).default(MOBILENETV2_SMALL_STAGES),
+  /** Filters of the stem's 3×3 conv (Keras: 32), scaled by widthMultiplier. */
+  stem: positiveInt.default(16),
+  /** Stride of the stem (Keras: 2, for 224×224 inputs). */
+  stemStride: z.union([z.literal(1), z.literal(2)]).default(1),
+  /** Filters of the 1×1 conv before pooling (Keras: 1280), scaled only when widthMultiplier > 1, as Keras does. */
+  lastFilters: positiveInt.default(128),
+  /** Dropout rate before the logits (0 = none, as Keras; torchvision uses 0.2). */
+  dropout: rate.default(0),
+});
+
+export const modelSpec = z.discriminatedUnion('type', [mlpSpec, cnnSpec, resnetSpec, mobilenetv2Spec]);
 export type ModelSpec = z.infer<typeof modelSpec>;
 
 export const optimizerSpec = z.strictObject({

@@ -1,11 +1,14 @@
 /**
- * Builds teachers and students from the architecture specs in the config. Every model maps
- * NHWC images to logits (no softmax): losses apply temperature and softmax themselves.
- * Layer names are stable (`conv_1`, `dense_2`, `logits`) so later features can tap them by name.
+ * Builds teachers and students from the architecture specs in the config: `mlp` and `cnn` here,
+ * `resnet` and `mobilenetv2` from the zoo (models/zoo/). Every model maps NHWC images to logits
+ * (no softmax): losses apply temperature and softmax themselves. Layer names are stable
+ * (`conv_1`, `dense_2`, `block_3`, `stage_2`, `logits`) so feature terms can tap them by name.
  */
 import * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import type { ModelSpec } from '../config/schema.js';
+import { buildResNet, resnetParameterCount } from './zoo/resnet.js';
+import { buildMobileNetV2, mobileNetV2ParameterCount } from './zoo/mobilenet_v2.js';
 
 export interface BuildOptions {
   /** [height, width, channels] of one sample. */
@@ -23,6 +26,8 @@ export const MAX_PARAMS = 2 ** 28;
 
 /** The number of weights `spec` builds, from its shapes alone (before anything is allocated). */
 export function specParameterCount(spec: ModelSpec, inputShape: readonly [number, number, number], numClasses: number): number {
+  if (spec.type === 'resnet') return resnetParameterCount(spec, inputShape, numClasses);
+  if (spec.type === 'mobilenetv2') return mobileNetV2ParameterCount(spec, inputShape, numClasses);
   let [height, width, channels] = inputShape;
   let params = 0;
   if (spec.type === 'cnn') {
@@ -49,6 +54,8 @@ export function buildModel(spec: ModelSpec, options: BuildOptions): tf.LayersMod
       `${field}: ${params.toExponential(2)} weights (${((params * 4) / 2 ** 30).toFixed(1)} GiB) is more than kdkit builds (${MAX_PARAMS.toExponential(2)}, 1 GiB); make the layers smaller`,
     );
   }
+  if (spec.type === 'resnet') return buildResNet(spec, options);
+  if (spec.type === 'mobilenetv2') return buildMobileNetV2(spec, options);
   let layerIndex = 0;
   const init = () => ({
     kernelInitializer: tf.initializers.glorotUniform({ seed: options.seed * 1000 + ++layerIndex }),
