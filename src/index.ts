@@ -37,6 +37,7 @@ export {
   type SampleSource,
 } from './data/index.js';
 export { buildModel, type BuildOptions } from './models/build.js';
+export { resnet, mobileNetV2, type ZooOptions } from './models/zoo/index.js';
 export { loadModelDir, saveModelDir } from './models/io.js';
 export { predictLogits, accuracy } from './models/predict.js';
 export { openOnnxTeacher, type OnnxTeacherOptions } from './teachers/onnx.js';

@@ -17,6 +17,7 @@ import { buildModel, multiplyAccumulates, specParameterCount } from '../build.js
 import { loadModelDir, saveModelDir } from '../io.js';
 import { tappedModel } from '../taps.js';
 import { makeDivisible } from './zoo.js';
+import { mobileNetV2, resnet } from './index.js';
 import { decodeModel } from '../../engine/ort/onnx_model.js';
 import { exportOnnx } from '../../export/onnx.js';
 import { maxExportDiff, randomizeWeights } from '../../export/onnx.test.util.js';
@@ -215,4 +216,31 @@ test('ResNet and MobileNetV2 export to ONNX with batch norm folded, ReLU6 as Cli
     assert.ok(diff <= 1e-4, `${JSON.stringify(spec)} (${layout}): max |TensorFlow.js − ONNX Runtime| ${diff.toExponential(2)}`);
     model.dispose();
   }
+});
+
+test('resnet() and mobileNetV2() build what the config builds, for distill() users, and name a bad option', () => {
+  const fromFunction = resnet({ blocks: [1, 1], filters: [4, 8] }, { inputShape: [9, 9, 2], numClasses: 3, seed: 7 });
+  const fromSpec = buildModel(modelSpec.parse({ type: 'resnet', blocks: [1, 1], filters: [4, 8] }), {
+    inputShape: [9, 9, 2],
+    numClasses: 3,
+    seed: 7,
+    name: 'resnet',
+  });
+  assert.deepEqual(
+    fromFunction.getWeights().map((w) => Array.from(w.dataSync())),
+    fromSpec.getWeights().map((w) => Array.from(w.dataSync())),
+  );
+  const mobile = mobileNetV2({}, { inputShape: [28, 28, 1], numClasses: 10 });
+  assert.equal(mobile.countParams(), 145_642);
+  mobile.dispose();
+  assert.throws(
+    () => mobileNetV2({ widthMultiplier: -1 }, { inputShape: [28, 28, 1], numClasses: 10 }),
+    (error: unknown) => error instanceof InputError && /mobileNetV2\(\): invalid spec\n.*widthMultiplier/.test(error.message),
+  );
+  assert.throws(
+    () => resnet({}, { inputShape: [28, 28] as unknown as [number, number, number], numClasses: 10 }),
+    (error: unknown) => error instanceof InputError && /resnet\(\): inputShape/.test(error.message),
+  );
+  fromFunction.dispose();
+  fromSpec.dispose();
 });
