@@ -130,9 +130,19 @@ const trainingFields = {
 /** One path or glob pattern, or a list of them, in sample order. */
 const fileList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 const filePart = z.strictObject({ images: fileList, labels: fileList });
+/** Random changes to each training batch (never validation or test), seeded per step; see data/augment.ts. */
+export const augmentSpec = z.strictObject({
+  /** Pad each side with zeros, then cut a random window of the original size (CIFAR's RandomCrop(32, padding=4)). */
+  crop: z.strictObject({ padding: positiveInt }).optional(),
+  /** Mirror left-right with probability 1/2 (RandomHorizontalFlip). */
+  flip: z.enum(['horizontal', 'none']).default('none'),
+});
+export type AugmentConfig = z.infer<typeof augmentSpec>;
+
 const datasetCommon = {
   /** Samples carved out of train for validation. */
   validation: z.number().int().nonnegative().optional(),
+  augment: augmentSpec.optional(),
 };
 /** true: pixels stream from disk in batches; false: read whole; auto: stream past a quarter of memory. */
 const streamField = z

@@ -1,5 +1,5 @@
 import * as tf from '../engine/tf.js';
-import type { Dataset } from '../data/dataset.js';
+import type { Dataset, SampleBatch } from '../data/dataset.js';
 import { allocateBatch, gatherBatch, type BatchBuffers } from '../data/batches.js';
 import { fieldTensors } from '../models/inputs.js';
 
@@ -12,11 +12,15 @@ export function batchTensors(
   dataset: Dataset,
   indices: ArrayLike<number>,
   buffers: BatchBuffers = allocateBatch(dataset, indices.length),
-): { inputs: Record<string, tf.Tensor>; labels: tf.Tensor1D } {
+  augment?: (samples: SampleBatch) => void,
+): { inputs: Record<string, tf.Tensor>; labels: tf.Tensor1D; samples: SampleBatch } {
   const filled = gatherBatch(dataset, indices, buffers);
+  augment?.(filled.samples);
   return {
     inputs: fieldTensors(dataset.inputs, filled.samples, indices.length),
     labels: tf.tensor1d(filled.labels, 'int32'),
+    // The host copy the tensors were made from (augmented), valid until the next batch is gathered.
+    samples: filled.samples,
   };
 }
 

@@ -7,7 +7,11 @@
 import * as tf from '../engine/tf.js';
 import { memoryDataset, type Dataset, type FieldArray, type InputField } from '../data/dataset.js';
 import { parseTerms } from '../config/parse.js';
-import { MAX_SEED, optimizerSpec, type OptimizerSpec, type TermConfig } from '../config/schema.js';
+import type { z } from 'zod';
+import { augmentSpec, MAX_SEED, optimizerSpec, type OptimizerSpec, type TermConfig } from '../config/schema.js';
+import { batchAugmenter } from '../data/augment.js';
+import { describeIssues } from '../config/parse.js';
+import { onlineTeacher } from './online_teacher.js';
 import { InputError } from '../errors.js';
 import { methods } from '../methods/index.js';
 import { predictLogits } from '../models/predict.js';
@@ -63,6 +67,17 @@ export interface DistillOptions {
   name?: string;
   /** Refuse steps whose global gradient norm passes this (a non-finite loss is always refused). */
   maxGradNorm?: number;
+  /**
+   * Random changes to each training batch, seeded per step: `{crop: {padding: 4}, flip: 'horizontal'}`
+   * (data/augment.ts). Validation is never augmented.
+   */
+  augment?: z.input<typeof augmentSpec>;
+  /**
+   * 'cached': the teacher labels the training set once, before training (the default without
+   * augment). 'online': it labels every batch as the student sees it (the default, and the only
+   * choice, with augment: cached labels would describe samples the student no longer sees).
+   */
+  softLabels?: 'cached' | 'online';
 }
 
 /** What kdkit's own run adds: checkpoints, and teacher features from its soft-label store. */
@@ -98,7 +113,9 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
   const validation = options.validation === undefined ? null : trainingData(options.validation, 'validation', classes);
   const emit = options.onEvent ?? (() => {});
 
-  const teacher = await teachingLogits(options.teacher, train, classes);
+  const augment = parseAugment(options.augment, train, seed);
+  const online = softLabelsMode(options, augment !== null);
+  const teacher = online ? await onlineSource(options.teacher!, train) : await teachingLogits(options.teacher, train, classes);
   const termsField = extras.termsField ?? 'distill(): terms';
   const terms = extras.termConfigs ?? parseTerms(options.terms ?? (teacher ? HINTON : [{ method: 'ce', weight: 1 }]), 'terms', 'distill()');
   const needsTeacher = terms.find((term) => methods.get(term.method).needsTeacher);
@@ -112,7 +129,7 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
   const optimizer = trainingOptimizer(options.optimizer);
   try {
     const teacherFeatures =
-      featureTeacher && prepared.teacherTaps.length > 0
+      !online && featureTeacher && prepared.teacherTaps.length > 0
         ? await teacherFeatureSource(featureTeacher, prepared.teacherTaps, { train }, (message) => emit({ type: 'info', message }))
         : undefined;
     const user = options.callbacks ?? [];
@@ -132,6 +149,8 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
       teacherLogits: teacher?.logits ?? null,
       studentTaps: prepared.studentTaps,
       teacherFeatures,
+      ...(online && featureTeacher ? { onlineTeacher: onlineTeacher(featureTeacher, prepared.teacherTaps, classes) } : {}),
+      ...(augment ? { augment } : {}),
       epochs,
       batchSize,
       optimizer: optimizer.optimizer,
@@ -212,8 +231,45 @@ function trainingData(data: TrainingData, field: string, classes: number): Datas
   });
 }
 
+function parseAugment(given: DistillOptions['augment'], train: Dataset, seed: number) {
+  if (given === undefined) return null;
+  const parsed = augmentSpec.safeParse(given);
+  if (!parsed.success) throw new InputError(`distill(): augment: invalid\n${describeIssues(parsed.error.issues, 'augment')}`);
+  return batchAugmenter(parsed.data, train.inputs, seed, 'distill(): augment');
+}
+
+/** Whether the teacher labels each batch in the step; the errors say why a combination cannot work. */
+function softLabelsMode(options: DistillOptions, augmented: boolean): boolean {
+  const { teacher, softLabels } = options;
+  if (softLabels !== undefined && softLabels !== 'cached' && softLabels !== 'online')
+    throw new InputError(`distill(): softLabels: expected 'cached' or 'online', got ${JSON.stringify(softLabels)}`);
+  if (teacher === undefined) return false;
+  const mode = softLabels ?? (augmented ? 'online' : 'cached');
+  if (mode === 'cached' && augmented)
+    throw new InputError(
+      "distill(): softLabels: 'cached' labels are the teacher's logits for the samples as stored, but with augment the student " +
+        "trains on changed ones (cropped, flipped) that they no longer describe; use softLabels: 'online', which runs the teacher on each augmented batch",
+    );
+  if (mode === 'online' && 'logits' in teacher && typeof teacher.logits !== 'function')
+    throw new InputError(
+      "distill(): softLabels: 'online' runs the teacher on each batch, and precomputed teacher.logits cannot be run; pass the teacher itself (a tf.LayersModel or a Teacher)",
+    );
+  return mode === 'online';
+}
+
+/** The teacher distill() was given, to be run on each batch: no logits up front. */
+async function onlineSource(teacher: NonNullable<DistillOptions['teacher']>, train: Dataset): Promise<TeachingLogits> {
+  if (teacher instanceof tf.LayersModel) {
+    // The model itself runs in the step; the wrapper only describes it.
+    const wrapped = await tfjsTeacher(teacher, `TensorFlow.js model '${teacher.name}'`, train.inputs);
+    return { logits: null, source: { teacher: wrapped, model: teacher }, dispose: () => wrapped.dispose() };
+  }
+  return { logits: null, source: { teacher: teacher as Teacher, model: null }, dispose: async () => {} };
+}
+
 interface TeachingLogits {
-  logits: Float32Array;
+  /** Over the training set, up front; null when the teacher runs on each batch (online). */
+  logits: Float32Array | null;
   /** The teacher itself, when distill() was given one: feature terms tap it. */
   source?: { teacher: Teacher; model: tf.LayersModel | null };
   dispose(): Promise<void>;

@@ -5,7 +5,8 @@
  * progress: those are callbacks (callbacks/).
  */
 import * as tf from '../engine/tf.js';
-import type { Dataset } from '../data/dataset.js';
+import type { Dataset, SampleBatch } from '../data/dataset.js';
+import type { BatchAugmenter } from '../data/augment.js';
 import { allocateBatch, batchCount, shuffledOrder, type BatchBuffers } from '../data/batches.js';
 import type { TermLoss } from '../methods/index.js';
 import type { TappedModel } from '../models/taps.js';
@@ -43,6 +44,13 @@ export interface LoopOptions {
   studentTaps?: TappedModel;
   /** The teacher's tapped features for the training samples `indices`, keyed by tap name; the loop disposes them. */
   teacherFeatures?: (indices: Int32Array, inputs: Readonly<Record<string, tf.Tensor>>) => Record<string, tf.Tensor>;
+  /**
+   * The teacher run on each training batch as the student sees it (after augmentation), in
+   * inference mode, instead of `teacherLogits` and `teacherFeatures` ('online' soft labels).
+   */
+  onlineTeacher?: OnlineTeacher;
+  /** Changes each training batch on the host before it becomes tensors (data/augment.ts). */
+  augment?: BatchAugmenter;
   epochs: number;
   batchSize: number;
   optimizer: FusedOptimizer;
@@ -52,6 +60,21 @@ export interface LoopOptions {
   /** Stops after the current step; training resolves with what it has. */
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
+}
+
+/** What the teacher says about one batch: its logits [b, classes] and its tapped features, which the loop disposes. */
+export type OnlineTeacher = (
+  samples: SampleBatch,
+  count: number,
+  inputs: Readonly<Record<string, tf.Tensor>>,
+) => Promise<{ logits: tf.Tensor2D; features: Record<string, tf.Tensor> }>;
+
+/** One step's batch: the student's inputs and labels, and what the teacher says about them. */
+interface PreparedBatch {
+  inputs: Record<string, tf.Tensor>;
+  labels: tf.Tensor1D;
+  teacherLogits: tf.Tensor2D | null;
+  teacherFeatures: Record<string, tf.Tensor>;
 }
 
 export interface LoopResult {
@@ -112,7 +135,7 @@ class Loop implements TrainingLoop {
     if (this.tapped && options.studentTaps === undefined)
       throw new Error(`stage '${this.stage}': a term taps student features but the stage has no studentTaps`);
     this.readsTeacher = terms.some((term) => term.teacherTap !== undefined);
-    if (this.readsTeacher && options.teacherFeatures === undefined)
+    if (this.readsTeacher && options.teacherFeatures === undefined && options.onlineTeacher === undefined)
       throw new Error(`stage '${this.stage}': a term taps teacher features but the stage has no teacherFeatures`);
     this.shuffle = new Rng(options.seed);
     this.dropout = new Rng(options.seed ^ DROPOUT_SEED);
@@ -225,7 +248,8 @@ class Loop implements TrainingLoop {
         // A streamed dataset reads the next batch on its reader thread while this step computes.
         if (step + 1 < this.stepsPerEpoch)
           train.samples.prefetch?.(order.subarray((step + 1) * batchSize, Math.min(count, (step + 2) * batchSize)));
-        const values = this.step(indices, epoch, step);
+        const prepared = this.prepare(indices, epoch, step);
+        const values = this.step(prepared instanceof Promise ? await prepared : prepared, epoch, step);
         if (values === null) continue; // refused, and a callback put the loop back at a good state
         for (const callback of callbacks) callback.onStepEnd?.(values, this);
         if (performance.now() - lastYield >= yieldMs) {
@@ -264,13 +288,41 @@ class Loop implements TrainingLoop {
     return { history: this.position.history, trainSeconds: this.elapsedSeconds(), stopped };
   }
 
-  /** One step; null when it was refused and a callback moved the loop back to go on from there. */
-  private step(indices: Int32Array, epoch: number, step: number): StepValues | null {
+  /**
+   * The batch of `indices`, augmented, with the teacher's logits and features for it: from the
+   * cache synchronously, or (online) from a run of the teacher, which may be asynchronous.
+   */
+  private prepare(indices: Int32Array, epoch: number, step: number): PreparedBatch | Promise<PreparedBatch> {
     const { options } = this;
-    const { terms, train } = options;
-    const batch = batchTensors(train, indices, this.buffers ?? undefined);
-    const teacherLogits = options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null;
-    const teacherFeatures = this.readsTeacher ? options.teacherFeatures!(indices, batch.inputs) : {};
+    const { train, augment, onlineTeacher } = options;
+    const batch = batchTensors(
+      train,
+      indices,
+      this.buffers ?? undefined,
+      augment && ((samples) => augment(samples, indices.length, epoch, step)),
+    );
+    if (onlineTeacher) {
+      return onlineTeacher(batch.samples, indices.length, batch.inputs).then(
+        ({ logits, features }) => ({ inputs: batch.inputs, labels: batch.labels, teacherLogits: logits, teacherFeatures: features }),
+        (error: unknown) => {
+          tf.dispose([...Object.values(batch.inputs), batch.labels]);
+          throw error;
+        },
+      );
+    }
+    return {
+      inputs: batch.inputs,
+      labels: batch.labels,
+      teacherLogits: options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null,
+      teacherFeatures: this.readsTeacher ? options.teacherFeatures!(indices, batch.inputs) : {},
+    };
+  }
+
+  /** One step; null when it was refused and a callback moved the loop back to go on from there. */
+  private step(batch: PreparedBatch, epoch: number, step: number): StepValues | null {
+    const { options } = this;
+    const { terms } = options;
+    const { teacherLogits, teacherFeatures } = batch;
     const position: TrainingPosition = { progress: ((epoch - 1) * this.stepsPerEpoch + step) / (this.epochs * this.stepsPerEpoch), epoch };
     const termValues: tf.Scalar[] = [];
     const { value: cost, grads } = withMathRandom(this.dropout, () =>
