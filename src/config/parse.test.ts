@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { loadConfigFile, parseConfig } from './parse.js';
+import { loadConfigFile, onlineSoftLabels, parseConfig } from './parse.js';
 
 const valid = {
   seed: 1,
@@ -195,5 +195,17 @@ test("stages inherit distill's training fields and terms unless they give their 
   rejects(
     { ...valid, stages: [{ model: { type: 'mlp' }, terms: [{ method: 'kd', weight: 1, temperature: -1 }] }] },
     /stages\[0\]\.terms\[0\]\.temperature/,
+  );
+});
+
+test('softLabels: online is short for {mode: online}; without a mode, augmentation makes labels online', () => {
+  assert.equal(parseConfig(withChange((c) => ((c as Record<string, unknown>).softLabels = 'online'))).softLabels.mode, 'online');
+  const augmented = parseConfig(withChange((c) => Object.assign(c.dataset, { augment: { flip: 'horizontal' } })));
+  assert.equal(augmented.softLabels.mode, undefined);
+  assert.equal(onlineSoftLabels(augmented), true);
+  assert.equal(onlineSoftLabels(parseConfig(valid)), false);
+  rejects(
+    withChange((c) => ((c as Record<string, unknown>).softLabels = 'sometimes')),
+    /softLabels/,
   );
 });

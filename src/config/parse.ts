@@ -49,6 +49,11 @@ function termConfigs(terms: z.infer<typeof termSpec>[], prefix: string, source: 
   });
 }
 
+/** Whether the run's teacher labels each training batch inside the step, rather than the transfer set up front. */
+export function onlineSoftLabels(config: Pick<ExperimentConfig, 'softLabels' | 'dataset'>): boolean {
+  return (config.softLabels.mode ?? (config.dataset.augment ? 'online' : 'cached')) === 'online';
+}
+
 /** Validates a config object (already parsed from YAML or built in code). `source` names it in errors. */
 export function parseConfig(input: unknown, source = 'config'): ExperimentConfig {
   const parsed = experimentSpec.safeParse(input);
@@ -75,6 +80,12 @@ export function parseConfig(input: unknown, source = 'config'): ExperimentConfig
       terms: stage.terms ? parseTerms(stage.terms, `stages[${index}].terms`) : terms,
     };
   });
+  if (parsed.data.dataset.augment && parsed.data.softLabels.mode === 'cached') {
+    throw new InputError(
+      `${source}: softLabels.mode: 'cached' labels are the teacher's logits for the samples as stored, but with dataset.augment ` +
+        'the student trains on changed ones (cropped, flipped) that they no longer describe; use softLabels: online, which runs the teacher on each augmented batch',
+    );
+  }
   if (parsed.data.deploy?.runtime === 'onnxruntime' && !parsed.data.export.onnx) {
     throw new InputError(`${source}: deploy.runtime: 'onnxruntime' judges student.onnx, but export.onnx is false`);
   }

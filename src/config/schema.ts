@@ -364,15 +364,24 @@ export const experimentSpec = z.strictObject({
   stages: z.array(stageSpec).default([]),
   /** The soft-label store: where teacher logits are kept between runs, and how. */
   softLabels: z
-    .strictObject({
-      /** Directory of the store; default: cache/ in the run directory. Share one across runs to reuse labels. */
-      store: z.string().min(1).optional(),
-      dtype: z.enum(['float32', 'float16']).default('float32'),
-      /** Keep each sample's k largest logits only (for many classes). */
-      topK: positiveInt.optional(),
-      /** Samples per shard; a killed build resumes from the last complete shard. */
-      shardSize: positiveInt.default(8192),
-    })
+    .preprocess(
+      // `softLabels: online` is short for `softLabels: {mode: online}`.
+      (value) => (value === 'online' || value === 'cached' ? { mode: value } : value),
+      z.strictObject({
+        /**
+         * cached: the teacher labels the transfer set once, into the store (the default without
+         * dataset.augment); online: it labels every augmented batch inside the step (the default with it).
+         */
+        mode: z.enum(['cached', 'online']).optional(),
+        /** Directory of the store; default: cache/ in the run directory. Share one across runs to reuse labels. */
+        store: z.string().min(1).optional(),
+        dtype: z.enum(['float32', 'float16']).default('float32'),
+        /** Keep each sample's k largest logits only (for many classes). */
+        topK: positiveInt.optional(),
+        /** Samples per shard; a killed build resumes from the last complete shard. */
+        shardSize: positiveInt.default(8192),
+      }),
+    )
     .default({ dtype: 'float32', shardSize: 8192 }),
   /** Checkpoints of every stage, in <run>/checkpoints/<stage>/, for `kdkit run --resume`. */
   checkpoints: z

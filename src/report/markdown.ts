@@ -90,7 +90,9 @@ export function renderMarkdown(summary: Summary): string {
     );
   }
   lines.push(
-    `Soft labels: ${inlineCode(summary.softLabels.directory)} (${summary.softLabels.cached ? 'reused from the cache' : 'computed in this run'}).`,
+    summary.softLabels.mode === 'online'
+      ? 'Soft labels: online (the teacher labelled every augmented batch inside the training step).'
+      : `Soft labels: ${inlineCode(summary.softLabels.directory)} (${summary.softLabels.cached ? 'reused from the cache' : 'computed in this run'}).`,
     '',
   );
   return lines.join('\n');

@@ -36,8 +36,12 @@ export interface Summary {
   /** Keyed 'teacher', 'scratch', 'student', and 'assistant-N' in a chain. */
   models: Record<string, ModelEvaluation>;
   stages: StageSummary[];
-  /** Where the soft labels are, whether the store already had them, and how long the step took. */
-  softLabels: { directory: string; cached: boolean; seconds: number };
+  /**
+   * Cached: where the soft labels are, whether the store already had them, and how long the step
+   * took (summaries from before online labels have no mode). Online: the teacher labelled each
+   * augmented batch inside the training step.
+   */
+  softLabels: { mode?: 'cached'; directory: string; cached: boolean; seconds: number } | { mode: 'online' };
   /** Deployment gate on the student; with no `deploy:` section it passes with no checks. */
   gate: GateResult;
   /** The student as exported: each TensorFlow.js variant and the ONNX file, with what they cost and lose. */
@@ -78,7 +82,7 @@ export function runSummary(run: RunRecord, version: string): Summary {
         exports.onnx.map((copy) => [copy.quantization === 'float32' ? 'onnx' : `onnx-${copy.quantization}`, copy.path]),
       ),
       ...Object.fromEntries(savedModels.map((name) => [name, `${name}/model.json`])),
-      softLabels: `${run.softLabels.directory}/manifest.json`,
+      ...(run.softLabels.mode !== 'online' ? { softLabels: `${run.softLabels.directory}/manifest.json` } : {}),
     },
   };
 }

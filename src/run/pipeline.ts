@@ -8,6 +8,7 @@ import type * as tf from '../engine/tf.js';
 import { withEngine, type EngineInfo } from '../engine/index.js';
 import { closeDataset, describeStorage, imageShape, loadDataset, type DatasetSplits } from '../data/index.js';
 import { checkTrainingBatchSizes } from '../data/batch_limits.js';
+import { batchAugmenter } from '../data/augment.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
 import { buildStudent, describeStudent, studentRecord, type StudentArchitecture } from '../models/student.js';
 import { saveModelDir } from '../models/io.js';
@@ -22,6 +23,7 @@ import type { EpochRecord, TrainEvent } from '../train/events.js';
 import { stageRunner, type StageRun, type StageRunner } from './stage_runner.js';
 import type { StageInputs } from './stage_record.js';
 import { termInput } from '../config/print.js';
+import { onlineSoftLabels } from '../config/parse.js';
 import { prepareTerms, type TapSource, type TeacherSource } from '../train/terms.js';
 import { obtainTeacher } from './teacher_stage.js';
 import { studentArchitecture } from './student_architecture.js';
@@ -86,19 +88,29 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   try {
     if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
 
-    // 2. Soft labels: the teacher's logits over the transfer set, in inference mode.
+    // 2. Soft labels: the teacher's logits over the transfer set, in inference mode; or, online,
+    // over every batch the student sees, inside the step.
+    const online = onlineSoftLabels(config);
     const store = storeOptions(config, config.softLabels.store ?? join(options.outDir, 'cache'));
     const labelsStarted = performance.now();
-    const labels = await labelsOf(teacher.teacher, store, data, info);
+    const labels = online ? null : await labelsOf(teacher.teacher, store, data, info);
     const labelSeconds = (performance.now() - labelsStarted) / 1000;
-    info(`soft labels: ${labels.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${labels.directory})`);
+    if (labels) info(`soft labels: ${labels.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${labels.directory})`);
+    else info('soft labels: online, the teacher labels each augmented batch as the student trains on it');
 
     // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
     // same shuffling and budget; only the loss differs. Assistants, if any, come between the
     // teacher and the student, each taught by the model before it.
-    const chainInputs = { data, store, emit, runStage };
+    const chainInputs = { data, store, emit, runStage, online };
     if (config.baseline) trained.push(await trainStudent(baselineLink(config, student), null, chainInputs));
-    const first = { teacher: teacher.teacher, model: teacher.model, directory: labels.directory, logits: labels.logits, source, field: '' };
+    const first = {
+      teacher: teacher.teacher,
+      model: teacher.model,
+      directory: labels?.directory,
+      logits: labels?.logits ?? null,
+      source,
+      field: '',
+    };
     await trainChain(links, first, chainInputs, trained);
 
     // 5. Evaluation on the test set, touched only here.
@@ -123,7 +135,9 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
 
     // 7. Gate.
     const gate = gateForRun(config.deploy, evaluated, exports);
-    const softLabels = { directory: relative(options.outDir, labels.directory), cached: labels.cached, seconds: labelSeconds };
+    const softLabels = labels
+      ? { mode: 'cached' as const, directory: relative(options.outDir, labels.directory), cached: labels.cached, seconds: labelSeconds }
+      : { mode: 'online' as const };
     return runSummary(
       {
         seed: config.seed,
@@ -166,6 +180,7 @@ async function planRun(
   for (const [spec, field] of modelSpecs(config)) build(spec, data, config.seed, 'check', `${source}: ${field}`).dispose();
   const student = await studentArchitecture(config, data, source);
   checkTrainingBatchSizes(config, data.train, source);
+  batchAugmenter(config.dataset.augment, data.train.inputs, config.seed, `${source}: dataset.augment`);
   const links = chain(config, student);
   if ('model' in config.teacher) {
     const check = build(config.teacher.model, data, config.seed, 'check', `${source}: teacher.model`);
@@ -183,9 +198,12 @@ interface ChainInputs {
   store: StoreOptions;
   emit: (event: RunEvent) => void;
   runStage: StageRunner;
+  /** softLabels: online: every teacher in the chain labels each batch inside the step. */
+  online: boolean;
 }
 
-type Teaching = TeacherSource & { logits: Float32Array };
+/** A teacher of the chain with its logits over the transfer set (null online). */
+type Teaching = TeacherSource & { logits: Float32Array | null };
 
 /**
  * Trains each link in turn, taught by the one before it (the first by the teacher), into `trained`
@@ -199,13 +217,13 @@ async function trainChain(links: Link[], first: Teaching, inputs: ChainInputs, t
     trained.push(model);
     if (link.role === 'student') return;
     const assistant = await tfjsTeacher(model.model, `${link.name} trained in this run`, inputs.data.train.inputs);
-    const labels = await labelsOf(assistant, inputs.store, inputs.data, info);
-    info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
+    const labels = inputs.online ? null : await labelsOf(assistant, inputs.store, inputs.data, info);
+    if (labels) info(`soft labels of ${link.name}: ${labels.cached ? 'cached' : 'computed'} (${labels.directory})`);
     current = {
       teacher: assistant,
       model: model.model,
-      directory: labels.directory,
-      logits: labels.logits,
+      directory: labels?.directory,
+      logits: labels?.logits ?? null,
       source: first.source,
       field: '',
     };
@@ -320,6 +338,9 @@ function recordedStages(config: ExperimentConfig, data: DatasetSplits, runStage:
     seed: config.seed,
     backend: config.backend,
     divergence: config.divergence,
+    // Recorded only when set, so that the records of runs from before augmentation stay valid.
+    ...(config.dataset.augment ? { augment: config.dataset.augment } : {}),
+    ...(onlineSoftLabels(config) ? { softLabels: 'online' } : {}),
     data: { train: datasetFingerprint(data.train), validation: datasetFingerprint(data.validation) },
   };
   return (options) => runStage({ ...options, inputs: { ...options.inputs, ...common } });
@@ -338,7 +359,7 @@ async function labelsOf(teacher: Teacher, store: StoreOptions, data: DatasetSpli
 }
 
 /** Trains one link; `teacher` is null for the baseline, which learns from the labels alone. */
-async function trainStudent(link: Link, teacher: Teaching | null, { data, emit, runStage }: ChainInputs): Promise<TrainedModel> {
+async function trainStudent(link: Link, teacher: Teaching | null, { data, emit, runStage, online }: ChainInputs): Promise<TrainedModel> {
   const { name, role, spec, training, terms, seed } = link;
   const model = build(spec, data, seed, name, `${name}.model`);
   if (role !== 'baseline')
@@ -350,6 +371,7 @@ async function trainStudent(link: Link, teacher: Teaching | null, { data, emit, 
       train: data.train,
       validation: data.validation,
       teacherLogits: teacher?.logits ?? null,
+      online: teacher !== null && online,
       terms,
       termsField: `${teacher?.source ?? 'config'}: ${link.termsField}`,
       ...(teacher ? { featureTeacher: { ...teacher, field: link.termsField } } : {}),

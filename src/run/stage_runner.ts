@@ -26,8 +26,10 @@ export interface StageRun {
   terms: TermConfig[];
   /** Names the terms in errors: '<config>: distill.terms'. */
   termsField: string;
-  /** The model the feature terms tap, and the store entry caching its features. */
+  /** The model the feature terms tap, and the store entry caching its features; with `online`, the teacher itself. */
   featureTeacher?: TeacherSource;
+  /** The teacher labels each (augmented) batch inside the step instead of `teacherLogits` (softLabels: online). */
+  online?: boolean;
   training: { epochs: number; batchSize: number; optimizer: OptimizerSpec } & TrainingCallbacksConfig;
   seed: number;
   onEvent: (event: TrainEvent) => void;
@@ -38,7 +40,7 @@ export interface StageRun {
 export type StageRunner = (run: StageRun) => Promise<DistillResult & { best: { epoch: number; path: string } | null }>;
 
 export function stageRunner(
-  config: Pick<ExperimentConfig, 'checkpoints' | 'divergence'>,
+  config: Pick<ExperimentConfig, 'checkpoints' | 'divergence'> & { dataset: Pick<ExperimentConfig['dataset'], 'augment'> },
   run: { outDir: string; resume: boolean; retrainChanged?: boolean },
 ): StageRunner {
   return async (stage) => {
@@ -50,12 +52,15 @@ export function stageRunner(
       info,
     });
     const { training } = stage;
+    const onlineTeacher = stage.online && stage.featureTeacher ? (stage.featureTeacher.model ?? stage.featureTeacher.teacher) : undefined;
     const best = training.bestCheckpoint
       ? bestCheckpoint({ directory: join(directory, 'best'), monitor: training.bestCheckpoint.monitor })
       : null;
     const result = await distill(
       {
-        teacher: stage.teacherLogits ? { logits: stage.teacherLogits } : undefined,
+        teacher: onlineTeacher ?? (stage.teacherLogits ? { logits: stage.teacherLogits } : undefined),
+        softLabels: onlineTeacher ? 'online' : 'cached',
+        ...(config.dataset.augment ? { augment: config.dataset.augment } : {}),
         student: stage.model,
         train: stage.train,
         validation: stage.validation,
