@@ -7,6 +7,8 @@ It rewrites two files, each atomically (written to <path>.tmp, then renamed):
   test/fixtures/feature_losses.json  DKD, hint, attention transfer, RKD and SP, drawn afterwards
                                      from a separate torch.Generator seeded with 20261129, so that
                                      adding them left losses.json byte-identical
+  test/fixtures/dist_losses.json     DIST, drawn last from its own torch.Generator seeded with
+                                     20261130, so that adding it left both files above unchanged
 Everything is float64. Tensors in feature_losses.json are flat row-major lists with a separate
 shape; 4-d features are NHWC (channels last), and every gradient has its input's layout.
 The tests never write fixtures; a missing expected value fails them.
@@ -282,3 +284,72 @@ features = {
 path = write_fixture("feature_losses.json", features)
 counts = ", ".join(f"{len(features[k])} {k}" for k in ("dkd", "hint", "attention", "rkd", "sp"))
 print("wrote", path, "with", counts, "cases")
+
+
+# ---------------------------------------------------------------------------------------------
+# DIST -> test/fixtures/dist_losses.json.
+# Drawn from a third generator, after everything above, so neither file above changes.
+# ---------------------------------------------------------------------------------------------
+
+dist_gen = torch.Generator().manual_seed(20261130)
+
+
+# Huang et al. 2022, "Knowledge Distillation from A Stronger Teacher", copied from the official
+# code: hunto/DIST_KD, classification/lib/models/losses/dist_kd.py (the same functions are in
+# hunto/image_classification_sota and hunto/LocalMamba, lib/models/losses/dist_kd.py).
+def cosine_similarity(a, b, eps=1e-8):
+    return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + eps)
+
+
+def pearson_correlation(a, b, eps=1e-8):
+    return cosine_similarity(a - a.mean(1).unsqueeze(1),
+                             b - b.mean(1).unsqueeze(1), eps)
+
+
+def inter_class_relation(y_s, y_t):
+    return 1 - pearson_correlation(y_s, y_t).mean()
+
+
+def intra_class_relation(y_s, y_t):
+    return inter_class_relation(y_s.transpose(0, 1), y_t.transpose(0, 1))
+
+
+def dist_parts(z_s, z_t, tau):
+    # DIST.forward without its final beta * inter + gamma * intra, so both parts can be checked.
+    y_s = (z_s / tau).softmax(dim=1)
+    y_t = (z_t / tau).softmax(dim=1)
+    inter_loss = tau**2 * inter_class_relation(y_s, y_t)
+    intra_loss = tau**2 * intra_class_relation(y_s, y_t)
+    return inter_loss, intra_loss
+
+
+def dist_case(batch, classes, beta, gamma, temperature, student_scale=1.0, teacher_scale=1.0):
+    student = (torch.randn(batch, classes, generator=dist_gen) * student_scale).requires_grad_(True)
+    teacher = torch.randn(batch, classes, generator=dist_gen) * teacher_scale
+    inter, intra = dist_parts(student, teacher, temperature)
+    loss = beta * inter + gamma * intra
+    (grad,) = torch.autograd.grad(loss, student)
+    return {
+        "beta": beta, "gamma": gamma, "temperature": temperature, "shape": [batch, classes],
+        "studentLogits": flat(student), "teacherLogits": flat(teacher),
+        "inter": inter.item(), "intra": intra.item(), "loss": loss.item(), "gradStudent": flat(grad),
+    }
+
+
+dist = {
+    "generator": "scripts/make_fixtures.py",
+    "torch": torch.__version__,
+    "dist": [
+        dist_case(batch=4, classes=3, beta=1.0, gamma=1.0, temperature=1.0),
+        dist_case(batch=8, classes=10, beta=1.0, gamma=1.0, temperature=4.0, student_scale=3.0, teacher_scale=3.0),
+        dist_case(batch=16, classes=10, beta=2.0, gamma=0.5, temperature=1.0, student_scale=2.0, teacher_scale=2.0),
+        # A much stronger teacher: its logits spread 10x the student's, so its softmax is near one-hot.
+        dist_case(batch=32, classes=10, beta=1.0, gamma=1.0, temperature=1.0, teacher_scale=10.0),
+        dist_case(batch=8, classes=100, beta=2.0, gamma=2.0, temperature=4.0, student_scale=2.0, teacher_scale=20.0),
+        # One sample: each class column has a single entry, centred to 0, so intra is tau^2 and
+        # has no gradient (PyTorch's norm has gradient 0 at 0).
+        dist_case(batch=1, classes=5, beta=1.0, gamma=1.0, temperature=2.0, student_scale=2.0, teacher_scale=2.0),
+    ],
+}
+path = write_fixture("dist_losses.json", dist)
+print("wrote", path, "with", len(dist["dist"]), "dist cases")
