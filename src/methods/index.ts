@@ -9,7 +9,7 @@ import { rkd, rkdLoss } from './rkd.js';
 import { sp, spLoss } from './sp.js';
 import { ctkd } from './ctkd.js';
 
-export type { DistillationMethod, FeatureRequirement, FeatureTermOptions, TermInputs, TermLoss } from './method.js';
+export type { DistillationMethod, FeatureRequirement, FeatureTermOptions, TermContext, TermInputs, TermLoss } from './method.js';
 
 // Methods take different option types; each term is validated by its own schema before build().
 export const methods = new Registry<DistillationMethod<unknown>>('method')
