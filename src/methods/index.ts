@@ -8,6 +8,7 @@ import { attention, attentionLoss } from './attention.js';
 import { rkd, rkdLoss } from './rkd.js';
 import { sp, spLoss } from './sp.js';
 import { ctkd } from './ctkd.js';
+import { crd } from './crd.js';
 
 export type { DistillationMethod, FeatureRequirement, FeatureTermOptions, TermContext, TermInputs, TermLoss } from './method.js';
 
@@ -20,7 +21,8 @@ export const methods = new Registry<DistillationMethod<unknown>>('method')
   .register(attention.name, attention)
   .register(rkd.name, rkd)
   .register(sp.name, sp)
-  .register(ctkd.name, ctkd);
+  .register(ctkd.name, ctkd)
+  .register(crd.name, crd);
 
 /** The losses as pure functions of tensors, for users with their own training loop. */
 export const losses = {
