@@ -18,7 +18,7 @@ export {
   type TrainingLoop,
 } from './train/callbacks/callback.js';
 export type { EpochRecord, TrainEvent } from './train/events.js';
-export { losses, methods, type DistillationMethod, type TermInputs, type TermLoss } from './methods/index.js';
+export { losses, methods, type DistillationMethod, type TermContext, type TermInputs, type TermLoss } from './methods/index.js';
 
 // Data, models and teachers. A sample is a record of named fields: images are one float32 field 'image'.
 export {

@@ -13,19 +13,11 @@
  */
 import type { AugmentConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
-import { Rng } from '../util/rng.js';
+import { stepRng } from '../util/rng.js';
 import type { FieldArray, InputField, SampleBatch } from './dataset.js';
 
 /** Changes `count` samples of `batch` in place, for training step `step` (from 0) of epoch `epoch` (from 1). */
 export type BatchAugmenter = (batch: SampleBatch, count: number, epoch: number, step: number) => void;
-
-/** The generator of one step: the seed, epoch and step mixed into one 32-bit state. */
-export function stepRng(seed: number, epoch: number, step: number): Rng {
-  let h = Math.imul(seed ^ 0x2545f491, 0x9e3779b1);
-  h = Math.imul(h ^ (epoch + 0x632be5ab), 0x85ebca6b);
-  h = Math.imul(h ^ (step + 0x1b873593), 0xc2b2ae35);
-  return new Rng((h ^ (h >>> 16)) >>> 0);
-}
 
 /**
  * The augmenter `spec` describes for a dataset with `fields`, or null when it changes nothing.

@@ -9,8 +9,9 @@ import { rkd, rkdLoss } from './rkd.js';
 import { sp, spLoss } from './sp.js';
 import { ctkd } from './ctkd.js';
 import { dist, distLoss } from './dist.js';
+import { crd } from './crd.js';
 
-export type { DistillationMethod, FeatureRequirement, FeatureTermOptions, TermInputs, TermLoss } from './method.js';
+export type { DistillationMethod, FeatureRequirement, FeatureTermOptions, TermContext, TermInputs, TermLoss } from './method.js';
 
 // Methods take different option types; each term is validated by its own schema before build().
 export const methods = new Registry<DistillationMethod<unknown>>('method')
@@ -22,7 +23,8 @@ export const methods = new Registry<DistillationMethod<unknown>>('method')
   .register(rkd.name, rkd)
   .register(sp.name, sp)
   .register(ctkd.name, ctkd)
-  .register(dist.name, dist);
+  .register(dist.name, dist)
+  .register(crd.name, crd);
 
 /** The losses as pure functions of tensors, for users with their own training loop. */
 export const losses = {

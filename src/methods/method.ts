@@ -16,18 +16,42 @@ export interface TermInputs {
   readonly teacherFeature?: tf.Tensor;
   /** Where training is, for scheduled options such as a temperature. */
   readonly position: TrainingPosition;
+  /** The batch's samples: their positions in the training set, in batch order (the loop always passes them). */
+  readonly indices?: Int32Array;
+  /** The step within the epoch, from 0; with `position.epoch`, it seeds what a term draws at random, resume-safe. */
+  readonly step?: number;
 }
 
 /**
  * One loss term, built from its options; returns a scalar averaged over the batch. A term with
  * parameters of its own (a learned temperature) lists them in `variables`, which train with the
- * student; `state()` reports values worth logging each epoch; `dispose()` frees them.
+ * student; `buffers` is state that checkpoints save and restore but nothing trains (CRD's memory
+ * banks); `afterStep()` runs once the step's update has been applied (not after a refused step),
+ * for a term to write its buffers; `state()` reports values worth logging each epoch; `dispose()`
+ * frees them.
  */
 export type TermLoss = ((inputs: TermInputs) => tf.Scalar) & {
   variables?: tf.Variable[];
+  buffers?: tf.Variable[];
+  afterStep?: () => void;
   state?: () => Record<string, number>;
   dispose?: () => void;
 };
+
+/** What a term may need to know of its stage when it is built. */
+export interface TermContext {
+  /** The training set's size. */
+  samples: number;
+  /** The training set's class indices, one per sample. */
+  labels: Int32Array;
+  /** Seeds the term's own initial values and draws; distinct per term of a stage. */
+  seed: number;
+  /** A feature term's tapped shapes, without the batch dimension. */
+  studentShape?: readonly number[];
+  teacherShape?: readonly number[];
+  /** Says something worth knowing (an info event). */
+  emit?: (message: string) => void;
+}
 
 /**
  * What a feature term needs of the student's and the teacher's tapped features:
@@ -58,5 +82,5 @@ export interface DistillationMethod<Options> {
   readonly needsTeacher: boolean;
   readonly features?: FeatureRequirement;
   readonly options: z.ZodType<Options>;
-  build(options: Options): TermLoss;
+  build(options: Options, context?: TermContext): TermLoss;
 }

@@ -407,7 +407,9 @@ function checkTerms(links: Link[], data: DatasetSplits, teacher: TapSource, sour
     for (const link of links) {
       const student = build(link.spec, data, link.seed, 'check', `${source}: ${link.name}.model`);
       built.push(student);
-      const prepared = prepareTerms(link.terms, student, previous, link.seed, `${source}: ${link.termsField}`);
+      const prepared = prepareTerms(link.terms, student, previous, link.seed, `${source}: ${link.termsField}`, {
+        labels: data.train.labels,
+      });
       for (const term of prepared.terms) {
         term.adapter?.dispose();
         term.loss.dispose?.();

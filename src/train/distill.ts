@@ -125,7 +125,10 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
     extras.featureTeacher ??
     (teacher?.source ? { teacher: teacher.source.teacher, model: teacher.source.model, source: 'distill()', field: 'terms' } : undefined);
   const tapSource = featureTeacher ? (featureTeacher.model ?? featureTeacher.teacher) : null;
-  const prepared = prepareTerms(terms, student, tapSource, seed, termsField);
+  const prepared = prepareTerms(terms, student, tapSource, seed, termsField, {
+    labels: train.labels,
+    emit: (message) => emit({ type: 'info', message }),
+  });
   const optimizer = trainingOptimizer(options.optimizer);
   try {
     const teacherFeatures =

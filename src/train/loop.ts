@@ -71,6 +71,8 @@ export type OnlineTeacher = (
 
 /** One step's batch: the student's inputs and labels, and what the teacher says about them. */
 interface PreparedBatch {
+  /** The samples' positions in the training set. */
+  indices: Int32Array;
   inputs: Record<string, tf.Tensor>;
   labels: tf.Tensor1D;
   teacherLogits: tf.Tensor2D | null;
@@ -129,8 +131,13 @@ class Loop implements TrainingLoop {
       ...[model, ...adapters].flatMap((each) => each.trainableWeights.map((weight) => weight.read() as tf.Variable)),
       ...termVariables,
     ];
-    // Everything a snapshot holds: weights, trainable or not (batch-norm statistics too), then the terms' own variables.
-    this.saved = [...[model, ...adapters].flatMap((each) => each.weights.map((weight) => weight.read() as tf.Variable)), ...termVariables];
+    // Everything a snapshot holds: weights, trainable or not (batch-norm statistics too), then the terms' own
+    // variables, then the terms' buffers (state no optimizer touches, such as CRD's memory banks).
+    this.saved = [
+      ...[model, ...adapters].flatMap((each) => each.weights.map((weight) => weight.read() as tf.Variable)),
+      ...termVariables,
+      ...terms.flatMap((term) => term.loss.buffers ?? []),
+    ];
     this.tapped = terms.some((term) => term.studentTap !== undefined);
     if (this.tapped && options.studentTaps === undefined)
       throw new Error(`stage '${this.stage}': a term taps student features but the stage has no studentTaps`);
@@ -303,7 +310,13 @@ class Loop implements TrainingLoop {
     );
     if (onlineTeacher) {
       return onlineTeacher(batch.samples, indices.length, batch.inputs).then(
-        ({ logits, features }) => ({ inputs: batch.inputs, labels: batch.labels, teacherLogits: logits, teacherFeatures: features }),
+        ({ logits, features }) => ({
+          indices,
+          inputs: batch.inputs,
+          labels: batch.labels,
+          teacherLogits: logits,
+          teacherFeatures: features,
+        }),
         (error: unknown) => {
           tf.dispose([...Object.values(batch.inputs), batch.labels]);
           throw error;
@@ -311,6 +324,7 @@ class Loop implements TrainingLoop {
       );
     }
     return {
+      indices,
       inputs: batch.inputs,
       labels: batch.labels,
       teacherLogits: options.teacherLogits ? gatherRows(options.teacherLogits, train.numClasses, indices) : null,
@@ -339,6 +353,8 @@ class Loop implements TrainingLoop {
               studentFeature && term.adapter ? (term.adapter.apply(studentFeature, { training: true }) as tf.Tensor) : studentFeature,
             teacherFeature: term.teacherTap === undefined ? undefined : teacherFeatures[term.teacherTap],
             position,
+            indices: batch.indices,
+            step,
           });
           termValues.push(tf.keep(value));
           total = tf.add(total, tf.mul(value, scheduleValue(term.weight, position)));
@@ -361,6 +377,8 @@ class Loop implements TrainingLoop {
       // A refused step must not reach the weights.
       for (const callback of options.callbacks) callback.beforeApply?.(values, this);
       options.optimizer.step(reached, gradients);
+      // Terms' buffers change only with an applied step, after the gradients were taken.
+      for (const term of terms) term.loss.afterStep?.();
     } catch (error) {
       if (!(error instanceof DivergenceError)) throw error;
       if (!options.callbacks.some((callback) => callback.onDivergence?.(error, this))) throw error;

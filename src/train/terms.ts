@@ -8,7 +8,7 @@ import type { DatasetSplits } from '../data/index.js';
 import { forEachBatch } from '../data/dataset.js';
 import type { TermConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
-import { methods } from '../methods/index.js';
+import { methods, type TermContext } from '../methods/index.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { cachedTeacherFeatures } from '../teachers/cache.js';
 import { gatherRows } from './batches.js';
@@ -51,6 +51,8 @@ export function prepareTerms(
   seed: number,
   /** Names the terms in errors: '<config>: distill.terms'. */
   termsField: string,
+  /** The stage's training labels (terms such as crd need the set's size and classes), and where info goes. */
+  stage: { labels: Int32Array; emit?: (message: string) => void },
 ): PreparedTerms {
   const seen = new Map<string, number>();
   const studentTapNames = new Set<string>();
@@ -60,8 +62,8 @@ export function prepareTerms(
     seen.set(term.method, count);
     const name = count === 1 ? term.method : `${term.method}#${count}`;
     const method = methods.get(term.method);
-    const weighted: WeightedTerm = { name, weight: term.weight, loss: method.build(term.options) };
-    if (method.features === undefined) return weighted;
+    const context: TermContext = { samples: stage.labels.length, labels: stage.labels, seed: seed * 1000 + 800 + index, emit: stage.emit };
+    if (method.features === undefined) return { name, weight: term.weight, loss: method.build(term.options, context) };
     const field = `${termsField}[${index}]`;
     if (teacher === null) throw new InputError(`${field}: method '${term.method}' taps teacher features, but this stage has no teacher`);
     const {
@@ -71,6 +73,11 @@ export function prepareTerms(
     } = term.options as { student: string; teacher: string; adapter: 'auto' | 'none' };
     const studentShape = tapShape(student, studentTap, `${field}.student`);
     const teacherShape = teacherTapShape(teacher, teacherTap, `${field}.teacher`);
+    const weighted: WeightedTerm = {
+      name,
+      weight: term.weight,
+      loss: method.build(term.options, { ...context, studentShape, teacherShape }),
+    };
     studentTapNames.add(studentTap);
     teacherTaps.set(teacherTap, teacherShape);
     const projection = makeAdapter(studentShape, teacherShape, method.features, adapter, {

@@ -50,3 +50,14 @@ export class Rng {
     return this.shuffle(order);
   }
 }
+
+/**
+ * The generator of one training step: `seed`, the epoch and the step mixed into one 32-bit state,
+ * so that the same step draws the same values however a run got there (resumed or not).
+ */
+export function stepRng(seed: number, epoch: number, step: number): Rng {
+  let h = Math.imul(seed ^ 0x2545f491, 0x9e3779b1);
+  h = Math.imul(h ^ (epoch + 0x632be5ab), 0x85ebca6b);
+  h = Math.imul(h ^ (step + 0x1b873593), 0xc2b2ae35);
+  return new Rng((h ^ (h >>> 16)) >>> 0);
+}
