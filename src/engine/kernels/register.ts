@@ -13,6 +13,7 @@ import {
   MaxPoolGrad,
   registerKernel,
   Sum,
+  Tile,
   unregisterKernel,
   type KernelConfig,
 } from '@tensorflow/tfjs-core';
@@ -25,6 +26,7 @@ import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { castKernel, sharedIdentity } from './shared_identity.js';
 import { leadingAxesSum } from './sum.js';
+import { onePassTile } from './tile.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
 /** Kernels the stock wasm backend does not have. */
@@ -42,6 +44,7 @@ const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig
   { kernelName: Conv2DBackpropInput, replace: () => conv2dBackpropInputConfig },
   { kernelName: MaxPoolGrad, replace: () => maxPoolGradConfig },
   { kernelName: Sum, replace: leadingAxesSum },
+  { kernelName: Tile, replace: onePassTile },
   { kernelName: Identity, replace: sharedIdentity },
   { kernelName: Cast, replace: castKernel },
 ];
