@@ -107,7 +107,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       return gradients([x, mean, variance, offset, scale], dy);
     });
     assert.equal(actual.length, expected.length);
-    actual.forEach((output, i) => assertClose(output.values, expected[i].values, 1e-5, `batchNorm dx ${i} on ${backend}`));
+    for (const [i, output] of actual.entries())
+      assertClose(output.values, expected[i].values, 1e-5, `batchNorm gradient ${i} on ${backend}`);
   });
 }
 
@@ -128,5 +129,5 @@ test("a batchNormalization layer's gradients (moments + batchNorm, training mode
   };
   const expected = await outputsOn('cpu', compute);
   const actual = await outputsOn('wasm', compute);
-  actual.forEach((output, i) => assertClose(output.values, expected[i].values, 1e-4, `batchNormalization output ${i}`));
+  for (const [i, output] of actual.entries()) assertClose(output.values, expected[i].values, 1e-4, `batchNormalization output ${i}`);
 });

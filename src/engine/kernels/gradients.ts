@@ -64,8 +64,8 @@ function maskedGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, attrs: 
   } else {
     for (let i = 0; i < size; i++) {
       const v = x[i];
-      // v !== v: NaN, where tfjs-core's step(x) is NaN.
-      dx[i] = v !== v ? Number.NaN : dy[i] * ((lowInclusive ? v >= low : v > low) && v <= high ? 1 : 0);
+      // NaN where tfjs-core's step(x) is NaN.
+      dx[i] = Number.isNaN(v) ? Number.NaN : dy[i] * ((lowInclusive ? v >= low : v > low) && v <= high ? 1 : 0);
     }
   }
 }
