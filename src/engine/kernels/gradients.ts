@@ -1,11 +1,12 @@
 /**
  * Cheaper gradients for ops whose tfjs-core gradients take several full passes over the
  * activations, the same values in one:
- * - ReLU, ReLU6 and clipByValue (tf.layers.reLU({maxValue: 6}), Keras' ReLU(6.), is relu then
- *   clipByValue): tfjs-core builds a mask from 2–4 comparison ops, then multiplies or selects;
- *   here one MaskedGrad kernel does it (0.5 s of a MobileNetV2-style step's 0.8 s). It keeps each
- *   gradient's own rule: ReLU passes x > 0, ReLU6 0 < x ≤ 6, both multiply dy by the mask (NaN
- *   for x NaN); clipByValue passes min ≤ x ≤ max and selects (0 outside, whatever dy is).
+ * - ReLU6 and clipByValue (tf.layers.reLU({maxValue: 6}), Keras' ReLU(6.), is relu then
+ *   clipByValue): tfjs-core builds a mask from 3–4 comparison ops, then multiplies or selects;
+ *   here one MaskedGrad kernel does it. It keeps each gradient's own rule: ReLU6 passes
+ *   0 < x ≤ 6 and multiplies dy by the mask (NaN for x NaN); clipByValue passes min ≤ x ≤ max and
+ *   selects (0 outside, whatever dy is). ReLU's gradient (Step and Multiply, two wasm kernels)
+ *   stays tfjs-core's: this JavaScript loop is slower than those.
  * - FusedBatchNorm with per-channel statistics: tfjs-core tiles rsqrt(variance + ε) to the
  *   activations' shape and multiplies twice; here dy is multiplied once by the broadcast
  *   [C] vector scale·rsqrt(variance + ε). Its other gradients stay tfjs-core's.
@@ -26,7 +27,6 @@ import {
   type KernelConfig,
   mul,
   type NamedAttrMap,
-  Relu,
   Relu6,
   registerGradient,
   rsqrt,
@@ -56,17 +56,18 @@ interface MaskedGradInputs {
 function maskedGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, attrs: MaskedGradAttrs): void {
   const { low, high, lowInclusive, select } = attrs;
   const size = dx.length;
-  if (select) {
-    for (let i = 0; i < size; i++) {
-      const v = x[i];
-      dx[i] = (lowInclusive ? v >= low : v > low) && v <= high ? dy[i] : 0;
-    }
+  // One loop per rule, with no per-element branch on the attributes (2x faster than one loop).
+  if (select && lowInclusive) {
+    for (let i = 0; i < size; i++) dx[i] = x[i] >= low && x[i] <= high ? dy[i] : 0;
+  } else if (select) {
+    for (let i = 0; i < size; i++) dx[i] = x[i] > low && x[i] <= high ? dy[i] : 0;
   } else {
     for (let i = 0; i < size; i++) {
       const v = x[i];
       // NaN where tfjs-core's step(x) is NaN.
-      dx[i] = Number.isNaN(v) ? Number.NaN : dy[i] * ((lowInclusive ? v >= low : v > low) && v <= high ? 1 : 0);
+      dx[i] = v > low && v <= high ? dy[i] : Number.isNaN(v) ? Number.NaN : dy[i] * 0;
     }
+    if (lowInclusive) for (let i = 0; i < size; i++) if (x[i] === low) dx[i] = dy[i];
   }
 }
 
@@ -133,7 +134,6 @@ function batchNormGradient(stock: GradConfig): GradConfig {
 }
 
 const replacedGradients: Array<{ kernelName: string; replace: (stock: GradConfig) => GradConfig }> = [
-  { kernelName: Relu, replace: masked(Relu, () => ({ low: 0, high: Number.POSITIVE_INFINITY, lowInclusive: false, select: false })) },
   { kernelName: Relu6, replace: masked(Relu6, () => ({ low: 0, high: 6, lowInclusive: false, select: false })) },
   {
     kernelName: ClipByValue,
