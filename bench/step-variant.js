@@ -11,7 +11,7 @@ const measuredSteps = Number(process.argv[3] ?? 20);
 const warmupSteps = 3;
 
 // kdkit replaces these stock wasm kernels; keep the stock ones to measure "before".
-const replacedNames = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'Identity', 'Cast'];
+const replacedNames = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'Tile', 'Identity', 'Cast'];
 const stockKernels = new Map(replacedNames.map((name) => [name, getKernel(name, 'wasm')]));
 
 function useKernels(kernels) {

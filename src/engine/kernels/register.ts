@@ -13,6 +13,7 @@ import {
   MaxPoolGrad,
   registerKernel,
   Sum,
+  Tile,
   unregisterKernel,
   type KernelConfig,
 } from '@tensorflow/tfjs-core';
@@ -22,9 +23,11 @@ import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
 import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
+import { MaskedGrad, maskedGradCpu, maskedGradWasm, registerGradients } from './gradients.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { castKernel, sharedIdentity } from './shared_identity.js';
 import { leadingAxesSum } from './sum.js';
+import { onePassTile } from './tile.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
 /** Kernels the stock wasm backend does not have. */
@@ -33,6 +36,7 @@ const addedKernels: KernelConfig[] = [
   depthwiseConv2dBackpropFilterConfig,
   depthwiseConv2dBackpropInputConfig,
   unsortedSegmentSumConfig,
+  maskedGradWasm,
 ];
 
 /** Stock kernels kdkit replaces with faster ones; each replacement is built from the stock kernel. */
@@ -42,6 +46,7 @@ const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig
   { kernelName: Conv2DBackpropInput, replace: () => conv2dBackpropInputConfig },
   { kernelName: MaxPoolGrad, replace: () => maxPoolGradConfig },
   { kernelName: Sum, replace: leadingAxesSum },
+  { kernelName: Tile, replace: onePassTile },
   { kernelName: Identity, replace: sharedIdentity },
   { kernelName: Cast, replace: castKernel },
 ];
@@ -54,7 +59,7 @@ let registeredNames: string[] | undefined;
 const wasmConfigs = new Map<string, KernelConfig>();
 
 /**
- * Registers kdkit's wasm kernels; later calls return the same names without registering again.
+ * Registers kdkit's wasm kernels, and its gradients with the cpu kernel they need; later calls return the same names without registering again.
  * Replacements keep the stock kernel's setup function, so this works before or after the wasm
  * backend has been initialized.
  */
@@ -78,6 +83,9 @@ export function registerWasmKernels(): string[] {
     unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
   }
+  // kdkit's gradients (./gradients.ts) run MaskedGrad on either backend.
+  if (getKernel(MaskedGrad, 'cpu') === undefined) registerKernel(maskedGradCpu);
+  registerGradients();
   for (const config of getKernelsForBackend('wasm')) wasmConfigs.set(config.kernelName, config);
   registeredNames = [...addedKernels, ...replacements].map((config) => config.kernelName);
   return registeredNames;

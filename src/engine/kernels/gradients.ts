@@ -1,0 +1,159 @@
+/**
+ * Cheaper gradients for ops whose tfjs-core gradients take several full passes over the
+ * activations, the same values in one:
+ * - ReLU6 and clipByValue (tf.layers.reLU({maxValue: 6}), Keras' ReLU(6.), is relu then
+ *   clipByValue): tfjs-core builds a mask from 3–4 comparison ops, then multiplies or selects;
+ *   here one MaskedGrad kernel does it. It keeps each gradient's own rule: ReLU6 passes
+ *   0 < x ≤ 6 and multiplies dy by the mask (NaN for x NaN); clipByValue passes min ≤ x ≤ max and
+ *   selects (0 outside, whatever dy is). ReLU's gradient (Step and Multiply, two wasm kernels)
+ *   stays tfjs-core's: this JavaScript loop is slower than those.
+ * - FusedBatchNorm with per-channel statistics: tfjs-core tiles rsqrt(variance + ε) to the
+ *   activations' shape and multiplies twice; here dy is multiplied once by the broadcast
+ *   [C] vector scale·rsqrt(variance + ε). Its other gradients stay tfjs-core's.
+ * Gradients are global, so the cpu backend has a MaskedGrad kernel too; on a backend without
+ * one, or for other dtypes, tfjs-core's gradients run.
+ */
+import {
+  add,
+  ClipByValue,
+  type ClipByValueAttrs,
+  engine,
+  FusedBatchNorm,
+  type FusedBatchNormAttrs,
+  type GradConfig,
+  getBackend,
+  getGradient,
+  getKernel,
+  type KernelConfig,
+  mul,
+  type NamedAttrMap,
+  Relu6,
+  registerGradient,
+  rsqrt,
+  scalar,
+  type Tensor,
+  type TensorInfo,
+  util,
+} from '@tensorflow/tfjs-core';
+import { heapFloat32, wasmKernel } from './wasm.js';
+
+/** dx = dy where low < x (or ≤, lowInclusive) and x ≤ high, else 0. */
+export const MaskedGrad = 'KdkitMaskedGrad';
+
+export interface MaskedGradAttrs {
+  low: number;
+  high: number;
+  lowInclusive: boolean;
+  /** Select dy or 0 (clipByValue's where); otherwise multiply dy by the mask, NaN for x NaN (relu's step). */
+  select: boolean;
+}
+
+interface MaskedGradInputs {
+  dy: TensorInfo;
+  x: TensorInfo;
+}
+
+function maskedGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, attrs: MaskedGradAttrs): void {
+  const { low, high, lowInclusive, select } = attrs;
+  const size = dx.length;
+  // One loop per rule, with no per-element branch on the attributes (2x faster than one loop).
+  if (select && lowInclusive) {
+    for (let i = 0; i < size; i++) dx[i] = x[i] >= low && x[i] <= high ? dy[i] : 0;
+  } else if (select) {
+    for (let i = 0; i < size; i++) dx[i] = x[i] > low && x[i] <= high ? dy[i] : 0;
+  } else {
+    for (let i = 0; i < size; i++) {
+      const v = x[i];
+      // NaN where tfjs-core's step(x) is NaN.
+      dx[i] = v > low && v <= high ? dy[i] : Number.isNaN(v) ? Number.NaN : dy[i] * 0;
+    }
+    if (lowInclusive) for (let i = 0; i < size; i++) if (x[i] === low) dx[i] = dy[i];
+  }
+}
+
+export const maskedGradWasm = wasmKernel<MaskedGradInputs, MaskedGradAttrs>(MaskedGrad, ({ dy, x }, attrs, backend) => {
+  const dx = backend.makeOutput([...x.shape], 'float32');
+  maskedGrad(heapFloat32(backend, dy), heapFloat32(backend, x), heapFloat32(backend, dx), attrs);
+  return dx;
+});
+
+/** The cpu backend's methods the kernel uses. */
+interface CpuBackend {
+  readSync(dataId: object): unknown;
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+}
+
+export const maskedGradCpu: KernelConfig = {
+  kernelName: MaskedGrad,
+  backendName: 'cpu',
+  kernelFunc: ({ inputs, attrs, backend }) => {
+    const { dy, x } = inputs as unknown as MaskedGradInputs;
+    const cpu = backend as unknown as CpuBackend;
+    const dx = new Float32Array(util.sizeFromShape(x.shape));
+    maskedGrad(cpu.readSync(dy.dataId) as Float32Array, cpu.readSync(x.dataId) as Float32Array, dx, attrs as unknown as MaskedGradAttrs);
+    return cpu.makeTensorInfo([...x.shape], 'float32', dx);
+  },
+};
+
+/** Whether the active backend has kdkit's MaskedGrad and both tensors are float32. */
+function canMask(dy: Tensor, x: Tensor): boolean {
+  return dy.dtype === 'float32' && x.dtype === 'float32' && getKernel(MaskedGrad, getBackend()) !== undefined;
+}
+
+function masked(kernelName: string, rule: (attrs: NamedAttrMap) => MaskedGradAttrs): (stock: GradConfig) => GradConfig {
+  return (stock) => ({
+    kernelName,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const single = dy as Tensor;
+      if (!canMask(single, x)) return stock.gradFunc(dy, saved, attrs);
+      const maskAttrs = rule(attrs);
+      return { x: () => engine().runKernel(MaskedGrad, { dy: single, x }, maskAttrs as unknown as NamedAttrMap) as Tensor };
+    },
+  });
+}
+
+function batchNormGradient(stock: GradConfig): GradConfig {
+  return {
+    ...stock,
+    gradFunc: (dy, saved, attrs) => {
+      const grads = stock.gradFunc(dy, saved, attrs);
+      const [x, mean, variance, scale] = saved;
+      if (mean.rank !== 1 || variance.rank !== 1 || (scale != null && scale.rank !== 1) || x.dtype !== 'float32') return grads;
+      const { varianceEpsilon } = attrs as unknown as FusedBatchNormAttrs;
+      return {
+        ...grads,
+        x: () => {
+          const perChannel = rsqrt(add(variance, scalar(varianceEpsilon)));
+          return mul(dy as Tensor, scale == null ? perChannel : mul(perChannel, scale));
+        },
+      };
+    },
+  };
+}
+
+const replacedGradients: Array<{ kernelName: string; replace: (stock: GradConfig) => GradConfig }> = [
+  { kernelName: Relu6, replace: masked(Relu6, () => ({ low: 0, high: 6, lowInclusive: false, select: false })) },
+  {
+    kernelName: ClipByValue,
+    replace: masked(ClipByValue, (attrs) => {
+      const { clipValueMin, clipValueMax } = attrs as unknown as ClipByValueAttrs;
+      return { low: clipValueMin, high: clipValueMax, lowInclusive: true, select: true };
+    }),
+  },
+  { kernelName: FusedBatchNorm, replace: batchNormGradient },
+];
+
+let registered = false;
+
+/** Registers the gradients above in place of tfjs-core's, once. */
+export function registerGradients(): void {
+  if (registered) return;
+  registered = true;
+  for (const { kernelName, replace } of replacedGradients) {
+    const stock = getGradient(kernelName);
+    if (stock === undefined) throw new Error(`kdkit engine: tfjs-core has no ${kernelName} gradient to replace.`);
+    registerGradient(replace(stock));
+  }
+}
