@@ -3,8 +3,10 @@
 // ships (plus kdkit's for the ones it lacks, without which the CNN cannot train), with kdkit's wasm
 // kernels (accelerate: 'none'), then with ONNX Runtime (initEngine's default), each in a process
 // of its own.
-// Then one KD epoch (bench/kd-epoch.js), PyTorch's side of each, the ratios, soft-label generation
-// against training (bench/teacher-inference.js), and bench/results.json.
+// Then one KD epoch of the MLP student (bench/kd-epoch.js), PyTorch's side of each, the
+// MobileNetV2-style and ResNet-style KD steps (bench/zoo-step.js) and one KD epoch of the
+// MobileNetV2 student (PyTorch at the thread setting its step liked best), the ratios, soft-label
+// generation against training (bench/teacher-inference.js), and bench/results.json.
 // Run: npm run bench   (or: npx tsc -p . && node bench/engine-step.js [measuredSteps])
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { tf } from '../dist/index.js';
 import { kdEpochBench } from './kd-epoch.js';
 import { teacherInferenceBench } from './teacher-inference.js';
+import { bestThreads, zooStepBench } from './zoo-step.js';
 
 const batchSize = 128;
 const measuredSteps = Number(process.argv[2] ?? 20);
@@ -70,6 +73,20 @@ for (const run of epoch.torchRuns)
   console.log(`KD epoch, PyTorch, torch ${run.torchThreads} / OpenBLAS ${run.blasThreads} thread(s): ${run.epochSeconds.toFixed(2)} s`);
 console.log(`KD epoch, kdkit: ${epoch.kdkitSeconds.toFixed(2)} s for ${epoch.steps} steps`);
 
+const zoo = await zooStepBench(Math.min(measuredSteps, 10));
+const zooRow = (kind) => zoo.rows.find((row) => row.model === kind);
+const mobilenetEpoch = await kdEpochBench({
+  model: 'mobilenet',
+  threadSettings: zoo.torchRuns.length ? [bestThreads(zoo.torchRuns, 'mobilenet')] : [],
+});
+for (const run of mobilenetEpoch.torchRuns)
+  console.log(
+    `MobileNetV2 KD epoch (${mobilenetEpoch.images} images), PyTorch, torch ${run.torchThreads} / OpenBLAS ${run.blasThreads} thread(s): ${run.epochSeconds.toFixed(2)} s`,
+  );
+console.log(
+  `MobileNetV2 KD epoch (${mobilenetEpoch.images} images), kdkit: ${mobilenetEpoch.kdkitSeconds.toFixed(2)} s for ${mobilenetEpoch.steps} steps`,
+);
+
 const teacher = await teacherInferenceBench();
 console.log(
   `teacher soft labels: ${teacher.inferenceImagesPerSecond.toFixed(0)} images/s; teacher training: ${teacher.trainImagesPerSecond.toFixed(0)} images/s (inference / training = ${teacher.ratio.toFixed(1)})`,
@@ -80,6 +97,13 @@ const rows = [
   { work: 'CNN training step (ms)', kdkit: kdkitSteps.cnn, pytorch: torchRuns.length ? best('cnn') : null },
   { work: 'MLP 784-1200-1200-10 training step (ms)', kdkit: kdkitSteps.dense, pytorch: torchRuns.length ? best('mlp') : null },
   { work: 'KD epoch, Fashion-MNIST MLP 256-256 student (s)', kdkit: epoch.kdkitSeconds, pytorch: epoch.torchBestSeconds },
+  { work: 'MobileNetV2-style training step (ms)', kdkit: zooRow('mobilenet').kdkit, pytorch: zooRow('mobilenet').pytorch },
+  { work: 'ResNet-style training step (ms)', kdkit: zooRow('resnet').kdkit, pytorch: zooRow('resnet').pytorch },
+  {
+    work: `KD epoch, MobileNetV2 student, ${mobilenetEpoch.images} images (s)`,
+    kdkit: mobilenetEpoch.kdkitSeconds,
+    pytorch: mobilenetEpoch.torchRuns.length ? mobilenetEpoch.torchBestSeconds : null,
+  },
 ].map((row) => ({ ...row, ratio: row.pytorch === null ? null : row.pytorch / row.kdkit }));
 console.log('\nPyTorch time / kdkit time (1.0 = as fast as PyTorch; PyTorch at its best thread setting):');
 for (const row of rows)
@@ -90,7 +114,18 @@ const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
 writeFileSync(
   resultsPath,
   `${JSON.stringify(
-    { date: new Date().toISOString(), engine, batchSize, measuredSteps, rows, torchRuns, kdEpoch: epoch, teacherInference: teacher },
+    {
+      date: new Date().toISOString(),
+      engine,
+      batchSize,
+      measuredSteps,
+      rows,
+      torchRuns,
+      kdEpoch: epoch,
+      zoo,
+      mobilenetKdEpoch: mobilenetEpoch,
+      teacherInference: teacher,
+    },
     null,
     2,
   )}\n`,

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""PyTorch reference for bench/kd-epoch.js: one KD epoch of the Fashion-MNIST demo student
-(MLP 784-256-256-10, Adam 1e-3, batch 128, loss 0.9·kd(T=4) + 0.1·ce) over 55,000 images with
-cached teacher logits read from a .npy file. Prints JSON with the epoch's wall time.
+"""PyTorch reference for bench/kd-epoch.js: one KD epoch (Adam 1e-3, batch 128, loss
+0.9·kd(T=4) + 0.1·ce) over the images of a .npy file with cached teacher logits read from
+another, of the Fashion-MNIST demo student (MODEL mlp: 784-256-256-10) or of the MobileNetV2-style
+student of bench/torch_zoo_step.py (MODEL mobilenet, in training mode: batch statistics). Prints
+JSON with the epoch's wall time.
 
-Usage: /usr/bin/python3 bench/torch_kd_epoch.py IMAGES.npy LABELS.npy LOGITS.npy THREADS
+Usage: /usr/bin/python3 bench/torch_kd_epoch.py IMAGES.npy LABELS.npy LOGITS.npy THREADS [mlp|mobilenet]
 """
 import json
 import sys
@@ -14,13 +16,23 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_zoo_step import mobilenet
+
 images_path, labels_path, logits_path, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+kind = sys.argv[5] if len(sys.argv) > 5 else "mlp"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-images = torch.from_numpy(np.load(images_path)).reshape(-1, 784)
 labels = torch.from_numpy(np.load(labels_path)).long()
 teacher_logits = torch.from_numpy(np.load(logits_path))
-model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+if kind == "mlp":
+    images = torch.from_numpy(np.load(images_path)).reshape(-1, 784)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+elif kind == "mobilenet":
+    images = torch.from_numpy(np.load(images_path)).reshape(-1, 1, 28, 28)
+    model = mobilenet()
+else:
+    sys.exit(f"unknown model {kind!r}; expected mlp or mobilenet")
+model.train()
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 temperature = 4.0
 
@@ -44,4 +56,4 @@ for start in range(0, len(labels), 128):
     kd_step(order[start:start + 128])
     steps += 1
 seconds = time.perf_counter() - started
-print(json.dumps({"torch": torch.__version__, "threads": threads, "steps": steps, "epochSeconds": seconds}))
+print(json.dumps({"torch": torch.__version__, "model": kind, "threads": threads, "steps": steps, "epochSeconds": seconds}))

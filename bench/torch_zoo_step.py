@@ -4,6 +4,7 @@ against fixed teacher logits, Adam 1e-3, batch 128) of the same two students, la
 printed as JSON with their parameter counts. Debian's python3-torch 1.13.
 
 Usage: /usr/bin/python3 bench/torch_zoo_step.py STEPS THREADS
+(bench/torch_kd_epoch.py imports the models from here.)
 """
 import json
 import statistics
@@ -14,10 +15,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-steps = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-torch.set_num_threads(threads)
-torch.manual_seed(0)
 batch = 128
 warmup = 3
 
@@ -72,7 +69,7 @@ def resnet():
     return nn.Sequential(*layers)
 
 
-def step_ms(model):
+def step_ms(model, steps):
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     images = torch.randn(batch, 1, 28, 28)
@@ -94,7 +91,12 @@ def step_ms(model):
     return statistics.median(times)
 
 
-models = {"mobilenet": mobilenet(), "resnet": resnet()}
-# Trainable parameters (kdkit reports the same count).
-params = {name: sum(p.numel() for p in model.parameters()) for name, model in models.items()}
-print(json.dumps({"torch": torch.__version__, "threads": threads, "params": params, **{name: step_ms(model) for name, model in models.items()}}))
+if __name__ == "__main__":
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    models = {"mobilenet": mobilenet(), "resnet": resnet()}
+    # Trainable parameters (kdkit reports the same count).
+    params = {name: sum(p.numel() for p in model.parameters()) for name, model in models.items()}
+    print(json.dumps({"torch": torch.__version__, "threads": threads, "params": params, **{name: step_ms(model, steps) for name, model in models.items()}}))

@@ -105,7 +105,8 @@ async function kdkitStepMs(kind, measuredSteps) {
 
 const format = (ms) => `${ms.toFixed(1).padStart(8)} ms`;
 
-async function main(measuredSteps) {
+/** Both sides for both models; returns the rows (ratio = PyTorch ms / kdkit ms) and the PyTorch runs. */
+export async function zooStepBench(measuredSteps = 10) {
   const self = fileURLToPath(import.meta.url);
   const kdkit = {};
   let engine;
@@ -155,11 +156,19 @@ async function main(measuredSteps) {
       `  ${`${row.model} KD training step (ms)`.padEnd(36)} kdkit ${row.kdkit.toFixed(1).padStart(8)}  ` +
         `PyTorch ${row.pytorch?.toFixed(1).padStart(8) ?? '     n/a'}  ratio ${row.ratio?.toFixed(3) ?? 'n/a'}`,
     );
+  return { engine, batchSize, measuredSteps, rows, torchRuns };
+}
+
+/** The PyTorch thread setting at which `kind` stepped fastest, as [torchThreads, blasThreads]. */
+export function bestThreads(torchRuns, kind) {
+  const best = torchRuns.reduce((a, b) => (b[kind] < a[kind] ? b : a));
+  return [best.torchThreads, best.blasThreads];
+}
+
+async function main(measuredSteps) {
+  const result = await zooStepBench(measuredSteps);
   const resultsPath = fileURLToPath(new URL('./zoo-results.json', import.meta.url));
-  writeFileSync(
-    resultsPath,
-    `${JSON.stringify({ date: new Date().toISOString(), engine, batchSize, measuredSteps, rows, torchRuns }, null, 2)}\n`,
-  );
+  writeFileSync(resultsPath, `${JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2)}\n`);
   console.log(`wrote ${resultsPath}`);
 }
 

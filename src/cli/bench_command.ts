@@ -12,9 +12,13 @@ import { InputError } from '../errors.js';
 export const BENCH_SUITES = {
   step: {
     script: 'engine-step.js',
-    what: 'one KD training step (CNN, MLP) and one KD epoch vs PyTorch, soft labels vs training; writes bench/results.json',
+    what: 'KD training steps (CNN, MLP, MobileNetV2, ResNet) and KD epochs (MLP, MobileNetV2) vs PyTorch, soft labels vs training; writes bench/results.json',
   },
-  epoch: { script: 'kd-epoch.js', what: 'one KD epoch of the Fashion-MNIST student vs PyTorch' },
+  epoch: { script: 'kd-epoch.js', what: 'one KD epoch of the Fashion-MNIST student (args: mlp, the default, or mobilenet) vs PyTorch' },
+  zoo: {
+    script: 'zoo-step.js',
+    what: 'the KD training step of the MobileNetV2-style and ResNet-style students vs PyTorch; writes bench/zoo-results.json',
+  },
   inference: { script: 'inference.js', what: 'inference latency in TensorFlow.js and ONNX Runtime vs PyTorch' },
   stream: { script: 'stream.js', what: 'reading .npy shards streamed from disk vs PyTorch memmaps, and a streamed training epoch' },
 } as const;

@@ -121,7 +121,10 @@ test('bad usage exits 2', () => {
   assertBadInput(kdkit('demo', '--dataset', 'cifar'), /--dataset.*cifar/);
   assertBadInput(kdkit('frobnicate'), /unknown command 'frobnicate'/);
   assertBadInput(kdkit('demo', '--seed', 'abc'), /--seed.*non-negative integer/);
-  assertBadInput(kdkit('bench', 'speed'), /'speed' is invalid for argument 'suite'\. Allowed choices are step, epoch, inference, stream/);
+  assertBadInput(
+    kdkit('bench', 'speed'),
+    /'speed' is invalid for argument 'suite'\. Allowed choices are step, epoch, zoo, inference, stream/,
+  );
   assertBadInput(
     kdkit('bench', 'stream', '/nonexistent'),
     /no dataset in \/nonexistent; make one with \/usr\/bin\/python3 scripts\/make_streaming_dataset\.py/,
