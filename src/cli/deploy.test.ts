@@ -53,6 +53,19 @@ test('a loose deploy: section passes; every export is written and checked', () =
   );
   assert.ok(onnx.maxAbsDiff <= 1e-4 && onnx.agreement === 1, `float32 ONNX matches TensorFlow.js: ${onnx.maxAbsDiff}, ${onnx.agreement}`);
   assert.ok(onnxUint8.sizeBytes < onnx.sizeBytes && onnxUint8.agreement >= 0.95, 'the uint8 ONNX copy is smaller and mostly agrees');
+  // The TensorFlow.js teacher is compared with the student on both runtimes: on TensorFlow.js by
+  // their own latencies, on ONNX Runtime by the teacher's in-memory export against student.onnx.
+  assert.deepEqual(
+    summary.speedups.map((entry: { runtime: string }) => entry.runtime),
+    ['onnxruntime', 'tfjs'],
+  );
+  const [onOrt, onTfjs] = summary.speedups;
+  assert.equal(onOrt.studentMs, onnx.latency.batch1.p50Ms);
+  assert.ok(onOrt.teacherMs > 0 && Math.abs(onOrt.speedup - onOrt.teacherMs / onOrt.studentMs) < 1e-9);
+  assert.equal(onTfjs.teacherMs, summary.models.teacher.latency.batch1.p50Ms);
+  assert.equal(onTfjs.studentMs, summary.models.student.latency.batch1.p50Ms);
+  assert.match(result.stdout, /At batch 1 the student is [\d.]+× (faster|slower) than the teacher on ONNX Runtime/);
+  assert.ok(!existsSync(join(loose, 'teacher.onnx')), 'the teacher export is timed in memory, never written');
   for (const artifact of [
     'student/model.json',
     'student-float16/model.json',

@@ -11,7 +11,7 @@ import { demoConfig, type DemoDataset } from '../config/demo.js';
 import { experimentSpec, MAX_SEED, type ExperimentConfig } from '../config/schema.js';
 import { runExperiment, type RunEvent } from '../run/pipeline.js';
 import { jsonlLogger, writeRunReports } from '../report/write.js';
-import { comparisonRows, distillationGainPoints, formatTable } from '../report/table.js';
+import { comparisonRows, distillationGainPoints, formatTable, speedupSentence } from '../report/table.js';
 import { progressReporter } from './progress.js';
 import { evaluateCommand, type EvaluateCommandOptions } from './evaluate_command.js';
 import { exportCommand, type ExportCommandOptions } from './export_command.js';
@@ -280,6 +280,8 @@ async function execute(
     const gain = distillationGainPoints(summary);
     if (gain !== null)
       process.stdout.write(`\ndistillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy\n`);
+    const speedup = speedupSentence(summary);
+    if (speedup) process.stdout.write(`\n${speedup}\n`);
     process.stdout.write(`\n${formatGate(summary.gate)}\n`);
     process.stdout.write(
       `\nsummary: ${resolve(outDir, 'summary.json')}\nreport:  ${resolve(outDir, 'report.html')} and report.md\nstudent: ${resolve(outDir, 'student/model.json')}${summary.exports.onnx.length > 0 ? ` and ${resolve(outDir, summary.exports.onnx[0].path)}` : ''}\n`,

@@ -14,6 +14,7 @@ import {
   gateRows,
   gateVerdict,
   perClassRows,
+  speedupSentence,
   qualityRows,
   validationPercent,
 } from './table.js';
@@ -53,6 +54,7 @@ export async function renderHtml(summary: Summary): Promise<string> {
   };
   const { dataset, engine, gate } = summary;
   const gain = distillationGainPoints(summary);
+  const speedup = speedupSentence(summary);
   const student = summary.models.student;
   const verdictClass = gate.checks.length === 0 ? 'none' : gate.passed ? 'pass' : 'fail';
   const title = `kdkit run: ${dataset.name}, seed ${summary.seed}`;
@@ -68,8 +70,9 @@ export async function renderHtml(summary: Summary): Promise<string> {
     '<p class="note">ECE: expected calibration error of the top-1 confidence (15 bins). KL: mean KL divergence from the teacher at temperature 1.</p>',
     htmlTable(qualityRows(summary)),
     '<h3>Cost</h3>',
-    '<p class="note">Sizes: model.json plus weights by weight storage. Latency: one TensorFlow.js forward pass, p50 and p95 over repeats after warm-up. Peak memory: weights, input and live intermediates of one forward pass.</p>',
+    '<p class="note">Sizes: model.json plus weights by weight storage. Latency: one forward pass on the model\'s runtime (TensorFlow.js, or ONNX Runtime for an ONNX teacher), p50 and p95 over repeats after warm-up. Peak memory: weights, input and live intermediates of one forward pass.</p>',
     htmlTable(costRows(summary)),
+    speedup ? `<p>${escapeHtml(speedup)}</p>` : '',
     '<h2>Trade-offs</h2>',
     figures(['accuracy-latency', 'accuracy-size']),
     '<h2>Training</h2>',

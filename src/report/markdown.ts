@@ -9,6 +9,7 @@ import {
   gateRows,
   gateVerdict,
   perClassRows,
+  speedupSentence,
   qualityRows,
   validationPercent,
 } from './table.js';
@@ -45,11 +46,13 @@ export function renderMarkdown(summary: Summary): string {
     '',
     '## Cost',
     '',
-    'Sizes are model.json plus weights by weight storage; latency is one TensorFlow.js forward pass (p50 and p95 over repeats) at batch 1 and the large batch; peak memory is weights, input and live intermediates.',
+    "Sizes are model.json plus weights by weight storage; latency is one forward pass on the model's runtime (TensorFlow.js, or ONNX Runtime for an ONNX teacher; p50 and p95 over repeats) at batch 1 and the large batch; peak memory is weights, input and live intermediates.",
     '',
     markdownTable(costRows(summary)),
     '',
   );
+  const speedup = speedupSentence(summary);
+  if (speedup) lines.push(speedup, '');
   const student = summary.models.student;
   if (student) {
     const labels = classLabels(summary);

@@ -8,6 +8,15 @@ import type { GateResult } from '../eval/gate.js';
 import type { TermConfig } from '../config/schema.js';
 import type { EpochRecord } from '../train/events.js';
 import type { ExportRecord } from '../eval/export_record.js';
+import type { LatencyStats } from '../eval/latency.js';
+
+/** Teacher against float32 student at batch 1 on one runtime; speedup = teacher ms / student ms. */
+export interface Speedup {
+  runtime: 'onnxruntime' | 'tfjs';
+  teacherMs: number;
+  studentMs: number;
+  speedup: number;
+}
 
 export interface StageSummary {
   name: string;
@@ -46,6 +55,12 @@ export interface Summary {
   gate: GateResult;
   /** The student as exported: each TensorFlow.js variant and the ONNX file, with what they cost and lose. */
   exports: ExportRecord;
+  /**
+   * How much faster the student is than the teacher at batch 1 (median), on each runtime both were
+   * timed on: TensorFlow.js when the teacher is a TensorFlow.js model; ONNX Runtime when the
+   * teacher is an ONNX file or exports to one, against student.onnx. Absent in older summaries.
+   */
+  speedups?: Speedup[];
   /** The resolved config the run used. */
   config: object;
   /** Paths relative to the run directory. */
@@ -53,19 +68,41 @@ export interface Summary {
 }
 
 /** What a run hands over for its summary.json; the rest is derived here. */
-export interface RunRecord extends Omit<Summary, 'kdkit' | 'createdAt' | 'artifacts'> {
+export interface RunRecord extends Omit<Summary, 'kdkit' | 'createdAt' | 'artifacts' | 'speedups'> {
   /** Extra model directories written beside student/: 'teacher', 'assistant-1', …. */
   savedModels: string[];
+  /** A TensorFlow.js teacher's ONNX export timed in ONNX Runtime (export/teacher_latency.ts); null otherwise. */
+  teacherOnnxLatency: { batch1: LatencyStats } | null;
+}
+
+/** The speedups summary.json records, from the models' and exports' batch-1 medians. */
+export function speedups(run: Pick<RunRecord, 'models' | 'exports' | 'teacherOnnxLatency'>): Speedup[] {
+  const { teacher, student } = run.models;
+  if (!teacher || !student) return [];
+  const pair = (runtime: Speedup['runtime'], teacherMs: number, studentMs: number): Speedup => ({
+    runtime,
+    teacherMs,
+    studentMs,
+    speedup: teacherMs / studentMs,
+  });
+  const result: Speedup[] = [];
+  const studentOnnx = run.exports.onnx.find((copy) => copy.quantization === 'float32');
+  const teacherOnnxMs = teacher.runtime === 'onnxruntime' ? teacher.latency.batch1.p50Ms : (run.teacherOnnxLatency?.batch1.p50Ms ?? null);
+  if (studentOnnx && teacherOnnxMs !== null) result.push(pair('onnxruntime', teacherOnnxMs, studentOnnx.latency.batch1.p50Ms));
+  if (teacher.runtime === 'tfjs' && student.runtime === 'tfjs')
+    result.push(pair('tfjs', teacher.latency.batch1.p50Ms, student.latency.batch1.p50Ms));
+  return result;
 }
 
 /** summary.json's content for a finished run, with the paths of everything it wrote. */
 export function runSummary(run: RunRecord, version: string): Summary {
-  const { savedModels, ...rest } = run;
+  const { savedModels, teacherOnnxLatency, ...rest } = run;
   const { exports } = run;
   return {
     kdkit: { version },
     createdAt: new Date().toISOString(),
     ...rest,
+    speedups: speedups(run),
     artifacts: {
       summary: 'summary.json',
       report: 'report.md',

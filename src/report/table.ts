@@ -203,6 +203,26 @@ export function distillationGainPoints(summary: Summary): number | null {
   return student && scratch ? (student.accuracy - scratch.accuracy) * 100 : null;
 }
 
+const runtimeNames = { onnxruntime: 'ONNX Runtime', tfjs: 'TensorFlow.js' } as const;
+
+/**
+ * "At batch 1 the student is 8.1× faster than the teacher on ONNX Runtime (0.160 ms against
+ * 1.30 ms), and 3.0× faster on TensorFlow.js (…)."; null when no runtime timed both.
+ */
+export function speedupSentence(summary: Pick<Summary, 'speedups'>): string | null {
+  const speedups = summary.speedups ?? [];
+  if (speedups.length === 0) return null;
+  const parts = speedups.map(({ runtime, speedup, studentMs, teacherMs }, index) => {
+    const how = speedup >= 1 ? `${speedup.toFixed(1)}× faster` : `${(1 / speedup).toFixed(1)}× slower`;
+    return `${how}${index === 0 ? ' than the teacher' : ''} on ${runtimeNames[runtime]} (${formatMs(studentMs)} against ${formatMs(teacherMs)})`;
+  });
+  return `At batch 1 the student is ${parts.join(', and ')}.`;
+}
+
+function formatMs(ms: number): string {
+  return `${ms < 1 ? ms.toFixed(3) : ms.toFixed(2)} ms`;
+}
+
 /** Model names in reading order: teacher, scratch, student, then the rest (assistants) by name. */
 export function modelNames(summary: Summary): string[] {
   return Object.keys(summary.models).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b, 'en', { numeric: true }));

@@ -19,6 +19,7 @@ import type { Teacher } from '../teachers/teacher.js';
 import { evaluateModel, evaluateTeacher, type ModelEvaluation } from '../eval/evaluate.js';
 import { gateForRun } from '../eval/gate.js';
 import { exportStudent } from '../export/student.js';
+import { teacherOnnxLatency } from '../export/teacher_latency.js';
 import type { EpochRecord, TrainEvent } from '../train/events.js';
 import { stageRunner, type StageRun, type StageRunner } from './stage_runner.js';
 import type { StageInputs } from './stage_record.js';
@@ -129,6 +130,8 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
       latencyBatch: evaluated[studentModel.name].latencyBatch,
       info,
     });
+    // The teacher timed on the student's ONNX runtime too, when it is a TensorFlow.js model.
+    const teacherOnOnnx = teacher.model && config.export.onnx ? await teacherOnnxLatency(teacher.model, { test: data.test, info }) : null;
     if (teacher.model) await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
     for (const { name, model } of assistants) await saveModelDir(model, join(options.outDir, name));
     info(`student exported: ${join(options.outDir, 'student', 'model.json')}`);
@@ -154,6 +157,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
         softLabels,
         gate,
         exports,
+        teacherOnnxLatency: teacherOnOnnx,
         config,
         savedModels: [...(teacher.model ? ['teacher'] : []), ...assistants.map(({ name }) => name)],
       },
