@@ -44,6 +44,10 @@ test("an ONNX teacher exported by PyTorch gives PyTorch's logits and named featu
   assert.deepEqual(teacher.featureShape('features'), [64]);
   const { features } = await teacher.features(images, 6, ['features']);
   assert.ok(maxDifference(features, reference.outputs.features.data) < 1e-5);
+  // Both from one pass, as online soft labels ask for them, are the same values.
+  const both = await teacher.logitsAndFeatures(images, 6, ['features']);
+  assert.ok(maxDifference(both.logits, reference.outputs.logits.data) < 1e-5);
+  assert.ok(maxDifference(both.features.features, reference.outputs.features.data) < 1e-5);
   // One sample at a time gives the same rows.
   const first = await teacher.logits({ image: images.image.subarray(0, 64) }, 1);
   assert.ok(maxDifference(first, reference.outputs.logits.data.slice(0, 10)) < 1e-5);

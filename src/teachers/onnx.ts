@@ -229,13 +229,16 @@ export class OnnxTeacher implements Teacher {
   }
 
   async features(batch: SampleBatch, count: number, names: readonly string[]): Promise<Record<string, Float32Array>> {
-    const outputs = await this.run(batch, count, names);
-    return Object.fromEntries(
-      names.map((name) => {
-        const tensor = outputs[name] as ort.Tensor;
-        return [name, featureToNhwc(float32Of(tensor), tensor.dims, this.options.preprocessing.inputLayout)];
-      }),
-    );
+    return this.featuresOf(await this.run(batch, count, names), names);
+  }
+
+  async logitsAndFeatures(
+    batch: SampleBatch,
+    count: number,
+    names: readonly string[],
+  ): Promise<{ logits: Float32Array; features: Record<string, Float32Array> }> {
+    const outputs = await this.run(batch, count, [...new Set([this.outputName, ...names])]);
+    return { logits: float32Of(outputs[this.outputName] as ort.Tensor), features: this.featuresOf(outputs, names) };
   }
 
   featureShape(name: string): readonly number[] | null {
@@ -244,6 +247,15 @@ export class OnnxTeacher implements Teacher {
 
   dispose(): Promise<void> {
     return this.session.release();
+  }
+
+  private featuresOf(outputs: ort.InferenceSession.OnnxValueMapType, names: readonly string[]): Record<string, Float32Array> {
+    return Object.fromEntries(
+      names.map((name) => {
+        const tensor = outputs[name] as ort.Tensor;
+        return [name, featureToNhwc(float32Of(tensor), tensor.dims, this.options.preprocessing.inputLayout)];
+      }),
+    );
   }
 
   /** The model's dims of `count` samples of the feed: NCHW for an image when the layout says so. */

@@ -38,6 +38,15 @@ export interface Teacher {
   logits(batch: SampleBatch, count: number): Promise<Float32Array>;
   /** Named intermediate outputs for the same batch, each row-major [count, ...featureShape]. */
   features(batch: SampleBatch, count: number, names: readonly string[]): Promise<Record<string, Float32Array>>;
+  /**
+   * Both of the above from one forward pass, where the runtime can (an ONNX session asked for
+   * several outputs): what online soft labels with feature terms call on every batch.
+   */
+  logitsAndFeatures?(
+    batch: SampleBatch,
+    count: number,
+    names: readonly string[],
+  ): Promise<{ logits: Float32Array; features: Record<string, Float32Array> }>;
   /** The shape of one sample's feature `name` (NHWC for maps), or null when the teacher has no such output. */
   featureShape?(name: string): readonly number[] | null;
   dispose(): Promise<void>;

@@ -33,10 +33,15 @@ export function onlineTeacher(
   }
   const { teacher } = source;
   return async (samples, count) => {
-    const logits = await teacher.logits(samples, count);
+    // One forward pass for the logits and the taps where the teacher can do both at once.
+    const { logits, features: values } =
+      names.length === 0
+        ? { logits: await teacher.logits(samples, count), features: {} as Record<string, Float32Array> }
+        : teacher.logitsAndFeatures
+          ? await teacher.logitsAndFeatures(samples, count, names)
+          : { logits: await teacher.logits(samples, count), features: await teacher.features(samples, count, names) };
     if (logits.length !== count * classes)
       throw new InputError(`${teacher.info.description}: ${logits.length / count} logits a sample, the student has ${classes} classes`);
-    const values = names.length > 0 ? await teacher.features(samples, count, names) : {};
     return {
       logits: tf.tensor2d(logits, [count, classes]),
       features: Object.fromEntries(taps.map(({ name, shape }) => [name, tf.tensor(values[name], [count, ...shape])])),
