@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// Runs the Fashion-MNIST method comparison (experiments/fashion-mnist/*.yaml) and writes
-// docs/results.md: one teacher, trained once, then every row with each seed.
+// Runs a method comparison and writes its results table: one teacher, made once, then every row
+// with each seed.
+//   fashion-mnist (the default): experiments/fashion-mnist/*.yaml → docs/results.md; the teacher
+//     is the demo's CNN, trained by kdkit (teacher.yaml).
+//   resnet-mobilenet: experiments/resnet-mobilenet/*.yaml → docs/results-resnet-mobilenet.md; the
+//     teacher is the PyTorch ResNet of examples/resnet-mobilenet/ (train_teacher.py runs first if
+//     its teacher.onnx is missing), the student kdkit's MobileNetV2.
 //
-//   npm run experiments [-- --seeds 1,2] [-- --only kd,dkd]
+//   npm run experiments [-- --suite resnet-mobilenet] [-- --seeds 1,2] [-- --only kd,dkd]
 //
-// Each run is `kdkit run CONFIG --seed N --out experiments/runs/ROW-seedN`, one at a time; a run
-// whose summary.json already exists is reused, so an interrupted comparison resumes.
+// Each run is `kdkit run CONFIG --seed N --out experiments/runs/[SUITE/]ROW-seedN`, one at a time;
+// a run whose summary.json already exists is reused, so an interrupted comparison resumes.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,15 +18,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const runs = join(root, 'experiments', 'runs');
-const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2' }, only: { type: 'string' } } });
-const seeds = values.seeds.split(',').map(Number);
+const { values } = parseArgs({
+  options: { suite: { type: 'string', default: 'fashion-mnist' }, seeds: { type: 'string' }, only: { type: 'string' } },
+});
 
 /**
  * The table's rows: the config that produces each, the model in its summary.json, and what it
- * is. `runs` says how many student trainings the row's budget is (chains train more than one).
+ * is. `trainings` says how many student trainings the row's budget is (chains train more than one).
  */
-const rows = [
+const fashionRows = [
   { row: 'scratch', config: 'kd', model: 'scratch', what: 'hard labels only', trainings: 1 },
   { row: 'KD', config: 'kd', model: 'student', what: '0.9·kd (T 4) + 0.1·ce', trainings: 1 },
   { row: 'DKD', config: 'dkd', model: 'student', what: 'ce + dkd (α 1, β 8, T 4), warmup 2 epochs', trainings: 1 },
@@ -44,6 +49,73 @@ const rows = [
   { row: 'KD (conv student)', config: 'conv-kd', model: 'student', what: 'CNN 8-16, KD', trainings: 1 },
   { row: 'AT + KD (conv student)', config: 'conv-at-kd', model: 'student', what: 'CNN 8-16, KD + 1000·attention (conv_2)', trainings: 1 },
 ];
+
+const resnetRows = [
+  { row: 'scratch', config: 'kd', model: 'scratch', what: 'hard labels only', trainings: 1 },
+  { row: 'KD', config: 'kd', model: 'student', what: '0.9·kd (T 4) + 0.1·ce', trainings: 1 },
+  { row: 'DKD', config: 'dkd', model: 'student', what: 'ce + dkd (α 1, β 8, T 4), warmup 2 epochs', trainings: 1 },
+  { row: 'AT', config: 'at', model: 'student', what: 'ce + 1000·attention (stage_1 → stage_2, stage_2 → stage_3)', trainings: 1 },
+  { row: 'SP', config: 'sp', model: 'student', what: 'ce + 3000·sp (penultimate → embedding)', trainings: 1 },
+  { row: 'CRD', config: 'crd', model: 'student', what: 'ce + 0.8·crd (penultimate → embedding, 1,024 negatives)', trainings: 1 },
+  { row: 'DIST', config: 'dist', model: 'student', what: 'ce + dist (β 2, γ 2, T 4)', trainings: 1 },
+];
+
+const thousands = (value) => value.toLocaleString('en-US');
+const percent = (value) => (100 * value).toFixed(2);
+
+/** What each suite runs, where its teacher comes from, and the lines above its table. */
+const suites = {
+  'fashion-mnist': {
+    rows: fashionRows,
+    seeds: '1,2',
+    doc: 'results.md',
+    runs: join(root, 'experiments', 'runs'),
+    teacher: (runs) => ({ seconds: run('teacher', 1, join(runs, 'teacher-run')) }),
+    header: ({ teacher, teacherSeconds, seeds }) => [
+      '# Fashion-MNIST: every distillation method, one teacher, one budget',
+      '',
+      `Written by \`npm run experiments\` (scripts/experiments.mjs) from the configs in experiments/fashion-mnist/, on ${new Date().toISOString().slice(0, 10)}.`,
+      `Teacher: the demo's CNN (32-64, dense 256), ${thousands(teacher.params)} parameters, test accuracy ${percent(teacher.accuracy)} %, trained once (12 epochs, ${teacherSeconds.toFixed(0)} s wall with its run).`,
+      'Student: MLP 256-256 (269,322 parameters) unless a row says conv student (CNN 8-16, no dense layer).',
+      `Every student link: 20 epochs, batch 128, Adam 1e-3, seeds ${seeds.join(' and ')} (initialization and data order). Test set: 10,000 images.`,
+    ],
+    footer: [
+      '"wall per run" is the whole `kdkit run` (soft labels, training, evaluation, export); the scratch and KD rows share one run, as do the two conv-student baselines.',
+    ],
+  },
+  'resnet-mobilenet': {
+    rows: resnetRows,
+    seeds: '1,2,3',
+    doc: 'results-resnet-mobilenet.md',
+    runs: join(root, 'experiments', 'runs', 'resnet-mobilenet'),
+    teacher: () => {
+      const example = join(root, 'examples', 'resnet-mobilenet');
+      if (!existsSync(join(example, 'teacher.onnx')) || !existsSync(join(example, 'pytorch-accuracy.json'))) {
+        process.stdout.write('PyTorch teacher (examples/resnet-mobilenet/train_teacher.py) … ');
+        const made = spawnSync('/usr/bin/python3', [join(example, 'train_teacher.py')], {
+          cwd: root,
+          stdio: ['ignore', 'inherit', 'inherit'],
+        });
+        if (made.status !== 0) throw new Error(`train_teacher.py exited ${made.status}`);
+      }
+      const record = JSON.parse(readFileSync(join(example, 'pytorch-accuracy.json'), 'utf8'));
+      return { seconds: record.seconds, record };
+    },
+    header: ({ teacher, teacherSeconds, teacherRecord, seeds, student }) => [
+      '# ResNet → MobileNetV2 on Fashion-MNIST: a PyTorch teacher, a kdkit student, every method',
+      '',
+      `Written by \`npm run experiments -- --suite resnet-mobilenet\` (scripts/experiments.mjs) from the configs in experiments/resnet-mobilenet/, on ${new Date().toISOString().slice(0, 10)}.`,
+      `Teacher: a CIFAR-style ResNet (torchvision BasicBlocks [${teacherRecord.blocks.join(', ')}], filters ${teacherRecord.filters?.join('-') ?? '16-32-64'}), ${thousands(teacherRecord.parameters)} parameters, trained once in PyTorch ${teacherRecord.torch} (${teacherRecord.epochs} epochs, SGD + cosine, crop and flip, ${teacherSeconds.toFixed(0)} s) by examples/resnet-mobilenet/train_teacher.py and exported to ONNX; test accuracy ${percent(teacher.accuracy)} % as kdkit runs it (ONNX Runtime), ${percent(teacherRecord.accuracy)} % in PyTorch.`,
+      `Student: kdkit's MobileNetV2 (stem stride 2, the default small stage table), ${thousands(student.params)} parameters.`,
+      `Every student: 6 epochs, batch 128, Adam 2e-3, random crop (padding 2) and horizontal flip, the teacher labelling each augmented batch (online soft labels), seeds ${seeds.join(', ')} (initialization, data order and augmentation). Test set: 10,000 images.`,
+    ],
+    footer: ['"wall per run" is the whole `kdkit run` (training, evaluation, export); the scratch and KD rows share one run.'],
+  },
+};
+const suite = suites[values.suite];
+if (!suite) throw new Error(`--suite: expected one of ${Object.keys(suites).join(', ')}, got "${values.suite}"`);
+const { rows, runs } = suite;
+const seeds = (values.seeds ?? suite.seeds).split(',').map(Number);
 const selected = values.only ? new Set(values.only.split(',')) : undefined;
 const configNames = [...new Set(rows.map((row) => row.config))].filter((name) => !selected || selected.has(name));
 
@@ -65,7 +137,7 @@ function run(config, seed, out) {
   const timing = join(out, 'wall-seconds.json');
   if (existsSync(join(out, 'summary.json')) && existsSync(timing)) return JSON.parse(readFileSync(timing, 'utf8')).seconds;
   const seconds = kdkit(
-    ['run', join('experiments', 'fashion-mnist', `${config}.yaml`), '--seed', String(seed), '--out', out],
+    ['run', join('experiments', values.suite, `${config}.yaml`), '--seed', String(seed), '--out', out],
     `${config} seed ${seed}`,
   );
   writeFileSync(timing, `${JSON.stringify({ seconds })}\n`);
@@ -73,7 +145,8 @@ function run(config, seed, out) {
 }
 
 mkdirSync(runs, { recursive: true });
-const teacherSeconds = run('teacher', 1, join(runs, 'teacher-run'));
+const madeTeacher = suite.teacher(runs);
+const teacherSeconds = madeTeacher.seconds;
 const results = {};
 for (const config of configNames) {
   for (const seed of seeds) {
@@ -83,17 +156,12 @@ for (const config of configNames) {
   }
 }
 
-const percent = (value) => (100 * value).toFixed(2);
 const mean = (list) => list.reduce((sum, value) => sum + value, 0) / list.length;
 const teacher = results[`${configNames[0]} ${seeds[0]}`].summary.models.teacher;
+const student = results[`${configNames[0]} ${seeds[0]}`].summary.models.student;
 const kdMean = mean(seeds.map((seed) => results[`kd ${seed}`]?.summary.models.student.accuracy ?? Number.NaN));
 const lines = [
-  '# Fashion-MNIST: every distillation method, one teacher, one budget',
-  '',
-  `Written by \`npm run experiments\` (scripts/experiments.mjs) from the configs in experiments/fashion-mnist/, on ${new Date().toISOString().slice(0, 10)}.`,
-  `Teacher: the demo's CNN (32-64, dense 256), ${teacher.params.toLocaleString('en-US')} parameters, test accuracy ${percent(teacher.accuracy)} %, trained once (12 epochs, ${teacherSeconds.toFixed(0)} s wall with its run).`,
-  'Student: MLP 256-256 (269,322 parameters) unless a row says conv student (CNN 8-16, no dense layer).',
-  `Every student link: 20 epochs, batch 128, Adam 1e-3, seeds ${seeds.join(' and ')} (initialization and data order). Test set: 10,000 images.`,
+  ...suite.header({ teacher, teacherSeconds, teacherRecord: madeTeacher.record, seeds, student }),
   '',
   `| row | terms | ${seeds.map((seed) => `seed ${seed}`).join(' | ')} | mean | spread | vs KD (mean) | agrees with teacher (mean) | wall per run |`,
   `|---|---|${seeds.map(() => '---:|').join('')}---:|---:|---:|---:|---:|`,
@@ -114,10 +182,10 @@ for (const row of rows) {
 lines.push(
   '',
   '"spread" is the difference between the best and worst seed, in points; "vs KD" compares the row\'s mean with the KD row\'s, in points.',
-  '"wall per run" is the whole `kdkit run` (soft labels, training, evaluation, export); the scratch and KD rows share one run, as do the two conv-student baselines.',
+  ...suite.footer,
   '',
 );
-const out = join(root, 'docs', 'results.md');
+const out = join(root, 'docs', suite.doc);
 mkdirSync(dirname(out), { recursive: true });
 const existing = existsSync(out) ? readFileSync(out, 'utf8') : '';
 // Notes written by hand below the marker survive a regeneration.

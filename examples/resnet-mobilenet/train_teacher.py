@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
 """Train a ResNet teacher in PyTorch on Fashion-MNIST and export it as teacher.onnx for kdkit.
 
-    /usr/bin/python3 examples/resnet-mobilenet/train_teacher.py [--data DIR] [--epochs N] [--blocks 2,2,2]
+    /usr/bin/python3 examples/resnet-mobilenet/train_teacher.py [--data DIR] [--epochs N] [--blocks 2,2,2] [--filters 32,64,128]
 
 The network is the CIFAR ResNet of He et al. (2016) built from torchvision's own BasicBlock
-(python3-torchvision): a 3x3 stem of 16 filters without max pooling, stages of BasicBlocks with
-16, 32 and 64 filters (stride 2 and a 1x1 conv + batch norm shortcut at the start of the second
-and third), global average pooling, a linear layer. `--blocks 3,3,3` is ResNet-20.
+(python3-torchvision): a 3x3 stem without max pooling, stages of BasicBlocks (stride 2 and a 1x1 conv + batch norm
+shortcut at the start of the second and third), global average pooling, a linear layer. The
+default is twice the CIFAR ResNet's width (filters 32, 64, 128; 696,042 parameters), so that the
+teacher is heavy enough for a MobileNetV2 student to be worth deploying;
+`--blocks 3,3,3 --filters 16,32,64` is ResNet-20.
 
 Training: SGD with momentum 0.9, weight decay 5e-4, learning rate 0.1 with cosine decay, batch
 128, RandomCrop(28, padding=2) and RandomHorizontalFlip done on the tensors, torch.manual_seed(0),
 2 threads. Inputs are pixels / 255 normalized with the training set's mean and std, NCHW.
 
 Writes, next to itself:
-  teacher.onnx            input 'image' float32 [N, 1, 28, 28] (dynamic N), output 'logits' [N, 10];
+  teacher.onnx            input 'image' float32 [N, 1, 28, 28] (dynamic N), output 'logits' [N, 10],
+                          and for feature methods the outputs of the three stages ('stage_1',
+                          'stage_2', 'stage_3': NCHW maps after each stage's last block) and
+                          'embedding' (the pooled [N, 128] vector the linear layer reads);
                           torch.onnx.export, opset 17, eval mode (batch norm uses its running
                           statistics). The normalization is NOT in the graph: distill.yaml asks
                           kdkit to apply it.
+  teacher.pt              the state_dict, for re-exporting
   pytorch-accuracy.json   {"accuracy", "test", "torch", "epochs", "seconds", "parameters", ...}
 """
 import argparse
@@ -59,9 +65,31 @@ class ResNet(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
 
+        self.stage_ends = [sum(blocks[:i + 1]) - 1 for i in range(len(blocks))]
+
     def forward(self, x):
         x = self.blocks(self.stem(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+    def forward_features(self, x):
+        """The logits, each stage's output and the pooled embedding: what teacher.onnx outputs."""
+        x = self.stem(x)
+        stages = []
+        for index, block in enumerate(self.blocks):
+            x = block(x)
+            if index in self.stage_ends:
+                stages.append(x)
+        embedding = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return (self.fc(embedding), *stages, embedding)
+
+
+class WithFeatures(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.forward_features(x)
 
 
 def augment(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
@@ -90,9 +118,13 @@ def main():
     parser.add_argument('--data', type=Path, default=Path('/usr/share/datasets/fashion-mnist'))
     parser.add_argument('--epochs', type=int, default=15)
     parser.add_argument('--blocks', default='2,2,2')
+    parser.add_argument('--filters', default='32,64,128')
     parser.add_argument('--out', type=Path, default=HERE)
     args = parser.parse_args()
     blocks = tuple(int(b) for b in args.blocks.split(','))
+    filters = tuple(int(f) for f in args.filters.split(','))
+    if len(filters) != len(blocks):
+        parser.error(f'--filters needs one width per stage of --blocks ({len(blocks)}), got {args.filters}')
 
     torch.manual_seed(0)
     torch.set_num_threads(2)
@@ -103,9 +135,9 @@ def main():
     x_train, y_train = to_input(train_images), torch.from_numpy(train_labels.astype('int64'))
     x_test, y_test = to_input(test_images), torch.from_numpy(test_labels.astype('int64'))
 
-    model = ResNet(blocks)
+    model = ResNet(blocks, filters)
     parameters = sum(p.numel() for p in model.parameters())
-    print(f'ResNet blocks {list(blocks)}: {parameters:,} parameters')
+    print(f'ResNet blocks {list(blocks)}, filters {list(filters)}: {parameters:,} parameters')
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
     batch_size = 128
     steps = args.epochs * math.ceil(len(x_train) / batch_size)
@@ -130,12 +162,16 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     onnx_path = args.out / 'teacher.onnx'
     tmp = onnx_path.with_suffix('.onnx.tmp')
-    torch.onnx.export(model, torch.zeros(1, 1, 28, 28), str(tmp), input_names=['image'], output_names=['logits'],
-                      dynamic_axes={'image': {0: 'batch'}, 'logits': {0: 'batch'}}, opset_version=17)
+    model.eval()
+    outputs = ['logits', *[f'stage_{i + 1}' for i in range(len(blocks))], 'embedding']
+    torch.onnx.export(WithFeatures(model), torch.zeros(1, 1, 28, 28), str(tmp), input_names=['image'], output_names=outputs,
+                      dynamic_axes={name: {0: 'batch'} for name in ['image', *outputs]}, opset_version=17)
     tmp.replace(onnx_path)
+    torch.save(model.state_dict(), args.out / 'teacher.pt.tmp')
+    (args.out / 'teacher.pt.tmp').replace(args.out / 'teacher.pt')
     record = {
         'accuracy': accuracy, 'test': len(y_test), 'torch': torch.__version__, 'epochs': args.epochs,
-        'blocks': list(blocks), 'parameters': parameters, 'seconds': round(time.time() - started, 1),
+        'blocks': list(blocks), 'filters': list(filters), 'parameters': parameters, 'seconds': round(time.time() - started, 1),
         'mean': MEAN, 'std': STD,
     }
     (args.out / 'pytorch-accuracy.json').write_text(json.dumps(record, indent=2) + '\n')
