@@ -101,13 +101,17 @@ const suites = {
       const record = JSON.parse(readFileSync(join(example, 'pytorch-accuracy.json'), 'utf8'));
       return { seconds: record.seconds, record };
     },
-    header: ({ teacher, teacherSeconds, teacherRecord, seeds, student }) => [
+    header: ({ teacher, teacherSeconds, teacherRecord, seeds, student, first }) => [
       '# ResNet → MobileNetV2 on Fashion-MNIST: a PyTorch teacher, a kdkit student, every method',
       '',
       `Written by \`npm run experiments -- --suite resnet-mobilenet\` (scripts/experiments.mjs) from the configs in experiments/resnet-mobilenet/, on ${new Date().toISOString().slice(0, 10)}.`,
       `Teacher: a CIFAR-style ResNet (torchvision BasicBlocks [${teacherRecord.blocks.join(', ')}], filters ${teacherRecord.filters?.join('-') ?? '16-32-64'}), ${thousands(teacherRecord.parameters)} parameters, trained once in PyTorch ${teacherRecord.torch} (${teacherRecord.epochs} epochs, SGD + cosine, crop and flip, ${teacherSeconds.toFixed(0)} s) by examples/resnet-mobilenet/train_teacher.py and exported to ONNX; test accuracy ${percent(teacher.accuracy)} % as kdkit runs it (ONNX Runtime), ${percent(teacherRecord.accuracy)} % in PyTorch.`,
       `Student: kdkit's MobileNetV2 (stem stride 2, the default small stage table), ${thousands(student.params)} parameters.`,
       `Every student: 6 epochs, batch 128, Adam 2e-3, random crop (padding 2) and horizontal flip, the teacher labelling each augmented batch (online soft labels), seeds ${seeds.join(', ')} (initialization, data order and augmentation). Test set: 10,000 images.`,
+      ...(first.speedups ?? []).map(
+        ({ runtime, teacherMs, studentMs, speedup }) =>
+          `Deployment (the KD run, seed ${seeds[0]}): at batch 1 on ${runtime === 'onnxruntime' ? 'ONNX Runtime' : 'TensorFlow.js'}, student.onnx takes ${studentMs.toFixed(3)} ms and the teacher ${teacherMs.toFixed(3)} ms: ${speedup.toFixed(1)}× faster.`,
+      ),
     ],
     footer: ['"wall per run" is the whole `kdkit run` (training, evaluation, export); the scratch and KD rows share one run.'],
   },
@@ -148,8 +152,9 @@ mkdirSync(runs, { recursive: true });
 const madeTeacher = suite.teacher(runs);
 const teacherSeconds = madeTeacher.seconds;
 const results = {};
-for (const config of configNames) {
-  for (const seed of seeds) {
+// Seed by seed, so that an interrupted comparison already has every row for the first seeds.
+for (const seed of seeds) {
+  for (const config of configNames) {
     const out = join(runs, `${config}-seed${seed}`);
     const seconds = run(config, seed, out);
     results[`${config} ${seed}`] = { seconds, summary: JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) };
@@ -161,7 +166,14 @@ const teacher = results[`${configNames[0]} ${seeds[0]}`].summary.models.teacher;
 const student = results[`${configNames[0]} ${seeds[0]}`].summary.models.student;
 const kdMean = mean(seeds.map((seed) => results[`kd ${seed}`]?.summary.models.student.accuracy ?? Number.NaN));
 const lines = [
-  ...suite.header({ teacher, teacherSeconds, teacherRecord: madeTeacher.record, seeds, student }),
+  ...suite.header({
+    teacher,
+    teacherSeconds,
+    teacherRecord: madeTeacher.record,
+    seeds,
+    student,
+    first: results[`${configNames[0]} ${seeds[0]}`].summary,
+  }),
   '',
   `| row | terms | ${seeds.map((seed) => `seed ${seed}`).join(' | ')} | mean | spread | vs KD (mean) | agrees with teacher (mean) | wall per run |`,
   `|---|---|${seeds.map(() => '---:|').join('')}---:|---:|---:|---:|---:|`,
