@@ -78,7 +78,7 @@ export const maskedGradWasm = wasmKernel<MaskedGradInputs, MaskedGradAttrs>(Mask
 });
 
 /** The cpu backend's methods the kernel uses. */
-interface CpuBackend {
+export interface CpuBackend {
   readSync(dataId: object): unknown;
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
 }
