@@ -33,6 +33,6 @@ export function maskedGrad(dy: usize, x: usize, dx: usize, size: i32, low: f32, 
     const pass = (v > low || (lowInclusive && v === low)) && v <= high;
     const g = load<f32>(dy + at);
     if (select) store<f32>(dx + at, pass ? g : 0);
-    else store<f32>(dx + at, g * (pass ? <f32>1 : isNaN<f32>(v) ? <f32>NaN : <f32>0));
+    else store<f32>(dx + at, g * (pass ? <f32>1 : F32.isNaN(v) ? <f32>NaN : <f32>0));
   }
 }
