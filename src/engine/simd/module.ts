@@ -52,6 +52,8 @@ export interface SimdKernels {
     momentum: number,
   ): void;
   sgd(next: number, weights: number, gradient: number, size: number, learningRate: number): void;
+  depthwiseInputGrad(dy: number, w: number, dx: number, list: number, geometry: number): void;
+  depthwiseFilterGrad(x: number, dy: number, dw: number, partials: number, totals: number, geometry: number): void;
   maskedGrad(dy: number, x: number, dx: number, size: number, low: number, high: number, lowInclusive: boolean, select: boolean): void;
   batchNormMoments(x: number, shift: number, sums: number, squares: number, rows: number, channels: number): void;
   batchNormNormalize(x: number, y: number, mean: number, scale: number, offset: number, rows: number, channels: number): void;

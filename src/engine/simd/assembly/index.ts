@@ -3,3 +3,4 @@ export { maxPoolGrad, maxPoolGrad2x2 } from './pool';
 export { adam, momentum, sgd } from './optimizers';
 export { batchNormGradientApply, batchNormGradientSums, batchNormMoments, batchNormNormalize } from './batch_norm';
 export { maskedGrad } from './masked_grad';
+export { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise';
