@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { initEngine, tf } from './index.js';
 import { assertClose, assertWasmMatchesCpu, outputsOn, randomTensor } from './parity.test.util.js';
 import { ortSessionKeys } from './ort/index.js';
+import { setSimdKernelsEnabled } from './simd/module.js';
 
 interface DepthwiseCase {
   batch: number;
@@ -23,17 +24,31 @@ const cases: DepthwiseCase[] = [
   { batch: 1, height: 11, width: 6, channels: 8, multiplier: 1, filter: [2, 3], strides: [2, 1], pad: 'same' },
   { batch: 4, height: 6, width: 7, channels: 2, multiplier: 2, filter: [5, 5], strides: [1, 1], pad: 'same' },
   { batch: 2, height: 7, width: 6, channels: 9, multiplier: 3, filter: [1, 1], strides: [2, 2], pad: 'valid' },
+  // Multiplier 1 (kdkit's SIMD gradients): channel tails, stride 2 both ways, 5×5 and 1×1 filters.
+  { batch: 3, height: 9, width: 8, channels: 17, multiplier: 1, filter: [3, 3], strides: [2, 2], pad: 'same' },
+  { batch: 2, height: 10, width: 9, channels: 6, multiplier: 1, filter: [3, 3], strides: [2, 2], pad: 'valid' },
+  { batch: 1, height: 8, width: 7, channels: 12, multiplier: 1, filter: [5, 5], strides: [1, 2], pad: 'same' },
+  { batch: 2, height: 5, width: 6, channels: 3, multiplier: 1, filter: [1, 1], strides: [1, 1], pad: 'valid' },
 ];
 
-/** Both engines: the plain wasm kernels, and ONNX Runtime's. */
-const engines = [{ accelerate: 'none' }, { accelerate: 'ort' }] as const;
+/**
+ * Both engines (the plain wasm kernels, and ONNX Runtime's), each with kdkit's SIMD kernels and
+ * without them (the JavaScript loops and ONNX Runtime's graphs they stand in for at multiplier 1).
+ */
+const engines = [
+  { accelerate: 'none', simd: true },
+  { accelerate: 'ort', simd: true },
+  { accelerate: 'none', simd: false },
+  { accelerate: 'ort', simd: false },
+] as const;
 
 for (const c of cases)
-  for (const engine of engines) {
+  for (const { simd, ...engine } of engines) {
     const label =
       `depthwiseConv2d ${c.batch}x${c.height}x${c.width}x${c.channels} x${c.multiplier}, ` +
-      `filter ${c.filter}, strides ${c.strides}, ${c.pad}, accelerate ${engine.accelerate}`;
+      `filter ${c.filter}, strides ${c.strides}, ${c.pad}, accelerate ${engine.accelerate}${simd ? '' : ', no SIMD'}`;
     test(`${label}: output and gradients on wasm match cpu`, async () => {
+      setSimdKernelsEnabled(simd);
       await assertWasmMatchesCpu(
         label,
         () => {
@@ -49,7 +64,7 @@ for (const c of cases)
         },
         1e-4,
         engine,
-      );
+      ).finally(() => setSimdKernelsEnabled(true));
     });
   }
 

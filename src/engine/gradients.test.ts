@@ -2,17 +2,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tf } from './index.js';
 import { assertClose, outputsOn, randomTensor } from './parity.test.util.js';
+import { setSimdKernelsEnabled } from './simd/module.js';
 
 /**
  * Inputs on every boundary of the masks (0, 6, the clip bounds), NaN and ±∞, then random values
- * spread over [-8, 8); dy random with one infinite entry, which a multiply turns into NaN where a
- * select gives 0.
+ * spread over [-8, 8), then three more boundaries (163 in all: the SIMD kernel's scalar tail gets
+ * them); dy random with one infinite entry, which a multiply turns into NaN where a select gives 0.
  */
 function inputs(): { x: tf.Tensor; dy: tf.Tensor } {
   const special = [0, 6, -1, 5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 3, -0, 6.000001];
   const random = tf.mul(randomTensor([150], 41), 8);
-  const x = tf.concat([tf.tensor1d(special), random]);
-  const dyValues = randomTensor([160], 42).dataSync().slice();
+  const x = tf.concat([tf.tensor1d(special), random, tf.tensor1d([Number.NaN, 0, 6])]);
+  const dyValues = randomTensor([163], 42).dataSync().slice();
   dyValues[2] = Number.POSITIVE_INFINITY;
   return { x, dy: tf.tensor1d(dyValues) };
 }
@@ -27,21 +28,29 @@ const stockRules: Record<string, { forward: (x: tf.Tensor) => tf.Tensor; grad: (
   },
 };
 
+/** Where the gradients run: cpu, and wasm with its SIMD kernel or its JavaScript loop. */
+const setups = [
+  { label: 'cpu', backend: 'cpu', simd: true },
+  { label: 'wasm', backend: 'wasm', simd: true },
+  { label: 'wasm (JavaScript loop)', backend: 'wasm', simd: false },
+] as const;
+
 for (const [name, rule] of Object.entries(stockRules)) {
-  for (const backend of ['cpu', 'wasm'] as const) {
-    test(`${name} gradient on ${backend} equals tfjs-core's, NaN and bounds included`, async () => {
+  for (const { label, backend, simd } of setups) {
+    test(`${name} gradient on ${label} equals tfjs-core's, NaN, ±0 and bounds included`, async () => {
       const [expected] = await outputsOn('cpu', () => {
         const { x, dy } = inputs();
         return [rule.grad(x, dy)];
       });
+      setSimdKernelsEnabled(simd);
       const [actual] = await outputsOn(backend, () => {
         const { x, dy } = inputs();
         const [gradient] = tf.grads((input: tf.Tensor) => rule.forward(input))([x], dy);
         return [gradient];
-      });
+      }).finally(() => setSimdKernelsEnabled(true));
       assert.deepEqual(actual.shape, expected.shape);
-      // Exactly, ±∞ and NaN included.
-      assert.deepStrictEqual(Array.from(actual.values), Array.from(expected.values), `${name} on ${backend}`);
+      // Exactly, ±∞, NaN and the sign of zero included.
+      assert.deepStrictEqual(Array.from(actual.values), Array.from(expected.values), `${name} on ${label}`);
     });
   }
 }

@@ -1,13 +1,15 @@
 /**
  * The compute engine: TensorFlow.js on the wasm backend (SIMD) by default, or the pure-JS cpu
- * backend, with kdkit's wasm kernels registered so that convolutions train on wasm, and its
- * matrix products and convolutions accelerated by ONNX Runtime when it loads.
+ * backend, with kdkit's wasm kernels registered so that convolutions train on wasm, its
+ * matrix products and convolutions accelerated by ONNX Runtime when it loads, and
+ * tf.layers.batchNormalization training on kdkit's fused batch norm (./batch_norm_layer.ts).
  */
 import { availableParallelism } from 'node:os';
 import * as tfc from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { InputError } from '../errors.js';
+import { fuseBatchNormLayers } from './batch_norm_layer.js';
 import { plainWasmKernel, registerWasmKernels, swapWasmKernels } from './kernels/register.js';
 import { ortInterface, ortKernelNames, ortKernels } from './ort/index.js';
 
@@ -143,6 +145,8 @@ export async function withEngine<T>(options: EngineOptions, body: (engine: Engin
 
 async function setUp({ backend, accelerate: choice, threads }: EngineSetup): Promise<EngineInfo> {
   const customKernels = registerWasmKernels();
+  // Wraps BatchNormalization.call once: training calls then take the fused kernels registered above.
+  fuseBatchNormLayers();
   const acceleratorThreads = backend === 'wasm' ? accelerate(choice, threads) : 0;
   if (tfc.getBackend() !== backend && !(await tfc.setBackend(backend))) {
     throw new Error(`kdkit engine: TensorFlow.js could not initialize the ${backend} backend.`);

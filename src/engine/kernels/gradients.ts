@@ -5,8 +5,10 @@
  *   clipByValue): tfjs-core builds a mask from 3–4 comparison ops, then multiplies or selects;
  *   here one MaskedGrad kernel does it. It keeps each gradient's own rule: ReLU6 passes
  *   0 < x ≤ 6 and multiplies dy by the mask (NaN for x NaN); clipByValue passes min ≤ x ≤ max and
- *   selects (0 outside, whatever dy is). ReLU's gradient (Step and Multiply, two wasm kernels)
- *   stays tfjs-core's: this JavaScript loop is slower than those.
+ *   selects (0 outside, whatever dy is). On wasm it is a SIMD kernel (../simd/assembly/masked_grad.ts;
+ *   128×14×14×96 ReLU6: 1 ms, against ~20 ms for the JavaScript loop below). ReLU's gradient
+ *   (Step and Multiply) stays tfjs-core's: as fast as MaskedGrad (0.62 against 0.66 ms for
+ *   128×28×28×16).
  * - FusedBatchNorm with per-channel statistics: tfjs-core tiles rsqrt(variance + ε) to the
  *   activations' shape and multiplies twice; here dy is multiplied once by the broadcast
  *   [C] vector scale·rsqrt(variance + ε). Its other gradients stay tfjs-core's.
@@ -35,6 +37,7 @@ import {
   type TensorInfo,
   util,
 } from '@tensorflow/tfjs-core';
+import { heapPointers, simdKernels } from '../simd/module.js';
 import { heapFloat32, wasmKernel } from './wasm.js';
 
 /** dx = dy where low < x (or ≤, lowInclusive) and x ≤ high, else 0. */
@@ -71,14 +74,22 @@ function maskedGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, attrs: 
   }
 }
 
+/** kdkit's SIMD kernel (../simd/assembly/masked_grad.ts), or the loop above on a shared heap. */
 export const maskedGradWasm = wasmKernel<MaskedGradInputs, MaskedGradAttrs>(MaskedGrad, ({ dy, x }, attrs, backend) => {
   const dx = backend.makeOutput([...x.shape], 'float32');
-  maskedGrad(heapFloat32(backend, dy), heapFloat32(backend, x), heapFloat32(backend, dx), attrs);
+  const views = [dy, x, dx].map((info) => heapFloat32(backend, info));
+  const simd = simdKernels(backend);
+  if (simd === undefined) {
+    maskedGrad(views[0], views[1], views[2], attrs);
+  } else {
+    const [dyAt, xAt, dxAt] = heapPointers(backend, ...views);
+    simd.maskedGrad(dyAt, xAt, dxAt, views[2].length, attrs.low, attrs.high, attrs.lowInclusive, attrs.select);
+  }
   return dx;
 });
 
 /** The cpu backend's methods the kernel uses. */
-interface CpuBackend {
+export interface CpuBackend {
   readSync(dataId: object): unknown;
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
 }

@@ -7,10 +7,12 @@ import {
   BatchMatMul,
   Cast,
   Conv2DBackpropInput,
+  getGradient,
   getKernel,
   getKernelsForBackend,
   Identity,
   MaxPoolGrad,
+  registerGradient,
   registerKernel,
   Sum,
   Tile,
@@ -18,12 +20,20 @@ import {
   type KernelConfig,
 } from '@tensorflow/tfjs-core';
 import { transposeFreeBatchMatMul } from './batch_mat_mul.js';
+import {
+  BatchNormTraining,
+  batchNormTrainingCpu,
+  batchNormTrainingGradCpu,
+  batchNormTrainingGradient,
+  batchNormTrainingGradWasm,
+  batchNormTrainingWasm,
+} from './batch_norm.js';
 import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
 import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
-import { MaskedGrad, maskedGradCpu, maskedGradWasm, registerGradients } from './gradients.js';
+import { maskedGradCpu, maskedGradWasm, registerGradients } from './gradients.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { castKernel, sharedIdentity } from './shared_identity.js';
 import { leadingAxesSum } from './sum.js';
@@ -37,7 +47,12 @@ const addedKernels: KernelConfig[] = [
   depthwiseConv2dBackpropInputConfig,
   unsortedSegmentSumConfig,
   maskedGradWasm,
+  batchNormTrainingWasm,
+  batchNormTrainingGradWasm,
 ];
+
+/** kdkit's own ops, which run on the cpu backend too. */
+const cpuKernels: KernelConfig[] = [maskedGradCpu, batchNormTrainingCpu, batchNormTrainingGradCpu];
 
 /** Stock kernels kdkit replaces with faster ones; each replacement is built from the stock kernel. */
 const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig) => KernelConfig }> = [
@@ -59,7 +74,7 @@ let registeredNames: string[] | undefined;
 const wasmConfigs = new Map<string, KernelConfig>();
 
 /**
- * Registers kdkit's wasm kernels, and its gradients with the cpu kernel they need; later calls return the same names without registering again.
+ * Registers kdkit's wasm kernels, and its gradients and own ops with their cpu kernels; later calls return the same names without registering again.
  * Replacements keep the stock kernel's setup function, so this works before or after the wasm
  * backend has been initialized.
  */
@@ -83,9 +98,10 @@ export function registerWasmKernels(): string[] {
     unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
   }
-  // kdkit's gradients (./gradients.ts) run MaskedGrad on either backend.
-  if (getKernel(MaskedGrad, 'cpu') === undefined) registerKernel(maskedGradCpu);
+  // kdkit's gradients (./gradients.ts) and its batch norm (./batch_norm.ts) run on either backend.
+  for (const config of cpuKernels) if (getKernel(config.kernelName, 'cpu') === undefined) registerKernel(config);
   registerGradients();
+  if (getGradient(BatchNormTraining) === undefined) registerGradient(batchNormTrainingGradient);
   for (const config of getKernelsForBackend('wasm')) wasmConfigs.set(config.kernelName, config);
   registeredNames = [...addedKernels, ...replacements].map((config) => config.kernelName);
   return registeredNames;

@@ -5,8 +5,8 @@
 import { getKernel, Transpose, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-/** A kernel body with typed inputs and attributes. */
-export type WasmKernelFunc<Inputs, Attrs> = (inputs: Inputs, attrs: Attrs, backend: BackendWasm) => TensorInfo;
+/** A kernel body with typed inputs and attributes, returning its output or outputs. */
+export type WasmKernelFunc<Inputs, Attrs> = (inputs: Inputs, attrs: Attrs, backend: BackendWasm) => TensorInfo | TensorInfo[];
 
 /** Wraps a typed kernel body as a wasm KernelConfig. */
 export function wasmKernel<Inputs, Attrs>(kernelName: string, body: WasmKernelFunc<Inputs, Attrs>): KernelConfig {

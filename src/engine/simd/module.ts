@@ -52,6 +52,32 @@ export interface SimdKernels {
     momentum: number,
   ): void;
   sgd(next: number, weights: number, gradient: number, size: number, learningRate: number): void;
+  depthwiseInputGrad(dy: number, w: number, dx: number, list: number, geometry: number): void;
+  depthwiseFilterGrad(x: number, dy: number, dw: number, partials: number, totals: number, geometry: number): void;
+  maskedGrad(dy: number, x: number, dx: number, size: number, low: number, high: number, lowInclusive: boolean, select: boolean): void;
+  batchNormMoments(x: number, shift: number, sums: number, squares: number, rows: number, channels: number): void;
+  batchNormNormalize(x: number, y: number, mean: number, scale: number, offset: number, rows: number, channels: number): void;
+  batchNormGradientSums(
+    dy: number,
+    x: number,
+    mean: number,
+    sums: number,
+    products: number,
+    centered: number,
+    rows: number,
+    channels: number,
+  ): void;
+  batchNormGradientApply(
+    dy: number,
+    x: number,
+    dx: number,
+    mean: number,
+    a: number,
+    b: number,
+    c: number,
+    rows: number,
+    channels: number,
+  ): void;
 }
 
 const wasmFile = new URL('./kernels.wasm', import.meta.url);
@@ -101,7 +127,7 @@ export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
  * The heap offsets of `views`, checking that each lies on `backend`'s heap (a view of any other
  * memory would have the kernel read the wrong bytes).
  */
-export function heapPointers(backend: BackendWasm, ...views: Float32Array[]): number[] {
+export function heapPointers(backend: BackendWasm, ...views: Array<Float32Array | Float64Array>): number[] {
   const heap = backendMemory(backend)?.buffer;
   return views.map((view) => {
     if (view.buffer !== heap) throw new Error('kdkit engine: a SIMD kernel was given an array that is not on the wasm heap.');
