@@ -10,7 +10,8 @@
 //   npm run experiments [-- --suite resnet-mobilenet] [-- --seeds 1,2] [-- --only kd,dkd]
 //
 // Each run is `kdkit run CONFIG --seed N --out experiments/runs/[SUITE/]ROW-seedN`, one at a time;
-// a run whose summary.json already exists is reused, so an interrupted comparison resumes.
+// a run whose summary.json already exists is reused and one with checkpoints is resumed, so an
+// interrupted comparison goes on where it stopped.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -140,9 +141,11 @@ function kdkit(args, label) {
 function run(config, seed, out) {
   const timing = join(out, 'wall-seconds.json');
   if (existsSync(join(out, 'summary.json')) && existsSync(timing)) return JSON.parse(readFileSync(timing, 'utf8')).seconds;
+  // A run cut off part way goes on from its checkpoints (its wall time then counts this part only).
+  const resume = existsSync(join(out, 'checkpoints')) ? ['--resume'] : [];
   const seconds = kdkit(
-    ['run', join('experiments', values.suite, `${config}.yaml`), '--seed', String(seed), '--out', out],
-    `${config} seed ${seed}`,
+    ['run', join('experiments', values.suite, `${config}.yaml`), '--seed', String(seed), '--out', out, ...resume],
+    `${config} seed ${seed}${resume.length > 0 ? ' (resumed)' : ''}`,
   );
   writeFileSync(timing, `${JSON.stringify({ seconds })}\n`);
   return seconds;
