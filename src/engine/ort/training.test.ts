@@ -19,8 +19,9 @@ function buildMlp(): tf.Sequential {
 }
 
 /**
- * A CNN whose convolutions run Conv2D forward, both convolution gradients backward (the second with
- * input gradient through gathered patches).
+ * A CNN whose convolutions run Conv2D forward and both convolution gradients backward: the first
+ * (3 channels in) on gathered patches, the second's forward pass and input gradient on the blocked
+ * graphs (nchwc_graph.ts).
  */
 function buildCnn(): tf.Sequential {
   const init = (seed: number) => tf.initializers.glorotUniform({ seed });
@@ -112,7 +113,7 @@ for (const [name, build] of [
     const accelerated = await train('ort', build);
     assert.ok(ortSessionCount() > 0, 'ONNX Runtime ran the products');
     const kinds = {
-      [buildCnn.name]: ['conv2d 24 ', 'conv2d filter grad 24 ', 'conv2d input grad 24 '],
+      [buildCnn.name]: ['conv2d 24 ', 'conv2d nchwc ', 'conv2d filter grad 24 ', 'conv2d nchwc input grad '],
       // Its forward pass is the stock XNNPACK kernel's, faster than ONNX Runtime's (ort/kernels/depthwise.ts).
       [buildDepthwiseCnn.name]: ['depthwise filter grad 24 '],
     }[build.name];

@@ -64,21 +64,29 @@ for (const inChannels of [3, 9]) {
 }
 
 test('ONNX Runtime conv2d of a batch of one, and a 1×1 filter, match cpu with gradients', async () => {
-  await assertWasmMatchesCpu('batch 1', () => convAndGradients([1, 6, 5, 8], [3, 3, 8, 3], [1, 1], 'same'), 1e-4, accelerated);
+  await assertWasmMatchesCpu('batch 1', () => convAndGradients([1, 6, 5, 7], [3, 3, 7, 3], [1, 1], 'same'), 1e-4, accelerated);
   await assertWasmMatchesCpu('1x1 filter', () => convAndGradients([2, 5, 6, 12], [1, 1, 12, 7], [1, 1], 'valid'), 1e-4, accelerated);
   assert.ok(sessionsStartingWith('conv2d input grad 1 ') > 0, 'ONNX Runtime ran the input gradient');
 });
 
 test('ONNX Runtime conv2d splits a batch whose patches exceed the budget into chunks, with the same results', async () => {
   const budget = patchBudget.maxValues;
-  // 7×7 outputs × 9 taps × 8 channels = 3528 patch values per image: 2 images per run of 5.
+  // 7×7 outputs × 9 taps × 6 channels = 2646 patch values per image: 3 images per run of 5.
+  // (6 channels, not a multiple of 4, keep the forward pass and input gradient off the blocked graphs.)
   patchBudget.maxValues = 8000;
   try {
-    await assertWasmMatchesCpu('chunked', () => convAndGradients([5, 7, 7, 8], [3, 3, 8, 6], [1, 1], 'same'), 1e-4, accelerated);
+    await assertWasmMatchesCpu('chunked', () => convAndGradients([5, 7, 7, 6], [3, 3, 6, 6], [1, 1], 'same'), 1e-4, accelerated);
   } finally {
     patchBudget.maxValues = budget;
   }
-  for (const kind of ['conv2d 2 ', 'conv2d 1 ', 'conv2d filter grad 2 ', 'conv2d filter grad 1 ', 'conv2d input grad 1 ']) {
+  for (const kind of [
+    'conv2d 3 ',
+    'conv2d 2 ',
+    'conv2d filter grad 3 ',
+    'conv2d filter grad 2 ',
+    'conv2d input grad 3 ',
+    'conv2d input grad 2 ',
+  ]) {
     assert.ok(sessionsStartingWith(kind) > 0, `a session for '${kind}…'`);
   }
 });

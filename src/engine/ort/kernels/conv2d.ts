@@ -33,6 +33,14 @@ import {
   type ConvEpilogue,
 } from './conv_graph.js';
 import { forEachChunk, imageRange, sumOverChunks } from './chunks.js';
+import {
+  blockedBudget,
+  blockedConvForwardGraph,
+  blockedConvInputGradGraph,
+  blockedForwardApplies,
+  blockedInputGradApplies,
+  nchwcBlockSize,
+} from './nchwc_graph.js';
 import { runOnViews, withWasmFallback } from './run_graph.js';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
@@ -65,21 +73,33 @@ function forward(
   const biasValues = bias == null ? undefined : heapFloat32(backend, bias);
   const slopes = preluActivationWeights == null ? undefined : heapFloat32(backend, preluActivationWeights);
   const { inSize, outSize } = imageSizes(info);
+  const inputs = (first: number, count: number) => ({
+    x: imageRange(xValues, inSize, first, count),
+    w: filterValues,
+    ...(biasValues === undefined ? {} : { bias: biasValues }),
+    ...(slopes === undefined ? {} : { preluWeights: slopes }),
+  });
+  const block = blockedForwardApplies(info) ? nchwcBlockSize(cache) : undefined;
+  if (block !== undefined) {
+    forEachChunk(info.batchSize, blockedImagesPerRun(info, block), (first, count) => {
+      runOnViews(cache, blockedConvForwardGraph(info, count, epilogue, block), inputs(first, count), {
+        y: imageRange(yValues, outSize, first, count),
+      });
+    });
+    return y;
+  }
   const patchSize = info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels;
   forEachChunk(info.batchSize, imagesPerRun(patchSize, info.batchSize), (first, count) => {
-    runOnViews(
-      cache,
-      convForwardGraph(info, count, epilogue),
-      {
-        x: imageRange(xValues, inSize, first, count),
-        w: filterValues,
-        ...(biasValues === undefined ? {} : { bias: biasValues }),
-        ...(slopes === undefined ? {} : { preluWeights: slopes }),
-      },
-      { y: imageRange(yValues, outSize, first, count) },
-    );
+    runOnViews(cache, convForwardGraph(info, count, epilogue), inputs(first, count), { y: imageRange(yValues, outSize, first, count) });
   });
   return y;
+}
+
+/** Images per blocked run: the reordered input and output of each, channels padded to the block, within the budget. */
+function blockedImagesPerRun(info: Conv2DInfo, block: number): number {
+  const padded = (channels: number) => Math.ceil(channels / block) * block;
+  const perImage = info.inHeight * info.inWidth * padded(info.inChannels) + info.outHeight * info.outWidth * padded(info.outChannels);
+  return Math.max(1, Math.min(info.batchSize, Math.floor(blockedBudget.maxValues / perImage)));
 }
 
 export function ortConv2D(fallback: KernelConfig, cache: SessionCache): KernelConfig {
@@ -125,6 +145,18 @@ export function ortConv2DBackpropInput(fallback: KernelConfig, cache: SessionCac
     const dx = backend.makeOutput([...inputShape], 'float32');
     const [dyValues, filterValues, dxValues] = [dy, filter, dx].map((tensor) => heapFloat32(backend, tensor));
     const { inSize, outSize } = imageSizes(info);
+    const block = blockedInputGradApplies(info) ? nchwcBlockSize(cache) : undefined;
+    if (block !== undefined) {
+      forEachChunk(info.batchSize, blockedImagesPerRun(info, block), (first, count) => {
+        runOnViews(
+          cache,
+          blockedConvInputGradGraph(info, count, block),
+          { dy: imageRange(dyValues, outSize, first, count), w: filterValues },
+          { dx: imageRange(dxValues, inSize, first, count) },
+        );
+      });
+      return dx;
+    }
     const patchSize = info.inHeight * info.inWidth * info.filterHeight * info.filterWidth * info.outChannels;
     forEachChunk(info.batchSize, imagesPerRun(patchSize, info.batchSize), (first, count) => {
       runOnViews(
