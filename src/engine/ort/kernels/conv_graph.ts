@@ -202,8 +202,28 @@ export function tapSliceNodes(info: Conv2DInfo, images: number): { nodes: NodeSp
 /** Input channels below which the forward patches are sliced rather than gathered. */
 const minGatherChannels = 8;
 
+/**
+ * Whether the layer is a 1×1 convolution with stride 1 and no padding, whose patches are its
+ * input (and whose input gradient's patches are dy) as they lie.
+ */
+export function pointwise(info: Conv2DInfo): boolean {
+  const { top, left, bottom, right } = info.padInfo;
+  return (
+    info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top + left + bottom + right === 0
+  );
+}
+
+/** `${source}Patches` as `source` itself, reshaped to [rows, channels]. */
+function asPatchNodes(source: string, rows: number, channels: number): NodeSpec[] {
+  return [
+    ints(`${source}PatchShape`, [rows, channels]),
+    { opType: 'Reshape', inputs: [source, `${source}PatchShape`], outputs: [`${source}Patches`] },
+  ];
+}
+
 /** Nodes making `xPatches` ([images · outHeight · outWidth, taps · inChannels]) from `x`. */
 function forwardPatchNodes(info: Conv2DInfo, images: number): NodeSpec[] {
+  if (pointwise(info)) return asPatchNodes('x', images * info.inHeight * info.inWidth, info.inChannels);
   if (info.inChannels < minGatherChannels) return slicePatchNodes(info, images);
   return gatherPatchNodes('x', images, info.inChannels, forwardIndex(info), info.filterHeight * info.filterWidth);
 }
@@ -271,7 +291,9 @@ export function convInputGradGraph(info: Conv2DInfo, images: number): KeyedGraph
     ],
     outputs: [{ name: 'dx', shape: [images * info.inHeight * info.inWidth, info.inChannels] }],
     nodes: () => [
-      ...gatherPatchNodes('dy', images, info.outChannels, inputGradIndex(info), taps),
+      ...(pointwise(info)
+        ? asPatchNodes('dy', images * info.outHeight * info.outWidth, info.outChannels)
+        : gatherPatchNodes('dy', images, info.outChannels, inputGradIndex(info), taps)),
       { opType: 'Transpose', inputs: ['w'], outputs: ['wSwapped'], attributes: { perm: { ints: [0, 2, 1] } } },
       ints('wShape', [taps * info.outChannels, info.inChannels]),
       { opType: 'Reshape', inputs: ['wSwapped', 'wShape'], outputs: ['wRows'] },

@@ -34,7 +34,7 @@ const geometries: { label: string; x: number[]; filter: number[]; strides: [numb
   { label: '3×3 same, 16 → 16', x: [3, 9, 8, 16], filter: [3, 3, 16, 16], strides: [1, 1], pad: 'same' },
   { label: '3×3 same, 4 → 12', x: [2, 7, 7, 4], filter: [3, 3, 4, 12], strides: [1, 1], pad: 'same' },
   { label: '3×3 valid, 24 → 8', x: [2, 8, 9, 24], filter: [3, 3, 24, 8], strides: [1, 1], pad: 'valid' },
-  { label: '1×1, 32 → 20', x: [2, 5, 6, 32], filter: [1, 1, 32, 20], strides: [1, 1], pad: 'same' },
+  { label: '3×3 same, 32 → 20', x: [2, 5, 6, 32], filter: [3, 3, 32, 20], strides: [1, 1], pad: 'same' },
   { label: '3×3 same stride 2, 16 → 32', x: [2, 9, 10, 16], filter: [3, 3, 16, 32], strides: [2, 2], pad: 'same' },
   { label: '1×1 stride 2, 16 → 32', x: [2, 8, 8, 16], filter: [1, 1, 16, 32], strides: [2, 2], pad: 'valid' },
   { label: '2×4 same (uneven padding), 8 → 8', x: [2, 6, 7, 8], filter: [2, 4, 8, 8], strides: [1, 1], pad: 'same' },

@@ -16,13 +16,15 @@
  * For a 128×28×28×16 → 16 3×3 layer on 2 threads this ran in 3.8 ms against 6.4 ms for the
  * gathered patches of conv_graph.ts (bench/blocked-conv.js). Blocked data pads channels to a
  * multiple of B with zeros, and ReorderInput takes channels in multiples of 4, so the graphs
- * apply when the channels they reorder are a multiple of 4; other layers keep the patch graphs.
+ * apply when the channels they reorder are a multiple of 4; other layers keep the patch graphs,
+ * and so do 1×1 stride-1 layers, whose patches are their input as it lies (two reorders cost more
+ * there than they save).
  */
 import type { backend_util } from '@tensorflow/tfjs-core';
 import type { NodeSpec } from '../onnx_model.js';
 import type { KeyedGraph, SessionCache } from '../session_cache.js';
 import { activationNodes, type OrtActivation } from './activation.js';
-import { geometryKey, ints, type ConvEpilogue } from './conv_graph.js';
+import { geometryKey, ints, pointwise, type ConvEpilogue } from './conv_graph.js';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
 
@@ -163,7 +165,7 @@ function samePadding(info: Conv2DInfo): boolean {
 
 /** Whether the blocked forward graph computes this layer. */
 export function blockedForwardApplies(info: Conv2DInfo): boolean {
-  return blockedConvolution.enabled && reorderable(info.inChannels) && samePadding(info);
+  return blockedConvolution.enabled && !pointwise(info) && reorderable(info.inChannels) && samePadding(info);
 }
 
 /** Whether the blocked input-gradient graph computes this layer's input gradient: stride 1 only. */
