@@ -54,3 +54,17 @@ test('SessionCache disposes the least recently used session beyond its capacity,
   assert.deepEqual(disposed.sort(), [0, 1, 2]);
   assert.equal(cache.size, 0);
 });
+
+test('SessionCache gives a keyed graph its own thread count, never more than the cache has', () => {
+  const { runtime, created } = recordingRuntime();
+  const cache = new SessionCache(runtime, { intraOpThreads: 2, capacity: 4 });
+  const keyed = (key: string, threads?: number) => ({ ...relu(3), key, nodes: () => relu(3).nodes, threads });
+  cache.session(keyed('pool'));
+  cache.session(keyed('alone', 1));
+  cache.session(keyed('more', 8));
+  assert.deepEqual(
+    created.map((entry) => entry.threads),
+    [2, 1, 2],
+  );
+  assert.deepEqual(cache.keys(), ['pool', 'alone threads 1', 'more']);
+});

@@ -209,7 +209,11 @@ const minGatherChannels = 8;
 export function pointwise(info: Conv2DInfo): boolean {
   const { top, left, bottom, right } = info.padInfo;
   return (
-    info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top + left + bottom + right === 0
+    info.filterHeight === 1 &&
+    info.filterWidth === 1 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    top + left + bottom + right === 0
   );
 }
 
@@ -258,6 +262,14 @@ export function convForwardGraph(info: Conv2DInfo, images: number, epilogue: Con
 }
 
 /**
+ * Threads of the filter-gradient graph. One: its product is long and thin (taps·inChannels ×
+ * outChannels over every output position), which MLAS barely splits, and the pool's hand-offs
+ * around the gather cost more than they save (128×28×28×16 → 16 3×3, per run of 8 images:
+ * 10.4 ms on one thread, 16.9 ms on two; bench/blocked-conv.js for whole steps).
+ */
+export const filterGradThreads: { threads: number | undefined } = { threads: 1 };
+
+/**
  * dW ([taps·inChannels, outChannels]) from x ([images, inHeight·inWidth, inChannels]) and dy
  * ([images·outHeight·outWidth, outChannels]).
  */
@@ -270,6 +282,7 @@ export function convFilterGradGraph(info: Conv2DInfo, images: number): KeyedGrap
       { name: 'dy', shape: [images * info.outHeight * info.outWidth, info.outChannels] },
     ],
     outputs: [{ name: 'dw', shape: [taps * info.inChannels, info.outChannels] }],
+    threads: filterGradThreads.threads,
     nodes: () => [
       ...forwardPatchNodes(info, images),
       { opType: 'Gemm', inputs: ['xPatches', 'dy'], outputs: ['dw'], attributes: { transA: { int: 1 } } },
