@@ -13,7 +13,7 @@
  *   dx = conv(dy, W'),  W'[kh, kw, o, i] = W[KH − 1 − kh, KW − 1 − kw, i, o],
  *        padded by dilation·(K − 1) − pad on each side.
  *
- * For a 128×28×28×16 → 16 3×3 layer on 2 threads this ran in 3.8 ms against 6.4 ms for the
+ * For a 128×28×28×16 → 16 3×3 layer on 2 threads this ran in 3.0 ms against 6.5 ms for the
  * gathered patches of conv_graph.ts (bench/blocked-conv.js). Blocked data pads channels to a
  * multiple of B with zeros, and ReorderInput takes channels in multiples of 4, so the graphs
  * apply when the channels they reorder are a multiple of 4; other layers keep the patch graphs,
