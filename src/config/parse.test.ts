@@ -209,3 +209,29 @@ test('softLabels: online is short for {mode: online}; without a mode, augmentati
     /softLabels/,
   );
 });
+
+test('an optimizer takes weight decay and a learning-rate schedule; bad ones name their field', () => {
+  const recipe = {
+    type: 'momentum',
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    learningRate: { schedule: 'step', values: [0.05, 0.005, 0.0005, 0.00005], at: [0.625, 0.75, 0.875] },
+  };
+  const parsed = parseConfig(
+    withChange((c) => ((c.distill as Record<string, unknown>).optimizer = recipe)),
+    'exp.yaml',
+  );
+  assert.deepEqual(parsed.distill.optimizer, recipe);
+  rejects(
+    withChange((c) => ((c.distill as Record<string, unknown>).optimizer = { type: 'adamw', weightDecay: 1.5 })),
+    /distill\.optimizer\.weightDecay/,
+  );
+  rejects(
+    withChange((c) => ((c.distill as Record<string, unknown>).optimizer = { learningRate: { schedule: 'cosine', from: 0.1, to: -0.1 } })),
+    /distill\.optimizer\.learningRate: the schedule reaches -0\.1/,
+  );
+  rejects(
+    withChange((c) => ((c.distill as Record<string, unknown>).optimizer = { type: 'lion' })),
+    /distill\.optimizer\.type/,
+  );
+});

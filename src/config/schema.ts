@@ -83,10 +83,23 @@ export const modelSpec = z.discriminatedUnion('type', [mlpSpec, cnnSpec, resnetS
 export type ModelSpec = z.infer<typeof modelSpec>;
 
 export const optimizerSpec = z.strictObject({
-  type: z.enum(['adam', 'sgd', 'momentum']).default('adam'),
-  learningRate: z.number().positive().default(0.001),
+  /** adamw is Adam with decoupled weight decay (Loshchilov & Hutter 2019). */
+  type: z.enum(['adam', 'adamw', 'sgd', 'momentum']).default('adam'),
+  /**
+   * A number, or a schedule over the stage (src/schedules): `{schedule: cosine, from: 0.1, to: 0}`,
+   * `{schedule: step, values: [0.05, 0.005, 0.0005], at: [0.5, 0.75]}`, `{schedule: warmup, …}`.
+   */
+  learningRate: scheduled(z.number().nonnegative())
+    .refine((rate) => typeof rate !== 'number' || rate > 0, { message: 'must be greater than 0' })
+    .default(0.001),
   /** Momentum for type 'momentum'. */
   momentum: z.number().min(0).lt(1).default(0.9),
+  /**
+   * λ (none when absent), as PyTorch's optimizers take it: coupled (g ← g + λw) for sgd, momentum and adam, decoupled
+   * (w ← (1 − lr·λ)w) for adamw. Every trained weight decays, biases and batch norm's too, as with
+   * `model.parameters()` in PyTorch.
+   */
+  weightDecay: z.number().min(0).lt(1).optional(),
 });
 export type OptimizerSpec = z.infer<typeof optimizerSpec>;
 

@@ -27,6 +27,10 @@ export interface AdamHyper {
   stepSize: number;
   secondCorrection: number;
   epsilon: number;
+  /** Coupled weight decay: g ← g + decay·w (0 for none). */
+  decay: number;
+  /** Decoupled weight decay (AdamW): w ← keep·w before the update (1 for none). */
+  keep: number;
 }
 
 function kernels(): { backend: BackendWasm; simd: SimdKernels } | undefined {
@@ -60,26 +64,28 @@ export function simdAdam(arrays: AdamArrays, hyper: AdamHyper): boolean {
     hyper.stepSize,
     hyper.secondCorrection,
     hyper.epsilon,
+    hyper.decay,
+    hyper.keep,
   );
   return true;
 }
 
-/** SGD with momentum when `accumulation` is given (updated in place), plain SGD otherwise. */
+/** SGD with momentum when `accumulation` is given (updated in place), plain SGD otherwise; weight decay coupled. */
 export function simdMomentum(
   next: Float32Array,
   weights: Float32Array,
   gradient: Float32Array,
   accumulation: Float32Array | undefined,
-  hyper: { learningRate: number; momentum: number },
+  hyper: { learningRate: number; momentum: number; decay: number },
 ): boolean {
   const active = kernels();
   if (active === undefined) return false;
   if (accumulation === undefined) {
     const [nextAt, weightsAt, gradientAt] = heapPointers(active.backend, next, weights, gradient);
-    active.simd.sgd(nextAt, weightsAt, gradientAt, weights.length, hyper.learningRate);
+    active.simd.sgd(nextAt, weightsAt, gradientAt, weights.length, hyper.learningRate, hyper.decay);
   } else {
     const [nextAt, weightsAt, gradientAt, accumulationAt] = heapPointers(active.backend, next, weights, gradient, accumulation);
-    active.simd.momentum(nextAt, weightsAt, gradientAt, accumulationAt, weights.length, hyper.learningRate, hyper.momentum);
+    active.simd.momentum(nextAt, weightsAt, gradientAt, accumulationAt, weights.length, hyper.learningRate, hyper.momentum, hyper.decay);
   }
   return true;
 }

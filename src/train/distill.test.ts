@@ -154,6 +154,33 @@ test('distill() stops on an AbortSignal after the current step and resolves with
   train.x.dispose();
 });
 
+test('a learning-rate schedule sets the rate of every step, and setLearningRate (lrBackoff) scales the rest of it', async () => {
+  const train = toy(32);
+  const student = residualStudent(2);
+  const rates: number[] = [];
+  const recorder: Callback = {
+    name: 'recorder',
+    onStepEnd: (_values, loop) => {
+      rates.push(loop.learningRate);
+      if (rates.length === 4) loop.setLearningRate(loop.learningRate / 2);
+    },
+  };
+  // 4 steps an epoch, 2 epochs: step k (from 0) is at progress k / 8, where linear 0.1 → 0.02 is 0.1 − 0.01·k.
+  await distill({
+    train,
+    student,
+    epochs: 2,
+    batchSize: 8,
+    optimizer: { type: 'sgd', learningRate: { schedule: 'linear', from: 0.1, to: 0.02 } },
+    callbacks: [recorder],
+  });
+  const expected = [0.1, 0.09, 0.08, 0.07, 0.06 / 2, 0.05 / 2, 0.04 / 2, 0.03 / 2];
+  assert.equal(rates.length, expected.length);
+  rates.forEach((rate, k) => assert.ok(Math.abs(rate - expected[k]) < 1e-12, `step ${k}: ${rate}, expected ${expected[k]}`));
+  student.dispose();
+  train.x.dispose();
+});
+
 test('earlyStopping stops at the epoch Keras does on a scripted metric and restores the best weights', async () => {
   const train = toy(16);
   const student = residualStudent(3);
@@ -304,6 +331,11 @@ test('distill() refuses bad options with InputErrors that name the option', asyn
     [{ train, student, terms: [{ method: 'kdd', weight: 1 }] }, /terms\[0\]\.method.*kdd/],
     [{ train, student, teacher: { logits: new Float32Array(3) } }, /teacher\.logits: expected \[8, 2\]/],
     [{ train, student, optimizer: { type: 'lion' as 'adam' } }, /distill\(\): optimizer/],
+    [{ train, student, optimizer: { learningRate: 0 } }, /distill\(\): optimizer: learningRate: must be greater than 0/],
+    [
+      { train, student, optimizer: { learningRate: { schedule: 'linear', from: 0.1, to: -0.1 } } },
+      /distill\(\): optimizer: learningRate: the schedule reaches -0.1/,
+    ],
   ];
   for (const [options, message] of cases) {
     await assert.rejects(distill(options), (error: unknown) => error instanceof InputError && message.test(error.message), String(message));

@@ -20,6 +20,7 @@ import { tfjsTeacher } from '../teachers/tfjs.js';
 import { teacherLogits } from '../teachers/logits.js';
 import { runLoop, type LoopResult } from './loop.js';
 import { makeOptimizer, wrapOptimizer, type FusedOptimizer } from './optimizer.js';
+import type { Scheduled } from '../schedules/index.js';
 import { prepareTerms, teacherFeatureSource, type TeacherSource } from './terms.js';
 import type { Callback } from './callbacks/callback.js';
 import { validation as validationCallback } from './callbacks/validation.js';
@@ -157,6 +158,7 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
       epochs,
       batchSize,
       optimizer: optimizer.optimizer,
+      ...(optimizer.learningRate === undefined ? {} : { learningRate: optimizer.learningRate }),
       seed,
       callbacks,
       signal: options.signal,
@@ -301,7 +303,7 @@ async function teachingLogits(teacher: DistillOptions['teacher'], train: Dataset
   return { logits: await teacherLogits(opened, train), source: { teacher: opened, model: null }, dispose: async () => {} };
 }
 
-function trainingOptimizer(given: DistillOptions['optimizer']): { optimizer: FusedOptimizer; owned: boolean } {
+function trainingOptimizer(given: DistillOptions['optimizer']): { optimizer: FusedOptimizer; owned: boolean; learningRate?: Scheduled } {
   // tf.Optimizer's instanceof reads a property of the value: only ask about an object.
   if (typeof given === 'object' && given !== null && given instanceof tf.Optimizer)
     return { optimizer: wrapOptimizer(given), owned: false };
@@ -310,7 +312,7 @@ function trainingOptimizer(given: DistillOptions['optimizer']): { optimizer: Fus
     throw new InputError(
       `distill(): optimizer: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'optimizer'}: ${issue.message}`).join('; ')}`,
     );
-  return { optimizer: makeOptimizer(parsed.data), owned: true };
+  return { optimizer: makeOptimizer(parsed.data), owned: true, learningRate: parsed.data.learningRate };
 }
 
 export type { EpochRecord };

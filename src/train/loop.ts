@@ -54,6 +54,11 @@ export interface LoopOptions {
   epochs: number;
   batchSize: number;
   optimizer: FusedOptimizer;
+  /**
+   * The optimizer's learning rate before each step, as a number or a schedule over the stage;
+   * left as the optimizer has it when absent (a caller's tf.Optimizer).
+   */
+  learningRate?: Scheduled;
   /** Seeds the shuffling order and the dropout masks. */
   seed: number;
   callbacks: readonly Callback[];
@@ -118,6 +123,8 @@ class Loop implements TrainingLoop {
   private buffers: BatchBuffers | null = null;
   /** Set by restore(): the current epoch's order must be drawn again from the restored position. */
   private reshuffle = true;
+  /** What lrBackoff has made of the learning-rate schedule: 1, halved at each backoff. */
+  private learningRateScale = 1;
 
   constructor(private readonly options: LoopOptions) {
     const { model, terms } = options;
@@ -162,7 +169,10 @@ class Loop implements TrainingLoop {
     return this.options.optimizer.learningRate;
   }
 
+  /** Sets the learning rate now; with a schedule, scales the rest of it by the same factor (lrBackoff halves it). */
   setLearningRate(learningRate: number): void {
+    const current = this.options.optimizer.learningRate;
+    if (current > 0) this.learningRateScale *= learningRate / current;
     this.options.optimizer.learningRate = learningRate;
   }
 
@@ -376,6 +386,9 @@ class Loop implements TrainingLoop {
     try {
       // A refused step must not reach the weights.
       for (const callback of options.callbacks) callback.beforeApply?.(values, this);
+      if (options.learningRate !== undefined) {
+        options.optimizer.learningRate = this.learningRateScale * scheduleValue(options.learningRate, position);
+      }
       options.optimizer.step(reached, gradients);
       // Terms' buffers change only with an applied step, after the gradients were taken.
       for (const term of terms) term.loss.afterStep?.();

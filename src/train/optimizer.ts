@@ -1,20 +1,24 @@
 import type * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import type { OptimizerSpec } from '../config/schema.js';
+import { scheduleValue } from '../schedules/index.js';
 import type { FusedOptimizer } from './optimizers/fused.js';
 import { FusedAdam } from './optimizers/adam.js';
 import { FusedMomentum } from './optimizers/momentum.js';
 
 export type { FusedOptimizer } from './optimizers/fused.js';
 
+/** The optimizer `spec` describes, at the learning rate it starts with (the loop follows a schedule, LoopOptions.learningRate). */
 export function makeOptimizer(spec: OptimizerSpec): FusedOptimizer {
+  const learningRate = scheduleValue(spec.learningRate, { progress: 0, epoch: 1 });
   switch (spec.type) {
     case 'adam':
-      return new FusedAdam({ learningRate: spec.learningRate });
+    case 'adamw':
+      return new FusedAdam({ learningRate, weightDecay: spec.weightDecay ?? 0, decoupled: spec.type === 'adamw' });
     case 'sgd':
-      return new FusedMomentum(spec.learningRate, 0);
+      return new FusedMomentum(learningRate, 0, spec.weightDecay ?? 0);
     case 'momentum':
-      return new FusedMomentum(spec.learningRate, spec.momentum);
+      return new FusedMomentum(learningRate, spec.momentum, spec.weightDecay ?? 0);
   }
 }
 

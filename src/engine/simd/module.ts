@@ -41,6 +41,8 @@ export interface SimdKernels {
     stepSize: number,
     secondCorrection: number,
     epsilon: number,
+    decay: number,
+    keep: number,
   ): void;
   momentum(
     next: number,
@@ -50,8 +52,9 @@ export interface SimdKernels {
     size: number,
     learningRate: number,
     momentum: number,
+    decay: number,
   ): void;
-  sgd(next: number, weights: number, gradient: number, size: number, learningRate: number): void;
+  sgd(next: number, weights: number, gradient: number, size: number, learningRate: number, decay: number): void;
   depthwiseInputGrad(dy: number, w: number, dx: number, list: number, geometry: number): void;
   depthwiseFilterGrad(x: number, dy: number, dw: number, partials: number, totals: number, geometry: number): void;
   maskedGrad(dy: number, x: number, dx: number, size: number, low: number, high: number, lowInclusive: boolean, select: boolean): void;

@@ -3,10 +3,13 @@
  * kernel on the wasm backend and in one JavaScript pass otherwise:
  *   m ← β₁m + (1−β₁)g,   v ← β₂v + (1−β₂)g²,   w ← w − lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε)
  * The same formula and defaults as tf.train.adam (ε = 1e-7), so results match it to rounding.
+ * Weight decay λ as PyTorch has it: Adam's is coupled, g ← g + λw before the moments
+ * (torch.optim.Adam `weight_decay`); AdamW's (Loshchilov & Hutter 2019, arXiv:1711.05101) is
+ * decoupled, w ← (1 − lr·λ)w beside the update (torch.optim.AdamW).
  */
 import type * as tf from '../../engine/tf.js';
 import { float32View, updateVariable } from '../../engine/inplace.js';
-import { simdAdam } from '../../engine/updates.js';
+import { simdAdam, type AdamHyper } from '../../engine/updates.js';
 import { SlotStore, type FusedOptimizer, type OptimizerState } from './fused.js';
 
 export interface AdamOptions {
@@ -14,6 +17,10 @@ export interface AdamOptions {
   beta1?: number;
   beta2?: number;
   epsilon?: number;
+  /** λ, 0 by default. */
+  weightDecay?: number;
+  /** Decoupled weight decay (AdamW) rather than coupled (Adam's L2). */
+  decoupled?: boolean;
 }
 
 export class FusedAdam implements FusedOptimizer {
@@ -23,12 +30,16 @@ export class FusedAdam implements FusedOptimizer {
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
+  private readonly weightDecay: number;
+  private readonly decoupled: boolean;
 
   constructor(options: AdamOptions) {
     this.learningRate = options.learningRate;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-7;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.decoupled = options.decoupled ?? false;
   }
 
   step(variables: readonly tf.Variable[], gradients: readonly tf.Tensor[]): void {
@@ -36,14 +47,16 @@ export class FusedAdam implements FusedOptimizer {
     const { beta1, beta2, epsilon } = this;
     const stepSize = this.learningRate / (1 - beta1 ** this.iterations);
     const secondCorrection = 1 / Math.sqrt(1 - beta2 ** this.iterations);
+    const decay = this.decoupled ? 0 : this.weightDecay;
+    const keep = this.decoupled ? 1 - this.learningRate * this.weightDecay : 1;
     variables.forEach((variable, index) => {
       const slots = this.slots.get(variable);
       updateVariable(variable, (next, weights) => {
         const gradient = float32View(gradients[index]);
         const [firstMoment, secondMoment] = slots.map(float32View);
-        const hyper = { beta1, beta2, stepSize, secondCorrection, epsilon };
+        const hyper = { beta1, beta2, stepSize, secondCorrection, epsilon, decay, keep };
         if (simdAdam({ next, weights, gradient, firstMoment, secondMoment }, hyper)) return;
-        adamUpdate(next, weights, gradient, firstMoment, secondMoment, beta1, beta2, stepSize, secondCorrection, epsilon);
+        adamUpdate(next, weights, gradient, firstMoment, secondMoment, hyper);
       });
     });
   }
@@ -72,20 +85,17 @@ function adamUpdate(
   gradient: Float32Array,
   firstMoment: Float32Array,
   secondMoment: Float32Array,
-  beta1: number,
-  beta2: number,
-  stepSize: number,
-  secondCorrection: number,
-  epsilon: number,
+  { beta1, beta2, stepSize, secondCorrection, epsilon, decay, keep }: AdamHyper,
 ): void {
   const firstDecay = 1 - beta1;
   const secondDecay = 1 - beta2;
   for (let i = 0; i < weights.length; i++) {
-    const g = gradient[i];
+    const w = weights[i];
+    const g = gradient[i] + decay * w;
     const m = beta1 * firstMoment[i] + firstDecay * g;
     const v = beta2 * secondMoment[i] + secondDecay * g * g;
     firstMoment[i] = m;
     secondMoment[i] = v;
-    next[i] = weights[i] - (stepSize * m) / (Math.sqrt(v) * secondCorrection + epsilon);
+    next[i] = keep * w - (stepSize * m) / (Math.sqrt(v) * secondCorrection + epsilon);
   }
 }

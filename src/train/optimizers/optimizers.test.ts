@@ -4,6 +4,7 @@ import * as tf from '../../engine/tf.js';
 import { initEngine, type BackendName } from '../../engine/index.js';
 import { FusedAdam } from './adam.js';
 import { FusedMomentum } from './momentum.js';
+import { makeOptimizer } from '../optimizer.js';
 import type { FusedOptimizer } from './fused.js';
 import { setSimdKernelsEnabled } from '../../engine/simd/module.js';
 import { simdAdam } from '../../engine/updates.js';
@@ -64,24 +65,31 @@ function reference(update: (weights: number[], gradients: number[], state: numbe
   return [weights.slice(0, 4), weights.slice(4)];
 }
 
-function adamReference(learningRate: number, steps: number): number[][] {
+/**
+ * Adam as torch.optim.Adam writes it, with `weightDecay` λ coupled (g ← g + λw), or as
+ * torch.optim.AdamW with it decoupled (w ← w − lr·λ·w, from the weights before the step).
+ */
+function adamReference(learningRate: number, steps: number, weightDecay = 0, decoupled = false): number[][] {
   const [beta1, beta2, epsilon] = [0.9, 0.999, 1e-7];
   return reference(
     (weights, gradients, [m, v], t) =>
-      weights.forEach((_, i) => {
-        m[i] = beta1 * m[i] + (1 - beta1) * gradients[i];
-        v[i] = beta2 * v[i] + (1 - beta2) * gradients[i] ** 2;
-        weights[i] -= (learningRate * m[i]) / (1 - beta1 ** t) / (Math.sqrt(v[i] / (1 - beta2 ** t)) + epsilon);
+      weights.forEach((w, i) => {
+        const g = gradients[i] + (decoupled ? 0 : weightDecay * w);
+        m[i] = beta1 * m[i] + (1 - beta1) * g;
+        v[i] = beta2 * v[i] + (1 - beta2) * g ** 2;
+        const decayed = decoupled ? w * (1 - learningRate * weightDecay) : w;
+        weights[i] = decayed - (learningRate * m[i]) / (1 - beta1 ** t) / (Math.sqrt(v[i] / (1 - beta2 ** t)) + epsilon);
       }),
     steps,
   );
 }
 
-function momentumReference(learningRate: number, momentum: number, steps: number): number[][] {
+/** SGD with momentum as torch.optim.SGD writes it (dampening 0, not Nesterov): g ← g + λw, a ← μa + g, w ← w − lr·a. */
+function momentumReference(learningRate: number, momentum: number, steps: number, weightDecay = 0): number[][] {
   return reference(
     (weights, gradients, [accumulation]) =>
-      weights.forEach((_, i) => {
-        accumulation[i] = momentum * accumulation[i] + gradients[i];
+      weights.forEach((w, i) => {
+        accumulation[i] = momentum * accumulation[i] + gradients[i] + weightDecay * w;
         weights[i] -= learningRate * accumulation[i];
       }),
     steps,
@@ -119,6 +127,30 @@ for (const backend of ['wasm', 'cpu'] as BackendName[]) {
       train(() => tf.train.sgd(0.01), 20),
       2e-6,
     );
+  });
+
+  test(`weight decay as PyTorch has it: coupled for SGD, momentum and Adam, decoupled for AdamW (${backend})`, async () => {
+    await initEngine({ backend });
+    const tolerance = backend === 'cpu' ? 1e-6 : 1e-5;
+    assertClose(
+      train(() => new FusedMomentum(0.01, 0, 0.5), 20),
+      momentumReference(0.01, 0, 20, 0.5),
+      tolerance,
+    );
+    assertClose(
+      train(() => new FusedMomentum(0.01, 0.9, 0.5), 20),
+      momentumReference(0.01, 0.9, 20, 0.5),
+      tolerance,
+    );
+    assertClose(
+      train(() => new FusedAdam({ learningRate: 0.05, weightDecay: 0.5 }), 20),
+      adamReference(0.05, 20, 0.5),
+      tolerance,
+    );
+    const adamw = train(() => new FusedAdam({ learningRate: 0.05, weightDecay: 0.5, decoupled: true }), 20);
+    assertClose(adamw, adamReference(0.05, 20, 0.5, true), tolerance);
+    // Decay matters here: without it the weights end elsewhere.
+    assert.ok(Math.abs(adamw[1][0] - adamReference(0.05, 20)[1][0]) > 1e-3);
   });
 }
 
@@ -196,6 +228,10 @@ for (const [name, make] of [
   ['Adam', () => new FusedAdam({ learningRate: 0.05 })],
   ['momentum', () => new FusedMomentum(0.05, 0.9)],
   ['SGD', () => new FusedMomentum(0.05, 0)],
+  ['Adam with weight decay', () => new FusedAdam({ learningRate: 0.05, weightDecay: 0.2 })],
+  ['AdamW', () => new FusedAdam({ learningRate: 0.05, weightDecay: 0.2, decoupled: true })],
+  ['momentum with weight decay', () => new FusedMomentum(0.05, 0.9, 0.2)],
+  ['SGD with weight decay', () => new FusedMomentum(0.05, 0, 0.2)],
 ] as const) {
   test(`fused ${name} by the SIMD kernel gives the JavaScript loop's weights, vector lanes and the scalar rest`, async () => {
     const loop = await trainOnWasm(false, make);
@@ -221,6 +257,8 @@ test('the SIMD Adam kernel runs on the wasm backend and declines the cpu backend
         stepSize: 0.1 / (1 - 0.9),
         secondCorrection: 1 / Math.sqrt(1 - 0.999),
         epsilon: 1e-7,
+        decay: 0,
+        keep: 1,
       },
     );
     assert.equal(ran, expected, backend);
@@ -231,4 +269,24 @@ test('the SIMD Adam kernel runs on the wasm backend and declines the cpu backend
     }
     tf.dispose(tensors);
   }
+});
+
+test("a config's optimizer spec reaches the update: type, momentum, weight decay and the schedule's first rate", async () => {
+  await initEngine({ backend: 'wasm' });
+  const cases = [
+    [
+      { type: 'adamw', learningRate: { schedule: 'cosine', from: 0.05, to: 0 }, momentum: 0.9, weightDecay: 0.5 },
+      adamReference(0.05, 20, 0.5, true),
+    ],
+    [{ type: 'adam', learningRate: 0.05, momentum: 0.9, weightDecay: 0.5 }, adamReference(0.05, 20, 0.5)],
+    [{ type: 'momentum', learningRate: 0.01, momentum: 0.9, weightDecay: 0.5 }, momentumReference(0.01, 0.9, 20, 0.5)],
+    [{ type: 'sgd', learningRate: 0.01, momentum: 0.9 }, momentumReference(0.01, 0, 20)],
+  ] as const;
+  // The schedule's rate holds here: outside the loop nothing moves it from its first value.
+  for (const [spec, expected] of cases)
+    assertClose(
+      train(() => makeOptimizer(spec), 20),
+      expected,
+      1e-5,
+    );
 });
