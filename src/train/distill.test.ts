@@ -176,7 +176,7 @@ test('a learning-rate schedule sets the rate of every step, and setLearningRate 
   });
   const expected = [0.1, 0.09, 0.08, 0.07, 0.06 / 2, 0.05 / 2, 0.04 / 2, 0.03 / 2];
   assert.equal(rates.length, expected.length);
-  rates.forEach((rate, k) => assert.ok(Math.abs(rate - expected[k]) < 1e-12, `step ${k}: ${rate}, expected ${expected[k]}`));
+  for (const [k, rate] of rates.entries()) assert.ok(Math.abs(rate - expected[k]) < 1e-12, `step ${k}: ${rate}, expected ${expected[k]}`);
   student.dispose();
   train.x.dispose();
 });
