@@ -102,7 +102,7 @@ export async function evaluateTeacher(
     evaluation: {
       ...classificationMetrics(testLogits, test.labels, test.numClasses),
       params: onnx ? onnx.parameterCount : null,
-      macs: null,
+      macs: onnx ? onnx.multiplyAccumulates : null,
       sizeBytes: onnx ? onnx.sizeBytes : null,
       sizes: null,
       runtime: teacher.info.kind === 'remote' ? 'remote' : 'onnxruntime',

@@ -24,6 +24,8 @@ import {
   type Preprocessing,
 } from './preprocess.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
+import { countMacs, probedValues, probeModel } from './onnx_macs.js';
+import { encodeDecodedModel } from '../engine/ort/onnx_model.js';
 
 export interface OnnxTeacherOptions {
   path: string;
@@ -100,6 +102,7 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
     );
     const teacher = new OnnxTeacher(session, bytes, model, feeds, outputName, options, external);
     await teacher.probe(where);
+    if (external.length === 0) teacher.multiplyAccumulates = await teacher.countMultiplyAccumulates(model);
     return teacher;
   } catch (error) {
     await session.release();
@@ -136,6 +139,11 @@ export class OnnxTeacher implements Teacher {
   readonly sizeBytes: number;
   /** Elements of the graph's initializers: the weights. */
   readonly parameterCount: number;
+  /**
+   * Multiply-accumulates per sample of its convolutions and matrix products (onnx_macs.ts); null
+   * for a model with external data, or one whose shapes could not be read.
+   */
+  multiplyAccumulates: number | null = null;
   private readonly shapes = new Map<string, number[]>();
   private readonly where: string;
 
@@ -221,6 +229,30 @@ export class OnnxTeacher implements Teacher {
     }
     if (!FLOAT_OUTPUTS.includes(logits.type))
       throw new InputError(`${where}: output '${this.outputName}' is ${logits.type}; logits must be float32, float16 or float64`);
+  }
+
+  /** Counts multiply-accumulates from one run at batch 1 of `model` with its intermediate shapes as outputs. */
+  async countMultiplyAccumulates(model: Record<string, unknown>): Promise<number | null> {
+    let probe: ort.InferenceSession;
+    try {
+      probe = await ort.InferenceSession.create(encodeDecodedModel(probeModel(model, probedValues(model))), {
+        // Fatal only: a model this copy cannot load costs its count, not a line on stderr.
+        logSeverityLevel: 4,
+      });
+    } catch {
+      return null;
+    }
+    try {
+      const samples = syntheticSamples(this.options.inputs, 1);
+      const outputs = await probe.run(Object.fromEntries(this.feeds.map((feed) => [feed.input, this.tensor(feed, samples, 1)])));
+      const shapes = new Map<string, readonly number[]>(Object.entries(outputs).map(([name, value]) => [name, (value as ort.Tensor).dims]));
+      for (const feed of this.feeds) shapes.set(feed.input, this.dims(feed, 1));
+      return countMacs(model, shapes);
+    } catch {
+      return null;
+    } finally {
+      await probe.release();
+    }
   }
 
   async logits(batch: SampleBatch, count: number): Promise<Float32Array> {

@@ -128,6 +128,12 @@ export function encodeModel(graph: ModelGraphSpec): Uint8Array {
   return type.encode(model).finish();
 }
 
+/** A decoded model (decodeModel's objects, or any ModelProto as plain objects) serialized again. */
+export function encodeDecodedModel(model: Record<string, unknown>): Uint8Array {
+  const type = onnxModelType();
+  return type.encode(type.fromObject(model)).finish();
+}
+
 /** The model decoded back into plain objects, for tests and debugging. */
 export function decodeModel(bytes: Uint8Array): Record<string, unknown> {
   const type = onnxModelType();
