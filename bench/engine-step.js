@@ -15,6 +15,7 @@ import { tf } from '../dist/index.js';
 import { kdEpochBench } from './kd-epoch.js';
 import { teacherInferenceBench } from './teacher-inference.js';
 import { bestThreads, zooStepBench } from './zoo-step.js';
+import { fastest, settingLabel, torchRuns } from './torch-runs.js';
 
 const batchSize = 128;
 const measuredSteps = Number(process.argv[2] ?? 20);
@@ -43,34 +44,18 @@ for (const [index, label] of variantLabels.entries()) {
 }
 console.log(`engine: ${JSON.stringify(engine)}`);
 
-// PyTorch: the best of its thread settings (torch threads × OpenBLAS threads, 1 or 2 each).
+// PyTorch: the best of its thread settings (bench/torch-runs.js).
 const torchScript = fileURLToPath(new URL('./torch_step.py', import.meta.url));
-const torchRuns = [];
-for (const [torchThreads, blasThreads] of [
-  [1, 1],
-  [1, 2],
-  [2, 1],
-  [2, 2],
-]) {
-  const run = spawnSync('/usr/bin/python3', [torchScript, String(measuredSteps), String(torchThreads)], {
-    encoding: 'utf8',
-    env: { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) },
-  });
-  if (run.status !== 0) {
-    console.log(`PyTorch reference unavailable (/usr/bin/python3 with python3-torch): ${run.stderr.trim().split('\n').at(-1)}`);
-    break;
-  }
-  const torch = JSON.parse(run.stdout);
-  torchRuns.push({ torchThreads, blasThreads, ...torch });
-  console.log(
-    `PyTorch ${torch.torch}, torch ${torchThreads} / OpenBLAS ${blasThreads} thread(s)`.padEnd(48) +
-      ` CNN step ${format(torch.cnn)}   MLP 784-1200-1200-10 step ${format(torch.mlp)}`,
-  );
-}
+const stepRuns = torchRuns(torchScript, (threads) => [String(measuredSteps), String(threads)], {
+  onRun: (torch) =>
+    console.log(
+      `PyTorch ${torch.torch}, ${settingLabel(torch)}`.padEnd(48) +
+        ` CNN step ${format(torch.cnn)}   MLP 784-1200-1200-10 step ${format(torch.mlp)}`,
+    ),
+});
 
 const epoch = await kdEpochBench();
-for (const run of epoch.torchRuns)
-  console.log(`KD epoch, PyTorch, torch ${run.torchThreads} / OpenBLAS ${run.blasThreads} thread(s): ${run.epochSeconds.toFixed(2)} s`);
+for (const run of epoch.torchRuns) console.log(`KD epoch, PyTorch, ${settingLabel(run)}: ${run.epochSeconds.toFixed(2)} s`);
 console.log(`KD epoch, kdkit: ${epoch.kdkitSeconds.toFixed(2)} s for ${epoch.steps} steps`);
 
 const zoo = await zooStepBench(Math.min(measuredSteps, 10));
@@ -80,9 +65,7 @@ const mobilenetEpoch = await kdEpochBench({
   threadSettings: zoo.torchRuns.length ? [bestThreads(zoo.torchRuns, 'mobilenet')] : [],
 });
 for (const run of mobilenetEpoch.torchRuns)
-  console.log(
-    `MobileNetV2 KD epoch (${mobilenetEpoch.images} images), PyTorch, torch ${run.torchThreads} / OpenBLAS ${run.blasThreads} thread(s): ${run.epochSeconds.toFixed(2)} s`,
-  );
+  console.log(`MobileNetV2 KD epoch (${mobilenetEpoch.images} images), PyTorch, ${settingLabel(run)}: ${run.epochSeconds.toFixed(2)} s`);
 console.log(
   `MobileNetV2 KD epoch (${mobilenetEpoch.images} images), kdkit: ${mobilenetEpoch.kdkitSeconds.toFixed(2)} s for ${mobilenetEpoch.steps} steps`,
 );
@@ -92,10 +75,10 @@ console.log(
   `teacher soft labels: ${teacher.inferenceImagesPerSecond.toFixed(0)} images/s; teacher training: ${teacher.trainImagesPerSecond.toFixed(0)} images/s (inference / training = ${teacher.ratio.toFixed(1)})`,
 );
 
-const best = (key) => Math.min(...torchRuns.map((run) => run[key]));
+const best = (key) => fastest(stepRuns, (run) => run[key])?.[key] ?? null;
 const rows = [
-  { work: 'CNN training step (ms)', kdkit: kdkitSteps.cnn, pytorch: torchRuns.length ? best('cnn') : null },
-  { work: 'MLP 784-1200-1200-10 training step (ms)', kdkit: kdkitSteps.dense, pytorch: torchRuns.length ? best('mlp') : null },
+  { work: 'CNN training step (ms)', kdkit: kdkitSteps.cnn, pytorch: best('cnn') },
+  { work: 'MLP 784-1200-1200-10 training step (ms)', kdkit: kdkitSteps.dense, pytorch: best('mlp') },
   { work: 'KD epoch, Fashion-MNIST MLP 256-256 student (s)', kdkit: epoch.kdkitSeconds, pytorch: epoch.torchBestSeconds },
   { work: 'MobileNetV2-style training step (ms)', kdkit: zooRow('mobilenet').kdkit, pytorch: zooRow('mobilenet').pytorch },
   { work: 'ResNet-style training step (ms)', kdkit: zooRow('resnet').kdkit, pytorch: zooRow('resnet').pytorch },
@@ -120,7 +103,7 @@ writeFileSync(
       batchSize,
       measuredSteps,
       rows,
-      torchRuns,
+      torchRuns: stepRuns,
       kdEpoch: epoch,
       zoo,
       mobilenetKdEpoch: mobilenetEpoch,

@@ -6,7 +6,6 @@
 //              of an hour on each side on this machine, and a step costs the same whatever the data).
 // The teacher logits are synthetic: the time of a step does not depend on them.
 // Run: npx tsc -p . && node bench/kd-epoch.js [mlp|mobilenet]   (needs dataset-fashion-mnist and python3-torch)
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { initEngine, loadDataset, buildModel, distill, tf } from '../dist/index.
 import { allPixels } from '../dist/data/index.js';
 import { encodeNpy } from '../dist/util/npy.js';
 import { mobilenetV2 } from './zoo-step.js';
+import { fastest, torchRuns, torchThreadSettings } from './torch-runs.js';
 
 /** The students, and how many training images an epoch covers. */
 const students = {
@@ -29,15 +29,7 @@ const students = {
   mobilenet: { images: 10240, build: mobilenetV2 },
 };
 
-export async function kdEpochBench({
-  model: kind = 'mlp',
-  threadSettings = [
-    [1, 1],
-    [1, 2],
-    [2, 1],
-    [2, 2],
-  ],
-} = {}) {
+export async function kdEpochBench({ model: kind = 'mlp', threadSettings = torchThreadSettings } = {}) {
   if (!(kind in students)) throw new Error(`unknown model "${kind}"; expected one of: ${Object.keys(students).join(', ')}`);
   const engine = await initEngine({ backend: 'wasm' });
   const data = loadDataset({ name: 'fashion-mnist', validation: 5000 }, 1);
@@ -72,23 +64,15 @@ export async function kdEpochBench({
   writeFileSync(paths[1], encodeNpy({ dtype: 'int32', data: labels, shape: [count] }));
   writeFileSync(paths[2], encodeNpy({ dtype: 'float32', data: teacherLogits, shape: [count, 10] }));
   const script = fileURLToPath(new URL('./torch_kd_epoch.py', import.meta.url));
-  const torchRuns = [];
-  for (const [torchThreads, blasThreads] of threadSettings) {
-    const run = spawnSync('/usr/bin/python3', [script, ...paths, String(torchThreads), kind], {
-      encoding: 'utf8',
-      env: { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) },
-    });
-    if (run.status !== 0) throw new Error(`PyTorch reference failed: ${run.stderr.trim().split('\n').at(-1)}`);
-    torchRuns.push({ torchThreads, blasThreads, ...JSON.parse(run.stdout) });
-  }
-  const best = torchRuns.length ? torchRuns.reduce((a, b) => (b.epochSeconds < a.epochSeconds ? b : a)) : null;
+  const pytorchRuns = torchRuns(script, (threads) => [...paths, String(threads), kind], { settings: threadSettings, required: true });
+  const best = fastest(pytorchRuns, (run) => run.epochSeconds);
   return {
     model: kind,
     images: count,
     engine,
     steps: Math.ceil(count / 128),
     kdkitSeconds,
-    torchRuns,
+    torchRuns: pytorchRuns,
     torchBestSeconds: best?.epochSeconds ?? null,
     ratio: best ? best.epochSeconds / kdkitSeconds : null,
   };

@@ -4,6 +4,7 @@
 Debian's python3-torch 1.13.
 
 Usage: /usr/bin/python3 bench/torch_step.py STEPS THREADS
+(bench/torch_zoo_step.py imports kd_step_ms from here.)
 """
 import json
 import statistics
@@ -14,10 +15,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-steps = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-torch.set_num_threads(threads)
-torch.manual_seed(0)
 batch = 128
 warmup = 3
 
@@ -34,7 +31,9 @@ def mlp():
     return nn.Sequential(nn.Linear(784, 1200), nn.ReLU(), nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, 10))
 
 
-def step_ms(model, input_shape):
+def kd_step_ms(model, input_shape, steps):
+    """Median ms of `steps` KD training steps (after `warmup`) of `model` in training mode on random data."""
+    model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     images = torch.randn(batch, *input_shape)
     labels = torch.randint(0, 10, (batch,))
@@ -55,4 +54,9 @@ def step_ms(model, input_shape):
     return statistics.median(times)
 
 
-print(json.dumps({"torch": torch.__version__, "threads": threads, "cnn": step_ms(cnn(), (1, 28, 28)), "mlp": step_ms(mlp(), (784,))}))
+if __name__ == "__main__":
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    print(json.dumps({"torch": torch.__version__, "threads": threads, "cnn": kd_step_ms(cnn(), (1, 28, 28), steps), "mlp": kd_step_ms(mlp(), (784,), steps)}))

@@ -7,16 +7,13 @@ Usage: /usr/bin/python3 bench/torch_zoo_step.py STEPS THREADS
 (bench/torch_kd_epoch.py imports the models from here.)
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-batch = 128
-warmup = 3
+from torch_step import kd_step_ms
 
 
 def conv_bn(cin, cout, kernel, stride=1, groups=1):
@@ -69,28 +66,6 @@ def resnet():
     return nn.Sequential(*layers)
 
 
-def step_ms(model, steps):
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    images = torch.randn(batch, 1, 28, 28)
-    labels = torch.randint(0, 10, (batch,))
-    teacher_logits = torch.randn(batch, 10) * 4
-    temperature = 4.0
-    times = []
-    for step in range(warmup + steps):
-        start = time.perf_counter()
-        optimizer.zero_grad()
-        logits = model(images)
-        kd = F.kl_div(F.log_softmax(logits / temperature, 1), F.softmax(teacher_logits / temperature, 1), reduction="batchmean") * temperature**2
-        loss = 0.9 * kd + 0.1 * F.cross_entropy(logits, labels)
-        loss.backward()
-        optimizer.step()
-        loss.item()
-        if step >= warmup:
-            times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 if __name__ == "__main__":
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -99,4 +74,4 @@ if __name__ == "__main__":
     models = {"mobilenet": mobilenet(), "resnet": resnet()}
     # Trainable parameters (kdkit reports the same count).
     params = {name: sum(p.numel() for p in model.parameters()) for name, model in models.items()}
-    print(json.dumps({"torch": torch.__version__, "threads": threads, "params": params, **{name: step_ms(model, steps) for name, model in models.items()}}))
+    print(json.dumps({"torch": torch.__version__, "threads": threads, "params": params, **{name: kd_step_ms(model, (1, 28, 28), steps) for name, model in models.items()}}))

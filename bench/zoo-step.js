@@ -17,6 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { initEngine, tf } from '../dist/index.js';
 import { kdStep } from './kd-step.js';
+import { fastest, settingLabel, torchRuns } from './torch-runs.js';
 
 const batchSize = 128;
 const warmupSteps = 3;
@@ -121,33 +122,18 @@ export async function zooStepBench(measuredSteps = 10) {
   console.log(`engine: ${JSON.stringify(engine)}`);
 
   const torchScript = fileURLToPath(new URL('./torch_zoo_step.py', import.meta.url));
-  const torchRuns = [];
-  for (const [torchThreads, blasThreads] of [
-    [1, 1],
-    [1, 2],
-    [2, 1],
-    [2, 2],
-  ]) {
-    const run = spawnSync('/usr/bin/python3', [torchScript, String(measuredSteps), String(torchThreads)], {
-      encoding: 'utf8',
-      env: { ...process.env, OPENBLAS_NUM_THREADS: String(blasThreads) },
-    });
-    if (run.status !== 0) {
-      console.log(`PyTorch reference unavailable (/usr/bin/python3 with python3-torch): ${run.stderr.trim().split('\n').at(-1)}`);
-      break;
-    }
-    const torch = JSON.parse(run.stdout);
-    torchRuns.push({ torchThreads, blasThreads, ...torch });
-    console.log(
-      `PyTorch ${torch.torch}, torch ${torchThreads} / OpenBLAS ${blasThreads} thread(s)`.padEnd(48) +
-        Object.keys(zooModels)
-          .map((kind) => ` ${kind} ${format(torch[kind])} (${torch.params[kind]} parameters)`)
-          .join('  '),
-    );
-  }
+  const pytorchRuns = torchRuns(torchScript, (threads) => [String(measuredSteps), String(threads)], {
+    onRun: (torch) =>
+      console.log(
+        `PyTorch ${torch.torch}, ${settingLabel(torch)}`.padEnd(48) +
+          Object.keys(zooModels)
+            .map((kind) => ` ${kind} ${format(torch[kind])} (${torch.params[kind]} parameters)`)
+            .join('  '),
+      ),
+  });
 
   const rows = Object.keys(zooModels).map((kind) => {
-    const pytorch = torchRuns.length ? Math.min(...torchRuns.map((run) => run[kind])) : null;
+    const pytorch = fastest(pytorchRuns, (run) => run[kind])?.[kind] ?? null;
     return { model: kind, kdkit: kdkit[kind].ms, pytorch, ratio: pytorch === null ? null : pytorch / kdkit[kind].ms };
   });
   console.log('\nPyTorch time / kdkit time (1.0 = as fast as PyTorch; PyTorch at its best thread setting):');
@@ -156,12 +142,12 @@ export async function zooStepBench(measuredSteps = 10) {
       `  ${`${row.model} KD training step (ms)`.padEnd(36)} kdkit ${row.kdkit.toFixed(1).padStart(8)}  ` +
         `PyTorch ${row.pytorch?.toFixed(1).padStart(8) ?? '     n/a'}  ratio ${row.ratio?.toFixed(3) ?? 'n/a'}`,
     );
-  return { engine, batchSize, measuredSteps, rows, torchRuns };
+  return { engine, batchSize, measuredSteps, rows, torchRuns: pytorchRuns };
 }
 
 /** The PyTorch thread setting at which `kind` stepped fastest, as [torchThreads, blasThreads]. */
-export function bestThreads(torchRuns, kind) {
-  const best = torchRuns.reduce((a, b) => (b[kind] < a[kind] ? b : a));
+export function bestThreads(runs, kind) {
+  const best = fastest(runs, (run) => run[kind]);
   return [best.torchThreads, best.blasThreads];
 }
 
