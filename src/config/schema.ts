@@ -95,7 +95,7 @@ export const optimizerSpec = z.strictObject({
   /** Momentum for type 'momentum'. */
   momentum: z.number().min(0).lt(1).default(0.9),
   /**
-   * λ (none when absent), as PyTorch's optimizers take it: coupled (g ← g + λw) for sgd, momentum and adam, decoupled
+   * λ, as PyTorch's optimizers take it (their defaults too: 0, and 0.01 for adamw): coupled (g ← g + λw) for sgd, momentum and adam, decoupled
    * (w ← (1 − lr·λ)w) for adamw. Every trained weight decays, biases and batch norm's too, as with
    * `model.parameters()` in PyTorch.
    */

@@ -17,7 +17,7 @@ export interface ModelEvaluation extends ClassificationMetrics {
   klFromTeacher?: number;
   /** Null where the runtime does not say (a remote teacher). */
   params: number | null;
-  /** Multiply-accumulates per sample, from layer shapes (null for ONNX and remote teachers). */
+  /** Multiply-accumulates per sample: from layer shapes, or an ONNX teacher's from one probe run (null where uncounted, and for remote teachers). */
   macs: number | null;
   /** model.json plus float32 weights in the TensorFlow.js layers format; the file of an ONNX teacher. */
   sizeBytes: number | null;
@@ -102,7 +102,7 @@ export async function evaluateTeacher(
     evaluation: {
       ...classificationMetrics(testLogits, test.labels, test.numClasses),
       params: onnx ? onnx.parameterCount : null,
-      macs: onnx ? onnx.multiplyAccumulates : null,
+      macs: onnx ? await onnx.multiplyAccumulates() : null,
       sizeBytes: onnx ? onnx.sizeBytes : null,
       sizes: null,
       runtime: teacher.info.kind === 'remote' ? 'remote' : 'onnxruntime',

@@ -54,7 +54,7 @@ test("an ONNX teacher exported by PyTorch gives PyTorch's logits and named featu
   assert.equal(teacher.info.kind, 'onnx');
   assert.ok(teacher.parameterCount > 0 && teacher.sizeBytes === readFileSync(onnxPath).byteLength);
   // By hand: Conv2d(1, 4, 3, padding 1) on 8×8 is 4·8·8 outputs of 1·3·3 each, 2,304; Linear(64, 10) 640.
-  assert.equal(teacher.multiplyAccumulates, 2304 + 640);
+  assert.equal(await teacher.multiplyAccumulates(), 2304 + 640);
   await teacher.dispose();
 });
 
@@ -135,7 +135,7 @@ test('a teacher with its weights in an external data file runs from any working 
     `logits differ by ${maxDifference(logits, reference.outputs.logits.data)}`,
   );
   assert.equal(teacher.sizeBytes, readFileSync(path).byteLength + readFileSync(`${path}.data`).byteLength);
-  assert.equal(teacher.multiplyAccumulates, null, 'not counted: the copy that reads the shapes would not find the data file');
+  assert.equal(await teacher.multiplyAccumulates(), null, 'not counted: the probe, run from bytes, would not find the data file');
   const { fingerprint } = teacher.info;
   await teacher.dispose();
   // Other weights in the data file: another teacher to the soft-label store.

@@ -24,8 +24,8 @@ import {
   type Preprocessing,
 } from './preprocess.js';
 import type { Teacher, TeacherInfo } from './teacher.js';
-import { countMacs, probedValues, probeModel } from './onnx_macs.js';
-import { encodeDecodedModel } from '../engine/ort/onnx_model.js';
+import { countable, countMacs, probedValues } from './onnx_macs.js';
+import { withExtraOutputs } from '../engine/ort/onnx_model.js';
 
 export interface OnnxTeacherOptions {
   path: string;
@@ -102,7 +102,6 @@ export async function openOnnxTeacher(options: OnnxTeacherOptions): Promise<Onnx
     );
     const teacher = new OnnxTeacher(session, bytes, model, feeds, outputName, options, external);
     await teacher.probe(where);
-    if (external.length === 0) teacher.multiplyAccumulates = await teacher.countMultiplyAccumulates(model);
     return teacher;
   } catch (error) {
     await session.release();
@@ -139,11 +138,8 @@ export class OnnxTeacher implements Teacher {
   readonly sizeBytes: number;
   /** Elements of the graph's initializers: the weights. */
   readonly parameterCount: number;
-  /**
-   * Multiply-accumulates per sample of its convolutions and matrix products (onnx_macs.ts); null
-   * for a model with external data, or one whose shapes could not be read.
-   */
-  multiplyAccumulates: number | null = null;
+  private readonly hasExternalData: boolean;
+  private macs: Promise<number | null> | undefined;
   private readonly shapes = new Map<string, number[]>();
   private readonly where: string;
 
@@ -160,6 +156,7 @@ export class OnnxTeacher implements Teacher {
     this.batchSize = options.batchSize ?? 256;
     this.sizeBytes = bytes.byteLength + external.reduce((total, file) => total + file.sizeBytes, 0);
     this.parameterCount = initializerElements(model);
+    this.hasExternalData = external.length > 0;
     this.where = `${options.source}: ${options.path}`;
     const inputNames = feeds.map((feed) => feed.input);
     const layout = feeds.some((feed) => feed.image) ? `, ${options.preprocessing.inputLayout.toUpperCase()}` : '';
@@ -231,12 +228,25 @@ export class OnnxTeacher implements Teacher {
       throw new InputError(`${where}: output '${this.outputName}' is ${logits.type}; logits must be float32, float16 or float64`);
   }
 
-  /** Counts multiply-accumulates from one run at batch 1 of `model` with its intermediate shapes as outputs. */
-  async countMultiplyAccumulates(model: Record<string, unknown>): Promise<number | null> {
+  /**
+   * Multiply-accumulates per sample of its convolutions and matrix products (onnx_macs.ts), counted
+   * when first asked (the evaluation does), from the file read again; null for a model with
+   * external data, an operator the count does not know, or shapes that could not be read.
+   */
+  multiplyAccumulates(): Promise<number | null> {
+    this.macs ??= this.countMultiplyAccumulates().catch(() => null);
+    return this.macs;
+  }
+
+  private async countMultiplyAccumulates(): Promise<number | null> {
+    if (this.hasExternalData) return null;
+    const bytes = readRegularFile(this.options.path, MAX_WHOLE_FILE_BYTES, `${this.where}: cannot read the ONNX teacher`);
+    const model = decodeOnnxTeacher(bytes, this.where);
+    if (!countable(model)) return null;
     let probe: ort.InferenceSession;
     try {
-      probe = await ort.InferenceSession.create(encodeDecodedModel(probeModel(model, probedValues(model))), {
-        // Fatal only: a model this copy cannot load costs its count, not a line on stderr.
+      probe = await ort.InferenceSession.create(withExtraOutputs(bytes, probedValues(model)), {
+        // Fatal only: a model whose probe does not load costs its count, not a line on stderr.
         logSeverityLevel: 4,
       });
     } catch {

@@ -55,6 +55,9 @@ test("a PyTorch text teacher with int64 input_ids and attention_mask gives PyTor
   );
   const logits = await teacher.logits(batch, samples);
   assert.equal(logits.length, samples * 3);
+  // By hand: the embedding is a Gather and the pooling elementwise; Linear(8, 3) is 24. The graph
+  // holds Constant nodes, whose tensors the probe must keep.
+  assert.equal(await teacher.multiplyAccumulates(), 8 * 3);
   assert.ok(maxDifference(logits, text.outputs.logits.data) < 1e-5, `logits differ by ${maxDifference(logits, text.outputs.logits.data)}`);
   // The record's key order is not the model's input order: names decide.
   const reordered = await teacher.logits({ attention_mask: batch.attention_mask, input_ids: batch.input_ids }, samples);

@@ -1,17 +1,26 @@
 /**
  * Multiply-accumulates per sample of an ONNX model, counted as for kdkit's own models
- * (models/macs.ts): the convolutions and matrix products, which are nearly all of the work.
+ * (`multiplyAccumulates` in models/build.ts): the convolutions and matrix products, which are
+ * nearly all of the work.
  *
  *   Conv           output elements · (input channels / group) · kernel elements
  *   ConvTranspose  input elements · (output channels / group) · kernel elements
  *   Gemm, MatMul   output elements · the shared dimension K
  *
- * ONNX stores no intermediate shapes, so the shapes come from one run at batch 1 of a copy of
- * the model that also outputs every counted node's input and output (`probeModel`).
+ * ONNX stores no intermediate shapes, so the shapes come from one run at batch 1 of the model
+ * with every counted node's inputs and output added to its outputs (engine/ort/onnx_model.ts
+ * withExtraOutputs).
  */
 
-/** The operators counted; every other node is taken as free, as elementwise work nearly is. */
+/** The operators counted; other standard nodes are taken as free, as elementwise work nearly is. */
 const COUNTED = ['Conv', 'ConvTranspose', 'Gemm', 'MatMul'];
+
+/**
+ * Heavy operators this count does not know: a model with any of them gets no count rather than
+ * one that leaves them out (quantized and fused products, recurrent layers, Einsum, and every
+ * operator of another domain, such as ONNX Runtime's fused and blocked convolutions).
+ */
+const UNCOUNTED = ['ConvInteger', 'MatMulInteger', 'QLinearConv', 'QLinearMatMul', 'Einsum', 'LSTM', 'GRU', 'RNN'];
 
 interface Node {
   opType?: string;
@@ -32,7 +41,13 @@ function counted(graph: Graph): Node[] {
   return (graph.node ?? []).filter((node) => COUNTED.includes(node.opType ?? '') && (node.domain ?? '') === '');
 }
 
-/** The values whose shapes the count needs: each counted node's first input (unless a weight) and output. */
+/** Whether the count can cover `model`: no node of an operator it does not know. */
+export function countable(model: Record<string, unknown>): boolean {
+  const graph = (model.graph ?? {}) as Graph;
+  return (graph.node ?? []).every((node) => (node.domain ?? '') === '' && !UNCOUNTED.includes(node.opType ?? ''));
+}
+
+/** The values whose shapes the count needs: each counted node's two inputs and output, but for weights and the graph's own. */
 export function probedValues(model: Record<string, unknown>): string[] {
   const graph = (model.graph ?? {}) as Graph;
   const weights = new Set((graph.initializer ?? []).map((initializer) => initializer.name));
@@ -40,17 +55,11 @@ export function probedValues(model: Record<string, unknown>): string[] {
   const outputs = new Set((graph.output ?? []).map((output) => output.name));
   const names = new Set<string>();
   for (const node of counted(graph)) {
-    for (const name of [node.input?.[0], node.output?.[0]]) {
+    for (const name of [node.input?.[0], node.input?.[1], node.output?.[0]]) {
       if (name && !weights.has(name) && !inputs.has(name) && !outputs.has(name)) names.add(name);
     }
   }
   return [...names];
-}
-
-/** `model` with `values` added to its outputs, typed by ONNX Runtime's own inference. */
-export function probeModel(model: Record<string, unknown>, values: readonly string[]): Record<string, unknown> {
-  const graph = (model.graph ?? {}) as Graph;
-  return { ...model, graph: { ...graph, output: [...(graph.output ?? []), ...values.map((name) => ({ name }))] } };
 }
 
 const product = (dims: readonly number[]) => dims.reduce((total, dim) => total * dim, 1);
@@ -64,19 +73,22 @@ export function countMacs(model: Record<string, unknown>, shapes: ReadonlyMap<st
   const weightDims = new Map((graph.initializer ?? []).map((initializer) => [initializer.name, (initializer.dims ?? []).map(Number)]));
   const dimsOf = (name: string | undefined) => (name === undefined ? undefined : (shapes.get(name) ?? weightDims.get(name)));
   let total = 0;
+  if (!countable(model)) return null;
   for (const node of counted(graph)) {
     const [a, b] = [dimsOf(node.input?.[0]), dimsOf(node.input?.[1])];
     const out = dimsOf(node.output?.[0]);
-    if (a === undefined || b === undefined || out === undefined) return null;
+    if (a === undefined || out === undefined) return null;
+    // A convolution's weight shape gives its kernel; a product needs only A and the output.
+    if (b === undefined && (node.opType === 'Conv' || node.opType === 'ConvTranspose')) return null;
     const attribute = (name: string, fallback: number) => Number(node.attribute?.find((entry) => entry.name === name)?.i ?? fallback);
     switch (node.opType) {
       case 'Conv':
         // W: [out channels, in channels / group, k…]
-        total += product(out) * product(b.slice(1));
+        total += product(out) * product(b!.slice(1));
         break;
       case 'ConvTranspose':
         // W: [in channels, out channels / group, k…]
-        total += product(a) * product(b.slice(1));
+        total += product(a) * product(b!.slice(1));
         break;
       case 'Gemm':
         total += product(out) * (attribute('transA', 0) ? a[0] : a[a.length - 1]);

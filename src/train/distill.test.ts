@@ -154,7 +154,7 @@ test('distill() stops on an AbortSignal after the current step and resolves with
   train.x.dispose();
 });
 
-test('a learning-rate schedule sets the rate of every step, and setLearningRate (lrBackoff) scales the rest of it', async () => {
+test('a learning-rate schedule sets the rate of every step; scaleLearningRate (lrBackoff) and setLearningRate scale the rest of it', async () => {
   const train = toy(32);
   const student = residualStudent(2);
   const rates: number[] = [];
@@ -162,10 +162,13 @@ test('a learning-rate schedule sets the rate of every step, and setLearningRate 
     name: 'recorder',
     onStepEnd: (_values, loop) => {
       rates.push(loop.learningRate);
-      if (rates.length === 4) loop.setLearningRate(loop.learningRate / 2);
+      if (rates.length === 4) loop.scaleLearningRate(0.5);
+      if (rates.length === 6) loop.setLearningRate(0.01);
     },
   };
-  // 4 steps an epoch, 2 epochs: step k (from 0) is at progress k / 8, where linear 0.1 → 0.02 is 0.1 − 0.01·k.
+  // 4 steps an epoch, 2 epochs: step k (from 0) is at progress k / 8, where linear 0.1 → 0.02 is
+  // 0.1 − 0.01·k. Halved from step 4 on; from step 6, 0.01 where the schedule says 0.04, so a
+  // quarter of it from there.
   await distill({
     train,
     student,
@@ -174,7 +177,7 @@ test('a learning-rate schedule sets the rate of every step, and setLearningRate 
     optimizer: { type: 'sgd', learningRate: { schedule: 'linear', from: 0.1, to: 0.02 } },
     callbacks: [recorder],
   });
-  const expected = [0.1, 0.09, 0.08, 0.07, 0.06 / 2, 0.05 / 2, 0.04 / 2, 0.03 / 2];
+  const expected = [0.1, 0.09, 0.08, 0.07, 0.06 / 2, 0.05 / 2, 0.01, 0.03 / 4];
   assert.equal(rates.length, expected.length);
   for (const [k, rate] of rates.entries()) assert.ok(Math.abs(rate - expected[k]) < 1e-12, `step ${k}: ${rate}, expected ${expected[k]}`);
   student.dispose();

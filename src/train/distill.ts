@@ -54,7 +54,7 @@ export interface DistillOptions {
   epochs?: number;
   /** Samples per step; default 32. A batch larger than `train` is the whole of it. */
   batchSize?: number;
-  /** `{type: 'adam' | 'sgd' | 'momentum', learningRate, momentum}` (default Adam at 1e-3), or a tf.Optimizer. */
+  /** A config optimizer, `{type: 'adam' | 'adamw' | 'sgd' | 'momentum', learningRate (a number or a schedule), momentum, weightDecay}` (default Adam at 1e-3), or a tf.Optimizer. */
   optimizer?: Partial<OptimizerSpec> | tf.Optimizer;
   /** Seeds the shuffling, the dropout masks and the adapters' initial weights; default 1. */
   seed?: number;

@@ -104,6 +104,9 @@ test('lrBackoff restarts a diverged stage from its last checkpoint at half the l
     1,
   );
   assert.ok(events.some((message) => /student: resuming from ckpt-000000004 \(epoch 2, step 0\)/.test(message)));
+  // The halved rate is part of the checkpoints after the backoff, so a resumed run keeps it.
+  const last = latestCheckpoint(join(outDir, 'student'));
+  assert.equal(last?.state.position.learningRateScale, 0.5);
   options.model.dispose();
   // Without backoff the same divergence ends the stage.
   const again = stage(join(mkdtempSync(join(tmpdir(), 'kdkit-diverge-')), 'student'), { terms: [nanOnce(6)] });

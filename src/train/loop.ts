@@ -123,8 +123,6 @@ class Loop implements TrainingLoop {
   private buffers: BatchBuffers | null = null;
   /** Set by restore(): the current epoch's order must be drawn again from the restored position. */
   private reshuffle = true;
-  /** What lrBackoff has made of the learning-rate schedule: 1, halved at each backoff. */
-  private learningRateScale = 1;
 
   constructor(private readonly options: LoopOptions) {
     const { model, terms } = options;
@@ -169,11 +167,27 @@ class Loop implements TrainingLoop {
     return this.options.optimizer.learningRate;
   }
 
-  /** Sets the learning rate now; with a schedule, scales the rest of it by the same factor (lrBackoff halves it). */
   setLearningRate(learningRate: number): void {
-    const current = this.options.optimizer.learningRate;
-    if (current > 0) this.learningRateScale *= learningRate / current;
+    const scheduled = this.scheduledLearningRate();
+    if (scheduled !== undefined && scheduled > 0) this.position.learningRateScale = learningRate / scheduled;
     this.options.optimizer.learningRate = learningRate;
+  }
+
+  scaleLearningRate(factor: number): void {
+    this.position.learningRateScale = (this.position.learningRateScale ?? 1) * factor;
+    const scheduled = this.scheduledLearningRate();
+    this.options.optimizer.learningRate =
+      scheduled === undefined ? this.options.optimizer.learningRate * factor : this.position.learningRateScale * scheduled;
+  }
+
+  /** The schedule's learning rate for the next step, before any scale; undefined without a schedule. */
+  private scheduledLearningRate(): number | undefined {
+    if (this.options.learningRate === undefined) return undefined;
+    const { epoch, step } = this.position;
+    return scheduleValue(this.options.learningRate, {
+      progress: ((epoch - 1) * this.stepsPerEpoch + step) / (this.epochs * this.stepsPerEpoch),
+      epoch,
+    });
   }
 
   elapsedSeconds(): number {
@@ -387,7 +401,7 @@ class Loop implements TrainingLoop {
       // A refused step must not reach the weights.
       for (const callback of options.callbacks) callback.beforeApply?.(values, this);
       if (options.learningRate !== undefined) {
-        options.optimizer.learningRate = this.learningRateScale * scheduleValue(options.learningRate, position);
+        options.optimizer.learningRate = (this.position.learningRateScale ?? 1) * scheduleValue(options.learningRate, position);
       }
       options.optimizer.step(reached, gradients);
       // Terms' buffers change only with an applied step, after the gradients were taken.

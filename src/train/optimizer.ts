@@ -14,7 +14,11 @@ export function makeOptimizer(spec: OptimizerSpec): FusedOptimizer {
   switch (spec.type) {
     case 'adam':
     case 'adamw':
-      return new FusedAdam({ learningRate, weightDecay: spec.weightDecay ?? 0, decoupled: spec.type === 'adamw' });
+      return new FusedAdam({
+        learningRate,
+        weightDecay: spec.weightDecay ?? (spec.type === 'adamw' ? 0.01 : 0),
+        decoupled: spec.type === 'adamw',
+      });
     case 'sgd':
       return new FusedMomentum(learningRate, 0, spec.weightDecay ?? 0);
     case 'momentum':

@@ -128,10 +128,19 @@ export function encodeModel(graph: ModelGraphSpec): Uint8Array {
   return type.encode(model).finish();
 }
 
-/** A decoded model (decodeModel's objects, or any ModelProto as plain objects) serialized again. */
-export function encodeDecodedModel(model: Record<string, unknown>): Uint8Array {
+/**
+ * `model`'s bytes with `names` added to its graph's outputs, untyped (ONNX Runtime infers their
+ * types). The bytes are not decoded and encoded again, which would drop what kdkit's schema does
+ * not cover (a Constant node's tensor, subgraphs): a ModelProto holding only the new outputs is
+ * appended, and protobuf merges a message field met twice, appending to its repeated fields.
+ */
+export function withExtraOutputs(model: Uint8Array, names: readonly string[]): Uint8Array {
   const type = onnxModelType();
-  return type.encode(type.fromObject(model)).finish();
+  const extra = type.encode(type.fromObject({ graph: { output: names.map((name) => ({ name })) } })).finish();
+  const merged = new Uint8Array(model.byteLength + extra.byteLength);
+  merged.set(model, 0);
+  merged.set(extra, model.byteLength);
+  return merged;
 }
 
 /** The model decoded back into plain objects, for tests and debugging. */

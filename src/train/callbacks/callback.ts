@@ -37,6 +37,11 @@ export interface LoopPosition {
   history: EpochRecord[];
   /** Training time of the stage before this process started it. */
   trainSeconds: number;
+  /**
+   * What lrBackoff (or setLearningRate) has made of the learning rate: the factor on its schedule
+   * from here on; absent for 1 (and in checkpoints from before it was kept).
+   */
+  learningRateScale?: number;
 }
 
 /** A step's values, before they reach the weights. */
@@ -74,8 +79,14 @@ export interface TrainingLoop {
   /** The weights of the model alone (no optimizer state), in `model.weights` order. */
   readWeights(): Float32Array[];
   writeWeights(weights: Float32Array[]): void;
-  /** Scales the learning rate from the next step on. */
+  /**
+   * Sets the learning rate now. With a schedule, the rest of it is scaled by the same factor (the
+   * rate over the schedule's value here; a schedule at 0 here keeps its scale).
+   */
   setLearningRate(learningRate: number): void;
+  /** Scales the learning rate, and the rest of its schedule, by `factor` (lrBackoff halves it). */
+  scaleLearningRate(factor: number): void;
+  /** The rate of the last step, or the one set since. */
   readonly learningRate: number;
   emit(event: TrainEvent): void;
 }

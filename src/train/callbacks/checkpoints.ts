@@ -95,7 +95,7 @@ export function checkpoints(options: CheckpointOptions): Callback & { lastSaved(
       if (backoffs >= allowed || lastSaved === null) return false;
       backoffs++;
       if (!restoreLatest(loop)) return false;
-      loop.setLearningRate(loop.learningRate / 2);
+      loop.scaleLearningRate(0.5);
       loop.emit({
         type: 'info',
         message: `${error.message}; restarting ${loop.stage} from that checkpoint at learning rate ${loop.learningRate} (lrBackoff ${backoffs}/${allowed})`,

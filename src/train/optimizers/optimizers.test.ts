@@ -279,6 +279,8 @@ test("a config's optimizer spec reaches the update: type, momentum, weight decay
       adamReference(0.05, 20, 0.5, true),
     ],
     [{ type: 'adam', learningRate: 0.05, momentum: 0.9, weightDecay: 0.5 }, adamReference(0.05, 20, 0.5)],
+    // torch.optim.AdamW's default λ, 0.01.
+    [{ type: 'adamw', learningRate: 0.05, momentum: 0.9 }, adamReference(0.05, 20, 0.01, true)],
     [{ type: 'momentum', learningRate: 0.01, momentum: 0.9, weightDecay: 0.5 }, momentumReference(0.01, 0.9, 20, 0.5)],
     [{ type: 'sgd', learningRate: 0.01, momentum: 0.9 }, momentumReference(0.01, 0, 20)],
   ] as const;

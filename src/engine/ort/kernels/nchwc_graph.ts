@@ -172,6 +172,7 @@ export function blockedForwardApplies(info: Conv2DInfo): boolean {
 export function blockedInputGradApplies(info: Conv2DInfo): boolean {
   if (
     !blockedConvolution.enabled ||
+    pointwise(info) ||
     info.strideHeight !== 1 ||
     info.strideWidth !== 1 ||
     !reorderable(info.outChannels) ||
