@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { InputError } from '../errors.js';
@@ -118,4 +119,15 @@ test('a run that fails lets go of the engine', async () => {
   );
   assert.equal((await initEngine({ backend: 'cpu' })).backend, 'cpu');
   await initEngine();
+});
+
+test("the cpu backend does not print TensorFlow.js's advice to install its node backend", () => {
+  const engine = new URL('./index.js', import.meta.url).href;
+  const tensors = new URL('./tf.js', import.meta.url).href;
+  const script = `const { initEngine } = await import('${engine}'); await initEngine({ backend: 'cpu' });
+    const tf = await import('${tensors}'); tf.tensor([1, 2]).dispose(); console.log('ran');`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /ran/);
+  assert.doesNotMatch(child.stdout + child.stderr, /looks like you are running TensorFlow\.js in Node\.js/);
 });

@@ -153,6 +153,10 @@ async function setUp({ backend, accelerate: choice, threads }: EngineSetup): Pro
   }
   await tfc.ready();
   if (backend === 'cpu') {
+    // The cpu backend's first write prints "Hi, looks like you are running TensorFlow.js in
+    // Node.js … install our node backend" to stderr: advice kdkit's users cannot take (kdkit runs
+    // on wasm, or cpu by choice). Its flag is a plain field of the backend.
+    (tfc.backend() as { firstUse?: boolean }).firstUse = false;
     return {
       backend,
       simd: false,
