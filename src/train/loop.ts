@@ -182,12 +182,15 @@ class Loop implements TrainingLoop {
 
   /** The schedule's learning rate for the next step, before any scale; undefined without a schedule. */
   private scheduledLearningRate(): number | undefined {
-    if (this.options.learningRate === undefined) return undefined;
-    const { epoch, step } = this.position;
-    return scheduleValue(this.options.learningRate, {
-      progress: ((epoch - 1) * this.stepsPerEpoch + step) / (this.epochs * this.stepsPerEpoch),
-      epoch,
-    });
+    const { learningRate } = this.options;
+    return learningRate === undefined
+      ? undefined
+      : scheduleValue(learningRate, this.trainingPosition(this.position.epoch, this.position.step));
+  }
+
+  /** Where step `step` (from 0) of `epoch` stands in the stage, for schedules. */
+  private trainingPosition(epoch: number, step: number): TrainingPosition {
+    return { progress: ((epoch - 1) * this.stepsPerEpoch + step) / (this.epochs * this.stepsPerEpoch), epoch };
   }
 
   elapsedSeconds(): number {
@@ -361,7 +364,7 @@ class Loop implements TrainingLoop {
     const { options } = this;
     const { terms } = options;
     const { teacherLogits, teacherFeatures } = batch;
-    const position: TrainingPosition = { progress: ((epoch - 1) * this.stepsPerEpoch + step) / (this.epochs * this.stepsPerEpoch), epoch };
+    const position = this.trainingPosition(epoch, step);
     const termValues: tf.Scalar[] = [];
     const { value: cost, grads } = withMathRandom(this.dropout, () =>
       tf.variableGrads(() => {

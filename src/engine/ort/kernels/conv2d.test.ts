@@ -2,23 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tf } from '../../index.js';
 import { assertWasmMatchesCpu, randomTensor } from '../../parity.test.util.js';
+import { convAndGradients } from './conv.test.util.js';
 import { ortSessionKeys } from '../index.js';
 import { patchBudget } from './conv_graph.js';
 
 // Convolution geometry (strides, padding, odd shapes) and gradients on both engines are in
 // ../../conv2d.test.ts; these cover what only the ONNX Runtime kernels do.
 const accelerated = { accelerate: 'ort' } as const;
-
-/** Forward, input gradient and filter gradient of tf.conv2d under a random upstream gradient. */
-function convAndGradients(xShape: number[], filterShape: number[], strides: [number, number], pad: 'same' | 'valid'): tf.Tensor[] {
-  const x = randomTensor(xShape, 61) as tf.Tensor4D;
-  const filter = randomTensor(filterShape, 62) as tf.Tensor4D;
-  const forward = (input: tf.Tensor, kernel: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, kernel as tf.Tensor4D, strides, pad);
-  const y = forward(x, filter);
-  const upstream = randomTensor(y.shape, 63);
-  const [dx, dFilter] = tf.grads((input: tf.Tensor, kernel: tf.Tensor) => tf.sum(tf.mul(forward(input, kernel), upstream)))([x, filter]);
-  return [y, dx, dFilter];
-}
 
 function sessionsStartingWith(prefix: string): number {
   return ortSessionKeys().filter((key) => key.startsWith(prefix)).length;

@@ -34,10 +34,10 @@ import {
 } from './conv_graph.js';
 import { forEachChunk, imageRange, sumOverChunks } from './chunks.js';
 import {
-  blockedBudget,
   blockedConvForwardGraph,
   blockedConvInputGradGraph,
   blockedForwardApplies,
+  blockedImagesPerRun,
   blockedInputGradApplies,
   nchwcBlockSize,
 } from './nchwc_graph.js';
@@ -93,13 +93,6 @@ function forward(
     runOnViews(cache, convForwardGraph(info, count, epilogue), inputs(first, count), { y: imageRange(yValues, outSize, first, count) });
   });
   return y;
-}
-
-/** Images per blocked run: the reordered input and output of each, channels padded to the block, within the budget. */
-function blockedImagesPerRun(info: Conv2DInfo, block: number): number {
-  const padded = (channels: number) => Math.ceil(channels / block) * block;
-  const perImage = info.inHeight * info.inWidth * padded(info.inChannels) + info.outHeight * info.outWidth * padded(info.outChannels);
-  return Math.max(1, Math.min(info.batchSize, Math.floor(blockedBudget.maxValues / perImage)));
 }
 
 export function ortConv2D(fallback: KernelConfig, cache: SessionCache): KernelConfig {

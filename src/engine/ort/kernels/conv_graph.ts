@@ -262,14 +262,6 @@ export function convForwardGraph(info: Conv2DInfo, images: number, epilogue: Con
 }
 
 /**
- * Threads of the filter-gradient graph. One: its product is long and thin (taps·inChannels ×
- * outChannels over every output position), which MLAS barely splits, and the pool's hand-offs
- * around the gather cost more than they save (128×28×28×16 → 16 3×3, per run of 8 images:
- * 10.4 ms on one thread, 16.9 ms on two; bench/blocked-conv.js for whole steps).
- */
-export const filterGradThreads: { threads: number | undefined } = { threads: 1 };
-
-/**
  * dW ([taps·inChannels, outChannels]) from x ([images, inHeight·inWidth, inChannels]) and dy
  * ([images·outHeight·outWidth, outChannels]).
  */
@@ -282,7 +274,11 @@ export function convFilterGradGraph(info: Conv2DInfo, images: number): KeyedGrap
       { name: 'dy', shape: [images * info.outHeight * info.outWidth, info.outChannels] },
     ],
     outputs: [{ name: 'dw', shape: [taps * info.inChannels, info.outChannels] }],
-    threads: filterGradThreads.threads,
+    // One thread: the product is long and thin (taps·inChannels × outChannels over every output
+    // position), which MLAS barely splits, and the pool's hand-offs around the gather cost more
+    // than they save (128×28×28×16 → 16 3×3, runs of 8 images: 10.4 ms on one thread, 16.9 ms on
+    // two, on this 2-core machine; the ResNet KD step 234.6 → 222.0 ms).
+    threads: 1,
     nodes: () => [
       ...forwardPatchNodes(info, images),
       { opType: 'Gemm', inputs: ['xPatches', 'dy'], outputs: ['dw'], attributes: { transA: { int: 1 } } },
@@ -323,7 +319,7 @@ export function convInputGradGraph(info: Conv2DInfo, images: number): KeyedGraph
  */
 export const patchBudget = { maxValues: 1 << 20 };
 
-/** Images per run so that the patches of `valuesPerImage` each stay within the budget. */
-export function imagesPerRun(valuesPerImage: number, images: number): number {
-  return Math.max(1, Math.min(images, Math.floor(patchBudget.maxValues / valuesPerImage)));
+/** Images per run so that `valuesPerImage` each (patches, by default) stay within `budget`. */
+export function imagesPerRun(valuesPerImage: number, images: number, budget = patchBudget.maxValues): number {
+  return Math.max(1, Math.min(images, Math.floor(budget / valuesPerImage)));
 }

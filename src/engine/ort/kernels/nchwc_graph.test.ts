@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tf } from '../../index.js';
 import { assertWasmMatchesCpu, randomTensor } from '../../parity.test.util.js';
+import { convAndGradients } from './conv.test.util.js';
 import { ortSessionKeys } from '../index.js';
 import { blockedBudget } from './nchwc_graph.js';
 
@@ -12,22 +13,6 @@ const accelerated = { accelerate: 'ort' } as const;
 
 function blockedSessions(prefix: string): string[] {
   return ortSessionKeys().filter((key) => key.startsWith(prefix));
-}
-
-/** y, dx and dW of tf.conv2d under a random upstream gradient. */
-function convAndGradients(
-  xShape: number[],
-  filterShape: number[],
-  strides: [number, number],
-  pad: 'same' | 'valid' | number,
-  seed: number,
-): tf.Tensor[] {
-  const x = randomTensor(xShape, seed) as tf.Tensor4D;
-  const filter = randomTensor(filterShape, seed + 1) as tf.Tensor4D;
-  const forward = (input: tf.Tensor, kernel: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, kernel as tf.Tensor4D, strides, pad);
-  const upstream = randomTensor(forward(x, filter).shape, seed + 2);
-  const grads = tf.grads((input: tf.Tensor, kernel: tf.Tensor) => tf.sum(tf.mul(forward(input, kernel), upstream)))([x, filter]);
-  return [forward(x, filter), ...grads];
 }
 
 const geometries: { label: string; x: number[]; filter: number[]; strides: [number, number]; pad: 'same' | 'valid' | number }[] = [

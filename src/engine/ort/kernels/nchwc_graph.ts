@@ -24,7 +24,7 @@ import type { backend_util } from '@tensorflow/tfjs-core';
 import type { NodeSpec } from '../onnx_model.js';
 import type { KeyedGraph, SessionCache } from '../session_cache.js';
 import { activationNodes, type OrtActivation } from './activation.js';
-import { geometryKey, ints, pointwise, type ConvEpilogue } from './conv_graph.js';
+import { geometryKey, imagesPerRun, ints, pointwise, type ConvEpilogue } from './conv_graph.js';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
 
@@ -288,3 +288,10 @@ export function blockedConvInputGradGraph(info: Conv2DInfo, images: number, bloc
  * teacher's inference over a large batch runs in chunks of whole images. Tests lower it.
  */
 export const blockedBudget = { maxValues: 1 << 22 };
+
+/** Images per blocked run: the reordered input and output of each, channels padded to the block, within the budget. */
+export function blockedImagesPerRun(info: Conv2DInfo, block: number): number {
+  const perImage =
+    info.inHeight * info.inWidth * roundUp(info.inChannels, block) + info.outHeight * info.outWidth * roundUp(info.outChannels, block);
+  return imagesPerRun(perImage, info.batchSize, blockedBudget.maxValues);
+}
