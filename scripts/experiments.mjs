@@ -12,7 +12,14 @@
 // Each run is `kdkit run CONFIG --seed N --out experiments/runs/[SUITE/]ROW-seedN`, one at a time;
 // a run whose summary.json already exists is reused and one with checkpoints is resumed, so an
 // interrupted comparison goes on where it stopped.
+//
+// Every finished run is also kept as a record, experiments/records/SUITE/ROW-seedN.json (its
+// summary.json, wall seconds and the SHA-256 of its config), which is committed: a comparison too
+// long for one sitting goes on from the records on another machine, and the table can be written
+// again from them. A record is reused only while its config file is unchanged, and every run in a
+// table must have had the same teacher (summary.json's teacher fingerprint), or the script stops.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,18 +144,54 @@ function kdkit(args, label) {
   return seconds;
 }
 
-/** Wall seconds of each run, kept beside its summary so that a resumed comparison still reports them. */
+/** Writes a file whole or not at all. */
+function writeAtomic(path, text) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+const records = join(root, 'experiments', 'records', values.suite);
+const relative = (path) => path.slice(root.length + 1);
+
+/**
+ * A run's summary and wall seconds: from its run directory, else from its committed record while
+ * the config is unchanged, else by running it (resumed from its checkpoints if it has some; its
+ * wall time then counts this part only).
+ */
 function run(config, seed, out) {
+  const configPath = join('experiments', values.suite, `${config}.yaml`);
+  const configSha256 = createHash('sha256')
+    .update(readFileSync(join(root, configPath)))
+    .digest('hex');
+  const recordPath = join(records, `${config}-seed${seed}.json`);
   const timing = join(out, 'wall-seconds.json');
-  if (existsSync(join(out, 'summary.json')) && existsSync(timing)) return JSON.parse(readFileSync(timing, 'utf8')).seconds;
-  // A run cut off part way goes on from its checkpoints (its wall time then counts this part only).
-  const resume = existsSync(join(out, 'checkpoints')) ? ['--resume'] : [];
-  const seconds = kdkit(
-    ['run', join('experiments', values.suite, `${config}.yaml`), '--seed', String(seed), '--out', out, ...resume],
-    `${config} seed ${seed}${resume.length > 0 ? ' (resumed)' : ''}`,
-  );
-  writeFileSync(timing, `${JSON.stringify({ seconds })}\n`);
-  return seconds;
+  const done = existsSync(join(out, 'summary.json')) && existsSync(timing);
+  if (!done && existsSync(recordPath)) {
+    const record = JSON.parse(readFileSync(recordPath, 'utf8'));
+    if (record.configSha256 === configSha256) {
+      process.stdout.write(`${config} seed ${seed}: from ${relative(recordPath)}\n`);
+      return record;
+    }
+    process.stdout.write(`${config} seed ${seed}: ${relative(recordPath)} is of another version of ${configPath}; running again\n`);
+  }
+  if (!done) {
+    const resume = existsSync(join(out, 'checkpoints')) ? ['--resume'] : [];
+    const seconds = kdkit(
+      ['run', configPath, '--seed', String(seed), '--out', out, ...resume],
+      `${config} seed ${seed}${resume.length > 0 ? ' (resumed)' : ''}`,
+    );
+    writeAtomic(timing, `${JSON.stringify({ seconds })}\n`);
+  }
+  const record = {
+    config: configPath,
+    configSha256,
+    seed,
+    seconds: JSON.parse(readFileSync(timing, 'utf8')).seconds,
+    summary: JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')),
+  };
+  writeAtomic(recordPath, `${JSON.stringify(record, null, 1)}\n`);
+  return record;
 }
 
 mkdirSync(runs, { recursive: true });
@@ -158,10 +201,17 @@ const results = {};
 // Seed by seed, so that an interrupted comparison already has every row for the first seeds.
 for (const seed of seeds) {
   for (const config of configNames) {
-    const out = join(runs, `${config}-seed${seed}`);
-    const seconds = run(config, seed, out);
-    results[`${config} ${seed}`] = { seconds, summary: JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) };
+    const { seconds, summary } = run(config, seed, join(runs, `${config}-seed${seed}`));
+    results[`${config} ${seed}`] = { seconds, summary };
   }
+}
+// A table compares methods on one teacher: a teacher trained again to other weights (on another
+// machine, say) makes the records before it another experiment.
+const teachers = new Map(Object.entries(results).map(([key, { summary }]) => [summary.teacher.fingerprint, key]));
+if (teachers.size > 1) {
+  throw new Error(
+    `the runs had ${teachers.size} different teachers (${[...teachers.values()].join(', ')} among them); remove the records of the old teacher from ${relative(records)} to run them again`,
+  );
 }
 
 const mean = (list) => list.reduce((sum, value) => sum + value, 0) / list.length;
@@ -201,11 +251,9 @@ lines.push(
   '',
 );
 const out = join(root, 'docs', suite.doc);
-mkdirSync(dirname(out), { recursive: true });
 const existing = existsSync(out) ? readFileSync(out, 'utf8') : '';
 // Notes written by hand below the marker survive a regeneration.
 const marker = '<!-- notes -->';
 const notes = existing.includes(marker) ? existing.slice(existing.indexOf(marker)) : `${marker}\n`;
-writeFileSync(`${out}.tmp`, `${lines.join('\n')}\n${notes}`);
-renameSync(`${out}.tmp`, out);
+writeAtomic(out, `${lines.join('\n')}\n${notes}`);
 process.stdout.write(`wrote ${out}\n`);
