@@ -28,6 +28,8 @@ export interface CheckpointState {
   /** Why it stopped before its last epoch (early stopping), if it did. */
   stopped: string | null;
   optimizerIterations: number;
+  /** lrBackoff restarts spent so far, so that a resumed stage has only the rest of its budget (absent in older checkpoints: 0). */
+  lrBackoffs?: number;
   /** Arrays of the loop's own snapshot at the front of tensors.bin; callbacks' follow, in `callbacks` order. */
   loopTensors: number;
   /** Callbacks' state, by callback name, with how many arrays of tensors.bin each owns. */

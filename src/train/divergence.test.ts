@@ -113,3 +113,22 @@ test('lrBackoff restarts a diverged stage from its last checkpoint at half the l
   await assert.rejects(trainStage({ ...again, checkpoints: { ...again.checkpoints!, lrBackoff: 0 } }), DivergenceError);
   again.model.dispose();
 });
+
+test('lrBackoff counts its restarts over resumes: a resumed stage has only what is left of its budget', async () => {
+  const directory = join(mkdtempSync(join(tmpdir(), 'kdkit-diverge-')), 'student');
+  // First sitting: 2 epochs, the one restart spent at epoch 2 step 2 (the 6th call).
+  const first = stage(directory, { terms: [nanOnce(6)], epochs: 2 });
+  await trainStage({ ...first, checkpoints: { ...first.checkpoints!, lrBackoff: 1 } });
+  assert.equal(latestCheckpoint(directory)?.state.lrBackoffs, 1);
+  first.model.dispose();
+  // Resumed to 3 epochs with the same budget of 1, diverging again in epoch 3: nothing is left to spend.
+  const resumed = stage(directory, { terms: [nanOnce(2)], epochs: 3 });
+  await assert.rejects(trainStage({ ...resumed, checkpoints: { ...resumed.checkpoints!, resume: true, lrBackoff: 1 } }), DivergenceError);
+  resumed.model.dispose();
+  // With a budget of 2 the resumed stage has one restart left, and finishes.
+  const more = stage(directory, { terms: [nanOnce(2)], epochs: 3 });
+  const result = await trainStage({ ...more, checkpoints: { ...more.checkpoints!, resume: true, lrBackoff: 2 } });
+  assert.equal(result.history.length, 3);
+  assert.equal(latestCheckpoint(directory)?.state.lrBackoffs, 2);
+  more.model.dispose();
+});

@@ -4,9 +4,9 @@
  * callback's state) written to `<directory>/ckpt-<step>` at the end of every epoch and, within an
  * epoch, once `everyMs` have passed; a resumed stage continues bit-identically. With `lrBackoff`, a
  * refused (diverged) step puts the loop back at the last checkpoint with the learning rate halved,
- * up to that many times.
+ * up to that many times over the whole stage: the count is checkpointed, so resuming does not renew it.
  */
-import { checkpointLabel, clearCheckpoints, latestCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { type CheckpointState, checkpointLabel, clearCheckpoints, latestCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import type { Callback, CallbackState, TrainingLoop } from './callback.js';
 
 export interface CheckpointOptions {
@@ -42,6 +42,7 @@ export function checkpoints(options: CheckpointOptions): Callback & { lastSaved(
         complete: loop.finished,
         stopped: loop.finished ? loop.stopReason : null,
         optimizerIterations,
+        lrBackoffs: backoffs,
         loopTensors: tensors.length,
         callbacks: Object.fromEntries(states.map(([name, state]) => [name, { json: state.json, tensors: state.tensors?.length ?? 0 }])),
       },
@@ -51,10 +52,10 @@ export function checkpoints(options: CheckpointOptions): Callback & { lastSaved(
     lastTime = performance.now();
   };
 
-  /** Puts the newest checkpoint back; false when there is none. */
-  const restoreLatest = (loop: TrainingLoop): boolean => {
+  /** Puts the newest checkpoint back and returns its state; null when there is none. */
+  const restoreLatest = (loop: TrainingLoop): CheckpointState | null => {
     const checkpoint = latestCheckpoint(options.directory);
-    if (!checkpoint) return false;
+    if (!checkpoint) return null;
     const { state, tensors } = checkpoint;
     loop.restore(
       { position: state.position, tensors: tensors.slice(0, state.loopTensors), optimizerIterations: state.optimizerIterations },
@@ -73,14 +74,15 @@ export function checkpoints(options: CheckpointOptions): Callback & { lastSaved(
       ? `finished in ${checkpointLabel(checkpoint.directory)}, not retrained`
       : `resuming from ${checkpointLabel(checkpoint.directory)} (epoch ${state.position.epoch}, step ${state.position.step})`;
     loop.emit({ type: 'info', message: `${loop.stage}: ${where}` });
-    return true;
+    return state;
   };
 
   return {
     name: 'checkpoints',
     lastSaved: () => lastSaved,
     onTrainBegin(loop) {
-      if (options.resume) restoreLatest(loop);
+      // A resumed stage keeps the count of restarts it has spent, so lrBackoff bounds the whole stage.
+      if (options.resume) backoffs = restoreLatest(loop)?.lrBackoffs ?? 0;
       else clearCheckpoints(options.directory);
       lastTime = performance.now();
     },
@@ -94,7 +96,7 @@ export function checkpoints(options: CheckpointOptions): Callback & { lastSaved(
       const allowed = options.lrBackoff ?? 0;
       if (backoffs >= allowed || lastSaved === null) return false;
       backoffs++;
-      if (!restoreLatest(loop)) return false;
+      if (restoreLatest(loop) === null) return false;
       loop.scaleLearningRate(0.5);
       loop.emit({
         type: 'info',
