@@ -81,12 +81,17 @@ export async function main(argv: string[]): Promise<number> {
   common(program.command('run'))
     .description('run an experiment described by a YAML config')
     .argument('<config>', 'experiment config (YAML)')
-    .action(async (configPath: string, options: CommonOptions) => {
+    .option(
+      '--store <dir>',
+      "the soft-label store (the config's softLabels.store): share one across runs to label once, and, online, to run the teacher once on batches they share",
+    )
+    .action(async (configPath: string, options: CommonOptions & { store?: string }) => {
       const loaded = loadConfigFile(configPath);
       const config: ExperimentConfig = {
         ...loaded,
         ...(options.backend ? { backend: options.backend } : {}),
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(options.store !== undefined ? { softLabels: { ...loaded.softLabels, store: options.store } } : {}),
       };
       const out = runDirectory(options.out, defaultRunDirectory(configPath, config.seed));
       exitCode = await execute(config, configPath, out, options);

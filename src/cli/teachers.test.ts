@@ -238,3 +238,22 @@ test('a normalize with 3 channels for 1-channel data is exit 2 naming the field'
   );
   assertBadInput(remote, /teacher\.remote\.normalize\.std has 2 values; the dataset's samples have 1 channel/, out);
 });
+
+test('run --store: online, a second run with the same seed runs the ONNX teacher on no batch and trains the same student', () => {
+  const path = join(directory, 'online-store.yaml');
+  writeFileSync(
+    path,
+    `dataset: {name: digits, augment: {crop: {padding: 1}, flip: horizontal}}\nteacher: {onnx: ${fixture}, ${preprocessing}}\n${rest}`,
+  );
+  const store = join(directory, 'shared-store');
+  const first = kdkit('run', path, '--out', join(directory, 'online-store-1'), '--store', store);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout + first.stderr, /outputs are kept by content in .*shared-store/);
+  const batches = Number(/student: the teacher ran on (\d+) batches; 0 came from the store/.exec(first.stdout + first.stderr)?.[1]);
+  assert.ok(batches > 0, first.stdout + first.stderr);
+  const second = kdkit('run', path, '--out', join(directory, 'online-store-2'), '--store', store);
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stdout + second.stderr, new RegExp(`student: the teacher ran on 0 batches; ${batches} came from the store`));
+  const accuracy = (run: string) => JSON.parse(readFileSync(join(directory, run, 'summary.json'), 'utf8')).models.student.accuracy;
+  assert.equal(accuracy('online-store-2'), accuracy('online-store-1'));
+});

@@ -386,7 +386,11 @@ export const experimentSpec = z.strictObject({
          * dataset.augment); online: it labels every augmented batch inside the step (the default with it).
          */
         mode: z.enum(['cached', 'online']).optional(),
-        /** Directory of the store; default: cache/ in the run directory. Share one across runs to reuse labels. */
+        /**
+         * Directory of the store; default: cache/ in the run directory. Share one across runs to
+         * reuse labels; online, a named store also keeps an ONNX or remote teacher's outputs for
+         * each augmented batch by content, so runs with the same seed, data and batch size run it once.
+         */
         store: z.string().min(1).optional(),
         dtype: z.enum(['float32', 'float16']).default('float32'),
         /** Keep each sample's k largest logits only (for many classes). */

@@ -97,7 +97,10 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
     const labels = online ? null : await labelsOf(teacher.teacher, store, data, info);
     const labelSeconds = (performance.now() - labelsStarted) / 1000;
     if (labels) info(`soft labels: ${labels.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${labels.directory})`);
-    else info('soft labels: online, the teacher labels each augmented batch as the student trains on it');
+    else
+      info(
+        `soft labels: online, the teacher labels each augmented batch as the student trains on it${config.softLabels.store === undefined ? '' : `; its outputs are kept by content in ${config.softLabels.store}`}`,
+      );
 
     // 3. Scratch baseline and 4. distilled student: same architecture, same initial weights,
     // same shuffling and budget; only the loss differs. Assistants, if any, come between the

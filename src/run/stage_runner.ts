@@ -40,7 +40,7 @@ export interface StageRun {
 export type StageRunner = (run: StageRun) => Promise<DistillResult & { best: { epoch: number; path: string } | null }>;
 
 export function stageRunner(
-  config: Pick<ExperimentConfig, 'checkpoints' | 'divergence'> & { dataset: Pick<ExperimentConfig['dataset'], 'augment'> },
+  config: Pick<ExperimentConfig, 'checkpoints' | 'divergence' | 'softLabels'> & { dataset: Pick<ExperimentConfig['dataset'], 'augment'> },
   run: { outDir: string; resume: boolean; retrainChanged?: boolean },
 ): StageRunner {
   return async (stage) => {
@@ -84,6 +84,8 @@ export function stageRunner(
         featureTeacher: stage.featureTeacher,
         termConfigs: stage.terms,
         termsField: stage.termsField,
+        // Online, only a store the config names is used: one run alone sees each batch once.
+        ...(onlineTeacher && config.softLabels.store !== undefined ? { onlineStore: config.softLabels.store } : {}),
       },
     );
     const kept = best?.best();

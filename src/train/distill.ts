@@ -16,6 +16,7 @@ import { InputError } from '../errors.js';
 import { methods } from '../methods/index.js';
 import { predictLogits } from '../models/predict.js';
 import type { Teacher } from '../teachers/teacher.js';
+import { MAX_FLOATS_PER_SAMPLE, onlineStore, type OnlineStore } from '../teachers/online_store.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
 import { teacherLogits } from '../teachers/logits.js';
 import { runLoop, type LoopResult } from './loop.js';
@@ -90,6 +91,12 @@ export interface StageExtras {
   termConfigs?: TermConfig[];
   /** Names the terms' field in errors: '<config>: distill.terms'. */
   termsField?: string;
+  /**
+   * Online, the soft-label store's directory: an ONNX or remote teacher's outputs for each batch
+   * are kept there by content (teachers/online_store.ts), so runs that show it the same batches
+   * run it once.
+   */
+  onlineStore?: string;
 }
 
 export interface DistillResult extends LoopResult {
@@ -136,6 +143,8 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
       !online && featureTeacher && prepared.teacherTaps.length > 0
         ? await teacherFeatureSource(featureTeacher, prepared.teacherTaps, { train }, (message) => emit({ type: 'info', message }))
         : undefined;
+    const store =
+      online && featureTeacher ? onlineOutputStore(featureTeacher, prepared.teacherTaps, classes, extras.onlineStore, emit) : null;
     const user = options.callbacks ?? [];
     const checkpoints = extras.checkpoints ? checkpointCallback({ ...extras.checkpoints, stateful: user }) : null;
     const callbacks: Callback[] = [
@@ -153,7 +162,7 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
       teacherLogits: teacher?.logits ?? null,
       studentTaps: prepared.studentTaps,
       teacherFeatures,
-      ...(online && featureTeacher ? { onlineTeacher: onlineTeacher(featureTeacher, prepared.teacherTaps, classes) } : {}),
+      ...(online && featureTeacher ? { onlineTeacher: onlineTeacher(featureTeacher, prepared.teacherTaps, classes, store) } : {}),
       ...(augment ? { augment } : {}),
       epochs,
       batchSize,
@@ -164,6 +173,10 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
       signal: options.signal,
       onEvent: emit,
     });
+    if (store) {
+      const { reused, computed } = store.counts;
+      emit({ type: 'info', message: `${name}: the teacher ran on ${computed} batches; ${reused} came from the store` });
+    }
     return { student, ...result };
   } finally {
     if (optimizer.owned) optimizer.optimizer.dispose();
@@ -174,6 +187,25 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
     }
     await teacher?.dispose();
   }
+}
+
+/** The store's online part for a teacher of host arrays, or null (no store, a TensorFlow.js teacher, outputs too large). */
+function onlineOutputStore(
+  source: TeacherSource,
+  taps: readonly { name: string; shape: number[] }[],
+  classes: number,
+  root: string | undefined,
+  emit: (event: TrainEvent) => void,
+): OnlineStore | null {
+  // A TensorFlow.js teacher runs on the batch's tensors, on the device: reading them back to key a store would cost more.
+  if (root === undefined || source.model) return null;
+  const store = onlineStore(root, { fingerprint: source.teacher.info.fingerprint, classes }, taps);
+  if (!store)
+    emit({
+      type: 'info',
+      message: `online soft labels: the teacher's taps (${taps.map(({ name }) => name).join(', ')}) are over ${MAX_FLOATS_PER_SAMPLE} floats a sample with the logits, too large to keep; it runs on every batch`,
+    });
+  return store;
 }
 
 function wholeNumber(value: number, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -10,13 +10,20 @@ import { InputError } from '../errors.js';
 import { forward } from '../models/forward.js';
 import { modelInputs } from '../models/inputs.js';
 import { tappedModel } from '../models/taps.js';
+import type { SampleBatch } from '../data/dataset.js';
+import type { OnlineOutputs, OnlineStore } from '../teachers/online_store.js';
 import type { Teacher } from '../teachers/teacher.js';
 import type { OnlineTeacher } from './loop.js';
 
+/**
+ * `store`, for a teacher that takes host arrays (ONNX, remote): keeps its outputs for each batch
+ * by content (teachers/online_store.ts), so runs that show it the same batches run it once.
+ */
 export function onlineTeacher(
   source: { teacher: Teacher; model: tf.LayersModel | null },
   taps: readonly { name: string; shape: number[] }[],
   classes: number,
+  store: OnlineStore | null = null,
 ): OnlineTeacher {
   const names = taps.map(({ name }) => name);
   if (source.model) {
@@ -32,16 +39,22 @@ export function onlineTeacher(
       });
   }
   const { teacher } = source;
-  return async (samples, count) => {
+  const run = async (samples: SampleBatch, count: number): Promise<OnlineOutputs> => {
     // One forward pass for the logits and the taps where the teacher can do both at once.
-    const { logits, features: values } =
+    const outputs =
       names.length === 0
         ? { logits: await teacher.logits(samples, count), features: {} as Record<string, Float32Array> }
         : teacher.logitsAndFeatures
           ? await teacher.logitsAndFeatures(samples, count, names)
           : { logits: await teacher.logits(samples, count), features: await teacher.features(samples, count, names) };
-    if (logits.length !== count * classes)
-      throw new InputError(`${teacher.info.description}: ${logits.length / count} logits a sample, the student has ${classes} classes`);
+    if (outputs.logits.length !== count * classes)
+      throw new InputError(
+        `${teacher.info.description}: ${outputs.logits.length / count} logits a sample, the student has ${classes} classes`,
+      );
+    return outputs;
+  };
+  return async (samples, count) => {
+    const { logits, features: values } = store ? await store.outputs(samples, count, () => run(samples, count)) : await run(samples, count);
     return {
       logits: tf.tensor2d(logits, [count, classes]),
       features: Object.fromEntries(taps.map(({ name, shape }) => [name, tf.tensor(values[name], [count, ...shape])])),
