@@ -96,6 +96,9 @@ const suites = {
     seeds: '1,2,3',
     doc: 'results-resnet-mobilenet.md',
     runs: join(root, 'experiments', 'runs', 'resnet-mobilenet'),
+    // One store for every run: rows with the same seed show the teacher the same augmented batches,
+    // so it runs once for KD, DKD and DIST and once for SP and CRD (README: online soft labels).
+    store: join('experiments', 'runs', 'resnet-mobilenet', 'store'),
     teacher: () => {
       const example = join(root, 'examples', 'resnet-mobilenet');
       if (!existsSync(join(example, 'teacher.onnx')) || !existsSync(join(example, 'pytorch-accuracy.json'))) {
@@ -178,7 +181,7 @@ function run(config, seed, out) {
   if (!done) {
     const resume = existsSync(join(out, 'checkpoints')) ? ['--resume'] : [];
     const seconds = kdkit(
-      ['run', configPath, '--seed', String(seed), '--out', out, ...resume],
+      ['run', configPath, '--seed', String(seed), '--out', out, ...(suite.store ? ['--store', suite.store] : []), ...resume],
       `${config} seed ${seed}${resume.length > 0 ? ' (resumed)' : ''}`,
     );
     writeAtomic(timing, `${JSON.stringify({ seconds })}\n`);
