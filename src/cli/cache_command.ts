@@ -12,6 +12,7 @@ import { initEngine } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import { bytes } from '../report/table.js';
 import { openTeacher } from '../teachers/index.js';
+import { listOnlineGroups, removeOnlineGroup, type OnlineGroup } from '../teachers/online_store.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { withDirectoryLock } from '../util/lock.js';
 import {
@@ -60,21 +61,43 @@ export async function buildSoftLabels(teacher: Teacher, dataset: Dataset, option
 export function cacheListCommand(options: { store: string }, write: Write): void {
   const root = options.store;
   const entries = listEntries(root);
-  if (entries.length === 0) {
+  const groups = listOnlineGroups(root);
+  if (entries.length === 0 && groups.length === 0) {
     write(`no soft-label entries in ${resolve(root)}\n`);
     return;
   }
-  const header = ['key', 'teacher', 'dataset', 'samples × classes', 'storage', 'shards', 'size'];
-  const rows = entries.map((entry) => listRow(entry));
+  write(`soft-label store ${resolve(root)}\n`);
+  if (entries.length > 0)
+    writeTable(['key', 'teacher', 'dataset', 'samples × classes', 'storage', 'shards', 'size'], entries.map(listRow), write);
+  if (groups.length > 0) {
+    write('online outputs (each augmented batch the teacher labelled, kept by content):\n');
+    writeTable(['key', 'teacher', 'taps', 'batches', 'size'], groups.map(groupRow), write);
+  }
+}
+
+function writeTable(header: string[], rows: string[][], write: Write): void {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   const line = (cells: string[]) =>
     `${cells
       .map((cell, column) => cell.padEnd(widths[column]))
       .join('  ')
       .trimEnd()}\n`;
-  write(`soft-label store ${resolve(root)}\n`);
   write(line(header));
   for (const row of rows) write(line(row));
+}
+
+function groupRow(group: OnlineGroup): string[] {
+  const taps = group.descriptor?.taps.map(({ name, shape }) => `${name} [${shape.join(', ')}]`).join(', ');
+  return [group.id, group.descriptor?.teacher ?? '(no group.json)', taps || 'logits only', String(group.batches), bytes(group.sizeBytes)];
+}
+
+/** The group of online outputs `key` names (a prefix of at least 4 hex digits of its id), or null. */
+function onlineGroupOf(root: string, key: string): OnlineGroup | null {
+  const wanted = key.toLowerCase();
+  if (!/^[0-9a-f]{4,24}$/.test(wanted)) return null;
+  const matches = listOnlineGroups(root).filter((group) => group.id.startsWith(wanted));
+  if (matches.length > 1) throw new InputError(`'${key}' matches ${matches.length} groups of online outputs; give more digits`);
+  return matches[0] ?? null;
 }
 
 function listRow(entry: EntrySummary): string[] {
@@ -123,7 +146,14 @@ export async function cacheRemoveCommand(
 ): Promise<void> {
   const root = options.store;
   if (Boolean(options.all) === keys.length > 0) throw new InputError('cache rm: give entry keys or --all, not both and not neither');
-  const entries = options.all ? listEntries(root) : keys.map((key) => resolveEntry(root, key));
+  const groups = options.all ? listOnlineGroups(root) : [];
+  const named = options.all ? [] : keys.map((key) => onlineGroupOf(root, key) ?? resolveEntry(root, key));
+  groups.push(...named.filter((item): item is OnlineGroup => 'batches' in item));
+  const entries = options.all ? listEntries(root) : named.filter((item): item is EntrySummary => !('batches' in item));
+  for (const group of groups) {
+    removeOnlineGroup(root, group);
+    write(`removed online outputs ${group.id} (${group.batches} batches, ${bytes(group.sizeBytes)})\n`);
+  }
   for (const entry of entries) {
     await withDirectoryLock(entry.directory, () => removeEntry(root, entry.id), {
       what: 'soft-label entry',
@@ -133,5 +163,5 @@ export async function cacheRemoveCommand(
     });
     write(`removed ${entry.id} (${bytes(entry.sizeBytes)})\n`);
   }
-  if (entries.length === 0) write(`no soft-label entries in ${resolve(root)}\n`);
+  if (entries.length === 0 && groups.length === 0) write(`no soft-label entries in ${resolve(root)}\n`);
 }

@@ -175,7 +175,9 @@ export async function main(argv: string[]): Promise<number> {
     });
   cache
     .command('ls')
-    .description('list entries: key, teacher, dataset, samples × classes, storage, shards complete/total, size on disk')
+    .description(
+      'list entries: key, teacher, dataset, samples × classes, storage, shards complete/total, size on disk; then the groups of online outputs (key, teacher, taps, batches, size)',
+    )
     .requiredOption('--store <dir>', storeOption)
     .action((options: { store: string }) => cacheListCommand(options, (text) => process.stdout.write(text)));
   cache
@@ -186,9 +188,9 @@ export async function main(argv: string[]): Promise<number> {
     .action((keys: string[], options: { store: string }) => cacheVerifyCommand(keys, options, (text) => process.stdout.write(text)));
   cache
     .command('rm')
-    .description('remove entries from the store')
-    .argument('[keys...]', 'entry keys, as `kdkit cache ls` shows them')
-    .option('--all', 'remove every entry')
+    .description('remove entries, or groups of online outputs, from the store')
+    .argument('[keys...]', 'entry or group keys, as `kdkit cache ls` shows them')
+    .option('--all', 'remove every entry and group')
     .requiredOption('--store <dir>', storeOption)
     .action((keys: string[], options: { store: string; all?: boolean }) =>
       cacheRemoveCommand(keys, { ...options, lockStaleMs: lockStaleMs(process.env) }, (text) => process.stdout.write(text)),

@@ -256,4 +256,13 @@ test('run --store: online, a second run with the same seed runs the ONNX teacher
   assert.match(second.stdout + second.stderr, new RegExp(`student: the teacher ran on 0 batches; ${batches} came from the store`));
   const accuracy = (run: string) => JSON.parse(readFileSync(join(directory, run, 'summary.json'), 'utf8')).models.student.accuracy;
   assert.equal(accuracy('online-store-2'), accuracy('online-store-1'));
+  // cache ls shows the group (the teacher, its tap, the batches kept); cache rm takes its key.
+  const listed = kdkit('cache', 'ls', '--store', store);
+  assert.equal(listed.status, 0, listed.stderr);
+  const row = new RegExp(`^([0-9a-f]{24})\\s+ONNX .*torch-teacher\\.onnx.*features \\[\\d+\\]\\s+${batches}\\s`, 'm').exec(listed.stdout);
+  assert.ok(row, listed.stdout);
+  const removed = kdkit('cache', 'rm', row[1].slice(0, 6), '--store', store);
+  assert.equal(removed.status, 0, removed.stderr);
+  assert.match(removed.stdout, new RegExp(`removed online outputs ${row[1]} \\(${batches} batches`));
+  assert.match(kdkit('cache', 'ls', '--store', store).stdout, /no soft-label entries/);
 });

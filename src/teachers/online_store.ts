@@ -11,11 +11,25 @@
  * a sample (feature maps, which would cost gigabytes an epoch) are not kept: such batches always
  * run the teacher.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { InputError } from '../errors.js';
 import type { SampleBatch } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { sha256 } from '../util/hash.js';
+
+/** The store's subdirectory of online outputs, one group directory per teacher and taps. */
+const ONLINE = 'online';
+const GROUP_FILE = 'group.json';
+const groupName = /^[0-9a-f]{24}$/;
+
+/** What a group holds, in its group.json, for `kdkit cache ls`. */
+interface OnlineGroupDescriptor {
+  teacher: string;
+  fingerprint: string;
+  classes: number;
+  taps: readonly { name: string; shape: readonly number[] }[];
+}
 
 /** Floats a sample, logits and taps together, above which a batch's outputs are not kept (16 KiB a sample). */
 export const MAX_FLOATS_PER_SAMPLE = 4096;
@@ -38,14 +52,15 @@ export interface OnlineStore {
  */
 export function onlineStore(
   root: string,
-  teacher: { fingerprint: string; classes: number },
+  teacher: { fingerprint: string; description: string; classes: number },
   taps: readonly { name: string; shape: readonly number[] }[],
 ): OnlineStore | null {
   const sizes = taps.map(({ shape }) => shape.reduce((product, size) => product * size, 1));
   const floatsPerSample = teacher.classes + sizes.reduce((sum, size) => sum + size, 0);
   if (floatsPerSample > MAX_FLOATS_PER_SAMPLE) return null;
   const names = taps.map(({ name }) => name);
-  const directory = join(root, 'online', sha256('online outputs', teacher.fingerprint, JSON.stringify(names)).slice(0, 24));
+  const directory = join(root, ONLINE, sha256('online outputs', teacher.fingerprint, JSON.stringify(names)).slice(0, 24));
+  const descriptor = join(directory, GROUP_FILE);
   const counts = { reused: 0, computed: 0 };
 
   const pathOf = (samples: SampleBatch, count: number): string => {
@@ -87,8 +102,61 @@ export function onlineStore(
         all.set(outputs.features[name].subarray(0, count * sizes[index]), offset);
         offset += count * sizes[index];
       });
+      if (!existsSync(descriptor)) {
+        const group: OnlineGroupDescriptor = {
+          teacher: teacher.description,
+          fingerprint: teacher.fingerprint,
+          classes: teacher.classes,
+          taps,
+        };
+        writeFileAtomic(descriptor, `${JSON.stringify(group, null, 2)}\n`);
+      }
       writeFileAtomic(path, new Uint8Array(all.buffer));
       return outputs;
     },
   };
+}
+
+export interface OnlineGroup {
+  /** The 24 hex digits of the group's directory: what `cache ls` shows and `cache rm` takes. */
+  id: string;
+  directory: string;
+  /** null when group.json is missing or unreadable. */
+  descriptor: OnlineGroupDescriptor | null;
+  batches: number;
+  sizeBytes: number;
+}
+
+/** The groups of online outputs under a store's root (none when there are none), by id. */
+export function listOnlineGroups(root: string): OnlineGroup[] {
+  const base = join(resolve(root), ONLINE);
+  if (!existsSync(base)) return [];
+  return readdirSync(base, { withFileTypes: true })
+    .filter((item) => item.isDirectory() && groupName.test(item.name))
+    .map((item) => {
+      const directory = join(base, item.name);
+      let batches = 0;
+      let sizeBytes = 0;
+      for (const file of readdirSync(directory, { withFileTypes: true, recursive: true })) {
+        if (!file.isFile()) continue;
+        sizeBytes += statSync(join(file.parentPath, file.name)).size;
+        if (file.name.endsWith('.f32')) batches++;
+      }
+      let descriptor: OnlineGroupDescriptor | null = null;
+      try {
+        descriptor = JSON.parse(readFileSync(join(directory, GROUP_FILE), 'utf8')) as OnlineGroupDescriptor;
+      } catch {
+        descriptor = null;
+      }
+      return { id: item.name, directory, descriptor, batches, sizeBytes };
+    })
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Deletes one group, found by listing the store (never by joining a user-given path). */
+export function removeOnlineGroup(root: string, group: OnlineGroup): void {
+  const base = join(resolve(root), ONLINE);
+  if (dirname(group.directory) !== base || lstatSync(group.directory).isSymbolicLink() || !groupName.test(group.id))
+    throw new InputError(`${group.directory}: not a group of online outputs in ${base}; not removed`);
+  rmSync(group.directory, { recursive: true, force: true });
 }

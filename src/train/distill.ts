@@ -199,7 +199,8 @@ function onlineOutputStore(
 ): OnlineStore | null {
   // A TensorFlow.js teacher runs on the batch's tensors, on the device: reading them back to key a store would cost more.
   if (root === undefined || source.model) return null;
-  const store = onlineStore(root, { fingerprint: source.teacher.info.fingerprint, classes }, taps);
+  const { fingerprint, description } = source.teacher.info;
+  const store = onlineStore(root, { fingerprint, description, classes }, taps);
   if (!store)
     emit({
       type: 'info',
