@@ -62,6 +62,8 @@ export function onlineStore(
   const directory = join(root, ONLINE, sha256('online outputs', teacher.fingerprint, JSON.stringify(names)).slice(0, 24));
   const descriptor = join(directory, GROUP_FILE);
   const counts = { reused: 0, computed: 0 };
+  /** Whether group.json is known to exist: checked once per store, not once per batch. */
+  let described = false;
 
   const pathOf = (samples: SampleBatch, count: number): string => {
     const fields = Object.keys(samples).sort();
@@ -102,7 +104,7 @@ export function onlineStore(
         all.set(outputs.features[name].subarray(0, count * sizes[index]), offset);
         offset += count * sizes[index];
       });
-      if (!existsSync(descriptor)) {
+      if (!described && !existsSync(descriptor)) {
         const group: OnlineGroupDescriptor = {
           teacher: teacher.description,
           fingerprint: teacher.fingerprint,
@@ -111,6 +113,7 @@ export function onlineStore(
         };
         writeFileAtomic(descriptor, `${JSON.stringify(group, null, 2)}\n`);
       }
+      described = true;
       writeFileAtomic(path, new Uint8Array(all.buffer));
       return outputs;
     },
