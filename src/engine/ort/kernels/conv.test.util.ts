@@ -6,7 +6,7 @@ export function convAndGradients(
   xShape: number[],
   filterShape: number[],
   strides: [number, number],
-  pad: 'same' | 'valid' | number,
+  pad: 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]],
   seed = 61,
 ): tf.Tensor[] {
   const x = randomTensor(xShape, seed) as tf.Tensor4D;

@@ -69,15 +69,50 @@ test('ONNX Runtime conv2d splits a batch whose patches exceed the budget into ch
   } finally {
     patchBudget.maxValues = budget;
   }
-  for (const kind of [
-    'conv2d 3 ',
-    'conv2d 2 ',
-    'conv2d filter grad 3 ',
-    'conv2d filter grad 2 ',
-    'conv2d input grad 3 ',
-    'conv2d input grad 2 ',
-  ]) {
+  for (const kind of ['conv2d 3 ', 'conv2d 2 ', 'conv2d input grad 3 ', 'conv2d input grad 2 ']) {
     assert.ok(sessionsStartingWith(kind) > 0, `a session for '${kind}…'`);
+  }
+});
+
+test('ONNX Runtime filter gradient of stride-1 layers on shifted views: padding on any side, runs of odd and even length, chunks, 1×1 in place', async () => {
+  const budget = patchBudget.maxValues;
+  // A 3×3 'same' layer on 7×6 images: a grid of 8 × 7 = 56 cells of 6 channels, 336 values per
+  // image: 2 images per run of 5 (runs of 112, 112 and 56 rows).
+  patchBudget.maxValues = 700;
+  try {
+    await assertWasmMatchesCpu(
+      'shifted views',
+      () => [
+        ...convAndGradients([5, 7, 6, 6], [3, 3, 6, 5], [1, 1], 'same', 81),
+        // Padding on one side only, and more of it than the other.
+        ...convAndGradients(
+          [3, 6, 5, 4],
+          [3, 3, 4, 3],
+          [1, 1],
+          [
+            [0, 0],
+            [2, 0],
+            [0, 1],
+            [0, 0],
+          ],
+          84,
+        ),
+        // An even filter: TensorFlow's 'same' pads bottom and right.
+        ...convAndGradients([2, 5, 6, 3], [2, 2, 3, 4], [1, 1], 'same', 87),
+        // A 5×5 filter without padding: a grid of 7 × 5 = 35 cells, 3 images a run of 4: 105
+        // rows rounded up to 106, then 35 to 36, where the first run left the next image's dy.
+        ...convAndGradients([4, 5, 7, 6], [5, 5, 6, 2], [1, 1], 'valid', 90),
+        // 1×1: the tensors as they lie, a run of 3 × 35 = 105 rows (odd: one product, no halves).
+        ...convAndGradients([3, 5, 7, 4], [1, 1, 4, 3], [1, 1], 'valid', 93),
+      ],
+      1e-4,
+      accelerated,
+    );
+  } finally {
+    patchBudget.maxValues = budget;
+  }
+  for (const kind of ['112 ', '56 ', '144 ', '84 ', '106 ', '36 ', '105 ']) {
+    assert.ok(sessionsStartingWith(`conv2d filter grad shifted ${kind}`) > 0, `a shifted session of ${kind}rows`);
   }
 });
 

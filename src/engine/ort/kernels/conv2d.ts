@@ -42,6 +42,7 @@ import {
   nchwcBlockSize,
 } from './nchwc_graph.js';
 import { runOnViews, withWasmFallback } from './run_graph.js';
+import { shiftedFilterGrad, shiftedFilterGradApplies } from './shifted_filter_grad.js';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
 type Shape4D = [number, number, number, number];
@@ -173,6 +174,10 @@ export function ortConv2DBackpropFilter(fallback: KernelConfig, cache: SessionCa
     if (info === undefined) return undefined;
     const dW = backend.makeOutput([...filterShape], 'float32');
     const [xValues, dyValues, dWValues] = [x, dy, dW].map((tensor) => heapFloat32(backend, tensor));
+    if (shiftedFilterGradApplies(info)) {
+      shiftedFilterGrad(cache, info, xValues, dyValues, dWValues);
+      return dW;
+    }
     const { inSize, outSize } = imageSizes(info);
     const patchSize = info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels;
     sumOverChunks(info.batchSize, imagesPerRun(patchSize, info.batchSize), dWValues, (first, count, target) => {
