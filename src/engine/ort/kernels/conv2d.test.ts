@@ -83,6 +83,32 @@ test('ONNX Runtime conv2d splits a batch whose patches exceed the budget into ch
   }
 });
 
+test('ONNX Runtime input gradient of strided layers by phase: odd sizes, positions no tap reaches, 1×1, chunks', async () => {
+  const budget = patchBudget.maxValues;
+  // 9×7 input, 3×3 stride 2 'same' (padding 1 all round): the four phases have 12 positions × 4
+  // taps, 16 × 2, 15 × 2 and 20 × 1, 130 taps of 5 channels per image, 650 values: 2 images per
+  // run of 3.
+  patchBudget.maxValues = 1400;
+  try {
+    await assertWasmMatchesCpu(
+      'phased input gradients',
+      () => [
+        ...convAndGradients([3, 9, 7, 4], [3, 3, 4, 5], [2, 2], 'same', 101),
+        // Stride 3 over a 2×2 filter: a third of the rows and columns get no gradient.
+        ...convAndGradients([2, 8, 7, 3], [2, 2, 3, 4], [3, 3], 'valid', 104),
+        // Strides of 2 and 1, and a 1×1 filter with stride 2 (not by phase).
+        ...convAndGradients([2, 7, 6, 5], [3, 2, 5, 3], [2, 1], 'same', 107),
+        ...convAndGradients([2, 7, 7, 6], [1, 1, 6, 4], [2, 2], 'valid', 110),
+      ],
+      1e-4,
+      accelerated,
+    );
+  } finally {
+    patchBudget.maxValues = budget;
+  }
+  for (const images of [2, 1]) assert.ok(sessionsStartingWith(`conv2d input grad ${images} 9,7,4,`) > 0, `a run of ${images} images`);
+});
+
 test('ONNX Runtime filter gradient of stride-1 layers on shifted views: padding on any side, runs of odd and even length, chunks', async () => {
   const [budget, bounds] = [patchBudget.maxValues, { ...shiftedViews }];
   // A 3×3 'same' layer on 7×6 images: a grid of 8 × 7 = 56 cells of 6 channels, 336 values per

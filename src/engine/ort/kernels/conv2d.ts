@@ -30,6 +30,7 @@ import {
   graphGeometry,
   imageSizes,
   imagesPerRun,
+  inputGradPatchSize,
   type ConvEpilogue,
 } from './conv_graph.js';
 import { forEachChunk, imageRange, sumOverChunks } from './chunks.js';
@@ -151,8 +152,7 @@ export function ortConv2DBackpropInput(fallback: KernelConfig, cache: SessionCac
       });
       return dx;
     }
-    const patchSize = info.inHeight * info.inWidth * info.filterHeight * info.filterWidth * info.outChannels;
-    forEachChunk(info.batchSize, imagesPerRun(patchSize, info.batchSize), (first, count) => {
+    forEachChunk(info.batchSize, imagesPerRun(inputGradPatchSize(info), info.batchSize), (first, count) => {
       runOnViews(
         cache,
         convInputGradGraph(info, count),
