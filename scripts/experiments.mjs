@@ -132,7 +132,7 @@ if (!suite) throw new Error(`--suite: expected one of ${Object.keys(suites).join
 const { rows, runs } = suite;
 const seeds = (values.seeds ?? suite.seeds).split(',').map(Number);
 const selected = values.only ? new Set(values.only.split(',')) : undefined;
-const configNames = [...new Set(rows.map((row) => row.config))].filter((name) => !selected || selected.has(name));
+const configNames = [...new Set(rows.map((row) => row.config))];
 
 function kdkit(args, label) {
   const started = performance.now();
@@ -160,9 +160,9 @@ const relative = (path) => path.slice(root.length + 1);
 /**
  * A run's summary and wall seconds: from its run directory, else from its committed record while
  * the config is unchanged, else by running it (resumed from its checkpoints if it has some; its
- * wall time then counts this part only).
+ * wall time then counts this part only). With `recordedOnly`, undefined instead of running.
  */
-function run(config, seed, out) {
+function run(config, seed, out, recordedOnly = false) {
   const configPath = join('experiments', values.suite, `${config}.yaml`);
   const configSha256 = createHash('sha256')
     .update(readFileSync(join(root, configPath)))
@@ -170,6 +170,10 @@ function run(config, seed, out) {
   const recordPath = join(records, `${config}-seed${seed}.json`);
   const timing = join(out, 'wall-seconds.json');
   const done = existsSync(join(out, 'summary.json')) && existsSync(timing);
+  if (!done && recordedOnly) {
+    const record = existsSync(recordPath) ? JSON.parse(readFileSync(recordPath, 'utf8')) : undefined;
+    return record?.configSha256 === configSha256 ? record : undefined;
+  }
   if (!done && existsSync(recordPath)) {
     const record = JSON.parse(readFileSync(recordPath, 'utf8'));
     if (record.configSha256 === configSha256) {
@@ -202,12 +206,19 @@ const madeTeacher = suite.teacher(runs);
 const teacherSeconds = madeTeacher.seconds;
 const results = {};
 // Seed by seed, so that an interrupted comparison already has every row for the first seeds.
+// Rows left out by --only come from their records where they have them: the table shows every
+// seed each row has.
 for (const seed of seeds) {
   for (const config of configNames) {
-    const { seconds, summary } = run(config, seed, join(runs, `${config}-seed${seed}`));
-    results[`${config} ${seed}`] = { seconds, summary };
+    const outcome = run(config, seed, join(runs, `${config}-seed${seed}`), selected !== undefined && !selected.has(config));
+    if (outcome !== undefined) results[`${config} ${seed}`] = { seconds: outcome.seconds, summary: outcome.summary };
   }
 }
+/** The seeds a config has results for. */
+const seedsOf = (config) => seeds.filter((seed) => results[`${config} ${seed}`] !== undefined);
+const firstConfig = configNames.find((config) => seedsOf(config).length > 0);
+if (firstConfig === undefined) throw new Error(`no run or record for seeds ${seeds.join(', ')}`);
+const first = results[`${firstConfig} ${seedsOf(firstConfig)[0]}`];
 // A table compares methods on one teacher: a teacher trained again to other weights (on another
 // machine, say) makes the records before it another experiment.
 const teachers = new Map(Object.entries(results).map(([key, { summary }]) => [summary.teacher.fingerprint, key]));
@@ -218,9 +229,9 @@ if (teachers.size > 1) {
 }
 
 const mean = (list) => list.reduce((sum, value) => sum + value, 0) / list.length;
-const teacher = results[`${configNames[0]} ${seeds[0]}`].summary.models.teacher;
-const student = results[`${configNames[0]} ${seeds[0]}`].summary.models.student;
-const kdMean = mean(seeds.map((seed) => results[`kd ${seed}`]?.summary.models.student.accuracy ?? Number.NaN));
+const teacher = first.summary.models.teacher;
+const student = first.summary.models.student;
+const kdMean = mean(seedsOf('kd').map((seed) => results[`kd ${seed}`].summary.models.student.accuracy));
 const lines = [
   ...suite.header({
     teacher,
@@ -228,28 +239,33 @@ const lines = [
     teacherRecord: madeTeacher.record,
     seeds,
     student,
-    first: results[`${configNames[0]} ${seeds[0]}`].summary,
+    first: first.summary,
   }),
   '',
   `| row | terms | ${seeds.map((seed) => `seed ${seed}`).join(' | ')} | mean | spread | vs KD (mean) | agrees with teacher (mean) | wall per run |`,
   `|---|---|${seeds.map(() => '---:|').join('')}---:|---:|---:|---:|---:|`,
 ];
 for (const row of rows) {
-  if (!configNames.includes(row.config)) continue;
-  const models = seeds.map((seed) => results[`${row.config} ${seed}`].summary.models[row.model]);
+  const rowSeeds = seedsOf(row.config);
+  if (rowSeeds.length === 0) continue;
+  const models = rowSeeds.map((seed) => results[`${row.config} ${seed}`].summary.models[row.model]);
   const accuracies = models.map((model) => model.accuracy);
   const agreement = mean(models.map((model) => model.agreementWithTeacher));
-  const seconds = mean(seeds.map((seed) => results[`${row.config} ${seed}`].seconds));
+  const seconds = mean(rowSeeds.map((seed) => results[`${row.config} ${seed}`].seconds));
+  const cells = seeds.map((seed) =>
+    rowSeeds.includes(seed) ? `${percent(results[`${row.config} ${seed}`].summary.models[row.model].accuracy)} %` : '–',
+  );
+  const over = rowSeeds.length < seeds.length ? ` (${rowSeeds.length} seed${rowSeeds.length > 1 ? 's' : ''})` : '';
   const versusKd = Number.isNaN(kdMean)
     ? ''
     : `${mean(accuracies) - kdMean >= 0 ? '+' : ''}${(100 * (mean(accuracies) - kdMean)).toFixed(2)}`;
   lines.push(
-    `| ${row.row} | ${row.what} | ${accuracies.map((value) => `${percent(value)} %`).join(' | ')} | ${percent(mean(accuracies))} % | ${(100 * (Math.max(...accuracies) - Math.min(...accuracies))).toFixed(2)} | ${versusKd} | ${percent(agreement)} % | ${seconds.toFixed(0)} s${row.trainings > 1 ? ` (${row.trainings} trainings)` : ''} |`,
+    `| ${row.row} | ${row.what} | ${cells.join(' | ')} | ${percent(mean(accuracies))} %${over} | ${(100 * (Math.max(...accuracies) - Math.min(...accuracies))).toFixed(2)} | ${versusKd} | ${percent(agreement)} % | ${seconds.toFixed(0)} s${row.trainings > 1 ? ` (${row.trainings} trainings)` : ''} |`,
   );
 }
 lines.push(
   '',
-  '"spread" is the difference between the best and worst seed, in points; "vs KD" compares the row\'s mean with the KD row\'s, in points.',
+  '"spread" is the difference between the best and worst seed, in points; "vs KD" compares the row\'s mean with the KD row\'s, in points; a row with fewer seeds (–) says so by its mean, and its means are over those seeds only.',
   ...suite.footer,
   '',
 );
