@@ -2,6 +2,7 @@
 // engine-step.js, profile-step.js and cpu-backend.js.
 import { methods, tf } from '../dist/index.js';
 import { makeOptimizer } from '../dist/train/optimizer.js';
+import { withConstantInputs } from '../dist/engine/conv_layer.js';
 
 /** The Fashion-MNIST demo teacher's shape: conv 32 – pool – conv 64 – pool – dense 256 – 10. */
 export function fashionCnn() {
@@ -45,10 +46,12 @@ export function kdStep(model, batchSize = 128) {
   const teacherLogits = tf.mul(tf.randomNormal([batchSize, 10]), 4);
   return {
     step() {
-      const { value, grads } = tf.variableGrads(() => {
-        const inputs = { studentLogits: model.apply(images, { training: true }), teacherLogits, labels };
-        return tf.add(tf.mul(kdTerm(inputs), 0.9), tf.mul(ceTerm(inputs), 0.1));
-      }, variables);
+      const { value, grads } = withConstantInputs([images], () =>
+        tf.variableGrads(() => {
+          const inputs = { studentLogits: model.apply(images, { training: true }), teacherLogits, labels };
+          return tf.add(tf.mul(kdTerm(inputs), 0.9), tf.mul(ceTerm(inputs), 0.1));
+        }, variables),
+      );
       value.dataSync();
       optimizer.step(
         variables,

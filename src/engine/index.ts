@@ -2,7 +2,8 @@
  * The compute engine: TensorFlow.js on the wasm backend (SIMD) by default, or the pure-JS cpu
  * backend, with kdkit's wasm kernels registered so that convolutions train on wasm, its
  * matrix products and convolutions accelerated by ONNX Runtime when it loads, and
- * tf.layers.batchNormalization training on kdkit's fused batch norm (./batch_norm_layer.ts).
+ * tf.layers.batchNormalization training on kdkit's fused batch norm (./batch_norm_layer.ts), and
+ * tf.layers.conv2d sparing the gradient of a training step's input batch (./conv_layer.ts).
  */
 import { availableParallelism } from 'node:os';
 import * as tfc from '@tensorflow/tfjs-core';
@@ -10,10 +11,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { InputError } from '../errors.js';
 import { fuseBatchNormLayers } from './batch_norm_layer.js';
+import { spareConvInputGradients } from './conv_layer.js';
 import { plainWasmKernel, registerWasmKernels, swapWasmKernels } from './kernels/register.js';
 import { ortInterface, ortKernelNames, ortKernels } from './ort/index.js';
 
 export * as tf from './tf.js';
+export { withConstantInputs } from './conv_layer.js';
 
 export type BackendName = 'wasm' | 'cpu';
 export type AcceleratorChoice = 'ort' | 'none';
@@ -147,6 +150,8 @@ async function setUp({ backend, accelerate: choice, threads }: EngineSetup): Pro
   const customKernels = registerWasmKernels();
   // Wraps BatchNormalization.call once: training calls then take the fused kernels registered above.
   fuseBatchNormLayers();
+  // Wraps Conv2D.call once: a call on a step's input batch skips the input's unused gradient.
+  spareConvInputGradients();
   const acceleratorThreads = backend === 'wasm' ? accelerate(choice, threads) : 0;
   if (tfc.getBackend() !== backend && !(await tfc.setBackend(backend))) {
     throw new Error(`kdkit engine: TensorFlow.js could not initialize the ${backend} backend.`);

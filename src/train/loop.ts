@@ -5,6 +5,7 @@
  * progress: those are callbacks (callbacks/).
  */
 import * as tf from '../engine/tf.js';
+import { withConstantInputs } from '../engine/conv_layer.js';
 import type { Dataset, SampleBatch } from '../data/dataset.js';
 import type { BatchAugmenter } from '../data/augment.js';
 import { allocateBatch, batchCount, shuffledOrder, type BatchBuffers } from '../data/batches.js';
@@ -366,28 +367,31 @@ class Loop implements TrainingLoop {
     const { teacherLogits, teacherFeatures } = batch;
     const position = this.trainingPosition(epoch, step);
     const termValues: tf.Scalar[] = [];
+    // The batch's gradient is never taken: a first convolution skips it (engine/conv_layer.ts).
     const { value: cost, grads } = withMathRandom(this.dropout, () =>
-      tf.variableGrads(() => {
-        const { studentLogits, features } = this.forward(batch.inputs);
-        let total: tf.Scalar = tf.scalar(0);
-        for (const term of terms) {
-          const studentFeature = term.studentTap === undefined ? undefined : features[term.studentTap];
-          const value = term.loss({
-            studentLogits,
-            teacherLogits,
-            labels: batch.labels,
-            studentFeature:
-              studentFeature && term.adapter ? (term.adapter.apply(studentFeature, { training: true }) as tf.Tensor) : studentFeature,
-            teacherFeature: term.teacherTap === undefined ? undefined : teacherFeatures[term.teacherTap],
-            position,
-            indices: batch.indices,
-            step,
-          });
-          termValues.push(tf.keep(value));
-          total = tf.add(total, tf.mul(value, scheduleValue(term.weight, position)));
-        }
-        return total;
-      }, this.trained),
+      withConstantInputs(Object.values(batch.inputs), () =>
+        tf.variableGrads(() => {
+          const { studentLogits, features } = this.forward(batch.inputs);
+          let total: tf.Scalar = tf.scalar(0);
+          for (const term of terms) {
+            const studentFeature = term.studentTap === undefined ? undefined : features[term.studentTap];
+            const value = term.loss({
+              studentLogits,
+              teacherLogits,
+              labels: batch.labels,
+              studentFeature:
+                studentFeature && term.adapter ? (term.adapter.apply(studentFeature, { training: true }) as tf.Tensor) : studentFeature,
+              teacherFeature: term.teacherTap === undefined ? undefined : teacherFeatures[term.teacherTap],
+              position,
+              indices: batch.indices,
+              step,
+            });
+            termValues.push(tf.keep(value));
+            total = tf.add(total, tf.mul(value, scheduleValue(term.weight, position)));
+          }
+          return total;
+        }, this.trained),
+      ),
     );
     // A variable the loss does not reach (a layer after a tapped one, with feature terms alone) has no
     // gradient and is left as it is, as tf.train and PyTorch's optimizers leave it.
