@@ -8,9 +8,10 @@
 //     [16,32,64], stride 2 (and a 1×1 conv + BN shortcut) at the start of stages 2 and 3; global
 //     average pool; dense 10.
 // kdkit runs on its default engine (wasm + ONNX Runtime), each model in a process of its own;
-// PyTorch at the best of torch threads 1/2 × OpenBLAS threads 1/2. Ratio = PyTorch / kdkit.
+// PyTorch at the best of torch threads 1/2 × OpenBLAS threads 1/2. Ratio = PyTorch / kdkit, the
+// median of 3 rounds of both sides (this machine's speed drifts within minutes).
 // Writes bench/zoo-results.json.
-// Run: npm run bench:zoo   (or: npx tsc -p . && node bench/zoo-step.js [measuredSteps])
+// Run: npm run bench:zoo   (or: npx tsc -p . && node bench/zoo-step.js [measuredSteps [rounds]])
 //      node bench/zoo-step.js --kdkit mobilenet|resnet [measuredSteps]   (one side, one model, JSON)
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -106,43 +107,77 @@ async function kdkitStepMs(kind, measuredSteps) {
 
 const format = (ms) => `${ms.toFixed(1).padStart(8)} ms`;
 
-/** Both sides for both models; returns the rows (ratio = PyTorch ms / kdkit ms) and the PyTorch runs. */
-export async function zooStepBench(measuredSteps = 10) {
+/**
+ * Both sides for both models, in `rounds` rounds of kdkit then PyTorch (the first at every PyTorch
+ * thread setting, the others at the best ones), because this shared machine's speed drifts by a
+ * third within minutes and takes both sides with it: each round's ratio compares two runs a minute
+ * apart. Returns the rows (median kdkit and PyTorch ms, and the median of the rounds' ratios =
+ * PyTorch ms / kdkit ms, with each round's) and the first round's PyTorch runs.
+ */
+export async function zooStepBench(measuredSteps = 10, rounds = 3) {
   const self = fileURLToPath(import.meta.url);
-  const kdkit = {};
-  let engine;
-  for (const kind of Object.keys(zooModels)) {
-    const run = spawnSync(process.execPath, [self, '--kdkit', kind, String(measuredSteps)], { encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(`kdkit ${kind} failed: ${run.stderr.trim().split('\n').at(-1)}`);
-    const result = JSON.parse(run.stdout.trim().split('\n').at(-1));
-    engine = result.engine;
-    kdkit[kind] = result;
-    console.log(`kdkit ${kind.padEnd(10)} (${result.params} parameters) step ${format(result.ms)}`);
-  }
-  console.log(`engine: ${JSON.stringify(engine)}`);
-
   const torchScript = fileURLToPath(new URL('./torch_zoo_step.py', import.meta.url));
-  const pytorchRuns = torchRuns(torchScript, (threads) => [String(measuredSteps), String(threads)], {
-    onRun: (torch) =>
-      console.log(
-        `PyTorch ${torch.torch}, ${settingLabel(torch)}`.padEnd(48) +
-          Object.keys(zooModels)
-            .map((kind) => ` ${kind} ${format(torch[kind])} (${torch.params[kind]} parameters)`)
-            .join('  '),
+  const kinds = Object.keys(zooModels);
+  const perRound = [];
+  let engine;
+  let firstRuns;
+  for (let round = 1; round <= rounds; round++) {
+    console.log(`round ${round} of ${rounds}`);
+    const kdkit = {};
+    for (const kind of kinds) {
+      const run = spawnSync(process.execPath, [self, '--kdkit', kind, String(measuredSteps)], { encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`kdkit ${kind} failed: ${run.stderr.trim().split('\n').at(-1)}`);
+      const result = JSON.parse(run.stdout.trim().split('\n').at(-1));
+      engine = result.engine;
+      kdkit[kind] = result;
+      console.log(`kdkit ${kind.padEnd(10)} (${result.params} parameters) step ${format(result.ms)}`);
+    }
+    if (round === 1) console.log(`engine: ${JSON.stringify(engine)}`);
+    const settings =
+      firstRuns === undefined
+        ? undefined
+        : [...new Set(kinds.map((kind) => bestThreads(firstRuns, kind).join(',')))].map((setting) => setting.split(',').map(Number));
+    const runs = torchRuns(torchScript, (threads) => [String(measuredSteps), String(threads)], {
+      ...(settings === undefined ? {} : { settings }),
+      onRun: (torch) =>
+        console.log(
+          `PyTorch ${torch.torch}, ${settingLabel(torch)}`.padEnd(48) +
+            kinds.map((kind) => ` ${kind} ${format(torch[kind])} (${torch.params[kind]} parameters)`).join('  '),
+        ),
+    });
+    firstRuns ??= runs;
+    perRound.push(
+      Object.fromEntries(
+        kinds.map((kind) => {
+          const pytorch = fastest(runs, (run) => run[kind])?.[kind] ?? null;
+          return [kind, { kdkit: kdkit[kind].ms, pytorch, ratio: pytorch === null ? null : pytorch / kdkit[kind].ms }];
+        }),
       ),
-  });
+    );
+    if (runs.length === 0) break;
+  }
 
-  const rows = Object.keys(zooModels).map((kind) => {
-    const pytorch = fastest(pytorchRuns, (run) => run[kind])?.[kind] ?? null;
-    return { model: kind, kdkit: kdkit[kind].ms, pytorch, ratio: pytorch === null ? null : pytorch / kdkit[kind].ms };
+  const rows = kinds.map((kind) => {
+    const of = (field) => perRound.map((round) => round[kind][field]).filter((value) => value !== null);
+    const ratios = of('ratio');
+    return {
+      model: kind,
+      kdkit: median(of('kdkit')),
+      pytorch: ratios.length === 0 ? null : median(of('pytorch')),
+      ratio: ratios.length === 0 ? null : median(ratios),
+      rounds: perRound.map((round) => round[kind]),
+    };
   });
-  console.log('\nPyTorch time / kdkit time (1.0 = as fast as PyTorch; PyTorch at its best thread setting):');
+  console.log(
+    `\nPyTorch time / kdkit time (1.0 = as fast as PyTorch; PyTorch at its best thread setting; median of ${perRound.length} rounds):`,
+  );
   for (const row of rows)
     console.log(
       `  ${`${row.model} KD training step (ms)`.padEnd(36)} kdkit ${row.kdkit.toFixed(1).padStart(8)}  ` +
-        `PyTorch ${row.pytorch?.toFixed(1).padStart(8) ?? '     n/a'}  ratio ${row.ratio?.toFixed(3) ?? 'n/a'}`,
+        `PyTorch ${row.pytorch?.toFixed(1).padStart(8) ?? '     n/a'}  ratio ${row.ratio?.toFixed(3) ?? 'n/a'}` +
+        (row.ratio === null ? '' : `  (rounds: ${row.rounds.map((round) => round.ratio.toFixed(3)).join(', ')})`),
     );
-  return { engine, batchSize, measuredSteps, rows, torchRuns: pytorchRuns };
+  return { engine, batchSize, measuredSteps, rows, torchRuns: firstRuns };
 }
 
 /** The PyTorch thread setting at which `kind` stepped fastest, as [torchThreads, blasThreads]. */
@@ -151,8 +186,8 @@ export function bestThreads(runs, kind) {
   return [best.torchThreads, best.blasThreads];
 }
 
-async function main(measuredSteps) {
-  const result = await zooStepBench(measuredSteps);
+async function main(measuredSteps, rounds) {
+  const result = await zooStepBench(measuredSteps, rounds);
   const resultsPath = fileURLToPath(new URL('./zoo-results.json', import.meta.url));
   writeFileSync(resultsPath, `${JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2)}\n`);
   console.log(`wrote ${resultsPath}`);
@@ -164,6 +199,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     if (!(kind in zooModels)) throw new Error(`unknown model "${kind}"; expected one of: ${Object.keys(zooModels).join(', ')}`);
     console.log(JSON.stringify(await kdkitStepMs(kind, Number(process.argv[4] ?? 10))));
   } else {
-    await main(Number(process.argv[2] ?? 10));
+    await main(Number(process.argv[2] ?? 10), Number(process.argv[3] ?? 3));
   }
 }
