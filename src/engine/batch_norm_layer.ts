@@ -10,10 +10,11 @@
  * own. The class, its name, config and weights stay as they are, so saved models load in stock
  * TensorFlow.js and ONNX exports fold batch norm as before.
  */
-import { getBackend, getKernel, mul, serialization, sub, type Tensor, tidy } from '@tensorflow/tfjs-core';
+import { getBackend, getKernel, mul, sub, type Tensor, tidy } from '@tensorflow/tfjs-core';
 import type { LayerVariable } from '@tensorflow/tfjs-layers';
 import { batchNormTraining } from './batch_norm.js';
 import { BatchNormTraining } from './kernels/batch_norm.js';
+import { registeredLayerPrototype } from './layer_class.js';
 
 /** The parts of tfjs-layers' BatchNormalization (layers/normalization.js) that the hook uses. */
 interface BatchNormalizationLayer {
@@ -55,9 +56,7 @@ function moveTowards(variable: LayerVariable, value: Tensor, momentum: number): 
  */
 export function fuseBatchNormLayers(): void {
   if (installed) return;
-  const entry = serialization.SerializationMap.getMap().classNameMap.BatchNormalization;
-  if (entry === undefined) throw new Error('kdkit engine: tfjs-layers has registered no BatchNormalization class.');
-  const prototype = (entry[0] as unknown as { prototype: BatchNormalizationLayer }).prototype;
+  const prototype = registeredLayerPrototype<BatchNormalizationLayer>('BatchNormalization');
   const stockCall = prototype.call;
   installed = true;
   prototype.call = function (this: BatchNormalizationLayer, inputs, kwargs) {

@@ -26,7 +26,6 @@ import {
   type GradSaveFunc,
   mul,
   type NamedTensorMap,
-  serialization,
   step,
   sum,
   type Tensor,
@@ -34,6 +33,7 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import type { LayerVariable } from '@tensorflow/tfjs-layers';
+import { registeredLayerPrototype } from './layer_class.js';
 
 /** The parts of tfjs-layers' Conv2D (layers/convolutional.js) that the hook uses. */
 interface Conv2DLayer {
@@ -113,9 +113,7 @@ function convolveConstant(layer: Conv2DLayer, x: Tensor4D): Tensor {
 /** Has tfjs-layers' Conv2D spare the gradient of constant inputs (see the header), once. */
 export function spareConvInputGradients(): void {
   if (installed) return;
-  const entry = serialization.SerializationMap.getMap().classNameMap.Conv2D;
-  if (entry === undefined) throw new Error('kdkit engine: tfjs-layers has registered no Conv2D class.');
-  const prototype = (entry[0] as unknown as { prototype: Conv2DLayer }).prototype;
+  const prototype = registeredLayerPrototype<Conv2DLayer>('Conv2D');
   const stockCall = prototype.call;
   installed = true;
   prototype.call = function (this: Conv2DLayer, inputs, kwargs) {
