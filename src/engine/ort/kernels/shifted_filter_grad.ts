@@ -26,7 +26,7 @@
  */
 import type { backend_util } from '@tensorflow/tfjs-core';
 import type { KeyedGraph, SessionCache } from '../session_cache.js';
-import { forEachChunk } from './chunks.js';
+import { sumOverChunks } from './chunks.js';
 import { geometryKey, halvesProductNodes, patchBudget, transposedHalvesNodes } from './conv_graph.js';
 import { runOnViews } from './run_graph.js';
 
@@ -132,10 +132,8 @@ export function shiftedFilterGrad(cache: SessionCache, info: Conv2DInfo, x: Floa
   const fullRows = perRun * grid.cells + 1 + maxOffset;
   const { x: xGrid, dy: dyGrid } = scratchFor(`${perRun} ${geometryKey(info)}`, fullRows * ci, fullRows * co);
   const tapSize = ci * co;
-  const sums = new Float64Array(dW.length);
-  const partial = new Float32Array(dW.length);
 
-  forEachChunk(info.batchSize, perRun, (first, count) => {
+  sumOverChunks(info.batchSize, perRun, dW, (first, count, target) => {
     for (let image = 0; image < count; image++) {
       for (let row = 0; row < inHeight; row++) {
         const from = ((first + image) * inHeight + row) * inWidth * ci;
@@ -158,10 +156,8 @@ export function shiftedFilterGrad(cache: SessionCache, info: Conv2DInfo, x: Floa
     const outputs: Record<string, Float32Array> = {};
     grid.offsets.forEach((offset, tap) => {
       inputs[`x${tap}`] = xGrid.subarray(offset * ci, (offset + rows) * ci);
-      outputs[`dw${tap}`] = partial.subarray(tap * tapSize, (tap + 1) * tapSize);
+      outputs[`dw${tap}`] = target.subarray(tap * tapSize, (tap + 1) * tapSize);
     });
     runOnViews(cache, shiftedGraph(info, grid, rows), inputs, outputs);
-    for (let i = 0; i < sums.length; i++) sums[i] += partial[i];
   });
-  dW.set(sums);
 }
