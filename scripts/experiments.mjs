@@ -61,6 +61,7 @@ const fashionRows = [
 const resnetRows = [
   { row: 'scratch', config: 'kd', model: 'scratch', what: 'hard labels only', trainings: 1 },
   { row: 'KD', config: 'kd', model: 'student', what: '0.9·kd (T 4) + 0.1·ce', trainings: 1 },
+  { row: 'KD (α 0.5)', config: 'kd-half', model: 'student', what: '0.5·kd (T 4) + 0.5·ce', trainings: 1 },
   { row: 'DKD', config: 'dkd', model: 'student', what: 'ce + dkd (α 1, β 8, T 4), warmup 2 epochs', trainings: 1 },
   { row: 'AT', config: 'at', model: 'student', what: 'ce + 1000·attention (stage_1 → stage_2, stage_2 → stage_3)', trainings: 1 },
   { row: 'SP', config: 'sp', model: 'student', what: 'ce + 3000·sp (penultimate → embedding)', trainings: 1 },
