@@ -170,6 +170,27 @@ const filesCommon = {
   stream: streamField,
 };
 
+/**
+ * A tokenizer.json to load, or a WordPiece vocabulary learned from the training split; the defaults
+ * are data/text/wordpiece.ts's WORDPIECE_DEFAULTS (BertWordPieceTokenizer.train's, 8,000 tokens).
+ */
+export const tokenizerSpec = z.union([
+  z.string().min(1),
+  z.strictObject({
+    train: z.literal('wordpiece'),
+    vocabSize: z.number().int().min(10).max(1_000_000).default(8000),
+    lowercase: z.boolean().default(true),
+    minFrequency: z.number().int().nonnegative().default(2),
+    limitAlphabet: positiveInt.default(1000),
+  }),
+]);
+/** Tokens per sample unless a text dataset says: longer texts are cut, shorter ones padded. */
+export const DEFAULT_MAX_LENGTH = 64;
+const maxLength = positiveInt.max(8192).default(DEFAULT_MAX_LENGTH);
+const learnedWordPiece = { train: 'wordpiece' } as const;
+/** Crop and flip change images: a text dataset takes no `augment`. */
+const noAugment = z.never({ error: 'crop and flip change images; a text dataset takes no augment' }).optional();
+
 export const datasetSpec = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('digits'), ...datasetCommon }),
   z.strictObject({
@@ -185,6 +206,27 @@ export const datasetSpec = z.discriminatedUnion('name', [
     ...filesCommon,
     /** How a sample is stored: nhwc, or nchw as PyTorch saves it. */
     layout: z.enum(['nhwc', 'nchw']).default('nhwc'),
+  }),
+  z.strictObject({
+    name: z.literal('text'),
+    validation: datasetCommon.validation,
+    augment: noAugment,
+    /** A .csv, .tsv or .jsonl file of labelled texts. */
+    train: z.string().min(1),
+    test: z.string().min(1),
+    textField: z.string().min(1).default('text'),
+    labelField: z.string().min(1).default('label'),
+    /** The class names in index order, or their count (labels 0 … n−1); the distinct training labels when absent. */
+    classes: z.union([z.number().int().min(2), z.array(z.string().min(1)).min(2)]).optional(),
+    tokenizer: tokenizerSpec.prefault(learnedWordPiece),
+    maxLength,
+  }),
+  z.strictObject({
+    name: z.literal('banking77'),
+    validation: datasetCommon.validation,
+    augment: noAugment,
+    tokenizer: tokenizerSpec.prefault(learnedWordPiece),
+    maxLength,
   }),
 ]);
 export type DatasetConfig = z.infer<typeof datasetSpec>;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { datasetSpec } from '../config/schema.js';
+import { DEFAULT_MAX_LENGTH, type datasetSpec, type tokenizerSpec } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { sampleBytes, type DatasetSplits } from './dataset.js';
 import { loadDigits } from './digits.js';
@@ -7,6 +7,9 @@ import { DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASS_NAMES, loadFashionMnist,
 import { expandFiles, openPart, partDataset, shouldStream, type FileFormat, type StreamChoice } from './files.js';
 import type { TrainTestParts } from './mnist_family.js';
 import { splitValidation } from './split.js';
+import { loadBanking77, loadTextParts, type TokenizerSpec } from './text/dataset.js';
+import { WORDPIECE_DEFAULTS } from './text/wordpiece.js';
+import type { TextTokenizer } from './text/tokenizer.js';
 
 export type {
   Dataset,
@@ -49,11 +52,25 @@ export { splitValidation, subset } from './split.js';
 export { allocateBatch, batchCount, gatherBatch, shuffledOrder } from './batches.js';
 export type { BatchBuffers } from './batches.js';
 
-export const DATASET_NAMES = ['digits', 'fashion-mnist', 'idx', 'npy'] as const;
+export { BANKING77_DIR, banking77Classes, loadBanking77, loadTextParts } from './text/dataset.js';
+export type { TextDatasetSpec, TextParts, TokenizerSpec } from './text/dataset.js';
+export { readTextRecords, TEXT_FORMATS } from './text/read.js';
+export type { TextFields, TextFormat, TextRecords } from './text/read.js';
+export { ATTENTION_MASK, INPUT_IDS, TextTokenizer, TOKEN_TYPE_IDS } from './text/tokenizer.js';
+export type { EncodedTexts } from './text/tokenizer.js';
+export { bertTokenizerJson, trainWordPiece, WORDPIECE_DEFAULTS } from './text/wordpiece.js';
+export type { WordPieceOptions } from './text/wordpiece.js';
+
+export const DATASET_NAMES = ['digits', 'fashion-mnist', 'idx', 'npy', 'text', 'banking77'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 /** A dataset as a config describes it (config/schema.ts `dataset:`); defaults may be left out. */
 export type DatasetSpec = z.input<typeof datasetSpec>;
+
+/** The splits, and a text dataset's tokenizer, which the student is exported with. */
+export interface LoadedSplits extends DatasetSplits {
+  readonly tokenizer?: TextTokenizer;
+}
 
 /** How many samples of train a dataset carves out for validation unless told. */
 const DEFAULT_VALIDATION: Readonly<Record<DatasetName, (trainCount: number) => number>> = {
@@ -61,6 +78,8 @@ const DEFAULT_VALIDATION: Readonly<Record<DatasetName, (trainCount: number) => n
   'fashion-mnist': () => 5000,
   idx: (trainCount) => Math.min(5000, Math.round(trainCount / 10)),
   npy: (trainCount) => Math.min(5000, Math.round(trainCount / 10)),
+  text: (trainCount) => Math.min(5000, Math.round(trainCount / 10)),
+  banking77: (trainCount) => Math.round(trainCount / 10),
 };
 
 /**
@@ -68,18 +87,29 @@ const DEFAULT_VALIDATION: Readonly<Record<DatasetName, (trainCount: number) => n
  * of train with `seed`, so it changes with the seed while test does not. Pixels of a large
  * dataset stay on disk and are read batch by batch (`stream`); labels are always in memory.
  */
-export function loadDataset(spec: DatasetSpec, seed: number): DatasetSplits {
+export function loadDataset(spec: DatasetSpec, seed: number): LoadedSplits {
   if (!Object.hasOwn(DEFAULT_VALIDATION, spec.name)) {
     throw new InputError(`dataset.name: unknown dataset '${spec.name}', expected one of ${DATASET_NAMES.join(', ')}`);
   }
-  const { train, test } = loadParts(spec);
+  const { train, test, tokenizer } = loadParts(spec);
   const validationCount = spec.validation ?? DEFAULT_VALIDATION[spec.name](train.labels.length);
   const split = splitValidation(train, validationCount, seed);
-  return { train: split.train, validation: split.validation, test };
+  return { train: split.train, validation: split.validation, test, ...(tokenizer && { tokenizer }) };
 }
 
-function loadParts(spec: DatasetSpec): TrainTestParts {
+function loadParts(spec: DatasetSpec): TrainTestParts & { tokenizer?: TextTokenizer } {
   switch (spec.name) {
+    case 'text':
+      return loadTextParts({
+        ...spec,
+        name: 'text',
+        tokenizer: tokenizerOptions(spec.tokenizer),
+        maxLength: spec.maxLength ?? DEFAULT_MAX_LENGTH,
+        textField: spec.textField ?? 'text',
+        labelField: spec.labelField ?? 'label',
+      });
+    case 'banking77':
+      return loadBanking77(tokenizerOptions(spec.tokenizer), spec.maxLength ?? DEFAULT_MAX_LENGTH);
     case 'digits': {
       const path = (spec as { path?: unknown }).path;
       if (path !== undefined) {
@@ -106,6 +136,12 @@ function loadParts(spec: DatasetSpec): TrainTestParts {
     case 'npy':
       return fileParts(spec.name, spec.name, spec, spec.classes, spec.stream ?? 'auto', spec.name === 'npy' ? spec.layout : undefined);
   }
+}
+
+/** A config's tokenizer with the defaults it may leave out. */
+function tokenizerOptions(spec: z.input<typeof tokenizerSpec> | undefined): TokenizerSpec {
+  if (typeof spec === 'string') return spec;
+  return { ...WORDPIECE_DEFAULTS, ...spec, train: 'wordpiece' };
 }
 
 type PartFiles = { images: string | readonly string[]; labels: string | readonly string[] };

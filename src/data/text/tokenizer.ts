@@ -1,0 +1,137 @@
+/**
+ * Hugging Face tokenizers (`tokenizer.json`: WordPiece, BPE or Unigram, with their normalizers,
+ * pre-tokenizers and post-processors) through `@huggingface/tokenizers`, encoding texts into the
+ * fixed-length named inputs a model takes: `input_ids`, `attention_mask` and, for BERT's
+ * templates, `token_type_ids`, int32 [count, maxLength]. Truncation and padding are Hugging Face's
+ * for a single sequence (truncation: longest_first, padding: right): a text too long keeps its first
+ * tokens and the template's special tokens around them.
+ */
+import { Tokenizer } from '@huggingface/tokenizers';
+import { InputError } from '../../errors.js';
+import { readRegularFile } from '../../util/regular_file.js';
+import type { InputField } from '../dataset.js';
+
+/** The largest tokenizer.json kdkit reads (multilingual ones with 250,000 tokens are about 17 MB). */
+export const MAX_TOKENIZER_BYTES = 256 * 2 ** 20;
+
+/** The names of a text sample's fields. */
+export const INPUT_IDS = 'input_ids';
+export const ATTENTION_MASK = 'attention_mask';
+export const TOKEN_TYPE_IDS = 'token_type_ids';
+
+/** Post-processors whose encodings carry segment ids a BERT-style model takes as token_type_ids. */
+const TYPE_ID_PROCESSORS = new Set(['BertProcessing', 'TemplateProcessing']);
+/** Padding tokens looked up when tokenizer.json has no padding section. */
+const PAD_TOKENS = ['[PAD]', '<pad>', '<|pad|>'];
+
+/** Texts encoded at one length, sample-major. */
+export interface EncodedTexts {
+  readonly [INPUT_IDS]: Int32Array;
+  readonly [ATTENTION_MASK]: Int32Array;
+  readonly [TOKEN_TYPE_IDS]?: Int32Array;
+}
+
+export class TextTokenizer {
+  private readonly tokenizer: Tokenizer;
+  /** Whether samples carry token_type_ids (BERT's templates). */
+  readonly typeIds: boolean;
+  readonly padId: number;
+  readonly vocabSize: number;
+
+  /** `json` is a parsed tokenizer.json; `source` names it in errors. */
+  constructor(
+    readonly json: Record<string, unknown>,
+    readonly source: string,
+  ) {
+    try {
+      this.tokenizer = new Tokenizer(json, {});
+    } catch (error) {
+      throw new InputError(`${source}: not a tokenizer Hugging Face's tokenizers can load (${(error as Error).message})`);
+    }
+    const processor = json.post_processor as { type?: string } | null | undefined;
+    this.typeIds = TYPE_ID_PROCESSORS.has(processor?.type ?? '');
+    this.padId = padIdOf(json, this.tokenizer, source);
+    this.vocabSize = this.tokenizer.get_vocab(true).size;
+  }
+
+  /** A tokenizer.json file. */
+  static load(path: string, field: string): TextTokenizer {
+    const text = readRegularFile(path, MAX_TOKENIZER_BYTES, `${field}: cannot read ${path}`).toString('utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw new InputError(`${field}: ${path} is not JSON (${(error as Error).message})`);
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json) || !Object.hasOwn(json, 'model')) {
+      throw new InputError(`${field}: ${path} is not a tokenizer.json (no 'model' section)`);
+    }
+    return new TextTokenizer(json as Record<string, unknown>, `${field}: ${path}`);
+  }
+
+  /** The fields of a sample at `maxLength` tokens. */
+  fields(maxLength: number): InputField[] {
+    const names = this.typeIds ? [INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS] : [INPUT_IDS, ATTENTION_MASK];
+    return names.map((name) => ({ name, dtype: 'int32', shape: [maxLength] }));
+  }
+
+  /** One text's ids with its special tokens, cut to `maxLength` as Hugging Face truncates. */
+  ids(text: string, maxLength: number): { ids: number[]; typeIds: number[] } {
+    const full = this.tokenizer.encode(text, { return_token_type_ids: true });
+    if (full.ids.length <= maxLength) return { ids: full.ids, typeIds: full.token_type_ids };
+    // The template's tokens stay; the text's own tokens are cut from the end.
+    const content = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const before = prefixLength(full.ids, content);
+    const specials = full.ids.length - content.length;
+    if (specials >= maxLength) {
+      throw new InputError(`${this.source}: maxLength ${maxLength} leaves no room for text beside the ${specials} special tokens`);
+    }
+    const keep = maxLength - specials;
+    const cut = (values: number[]) => [...values.slice(0, before + keep), ...values.slice(before + content.length, full.ids.length)];
+    return { ids: cut(full.ids), typeIds: cut(full.token_type_ids) };
+  }
+
+  /** Texts as sample-major int32 fields of `maxLength` tokens, padded on the right. */
+  encode(texts: readonly string[], maxLength: number): EncodedTexts {
+    const inputIds = new Int32Array(texts.length * maxLength).fill(this.padId);
+    const attentionMask = new Int32Array(texts.length * maxLength);
+    const tokenTypeIds = this.typeIds ? new Int32Array(texts.length * maxLength) : undefined;
+    texts.forEach((text, sample) => {
+      const { ids, typeIds } = this.ids(text, maxLength);
+      const offset = sample * maxLength;
+      inputIds.set(ids, offset);
+      attentionMask.fill(1, offset, offset + ids.length);
+      tokenTypeIds?.set(typeIds, offset);
+    });
+    return tokenTypeIds === undefined
+      ? { [INPUT_IDS]: inputIds, [ATTENTION_MASK]: attentionMask }
+      : { [INPUT_IDS]: inputIds, [ATTENTION_MASK]: attentionMask, [TOKEN_TYPE_IDS]: tokenTypeIds };
+  }
+
+  /** The text of `ids`, special tokens left out. */
+  decode(ids: readonly number[]): string {
+    return this.tokenizer.decode([...ids], { skip_special_tokens: true });
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.tokenizer.token_to_id(token);
+  }
+}
+
+/** Where `content` starts inside `full` (the template's tokens before the text). */
+function prefixLength(full: readonly number[], content: readonly number[]): number {
+  for (let start = 0; start + content.length <= full.length; start++) {
+    if (content.every((id, i) => full[start + i] === id)) return start;
+  }
+  throw new Error('the encoding with special tokens does not contain the one without');
+}
+
+function padIdOf(json: Record<string, unknown>, tokenizer: Tokenizer, source: string): number {
+  const padding = json.padding as { pad_id?: unknown } | null | undefined;
+  if (typeof padding?.pad_id === 'number') return padding.pad_id;
+  for (const token of PAD_TOKENS) {
+    const id = tokenizer.token_to_id(token);
+    if (id !== undefined) return id;
+  }
+  throw new InputError(`${source}: no padding token (no 'padding' section, and none of ${PAD_TOKENS.join(', ')} is in the vocabulary)`);
+}
