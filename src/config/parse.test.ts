@@ -104,7 +104,7 @@ test('an array element of the wrong type names its index', () =>
   ));
 test('an unknown model type lists the known ones', () =>
   rejects(
-    withChange((c) => ((c.student.model as Record<string, unknown>).type = 'transformer')),
+    withChange((c) => ((c.student.model as Record<string, unknown>).type = 'vit')),
     /student\.model\.type[\s\S]*mlp[\s\S]*cnn/,
   ));
 test('an unknown method lists the known ones', () =>

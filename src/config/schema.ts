@@ -79,7 +79,36 @@ export const mobilenetv2Spec = z.strictObject({
   dropout: rate.default(0),
 });
 
-export const modelSpec = z.discriminatedUnion('type', [mlpSpec, cnnSpec, resnetSpec, mobilenetv2Spec]);
+/** A BERT-style encoder classifier over token inputs (models/text/transformer.ts); the defaults are a 4-layer, 256-wide student. */
+export const transformerSpec = z.strictObject({
+  type: z.literal('transformer'),
+  layers: positiveInt.max(64).default(4),
+  hidden: positiveInt.max(8192).default(256),
+  /** Attention heads; hidden must divide by it. */
+  heads: positiveInt.default(4),
+  /** Width of each layer's feed-forward block (BERT: 4 × hidden). */
+  intermediate: positiveInt.max(65536).default(1024),
+  /** cls: the first token through a tanh pooler, as BERT; mean: the mean over the tokens the attention mask keeps. */
+  pooling: z.enum(['cls', 'mean']).default('cls'),
+  /** Dropout on embeddings, attention probabilities and each block's output (BERT: 0.1). */
+  dropout: rate.default(0.1),
+});
+
+/**
+ * The smallest text student: the mean of its tokens' embeddings (fastText's bag of words, Joulin et
+ * al. 2017), optional dense layers, then the logits.
+ */
+export const embeddingBagSpec = z.strictObject({
+  type: z.literal('embeddingbag'),
+  /** Width of each token's embedding. */
+  dimensions: positiveInt.max(8192).default(64),
+  /** Width of each dense layer after the mean. */
+  hidden: z.array(positiveInt).default([]),
+  /** Dropout rate before each dense layer and the logits (0 = none). */
+  dropout: rate.default(0),
+});
+
+export const modelSpec = z.discriminatedUnion('type', [mlpSpec, cnnSpec, resnetSpec, mobilenetv2Spec, transformerSpec, embeddingBagSpec]);
 export type ModelSpec = z.infer<typeof modelSpec>;
 
 export const optimizerSpec = z.strictObject({

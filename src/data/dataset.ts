@@ -16,6 +16,8 @@ export interface InputField {
   readonly dtype: InputDType;
   /** One sample's shape, e.g. [28, 28, 1] or [128]. */
   readonly shape: readonly number[];
+  /** For int32 ids (a tokenizer's input_ids): how many there are, 0 … vocabulary − 1; an embedding's size. */
+  readonly vocabulary?: number;
 }
 
 export type FieldArray = Float32Array | Int32Array;

@@ -47,3 +47,30 @@ test('tile of int32 and bool tensors, and of an empty one, on wasm matches cpu',
     ];
   });
 });
+
+test("tile's gradient is the sum of the upstream gradient over the tiles (layer norm's [1, 1, H] over [B, S, H] included)", () => {
+  for (const { shape, reps } of [...cases, { shape: [1, 1, 6], reps: [3, 4, 1] }, { shape: [2, 2, 2], reps: [2, 3, 2] }]) {
+    const x = randomTensor(shape, 41);
+    const tiledShape = shape.map((size, axis) => size * reps[axis]);
+    const upstream = randomTensor(tiledShape, 42);
+    const gradient = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.tile(input, reps), upstream)))(x);
+    // By hand: output element o reads x at o mod shape, axis by axis.
+    const expected = new Float64Array(x.size);
+    const values = upstream.dataSync();
+    for (let flat = 0; flat < values.length; flat++) {
+      let rest = flat;
+      let source = 0;
+      let stride = 1;
+      for (let axis = shape.length - 1; axis >= 0; axis--) {
+        source += ((rest % tiledShape[axis]) % shape[axis]) * stride;
+        rest = Math.floor(rest / tiledShape[axis]);
+        stride *= shape[axis];
+      }
+      expected[source] += values[flat];
+    }
+    for (const [i, value] of gradient.dataSync().entries()) {
+      assert.ok(Math.abs(value - expected[i]) < 1e-4, `${shape} by ${reps}: ${value} vs ${expected[i]}`);
+    }
+    tf.dispose([x, upstream, gradient]);
+  }
+});

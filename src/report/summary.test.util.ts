@@ -130,6 +130,7 @@ export function fixtureSummary(): Summary {
       test: 359,
       classes: 10,
       classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+      inputs: [{ name: 'image', dtype: 'float32', shape: [8, 8, 1] }],
       sampleShape: [8, 8, 1],
     },
     teacher: { kind: 'tfjs', description: 'TensorFlow.js cnn trained in this run', fingerprint: 'ab'.repeat(32) },

@@ -39,7 +39,18 @@ export interface Summary {
   seed: number;
   backend: string;
   engine: EngineInfo;
-  dataset: { name: string; train: number; validation: number; test: number; classes: number; classNames: string[]; sampleShape: number[] };
+  dataset: {
+    name: string;
+    train: number;
+    validation: number;
+    test: number;
+    classes: number;
+    classNames: string[];
+    /** Each sample's fields: one float32 image, or a text's input_ids, attention_mask (and token_type_ids). */
+    inputs: { name: string; dtype: string; shape: number[] }[];
+    /** An image dataset's [height, width, channels]; absent for text. */
+    sampleShape?: number[];
+  };
   /** What the teacher is and where it ran: a TensorFlow.js model, an ONNX file, or a remote model. */
   teacher: { kind: 'tfjs' | 'onnx' | 'remote'; description: string; fingerprint: string };
   /** Keyed 'teacher', 'scratch', 'student', and 'assistant-N' in a chain. */

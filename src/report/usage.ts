@@ -27,13 +27,12 @@ export function usageSnippets(summary: Summary): UsageSnippet[] {
         '',
         '// Any of the copies above; a URL relative to the page. Quantized weights are expanded to float32 on load.',
         `const model = await tf.loadLayersModel('${tfjs[0].url}');`,
-        `// images: float32 in [0, 1], shaped [batch, ${summary.dataset.sampleShape.join(', ')}] (NHWC).`,
-        `const logits = model.predict(images); // [batch, ${classes}]`,
+        ...inputLines(summary),
       ].join('\n'),
     },
   ];
   const [onnx] = summary.exports.onnx;
-  if (onnx) {
+  if (onnx && summary.dataset.sampleShape) {
     const [height, width, channels] = summary.dataset.sampleShape;
     const shape = onnx.layout === 'nhwc' ? `[1, ${height}, ${width}, ${channels}]` : `[1, ${channels}, ${height}, ${width}]`;
     snippets.push({
@@ -53,4 +52,20 @@ export function usageSnippets(summary: Summary): UsageSnippet[] {
     });
   }
   return snippets;
+}
+
+/** What the TensorFlow.js model takes and gives: images, or a tokenizer's fields. */
+function inputLines(summary: Summary): string[] {
+  const { sampleShape, inputs, classes } = summary.dataset;
+  if (sampleShape) {
+    return [
+      `// images: float32 in [0, 1], shaped [batch, ${sampleShape.join(', ')}] (NHWC).`,
+      `const logits = model.predict(images); // [batch, ${classes}]`,
+    ];
+  }
+  const names = inputs.map((input) => input.name);
+  return [
+    `// ${names.join(', ')}: int32 tensors [batch, ${inputs[0].shape.join(', ')}] from tokenizer.json, padded on the right.`,
+    `const logits = model.predict([${names.map((name) => name.replace(/_(.)/g, (_, letter: string) => letter.toUpperCase())).join(', ')}]); // [batch, ${classes}]`,
+  ];
 }

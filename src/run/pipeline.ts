@@ -6,7 +6,7 @@
 import { join, relative } from 'node:path';
 import type * as tf from '../engine/tf.js';
 import { withEngine, type EngineInfo } from '../engine/index.js';
-import { closeDataset, describeStorage, imageShape, loadDataset, type DatasetSplits } from '../data/index.js';
+import { closeDataset, describeStorage, isImageField, loadDataset, type DatasetSplits } from '../data/index.js';
 import { checkTrainingBatchSizes } from '../data/batch_limits.js';
 import { batchAugmenter } from '../data/augment.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
@@ -266,7 +266,8 @@ function datasetRecord(config: ExperimentConfig, data: DatasetSplits) {
     test: data.test.labels.length,
     classes: data.train.numClasses,
     classNames: [...data.train.classNames],
-    sampleShape: [...imageShape(data.train)],
+    inputs: data.train.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape: [...shape] })),
+    ...(isImageField(data.train.inputs[0]) && data.train.inputs.length === 1 && { sampleShape: [...data.train.inputs[0].shape] }),
   };
 }
 
@@ -400,7 +401,7 @@ async function trainStudent(link: Link, teacher: Teaching | null, { data, emit, 
 }
 
 function build(spec: StudentArchitecture, data: DatasetSplits, seed: number, name: string, field: string): tf.LayersModel {
-  return buildStudent(spec, { inputShape: imageShape(data.train, 'a model spec'), numClasses: data.train.numClasses, seed, name, field });
+  return buildStudent(spec, { inputs: data.train.inputs, numClasses: data.train.numClasses, seed, name, field });
 }
 
 /**

@@ -4,7 +4,7 @@
  * with its TensorFlow.js model when it has one.
  */
 import type * as tf from '../engine/tf.js';
-import { imageShape, type DatasetSplits } from '../data/index.js';
+import type { DatasetSplits } from '../data/index.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { buildModel } from '../models/build.js';
@@ -40,7 +40,7 @@ export async function obtainTeacher(
     return { ...opened, trainSeconds: 0, stage: null };
   }
   const model = buildModel(spec.model, {
-    inputShape: imageShape(data.train, 'teacher.model'),
+    inputs: data.train.inputs,
     numClasses: data.train.numClasses,
     seed: config.seed,
     name: 'teacher',

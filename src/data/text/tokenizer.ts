@@ -21,6 +21,8 @@ export const TOKEN_TYPE_IDS = 'token_type_ids';
 
 /** Post-processors whose encodings carry segment ids a BERT-style model takes as token_type_ids. */
 const TYPE_ID_PROCESSORS = new Set(['BertProcessing', 'TemplateProcessing']);
+/** Segments of BERT's templates: token_type_ids 0 and 1. */
+export const TYPE_VOCABULARY = 2;
 /** Padding tokens looked up when tokenizer.json has no padding section. */
 const PAD_TOKENS = ['[PAD]', '<pad>', '<|pad|>'];
 
@@ -36,6 +38,7 @@ export class TextTokenizer {
   /** Whether samples carry token_type_ids (BERT's templates). */
   readonly typeIds: boolean;
   readonly padId: number;
+  /** One past the largest token id. */
   readonly vocabSize: number;
 
   /** `json` is a parsed tokenizer.json; `source` names it in errors. */
@@ -51,7 +54,8 @@ export class TextTokenizer {
     const processor = json.post_processor as { type?: string } | null | undefined;
     this.typeIds = TYPE_ID_PROCESSORS.has(processor?.type ?? '');
     this.padId = padIdOf(json, this.tokenizer, source);
-    this.vocabSize = this.tokenizer.get_vocab(true).size;
+    // Ids are what an embedding indexes: one past the largest, should the vocabulary skip any.
+    this.vocabSize = Math.max(...this.tokenizer.get_vocab(true).values()) + 1;
   }
 
   /** A tokenizer.json file. */
@@ -71,8 +75,9 @@ export class TextTokenizer {
 
   /** The fields of a sample at `maxLength` tokens. */
   fields(maxLength: number): InputField[] {
-    const names = this.typeIds ? [INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS] : [INPUT_IDS, ATTENTION_MASK];
-    return names.map((name) => ({ name, dtype: 'int32', shape: [maxLength] }));
+    const field = (name: string, vocabulary: number): InputField => ({ name, dtype: 'int32', shape: [maxLength], vocabulary });
+    const fields = [field(INPUT_IDS, this.vocabSize), field(ATTENTION_MASK, 2)];
+    return this.typeIds ? [...fields, field(TOKEN_TYPE_IDS, TYPE_VOCABULARY)] : fields;
   }
 
   /** One text's ids with its special tokens, cut to `maxLength` as Hugging Face truncates. */

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { initEngine } from '../../engine/index.js';
 import * as tf from '../../engine/tf.js';
+import { buildModel, multiplyAccumulates, specParameterCount } from '../build.js';
 import { buildTransformer, type TransformerSpec } from './transformer.js';
 
 // PyTorch's BERT arithmetic on the same weights and inputs (scripts/make_transformer_fixture.py).
@@ -115,5 +116,59 @@ describe('transformer: model.json', () => {
       );
       tf.dispose([x, expected, actual]);
     }
+  });
+});
+
+describe('text models from a spec', () => {
+  const tokens = [
+    { name: 'input_ids', dtype: 'int32', shape: [16], vocabulary: 1000 },
+    { name: 'attention_mask', dtype: 'int32', shape: [16], vocabulary: 2 },
+    { name: 'token_type_ids', dtype: 'int32', shape: [16], vocabulary: 2 },
+  ] as const;
+  const options = { inputs: tokens, numClasses: 5, seed: 3, name: 'text' };
+
+  it('counts weights and multiply-accumulates by hand', () => {
+    const spec = { type: 'transformer', layers: 2, hidden: 32, heads: 4, intermediate: 64, pooling: 'cls', dropout: 0.1 } as const;
+    const bert = buildModel(spec, options);
+    // Embeddings (1000 + 16 + 2)·32 + 64; per layer 4·(32·32 + 32) + 64 + 32·64 + 64 + 64·32 + 32 + 64; pooler 32·32 + 32; logits 32·5 + 5.
+    const expected = 1018 * 32 + 64 + 2 * (4 * 1056 + 64 + 2048 + 64 + 2048 + 32 + 64) + 1056 + 165;
+    assert.equal(bert.countParams(), expected);
+    assert.equal(specParameterCount(spec, options), expected);
+    // Per layer: 4 projections of 16 tokens 32×32, attention 2 · 16·16·32, feed-forward 16 · 2 · 32·64; pooler 32·32, logits 32·5.
+    assert.equal(multiplyAccumulates(bert), 2 * (4 * 16 * 1024 + 2 * 16 * 16 * 32 + 16 * 2 * 2048) + 1024 + 160);
+    const bag = buildModel({ type: 'embeddingbag', dimensions: 8, hidden: [6], dropout: 0 }, options);
+    assert.equal(bag.countParams(), 1000 * 8 + 8 * 6 + 6 + 6 * 5 + 5);
+    assert.deepEqual(
+      bag.inputLayers.map((layer) => layer.name),
+      ['input_ids', 'attention_mask'],
+    );
+    tf.dispose([bert, bag].flatMap((model) => model.weights.map((weight) => weight.read())));
+  });
+
+  it('names the field when a text model meets images, and the other way round', () => {
+    assert.throws(
+      () =>
+        buildModel(
+          { type: 'transformer', layers: 1, hidden: 8, heads: 2, intermediate: 8, pooling: 'cls', dropout: 0 },
+          { inputShape: [8, 8, 1], numClasses: 3, seed: 1, name: 'x', field: 'student.model' },
+        ),
+      /student\.model: type 'transformer' reads text: int32 input_ids \(with a tokenizer's vocabulary\) and attention_mask; the dataset's samples are images \[8, 8, 1\]/,
+    );
+    assert.throws(
+      () =>
+        buildModel(
+          { type: 'cnn', filters: [4], kernelSize: 3, dense: [], dropout: 0, batchNorm: false },
+          { ...options, field: 'teacher.model' },
+        ),
+      /teacher\.model \(type cnn\): this model needs images .*input_ids int32 \[16\]/,
+    );
+    assert.throws(
+      () =>
+        buildModel(
+          { type: 'transformer', layers: 1, hidden: 10, heads: 4, intermediate: 8, pooling: 'cls', dropout: 0 },
+          { ...options, field: 'student.model' },
+        ),
+      /student\.model\.heads: 4 heads do not divide hidden 10/,
+    );
   });
 });

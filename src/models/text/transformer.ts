@@ -100,3 +100,16 @@ export function buildTransformer(spec: TransformerSpec, options: TextModelOption
   const inputs = tokenTypeIds ? [inputIds, attentionMask, tokenTypeIds] : [inputIds, attentionMask];
   return tf.model({ inputs, outputs: logits, name: options.name });
 }
+
+/** The weights `buildTransformer` makes. */
+export function transformerParameterCount(
+  spec: TransformerSpec,
+  options: Pick<TextModelOptions, 'vocabSize' | 'maxLength' | 'typeIds' | 'numClasses'>,
+): number {
+  const { hidden, intermediate } = spec;
+  const embeddings = (options.vocabSize + options.maxLength + (options.typeIds ? TYPE_VOCAB : 0)) * hidden + 2 * hidden;
+  const attention = 4 * (hidden * hidden + hidden) + 2 * hidden;
+  const feedForward = hidden * intermediate + intermediate + intermediate * hidden + hidden + 2 * hidden;
+  const pooler = spec.pooling === 'cls' ? hidden * hidden + hidden : 0;
+  return embeddings + spec.layers * (attention + feedForward) + pooler + hidden * options.numClasses + options.numClasses;
+}
