@@ -6,7 +6,7 @@
 import { join, relative } from 'node:path';
 import type * as tf from '../engine/tf.js';
 import { withEngine, type EngineInfo } from '../engine/index.js';
-import { closeDataset, describeStorage, isImageField, loadDataset, type DatasetSplits } from '../data/index.js';
+import { closeDataset, describeStorage, isImageField, loadDataset, type DatasetSplits, type LoadedSplits } from '../data/index.js';
 import { checkTrainingBatchSizes } from '../data/batch_limits.js';
 import { batchAugmenter } from '../data/augment.js';
 import type { ExperimentConfig, ModelSpec, TermConfig } from '../config/schema.js';
@@ -78,7 +78,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
   info(`writing to ${options.outDir}`);
   info(`engine: ${describeEngine(engine)}`);
   info(
-    `dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes, pixels ${describeStorage(data)}`,
+    `dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes, ${describeSamples(data)}`,
   );
   const { resume = false, retrainChanged = false } = options;
   const runStage = recordedStages(config, data, stageRunner(config, { outDir: options.outDir, resume, retrainChanged }));
@@ -256,6 +256,13 @@ async function evaluateAll(
     if (model.role === 'student') studentLogits = result.testLogits;
   }
   return { evaluated, studentLogits };
+}
+
+/** "pixels in memory", or a text dataset's fields: "input_ids, attention_mask [64] (2,781 tokens, WordPiece learned …), in memory". */
+function describeSamples(data: LoadedSplits): string {
+  if (!data.tokenizer) return `pixels ${describeStorage(data)}`;
+  const { inputs } = data.train;
+  return `${inputs.map((input) => input.name).join(', ')} [${inputs[0].shape.join(', ')}] (${data.tokenizer.vocabSize.toLocaleString('en-US')} tokens, ${data.tokenizer.description}), ${describeStorage(data)}`;
 }
 
 function datasetRecord(config: ExperimentConfig, data: DatasetSplits) {

@@ -56,7 +56,11 @@ export function loadTextParts(spec: TextDatasetSpec): TextParts {
 function tokenizerOf(spec: TokenizerSpec, trainTexts: readonly string[]): TextTokenizer {
   if (typeof spec === 'string') return TextTokenizer.load(spec, 'dataset.tokenizer');
   const vocab = trainWordPiece(trainTexts, spec);
-  return new TextTokenizer(bertTokenizerJson(vocab, spec.lowercase), 'dataset.tokenizer (WordPiece learned from dataset.train)');
+  return new TextTokenizer(
+    bertTokenizerJson(vocab, spec.lowercase),
+    'dataset.tokenizer (WordPiece learned from dataset.train)',
+    'WordPiece learned from the training split',
+  );
 }
 
 /** The classes a config gives, or the distinct training labels in order (numeric when all are integers). */

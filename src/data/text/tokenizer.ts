@@ -41,10 +41,11 @@ export class TextTokenizer {
   /** One past the largest token id. */
   readonly vocabSize: number;
 
-  /** `json` is a parsed tokenizer.json; `source` names it in errors. */
+  /** `json` is a parsed tokenizer.json; `source` names it in errors; `description` says where it came from, for logs. */
   constructor(
     readonly json: Record<string, unknown>,
     readonly source: string,
+    readonly description = source,
   ) {
     try {
       this.tokenizer = new Tokenizer(json, {});
@@ -70,7 +71,7 @@ export class TextTokenizer {
     if (json === null || typeof json !== 'object' || Array.isArray(json) || !Object.hasOwn(json, 'model')) {
       throw new InputError(`${field}: ${path} is not a tokenizer.json (no 'model' section)`);
     }
-    return new TextTokenizer(json as Record<string, unknown>, `${field}: ${path}`);
+    return new TextTokenizer(json as Record<string, unknown>, `${field}: ${path}`, path);
   }
 
   /** The fields of a sample at `maxLength` tokens. */
