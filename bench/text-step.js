@@ -14,7 +14,11 @@ const [batchSize, sequence, vocabulary, classes] = [64, 32, 8000, 77];
 const spec = { type: 'transformer', layers: 4, hidden: 256, heads: 4, intermediate: 1024, pooling: 'cls', dropout: 0.1 };
 const warmupSteps = 3;
 
-const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
 
 /** kdkit's KD step on the transformer: `step()` and `dispose()`. */
 function textKdStep(model) {
@@ -71,7 +75,7 @@ async function kdkitStepMs(measuredSteps) {
 }
 
 const measuredSteps = Number(process.argv[2] ?? 10);
-const rounds = Number(process.argv[3] ?? 2);
+const rounds = Number(process.argv[3] ?? 3);
 const torchScript = fileURLToPath(new URL('./torch_text_step.py', import.meta.url));
 const ratios = [];
 let settings;

@@ -12,6 +12,7 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { InputError } from '../errors.js';
 import { fuseBatchNormLayers } from './batch_norm_layer.js';
 import { spareConvInputGradients } from './conv_layer.js';
+import { fuseGeluActivation } from './gelu_activation.js';
 import { plainWasmKernel, registerWasmKernels, swapWasmKernels } from './kernels/register.js';
 import { ortInterface, ortKernelNames, ortKernels } from './ort/index.js';
 
@@ -152,6 +153,8 @@ async function setUp({ backend, accelerate: choice, threads }: EngineSetup): Pro
   fuseBatchNormLayers();
   // Wraps Conv2D.call once: a call on a step's input batch skips the input's unused gradient.
   spareConvInputGradients();
+  // Wraps the 'gelu' activation once: it then takes the one-pass kernels registered above.
+  fuseGeluActivation();
   const acceleratorThreads = backend === 'wasm' ? accelerate(choice, threads) : 0;
   if (tfc.getBackend() !== backend && !(await tfc.setBackend(backend))) {
     throw new Error(`kdkit engine: TensorFlow.js could not initialize the ${backend} backend.`);

@@ -33,6 +33,7 @@ import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
 import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
+import { Gelu, geluCpu, geluGradCpu, geluGradient, geluGradWasm, geluWasm } from './gelu.js';
 import { maskedGradCpu, maskedGradWasm, registerGradients } from './gradients.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { castKernel, sharedIdentity } from './shared_identity.js';
@@ -49,10 +50,12 @@ const addedKernels: KernelConfig[] = [
   maskedGradWasm,
   batchNormTrainingWasm,
   batchNormTrainingGradWasm,
+  geluWasm,
+  geluGradWasm,
 ];
 
 /** kdkit's own ops, which run on the cpu backend too. */
-const cpuKernels: KernelConfig[] = [maskedGradCpu, batchNormTrainingCpu, batchNormTrainingGradCpu];
+const cpuKernels: KernelConfig[] = [maskedGradCpu, batchNormTrainingCpu, batchNormTrainingGradCpu, geluCpu, geluGradCpu];
 
 /** Stock kernels kdkit replaces with faster ones; each replacement is built from the stock kernel. */
 const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig) => KernelConfig }> = [
@@ -98,10 +101,11 @@ export function registerWasmKernels(): string[] {
     unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
   }
-  // kdkit's gradients (./gradients.ts) and its batch norm (./batch_norm.ts) run on either backend.
+  // kdkit's gradients (./gradients.ts), its batch norm (./batch_norm.ts) and GELU (./gelu.ts) run on either backend.
   for (const config of cpuKernels) if (getKernel(config.kernelName, 'cpu') === undefined) registerKernel(config);
   registerGradients();
   if (getGradient(BatchNormTraining) === undefined) registerGradient(batchNormTrainingGradient);
+  if (getGradient(Gelu) === undefined) registerGradient(geluGradient);
   for (const config of getKernelsForBackend('wasm')) wasmConfigs.set(config.kernelName, config);
   registeredNames = [...addedKernels, ...replacements].map((config) => config.kernelName);
   return registeredNames;

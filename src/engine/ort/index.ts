@@ -11,6 +11,7 @@ import { ortBatchMatMul } from './kernels/batch_mat_mul.js';
 import { ortConvKernelNames, ortConvKernels } from './kernels/conv2d.js';
 import { ortDepthwiseKernelNames, ortDepthwiseKernels } from './kernels/depthwise.js';
 import { ortElementwiseKernelNames, ortElementwiseKernels } from './kernels/elementwise.js';
+import { ortGeluKernelNames, ortGeluKernels } from './kernels/gelu.js';
 import { ortPoolKernelNames, ortPoolKernels } from './kernels/pool.js';
 import { ortFusedMatMul } from './kernels/fused_mat_mul.js';
 import { SessionCache } from './session_cache.js';
@@ -23,6 +24,7 @@ export const ortKernelNames: readonly string[] = [
   ...ortDepthwiseKernelNames,
   ...ortPoolKernelNames,
   ...ortElementwiseKernelNames,
+  ...ortGeluKernelNames,
 ];
 
 /** Enough for every layer's shapes in training and evaluation, with room for odd last batches. */
@@ -90,6 +92,7 @@ export function ortKernels(threads: number, fallback: (kernelName: string) => Ke
         ...ortDepthwiseKernels(fallback, cache),
         ...ortPoolKernels(fallback, cache),
         ...ortElementwiseKernels(fallback, cache),
+        ...ortGeluKernels(fallback, cache),
       ],
     };
   }
