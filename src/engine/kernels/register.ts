@@ -7,6 +7,7 @@ import {
   BatchMatMul,
   Cast,
   Conv2DBackpropInput,
+  GatherV2,
   getGradient,
   getKernel,
   getKernelsForBackend,
@@ -33,6 +34,7 @@ import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
 import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
+import { rowCopyGather } from './gather.js';
 import { Gelu, geluCpu, geluGradCpu, geluGradient, geluGradWasm, geluWasm } from './gelu.js';
 import { maskedGradCpu, maskedGradWasm, registerGradients } from './gradients.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
@@ -65,6 +67,7 @@ const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig
   { kernelName: MaxPoolGrad, replace: () => maxPoolGradConfig },
   { kernelName: Sum, replace: leadingAxesSum },
   { kernelName: Tile, replace: onePassTile },
+  { kernelName: GatherV2, replace: rowCopyGather },
   { kernelName: Identity, replace: sharedIdentity },
   { kernelName: Cast, replace: castKernel },
 ];
