@@ -37,6 +37,7 @@ import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
 import { rowCopyGather } from './gather.js';
 import { Gelu, geluCpu, geluGradCpu, geluGradient, geluGradWasm, geluWasm } from './gelu.js';
 import { maskedGradCpu, maskedGradWasm, registerGradients } from './gradients.js';
+import { LayerNorm, layerNormCpu, layerNormGradCpu, layerNormGradient, layerNormGradWasm, layerNormWasm } from './layer_norm.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { castKernel, sharedIdentity } from './shared_identity.js';
 import { leadingAxesSum } from './sum.js';
@@ -54,10 +55,20 @@ const addedKernels: KernelConfig[] = [
   batchNormTrainingGradWasm,
   geluWasm,
   geluGradWasm,
+  layerNormWasm,
+  layerNormGradWasm,
 ];
 
 /** kdkit's own ops, which run on the cpu backend too. */
-const cpuKernels: KernelConfig[] = [maskedGradCpu, batchNormTrainingCpu, batchNormTrainingGradCpu, geluCpu, geluGradCpu];
+const cpuKernels: KernelConfig[] = [
+  maskedGradCpu,
+  batchNormTrainingCpu,
+  batchNormTrainingGradCpu,
+  geluCpu,
+  geluGradCpu,
+  layerNormCpu,
+  layerNormGradCpu,
+];
 
 /** Stock kernels kdkit replaces with faster ones; each replacement is built from the stock kernel. */
 const replacedKernels: Array<{ kernelName: string; replace: (stock: KernelConfig) => KernelConfig }> = [
@@ -104,11 +115,12 @@ export function registerWasmKernels(): string[] {
     unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
   }
-  // kdkit's gradients (./gradients.ts), its batch norm (./batch_norm.ts) and GELU (./gelu.ts) run on either backend.
+  // kdkit's gradients (./gradients.ts), batch norm (./batch_norm.ts), GELU (./gelu.ts) and layer norm (./layer_norm.ts) run on either backend.
   for (const config of cpuKernels) if (getKernel(config.kernelName, 'cpu') === undefined) registerKernel(config);
   registerGradients();
   if (getGradient(BatchNormTraining) === undefined) registerGradient(batchNormTrainingGradient);
   if (getGradient(Gelu) === undefined) registerGradient(geluGradient);
+  if (getGradient(LayerNorm) === undefined) registerGradient(layerNormGradient);
   for (const config of getKernelsForBackend('wasm')) wasmConfigs.set(config.kernelName, config);
   registeredNames = [...addedKernels, ...replacements].map((config) => config.kernelName);
   return registeredNames;
