@@ -84,6 +84,8 @@ export interface RunRecord extends Omit<Summary, 'kdkit' | 'createdAt' | 'artifa
   savedModels: string[];
   /** A TensorFlow.js teacher's ONNX export timed in ONNX Runtime (export/teacher_latency.ts); null otherwise. */
   teacherOnnxLatency: { batch1: LatencyStats } | null;
+  /** A text run's tokenizer, written beside the student. */
+  tokenizer?: string;
 }
 
 /** The speedups summary.json records, from the models' and exports' batch-1 medians. */
@@ -107,7 +109,7 @@ export function speedups(run: Pick<RunRecord, 'models' | 'exports' | 'teacherOnn
 
 /** summary.json's content for a finished run, with the paths of everything it wrote. */
 export function runSummary(run: RunRecord, version: string): Summary {
-  const { savedModels, teacherOnnxLatency, ...rest } = run;
+  const { savedModels, teacherOnnxLatency, tokenizer, ...rest } = run;
   const { exports } = run;
   return {
     kdkit: { version },
@@ -131,6 +133,7 @@ export function runSummary(run: RunRecord, version: string): Summary {
       ),
       ...Object.fromEntries(savedModels.map((name) => [name, `${name}/model.json`])),
       ...(run.softLabels.mode !== 'online' ? { softLabels: `${run.softLabels.directory}/manifest.json` } : {}),
+      ...(tokenizer && { tokenizer }),
     },
   };
 }

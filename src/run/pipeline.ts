@@ -4,6 +4,7 @@
  * Data flows one way; each step's output is the next one's input.
  */
 import { join, relative } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
 import type * as tf from '../engine/tf.js';
 import { withEngine, type EngineInfo } from '../engine/index.js';
 import { closeDataset, describeStorage, isImageField, loadDataset, type DatasetSplits, type LoadedSplits } from '../data/index.js';
@@ -70,7 +71,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   });
 }
 
-async function runOnData(config: ExperimentConfig, options: RunOptions, data: DatasetSplits, engine: EngineInfo): Promise<Summary> {
+async function runOnData(config: ExperimentConfig, options: RunOptions, data: LoadedSplits, engine: EngineInfo): Promise<Summary> {
   const emit = options.onEvent ?? (() => {});
   const info = (message: string) => emit({ type: 'info', message });
   const source = options.source ?? 'config';
@@ -138,6 +139,11 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
     if (teacher.model) await saveModelDir(teacher.model, join(options.outDir, 'teacher'));
     for (const { name, model } of assistants) await saveModelDir(model, join(options.outDir, name));
     info(`student exported: ${join(options.outDir, 'student', 'model.json')}`);
+    // A text student is used with the tokenizer its inputs came from.
+    if (data.tokenizer) {
+      writeFileAtomic(join(options.outDir, TOKENIZER_FILE), `${JSON.stringify(data.tokenizer.json)}\n`);
+      info(`tokenizer: ${join(options.outDir, TOKENIZER_FILE)} (${data.tokenizer.description})`);
+    }
 
     // 7. Gate.
     const gate = gateForRun(config.deploy, evaluated, exports);
@@ -163,6 +169,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Da
         teacherOnnxLatency: teacherOnOnnx,
         config,
         savedModels: [...(teacher.model ? ['teacher'] : []), ...assistants.map(({ name }) => name)],
+        ...(data.tokenizer && { tokenizer: TOKENIZER_FILE }),
       },
       KDKIT_VERSION,
     );
@@ -264,6 +271,9 @@ function describeSamples(data: LoadedSplits): string {
   const { inputs } = data.train;
   return `${inputs.map((input) => input.name).join(', ')} [${inputs[0].shape.join(', ')}] (${data.tokenizer.vocabSize.toLocaleString('en-US')} tokens, ${data.tokenizer.description}), ${describeStorage(data)}`;
 }
+
+/** A text student's tokenizer, beside student/ in the run directory. */
+const TOKENIZER_FILE = 'tokenizer.json';
 
 function datasetRecord(config: ExperimentConfig, data: DatasetSplits) {
   return {
