@@ -69,6 +69,26 @@ describe('TextTokenizer matches Hugging Face tokenizers (truncation and padding 
         /dataset\.tokenizer: .*nopad\.json: no padding token/,
       ],
     ];
+    cases.push(
+      [
+        'bigid.json',
+        JSON.stringify({ model: { type: 'WordPiece', vocab: { a: 2 ** 53 } } }),
+        /bigid\.json: a token id 9007199254740992 is not an integer in 0 … 16777215/,
+      ],
+      [
+        'pairs.json',
+        JSON.stringify({
+          model: {
+            type: 'Unigram',
+            vocab: [
+              ['a', 0],
+              [5, -1],
+            ],
+          },
+        }),
+        /pairs\.json: model\.vocab\[1\] is not a \[token, score\] pair/,
+      ],
+    );
     for (const [name, content, message] of cases) {
       writeFileSync(join(directory, name), content);
       assert.throws(

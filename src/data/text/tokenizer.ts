@@ -47,16 +47,21 @@ export class TextTokenizer {
     readonly source: string,
     readonly description = source,
   ) {
+    checkIds(json, source);
     try {
       this.tokenizer = new Tokenizer(json, {});
+      // Ids are what an embedding indexes: one past the largest, should the vocabulary skip any.
+      this.vocabSize = Math.max(-1, ...[...this.tokenizer.get_vocab(true).values()].filter(Number.isSafeInteger)) + 1;
     } catch (error) {
       throw new InputError(`${source}: not a tokenizer Hugging Face's tokenizers can load (${(error as Error).message})`);
     }
+    if (this.vocabSize === 0) throw new InputError(`${source}: the tokenizer has no token ids`);
     const processor = json.post_processor as { type?: string } | null | undefined;
     this.typeIds = TYPE_ID_PROCESSORS.has(processor?.type ?? '');
     this.padId = padIdOf(json, this.tokenizer, source);
-    // Ids are what an embedding indexes: one past the largest, should the vocabulary skip any.
-    this.vocabSize = Math.max(...this.tokenizer.get_vocab(true).values()) + 1;
+    if (!Number.isSafeInteger(this.padId) || this.padId < 0 || this.padId >= this.vocabSize) {
+      throw new InputError(`${source}: the padding id ${this.padId} is not a token id (0 … ${this.vocabSize - 1})`);
+    }
   }
 
   /** A tokenizer.json file. */
@@ -83,10 +88,10 @@ export class TextTokenizer {
 
   /** One text's ids with its special tokens, cut to `maxLength` as Hugging Face truncates. */
   ids(text: string, maxLength: number): { ids: number[]; typeIds: number[] } {
-    const full = this.tokenizer.encode(text, { return_token_type_ids: true });
+    const full = this.encoding(text, true);
     if (full.ids.length <= maxLength) return { ids: full.ids, typeIds: full.token_type_ids };
     // The template's tokens stay; the text's own tokens are cut from the end.
-    const content = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const content = this.encoding(text, false).ids;
     const before = prefixLength(full.ids, content);
     const specials = full.ids.length - content.length;
     if (specials >= maxLength) {
@@ -95,6 +100,21 @@ export class TextTokenizer {
     const keep = maxLength - specials;
     const cut = (values: number[]) => [...values.slice(0, before + keep), ...values.slice(before + content.length, full.ids.length)];
     return { ids: cut(full.ids), typeIds: cut(full.token_type_ids) };
+  }
+
+  /** The library's encoding; a tokenizer.json it cannot apply is an InputError naming it. */
+  private encoding(text: string, specialTokens: boolean): { ids: number[]; token_type_ids: number[] } {
+    let encoded: { ids: number[]; token_type_ids?: number[] | null };
+    try {
+      encoded = this.tokenizer.encode(text, { add_special_tokens: specialTokens, return_token_type_ids: true });
+    } catch (error) {
+      throw new InputError(`${this.source}: cannot encode ${JSON.stringify(text.slice(0, 40))} (${(error as Error).message})`);
+    }
+    const { ids } = encoded;
+    if (!ids.every((id) => Number.isSafeInteger(id) && id >= 0 && id < this.vocabSize)) {
+      throw new InputError(`${this.source}: encoding ${JSON.stringify(text.slice(0, 40))} gave ids outside 0 … ${this.vocabSize - 1}`);
+    }
+    return { ids, token_type_ids: encoded.token_type_ids ?? ids.map(() => 0) };
   }
 
   /** Texts as sample-major int32 fields of `maxLength` tokens, padded on the right. */
@@ -121,6 +141,31 @@ export class TextTokenizer {
 
   tokenToId(token: string): number | undefined {
     return this.tokenizer.token_to_id(token);
+  }
+}
+
+/** Token ids past this are not a vocabulary (the largest real ones hold about 256,000 tokens). */
+export const MAX_TOKEN_ID = 2 ** 24;
+
+/**
+ * The ids a tokenizer.json gives its tokens (model.vocab's values, added_tokens' ids) are integers in
+ * 0 … MAX_TOKEN_ID: the library sizes arrays by the largest, so one id of 2^53 took minutes.
+ */
+function checkIds(json: Record<string, unknown>, source: string): void {
+  const model = json.model as { vocab?: unknown } | null;
+  const ids: unknown[] = [];
+  const vocab = model?.vocab;
+  // Unigram's vocab is a list of [token, score], ids by position; the others map token to id.
+  if (vocab !== null && typeof vocab === 'object' && !Array.isArray(vocab)) ids.push(...Object.values(vocab));
+  if (Array.isArray(vocab)) {
+    if (vocab.length > MAX_TOKEN_ID) ids.push(vocab.length);
+    const entry = vocab.findIndex((item) => !(Array.isArray(item) && typeof item[0] === 'string' && Number.isFinite(item[1])));
+    if (entry !== -1) throw new InputError(`${source}: model.vocab[${entry}] is not a [token, score] pair`);
+  }
+  if (Array.isArray(json.added_tokens)) ids.push(...json.added_tokens.map((token) => (token as { id?: unknown } | null)?.id));
+  const bad = ids.find((id) => !(Number.isSafeInteger(id) && (id as number) >= 0 && (id as number) < MAX_TOKEN_ID));
+  if (bad !== undefined || ids.includes(undefined)) {
+    throw new InputError(`${source}: a token id ${JSON.stringify(bad)} is not an integer in 0 … ${MAX_TOKEN_ID - 1}`);
   }
 }
 
