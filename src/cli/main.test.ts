@@ -41,6 +41,7 @@ test('kdkit demo --quick runs the whole pipeline and writes the run directory', 
     test: 359,
     classes: 10,
     classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    inputs: [{ name: 'image', dtype: 'float32', shape: [8, 8, 1] }],
     sampleShape: [8, 8, 1],
   });
   for (const name of ['teacher', 'scratch', 'student']) {
