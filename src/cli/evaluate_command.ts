@@ -4,7 +4,7 @@
  */
 import { extname, resolve } from 'node:path';
 import { initEngine } from '../engine/index.js';
-import { imageShape, loadDataset, type Dataset } from '../data/index.js';
+import { loadDataset, type Dataset } from '../data/index.js';
 import { checkLatencyBatch, tensorMemory } from '../data/batch_limits.js';
 import { loadModelDir } from '../models/io.js';
 import { checkModelInputs } from '../models/inputs.js';
@@ -45,8 +45,8 @@ export async function evaluateCommand(modelPath: string, options: EvaluateComman
       ...(teacherLogits ? teacherFields(logits, teacherLogits, test.numClasses) : {}),
       sizeBytes: bytesOfModel.byteLength,
       latency: {
-        batch1: await measureOnnxLatency(bytesOfModel, imageShape(test, 'an ONNX model'), 1, { layout: options.layout }),
-        batchN: await measureOnnxLatency(bytesOfModel, imageShape(test, 'an ONNX model'), options.latencyBatch, { layout: options.layout }),
+        batch1: await measureOnnxLatency(bytesOfModel, test.inputs, 1, { layout: options.layout }),
+        batchN: await measureOnnxLatency(bytesOfModel, test.inputs, options.latencyBatch, { layout: options.layout }),
       },
     };
   } else {

@@ -1,9 +1,12 @@
 /**
- * Exports a trained TensorFlow.js LayersModel (Sequential or functional, one input, one output)
- * as an ONNX model (opset 17, IR 8) that ONNX Runtime and other ONNX tools run without kdkit.
+ * Exports a trained TensorFlow.js LayersModel (Sequential or functional, one output) as an ONNX
+ * model (opset 17, IR 8) that ONNX Runtime and other ONNX tools run without kdkit.
  *
- * - The input keeps the model's input layer name and has a symbolic batch dimension 'batch';
+ * - Each input keeps its input layer's name and has a symbolic batch dimension 'batch';
  *   the output is 'logits', [batch, classes].
+ * - Text models' inputs (`input_ids`, `attention_mask`, `token_type_ids`; int32 in TensorFlow.js)
+ *   are int64 [batch, sequence] with 'sequence' symbolic too, as Hugging Face exports BERT; see
+ *   onnx_text_layers.ts.
  * - Image inputs take NHWC, like the TensorFlow.js model, or NCHW (PyTorch's order) with
  *   layout 'nchw'. Inside, convolutions run in NCHW; see onnx_graph.ts for where the Transposes go.
  * - A BatchNormalization right after a linear Conv2D, DepthwiseConv2D, SeparableConv2D or Dense
@@ -21,7 +24,7 @@
  * until the whole model has converted, so an unsupported layer leaves no partial file behind.
  */
 import type * as tf from '../engine/tf.js';
-import { encodeModel, opsetVersion, type SymbolicValueSpec } from '../engine/ort/onnx_model.js';
+import { encodeModel, opsetVersion, tensorDataTypes, type SymbolicValueSpec } from '../engine/ort/onnx_model.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { isSupportedActivation, supportedActivations } from './onnx_activations.js';
@@ -100,9 +103,9 @@ function onnxShape(shape: readonly (number | null)[]): (number | string)[] {
  */
 export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
   const source = options.source ?? `model '${model.name}'`;
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+  if (model.outputs.length !== 1) {
     throw new InputError(
-      `${source}: only models with one input and one output can be exported to ONNX; this one has ${model.inputs.length} inputs and ${model.outputs.length} outputs`,
+      `${source}: only models with one output can be exported to ONNX; this one has ${model.outputs.length} outputs`,
     );
   }
   const fail = (layer: tf.layers.Layer, reason: string): never => {
@@ -113,12 +116,10 @@ export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
   checkLayers(layers, fail);
   const consumers = consumersOf(layers);
 
-  const [input] = model.inputs;
   const [output] = model.outputs;
-  const inputName = input.sourceLayer.name;
-  const graph = new OnnxGraphBuilder(options.quantize ?? 'none', [inputName, onnxOutputName]);
-  const channelsFirst = options.layout === 'nchw' && input.rank === 4;
-  const values = new Map<number, GraphValue>([[input.id, { rank: input.rank, names: { [channelsFirst ? 'nchw' : 'keras']: inputName } }]]);
+  const inputs = model.inputs.map((input) => exportedInput(input, options.layout ?? 'nhwc'));
+  const graph = new OnnxGraphBuilder(options.quantize ?? 'none', [...inputs.map((input) => input.spec.name), onnxOutputName]);
+  const values = new Map<number, GraphValue>(inputs.map(({ id, value }) => [id, value]));
   const foldedInto = new Set<tf.layers.Layer>();
 
   for (const layer of layers) {
@@ -145,17 +146,32 @@ export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
   }
 
   graph.nameOutput(graph.inLayout(values.get(output.id)!, 'keras'), onnxOutputName);
-  const inputShape = onnxShape(input.shape);
-  const inputSpec: SymbolicValueSpec = {
-    name: inputName,
-    shape: channelsFirst ? [inputShape[0], inputShape[3], inputShape[1], inputShape[2]] : inputShape,
-  };
   return encodeModel({
-    inputs: [inputSpec],
+    inputs: inputs.map((input) => input.spec),
     outputs: [{ name: onnxOutputName, shape: onnxShape(output.shape) }],
     nodes: graph.nodes,
     initializers: graph.initializers,
   });
+}
+
+/**
+ * One model input as the exported graph takes it, named as its input layer: images as float32
+ * (NCHW with layout 'nchw'), token ids and masks (int32 in TensorFlow.js) as int64 [batch,
+ * sequence], the type and the symbolic axes Hugging Face's exports have.
+ */
+function exportedInput(input: tf.SymbolicTensor, layout: OnnxLayout): { id: number; spec: SymbolicValueSpec; value: GraphValue } {
+  const name = input.sourceLayer.name;
+  const shape = onnxShape(input.shape);
+  if (input.dtype === 'int32') {
+    const dims = shape.map((size, axis) => (axis === 1 ? 'sequence' : size));
+    return { id: input.id, spec: { name, shape: dims, dataType: tensorDataTypes.int64 }, value: { rank: input.rank, names: { keras: name } } };
+  }
+  const channelsFirst = layout === 'nchw' && input.rank === 4;
+  return {
+    id: input.id,
+    spec: { name, shape: channelsFirst ? [shape[0], shape[3], shape[1], shape[2]] : shape },
+    value: { rank: input.rank, names: { [channelsFirst ? 'nchw' : 'keras']: name } },
+  };
 }
 
 /** exportOnnx, then write atomically with writeFileAtomic. Returns the bytes written. */

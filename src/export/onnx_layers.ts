@@ -5,6 +5,7 @@
 import type * as tf from '../engine/tf.js';
 import type { AttributeValue } from '../engine/ort/onnx_model.js';
 import { applyActivation, clip } from './onnx_activations.js';
+import { textLayerConverters } from './onnx_text_layers.js';
 import { axisIn, type GraphValue, type OnnxGraphBuilder, type ValueLayout } from './onnx_graph.js';
 import {
   convKernel,
@@ -285,4 +286,5 @@ export const layerConverters: Readonly<Record<string, LayerConverter>> = {
   GaussianNoise: identity,
   GaussianDropout: identity,
   AlphaDropout: identity,
+  ...textLayerConverters,
 };

@@ -11,11 +11,19 @@
  */
 import * as ort from 'onnxruntime-node';
 import * as tf from '../engine/tf.js';
-import { forEachBatch, imageDataset, imageInput, type Dataset } from '../data/dataset.js';
+import {
+  describeInputs,
+  fieldSize,
+  forEachBatch,
+  imageDataset,
+  syntheticSamples,
+  type Dataset,
+  type InputField,
+  type SampleBatch,
+} from '../data/dataset.js';
 import { InputError } from '../errors.js';
 import { timeCallsAsync, type LatencyOptions, type LatencyStats } from '../eval/latency.js';
 import { argmaxRow } from '../util/argmax.js';
-import { Rng } from '../util/rng.js';
 import type { OnnxLayout } from './onnx.js';
 import { forward } from '../models/forward.js';
 
@@ -23,11 +31,11 @@ import { forward } from '../models/forward.js';
 const errorSeverity = 3;
 const defaultBatchSize = 256;
 
-/** An ONNX Runtime session on a one-input, one-output model; reuse it across batches, then release it. */
+/** An ONNX Runtime session on a one-output model (of one or more inputs); reuse it across batches, then release it. */
 export class OnnxSession {
   private constructor(
     private readonly session: ort.InferenceSession,
-    readonly inputName: string,
+    readonly inputNames: readonly string[],
     readonly outputName: string,
   ) {}
 
@@ -39,24 +47,65 @@ export class OnnxSession {
     } catch (error) {
       throw new InputError(`${source}: ONNX Runtime cannot load it: ${error instanceof Error ? error.message : String(error)}`);
     }
-    if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
+    if (session.inputNames.length === 0 || session.outputNames.length !== 1) {
       await session.release();
       throw new InputError(
-        `${source}: expected one input and one output, found ${session.inputNames.length} and ${session.outputNames.length}`,
+        `${source}: expected one output and at least one input, found ${session.outputNames.length} and ${session.inputNames.length}`,
       );
     }
-    return new OnnxSession(session, session.inputNames[0], session.outputNames[0]);
+    return new OnnxSession(session, session.inputNames, session.outputNames[0]);
   }
 
-  /** One forward pass on a float32 batch laid out as the model's input; the output, row-major. */
+  /** The model's only input, for image models; a model of several is an error here. */
+  get inputName(): string {
+    if (this.inputNames.length !== 1) throw new Error(`the model has ${this.inputNames.length} inputs; use runFeeds`);
+    return this.inputNames[0];
+  }
+
+  /** One forward pass on a float32 batch laid out as the model's only input; the output, row-major. */
   async run(input: Float32Array, dims: readonly number[]): Promise<Float32Array> {
-    const results = await this.session.run({ [this.inputName]: new ort.Tensor('float32', input, dims) });
+    return this.runFeeds({ [this.inputName]: new ort.Tensor('float32', input, dims) });
+  }
+
+  /** One forward pass on tensors by input name; the output, row-major. */
+  async runFeeds(feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
+    const results = await this.session.run(feeds);
     return results[this.outputName].data as Float32Array;
   }
 
   release(): Promise<void> {
     return this.session.release();
   }
+}
+
+/**
+ * A batch of samples as an exported model's feeds, by input name: image fields in the exported
+ * layout, int32 fields (token ids, masks) as int64, the type exported text models take.
+ * A model input that no field has the name of is an InputError naming it.
+ */
+export function onnxFeeds(
+  inputNames: readonly string[],
+  fields: readonly InputField[],
+  batch: SampleBatch,
+  count: number,
+  layout: OnnxLayout,
+  source = 'ONNX model',
+): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of inputNames) {
+    const field = inputNames.length === 1 && fields.length === 1 ? fields[0] : fields.find((each) => each.name === name);
+    if (field === undefined) {
+      throw new InputError(`${source}: input '${name}' matches none of the data's fields (${describeInputs(fields)})`);
+    }
+    const values = batch[field.name];
+    if (values instanceof Int32Array) {
+      feeds[name] = new ort.Tensor('int64', BigInt64Array.from(values, (value) => BigInt(value)), [count, ...field.shape]);
+    } else {
+      const { data, dims } = samplesInLayout(values.subarray(0, count * fieldSize(field)), count, field.shape, layout);
+      feeds[name] = new ort.Tensor('float32', data, dims);
+    }
+  }
+  return feeds;
 }
 
 /** Runs an exported model once on a batch (input layout as exported); returns the logits row-major. */
@@ -99,17 +148,14 @@ export interface OnnxBatchOptions {
   source?: string;
 }
 
-/** Logits of an exported model on every sample of `samples` (NHWC in [0, 1]), row-major [n, classes]. */
+/** Logits of an exported model on every sample of `samples` (images NHWC in [0, 1], or token ids), row-major [n, classes]. */
 export async function onnxLogits(bytes: Uint8Array, samples: Dataset, options: OnnxBatchOptions = {}): Promise<Float32Array> {
   const { layout = 'nhwc', batchSize = defaultBatchSize } = options;
-  const image = imageInput(samples, 'an exported ONNX model');
   const session = await OnnxSession.create(bytes, options.source);
   const outputs: Float32Array[] = [];
   try {
     await forEachBatch(samples, batchSize, async (batch, start, end) => {
-      outputs.push(
-        await runChecked(session, samplesInLayout(batch[image.name] as Float32Array, end - start, image.shape, layout), options.source),
-      );
+      outputs.push(await runChecked(session, onnxFeeds(session.inputNames, samples.inputs, batch, end - start, layout, options.source), options.source));
     });
   } finally {
     await session.release();
@@ -124,16 +170,15 @@ export async function onnxLogits(bytes: Uint8Array, samples: Dataset, options: O
 }
 
 /** A run whose shape mismatch (wrong layout or dataset for the model) is an InputError. */
-async function runChecked(
-  session: OnnxSession,
-  batch: { data: Float32Array; dims: number[] },
-  source = 'ONNX model',
-): Promise<Float32Array> {
+async function runChecked(session: OnnxSession, feeds: Record<string, ort.Tensor>, source = 'ONNX model'): Promise<Float32Array> {
   try {
-    return await session.run(batch.data, batch.dims);
+    return await session.runFeeds(feeds);
   } catch (error) {
+    const shapes = Object.entries(feeds)
+      .map(([name, tensor]) => `${name} [${tensor.dims.join(', ')}]`)
+      .join(', ');
     throw new InputError(
-      `${source}: ONNX Runtime cannot run it on a batch of shape [${batch.dims.join(', ')}]: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+      `${source}: ONNX Runtime cannot run it on a batch of ${shapes}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
     );
   }
 }
@@ -190,25 +235,23 @@ export function compareLogits(logits: Float32Array, reference: Float32Array, cla
 }
 
 /**
- * Latency of an exported model in onnxruntime-node at `batchSize`, on seeded random inputs in
- * [0, 1]. `sampleShape` is one sample as the TensorFlow.js model takes it ([h, w, c] for images);
- * `layout` is the layout the model was exported with.
+ * Latency of an exported model in onnxruntime-node at `batchSize`, on synthetic samples of
+ * `inputs` (data/dataset.ts syntheticSamples: seeded values in [0, 1) for images, 0 for token
+ * ids and masks), the fields as the TensorFlow.js model takes them; `layout` is the layout the
+ * model was exported with.
  */
 export async function measureOnnxLatency(
   bytes: Uint8Array,
-  sampleShape: readonly number[],
+  inputs: readonly InputField[],
   batchSize: number,
   options: LatencyOptions & { layout?: OnnxLayout } = {},
 ): Promise<LatencyStats> {
-  const rng = new Rng(7);
-  const sampleSize = sampleShape.reduce((product, size) => product * size, 1);
-  const images = Float32Array.from({ length: batchSize * sampleSize }, () => rng.next());
-  const batch = samplesInLayout(images, batchSize, sampleShape, options.layout ?? 'nhwc');
   const session = await OnnxSession.create(bytes);
+  const feeds = onnxFeeds(session.inputNames, inputs, syntheticSamples(inputs, batchSize), batchSize, options.layout ?? 'nhwc');
   try {
     return await timeCallsAsync(
       async () => {
-        await session.run(batch.data, batch.dims);
+        await session.runFeeds(feeds);
       },
       batchSize,
       options,

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type * as tf from '../engine/tf.js';
-import { imageShape, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import type { DeployConfig, ExportConfig } from '../config/schema.js';
 import { loadModelDir, saveModelDir } from '../models/io.js';
 import { accuracy, predictLogits } from '../models/predict.js';
@@ -85,8 +85,8 @@ async function exportOnnxCopy(student: tf.LayersModel, quantization: Quantizatio
     agreement,
     accuracy: accuracy(logits, test.labels),
     latency: {
-      batch1: await measureOnnxLatency(bytes, imageShape(test, 'ONNX export'), 1, { ...options.latency, layout }),
-      batchN: await measureOnnxLatency(bytes, imageShape(test, 'ONNX export'), options.latencyBatch, { ...options.latency, layout }),
+      batch1: await measureOnnxLatency(bytes, test.inputs, 1, { ...options.latency, layout }),
+      batchN: await measureOnnxLatency(bytes, test.inputs, options.latencyBatch, { ...options.latency, layout }),
     },
   };
   options.info?.(

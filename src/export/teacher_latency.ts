@@ -5,7 +5,7 @@
  * ONNX teacher is already timed there (eval/evaluate.ts).
  */
 import type * as tf from '../engine/tf.js';
-import { imageShape, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { InputError } from '../errors.js';
 import type { LatencyOptions, LatencyStats } from '../eval/latency.js';
 import { exportOnnx } from './onnx.js';
@@ -24,6 +24,5 @@ export async function teacherOnnxLatency(
     options.info?.(`the teacher is not timed on ONNX Runtime: ${error.message}`);
     return null;
   }
-  const shape = imageShape(options.test, 'the teacher on ONNX Runtime');
-  return { batch1: await measureOnnxLatency(bytes, shape, 1, options.latency) };
+  return { batch1: await measureOnnxLatency(bytes, options.test.inputs, 1, options.latency) };
 }

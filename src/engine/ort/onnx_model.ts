@@ -52,6 +52,8 @@ export interface GraphSpec {
 export interface SymbolicValueSpec {
   name: string;
   shape: readonly (number | string)[];
+  /** The element type; float32 unless given (exported text models take int64 token ids). */
+  dataType?: TensorDataType;
 }
 
 /** A constant tensor stored in the model (TensorProto): its bytes, row-major, little-endian. */
@@ -88,9 +90,9 @@ function encodeAttribute(name: string, value: AttributeValue): object {
   return { name, type: attributeTypes.string, s: new TextEncoder().encode(value.string) };
 }
 
-function encodeValueInfo({ name, shape }: SymbolicValueSpec): object {
+function encodeValueInfo({ name, shape, dataType = float32Type }: SymbolicValueSpec): object {
   const dim = shape.map((size) => (typeof size === 'string' ? { dimParam: size } : { dimValue: size }));
-  return { name, type: { tensorType: { elemType: float32Type, shape: { dim } } } };
+  return { name, type: { tensorType: { elemType: dataType, shape: { dim } } } };
 }
 
 function encodeInitializer({ name, dims, dataType, rawData }: InitializerSpec): object {
