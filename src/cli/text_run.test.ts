@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
 import { TextTokenizer } from '../data/text/tokenizer.js';
 import { assertBadInput, kdkit } from './cli.test.util.js';
 
@@ -38,7 +39,6 @@ test('a text run: a transformer teacher distilled into an embedding bag, with th
       'teacher: {model: {type: transformer, layers: 1, hidden: 16, heads: 2, intermediate: 32}, epochs: 2, batchSize: 16}',
       'student: {model: {type: embeddingbag, dimensions: 8}}',
       'distill: {epochs: 2, batchSize: 16, preset: hinton}',
-      'export: {onnx: false}',
     ].join('\n'),
   );
   const out = join(directory, 'run');
@@ -54,6 +54,41 @@ test('a text run: a transformer teacher distilled into an embedding bag, with th
   const tokenizer = TextTokenizer.load(join(out, 'tokenizer.json'), 'test');
   assert.equal(tokenizer.decode(tokenizer.ids('Where is my CARD', 12).ids), 'where is my card');
   assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /input_ids, attention_mask, token_type_ids: int32 tensors \[batch, 12\]/);
+  // student.onnx takes int64 ids and a mask, and is timed per query with tokenization.
+  const [onnx] = summary.exports.onnx;
+  assert.equal(onnx.path, 'student.onnx');
+  assert.ok(onnx.maxAbsDiff <= 1e-4 && onnx.latency.query.p50Ms > 0);
+  assert.equal(summary.exports.transformersJs, 'student-transformers');
+});
+
+test("transformers.js' pipeline('text-classification') loads the student's folder and gives the run's tokenizer and model's answers", async () => {
+  const out = join(directory, 'run');
+  const { pipeline, env } = await import('@huggingface/transformers');
+  env.allowRemoteModels = false;
+  env.localModelPath = out;
+  const classify = await pipeline('text-classification', 'student-transformers');
+  const texts = ['Where is my card?', 'I forgot my PIN', 'refund my payment please, it has been a week and nothing came back at all'];
+  const tokenizer = TextTokenizer.load(join(out, 'tokenizer.json'), 'test');
+  const session = await ort.InferenceSession.create(join(out, 'student.onnx'));
+  const config = JSON.parse(readFileSync(join(out, 'student-transformers', 'config.json'), 'utf8'));
+  for (const text of texts) {
+    // A text longer than the model's 12 tokens: transformers.js cuts the ids after the special
+    // tokens are added, so the final [SEP] goes (Hugging Face's Python tokenizers, and kdkit, keep
+    // it and cut the text instead). What it feeds the model is the first 12 ids.
+    const full = tokenizer.ids(text, 1000).ids;
+    const ids = full.length <= 12 ? tokenizer.ids(text, 12).ids : full.slice(0, 12);
+    const tensor = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);
+    const logits = (
+      await session.run({ input_ids: tensor(ids), attention_mask: tensor(ids.map(() => 1)), token_type_ids: tensor(ids.map(() => 0)) })
+    ).logits.data as Float32Array;
+    const exp = Array.from(logits, (value) => Math.exp(value - Math.max(...logits)));
+    const expected = exp.map((value) => value / exp.reduce((sum, each) => sum + each, 0));
+    const scores = (await classify(text, { top_k: null })) as Array<{ label: string; score: number }>;
+    assert.equal(scores.length, 3);
+    for (const { label, score } of scores) assert.ok(Math.abs(score - expected[config.label2id[label]]) < 1e-5, `${text}: ${label}`);
+  }
+  await session.release();
+  await classify.dispose();
 });
 
 test('a text dataset with a label the training split lacks is exit 2 naming the file and line', () => {

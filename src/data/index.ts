@@ -70,6 +70,8 @@ export type DatasetSpec = z.input<typeof datasetSpec>;
 /** The splits, and a text dataset's tokenizer, which the student is exported with. */
 export interface LoadedSplits extends DatasetSplits {
   readonly tokenizer?: TextTokenizer;
+  /** A text dataset's test texts, in the test split's order. */
+  readonly testTexts?: readonly string[];
 }
 
 /** How many samples of train a dataset carves out for validation unless told. */
@@ -91,13 +93,13 @@ export function loadDataset(spec: DatasetSpec, seed: number): LoadedSplits {
   if (!Object.hasOwn(DEFAULT_VALIDATION, spec.name)) {
     throw new InputError(`dataset.name: unknown dataset '${spec.name}', expected one of ${DATASET_NAMES.join(', ')}`);
   }
-  const { train, test, tokenizer } = loadParts(spec);
+  const { train, test, tokenizer, testTexts } = loadParts(spec);
   const validationCount = spec.validation ?? DEFAULT_VALIDATION[spec.name](train.labels.length);
   const split = splitValidation(train, validationCount, seed);
-  return { train: split.train, validation: split.validation, test, ...(tokenizer && { tokenizer }) };
+  return { train: split.train, validation: split.validation, test, ...(tokenizer && { tokenizer, testTexts }) };
 }
 
-function loadParts(spec: DatasetSpec): TrainTestParts & { tokenizer?: TextTokenizer } {
+function loadParts(spec: DatasetSpec): TrainTestParts & { tokenizer?: TextTokenizer; testTexts?: readonly string[] } {
   switch (spec.name) {
     case 'text':
       return loadTextParts({

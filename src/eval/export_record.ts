@@ -29,12 +29,17 @@ export interface OnnxExport {
   agreement: number;
   /** Test accuracy in ONNX Runtime. */
   accuracy: number;
-  /** Latency in onnxruntime-node at batch 1 and batch N. */
-  latency: { batch1: LatencyStats; batchN: LatencyStats };
+  /**
+   * Latency in onnxruntime-node at batch 1 and batch N; for a text student also `query`: one text
+   * tokenized and classified, as a deployment pays per query (export/query_latency.ts).
+   */
+  latency: { batch1: LatencyStats; batchN: LatencyStats; query?: LatencyStats };
 }
 
 export interface ExportRecord {
   tfjs: TfjsExport[];
   /** student.onnx (float32) first, then quantized copies; empty with `export.onnx: false`. */
   onnx: OnnxExport[];
+  /** A text student's folder for transformers.js' pipeline('text-classification', dir) (export/transformers_js.ts). */
+  transformersJs?: string;
 }

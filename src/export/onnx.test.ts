@@ -218,7 +218,11 @@ test('unsupported activations, configs, shared layers and multi-output models ar
   );
   const a = tf.input({ shape: [3] });
   rejects(
-    tf.model({ inputs: a, outputs: [tf.layers.dense({ units: 2 }).apply(a), tf.layers.dense({ units: 3 }).apply(a)] as tf.SymbolicTensor[], name: 'two' }),
+    tf.model({
+      inputs: a,
+      outputs: [tf.layers.dense({ units: 2 }).apply(a), tf.layers.dense({ units: 3 }).apply(a)] as tf.SymbolicTensor[],
+      name: 'two',
+    }),
     /^model 'two': only models with one output can be exported to ONNX; this one has 2 outputs$/,
   );
 });
@@ -297,7 +301,11 @@ test('timeCallsAsync warms up, then repeats at least minRepeats times', async ()
 test('measureOnnxLatency times the exported model in onnxruntime-node', async (t) => {
   const model = build(cnnSpec);
   for (const layout of ['nhwc', 'nchw'] as const) {
-    const stats = await measureOnnxLatency(exportOnnx(model, { layout }), [imageField(imageShape)], 8, { layout, minRepeats: 3, minTotalMs: 0 });
+    const stats = await measureOnnxLatency(exportOnnx(model, { layout }), [imageField(imageShape)], 8, {
+      layout,
+      minRepeats: 3,
+      minTotalMs: 0,
+    });
     t.diagnostic(`cnn ${layout} batch 8: p50 ${stats.p50Ms.toFixed(3)} ms, ${Math.round(stats.samplesPerSecond)} samples/s`);
     assert.equal(stats.batchSize, 8);
     assert.ok(stats.repeats >= 3 && stats.p50Ms > 0);

@@ -104,9 +104,7 @@ function onnxShape(shape: readonly (number | null)[]): (number | string)[] {
 export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
   const source = options.source ?? `model '${model.name}'`;
   if (model.outputs.length !== 1) {
-    throw new InputError(
-      `${source}: only models with one output can be exported to ONNX; this one has ${model.outputs.length} outputs`,
-    );
+    throw new InputError(`${source}: only models with one output can be exported to ONNX; this one has ${model.outputs.length} outputs`);
   }
   const fail = (layer: tf.layers.Layer, reason: string): never => {
     throw new InputError(`${source}: layer '${layer.name}' (${layer.getClassName()}) cannot be exported to ONNX${reason}`);
@@ -164,7 +162,11 @@ function exportedInput(input: tf.SymbolicTensor, layout: OnnxLayout): { id: numb
   const shape = onnxShape(input.shape);
   if (input.dtype === 'int32') {
     const dims = shape.map((size, axis) => (axis === 1 ? 'sequence' : size));
-    return { id: input.id, spec: { name, shape: dims, dataType: tensorDataTypes.int64 }, value: { rank: input.rank, names: { keras: name } } };
+    return {
+      id: input.id,
+      spec: { name, shape: dims, dataType: tensorDataTypes.int64 },
+      value: { rank: input.rank, names: { keras: name } },
+    };
   }
   const channelsFirst = layout === 'nchw' && input.rank === 4;
   return {

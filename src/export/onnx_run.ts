@@ -99,7 +99,11 @@ export function onnxFeeds(
     }
     const values = batch[field.name];
     if (values instanceof Int32Array) {
-      feeds[name] = new ort.Tensor('int64', BigInt64Array.from(values, (value) => BigInt(value)), [count, ...field.shape]);
+      feeds[name] = new ort.Tensor(
+        'int64',
+        BigInt64Array.from(values, (value) => BigInt(value)),
+        [count, ...field.shape],
+      );
     } else {
       const { data, dims } = samplesInLayout(values.subarray(0, count * fieldSize(field)), count, field.shape, layout);
       feeds[name] = new ort.Tensor('float32', data, dims);
@@ -155,7 +159,13 @@ export async function onnxLogits(bytes: Uint8Array, samples: Dataset, options: O
   const outputs: Float32Array[] = [];
   try {
     await forEachBatch(samples, batchSize, async (batch, start, end) => {
-      outputs.push(await runChecked(session, onnxFeeds(session.inputNames, samples.inputs, batch, end - start, layout, options.source), options.source));
+      outputs.push(
+        await runChecked(
+          session,
+          onnxFeeds(session.inputNames, samples.inputs, batch, end - start, layout, options.source),
+          options.source,
+        ),
+      );
     });
   } finally {
     await session.release();

@@ -144,7 +144,10 @@ describe('ONNX export of text models', () => {
       numClasses: 4,
       classNames: ['a', 'b', 'c', 'd'],
     });
-    await assert.rejects(onnxLogits(bytes, onlyIds, { source: 'student.onnx' }), /student\.onnx: input 'attention_mask' matches none of the data's fields/);
+    await assert.rejects(
+      onnxLogits(bytes, onlyIds, { source: 'student.onnx' }),
+      /student\.onnx: input 'attention_mask' matches none of the data's fields/,
+    );
     model.dispose();
   });
 });

@@ -81,9 +81,21 @@ const attentionScores: LayerConverter = ({ layer, graph, inputs }) => {
   const size = (layer.input as tf.SymbolicTensor[])[0].shape[3]!;
   const transposed = graph.node('Transpose', [keys], `${layer.name}_keys`, { perm: { ints: [0, 1, 3, 2] } });
   const products = graph.node('MatMul', [queries, transposed], `${layer.name}_products`);
-  const scaled = graph.node('Div', [products, graph.constant(`${layer.name}/scale`, Float32Array.of(Math.sqrt(size)), [])], `${layer.name}_scaled`);
-  const dropped = graph.node('Sub', [graph.constant(`${layer.name}/one`, Float32Array.of(1), []), floatMask(graph, mask, layer.name)], `${layer.name}_dropped`);
-  const penalty = graph.node('Mul', [dropped, graph.constant(`${layer.name}/masked`, Float32Array.of(MASKED_SCORE), [])], `${layer.name}_penalty`);
+  const scaled = graph.node(
+    'Div',
+    [products, graph.constant(`${layer.name}/scale`, Float32Array.of(Math.sqrt(size)), [])],
+    `${layer.name}_scaled`,
+  );
+  const dropped = graph.node(
+    'Sub',
+    [graph.constant(`${layer.name}/one`, Float32Array.of(1), []), floatMask(graph, mask, layer.name)],
+    `${layer.name}_dropped`,
+  );
+  const penalty = graph.node(
+    'Mul',
+    [dropped, graph.constant(`${layer.name}/masked`, Float32Array.of(MASKED_SCORE), [])],
+    `${layer.name}_penalty`,
+  );
   const broadcast = graph.node('Unsqueeze', [penalty, graph.int64Constant(`${layer.name}/axes`, [1, 2])], `${layer.name}_penalty4d`);
   return keras(4, graph.node('Add', [scaled, broadcast], layer.name));
 };
@@ -110,7 +122,11 @@ const firstToken: LayerConverter = (conversion) => {
 /** Σ x·mask / max(Σ mask, 1) over the sequence. */
 const maskedMean: LayerConverter = ({ layer, graph, inputs }) => {
   const [x, mask] = inputs.map((value) => graph.inLayout(value, 'keras'));
-  const weights = graph.node('Unsqueeze', [floatMask(graph, mask, layer.name), graph.int64Constant(`${layer.name}/axes`, [2])], `${layer.name}_weights`);
+  const weights = graph.node(
+    'Unsqueeze',
+    [floatMask(graph, mask, layer.name), graph.int64Constant(`${layer.name}/axes`, [2])],
+    `${layer.name}_weights`,
+  );
   const sequenceAxis = graph.int64Constant(`${layer.name}/sequence_axis`, [1]);
   const total = graph.node('ReduceSum', [graph.node('Mul', [x, weights], `${layer.name}_weighted`), sequenceAxis], `${layer.name}_total`, {
     keepdims: { int: 0 },

@@ -4,7 +4,11 @@
  * quantized copies, loaded back the way a browser would and re-evaluated; `student.onnx` is
  * verified against TensorFlow.js in ONNX Runtime and timed there.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TextTokenizer } from '../data/text/tokenizer.js';
+import { measureQueryLatency } from './query_latency.js';
+import { TRANSFORMERS_JS_DIR, writeTransformersJsDir } from './transformers_js.js';
 import type * as tf from '../engine/tf.js';
 import type { Dataset } from '../data/dataset.js';
 import type { DeployConfig, ExportConfig } from '../config/schema.js';
@@ -30,6 +34,8 @@ export interface ExportOptions {
   latencyBatch: number;
   latency?: LatencyOptions;
   info?: (message: string) => void;
+  /** A text student's tokenizer, the test texts and their length: timed per query, and laid out for transformers.js. */
+  text?: { tokenizer: TextTokenizer; texts: readonly string[]; maxLength: number };
 }
 
 export async function exportStudent(student: tf.LayersModel, options: ExportOptions): Promise<ExportRecord> {
@@ -57,7 +63,15 @@ export async function exportStudent(student: tf.LayersModel, options: ExportOpti
   for (const quantization of ['float32', ...quantizations] as Quantization[]) {
     onnx.push(await exportOnnxCopy(student, quantization, options));
   }
-  return { tfjs, onnx };
+  if (!options.text) return { tfjs, onnx };
+  const dir = writeTransformersJsDir(outDir, {
+    onnx: readFileSync(join(outDir, onnx[0].path)),
+    tokenizer: options.text.tokenizer,
+    maxLength: options.text.maxLength,
+    classNames: test.classNames,
+  });
+  options.info?.(`student laid out for transformers.js: ${dir} (pipeline('text-classification', dir))`);
+  return { tfjs, onnx, transformersJs: TRANSFORMERS_JS_DIR };
 }
 
 /** student.onnx (float32) or student-<quantization>.onnx, compared with TensorFlow.js on the test set and timed. */
@@ -87,6 +101,7 @@ async function exportOnnxCopy(student: tf.LayersModel, quantization: Quantizatio
     latency: {
       batch1: await measureOnnxLatency(bytes, test.inputs, 1, { ...options.latency, layout }),
       batchN: await measureOnnxLatency(bytes, test.inputs, options.latencyBatch, { ...options.latency, layout }),
+      ...(options.text && { query: await measureQueryLatency(bytes, options.text, options.latency) }),
     },
   };
   options.info?.(

@@ -134,6 +134,7 @@ export function runSummary(run: RunRecord, version: string): Summary {
       ...Object.fromEntries(savedModels.map((name) => [name, `${name}/model.json`])),
       ...(run.softLabels.mode !== 'online' ? { softLabels: `${run.softLabels.directory}/manifest.json` } : {}),
       ...(tokenizer && { tokenizer }),
+      ...(exports.transformersJs && { transformersJs: `${exports.transformersJs}/` }),
     },
   };
 }

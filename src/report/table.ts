@@ -174,7 +174,8 @@ export function exportRows(summary: Summary): string[][] {
   const studentAccuracy = summary.models.student?.accuracy;
   for (const onnx of onnxCopies) {
     rows.push([
-      `ONNX (opset ${onnx.opset}, ${onnx.layout.toUpperCase()})`,
+      // Only images have a layout; text models take token ids.
+      summary.dataset.sampleShape ? `ONNX (opset ${onnx.opset}, ${onnx.layout.toUpperCase()})` : `ONNX (opset ${onnx.opset})`,
       onnx.quantization,
       onnx.path,
       bytes(onnx.sizeBytes),
@@ -182,7 +183,7 @@ export function exportRows(summary: Summary): string[][] {
       optional(studentAccuracy === undefined ? undefined : studentAccuracy - onnx.accuracy, points),
       onnx.maxAbsDiff === 0 ? '0' : onnx.maxAbsDiff.toExponential(1),
       percent(onnx.agreement),
-      `${onnx.latency.batch1.p50Ms.toFixed(2)} / ${ms(onnx.latency.batch1.p95Ms)}`,
+      `${onnx.latency.batch1.p50Ms.toFixed(2)} / ${ms(onnx.latency.batch1.p95Ms)}${onnx.latency.query ? ` (${onnx.latency.query.p50Ms.toFixed(2)} per query, tokenized)` : ''}`,
       `${onnx.latency.batchN.p50Ms.toFixed(2)} / ${ms(onnx.latency.batchN.p95Ms)}`,
     ]);
   }

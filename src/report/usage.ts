@@ -51,6 +51,22 @@ export function usageSnippets(summary: Summary): UsageSnippet[] {
       ].join('\n'),
     });
   }
+  if (onnx && summary.exports.transformersJs) {
+    const folder = summary.exports.transformersJs;
+    snippets.push({
+      runtime: 'transformers.js',
+      copies: [`float32 ONNX with its tokenizer and labels, ${bytes(onnx.sizeBytes)}, ${percent(onnx.accuracy)}: \`${folder}/\``],
+      code: [
+        "import { pipeline, env } from '@huggingface/transformers';",
+        '',
+        'env.allowRemoteModels = false;',
+        `env.localModelPath = '.'; // the directory (or URL) that holds ${folder}/`,
+        `const classify = await pipeline('text-classification', '${folder}');`,
+        `const [best] = await classify('a query'); // { label, score }: the class name and its softmax probability`,
+        `// ${folder}/onnx/model.onnx alone takes int64 input_ids and attention_mask [batch, sequence]; its output is logits [batch, ${classes}].`,
+      ].join('\n'),
+    });
+  }
   return snippets;
 }
 

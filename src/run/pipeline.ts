@@ -133,6 +133,8 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Lo
       deploy: config.deploy,
       latencyBatch: evaluated[studentModel.name].latencyBatch,
       info,
+      ...(data.tokenizer &&
+        data.testTexts && { text: { tokenizer: data.tokenizer, texts: data.testTexts, maxLength: data.test.inputs[0].shape[0] } }),
     });
     // The teacher timed on the student's ONNX runtime too, when it is a TensorFlow.js model.
     const teacherOnOnnx = teacher.model && config.export.onnx ? await teacherOnnxLatency(teacher.model, { test: data.test, info }) : null;

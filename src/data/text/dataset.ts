@@ -30,6 +30,8 @@ export interface TextDatasetSpec extends TextFields {
 /** Train and test as token inputs, and the tokenizer that made them (exported beside the student). */
 export interface TextParts extends TrainTestParts {
   readonly tokenizer: TextTokenizer;
+  /** The test split's texts, in order: deployment latency is timed on them, tokenization included. */
+  readonly testTexts: readonly string[];
 }
 
 export function loadTextParts(spec: TextDatasetSpec): TextParts {
@@ -50,7 +52,7 @@ export function loadTextParts(spec: TextDatasetSpec): TextParts {
       classNames,
     });
   };
-  return { train: part(train, spec.train, 'train'), test: part(test, spec.test, 'test'), tokenizer };
+  return { train: part(train, spec.train, 'train'), test: part(test, spec.test, 'test'), tokenizer, testTexts: test.texts };
 }
 
 function tokenizerOf(spec: TokenizerSpec, trainTexts: readonly string[]): TextTokenizer {

@@ -134,6 +134,11 @@ export class TextTokenizer {
       : { [INPUT_IDS]: inputIds, [ATTENTION_MASK]: attentionMask, [TOKEN_TYPE_IDS]: tokenTypeIds };
   }
 
+  /** The padding token's text, e.g. '[PAD]' (what a tokenizer_config.json names as pad_token). */
+  padToken(): string {
+    return this.tokenizer.id_to_token(this.padId) ?? String(this.padId);
+  }
+
   /** The text of `ids`, special tokens left out. */
   decode(ids: readonly number[]): string {
     return this.tokenizer.decode([...ids], { skip_special_tokens: true });
