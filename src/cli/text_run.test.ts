@@ -105,3 +105,59 @@ test('a text dataset with a label the training split lacks is exit 2 naming the 
     /stray\.csv line 3: label 'closing' is not one of the training split's labels/,
   );
 });
+
+test("a transformer teacher distilled into a smaller transformer with TinyBERT's, MiniLM's and DistilBERT's terms", () => {
+  const { train, test: testFile } = files();
+  const config = join(directory, 'tinybert.yaml');
+  writeFileSync(
+    config,
+    [
+      'seed: 3',
+      `dataset: {name: text, train: ${train}, test: ${testFile}, labelField: intent, validation: 6, maxLength: 12, tokenizer: {train: wordpiece, vocabSize: 60, minFrequency: 1}}`,
+      'teacher: {model: {type: transformer, layers: 2, hidden: 16, heads: 2, intermediate: 32}, epochs: 1, batchSize: 16}',
+      'student: {model: {type: transformer, layers: 1, hidden: 8, heads: 2, intermediate: 16}}',
+      'distill:',
+      '  epochs: 1',
+      '  batchSize: 16',
+      '  terms:',
+      '    - {method: tinybert-attention, weight: 1, layers: uniform}',
+      '    - {method: tinybert-hidden, weight: 1, layers: uniform}',
+      '    - {method: minilm, weight: 1, student: layer_1.value, teacher: layer_2.value, relationHeads: 2}',
+      '    - {method: distilbert-cosine, weight: 1, student: layer_1.hidden, teacher: layer_2.hidden}',
+      '    - {method: soft-ce, weight: 1, temperature: 2}',
+      'export: {onnx: false}',
+    ].join('\n'),
+  );
+  const out = join(directory, 'tinybert');
+  const result = kdkit('run', config, '--out', out);
+  assert.equal(result.status, 0, result.stderr);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  const student = summary.stages.find((stage: { name: string }) => stage.name === 'student');
+  // layers: uniform expanded to layer_1 → layer_2 for attention; embeddings and layer_1 → layer_2 for hidden states.
+  assert.deepEqual(Object.keys(student.history.at(-1).terms).sort(), [
+    'distilbert-cosine',
+    'minilm',
+    'soft-ce',
+    'tinybert-attention',
+    'tinybert-hidden',
+    'tinybert-hidden#2',
+  ]);
+});
+
+test('a TinyBERT mapping that does not fit the models is exit 2 naming the term', () => {
+  const { train, test: testFile } = files();
+  const config = join(directory, 'uneven.yaml');
+  writeFileSync(
+    config,
+    [
+      `dataset: {name: text, train: ${train}, test: ${testFile}, labelField: intent, maxLength: 12, tokenizer: {train: wordpiece, vocabSize: 60, minFrequency: 1}}`,
+      'teacher: {model: {type: transformer, layers: 3, hidden: 16, heads: 2, intermediate: 32}, epochs: 1}',
+      'student: {model: {type: transformer, layers: 2, hidden: 8, heads: 2, intermediate: 16}}',
+      'distill: {epochs: 1, terms: [{method: tinybert-attention, weight: 1, layers: uniform}]}',
+    ].join('\n'),
+  );
+  assertBadInput(
+    kdkit('run', config, '--out', join(directory, 'uneven')),
+    /distill\.terms\[0\]\.layers: uniform: 3 teacher layers do not divide into 2 student layers/,
+  );
+});

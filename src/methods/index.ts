@@ -10,6 +10,11 @@ import { sp, spLoss } from './sp.js';
 import { ctkd } from './ctkd.js';
 import { dist, distLoss } from './dist.js';
 import { crd } from './crd.js';
+import { tinybertAttention, tinybertAttentionLoss } from './tinybert_attention.js';
+import { tinybertHidden, tinybertHiddenLoss } from './tinybert_hidden.js';
+import { softCe, softCrossEntropyLoss } from './soft_ce.js';
+import { minilm, miniLmLoss } from './minilm.js';
+import { distilbertCosine, distilbertCosineLoss } from './distilbert_cosine.js';
 
 export type { DistillationMethod, FeatureRequirement, FeatureTermOptions, TermContext, TermInputs, TermLoss } from './method.js';
 
@@ -24,7 +29,12 @@ export const methods = new Registry<DistillationMethod<unknown>>('method')
   .register(sp.name, sp)
   .register(ctkd.name, ctkd)
   .register(dist.name, dist)
-  .register(crd.name, crd);
+  .register(crd.name, crd)
+  .register(tinybertAttention.name, tinybertAttention)
+  .register(tinybertHidden.name, tinybertHidden)
+  .register(softCe.name, softCe)
+  .register(minilm.name, minilm)
+  .register(distilbertCosine.name, distilbertCosine);
 
 /** The losses as pure functions of tensors, for users with their own training loop. */
 export const losses = {
@@ -36,4 +46,9 @@ export const losses = {
   rkd: rkdLoss,
   sp: spLoss,
   dist: distLoss,
+  tinybertAttention: tinybertAttentionLoss,
+  tinybertHidden: tinybertHiddenLoss,
+  softCe: softCrossEntropyLoss,
+  minilm: miniLmLoss,
+  distilbertCosine: distilbertCosineLoss,
 };

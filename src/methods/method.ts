@@ -14,6 +14,8 @@ export interface TermInputs {
   readonly studentFeature?: tf.Tensor;
   /** The teacher's tapped feature, a constant. */
   readonly teacherFeature?: tf.Tensor;
+  /** The batch's attention mask [batch, sequence] (int32, 1 for a token, 0 for padding), when its samples are texts. */
+  readonly attentionMask?: tf.Tensor2D;
   /** Where training is, for scheduled options such as a temperature. */
   readonly position: TrainingPosition;
   /** The batch's samples: their positions in the training set, in batch order (the loop always passes them). */

@@ -68,7 +68,8 @@ const describe = (shape: number[]) => `[${shape.join(', ')}]`;
 /**
  * The trainable projection a term needs from a student feature of `studentShape` to a teacher
  * feature of `teacherShape` (both without batch), or undefined when the shapes already do:
- * a dense layer for flat features, a 1×1 convolution for NHWC maps of the same height and width.
+ * a dense layer for flat features and for token sequences [sequence, width] of the same length
+ * (applied to each token), a 1×1 convolution for NHWC maps of the same height and width.
  * Throws an InputError naming `field` when no adapter can bridge them, or when `mode` is 'none'
  * and one would be needed.
  */
@@ -92,19 +93,22 @@ export function makeAdapter(
     return undefined;
   }
   if (tf.util.arraysEqual(studentShape, teacherShape)) return undefined;
-  const flat = studentShape.length === 1 && teacherShape.length === 1;
+  // A token sequence [sequence, width] is projected token by token, as TinyBERT's fit_dense does.
+  const flat =
+    (studentShape.length === 1 && teacherShape.length === 1) ||
+    (studentShape.length === 2 && teacherShape.length === 2 && studentShape[0] === teacherShape[0]);
   const maps =
     studentShape.length === 3 && teacherShape.length === 3 && studentShape[0] === teacherShape[0] && studentShape[1] === teacherShape[1];
   if (!flat && !maps) {
     throw new InputError(
       `${field}: no adapter can map the student's feature onto the teacher's (${shapes}); ` +
-        'an adapter projects flat features of any width, or NHWC maps of the same height and width',
+        'an adapter projects flat features of any width, token sequences of the same length, or NHWC maps of the same height and width',
     );
   }
   if (mode === 'none') throw new InputError(`${field}: the features differ in shape (${shapes}) and adapter is 'none'; use adapter: auto`);
   const kernelInitializer = tf.initializers.glorotUniform({ seed: options.seed });
   const layer = flat
-    ? tf.layers.dense({ units: teacherShape[0], kernelInitializer, name: `${options.name}_dense` })
+    ? tf.layers.dense({ units: teacherShape.at(-1)!, kernelInitializer, name: `${options.name}_dense` })
     : tf.layers.conv2d({ filters: teacherShape[2], kernelSize: 1, kernelInitializer, name: `${options.name}_conv1x1` });
   return tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: studentShape }), layer], name: options.name });
 }

@@ -382,6 +382,7 @@ class Loop implements TrainingLoop {
               studentFeature:
                 studentFeature && term.adapter ? (term.adapter.apply(studentFeature, { training: true }) as tf.Tensor) : studentFeature,
               teacherFeature: term.teacherTap === undefined ? undefined : teacherFeatures[term.teacherTap],
+              ...(batch.inputs.attention_mask && { attentionMask: batch.inputs.attention_mask as tf.Tensor2D }),
               position,
               indices: batch.indices,
               step,

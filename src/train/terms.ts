@@ -9,6 +9,7 @@ import { forEachBatch } from '../data/dataset.js';
 import type { TermConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { methods, type TermContext } from '../methods/index.js';
+import { encoderLayers, layerTapPairs, type LayeredTermOptions } from '../methods/tinybert_layers.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { cachedTeacherFeatures } from '../teachers/cache.js';
 import { gatherRows } from './batches.js';
@@ -57,14 +58,14 @@ export function prepareTerms(
   const seen = new Map<string, number>();
   const studentTapNames = new Set<string>();
   const teacherTaps = new Map<string, number[]>();
-  const prepared = terms.map((term, index): WeightedTerm => {
+  const prepared = expandLayers(terms, student, teacher, termsField).map(({ term, field: termField }, index): WeightedTerm => {
     const count = (seen.get(term.method) ?? 0) + 1;
     seen.set(term.method, count);
     const name = count === 1 ? term.method : `${term.method}#${count}`;
     const method = methods.get(term.method);
     const context: TermContext = { samples: stage.labels.length, labels: stage.labels, seed: seed * 1000 + 800 + index, emit: stage.emit };
     if (method.features === undefined) return { name, weight: term.weight, loss: method.build(term.options, context) };
-    const field = `${termsField}[${index}]`;
+    const field = termField;
     if (teacher === null) throw new InputError(`${field}: method '${term.method}' taps teacher features, but this stage has no teacher`);
     const {
       student: studentTap,
@@ -73,11 +74,14 @@ export function prepareTerms(
     } = term.options as { student: string; teacher: string; adapter: 'auto' | 'none' };
     const studentShape = tapShape(student, studentTap, `${field}.student`);
     const teacherShape = teacherTapShape(teacher, teacherTap, `${field}.teacher`);
-    const weighted: WeightedTerm = {
-      name,
-      weight: term.weight,
-      loss: method.build(term.options, { ...context, studentShape, teacherShape }),
-    };
+    let loss: WeightedTerm['loss'];
+    try {
+      loss = method.build(term.options, { ...context, studentShape, teacherShape });
+    } catch (error) {
+      if (error instanceof InputError) throw new InputError(`${field}: ${error.message}`);
+      throw error;
+    }
+    const weighted: WeightedTerm = { name, weight: term.weight, loss };
     studentTapNames.add(studentTap);
     teacherTaps.set(teacherTap, teacherShape);
     const projection = makeAdapter(studentShape, teacherShape, method.features, adapter, {
@@ -93,6 +97,32 @@ export function prepareTerms(
     ...(names.length > 0 ? { studentTaps: tappedModel(student, names, (tap) => `${termsField}: student tap ${tap}`) } : {}),
     teacherTaps: [...teacherTaps].map(([name, shape]) => ({ name, shape })),
   };
+}
+
+/**
+ * The terms with each `layers` term (TinyBERT's uniform or explicit mapping) expanded into one
+ * term per pair of taps, each with the config field it came from for errors.
+ */
+function expandLayers(
+  terms: TermConfig[],
+  student: tf.LayersModel,
+  teacher: TapSource | null,
+  termsField: string,
+): Array<{ term: TermConfig; field: string }> {
+  return terms.flatMap((term, index) => {
+    const field = `${termsField}[${index}]`;
+    const layers = term.options.layers as LayeredTermOptions['layers'];
+    if (layers === undefined) return [{ term, field }];
+    if (teacher === null) throw new InputError(`${field}: method '${term.method}' taps teacher features, but this stage has no teacher`);
+    const teacherNames = 'info' in teacher ? teacher.info.featureNames : teacher.layers.map((layer) => layer.name);
+    const counts = { student: encoderLayers(student.layers.map((layer) => layer.name)), teacher: encoderLayers(teacherNames) };
+    const what = term.method === 'tinybert-attention' ? 'attention_scores' : 'hidden';
+    const { layers: _expanded, ...options } = term.options;
+    return layerTapPairs(what, layers, counts, field).map(([studentTap, teacherTap]) => ({
+      term: { ...term, options: { ...options, student: studentTap, teacher: teacherTap } },
+      field: `${field} (${studentTap} → ${teacherTap})`,
+    }));
+  });
 }
 
 function teacherTapShape(teacher: TapSource, name: string, field: string): number[] {
