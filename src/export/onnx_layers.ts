@@ -7,6 +7,7 @@ import type { AttributeValue } from '../engine/ort/onnx_model.js';
 import { applyActivation, clip } from './onnx_activations.js';
 import { textLayerConverters } from './onnx_text_layers.js';
 import { axisIn, type GraphValue, type OnnxGraphBuilder, type ValueLayout } from './onnx_graph.js';
+import type { LayerConversion, LayerConverter } from './onnx_conversion.js';
 import {
   convKernel,
   depthwiseKernel,
@@ -14,22 +15,10 @@ import {
   foldedBias,
   batchNormAffine,
   layerWeight,
-  type ChannelAffine,
   type WeightData,
 } from './onnx_weights.js';
 
-export interface LayerConversion {
-  layer: tf.layers.Layer;
-  config: tf.serialization.ConfigDict;
-  inputs: GraphValue[];
-  graph: OnnxGraphBuilder;
-  /** A BatchNormalization that follows this layer, folded into its weights. */
-  fold?: ChannelAffine;
-  /** Throws the InputError for a config of this layer that cannot be exported. */
-  reject(reason: string): never;
-}
-
-export type LayerConverter = (conversion: LayerConversion) => GraphValue;
+export type { LayerConversion, LayerConverter } from './onnx_conversion.js';
 
 /** Layer classes whose output channels can absorb a following BatchNormalization. */
 export const foldableClasses: ReadonlySet<string> = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);

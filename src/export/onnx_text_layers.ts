@@ -13,7 +13,7 @@ import type * as tf from '../engine/tf.js';
 import { MASKED_SCORE } from '../models/text/layers.js';
 import { tensorDataTypes } from '../engine/ort/onnx_model.js';
 import type { GraphValue, OnnxGraphBuilder } from './onnx_graph.js';
-import type { LayerConversion, LayerConverter } from './onnx_layers.js';
+import type { LayerConversion, LayerConverter } from './onnx_conversion.js';
 import { layerWeight } from './onnx_weights.js';
 
 const keras = (rank: number, name: string): GraphValue => ({ rank, names: { keras: name } });
