@@ -8,15 +8,7 @@ import { applyActivation, clip } from './onnx_activations.js';
 import { textLayerConverters } from './onnx_text_layers.js';
 import { axisIn, type GraphValue, type OnnxGraphBuilder, type ValueLayout } from './onnx_graph.js';
 import type { LayerConversion, LayerConverter } from './onnx_conversion.js';
-import {
-  convKernel,
-  depthwiseKernel,
-  denseKernel,
-  foldedBias,
-  batchNormAffine,
-  layerWeight,
-  type WeightData,
-} from './onnx_weights.js';
+import { convKernel, depthwiseKernel, denseKernel, foldedBias, batchNormAffine, layerWeight, type WeightData } from './onnx_weights.js';
 
 export type { LayerConversion, LayerConverter } from './onnx_conversion.js';
 
