@@ -39,7 +39,10 @@ for (const [name, spec] of Object.entries(specs)) {
     const torchRun = torchRuns.find((run) => run[name][`batch${batch}`].p50Ms === torchBest);
     const measured = [
       ['kdkit TensorFlow.js', measureLatency(model, [{ name: 'image', dtype: 'float32', shape: sampleShape }], batch)],
-      ['ONNX Runtime, float32 .onnx', await measureOnnxLatency(onnx.float32, [{ name: 'image', dtype: 'float32', shape: sampleShape }], batch)],
+      [
+        'ONNX Runtime, float32 .onnx',
+        await measureOnnxLatency(onnx.float32, [{ name: 'image', dtype: 'float32', shape: sampleShape }], batch),
+      ],
       ['ONNX Runtime, uint8 .onnx', await measureOnnxLatency(onnx.uint8, [{ name: 'image', dtype: 'float32', shape: sampleShape }], batch)],
       [`PyTorch eager, ${torchRun.threads} thread(s)`, torchRun[name][`batch${batch}`]],
     ];
