@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tf } from './index.js';
 import { assertClose, outputsOn, randomTensor } from './parity.test.util.js';
+import { setSimdKernelsEnabled } from './simd/module.js';
 
 // Layer norm over the last axis written with tfjs-core ops, its gradients by autodiff: the
 // reference for kdkit's fused kernels, which tf.layers.layerNormalization runs.
@@ -59,13 +60,23 @@ for (const shape of [
   [3, 5, 16],
   [64, 32, 256],
 ]) {
-  for (const backend of ['cpu', 'wasm'] as const) {
-    test(`layer norm [${shape}] on ${backend}: output and gradients equal tfjs-core's composition`, async () => {
+  // wasm runs the SIMD kernels (../simd/assembly/layer_norm.ts), and with them off its JavaScript loops.
+  for (const [backend, simd] of [
+    ['cpu', true],
+    ['wasm', true],
+    ['wasm', false],
+  ] as const) {
+    test(`layer norm [${shape}] on ${backend}${simd ? '' : ' without SIMD'}: output and gradients equal tfjs-core's composition`, async () => {
       const options = { center: true, scale: true };
       const expected = await outputsOn('cpu', compute(shape, options, false));
-      const actual = await outputsOn(backend, compute(shape, options, true));
-      assert.equal(actual.length, 4);
-      for (const [i, output] of actual.entries()) assertClose(output.values, expected[i].values, 1e-4, `[${shape}] output ${i}`);
+      setSimdKernelsEnabled(simd);
+      try {
+        const actual = await outputsOn(backend, compute(shape, options, true));
+        assert.equal(actual.length, 4);
+        for (const [i, output] of actual.entries()) assertClose(output.values, expected[i].values, 1e-4, `[${shape}] output ${i}`);
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
     });
   }
 }

@@ -8,10 +8,12 @@
  * tfjs-layers tiles μ, σ², γ and β to the input's shape and calls tf.batchNorm, whose gradient then
  * makes a dozen passes: ~0.15 s of a 4-layer d-256 encoder's step at batch 64 × 32 tokens.
  * KdkitLayerNorm returns y, and μ and r per row for the gradient (they carry no gradient
- * themselves). JavaScript loops over the wasm heap, or over the cpu backend's arrays.
+ * themselves). On the wasm backend, SIMD loops on its heap (../simd/assembly/layer_norm.ts; the
+ * JavaScript loops when the SIMD kernels are off); on the cpu backend, JavaScript over its arrays.
  */
 import { engine, type GradConfig, type KernelConfig, type NamedTensorMap, type Tensor, type TensorInfo, util } from '@tensorflow/tfjs-core';
 import type { CpuBackend } from './gradients.js';
+import { heapPointers, simdKernels } from '../simd/module.js';
 import { heapFloat32, wasmKernel } from './wasm.js';
 
 export const LayerNorm = 'KdkitLayerNorm';
@@ -97,7 +99,14 @@ export const layerNormWasm = wasmKernel<ForwardInputs, LayerNormAttrs>(LayerNorm
     backend.makeOutput([rowsOf(x)], 'float32'),
   ];
   const [y, mean, rstd] = outputs.map((info) => heapFloat32(backend, info));
-  layerNormValues(heapFloat32(backend, x), heapFloat32(backend, gamma), heapFloat32(backend, beta), epsilon, y, mean, rstd);
+  const views = [heapFloat32(backend, x), heapFloat32(backend, gamma), heapFloat32(backend, beta)] as const;
+  const simd = simdKernels(backend);
+  if (simd) {
+    const [xAt, gammaAt, betaAt, yAt, meanAt, rstdAt] = heapPointers(backend, ...views, y, mean, rstd);
+    simd.layerNorm(xAt, gammaAt, betaAt, yAt, meanAt, rstdAt, mean.length, views[1].length, epsilon);
+  } else {
+    layerNormValues(...views, epsilon, y, mean, rstd);
+  }
   return outputs;
 });
 
@@ -109,7 +118,14 @@ export const layerNormGradWasm = wasmKernel<GradInputs, LayerNormAttrs>(LayerNor
   ];
   const [dx, dgamma, dbeta] = outputs.map((info) => heapFloat32(backend, info));
   const read = (info: TensorInfo) => heapFloat32(backend, info);
-  layerNormGradValues(read(dy), read(x), read(gamma), read(mean), read(rstd), dx, dgamma, dbeta);
+  const views = [read(dy), read(x), read(gamma), read(mean), read(rstd)] as const;
+  const simd = simdKernels(backend);
+  if (simd) {
+    const pointers = heapPointers(backend, ...views, dx, dgamma, dbeta);
+    simd.layerNormGrad(...(pointers as [number, number, number, number, number, number, number, number]), views[3].length, views[2].length);
+  } else {
+    layerNormGradValues(...views, dx, dgamma, dbeta);
+  }
   return outputs;
 });
 

@@ -70,6 +70,19 @@ export interface SimdKernels {
     rows: number,
     channels: number,
   ): void;
+  layerNorm(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, columns: number, epsilon: number): void;
+  layerNormGrad(
+    dy: number,
+    x: number,
+    gamma: number,
+    mean: number,
+    rstd: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    rows: number,
+    columns: number,
+  ): void;
   batchNormGradientApply(
     dy: number,
     x: number,

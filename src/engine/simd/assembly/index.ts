@@ -4,3 +4,4 @@ export { adam, momentum, sgd } from './optimizers';
 export { batchNormGradientApply, batchNormGradientSums, batchNormMoments, batchNormNormalize } from './batch_norm';
 export { maskedGrad } from './masked_grad';
 export { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise';
+export { layerNorm, layerNormGrad } from './layer_norm';
