@@ -2,19 +2,21 @@
 // after warm-up): the CNN or the MLP of bench/engine-step.js, or the MobileNetV2- or
 // ResNet-style student of bench/zoo-step.js, on kdkit's default engine. The last lines sum the
 // kernels by name (all shapes), with their calls per step.
-// Run: npx tsc -p . && node bench/profile-step.js [cnn|mlp|mobilenet|resnet]
+// ResNet-style student of bench/zoo-step.js, or the transformer of bench/text-step.js.
+// Run: npx tsc -p . && node bench/profile-step.js [cnn|mlp|mobilenet|resnet|transformer]
 import { initEngine, tf } from '../dist/index.js';
 import { fashionCnn, kdStep, mlp } from './kd-step.js';
 import { zooModels } from './zoo-step.js';
+import { textKdStep, textModel } from './text-step-model.js';
 
-const models = { cnn: fashionCnn, mlp, ...zooModels };
+const models = { cnn: fashionCnn, mlp, ...zooModels, transformer: textModel };
 const kind = process.argv[2] ?? 'cnn';
 if (!(kind in models)) throw new Error(`unknown model "${kind}"; expected one of: ${Object.keys(models).join(', ')}`);
 const engine = await initEngine();
 const model = models[kind]();
-const { step } = kdStep(model);
+const { step } = kind === 'transformer' ? textKdStep(model) : kdStep(model);
 // The zoo students take seconds a step: fewer warm-up and timed steps.
-const [warmup, timed] = kind in zooModels ? [2, 5] : [5, 20];
+const [warmup, timed] = kind in zooModels || kind === 'transformer' ? [2, 5] : [5, 20];
 for (let i = 0; i < warmup; i++) step();
 const times = [];
 for (let i = 0; i < timed; i++) {

@@ -6,12 +6,10 @@
 // the median of `rounds` rounds of both sides (this machine's speed drifts within minutes).
 // Run: npx tsc -p . && node bench/text-step.js [measuredSteps [rounds]]
 import { fileURLToPath } from 'node:url';
-import { buildModel, initEngine, methods, tf } from '../dist/index.js';
-import { makeOptimizer } from '../dist/train/optimizer.js';
+import { initEngine } from '../dist/index.js';
+import { textKdStep, textModel } from './text-step-model.js';
 import { fastest, settingLabel, torchRuns } from './torch-runs.js';
 
-const [batchSize, sequence, vocabulary, classes] = [64, 32, 8000, 77];
-const spec = { type: 'transformer', layers: 4, hidden: 256, heads: 4, intermediate: 1024, pooling: 'cls', dropout: 0.1 };
 const warmupSteps = 3;
 
 function median(values) {
@@ -20,47 +18,9 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** kdkit's KD step on the transformer: `step()` and `dispose()`. */
-function textKdStep(model) {
-  const kdTerm = methods.get('kd').build({ temperature: 4 });
-  const ceTerm = methods.get('ce').build({});
-  const variables = model.trainableWeights.map((weight) => weight.read());
-  const optimizer = makeOptimizer({ type: 'adam', learningRate: 1e-3, momentum: 0 });
-  const inputIds = tf.randomUniform([batchSize, sequence], 0, vocabulary, 'int32');
-  const lengths = tf.randomUniform([batchSize, 1], 8, sequence + 1, 'int32');
-  const attentionMask = tf.cast(tf.less(tf.reshape(tf.range(0, sequence, 1, 'int32'), [1, sequence]), lengths), 'int32');
-  const tokenTypeIds = tf.zeros([batchSize, sequence], 'int32');
-  const labels = tf.randomUniform([batchSize], 0, classes, 'int32');
-  const teacherLogits = tf.mul(tf.randomNormal([batchSize, classes]), 4);
-  const inputs = [inputIds, attentionMask, tokenTypeIds];
-  return {
-    step() {
-      const { value, grads } = tf.variableGrads(() => {
-        const terms = { studentLogits: model.apply(inputs, { training: true }), teacherLogits, labels };
-        return tf.add(tf.mul(kdTerm(terms), 0.9), tf.mul(ceTerm(terms), 0.1));
-      }, variables);
-      value.dataSync();
-      optimizer.step(
-        variables,
-        variables.map((variable) => grads[variable.name]),
-      );
-      tf.dispose([value, grads]);
-    },
-    dispose() {
-      optimizer.dispose();
-      tf.dispose([...inputs, lengths, labels, teacherLogits]);
-    },
-  };
-}
-
 async function kdkitStepMs(measuredSteps) {
   const engine = await initEngine();
-  const fields = [
-    { name: 'input_ids', dtype: 'int32', shape: [sequence], vocabulary },
-    { name: 'attention_mask', dtype: 'int32', shape: [sequence], vocabulary: 2 },
-    { name: 'token_type_ids', dtype: 'int32', shape: [sequence], vocabulary: 2 },
-  ];
-  const model = buildModel(spec, { inputs: fields, numClasses: classes, seed: 1, name: 'bench' });
+  const model = textModel();
   const { step, dispose } = textKdStep(model);
   const times = [];
   for (let i = 0; i < warmupSteps + measuredSteps; i++) {

@@ -14,6 +14,7 @@ import { fuseBatchNormLayers } from './batch_norm_layer.js';
 import { spareConvInputGradients } from './conv_layer.js';
 import { fuseGeluActivation } from './gelu_activation.js';
 import { fuseLayerNormLayers } from './layer_norm_layer.js';
+import { fuseDropoutLayers } from './dropout_layer.js';
 import { plainWasmKernel, registerWasmKernels, swapWasmKernels } from './kernels/register.js';
 import { ortInterface, ortKernelNames, ortKernels } from './ort/index.js';
 
@@ -158,6 +159,8 @@ async function setUp({ backend, accelerate: choice, threads }: EngineSetup): Pro
   fuseGeluActivation();
   // Wraps LayerNormalization.call once: a last-axis layer norm then takes the fused kernels.
   fuseLayerNormLayers();
+  // Wraps Dropout.call once: dropout while training then takes the one-pass kernel.
+  fuseDropoutLayers();
   const acceleratorThreads = backend === 'wasm' ? accelerate(choice, threads) : 0;
   if (tfc.getBackend() !== backend && !(await tfc.setBackend(backend))) {
     throw new Error(`kdkit engine: TensorFlow.js could not initialize the ${backend} backend.`);

@@ -33,6 +33,7 @@ import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
+import { Dropout, dropoutCpu, dropoutGradient, dropoutWasm } from './dropout.js';
 import { transposeFreeFusedMatMul } from './fused_mat_mul.js';
 import { rowCopyGather } from './gather.js';
 import { Gelu, geluCpu, geluGradCpu, geluGradient, geluGradWasm, geluWasm } from './gelu.js';
@@ -57,6 +58,7 @@ const addedKernels: KernelConfig[] = [
   geluGradWasm,
   layerNormWasm,
   layerNormGradWasm,
+  dropoutWasm,
 ];
 
 /** kdkit's own ops, which run on the cpu backend too. */
@@ -68,6 +70,7 @@ const cpuKernels: KernelConfig[] = [
   geluGradCpu,
   layerNormCpu,
   layerNormGradCpu,
+  dropoutCpu,
 ];
 
 /** Stock kernels kdkit replaces with faster ones; each replacement is built from the stock kernel. */
@@ -121,6 +124,7 @@ export function registerWasmKernels(): string[] {
   if (getGradient(BatchNormTraining) === undefined) registerGradient(batchNormTrainingGradient);
   if (getGradient(Gelu) === undefined) registerGradient(geluGradient);
   if (getGradient(LayerNorm) === undefined) registerGradient(layerNormGradient);
+  if (getGradient(Dropout) === undefined) registerGradient(dropoutGradient);
   for (const config of getKernelsForBackend('wasm')) wasmConfigs.set(config.kernelName, config);
   registeredNames = [...addedKernels, ...replacements].map((config) => config.kernelName);
   return registeredNames;

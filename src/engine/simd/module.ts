@@ -70,7 +70,18 @@ export interface SimdKernels {
     rows: number,
     channels: number,
   ): void;
-  layerNorm(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, columns: number, epsilon: number): void;
+  dropout(x: number, y: number, mask: number, size: number, seed: number, threshold: number, scale: number): void;
+  layerNorm(
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    mean: number,
+    rstd: number,
+    rows: number,
+    columns: number,
+    epsilon: number,
+  ): void;
   layerNormGrad(
     dy: number,
     x: number,

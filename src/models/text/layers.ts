@@ -12,6 +12,7 @@
  * calls before it builds or loads a text model; a page loading an exported model calls it too.
  */
 import * as tf from '../../engine/tf.js';
+import { dropout } from '../../engine/dropout_layer.js';
 
 /** Added to the scores of padded keys, as BERT and TinyBERT do, so that softmax gives them ~0. */
 export const MASKED_SCORE = -10000;
@@ -128,7 +129,7 @@ export class AttentionContext extends tf.layers.Layer {
     return tf.tidy(() => {
       const [scores, values] = inputs as tf.Tensor4D[];
       let probabilities: tf.Tensor4D = tf.softmax(scores);
-      if (kwargs.training === true && this.rate > 0) probabilities = tf.dropout(probabilities, this.rate) as tf.Tensor4D;
+      if (kwargs.training === true && this.rate > 0) probabilities = dropout(probabilities, this.rate) as tf.Tensor4D;
       const [batch, heads, sequence, size] = values.shape;
       const context = tf.matMul(probabilities, values);
       return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, sequence, heads * size]);

@@ -5,3 +5,4 @@ export { batchNormGradientApply, batchNormGradientSums, batchNormMoments, batchN
 export { maskedGrad } from './masked_grad';
 export { depthwiseFilterGrad, depthwiseInputGrad } from './depthwise';
 export { layerNorm, layerNormGrad } from './layer_norm';
+export { dropout } from './dropout';

@@ -9,13 +9,23 @@ function horizontalSum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
-export function layerNorm(x: usize, gamma: usize, beta: usize, y: usize, mean: usize, rstd: usize, rows: i32, columns: i32, epsilon: f32): void {
+export function layerNorm(
+  x: usize,
+  gamma: usize,
+  beta: usize,
+  y: usize,
+  mean: usize,
+  rstd: usize,
+  rows: i32,
+  columns: i32,
+  epsilon: f32,
+): void {
   const vectorEnd = (<usize>(columns & ~3)) << 2;
   const end = (<usize>columns) << 2;
   const count = <f32>columns;
   for (let row = 0; row < rows; row++) {
-    const start = x + (<usize>row) * end;
-    const out = y + (<usize>row) * end;
+    const start = x + <usize>row * end;
+    const out = y + <usize>row * end;
     let sums = f32x4.splat(0);
     let at: usize = 0;
     for (; at < vectorEnd; at += 16) sums = f32x4.add(sums, v128.load(start + at));
@@ -63,7 +73,7 @@ export function layerNormGrad(
   memory.fill(dgamma, 0, end);
   memory.fill(dbeta, 0, end);
   for (let row = 0; row < rows; row++) {
-    const offset = (<usize>row) * end;
+    const offset = <usize>row * end;
     const xs = x + offset;
     const dys = dy + offset;
     const mu = load<f32>(mean + ((<usize>row) << 2));
