@@ -19,6 +19,10 @@ export const BENCH_SUITES = {
     script: 'zoo-step.js',
     what: 'the KD training step of the MobileNetV2-style and ResNet-style students vs PyTorch; writes bench/zoo-results.json',
   },
+  text: {
+    script: 'text-step.js',
+    what: 'the KD training step of a 4-layer BERT-style transformer (d 256, batch 64 × 32 tokens) vs PyTorch (args: steps, rounds)',
+  },
   inference: { script: 'inference.js', what: 'inference latency in TensorFlow.js and ONNX Runtime vs PyTorch' },
   stream: { script: 'stream.js', what: 'reading .npy shards streamed from disk vs PyTorch memmaps, and a streamed training epoch' },
 } as const;
