@@ -161,3 +161,33 @@ test('a TinyBERT mapping that does not fit the models is exit 2 naming the term'
     /distill\.terms\[0\]\.layers: uniform: 3 teacher layers do not divide into 2 student layers/,
   );
 });
+
+test('a second run on the same data and tokenizer reads the tokens from the store; a changed file tokenizes again', () => {
+  const { train, test: testFile } = files();
+  const store = join(directory, 'store');
+  const config = join(directory, 'cached.yaml');
+  writeFileSync(
+    config,
+    [
+      `dataset: {name: text, train: ${train}, test: ${testFile}, labelField: intent, validation: 6, maxLength: 12, tokenizer: {train: wordpiece, vocabSize: 60, minFrequency: 1}}`,
+      'teacher: {model: {type: embeddingbag, dimensions: 4}, epochs: 1}',
+      'student: {model: {type: embeddingbag, dimensions: 4}}',
+      `softLabels: {store: ${store}}`,
+      'distill: {epochs: 1, preset: hinton}',
+      'export: {onnx: false}',
+    ].join('\n'),
+  );
+  const first = kdkit('run', config, '--out', join(directory, 'cached-1'));
+  assert.equal(first.status, 0, first.stderr);
+  assert.doesNotMatch(first.stdout, /tokenized earlier/);
+  const second = kdkit('run', config, '--out', join(directory, 'cached-2'));
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stdout, /WordPiece learned from the training split; tokenized earlier, read from the store/);
+  // Same data, same tokens, same results.
+  const accuracy = (run: string) => JSON.parse(readFileSync(join(directory, run, 'summary.json'), 'utf8')).models.student.accuracy;
+  assert.equal(accuracy('cached-2'), accuracy('cached-1'));
+  writeFileSync(testFile, `${readFileSync(testFile, 'utf8')}\n"where is my card now",card`);
+  const third = kdkit('run', config, '--out', join(directory, 'cached-3'));
+  assert.equal(third.status, 0, third.stderr);
+  assert.doesNotMatch(third.stdout, /tokenized earlier/);
+});

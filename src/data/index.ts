@@ -7,7 +7,8 @@ import { DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASS_NAMES, loadFashionMnist,
 import { expandFiles, openPart, partDataset, shouldStream, type FileFormat, type StreamChoice } from './files.js';
 import type { TrainTestParts } from './mnist_family.js';
 import { splitValidation } from './split.js';
-import { loadBanking77, loadTextParts, type TokenizerSpec } from './text/dataset.js';
+import { banking77Spec, loadTextParts, type TextDatasetSpec, type TokenizerSpec } from './text/dataset.js';
+import { cachedTextParts } from './text/cache.js';
 import { WORDPIECE_DEFAULTS } from './text/wordpiece.js';
 import type { TextTokenizer } from './text/tokenizer.js';
 
@@ -72,6 +73,8 @@ export interface LoadedSplits extends DatasetSplits {
   readonly tokenizer?: TextTokenizer;
   /** A text dataset's test texts, in the test split's order. */
   readonly testTexts?: readonly string[];
+  /** A text dataset loaded with a store: whether its tokens came from there (text/cache.ts). */
+  readonly tokensCached?: boolean;
 }
 
 /** How many samples of train a dataset carves out for validation unless told. */
@@ -89,29 +92,48 @@ const DEFAULT_VALIDATION: Readonly<Record<DatasetName, (trainCount: number) => n
  * of train with `seed`, so it changes with the seed while test does not. Pixels of a large
  * dataset stay on disk and are read batch by batch (`stream`); labels are always in memory.
  */
-export function loadDataset(spec: DatasetSpec, seed: number): LoadedSplits {
+/**
+ * The dataset's splits. `store`, where given, keeps tokenized text datasets (text/cache.ts), so
+ * that a later run on the same data and tokenizer reads them back instead.
+ */
+export function loadDataset(spec: DatasetSpec, seed: number, options: { store?: string } = {}): LoadedSplits {
   if (!Object.hasOwn(DEFAULT_VALIDATION, spec.name)) {
     throw new InputError(`dataset.name: unknown dataset '${spec.name}', expected one of ${DATASET_NAMES.join(', ')}`);
   }
-  const { train, test, tokenizer, testTexts } = loadParts(spec);
+  const { train, test, tokenizer, testTexts, tokensCached } = loadParts(spec, options.store);
   const validationCount = spec.validation ?? DEFAULT_VALIDATION[spec.name](train.labels.length);
   const split = splitValidation(train, validationCount, seed);
-  return { train: split.train, validation: split.validation, test, ...(tokenizer && { tokenizer, testTexts }) };
+  return {
+    train: split.train,
+    validation: split.validation,
+    test,
+    ...(tokenizer && { tokenizer, testTexts }),
+    ...(tokensCached !== undefined && { tokensCached }),
+  };
 }
 
-function loadParts(spec: DatasetSpec): TrainTestParts & { tokenizer?: TextTokenizer; testTexts?: readonly string[] } {
+function loadParts(
+  spec: DatasetSpec,
+  store: string | undefined,
+): TrainTestParts & { tokenizer?: TextTokenizer; testTexts?: readonly string[]; tokensCached?: boolean } {
   switch (spec.name) {
     case 'text':
-      return loadTextParts({
-        ...spec,
-        name: 'text',
-        tokenizer: tokenizerOptions(spec.tokenizer),
-        maxLength: spec.maxLength ?? DEFAULT_MAX_LENGTH,
-        textField: spec.textField ?? 'text',
-        labelField: spec.labelField ?? 'label',
-      });
-    case 'banking77':
-      return loadBanking77(tokenizerOptions(spec.tokenizer), spec.maxLength ?? DEFAULT_MAX_LENGTH);
+    case 'banking77': {
+      const text: TextDatasetSpec =
+        spec.name === 'text'
+          ? {
+              ...spec,
+              name: 'text',
+              tokenizer: tokenizerOptions(spec.tokenizer),
+              maxLength: spec.maxLength ?? DEFAULT_MAX_LENGTH,
+              textField: spec.textField ?? 'text',
+              labelField: spec.labelField ?? 'label',
+            }
+          : banking77Spec(tokenizerOptions(spec.tokenizer), spec.maxLength ?? DEFAULT_MAX_LENGTH);
+      if (store === undefined) return loadTextParts(text);
+      const { cached, ...parts } = cachedTextParts(text, store, () => loadTextParts(text));
+      return { ...parts, tokensCached: cached };
+    }
     case 'digits': {
       const path = (spec as { path?: unknown }).path;
       if (path !== undefined) {

@@ -62,7 +62,7 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   // The engine is the process's: held for the run, so that a concurrent run shares it but cannot switch it.
   return withEngine({ backend: config.backend }, async (engine) => {
     // Everything that can be wrong with the input is found before any training starts.
-    const data = loadDataset(config.dataset, config.seed);
+    const data = loadDataset(config.dataset, config.seed, { store: config.softLabels.store ?? join(options.outDir, 'cache') });
     try {
       return await runOnData(config, options, data, engine);
     } finally {
@@ -271,7 +271,7 @@ async function evaluateAll(
 function describeSamples(data: LoadedSplits): string {
   if (!data.tokenizer) return `pixels ${describeStorage(data)}`;
   const { inputs } = data.train;
-  return `${inputs.map((input) => input.name).join(', ')} [${inputs[0].shape.join(', ')}] (${data.tokenizer.vocabSize.toLocaleString('en-US')} tokens, ${data.tokenizer.description}), ${describeStorage(data)}`;
+  return `${inputs.map((input) => input.name).join(', ')} [${inputs[0].shape.join(', ')}] (${data.tokenizer.vocabSize.toLocaleString('en-US')} tokens, ${data.tokenizer.description}${data.tokensCached ? '; tokenized earlier, read from the store' : ''}), ${describeStorage(data)}`;
 }
 
 /** A text student's tokenizer, beside student/ in the run directory. */

@@ -109,7 +109,12 @@ export function banking77Classes(): readonly string[] {
 
 /** The embedded Banking77 (Casanueva et al. 2020): 10,003 training and 3,080 test queries. */
 export function loadBanking77(tokenizer: TokenizerSpec, maxLength: number): TextParts {
-  return loadTextParts({
+  return loadTextParts(banking77Spec(tokenizer, maxLength));
+}
+
+/** Banking77 as a text dataset spec: its files in the package, its 77 classes in order. */
+export function banking77Spec(tokenizer: TokenizerSpec, maxLength: number): TextDatasetSpec {
+  return {
     name: 'banking77',
     train: `${BANKING77_DIR}train.csv`,
     test: `${BANKING77_DIR}test.csv`,
@@ -118,5 +123,5 @@ export function loadBanking77(tokenizer: TokenizerSpec, maxLength: number): Text
     classes: banking77Classes(),
     tokenizer,
     maxLength,
-  });
+  };
 }
