@@ -13,6 +13,7 @@ test('a dry run prints a config that `kdkit run` takes and prints again unchange
     ['quick', ['--quick']],
     ['digits', []],
     ['fashion-mnist', ['--dataset', 'fashion-mnist', '--seed', '5']],
+    ['banking77', ['--dataset', 'banking77']],
   ] as const) {
     const demo = kdkit('demo', ...args, '--dry-run', '--out', out);
     assert.equal(demo.status, 0, demo.stderr);

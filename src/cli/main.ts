@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
 
   common(program.command('demo'))
     .description('run the whole pipeline on a bundled setup: teacher, soft labels, scratch baseline, distilled student, evaluation, export')
-    .addOption(new Option('--dataset <name>', 'dataset').choices(['digits', 'fashion-mnist']).default('digits'))
+    .addOption(new Option('--dataset <name>', 'dataset').choices(['digits', 'fashion-mnist', 'banking77']).default('digits'))
     .option('--data <dir>', 'with --dataset fashion-mnist: directory holding its IDX files (default: /usr/share/datasets/fashion-mnist)')
     .option('--quick', 'a few-second smoke run of every step on digits')
     .action(async (options: CommonOptions & { dataset: DemoDataset; data?: string; quick?: boolean }) => {

