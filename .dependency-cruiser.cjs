@@ -18,7 +18,7 @@ const layers = [
   ['report'],
   ['run'],
   ['cli', 'fuzz'],
-  ['index.ts'],
+  ['index.ts', 'layers.ts'],
 ];
 
 const entry = (name) => (name.endsWith('.ts') ? `${name.replace('.ts', '[.]ts')}$` : `${name}/`);

@@ -10,6 +10,36 @@ test("import('kdkit') resolves through the package's self-reference and gives tf
   const loss = kdkit.losses.kd(student, teacher, { temperature: 1 });
   assert.ok(Math.abs(loss.dataSync()[0] - (0.75 * Math.log(1.5) + 0.25 * Math.log(0.5))) < 1e-6);
   kdkit.tf.dispose([student, teacher, loss]);
-  assert.deepEqual(kdkit.methods.names(), ['kd', 'ce', 'dkd', 'hint', 'attention', 'rkd', 'sp', 'ctkd', 'dist', 'crd']);
-  assert.deepEqual(Object.keys(kdkit.losses).sort(), ['attention', 'ce', 'dist', 'dkd', 'hint', 'kd', 'rkd', 'sp']);
+  assert.deepEqual(kdkit.methods.names(), [
+    'kd',
+    'ce',
+    'dkd',
+    'hint',
+    'attention',
+    'rkd',
+    'sp',
+    'ctkd',
+    'dist',
+    'crd',
+    'tinybert-attention',
+    'tinybert-hidden',
+    'soft-ce',
+    'minilm',
+    'distilbert-cosine',
+  ]);
+  assert.deepEqual(Object.keys(kdkit.losses).sort(), [
+    'attention',
+    'ce',
+    'dist',
+    'distilbertCosine',
+    'dkd',
+    'hint',
+    'kd',
+    'minilm',
+    'rkd',
+    'softCe',
+    'sp',
+    'tinybertAttention',
+    'tinybertHidden',
+  ]);
 });

@@ -39,6 +39,7 @@ export {
 export { buildModel, type BuildOptions } from './models/build.js';
 export { resnet, mobileNetV2, type ZooOptions } from './models/zoo/index.js';
 export { loadModelDir, saveModelDir } from './models/io.js';
+export { registerTextLayers } from './models/text/layers.js';
 export { predictLogits, accuracy } from './models/predict.js';
 export { openOnnxTeacher, type OnnxTeacherOptions } from './teachers/onnx.js';
 export { connectRemoteTeacher, type RemoteTeacherOptions } from './teachers/remote.js';

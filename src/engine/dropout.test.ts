@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tf } from './index.js';
-import { dropout } from './dropout_layer.js';
+import { dropout } from './dropout_op.js';
 import { keepThreshold } from './kernels/dropout.js';
 import { outputsOn, randomTensor } from './parity.test.util.js';
 import { setSimdKernelsEnabled } from './simd/module.js';

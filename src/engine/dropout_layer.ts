@@ -1,20 +1,13 @@
 /**
- * Dropout through kdkit's one-pass kernel (./kernels/dropout.ts): `dropout(x, rate)` for kdkit's
- * own layers, and a hook that has tfjs-layers' Dropout layer call it while training (its `call` is
+ * Dropout through kdkit's one-pass kernel (./kernels/dropout.ts): a hook that has tfjs-layers'
+ * Dropout layer call ./dropout_op.ts's `dropout` while training (its `call` is
  * wrapped once, at initEngine). A layer with a noise shape or a fixed seed, a non-float input, or
  * a backend without the kernel takes tfjs-layers' own call. Class and config stay as they are:
  * saved models load in stock TensorFlow.js.
  */
-import { dropout as stockDropout, engine, getBackend, getKernel, type Tensor, tidy } from '@tensorflow/tfjs-core';
-import { Dropout } from './kernels/dropout.js';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import { dropout } from './dropout_op.js';
 import { registeredLayerPrototype } from './layer_class.js';
-
-/** x with each element zeroed with probability `rate` and the rest scaled by 1 / (1 − rate); the seed comes from Math.random. */
-export function dropout(x: Tensor, rate: number): Tensor {
-  if (x.dtype !== 'float32' || getKernel(Dropout, getBackend()) === undefined) return stockDropout(x, rate);
-  const seed = Math.floor(Math.random() * 2 ** 32);
-  return tidy(() => (engine().runKernel(Dropout, { x }, { rate, seed }) as Tensor[])[0]);
-}
 
 /** The parts of tfjs-layers' Dropout (layers/core.js) the hook uses. */
 interface DropoutLayer {

@@ -15,7 +15,9 @@ import { heapPointers, simdKernels } from '../simd/module.js';
 import type { CpuBackend } from './gradients.js';
 import { heapFloat32, wasmKernel } from './wasm.js';
 
-export const Dropout = 'KdkitDropout';
+import { Dropout } from '../dropout_op.js';
+
+export { Dropout };
 
 export interface DropoutAttrs {
   rate: number;

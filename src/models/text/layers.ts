@@ -12,7 +12,7 @@
  * calls before it builds or loads a text model; a page loading an exported model calls it too.
  */
 import * as tf from '../../engine/tf.js';
-import { dropout } from '../../engine/dropout_layer.js';
+import { dropout } from '../../engine/dropout_op.js';
 
 /** Added to the scores of padded keys, as BERT and TinyBERT do, so that softmax gives them ~0. */
 export const MASKED_SCORE = -10000;
