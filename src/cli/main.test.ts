@@ -124,7 +124,7 @@ test('bad usage exits 2', () => {
   assertBadInput(kdkit('demo', '--seed', 'abc'), /--seed.*non-negative integer/);
   assertBadInput(
     kdkit('bench', 'speed'),
-    /'speed' is invalid for argument 'suite'\. Allowed choices are step, epoch, zoo, inference, stream/,
+    /'speed' is invalid for argument 'suite'\. Allowed choices are step, epoch, zoo, text, inference, stream/,
   );
   assertBadInput(
     kdkit('bench', 'stream', '/nonexistent'),
