@@ -42,6 +42,12 @@ Steps:
      under the additive mask a padded key's probability is exp(-10000 + ...) = 0 in float32, so
      this computes what padding to 64 computes. The script checks that at the end: the test set
      padded to 64, as kdkit feeds it, gives the same predictions.
+     Two options, both off by default: --mask-prob P replaces each of a training query's own
+     tokens by [MASK] with probability P (augmentation; 0.15 for 20 epochs measured 90.06 %
+     against 88.77 % without), and --mlm-epochs N first pretrains the encoder as a masked language
+     model on the training queries themselves (BERT's 15 % / 80-10-10 masking, a tied
+     BertOnlyMLMHead that is not exported; 10 MLM epochs + 15 epochs at --mask-prob 0.15
+     measured 89.19 %).
   4. Export. torch.onnx.export of the eval-mode model (dropout off), opset 14, weights float32
      inline. Inputs input_ids, attention_mask, token_type_ids: int64 [batch, sequence]. Outputs, in
      this order:
@@ -624,8 +630,9 @@ def write_json(path, value):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--epochs', type=int, default=30, help='training epochs (default 30)')
-    parser.add_argument('--lr', type=float, default=2e-4, help='peak AdamW learning rate (default 2e-4)')
+    # The defaults are the committed teacher's settings (--epochs 20 --lr 5e-4).
+    parser.add_argument('--epochs', type=int, default=20, help='training epochs (default 20)')
+    parser.add_argument('--lr', type=float, default=5e-4, help='peak AdamW learning rate (default 5e-4)')
     parser.add_argument('--batch-size', type=int, default=32, help='batch size (default 32)')
     parser.add_argument('--warmup', type=float, default=0.1, help='fraction of the steps spent warming up (default 0.1)')
     parser.add_argument('--weight-decay', type=float, default=0.01, help='AdamW weight decay (default 0.01)')
