@@ -61,6 +61,30 @@ test('a text run: a transformer teacher distilled into an embedding bag, with th
   assert.equal(summary.exports.transformersJs, 'student-transformers');
 });
 
+test("a text student loaded from a run's model.json trains on the run's tokens and exports, its inputs paired by name", () => {
+  const { train, test: testFile } = files();
+  const previous = join(directory, 'run');
+  const config = join(directory, 'loaded.yaml');
+  writeFileSync(
+    config,
+    [
+      'seed: 2',
+      `dataset: {name: text, train: ${train}, test: ${testFile}, labelField: intent, validation: 6, maxLength: 12, tokenizer: ${join(previous, 'tokenizer.json')}}`,
+      `teacher: {load: ${join(previous, 'teacher')}}`,
+      `student: {load: ${join(previous, 'student')}, init: weights}`,
+      'baseline: false',
+      'distill: {epochs: 1, batchSize: 16, preset: hinton}',
+    ].join('\n'),
+  );
+  const out = join(directory, 'loaded');
+  const result = kdkit('run', config, '--out', out);
+  assert.equal(result.status, 0, result.stderr);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.equal(summary.config.student.init, 'weights');
+  assert.ok(summary.models.student.accuracy > 0);
+  assert.ok(summary.exports.onnx[0].maxAbsDiff <= 1e-4);
+});
+
 test("transformers.js' pipeline('text-classification') loads the student's folder and gives the run's tokenizer and model's answers", async () => {
   const out = join(directory, 'run');
   const { pipeline, env } = await import('@huggingface/transformers');

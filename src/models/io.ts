@@ -10,6 +10,7 @@ import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { sha256 } from '../util/hash.js';
 import { MAX_WHOLE_FILE_BYTES, readRegularFile, RegularFile } from '../util/regular_file.js';
+import { registerTextLayers } from './text/layers.js';
 import { checkTopology } from './topology_check.js';
 import { checkWeightBytes, checkWeightsManifest } from './weights_manifest.js';
 
@@ -179,6 +180,8 @@ async function loadWithinManifest(
   source: string,
 ): Promise<tf.LayersModel> {
   const created: tf.LayerVariable[] = [];
+  // A text model's custom layers (its attention, position embeddings, masked mean) are kdkit's.
+  registerTextLayers();
   try {
     const model = await buildWithinManifest(modelTopology, specs, source, created);
     // Synchronous, so that the scope freeing the decoded tensors holds no other task's tensors.

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { initEngine } from '../engine/index.js';
 import { InputError } from '../errors.js';
+import { buildModel } from './build.js';
 import { saveModelDir } from './io.js';
 import { buildStudent, describeStudent, loadStudent, studentRecord } from './student.js';
 
@@ -150,4 +151,69 @@ test('a model that outputs probabilities is refused, saying a student outputs lo
     }),
     /activation 'softmax' of layer 'act' \(Activation\)/,
   );
+});
+
+describe('a loaded text student', () => {
+  const tokens = [
+    { name: 'input_ids', dtype: 'int32', shape: [12], vocabulary: 300 },
+    { name: 'attention_mask', dtype: 'int32', shape: [12], vocabulary: 2 },
+    { name: 'token_type_ids', dtype: 'int32', shape: [12], vocabulary: 2 },
+  ] as const;
+  const banking = { inputs: tokens, numClasses: 7, datasetName: 'banking77', field: 'config.yaml: student.load' };
+  const spec = { type: 'transformer', layers: 1, hidden: 16, heads: 2, intermediate: 32, pooling: 'mean', dropout: 0.1 } as const;
+
+  async function savedText(name: string, classes = 7): Promise<{ path: string; weights: Float32Array[] }> {
+    const model = buildModel(spec, { inputs: tokens, numClasses: classes, seed: 5, name });
+    const path = join(directory, name);
+    await saveModelDir(model, path);
+    const weights = weightsOf(model);
+    model.dispose();
+    return { path, weights };
+  }
+
+  it("takes its token inputs from the dataset's fields by name, and starts from the file's weights or fresh ones", async () => {
+    const { path, weights } = await savedText('text-student');
+    const warm = await loadStudent({ load: path, init: 'weights' }, banking);
+    const copy = buildStudent(warm, { inputs: tokens, numClasses: 7, seed: 9, name: 'student' });
+    assert.deepEqual(weightsOf(copy), weights);
+    assert.deepEqual(
+      copy.inputLayers.map((layer) => layer.name),
+      ['input_ids', 'attention_mask', 'token_type_ids'],
+    );
+    const ids = tf.tensor2d([[2, 17, 40, 3, 0, 0, 0, 0, 0, 0, 0, 0]], [1, 12], 'int32');
+    const mask = tf.tensor2d([[1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]], [1, 12], 'int32');
+    const types = tf.zerosLike(ids);
+    const logits = copy.predict([ids, mask, types]) as tf.Tensor;
+    assert.deepEqual(logits.shape, [1, 7]);
+    const cold = buildStudent(await loadStudent({ load: path, init: 'random' }, banking), {
+      inputs: tokens,
+      numClasses: 7,
+      seed: 9,
+      name: 'student',
+    });
+    assert.notDeepEqual(weightsOf(cold), weights);
+    tf.dispose([ids, mask, types, logits]);
+    copy.dispose();
+    cold.dispose();
+  });
+
+  it('is refused naming student.load when the data lacks one of its inputs, or its classes differ', async () => {
+    const { path } = await savedText('text-three-inputs');
+    await assert.rejects(loadStudent({ load: path, init: 'random' }, { ...banking, inputs: tokens.slice(0, 2) }), (error: Error) => {
+      assert.ok(error instanceof InputError);
+      assert.match(
+        error.message,
+        /^config\.yaml: student\.load .*the data has no field for input 'token_type_ids'; its samples have 'input_ids', 'attention_mask'/,
+      );
+      return true;
+    });
+    await assert.rejects(
+      loadStudent({ load: path, init: 'random' }, { ...banking, numClasses: 77 }),
+      /outputs \[7\] per sample; dataset 'banking77' has 77 classes/,
+    );
+    await assert.rejects(
+      loadStudent({ load: path, init: 'random' }, digits),
+      /takes input \[12\].*has samples \[8, 8, 1\]|one input \(the image\)/,
+    );
+  });
 });

@@ -7,6 +7,8 @@
 import * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import type { ModelSpec, StudentConfig } from '../config/schema.js';
+import { isImageField, type InputField } from '../data/dataset.js';
+import { checkModelInputs } from './inputs.js';
 import { buildModel, type BuildOptions } from './build.js';
 import { loadModelFiles } from './io.js';
 import { architectureOf, buildArchitecture, reinitializeModel, type Architecture } from './reinitialize.js';
@@ -37,15 +39,22 @@ const PROBABILITY_ACTIVATIONS = new Set(['softmax', 'sigmoid', 'hardSigmoid']);
 /** Layers that pass their input's values on unchanged (at inference), looked through to find the output's activation. */
 const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Flatten', 'Reshape']);
 
+/** What a loaded student is checked against: the dataset's fields (or one image shape) and classes. */
+export interface StudentFit {
+  /** The dataset's fields; a text student takes its token inputs from them by name. */
+  inputs?: readonly InputField[];
+  /** [height, width, channels] of an image dataset's samples, when `inputs` is not given. */
+  inputShape?: readonly [number, number, number];
+  numClasses: number;
+  datasetName: string;
+}
+
 /**
- * Reads the student's model file and checks it can be this run's student: one input that takes
- * the dataset's samples, one output of [batch, classes] logits (no softmax). Every failure is an
- * InputError naming `field`.
+ * Reads the student's model file and checks it can be this run's student: inputs that take the
+ * dataset's samples (one image input, or token inputs named as the dataset's fields), one output
+ * of [batch, classes] logits (no softmax). Every failure is an InputError naming `field`.
  */
-export async function loadStudent(
-  spec: { load: string; init: Init },
-  options: { inputShape: readonly [number, number, number]; numClasses: number; datasetName: string; field: string },
-): Promise<LoadedStudent> {
+export async function loadStudent(spec: { load: string; init: Init }, options: StudentFit & { field: string }): Promise<LoadedStudent> {
   const { field } = options;
   let files: Awaited<ReturnType<typeof loadModelFiles>>;
   try {
@@ -80,23 +89,13 @@ export async function loadStudent(
   }
 }
 
-/** One input taking [h, w, c] samples, one [batch, classes] output, and that output not a probability. */
-function checkStudentFits(
-  model: tf.LayersModel,
-  options: { inputShape: readonly number[]; numClasses: number; datasetName: string },
-  source: string,
-): void {
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new InputError(
-      `${source}: a student has one input (the image) and one output (its logits); this model has ${model.inputs.length} inputs and ${model.outputs.length} outputs`,
-    );
-  }
-  const inputShape = model.inputs[0].shape.slice(1);
-  const expected = [...options.inputShape];
-  if (inputShape.length !== expected.length || inputShape.some((dim, i) => dim !== null && dim !== expected[i])) {
-    throw new InputError(
-      `${source}: the model takes input [${inputShape.map((dim) => dim ?? 'any').join(', ')}]; dataset '${options.datasetName}' has samples [${expected.join(', ')}] (height, width, channels)`,
-    );
+/** Inputs taking the dataset's samples, one [batch, classes] output, and that output not a probability. */
+function checkStudentFits(model: tf.LayersModel, options: StudentFit, source: string): void {
+  const image = options.inputs === undefined ? options.inputShape : imageShapeOf(options.inputs);
+  if (image !== undefined) checkImageInput(model, image, options.datasetName, source);
+  else checkModelInputs(model, options.inputs ?? [], source);
+  if (model.outputs.length !== 1) {
+    throw new InputError(`${source}: a student has one output (its logits); this model has ${model.outputs.length} outputs`);
   }
   const outputShape = model.outputs[0].shape;
   const outputs = outputShape[outputShape.length - 1];
@@ -116,6 +115,26 @@ function checkStudentFits(
       `${source}: the model's output goes through ${probability}, so it outputs probabilities; a student must output logits. ` +
         'Distillation terms apply their temperature and softmax to the logits themselves; on probabilities they would soften an already squashed output and train the wrong thing. ' +
         "Remove the final activation (make the last layer's activation 'linear') and save the model again",
+    );
+  }
+}
+
+/** [h, w, c] when the dataset's samples are one image field. */
+function imageShapeOf(inputs: readonly InputField[]): readonly [number, number, number] | undefined {
+  return inputs.length === 1 && isImageField(inputs[0]) ? inputs[0].shape : undefined;
+}
+
+/** One input, of the image's [h, w, c] (an open dimension takes any size). */
+function checkImageInput(model: tf.LayersModel, expected: readonly number[], datasetName: string, source: string): void {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new InputError(
+      `${source}: a student has one input (the image) and one output (its logits); this model has ${model.inputs.length} inputs and ${model.outputs.length} outputs`,
+    );
+  }
+  const inputShape = model.inputs[0].shape.slice(1);
+  if (inputShape.length !== expected.length || inputShape.some((dim, i) => dim !== null && dim !== expected[i])) {
+    throw new InputError(
+      `${source}: the model takes input [${inputShape.map((dim) => dim ?? 'any').join(', ')}]; dataset '${datasetName}' has samples [${expected.join(', ')}] (height, width, channels)`,
     );
   }
 }

@@ -3,7 +3,7 @@
  * loaded and checked before anything trains (it fits the data, outputs logits, and, when the run
  * writes student.onnx, every layer exports to ONNX).
  */
-import { imageShape, type DatasetSplits } from '../data/index.js';
+import type { DatasetSplits } from '../data/index.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { exportOnnx } from '../export/onnx.js';
@@ -12,16 +12,15 @@ import { buildStudent, loadStudent, type StudentArchitecture } from '../models/s
 export async function studentArchitecture(config: ExperimentConfig, data: DatasetSplits, source: string): Promise<StudentArchitecture> {
   const student = config.student;
   if ('model' in student) return student.model;
-  const sampleShape = imageShape(data.train, 'a loaded student');
-  const { numClasses } = data.train;
+  const { numClasses, inputs } = data.train;
   const loaded = await loadStudent(student, {
-    inputShape: sampleShape,
+    inputs,
     numClasses,
     datasetName: config.dataset.name,
     field: `${source}: student.load`,
   });
   if (!config.export.onnx) return loaded;
-  const check = buildStudent(loaded, { inputShape: sampleShape, numClasses, seed: config.seed, name: 'check' });
+  const check = buildStudent(loaded, { inputs, numClasses, seed: config.seed, name: 'check' });
   try {
     exportOnnx(check, { layout: config.export.onnxLayout, source: loaded.field });
   } catch (error) {
