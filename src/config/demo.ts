@@ -37,11 +37,13 @@ export function demoConfig(dataset: DemoDataset, options: { seed: number; quick:
     };
   }
   if (dataset === 'banking77') {
-    // Measured (seed 1, 9,003 training queries): a bag of word embeddings reaches 89 % on its own,
-    // above a 4-layer BERT-style encoder trained from scratch in PyTorch (88.2 %); a small
-    // transformer from scratch stays near 80 %, and learns far more from the bag's soft labels.
-    // So the teacher is a wide bag (2.9 M weights, 8 epochs) and the student a 2-layer encoder
-    // of width 64, ten times smaller. Queries are cut at 40 tokens (3.3 % of them are longer).
+    // Measured (9,003 training queries): a bag of word embeddings reaches 89 % on its own, above a
+    // 4-layer BERT-style encoder trained from scratch in PyTorch (88.2 %). So the teacher is a wide
+    // bag (2.9 M weights, 8 epochs) and the student a 2-layer encoder of width 64, ten times
+    // smaller, which from scratch stays near 85 % and learns much from the bag's soft labels.
+    // Mean pooling: with BERT's [CLS] pooler the same student learnt slowly (4 % after one epoch,
+    // 77–80 % after 20) and KD's gain was noise (+0.9, −2.5 points on seeds 1 and 2); with the
+    // mean over its tokens it reaches 83 % in 5 epochs. Queries are cut at 40 tokens (3.3 % are longer).
     return {
       seed: options.seed,
       dataset: { name: 'banking77', maxLength: 40 },
@@ -51,7 +53,7 @@ export function demoConfig(dataset: DemoDataset, options: { seed: number; quick:
         batchSize: 64,
         optimizer: { type: 'adam', learningRate: 0.005 },
       },
-      student: { model: { type: 'transformer', layers: 2, hidden: 64, heads: 4, intermediate: 256 } },
+      student: { model: { type: 'transformer', layers: 2, hidden: 64, heads: 4, intermediate: 256, pooling: 'mean' } },
       baseline: true,
       distill: { epochs: 20, batchSize: 64, optimizer: { type: 'adam', learningRate: 0.002 }, terms: kdTerms },
     };
