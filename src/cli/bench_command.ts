@@ -14,7 +14,10 @@ export const BENCH_SUITES = {
     script: 'engine-step.js',
     what: 'KD training steps (CNN, MLP, MobileNetV2, ResNet) and KD epochs (MLP, MobileNetV2) vs PyTorch, soft labels vs training; writes bench/results.json',
   },
-  epoch: { script: 'kd-epoch.js', what: 'one KD epoch of the Fashion-MNIST student (args: mlp, the default, or mobilenet) vs PyTorch' },
+  epoch: {
+    script: 'kd-epoch.js',
+    what: 'one KD epoch of a student vs PyTorch (args: mlp, the default, or mobilenet: Fashion-MNIST; banking77: a 2-layer BERT-style student, d 64, on Banking77)',
+  },
   zoo: {
     script: 'zoo-step.js',
     what: 'the KD training step of the MobileNetV2-style and ResNet-style students vs PyTorch; writes bench/zoo-results.json',
