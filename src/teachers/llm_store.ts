@@ -1,0 +1,135 @@
+/**
+ * Never pay twice: every LLM answer is kept in the soft-label store, one small JSON file per text,
+ * written atomically, in a directory named by a hash of everything that shapes the answer (the
+ * endpoint, model, prompt template, mode and its parameters, the classes). A labelling run killed
+ * at any point leaves only whole answers behind; the next one asks for the rest. The API key is
+ * no part of the identity and is written nowhere.
+ *
+ *   <store>/llm-<key>/teacher.json           what the key stands for (no secret), for `kdkit cache ls`
+ *   <store>/llm-<key>/answers/<ab>/<hash>.json one text's answer; <hash> = SHA-256 of key and text
+ *   <store>/llm-<key>/failures.json          requests that failed for good (the last 100)
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { sha256 } from '../util/hash.js';
+import type { LlmAnswer } from './llm_client.js';
+
+/** What shapes an answer: equal identities give equal answers (up to the endpoint's sampling). */
+export interface LlmIdentity {
+  /** scheme://host:port/path/ with no credentials (util/endpoint.ts endpointIdentity). */
+  endpoint: string;
+  model: string;
+  /** The template's text, not its path: an edited prompt is another teacher. */
+  prompt: string;
+  mode: string;
+  sampling: Record<string, unknown>;
+  classNames: readonly string[];
+}
+
+/** One text's stored answer. */
+export interface StoredAnswer extends LlmAnswer {
+  text: string;
+}
+
+/** Totals over the stored answers, for `kdkit cache ls` and the report. */
+export interface LlmStoreSummary {
+  texts: number;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Texts no answer named a class for, and unparseable answers among all. */
+  unanswered: number;
+  unparseable: number;
+  failures: number;
+}
+
+const MAX_FAILURES_KEPT = 100;
+
+export class LlmResponseStore {
+  readonly directory: string;
+  private readonly key: string;
+
+  constructor(root: string, identity: LlmIdentity) {
+    this.key = sha256(JSON.stringify(identity));
+    this.directory = join(root, `llm-${this.key.slice(0, 24)}`);
+    mkdirSync(join(this.directory, 'answers'), { recursive: true });
+    const descriptor = join(this.directory, 'teacher.json');
+    if (!existsSync(descriptor)) writeFileAtomic(descriptor, `${JSON.stringify({ kind: 'llm', key: this.key, ...identity }, null, 2)}\n`);
+  }
+
+  private path(text: string): string {
+    const hash = sha256(`${this.key}\u0000${text}`);
+    return join(this.directory, 'answers', hash.slice(0, 2), `${hash}.json`);
+  }
+
+  /** The stored answer for `text`, or undefined when there is none (or it is damaged: it is asked again). */
+  read(text: string): StoredAnswer | undefined {
+    const path = this.path(text);
+    if (!existsSync(path)) return undefined;
+    try {
+      const stored = JSON.parse(readFileSync(path, 'utf8')) as StoredAnswer;
+      const intact =
+        stored.text === text &&
+        (stored.logProbabilities === null || (Array.isArray(stored.logProbabilities) && stored.logProbabilities.every(Number.isFinite)));
+      return intact ? stored : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  write(text: string, answer: LlmAnswer): void {
+    const path = this.path(text);
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileAtomic(path, JSON.stringify({ text, ...answer }));
+  }
+
+  /** Keeps a request that failed for good (its message never holds the key: llm_client.ts masks it). */
+  recordFailure(message: string): void {
+    const path = join(this.directory, 'failures.json');
+    const failures = readFailures(path);
+    failures.push({ at: new Date().toISOString(), message });
+    writeFileAtomic(path, `${JSON.stringify(failures.slice(-MAX_FAILURES_KEPT), null, 2)}\n`);
+  }
+}
+
+function readFailures(path: string): { at: string; message: string }[] {
+  try {
+    const failures = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    return Array.isArray(failures) ? failures : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Totals of an llm-<key> directory's answers and failures. */
+export function summarizeLlmStore(directory: string): LlmStoreSummary {
+  const summary: LlmStoreSummary = {
+    texts: 0,
+    requests: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    unanswered: 0,
+    unparseable: 0,
+    failures: 0,
+  };
+  const answers = join(directory, 'answers');
+  for (const fan of existsSync(answers) ? readdirSync(answers) : []) {
+    for (const file of readdirSync(join(answers, fan))) {
+      if (!file.endsWith('.json')) continue;
+      try {
+        const stored = JSON.parse(readFileSync(join(answers, fan, file), 'utf8')) as StoredAnswer;
+        summary.texts++;
+        summary.requests += stored.requests;
+        summary.promptTokens += stored.usage.promptTokens;
+        summary.completionTokens += stored.usage.completionTokens;
+        summary.unparseable += stored.unparseable;
+        if (stored.logProbabilities === null) summary.unanswered++;
+      } catch {
+        // A damaged answer is asked again by the next run; it counts for nothing here.
+      }
+    }
+  }
+  summary.failures = readFailures(join(directory, 'failures.json')).length;
+  return summary;
+}
