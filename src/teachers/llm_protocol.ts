@@ -103,6 +103,8 @@ function choicesOf(body: unknown, where: string): ChatChoice[] {
       `${where}: the response has no choices${excerpt(JSON.stringify(body) ?? '')}; expected a Chat Completions response`,
     );
   }
+  const odd = choices.findIndex((choice) => typeof choice !== 'object' || choice === null || Array.isArray(choice));
+  if (odd >= 0) throw new InputError(`${where}: choices[${odd}] is not an object${excerpt(JSON.stringify(choices[odd]) ?? '')}`);
   return choices as ChatChoice[];
 }
 
