@@ -14,7 +14,12 @@ import { buildStudent, describeStudent, loadStudent, studentRecord } from './stu
 await initEngine({ backend: 'wasm' });
 
 const directory = mkdtempSync(join(tmpdir(), 'kdkit-student-'));
-const digits = { inputShape: [8, 8, 1] as const, numClasses: 10, datasetName: 'digits', field: 'config.yaml: student.load' };
+const digits = {
+  inputs: [{ name: 'image', dtype: 'float32' as const, shape: [8, 8, 1] as const }],
+  numClasses: 10,
+  datasetName: 'digits',
+  field: 'config.yaml: student.load',
+};
 const build = { inputShape: [8, 8, 1] as const, numClasses: 10, name: 'student' };
 
 /** A small functional student; `head` is applied to its logits layer's output, if given. */

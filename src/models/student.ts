@@ -39,12 +39,10 @@ const PROBABILITY_ACTIVATIONS = new Set(['softmax', 'sigmoid', 'hardSigmoid']);
 /** Layers that pass their input's values on unchanged (at inference), looked through to find the output's activation. */
 const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'Flatten', 'Reshape']);
 
-/** What a loaded student is checked against: the dataset's fields (or one image shape) and classes. */
+/** What a loaded student is checked against: the dataset's fields and classes. */
 export interface StudentFit {
-  /** The dataset's fields; a text student takes its token inputs from them by name. */
-  inputs?: readonly InputField[];
-  /** [height, width, channels] of an image dataset's samples, when `inputs` is not given. */
-  inputShape?: readonly [number, number, number];
+  /** The dataset's fields: one image field, or token fields a text student takes by name. */
+  inputs: readonly InputField[];
   numClasses: number;
   datasetName: string;
 }
@@ -91,9 +89,9 @@ export async function loadStudent(spec: { load: string; init: Init }, options: S
 
 /** Inputs taking the dataset's samples, one [batch, classes] output, and that output not a probability. */
 function checkStudentFits(model: tf.LayersModel, options: StudentFit, source: string): void {
-  const image = options.inputs === undefined ? options.inputShape : imageShapeOf(options.inputs);
-  if (image !== undefined) checkImageInput(model, image, options.datasetName, source);
-  else checkModelInputs(model, options.inputs ?? [], source);
+  const [first] = options.inputs;
+  if (options.inputs.length === 1 && isImageField(first)) checkImageInput(model, first.shape, options.datasetName, source);
+  else checkModelInputs(model, options.inputs, source);
   if (model.outputs.length !== 1) {
     throw new InputError(`${source}: a student has one output (its logits); this model has ${model.outputs.length} outputs`);
   }
@@ -117,11 +115,6 @@ function checkStudentFits(model: tf.LayersModel, options: StudentFit, source: st
         "Remove the final activation (make the last layer's activation 'linear') and save the model again",
     );
   }
-}
-
-/** [h, w, c] when the dataset's samples are one image field. */
-function imageShapeOf(inputs: readonly InputField[]): readonly [number, number, number] | undefined {
-  return inputs.length === 1 && isImageField(inputs[0]) ? inputs[0].shape : undefined;
 }
 
 /** One input, of the image's [h, w, c] (an open dimension takes any size). */

@@ -89,9 +89,11 @@ export async function labelText(
   const votes: number[] = [];
   let unparseable = 0;
   // An endpoint that ignores n (some do) answers once per request; ask again for the rest.
-  for (let attempt = 0; votes.length + unparseable < sampling.samples && attempt < sampling.samples; attempt++) {
-    const choices = answerVotes(await ask(sampling.samples - votes.length - unparseable), classes, sampling.structuredOutput, where);
-    for (const vote of choices.slice(0, sampling.samples - votes.length - unparseable)) {
+  for (let attempt = 0; attempt < sampling.samples; attempt++) {
+    const remaining = sampling.samples - votes.length - unparseable;
+    if (remaining === 0) break;
+    const choices = answerVotes(await ask(remaining), classes, sampling.structuredOutput, where);
+    for (const vote of choices.slice(0, remaining)) {
       if (vote === null) unparseable++;
       else votes.push(vote);
     }
