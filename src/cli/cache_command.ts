@@ -33,9 +33,9 @@ export async function cacheBuildCommand(configPath: string, options: { store?: s
   const config = loadConfigFile(configPath);
   await initEngine({ backend: config.backend });
   const data = loadDataset(config.dataset, config.seed);
-  const { teacher } = await openTeacher(config, data, { source: configPath });
+  const root = options.store ?? config.softLabels.store ?? join(defaultRunDirectory(configPath, config.seed), 'cache');
+  const { teacher } = await openTeacher(config, data, { source: configPath, storeRoot: root });
   try {
-    const root = options.store ?? config.softLabels.store ?? join(defaultRunDirectory(configPath, config.seed), 'cache');
     await buildSoftLabels(teacher, data.train, storeOptions(config, root), write);
   } finally {
     await teacher.dispose();

@@ -11,6 +11,8 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) 
   let bar: cliProgress.SingleBar | null = null;
   let lastValidation = '—';
   let stageStarted = 0;
+  // An LLM teacher's labelling: when it started, and the last tenth a plain line was written for.
+  let labelling: { what: string; started: number; fromStore: number; tenth: number } | null = null;
   const stop = () => {
     bar?.stop();
     bar = null;
@@ -65,6 +67,41 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) 
         stream.write(
           `${event.stage} epoch ${String(event.epoch).padStart(String(event.epochs).length)}/${event.epochs}  loss ${event.loss.toFixed(4)}  (${terms})${validation === null ? '' : `  val acc ${validation}`}  ${event.seconds.toFixed(1)}s\n`,
         );
+        break;
+      }
+      case 'labelling': {
+        if (labelling?.what !== event.what) {
+          stop();
+          labelling = { what: event.what, started: performance.now(), fromStore: event.fromStore, tenth: -1 };
+        }
+        // The ETA counts only what is asked in this run: stored answers come at once.
+        const asked = event.done - labelling.fromStore;
+        const remaining = event.total - event.done;
+        const eta = asked > 0 ? formatSeconds(((performance.now() - labelling.started) / 1000 / asked) * remaining) : '…';
+        const tokens = event.tokens.toLocaleString('en-US');
+        if (interactive) {
+          if (!bar) {
+            bar = new cliProgress.SingleBar(
+              {
+                stream,
+                format: 'teacher.llm {what} |{bar}| {value}/{total} texts  {requests} requests  {tokens} tokens  ETA {labelEta}',
+                hideCursor: true,
+                clearOnComplete: true,
+              },
+              cliProgress.Presets.shades_classic,
+            );
+            bar.start(event.total, event.done, { what: event.what, requests: event.requests, tokens, labelEta: eta });
+          }
+          bar.update(event.done, { requests: event.requests, tokens, labelEta: eta });
+          break;
+        }
+        const tenth = event.total === 0 ? 10 : Math.floor((event.done / event.total) * 10);
+        if (tenth > labelling.tenth) {
+          labelling.tenth = tenth;
+          stream.write(
+            `teacher.llm ${event.what}: ${event.done}/${event.total} texts (${event.fromStore} from the store), ${event.requests} requests, ${tokens} tokens sent in this run${remaining > 0 ? `, ETA ${eta}` : ''}\n`,
+          );
+        }
         break;
       }
       case 'stage-end':

@@ -86,10 +86,39 @@ export function parseConfig(input: unknown, source = 'config'): ExperimentConfig
         'the student trains on changed ones (cropped, flipped) that they no longer describe; use softLabels: online, which runs the teacher on each augmented batch',
     );
   }
+  if ('llm' in parsed.data.teacher) checkLlmTeacher(parsed.data, source);
+  if ('trainLabels' in parsed.data.dataset && !parsed.data.dataset.trainLabels) checkTransferSet(parsed.data, source);
   if (parsed.data.deploy?.runtime === 'onnxruntime' && !parsed.data.export.onnx) {
     throw new InputError(`${source}: deploy.runtime: 'onnxruntime' judges student.onnx, but export.onnx is false`);
   }
   return { ...parsed.data, distill: { ...distill, terms }, stages };
+}
+
+/** An LLM teacher labels texts, once, before training: a text dataset and cached soft labels. */
+function checkLlmTeacher(config: z.infer<typeof experimentSpec>, source: string): void {
+  const { name } = config.dataset;
+  if (name !== 'text' && name !== 'banking77') {
+    throw new InputError(`${source}: teacher.llm labels texts; dataset '${name}' holds no texts (use dataset.name text or banking77)`);
+  }
+  if (config.softLabels.mode === 'online') {
+    throw new InputError(
+      `${source}: softLabels.mode: 'online' asks the teacher inside every training step; an LLM teacher labels each text once, before training (leave softLabels.mode out, or set it to cached)`,
+    );
+  }
+}
+
+/** Training texts without labels are labelled by a teacher that exists before the run, once, before training. */
+function checkTransferSet(config: z.infer<typeof experimentSpec>, source: string): void {
+  if ('model' in config.teacher) {
+    throw new InputError(
+      `${source}: dataset.trainLabels: false leaves the training set without labels, and teacher.model would be trained on them; use a teacher that exists (llm, onnx, remote or load)`,
+    );
+  }
+  if (config.softLabels.mode === 'online') {
+    throw new InputError(
+      `${source}: dataset.trainLabels: false takes the training labels from the teacher's cached soft labels; softLabels.mode: 'online' computes none (leave it out, or set it to cached)`,
+    );
+  }
 }
 
 /** A config is a page of YAML; anything far larger is not one, and parsing it would only cost memory. */

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { scheduled, type Scheduled } from '../schedules/index.js';
 import { endpointProblem, headerNameProblem } from '../util/endpoint.js';
+import { llmTeacherSpec } from './llm_schema.js';
 
 const positiveInt = z.number().int().positive();
 const rate = z.number().min(0).lt(1);
@@ -220,6 +221,13 @@ const learnedWordPiece = { train: 'wordpiece' } as const;
 /** Crop and flip change images: a text dataset takes no `augment`. */
 const noAugment = z.never({ error: 'crop and flip change images; a text dataset takes no augment' }).optional();
 
+/**
+ * false: the training texts are a transfer set whose labels are not used (or not there): the
+ * student learns from the teacher alone, validation is scored against the teacher's answers, and
+ * the test set must have labels.
+ */
+const trainLabels = z.boolean().default(true);
+
 export const datasetSpec = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('digits'), ...datasetCommon }),
   z.strictObject({
@@ -245,6 +253,7 @@ export const datasetSpec = z.discriminatedUnion('name', [
     test: z.string().min(1),
     textField: z.string().min(1).default('text'),
     labelField: z.string().min(1).default('label'),
+    trainLabels,
     /** The class names in index order, or their count (labels 0 … n−1); the distinct training labels when absent. */
     classes: z.union([z.number().int().min(2), z.array(z.string().min(1)).min(2)]).optional(),
     tokenizer: tokenizerSpec.prefault(learnedWordPiece),
@@ -254,6 +263,7 @@ export const datasetSpec = z.discriminatedUnion('name', [
     name: z.literal('banking77'),
     validation: datasetCommon.validation,
     augment: noAugment,
+    trainLabels,
     tokenizer: tokenizerSpec.prefault(learnedWordPiece),
     maxLength,
   }),
@@ -329,6 +339,8 @@ export const teacherSpec = z.union([
       maxResponseBytes: positiveInt.optional(),
     }),
   }),
+  /** An LLM behind an OpenAI-compatible Chat Completions endpoint (llm_schema.ts). */
+  z.strictObject({ llm: llmTeacherSpec }),
 ]);
 export type TeacherConfig = z.infer<typeof teacherSpec>;
 

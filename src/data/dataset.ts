@@ -50,6 +50,8 @@ export interface Dataset {
   readonly numClasses: number;
   /** Human-readable class names, one per class. */
   readonly classNames: readonly string[];
+  /** A text dataset's texts, one per sample in sample order (what an LLM teacher is asked about). */
+  readonly texts?: readonly string[];
 }
 
 /** The three parts a run uses. The test part is touched only for final evaluation. */

@@ -129,7 +129,7 @@ function loadParts(
               textField: spec.textField ?? 'text',
               labelField: spec.labelField ?? 'label',
             }
-          : banking77Spec(tokenizerOptions(spec.tokenizer), spec.maxLength ?? DEFAULT_MAX_LENGTH);
+          : banking77Spec(tokenizerOptions(spec.tokenizer), spec.maxLength ?? DEFAULT_MAX_LENGTH, spec.trainLabels ?? true);
       if (store === undefined) return loadTextParts(text);
       const { cached, ...parts } = cachedTextParts(text, store, () => loadTextParts(text));
       return { ...parts, tokensCached: cached };

@@ -17,7 +17,8 @@ export function subset(dataset: Dataset, indices: ArrayLike<number>, name: strin
     }
     labels[i] = dataset.labels[source];
   }
-  return { ...dataset, name, labels, samples: indexedSamples(dataset.samples, kept) };
+  const texts = dataset.texts && Array.from(kept, (index) => dataset.texts![index]);
+  return { ...dataset, name, labels, samples: indexedSamples(dataset.samples, kept), ...(texts && { texts }) };
 }
 
 /** The samples `kept[i]` of `parent`, as samples 0, 1, … of a new source. */

@@ -7,6 +7,7 @@ import { measureLatency, timeCallsAsync, type LatencyOptions, type LatencyStats 
 import type { Teacher } from '../teachers/teacher.js';
 import { OnnxTeacher } from '../teachers/onnx.js';
 import { teacherLogits } from '../teachers/logits.js';
+import { selectRows } from '../util/rows.js';
 import { measureMemory, type MemoryUse } from './memory.js';
 import { classificationMetrics, compareWithTeacher, type ClassificationMetrics } from './metrics.js';
 
@@ -46,6 +47,8 @@ export interface EvaluateOptions {
   trainSeconds: number;
   /** Test logits of the teacher, for fidelity and KL. */
   teacherLogits?: Float32Array;
+  /** The test samples the teacher's logits are meaningful for (an LLM teacher asked about a sample of them); default all. */
+  teacherRows?: Int32Array;
   latencyBatch?: number;
   latency?: LatencyOptions;
 }
@@ -57,7 +60,10 @@ export async function evaluateModel(model: tf.LayersModel, test: Dataset, option
   const sizes = await quantizedSizes(model);
   const batch1 = measureLatency(model, test.inputs, 1, options.latency);
   const batchN = measureLatency(model, test.inputs, latencyBatch, options.latency);
-  const comparison = options.teacherLogits ? compareWithTeacher(testLogits, options.teacherLogits, test.numClasses) : undefined;
+  const atRows = (logits: Float32Array) => (options.teacherRows ? selectRows(logits, test.numClasses, options.teacherRows) : logits);
+  const comparison = options.teacherLogits
+    ? compareWithTeacher(atRows(testLogits), atRows(options.teacherLogits), test.numClasses)
+    : undefined;
   return {
     testLogits,
     evaluation: {

@@ -56,7 +56,8 @@ function repeatPlan(options: LatencyOptions): { warmup: number; more: (times: nu
   };
 }
 
-function latencyStats(times: number[], batchSize: number): LatencyStats {
+/** p50, p95 and throughput of measured times (ms) of calls at `batchSize`. */
+export function latencyStats(times: number[], batchSize: number): LatencyStats {
   const p50Ms = percentile(times, 0.5);
   return { batchSize, p50Ms, p95Ms: percentile(times, 0.95), samplesPerSecond: batchSize / (p50Ms / 1000), repeats: times.length };
 }

@@ -9,6 +9,7 @@ import type { TermConfig } from '../config/schema.js';
 import type { EpochRecord } from '../train/events.js';
 import type { ExportRecord } from '../eval/export_record.js';
 import type { LatencyStats } from '../eval/latency.js';
+import type { LlmUsage } from '../teachers/llm.js';
 
 /** Teacher against float32 student at batch 1 on one runtime; speedup = teacher ms / student ms. */
 export interface Speedup {
@@ -52,7 +53,13 @@ export interface Summary {
     sampleShape?: number[];
   };
   /** What the teacher is and where it ran: a TensorFlow.js model, an ONNX file, or a remote model. */
-  teacher: { kind: 'tfjs' | 'onnx' | 'remote'; description: string; fingerprint: string };
+  teacher: {
+    kind: 'tfjs' | 'onnx' | 'remote' | 'llm';
+    description: string;
+    fingerprint: string;
+    /** An LLM teacher: what labelling the training texts and the test texts (or a sample) took, from the stored answers. */
+    llm?: { train: LlmUsage; test?: LlmUsage };
+  };
   /** Keyed 'teacher', 'scratch', 'student', and 'assistant-N' in a chain. */
   models: Record<string, ModelEvaluation>;
   stages: StageSummary[];

@@ -28,13 +28,16 @@ import { termInput } from '../config/print.js';
 import { onlineSoftLabels } from '../config/parse.js';
 import { prepareTerms, type TapSource, type TeacherSource } from '../train/terms.js';
 import { obtainTeacher } from './teacher_stage.js';
+import { evaluateLlmTeacher, llmTrainLabels, type LabellingEvent, type LlmUsage } from './llm_stage.js';
+import { LlmTeacher } from '../teachers/llm.js';
+import { withTeacherLabels } from './transfer_labels.js';
 import { studentArchitecture } from './student_architecture.js';
 import { runSummary, type Summary, type StageSummary } from '../report/summary.js';
 
 /** Recorded in every summary.json. */
 const KDKIT_VERSION = '0.1.0';
 
-export type RunEvent = TrainEvent | { type: 'info'; message: string };
+export type RunEvent = TrainEvent | LabellingEvent | { type: 'info'; message: string };
 
 export interface RunOptions {
   outDir: string;
@@ -71,7 +74,8 @@ export async function runExperiment(config: ExperimentConfig, options: RunOption
   });
 }
 
-async function runOnData(config: ExperimentConfig, options: RunOptions, data: LoadedSplits, engine: EngineInfo): Promise<Summary> {
+async function runOnData(config: ExperimentConfig, options: RunOptions, loaded: LoadedSplits, engine: EngineInfo): Promise<Summary> {
+  let data = loaded;
   const emit = options.onEvent ?? (() => {});
   const info = (message: string) => emit({ type: 'info', message });
   const source = options.source ?? 'config';
@@ -82,10 +86,12 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Lo
     `dataset: ${config.dataset.name}, ${data.train.labels.length} train / ${data.validation.labels.length} validation / ${data.test.labels.length} test, ${data.train.numClasses} classes, ${describeSamples(data)}`,
   );
   const { resume = false, retrainChanged = false } = options;
-  const runStage = recordedStages(config, data, stageRunner(config, { outDir: options.outDir, resume, retrainChanged }));
+  const runStage = recordedStages(config, stageRunner(config, { outDir: options.outDir, resume, retrainChanged }));
 
   // 1. Teacher.
-  const teacher = await obtainTeacher(config, data, emit, source, runStage);
+  const storeRoot = config.softLabels.store ?? join(options.outDir, 'cache');
+  const teacher = await obtainTeacher(config, data, emit, source, runStage, storeRoot);
+  const llmUsage: { train?: LlmUsage; test?: LlmUsage } = {};
   const trained: TrainedModel[] = [];
   try {
     if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
@@ -93,9 +99,19 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Lo
     // 2. Soft labels: the teacher's logits over the transfer set, in inference mode; or, online,
     // over every batch the student sees, inside the step.
     const online = onlineSoftLabels(config);
-    const store = storeOptions(config, config.softLabels.store ?? join(options.outDir, 'cache'));
+    const store = storeOptions(config, storeRoot);
     const labelsStarted = performance.now();
-    const labels = online ? null : await labelsOf(teacher.teacher, store, data, info);
+    let labels: { logits: Float32Array; directory: string; cached: boolean } | null = null;
+    if (teacher.teacher instanceof LlmTeacher) {
+      const llm = await llmTrainLabels(teacher.teacher, data, emit);
+      ({ data } = llm);
+      labels = llm;
+      llmUsage.train = llm.usage;
+      info(`teacher.llm: ${describeUsage(llm.usage)}`);
+    } else if (!online) labels = await labelsOf(teacher.teacher, store, data, info);
+    if (config.dataset.name === 'text' || config.dataset.name === 'banking77') {
+      if (!config.dataset.trainLabels && labels) data = await withTeacherLabels(teacher.teacher, data, labels.logits, emit);
+    }
     const labelSeconds = (performance.now() - labelsStarted) / 1000;
     if (labels) info(`soft labels: ${labels.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${labels.directory})`);
     else
@@ -120,7 +136,15 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Lo
 
     // 5. Evaluation on the test set, touched only here.
     info('evaluating on the test set');
-    const { evaluated, studentLogits } = await evaluateAll(teacher, trained, data.test);
+    const { evaluated, studentLogits, teacherUsage } = await evaluateAll(teacher, trained, data.test, {
+      seed: config.seed,
+      samples: 'llm' in config.teacher ? config.teacher.llm.evaluateTeacher?.samples : undefined,
+      emit,
+    });
+    if (teacherUsage) {
+      llmUsage.test = teacherUsage;
+      info(`teacher.llm on the test set: ${describeUsage(teacherUsage)}`);
+    }
     const studentModel = trained.find((model) => model.role === 'student')!;
     const assistants = trained.filter((model) => model.role === 'assistant');
 
@@ -162,6 +186,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, data: Lo
           kind: teacher.teacher.info.kind,
           description: teacher.teacher.info.description,
           fingerprint: teacher.teacher.info.fingerprint,
+          ...(llmUsage.train && { llm: { train: llmUsage.train, ...(llmUsage.test && { test: llmUsage.test }) } }),
         },
         models: evaluated,
         stages: [teacher.stage, ...trained.map((model) => model.stage)].filter((stage): stage is StageSummary => stage !== null),
@@ -247,24 +272,47 @@ async function trainChain(links: Link[], first: Teaching, inputs: ChainInputs, t
   throw new Error('the chain has no student');
 }
 
-/** The teacher and every trained model on the test set; the student's test logits feed the export checks. */
+/**
+ * The teacher and every trained model on the test set; the student's test logits feed the export
+ * checks. An LLM teacher answers the test texts (or `samples` of them); agreement with it is
+ * measured on the texts it answered.
+ */
 async function evaluateAll(
   teacher: Awaited<ReturnType<typeof obtainTeacher>>,
   trained: TrainedModel[],
   test: DatasetSplits['test'],
-): Promise<{ evaluated: Record<string, ModelEvaluation>; studentLogits: Float32Array }> {
+  options: { seed: number; samples: number | undefined; emit: (event: RunEvent) => void },
+): Promise<{ evaluated: Record<string, ModelEvaluation>; studentLogits: Float32Array; teacherUsage?: LlmUsage }> {
   const evaluated: Record<string, ModelEvaluation> = {};
-  const teacherEval = await evaluateTeacher(teacher, test);
+  const llm = teacher.teacher instanceof LlmTeacher ? await evaluateLlmTeacher(teacher.teacher, test, options) : null;
+  const teacherEval = llm ?? (await evaluateTeacher(teacher, test));
   evaluated.teacher = teacherEval.evaluation;
   let studentLogits = teacherEval.testLogits;
   // The report lists assistants, then the baseline, then the student.
   const order: Role[] = ['assistant', 'baseline', 'student'];
   for (const model of [...trained].sort((a, b) => order.indexOf(a.role) - order.indexOf(b.role))) {
-    const result = await evaluateModel(model.model, test, { trainSeconds: model.trainSeconds, teacherLogits: teacherEval.testLogits });
+    const result = await evaluateModel(model.model, test, {
+      trainSeconds: model.trainSeconds,
+      teacherLogits: teacherEval.testLogits,
+      ...(llm && { teacherRows: llm.rows }),
+    });
     evaluated[model.name] = result.evaluation;
     if (model.role === 'student') studentLogits = result.testLogits;
   }
-  return { evaluated, studentLogits };
+  return { evaluated, studentLogits, ...(llm && { teacherUsage: llm.usage }) };
+}
+
+/** "9,003 texts (9,003 from the store), 9,003 requests, 1,234,567 tokens (…prompt + … completion), 2 unanswered". */
+function describeUsage(usage: LlmUsage): string {
+  const count = (n: number) => n.toLocaleString('en-US');
+  const tokens = usage.promptTokens + usage.completionTokens;
+  return [
+    `${count(usage.texts)} texts (${count(usage.fromStore)} from the store)`,
+    `${count(usage.requests)} requests`,
+    `${count(tokens)} tokens (${count(usage.promptTokens)} prompt + ${count(usage.completionTokens)} completion)`,
+    ...(usage.unanswered > 0 ? [`${count(usage.unanswered)} unanswered`] : []),
+    ...(usage.unparseable > 0 ? [`${count(usage.unparseable)} unparseable answers`] : []),
+  ].join(', ');
 }
 
 /** "pixels in memory", or a text dataset's fields: "input_ids, attention_mask [64] (2,781 tokens, WordPiece learned …), in memory". */
@@ -358,9 +406,10 @@ function chain(config: ExperimentConfig, student: StudentArchitecture): Link[] {
 /**
  * The stage runner with what shapes every stage added to each stage's own inputs: the seed, the
  * backend (float32 sums come out in another order on another one), the divergence guard, and the
- * identity of the training and validation samples.
+ * identity of the training and validation samples the stage gets (an LLM teacher's unanswered
+ * texts are left out, an unlabelled transfer set takes the teacher's labels).
  */
-function recordedStages(config: ExperimentConfig, data: DatasetSplits, runStage: StageRunner): StageRunner {
+function recordedStages(config: ExperimentConfig, runStage: StageRunner): StageRunner {
   const common = {
     seed: config.seed,
     backend: config.backend,
@@ -368,9 +417,16 @@ function recordedStages(config: ExperimentConfig, data: DatasetSplits, runStage:
     // Recorded only when set, so that the records of runs from before augmentation stay valid.
     ...(config.dataset.augment ? { augment: config.dataset.augment } : {}),
     ...(onlineSoftLabels(config) ? { softLabels: 'online' } : {}),
-    data: { train: datasetFingerprint(data.train), validation: datasetFingerprint(data.validation) },
   };
-  return (options) => runStage({ ...options, inputs: { ...options.inputs, ...common } });
+  return (options) =>
+    runStage({
+      ...options,
+      inputs: {
+        ...options.inputs,
+        ...common,
+        data: { train: datasetFingerprint(options.train), validation: datasetFingerprint(options.validation) },
+      },
+    });
 }
 
 function trainingInputs(training: Link['training']): StageInputs {

@@ -1,6 +1,6 @@
 /**
  * Step 1 of a run: the teacher. Trained from its spec, loaded from a TensorFlow.js directory, or
- * opened as an ONNX file or a remote model; always handed on as a Teacher (teachers/teacher.ts),
+ * opened as an ONNX file, a remote model or an LLM endpoint; always handed on as a Teacher (teachers/teacher.ts),
  * with its TensorFlow.js model when it has one.
  */
 import type * as tf from '../engine/tf.js';
@@ -28,13 +28,12 @@ export async function obtainTeacher(
   emit: (event: TrainEvent) => void,
   source: string,
   runStage: StageRunner,
+  storeRoot: string,
 ): Promise<TeacherStep> {
   const spec = config.teacher;
   if (!('model' in spec)) {
-    const what =
-      'load' in spec ? `loading ${spec.load}` : 'onnx' in spec ? `opening ${spec.onnx}` : `connecting to ${redactUrl(spec.remote.url)}`;
-    emit({ type: 'info', message: `teacher: ${what}` });
-    const opened = await openTeacher(config, data, { source });
+    emit({ type: 'info', message: `teacher: ${openingWhat(spec)}` });
+    const opened = await openTeacher(config, data, { source, storeRoot });
     if (opened.model) checkTeacherFits(opened.model, data, config);
     emit({ type: 'info', message: `teacher: ${opened.teacher.info.description}` });
     return { ...opened, trainSeconds: 0, stage: null };
@@ -94,6 +93,13 @@ export async function obtainTeacher(
       ...(result.best ? { best: result.best } : {}),
     },
   };
+}
+
+function openingWhat(spec: Exclude<ExperimentConfig['teacher'], { model: unknown }>): string {
+  if ('load' in spec) return `loading ${spec.load}`;
+  if ('onnx' in spec) return `opening ${spec.onnx}`;
+  if ('remote' in spec) return `connecting to ${redactUrl(spec.remote.url)}`;
+  return `LLM '${spec.llm.model}' at ${redactUrl(spec.llm.url)}, prompt ${spec.llm.prompt}`;
 }
 
 function checkTeacherFits(model: tf.LayersModel, data: DatasetSplits, config: ExperimentConfig): void {

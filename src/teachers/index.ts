@@ -1,6 +1,7 @@
 /**
  * Opens the teacher a config names, when it exists outside the run: a TensorFlow.js model
- * directory, an ONNX file, or a model behind an inference server. A teacher the config trains
+ * directory, an ONNX file, a model behind an inference server, or an LLM behind a Chat Completions
+ * endpoint. A teacher the config trains
  * (`teacher: {model: …}`) is built by the pipeline and wrapped with tfjsTeacher.
  */
 import type { ExperimentConfig } from '../config/schema.js';
@@ -22,11 +23,15 @@ export interface OpenedTeacher {
   model: tf.LayersModel | null;
 }
 
-/** `env` holds the variables a remote teacher's headers name (default: this process's environment). */
+/**
+ * `env` holds the variables a remote teacher's headers and an LLM teacher's key name (default:
+ * this process's environment); `storeRoot` is the soft-label store an LLM teacher keeps its
+ * answers in.
+ */
 export async function openTeacher(
   config: ExperimentConfig,
   data: DatasetSplits,
-  options: { source: string; env?: Record<string, string | undefined> },
+  options: { source: string; storeRoot: string; env?: Record<string, string | undefined> },
 ): Promise<OpenedTeacher> {
   const spec = config.teacher;
   const inputs = data.train.inputs;
@@ -75,8 +80,18 @@ export async function openTeacher(
     }
     return { teacher, model: null };
   }
+  if ('llm' in spec) {
+    const { openLlmTeacher } = await import('./llm.js');
+    const teacher = openLlmTeacher(spec.llm, {
+      classNames: data.train.classNames,
+      storeRoot: options.storeRoot,
+      source: options.source,
+      env: options.env ?? process.env,
+    });
+    return { teacher, model: null };
+  }
   throw new InputError(
-    `${options.source}: teacher: this teacher is trained by the run (teacher.model); it has to exist first (teacher.load, teacher.onnx or teacher.remote)`,
+    `${options.source}: teacher: this teacher is trained by the run (teacher.model); it has to exist first (teacher.load, teacher.onnx, teacher.remote or teacher.llm)`,
   );
 }
 

@@ -34,6 +34,8 @@ export interface LlmAnswer {
   /** votes: answers read as a class, and answers that were not. */
   answers: number;
   unparseable: number;
+  /** Wall time of the requests that answered, in ms (retries of one request included; rate-limit waits not). */
+  ms: number;
 }
 
 /** Spaces request starts at least 60 000 / requestsPerMinute ms apart, across every concurrent task. */
@@ -66,9 +68,12 @@ export async function labelText(
 ): Promise<LlmAnswer> {
   const usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
   let requests = 0;
+  let ms = 0;
   const ask = async (n: number) => {
-    const body = await complete(endpoint, chatRequest(endpoint.model, prompt, sampling, classes, n), limiter, where, signal);
+    const answered = await complete(endpoint, chatRequest(endpoint.model, prompt, sampling, classes, n), limiter, where, signal);
+    const body = answered.body;
     requests++;
+    ms += answered.ms;
     const used = usageOf(body);
     usage.promptTokens += used.promptTokens;
     usage.completionTokens += used.completionTokens;
@@ -84,6 +89,7 @@ export async function labelText(
       requests,
       answers: named ? 1 : 0,
       unparseable: named ? 0 : 1,
+      ms,
     };
   }
   const votes: number[] = [];
@@ -104,21 +110,23 @@ export async function labelText(
     requests,
     answers: votes.length,
     unparseable,
+    ms,
   };
 }
 
-/** One chat completion's JSON body; a body cut off mid-way is retried like a 5xx. */
+/** One chat completion's JSON body and how long it took; a body cut off mid-way is retried like a 5xx. */
 async function complete(
   endpoint: LlmEndpoint,
   request: object,
   limiter: RateLimiter,
   where: string,
   signal?: AbortSignal,
-): Promise<unknown> {
+): Promise<{ body: unknown; ms: number }> {
   const url = new URL('chat/completions', endpoint.base);
   const attempts = endpoint.policy.retries + 1;
   for (let attempt = 1; ; attempt++) {
     await limiter.wait(signal);
+    const started = performance.now();
     const answer = await requestWithRetries(
       {
         method: 'POST',
@@ -134,7 +142,7 @@ async function complete(
     );
     refuseClientError(endpoint, answer, where);
     try {
-      return JSON.parse(answer.text);
+      return { body: JSON.parse(answer.text), ms: performance.now() - started };
     } catch {
       if (attempt >= attempts) {
         throw new Error(

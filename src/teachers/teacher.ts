@@ -8,7 +8,7 @@
  */
 import type { SampleBatch } from '../data/dataset.js';
 
-export type TeacherKind = 'tfjs' | 'onnx' | 'remote';
+export type TeacherKind = 'tfjs' | 'onnx' | 'remote' | 'llm';
 
 export interface TeacherInfo {
   kind: TeacherKind;

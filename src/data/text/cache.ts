@@ -8,7 +8,8 @@
  *   <store>/tokens-<key>/
  *     manifest.json     written last: the format, the key, the fields, classes and counts
  *     tokenizer.json    the tokenizer the ids came from
- *     test-texts.json   the test texts (deployment latency is timed on them)
+ *     {train,test}-texts.json  the texts, in sample order (an LLM teacher is asked about them;
+ *                       deployment latency is timed on the test texts)
  *     {train,test}.{labels,<field>}.i32   little-endian int32, sample-major
  *
  * Every file is written atomically and the manifest last, so an entry is whole or absent. An
@@ -23,7 +24,7 @@ import type { TextDatasetSpec, TextParts } from './dataset.js';
 import { TextTokenizer } from './tokenizer.js';
 
 /** Bumped when the layout or the tokenization changes, so older entries are rebuilt. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 interface Manifest {
   format: number;
@@ -37,7 +38,12 @@ interface Manifest {
 /** The entry's key: everything the tokenized samples depend on. */
 export function textCacheKey(spec: TextDatasetSpec): string {
   const tokenizer = typeof spec.tokenizer === 'string' ? { file: sha256File(spec.tokenizer) } : spec.tokenizer;
-  const fields = { textField: spec.textField, labelField: spec.labelField, classes: spec.classes ?? null, maxLength: spec.maxLength };
+  const fields = {
+    textField: spec.textField,
+    labelField: spec.trainLabels === false ? { test: spec.labelField } : spec.labelField,
+    classes: spec.classes ?? null,
+    maxLength: spec.maxLength,
+  };
   return sha256(JSON.stringify({ format: FORMAT, tokenizer, fields }), sha256File(spec.train), sha256File(spec.test));
 }
 
@@ -64,6 +70,7 @@ function writeEntry(directory: string, key: string, parts: TextParts): void {
   writeSplit('train', parts.train);
   writeSplit('test', parts.test);
   writeFileAtomic(join(directory, 'tokenizer.json'), JSON.stringify(parts.tokenizer.json));
+  writeFileAtomic(join(directory, 'train-texts.json'), JSON.stringify(parts.train.texts));
   writeFileAtomic(join(directory, 'test-texts.json'), JSON.stringify(parts.testTexts));
   const manifest: Manifest = {
     format: FORMAT,
@@ -88,12 +95,14 @@ function readEntry(directory: string, key: string, spec: TextDatasetSpec): TextP
     if (manifest.format !== FORMAT || manifest.key !== key) return null;
     const split = (which: 'train' | 'test'): Dataset => {
       const count = manifest.counts[which];
+      const texts = JSON.parse(readFileSync(join(directory, `${which}-texts.json`), 'utf8')) as string[];
+      if (texts.length !== count) throw new Error(`${which}-texts.json: ${texts.length} texts`);
       const read = (name: string, size: number) => {
         const bytes = readFileSync(join(directory, `${which}.${name}.i32`));
         if (bytes.length !== count * size * 4) throw new Error(`${which}.${name}: ${bytes.length} bytes`);
         return new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
       };
-      return memoryDataset({
+      const dataset = memoryDataset({
         name: `${spec.name}/${which}`,
         inputs: manifest.fields,
         values: Object.fromEntries(manifest.fields.map((field) => [field.name, read(field.name, field.shape[0])])),
@@ -101,16 +110,15 @@ function readEntry(directory: string, key: string, spec: TextDatasetSpec): TextP
         numClasses: manifest.classNames.length,
         classNames: manifest.classNames,
       });
+      return { ...dataset, texts };
     };
-    const testTexts = JSON.parse(readFileSync(join(directory, 'test-texts.json'), 'utf8')) as string[];
     const tokenizer = new TextTokenizer(
       JSON.parse(readFileSync(join(directory, 'tokenizer.json'), 'utf8')),
       `dataset.tokenizer (cached in ${directory})`,
       manifest.tokenizerDescription,
     );
-    const parts = { train: split('train'), test: split('test'), tokenizer, testTexts };
-    if (testTexts.length !== manifest.counts.test) return null;
-    return parts;
+    const test = split('test');
+    return { train: split('train'), test, tokenizer, testTexts: test.texts! };
   } catch {
     return null;
   }

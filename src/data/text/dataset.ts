@@ -25,7 +25,15 @@ export interface TextDatasetSpec extends TextFields {
   classes?: number | readonly string[];
   tokenizer: TokenizerSpec;
   maxLength: number;
+  /**
+   * false: the training texts' labels are not read (they may be absent): a transfer set the
+   * teacher labels. Their labels are -1 until the run replaces them with the teacher's answers.
+   */
+  trainLabels?: boolean;
 }
+
+/** The label of a training sample whose label was not read (`trainLabels: false`). */
+export const NO_LABEL = -1;
 
 /** Train and test as token inputs, and the tokenizer that made them (exported beside the student). */
 export interface TextParts extends TrainTestParts {
@@ -35,22 +43,30 @@ export interface TextParts extends TrainTestParts {
 }
 
 export function loadTextParts(spec: TextDatasetSpec): TextParts {
-  const train = readTextRecords(spec.train, spec, 'dataset.train');
+  const unlabelled = spec.trainLabels === false;
+  const train = readTextRecords(spec.train, unlabelled ? { ...spec, labelField: null } : spec, 'dataset.train');
   const test = readTextRecords(spec.test, spec, 'dataset.test');
   if (train.texts.length === 0) throw new InputError(`dataset.train: ${spec.train} has no records`);
   if (test.texts.length === 0) throw new InputError(`dataset.test: ${spec.test} has no records`);
+  if (unlabelled && spec.classes === undefined) {
+    throw new InputError('dataset.classes: list the classes (trainLabels is false, so they cannot be read from the training labels)');
+  }
   const classNames = classNamesOf(spec.classes, train);
   const tokenizer = tokenizerOf(spec.tokenizer, train.texts);
   const part = (records: TextRecords, path: string, which: 'train' | 'test'): Dataset => {
     const encoded = tokenizer.encode(records.texts, spec.maxLength);
-    return memoryDataset({
+    const dataset = memoryDataset({
       name: `${spec.name}/${which}`,
       inputs: tokenizer.fields(spec.maxLength),
       values: { ...encoded },
-      labels: labelIndices(records, classNames, path, spec.classes === undefined),
+      labels:
+        which === 'train' && unlabelled
+          ? new Int32Array(records.texts.length).fill(NO_LABEL)
+          : labelIndices(records, classNames, path, spec.classes === undefined),
       numClasses: classNames.length,
       classNames,
     });
+    return { ...dataset, texts: records.texts };
   };
   return { train: part(train, spec.train, 'train'), test: part(test, spec.test, 'test'), tokenizer, testTexts: test.texts };
 }
@@ -113,8 +129,9 @@ export function loadBanking77(tokenizer: TokenizerSpec, maxLength: number): Text
 }
 
 /** Banking77 as a text dataset spec: its files in the package, its 77 classes in order. */
-export function banking77Spec(tokenizer: TokenizerSpec, maxLength: number): TextDatasetSpec {
+export function banking77Spec(tokenizer: TokenizerSpec, maxLength: number, trainLabels = true): TextDatasetSpec {
   return {
+    trainLabels,
     name: 'banking77',
     train: `${BANKING77_DIR}train.csv`,
     test: `${BANKING77_DIR}test.csv`,

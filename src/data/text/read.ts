@@ -14,16 +14,16 @@ import { MAX_WHOLE_FILE_BYTES, readRegularFile } from '../../util/regular_file.j
 export const TEXT_FORMATS = ['csv', 'tsv', 'jsonl'] as const;
 export type TextFormat = (typeof TEXT_FORMATS)[number];
 
-/** Which fields of each record hold the text and the label. */
+/** Which fields of each record hold the text and the label (null: labels are not read, and may be absent). */
 export interface TextFields {
   textField: string;
-  labelField: string;
+  labelField: string | null;
 }
 
 /** The records of one file, in file order. */
 export interface TextRecords {
   readonly texts: string[];
-  /** Each record's label as written (a number in JSONL becomes its decimal string). */
+  /** Each record's label as written (a number in JSONL becomes its decimal string); '' when labels are not read. */
   readonly labels: string[];
   /** The 1-based line each record starts on, for messages. */
   readonly lines: number[];
@@ -90,10 +90,10 @@ function parseDelimited(text: string, delimiter: string, path: string, fields: T
     return index;
   };
   const textColumn = column(fields.textField, 'dataset.textField');
-  const labelColumn = column(fields.labelField, 'dataset.labelField');
+  const labelColumn = fields.labelField === null ? -1 : column(fields.labelField, 'dataset.labelField');
   const records: TextRecords = { texts: [], labels: [], lines: [] };
   for (const { record, raw, info } of rows.slice(1)) {
-    add(records, record[textColumn], record[labelColumn], startLine(raw, info.lines), path, fields);
+    add(records, record[textColumn], labelColumn === -1 ? null : record[labelColumn], startLine(raw, info.lines), path, fields);
   }
   return records;
 }
@@ -121,13 +121,14 @@ function parseJsonl(text: string, path: string, fields: TextFields): TextRecords
       throw new InputError(`${path} line ${line}: not valid JSON (${(error as Error).message})`);
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new InputError(`${path} line ${line}: expected a JSON object with '${fields.textField}' and '${fields.labelField}'`);
+      const wanted = fields.labelField === null ? `'${fields.textField}'` : `'${fields.textField}' and '${fields.labelField}'`;
+      throw new InputError(`${path} line ${line}: expected a JSON object with ${wanted}`);
     }
     const object = value as Record<string, unknown>;
     add(
       records,
       jsonField(object, fields.textField, 'string', line, path),
-      jsonField(object, fields.labelField, 'label', line, path),
+      fields.labelField === null ? null : jsonField(object, fields.labelField, 'label', line, path),
       line,
       path,
       fields,
@@ -153,10 +154,11 @@ function jsonField(object: Record<string, unknown>, name: string, kind: 'string'
   throw new InputError(`${path} line ${line}: field '${name}' is ${JSON.stringify(value)}, expected ${expected}`);
 }
 
-function add(records: TextRecords, text: string, label: string, line: number, path: string, fields: TextFields): void {
+/** Appends one record; `label` is null when labels are not read. */
+function add(records: TextRecords, text: string, label: string | null, line: number, path: string, fields: TextFields): void {
   if (text.trim() === '') throw new InputError(`${path} line ${line}: field '${fields.textField}' is empty`);
-  if (label.trim() === '') throw new InputError(`${path} line ${line}: field '${fields.labelField}' is empty`);
+  if (label !== null && label.trim() === '') throw new InputError(`${path} line ${line}: field '${fields.labelField}' is empty`);
   records.texts.push(text);
-  records.labels.push(label.trim());
+  records.labels.push(label?.trim() ?? '');
   records.lines.push(line);
 }
