@@ -13,6 +13,8 @@ import { InputError } from '../errors.js';
 import { bytes } from '../report/table.js';
 import { openTeacher } from '../teachers/index.js';
 import { listOnlineGroups, removeOnlineGroup, type OnlineGroup } from '../teachers/online_store.js';
+import { LlmTeacher } from '../teachers/llm.js';
+import { lastFailure, listLlmStores, removeLlmStore, type LlmStoreEntry } from '../teachers/llm_store.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { withDirectoryLock } from '../util/lock.js';
 import {
@@ -36,10 +38,34 @@ export async function cacheBuildCommand(configPath: string, options: { store?: s
   const root = options.store ?? config.softLabels.store ?? join(defaultRunDirectory(configPath, config.seed), 'cache');
   const { teacher } = await openTeacher(config, data, { source: configPath, storeRoot: root });
   try {
+    if (teacher instanceof LlmTeacher) {
+      const unlabelled = 'trainLabels' in config.dataset && !config.dataset.trainLabels;
+      for (const dataset of unlabelled ? [data.train, data.validation] : [data.train]) await buildLlmAnswers(teacher, dataset, write);
+      return;
+    }
     await buildSoftLabels(teacher, data.train, storeOptions(config, root), write);
   } finally {
     await teacher.dispose();
   }
+}
+
+/** Asks the LLM about every text of `dataset` not in its store yet, a line per tenth done. */
+async function buildLlmAnswers(teacher: LlmTeacher, dataset: Dataset, write: Write): Promise<void> {
+  write(
+    `answers of ${teacher.info.description} over '${dataset.name}' (${dataset.labels.length} texts) in ${resolve(teacher.store.directory)}\n`,
+  );
+  let tenth = -1;
+  const labels = await teacher.labelDataset(dataset, {
+    onProgress: (progress) => {
+      const now = progress.total === 0 ? 10 : Math.floor((progress.done / progress.total) * 10);
+      if (now <= tenth) return;
+      tenth = now;
+      write(
+        `  ${progress.done}/${progress.total} texts (${progress.fromStore} from the store), ${progress.requests} requests, ${progress.tokens} tokens sent\n`,
+      );
+    },
+  });
+  write(`  done: ${labels.unanswered} unanswered, ${labels.unparseable} unparseable answers\n`);
 }
 
 /** Fills (or completes, or repairs) the store entry of `teacher` over `dataset`, saying what it did per shard. */
@@ -62,7 +88,8 @@ export function cacheListCommand(options: { store: string }, write: Write): void
   const root = options.store;
   const entries = listEntries(root);
   const groups = listOnlineGroups(root);
-  if (entries.length === 0 && groups.length === 0) {
+  const llms = listLlmStores(root);
+  if (entries.length === 0 && groups.length === 0 && llms.length === 0) {
     write(`no soft-label entries in ${resolve(root)}\n`);
     return;
   }
@@ -73,6 +100,30 @@ export function cacheListCommand(options: { store: string }, write: Write): void
     write('online outputs (each augmented batch the teacher labelled, kept by content):\n');
     writeTable(['key', 'teacher', 'taps', 'batches', 'size'], groups.map(groupRow), write);
   }
+  if (llms.length > 0) {
+    write('LLM answers (one per text, kept so that no text is paid for twice):\n');
+    writeTable(['key', 'teacher', 'texts', 'requests', 'tokens', 'unanswered', 'failures', 'size'], llms.map(llmRow), write);
+    for (const llm of llms) {
+      const last = lastFailure(llm.directory);
+      if (last) write(`  ${llm.id}: last failure ${last.at}: ${last.message}\n`);
+    }
+  }
+}
+
+function llmRow(entry: LlmStoreEntry): string[] {
+  const { identity, summary } = entry;
+  const count = (n: number) => n.toLocaleString('en-US');
+  const teacher = identity ? `${identity.model} at ${identity.endpoint} (${identity.mode})` : '(no teacher.json)';
+  return [
+    entry.id,
+    teacher,
+    count(summary.texts),
+    count(summary.requests),
+    `${count(summary.promptTokens + summary.completionTokens)} (${count(summary.promptTokens)} prompt + ${count(summary.completionTokens)} completion)`,
+    `${count(summary.unanswered)}${summary.unparseable > 0 ? ` (${count(summary.unparseable)} unparseable answers)` : ''}`,
+    count(summary.failures),
+    bytes(entry.sizeBytes),
+  ];
 }
 
 function writeTable(header: string[], rows: string[][], write: Write): void {
@@ -147,7 +198,12 @@ export async function cacheRemoveCommand(
   const root = options.store;
   if (Boolean(options.all) === keys.length > 0) throw new InputError('cache rm: give entry keys or --all, not both and not neither');
   const groups = options.all ? listOnlineGroups(root) : [];
-  const named = options.all ? [] : keys.map((key) => onlineGroupOf(root, key) ?? resolveEntry(root, key));
+  const llms = options.all ? listLlmStores(root) : [];
+  const namedLlms = options.all ? [] : keys.map((key) => llmStoreOf(root, key));
+  llms.push(...namedLlms.filter((item): item is LlmStoreEntry => item !== null));
+  const named = options.all
+    ? []
+    : keys.filter((_, i) => namedLlms[i] === null).map((key) => onlineGroupOf(root, key) ?? resolveEntry(root, key));
   groups.push(...named.filter((item): item is OnlineGroup => 'batches' in item));
   const entries = options.all ? listEntries(root) : named.filter((item): item is EntrySummary => !('batches' in item));
   for (const group of groups) {
@@ -163,5 +219,18 @@ export async function cacheRemoveCommand(
     });
     write(`removed ${entry.id} (${bytes(entry.sizeBytes)})\n`);
   }
-  if (entries.length === 0 && groups.length === 0) write(`no soft-label entries in ${resolve(root)}\n`);
+  for (const llm of llms) {
+    removeLlmStore(llm);
+    write(`removed LLM answers ${llm.id} (${llm.summary.texts} texts, ${bytes(llm.sizeBytes)})\n`);
+  }
+  if (entries.length === 0 && groups.length === 0 && llms.length === 0) write(`no soft-label entries in ${resolve(root)}\n`);
+}
+
+/** The LLM answers `key` names (a prefix of at least 4 hex digits of its id, with or without 'llm-'), or null. */
+function llmStoreOf(root: string, key: string): LlmStoreEntry | null {
+  const wanted = key.toLowerCase().replace(/^llm-/, '');
+  if (!/^[0-9a-f]{4,24}$/.test(wanted)) return null;
+  const matches = listLlmStores(root).filter((entry) => entry.id.startsWith(wanted));
+  if (matches.length > 1) throw new InputError(`'${key}' matches ${matches.length} directories of LLM answers; give more digits`);
+  return matches[0] ?? null;
 }

@@ -57,8 +57,11 @@ export interface Summary {
     kind: 'tfjs' | 'onnx' | 'remote' | 'llm';
     description: string;
     fingerprint: string;
-    /** An LLM teacher: what labelling the training texts and the test texts (or a sample) took, from the stored answers. */
-    llm?: { train: LlmUsage; test?: LlmUsage };
+    /**
+     * An LLM teacher: what labelling the training texts, the validation texts (a transfer set
+     * without labels) and the test texts (or a sample) took, from the stored answers.
+     */
+    llm?: { train: LlmUsage; validation?: LlmUsage; test?: LlmUsage };
   };
   /** Keyed 'teacher', 'scratch', 'student', and 'assistant-N' in a chain. */
   models: Record<string, ModelEvaluation>;

@@ -5,7 +5,7 @@
  * store when it is there, so a second run sends no request. A text no answer named a class for is
  * left out of training and of the teacher's accuracy, and counted.
  */
-import type { Dataset, DatasetSplits } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { subset } from '../data/split.js';
 import { latencyStats } from '../eval/latency.js';
 import type { ModelEvaluation } from '../eval/evaluate.js';
@@ -19,38 +19,28 @@ export type { LlmUsage };
 
 export type LabellingEvent = { type: 'labelling'; what: string } & LabellingProgress;
 
-/** The training split's soft labels; `train` has the unanswered texts left out. */
-export async function llmTrainLabels(
+type Emit = (event: LabellingEvent | { type: 'info'; message: string }) => void;
+
+/**
+ * The teacher's answers over one split (`what`: train, validation): its answered samples as a
+ * dataset with their log-probabilities, and what they cost. Unanswered texts are left out.
+ */
+export async function llmLabels(
   teacher: LlmTeacher,
-  data: DatasetSplits,
-  emit: (event: LabellingEvent | { type: 'info'; message: string }) => void,
-): Promise<{ data: DatasetSplits; logits: Float32Array; directory: string; cached: boolean; usage: LlmUsage }> {
-  const { train } = data;
-  const labels = await teacher.labelDataset(train, { onProgress: (progress) => emit({ type: 'labelling', what: 'train', ...progress }) });
-  const usage = usageOf(teacher, train.texts!, labels);
-  const classes = train.numClasses;
-  if (labels.unanswered === 0) {
-    return {
-      data,
-      logits: labels.logProbabilities,
-      directory: teacher.store.directory,
-      cached: labels.progress.fromStore === train.labels.length,
-      usage,
-    };
-  }
+  dataset: Dataset,
+  what: string,
+  emit: Emit,
+): Promise<{ dataset: Dataset; logits: Float32Array; cached: boolean; usage: LlmUsage }> {
+  const labels = await teacher.labelDataset(dataset, { onProgress: (progress) => emit({ type: 'labelling', what, ...progress }) });
+  const usage = usageOf(teacher, dataset.texts!, labels);
+  const cached = labels.progress.fromStore === dataset.labels.length;
+  if (labels.unanswered === 0) return { dataset, logits: labels.logProbabilities, cached, usage };
   const kept = answeredRows(labels.answered);
-  const logits = selectRows(labels.logProbabilities, classes, kept);
   emit({
     type: 'info',
-    message: `teacher.llm: ${labels.unanswered} of ${train.labels.length} training texts got no answer that names a class; they are left out of training (baseline included)`,
+    message: `teacher.llm: ${labels.unanswered} of ${dataset.labels.length} ${what} texts got no answer that names a class; they are left out${what === 'train' ? ' of training (baseline included)' : ''}`,
   });
-  return {
-    data: { ...data, train: subset(train, kept) },
-    logits,
-    directory: teacher.store.directory,
-    cached: labels.progress.fromStore === train.labels.length,
-    usage,
-  };
+  return { dataset: subset(dataset, kept), logits: selectRows(labels.logProbabilities, dataset.numClasses, kept), cached, usage };
 }
 
 /**

@@ -28,7 +28,7 @@ import { termInput } from '../config/print.js';
 import { onlineSoftLabels } from '../config/parse.js';
 import { prepareTerms, type TapSource, type TeacherSource } from '../train/terms.js';
 import { obtainTeacher } from './teacher_stage.js';
-import { evaluateLlmTeacher, llmTrainLabels, type LabellingEvent, type LlmUsage } from './llm_stage.js';
+import { evaluateLlmTeacher, llmLabels, type LabellingEvent, type LlmUsage } from './llm_stage.js';
 import { LlmTeacher } from '../teachers/llm.js';
 import { withTeacherLabels } from './transfer_labels.js';
 import { studentArchitecture } from './student_architecture.js';
@@ -91,7 +91,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, loaded: 
   // 1. Teacher.
   const storeRoot = config.softLabels.store ?? join(options.outDir, 'cache');
   const teacher = await obtainTeacher(config, data, emit, source, runStage, storeRoot);
-  const llmUsage: { train?: LlmUsage; test?: LlmUsage } = {};
+  const llmUsage: { train?: LlmUsage; validation?: LlmUsage; test?: LlmUsage } = {};
   const trained: TrainedModel[] = [];
   try {
     if (!('model' in config.teacher)) checkTerms(links, data, teacher.teacher, source);
@@ -103,14 +103,19 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, loaded: 
     const labelsStarted = performance.now();
     let labels: { logits: Float32Array; directory: string; cached: boolean } | null = null;
     if (teacher.teacher instanceof LlmTeacher) {
-      const llm = await llmTrainLabels(teacher.teacher, data, emit);
-      ({ data } = llm);
-      labels = llm;
+      const llm = await llmLabels(teacher.teacher, data.train, 'train', emit);
+      data = { ...data, train: llm.dataset };
+      labels = { ...llm, directory: teacher.teacher.store.directory };
       llmUsage.train = llm.usage;
       info(`teacher.llm: ${describeUsage(llm.usage)}`);
     } else if (!online) labels = await labelsOf(teacher.teacher, store, data, info);
-    if (config.dataset.name === 'text' || config.dataset.name === 'banking77') {
-      if (!config.dataset.trainLabels && labels) data = await withTeacherLabels(teacher.teacher, data, labels.logits, emit);
+    if ('trainLabels' in config.dataset && !config.dataset.trainLabels && labels) {
+      const relabelled = await withTeacherLabels(teacher.teacher, data, labels.logits, emit);
+      data = relabelled.data;
+      if (relabelled.validationUsage) {
+        llmUsage.validation = relabelled.validationUsage;
+        info(`teacher.llm on the validation set: ${describeUsage(relabelled.validationUsage)}`);
+      }
     }
     const labelSeconds = (performance.now() - labelsStarted) / 1000;
     if (labels) info(`soft labels: ${labels.cached ? 'cached' : 'computed'} in ${labelSeconds.toFixed(2)} s (${labels.directory})`);
@@ -186,7 +191,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, loaded: 
           kind: teacher.teacher.info.kind,
           description: teacher.teacher.info.description,
           fingerprint: teacher.teacher.info.fingerprint,
-          ...(llmUsage.train && { llm: { train: llmUsage.train, ...(llmUsage.test && { test: llmUsage.test }) } }),
+          ...(llmUsage.train && { llm: { ...llmUsage, train: llmUsage.train } }),
         },
         models: evaluated,
         stages: [teacher.stage, ...trained.map((model) => model.stage)].filter((stage): stage is StageSummary => stage !== null),

@@ -5,33 +5,26 @@
  * too, so validation accuracy measures agreement with it. The test set keeps its true labels.
  */
 import type { Dataset, DatasetSplits } from '../data/dataset.js';
-import { subset } from '../data/split.js';
 import { LlmTeacher } from '../teachers/llm.js';
 import { teacherLogits } from '../teachers/logits.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { argmaxRow } from '../util/argmax.js';
-import { selectRows } from '../util/rows.js';
-import type { LabellingEvent } from './llm_stage.js';
+import { llmLabels, type LabellingEvent, type LlmUsage } from './llm_stage.js';
 
 export async function withTeacherLabels(
   teacher: Teacher,
   data: DatasetSplits,
   trainLogits: Float32Array,
   emit: (event: LabellingEvent | { type: 'info'; message: string }) => void,
-): Promise<DatasetSplits> {
+): Promise<{ data: DatasetSplits; validationUsage?: LlmUsage }> {
   const train = relabelled(data.train, trainLogits);
   let validation = data.validation;
+  let validationUsage: LlmUsage | undefined;
   if (validation.labels.length > 0) {
     if (teacher instanceof LlmTeacher) {
-      const answers = await teacher.labelDataset(validation, {
-        onProgress: (progress) => emit({ type: 'labelling', what: 'validation', ...progress }),
-      });
-      const kept: number[] = [];
-      answers.answered.forEach((answered, i) => {
-        if (answered) kept.push(i);
-      });
-      const logits = selectRows(answers.logProbabilities, validation.numClasses, kept);
-      validation = relabelled(kept.length === validation.labels.length ? validation : subset(validation, kept), logits);
+      const answers = await llmLabels(teacher, validation, 'validation', emit);
+      validation = relabelled(answers.dataset, answers.logits);
+      validationUsage = answers.usage;
     } else {
       validation = relabelled(validation, await teacherLogits(teacher, validation));
     }
@@ -40,7 +33,7 @@ export async function withTeacherLabels(
     type: 'info',
     message: `labels: the training set has none (dataset.trainLabels: false); the teacher's answers label its ${train.labels.length} training and ${validation.labels.length} validation samples (validation accuracy is agreement with the teacher; scratch learns from its hard labels)`,
   });
-  return { ...data, train, validation };
+  return { data: { ...data, train, validation }, ...(validationUsage && { validationUsage }) };
 }
 
 /** `dataset` with the argmax of each row of `logits` as its label. */

@@ -1,6 +1,7 @@
 // scripts/llm-server.mjs for tests: an OpenAI-compatible endpoint on 127.0.0.1 with
 // examples/bert-teacher's ONNX classifier behind it, started with the faults a test asks for.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,7 +46,19 @@ export async function startLlmServer(args: string[] = [], env: NodeJS.ProcessEnv
   });
   return {
     url,
-    stats: async () => (await (await fetch(url.replace(/\/v1$/, '/stats'))).json()) as Awaited<ReturnType<LlmServer['stats']>>,
+    // A fresh connection each time (node:http, no agent): a test that blocked its event loop in
+    // spawnSync would otherwise reuse a pooled socket the server has closed ("fetch failed").
+    stats: () =>
+      new Promise((resolveStats, reject) => {
+        get(url.replace(/\/v1$/, '/stats'), { agent: false }, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            body += chunk;
+          });
+          response.on('end', () => resolveStats(JSON.parse(body)));
+        }).on('error', reject);
+      }),
     stop: () =>
       new Promise<void>((done) => {
         child.once('exit', () => done());

@@ -9,7 +9,7 @@
  *   <store>/llm-<key>/answers/<ab>/<hash>.json one text's answer; <hash> = SHA-256 of key and text
  *   <store>/llm-<key>/failures.json          requests that failed for good (the last 100)
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { sha256 } from '../util/hash.js';
@@ -93,6 +93,11 @@ export class LlmResponseStore {
   }
 }
 
+/** The most recent request that failed for good in an llm-<key> directory, if any. */
+export function lastFailure(directory: string): { at: string; message: string } | undefined {
+  return readFailures(join(directory, 'failures.json')).at(-1);
+}
+
 function readFailures(path: string): { at: string; message: string }[] {
   try {
     const failures = JSON.parse(readFileSync(path, 'utf8')) as unknown;
@@ -132,4 +137,44 @@ export function summarizeLlmStore(directory: string): LlmStoreSummary {
   }
   summary.failures = readFailures(join(directory, 'failures.json')).length;
   return summary;
+}
+
+/** One llm-<key> directory of a store, for `kdkit cache ls` and `rm`. */
+export interface LlmStoreEntry {
+  /** The directory's name without 'llm-': the key's first 24 hex digits. */
+  id: string;
+  directory: string;
+  /** What teacher.json says (null when it cannot be read). */
+  identity: (LlmIdentity & { kind: 'llm' }) | null;
+  summary: LlmStoreSummary;
+  sizeBytes: number;
+}
+
+const llmDirectory = /^llm-([0-9a-f]{24})$/;
+
+/** The LLM answer directories under a store's root, by id. */
+export function listLlmStores(root: string): LlmStoreEntry[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((item) => item.isDirectory() && llmDirectory.test(item.name))
+    .map((item) => {
+      const directory = join(root, item.name);
+      let sizeBytes = 0;
+      for (const file of readdirSync(directory, { withFileTypes: true, recursive: true })) {
+        if (file.isFile()) sizeBytes += statSync(join(file.parentPath, file.name)).size;
+      }
+      let identity: LlmStoreEntry['identity'] = null;
+      try {
+        identity = JSON.parse(readFileSync(join(directory, 'teacher.json'), 'utf8')) as LlmStoreEntry['identity'];
+      } catch {
+        // Listed as unreadable; its answers still count.
+      }
+      return { id: llmDirectory.exec(item.name)![1], directory, identity, summary: summarizeLlmStore(directory), sizeBytes };
+    })
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Deletes one LLM answer directory, found by listing the store (never by joining a user-given path). */
+export function removeLlmStore(entry: LlmStoreEntry): void {
+  rmSync(entry.directory, { recursive: true, force: true });
 }

@@ -1,0 +1,218 @@
+// `kdkit run` with an LLM teacher (teacher.llm) against scripts/llm-server.mjs: a transfer set
+// without labels labelled by the endpoint, the student distilled from its log-probabilities; a
+// second run sends no request; a run interrupted mid-labelling resumes without asking any text
+// twice; the API key is written nowhere.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { BANKING77_CLASSES, type LlmServer, SERVED_MODEL, startLlmServer } from '../teachers/llm_server.test.util.js';
+import { assertBadInput, kdkit } from './cli.test.util.js';
+
+const bin = fileURLToPath(new URL('../../bin/kdkit.js', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const directory = mkdtempSync(join(tmpdir(), 'kdkit-llm-run-'));
+const KEY_VARIABLE = 'KDKIT_TEST_LLM_KEY';
+const KEY = 'sk-kdkit-test-0123456789abcdef';
+const classNames = JSON.parse(readFileSync(BANKING77_CLASSES, 'utf8')) as string[];
+
+/** Banking77 queries from the embedded files (text and category columns, quoted as written). */
+function queries(file: 'train' | 'test', count: number, start = 0): { text: string; category: string }[] {
+  const lines = readFileSync(join(root, 'data', 'banking77', `${file}.csv`), 'utf8')
+    .split(/\r?\n/)
+    .slice(1);
+  return lines
+    .filter((line) => /^"?[^"\n]*"?,[a-z_]+$/.test(line))
+    .slice(start, start + count)
+    .map((line) => {
+      const comma = line.lastIndexOf(',');
+      return { text: line.slice(0, comma).replace(/^"|"$/g, ''), category: line.slice(comma + 1) };
+    });
+}
+
+const csv = (rows: string[][]) => rows.map((row) => row.map((cell) => `"${cell.replaceAll('"', '""')}"`).join(',')).join('\n');
+const trainFile = join(directory, 'train.csv');
+const testFile = join(directory, 'test.csv');
+const promptFile = join(directory, 'prompt.txt');
+// The transfer set has no label column at all.
+writeFileSync(trainFile, csv([['text'], ...queries('train', 120, 0).map(({ text }) => [text])]));
+writeFileSync(testFile, csv([['text', 'category'], ...queries('test', 40, 0).map(({ text, category }) => [text, category])]));
+writeFileSync(promptFile, 'Which intent is this banking query? Answer with the number alone.\n{options}\nQuery: {text}\n');
+
+function config(name: string, url: string, llm: string[] = [], extra: string[] = []): string {
+  const path = join(directory, `${name}.yaml`);
+  writeFileSync(
+    path,
+    [
+      'seed: 1',
+      `dataset: {name: text, train: ${trainFile}, test: ${testFile}, labelField: category, trainLabels: false, validation: 20, maxLength: 24, classes: ${JSON.stringify(classNames)}}`,
+      'teacher:',
+      '  llm:',
+      `    url: ${url}`,
+      `    model: ${SERVED_MODEL}`,
+      `    prompt: ${promptFile}`,
+      `    apiKeyEnv: ${KEY_VARIABLE}`,
+      ...llm.map((line) => `    ${line}`),
+      'student: {model: {type: embeddingbag, dimensions: 16}}',
+      'distill: {epochs: 2, batchSize: 16, terms: [{method: kd, weight: 0.9, temperature: 1}, {method: ce, weight: 0.1}]}',
+      ...extra,
+    ].join('\n'),
+  );
+  return path;
+}
+
+function kdkitWithKey(...args: string[]) {
+  process.env[KEY_VARIABLE] = KEY;
+  try {
+    return kdkit(...args);
+  } finally {
+    delete process.env[KEY_VARIABLE];
+  }
+}
+
+/** Every file under `path`, recursively. */
+function filesUnder(path: string): string[] {
+  return readdirSync(path).flatMap((entry) => {
+    const full = join(path, entry);
+    return statSync(full).isDirectory() ? filesUnder(full) : [full];
+  });
+}
+
+describe('kdkit run with an LLM teacher', () => {
+  let server: LlmServer;
+  before(async () => {
+    server = await startLlmServer(['--api-key-env', KEY_VARIABLE, '--text-marker', 'Query: '], { [KEY_VARIABLE]: KEY });
+  });
+  after(() => server.stop());
+
+  it('labels an unlabelled transfer set, distils a student, reports requests and tokens, and writes the key nowhere', async () => {
+    const out = join(directory, 'run');
+    const path = config('run', server.url, [], [`softLabels: {store: ${join(directory, 'store')}}`]);
+    const result = kdkitWithKey('run', path, '--out', out);
+    assert.equal(result.status, 0, result.stderr);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.equal(summary.teacher.kind, 'llm');
+    // 100 training texts (120 less 20 for validation) and 40 test texts, one request each in logprobs mode.
+    assert.equal(summary.teacher.llm.train.texts, 100);
+    assert.equal(summary.teacher.llm.train.requests, 100);
+    assert.equal(summary.teacher.llm.test.requests, 40);
+    assert.ok(summary.teacher.llm.train.promptTokens > 100 * 77, 'every prompt lists the 77 options');
+    assert.equal(summary.teacher.llm.train.completionTokens, 100);
+    const stats = await server.stats();
+    // Train, validation (labelled by the teacher: the transfer set has no labels) and test.
+    assert.equal(stats.chatRequests, 160);
+    assert.ok(Object.values(stats.byText).every((count) => count === 1));
+    assert.ok(summary.models.teacher.accuracy > 0.5, `the teacher answers well: ${summary.models.teacher.accuracy}`);
+    assert.ok(summary.models.student.agreementWithTeacher > 0);
+    assert.equal(summary.models.teacher.runtime, 'remote');
+    assert.ok(summary.models.teacher.latency.batch1.p50Ms > 0, 'the time per request is measured');
+    assert.match(result.stdout, /labels: the training set has none/);
+    assert.match(result.stdout, /teacher\.llm: 100 texts \(0 from the store\), 100 requests/);
+    // The key: not in the output, not in any file the run or the store wrote.
+    assert.ok(!result.stdout.includes(KEY) && !result.stderr.includes(KEY));
+    for (const file of [...filesUnder(out), ...filesUnder(join(directory, 'store'))]) {
+      assert.ok(!readFileSync(file).includes(KEY), `${file} holds the key`);
+    }
+
+    // The same teacher and data again: every answer comes from the store, and no request is sent.
+    const again = kdkitWithKey('run', path, '--out', join(directory, 'again'));
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal((await server.stats()).chatRequests, 160);
+    assert.match(again.stdout, /teacher\.llm: 100 texts \(100 from the store\)/);
+    const second = JSON.parse(readFileSync(join(directory, 'again', 'summary.json'), 'utf8'));
+    assert.equal(second.models.teacher.accuracy, summary.models.teacher.accuracy);
+    assert.equal(second.models.student.accuracy, summary.models.student.accuracy);
+  });
+
+  it('resumes a run interrupted mid-labelling without asking any text twice', async () => {
+    const before = (await server.stats()).byText;
+    const store = join(directory, 'store-interrupted');
+    // 20 requests a second: labelling 140 texts takes 7 s; the run is interrupted once 10 are asked.
+    const slow = config('slow', server.url, ['requestsPerMinute: 1200'], [`softLabels: {store: ${store}}`]);
+    const child = spawn(process.execPath, [bin, 'run', slow, '--out', join(directory, 'interrupted')], {
+      env: { ...process.env, [KEY_VARIABLE]: KEY },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+    });
+    const askedBefore = Object.values(before).reduce((sum, count) => sum + count, 0);
+    const askedNow = async () => Object.values((await server.stats()).byText).reduce((sum, count) => sum + count, 0);
+    for (let waited = 0; !exited && (await askedNow()) < askedBefore + 10 && waited < 120_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGINT');
+    });
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /interrupted \(SIGINT\)/);
+    const asked = await askedNow();
+    assert.ok(asked > askedBefore && asked < askedBefore + 140, `interrupted mid-labelling: ${asked - askedBefore} texts asked`);
+
+    const resumed = kdkitWithKey(
+      'run',
+      config('fast', server.url, [], [`softLabels: {store: ${store}}`]),
+      '--out',
+      join(directory, 'resumed'),
+    );
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const counts = (await server.stats()).byText;
+    // The first test asked each of its 160 texts once; this one asked each again at most once more.
+    const twice = Object.entries(counts).filter(([text, count]) => count - (before[text] ?? 0) > 1);
+    assert.deepEqual(twice, [], 'no text asked twice across the interrupted and the resumed run');
+  });
+
+  it("bounds the cost of the teacher's own accuracy with evaluateTeacher.samples", async () => {
+    const out = join(directory, 'sampled');
+    const path = config('sampled', server.url, ['evaluateTeacher: {samples: 10}'], [`softLabels: {store: ${join(directory, 'store')}}`]);
+    const result = kdkitWithKey('run', path, '--out', out);
+    assert.equal(result.status, 0, result.stderr);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.equal(summary.teacher.llm.test.texts, 10);
+    assert.equal(
+      summary.models.teacher.confusion.flat().reduce((sum: number, count: number) => sum + count, 0),
+      10,
+    );
+  });
+
+  it('refuses, with exit 2 and the field named: no key in the environment, a dataset without texts, online soft labels, a transfer set without classes', () => {
+    const path = config('nokey', server.url);
+    const noKey = kdkit('run', path, '--out', join(directory, 'nokey'));
+    assertBadInput(noKey, /teacher\.llm\.apiKeyEnv: the environment variable KDKIT_TEST_LLM_KEY is not set/);
+
+    const digits = join(directory, 'digits.yaml');
+    writeFileSync(
+      digits,
+      `dataset: {name: digits}\nteacher: {llm: {url: ${server.url}, model: m, prompt: ${promptFile}}}\nstudent: {model: {type: mlp, hidden: [8]}}\ndistill: {epochs: 1, preset: hinton}\n`,
+    );
+    assertBadInput(kdkit('run', digits, '--out', join(directory, 'digits')), /teacher\.llm labels texts; dataset 'digits' holds no texts/);
+
+    const online = config('online', server.url, [], ['softLabels: {mode: online}']);
+    assertBadInput(kdkitWithKey('run', online, '--out', join(directory, 'online')), /softLabels\.mode: 'online'/);
+
+    const noClasses = join(directory, 'noclasses.yaml');
+    writeFileSync(noClasses, readFileSync(path, 'utf8').replace(/, classes: \[[^\]]*\]/, ''));
+    assertBadInput(
+      kdkitWithKey('run', noClasses, '--out', join(directory, 'noclasses')),
+      /dataset\.classes: list the classes \(trainLabels is false/,
+    );
+
+    const badPrompt = join(directory, 'prompt-bad.txt');
+    writeFileSync(badPrompt, 'Label this: {text}\n');
+    const bad = join(directory, 'badprompt.yaml');
+    writeFileSync(bad, readFileSync(path, 'utf8').replace(promptFile, badPrompt));
+    assertBadInput(
+      kdkitWithKey('run', bad, '--out', join(directory, 'badprompt')),
+      /prompt-bad\.txt: the prompt template has no \{options\}/,
+    );
+  });
+});
