@@ -13,6 +13,8 @@ import {
   exportRows,
   gateRows,
   gateVerdict,
+  LLM_USAGE_NOTE,
+  llmUsageRows,
   perClassRows,
   speedupSentence,
   qualityRows,
@@ -58,6 +60,7 @@ export async function renderHtml(summary: Summary): Promise<string> {
   const student = summary.models.student;
   const verdictClass = gate.checks.length === 0 ? 'none' : gate.passed ? 'pass' : 'fail';
   const title = `kdkit run: ${dataset.name}, seed ${summary.seed}`;
+  const llm = llmUsageRows(summary);
   const body = [
     `<h1>${escapeHtml(title)}</h1>`,
     `<p class="meta">${escapeHtml(`${dataset.name}: ${dataset.train} train, ${dataset.validation} validation, ${dataset.test} test, ${dataset.classes} classes. Engine: ${engine.backend}${engine.simd ? ' (SIMD)' : ''}, ${engine.threads} thread(s)${engine.accelerator === 'none' ? '' : `, ONNX Runtime with ${engine.acceleratorThreads} threads for matrix products and convolutions`}. kdkit ${summary.kdkit.version}, ${summary.createdAt}.`)}</p>`,
@@ -73,6 +76,7 @@ export async function renderHtml(summary: Summary): Promise<string> {
     '<p class="note">Sizes: model.json plus weights by weight storage. Latency: one forward pass on the model\'s runtime (TensorFlow.js, or ONNX Runtime for an ONNX teacher), p50 and p95 over repeats after warm-up. Peak memory: weights, input and live intermediates of one forward pass.</p>',
     htmlTable(costRows(summary)),
     speedup ? `<p>${escapeHtml(speedup)}</p>` : '',
+    ...(llm ? ['<h3>The LLM teacher</h3>', `<p class="note">${escapeHtml(LLM_USAGE_NOTE)}</p>`, htmlTable(llm)] : []),
     '<h2>Trade-offs</h2>',
     figures(['accuracy-latency', 'accuracy-size']),
     '<h2>Training</h2>',

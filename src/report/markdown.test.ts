@@ -150,3 +150,30 @@ test('report.md shows a dash, not NaN, for the validation accuracy of a run with
   assert.match(markdown, /\n\| 1 \| [\d.]+ \| [\d. |]+ \| — \| [\d.]+ \|\n/);
   assert.match(markdown, /\n\| 2 \| [\d.]+ \| [\d. |]+ \| — \| [\d.]+ \|\n/);
 });
+
+test("report.md gives an LLM teacher's requests and tokens per split, and no such section for other teachers", () => {
+  assert.ok(!renderMarkdown(fixtureSummary()).includes('## The LLM teacher'));
+  const summary = fixtureSummary();
+  const usage = (texts: number, fromStore: number, promptTokens: number, unanswered = 0) => ({
+    texts,
+    fromStore,
+    requests: texts,
+    promptTokens,
+    completionTokens: texts,
+    unanswered,
+    unparseable: 0,
+  });
+  summary.teacher = {
+    ...summary.teacher,
+    kind: 'llm',
+    llm: { train: usage(9003, 9003, 1718618, 2), test: usage(3080, 0, 585054) },
+  };
+  const markdown = renderMarkdown(summary);
+  assert.match(
+    markdown,
+    /\| split \| texts \| from the store \| requests \| prompt tokens \| completion tokens \| unanswered \| unparseable \|/,
+  );
+  assert.equal(row(markdown, '## The LLM teacher', 'train'), '| train | 9,003 | 9,003 | 9,003 | 1,718,618 | 9,003 | 2 | 0 |');
+  assert.equal(row(markdown, '## The LLM teacher', 'test'), '| test | 3,080 | 0 | 3,080 | 585,054 | 3,080 | 0 | 0 |');
+  assert.ok(!markdown.includes('| validation |'), 'no row for a split the LLM did not label');
+});

@@ -8,6 +8,8 @@ import {
   exportRows,
   gateRows,
   gateVerdict,
+  LLM_USAGE_NOTE,
+  llmUsageRows,
   perClassRows,
   speedupSentence,
   qualityRows,
@@ -53,6 +55,8 @@ export function renderMarkdown(summary: Summary): string {
   );
   const speedup = speedupSentence(summary);
   if (speedup) lines.push(speedup, '');
+  const llm = llmUsageRows(summary);
+  if (llm) lines.push('## The LLM teacher', '', LLM_USAGE_NOTE, '', markdownTable(llm), '');
   const student = summary.models.student;
   if (student) {
     const labels = classLabels(summary);

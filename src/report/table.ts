@@ -102,6 +102,36 @@ export function costRows(summary: Summary): string[][] {
   ];
 }
 
+/** What the LLM usage table's figures mean. */
+export const LLM_USAGE_NOTE =
+  "Requests and tokens are what the stored answers took (usage as the endpoint reported it), whether asked in this run or an earlier one; from the store: answered without a request in this run. Unanswered texts are left out of training and of the teacher's accuracy.";
+
+/**
+ * An LLM teacher's answers: per split it labelled, the texts, the requests and tokens the stored
+ * answers took (in this run or an earlier one), and what could not be used. Null for other teachers.
+ */
+export function llmUsageRows(summary: Summary): string[][] | null {
+  const usage = summary.teacher.llm;
+  if (!usage) return null;
+  const splits = (['train', 'validation', 'test'] as const).flatMap((split) => {
+    const used = usage[split];
+    return used ? [[split, used] as const] : [];
+  });
+  return [
+    ['split', 'texts', 'from the store', 'requests', 'prompt tokens', 'completion tokens', 'unanswered', 'unparseable'],
+    ...splits.map(([split, used]) => [
+      split,
+      count(used.texts),
+      count(used.fromStore),
+      count(used.requests),
+      count(used.promptTokens),
+      count(used.completionTokens),
+      count(used.unanswered),
+      count(used.unparseable),
+    ]),
+  ];
+}
+
 /** Precision, recall, F1 and support of each class. */
 export function perClassRows(model: ModelEvaluation, classLabels: readonly string[]): string[][] {
   return [
