@@ -125,6 +125,28 @@ describe('kdkit run with an LLM teacher', () => {
     const second = JSON.parse(readFileSync(join(directory, 'again', 'summary.json'), 'utf8'));
     assert.equal(second.models.teacher.accuracy, summary.models.teacher.accuracy);
     assert.equal(second.models.student.accuracy, summary.models.student.accuracy);
+
+    // kdkit cache ls: the answers' texts, requests, tokens and failures; cache rm removes them.
+    const store = join(directory, 'store');
+    const listed = kdkit('cache', 'ls', '--store', store);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /LLM answers \(one per text/);
+    const tokens = summary.teacher.llm.train.promptTokens + summary.teacher.llm.train.completionTokens;
+    const row = listed.stdout.split('\n').find((line) => line.includes(' (logprobs) '));
+    assert.ok(row, listed.stdout);
+    // 160 texts, 160 requests; the tokens of train, validation and test together exceed train's.
+    assert.match(
+      row,
+      new RegExp(`^[0-9a-f]{24}\\s+${SERVED_MODEL} at http://127\\.0\\.0\\.1:\\d+/v1/ \\(logprobs\\)\\s+160\\s+160\\s+[\\d,]+ \\(`),
+    );
+    const total = Number(/\s160\s+160\s+([\d,]+) \(/.exec(row)![1].replaceAll(',', ''));
+    assert.ok(total > tokens, `${total} tokens in all, ${tokens} for train`);
+    assert.match(row, /\)\s+0\s+0\s+[\d.]+ KiB$/, 'no unanswered text, no failure');
+    const key = row.split(/\s+/)[0];
+    const removed = kdkit('cache', 'rm', key, '--store', store);
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.match(removed.stdout, new RegExp(`removed LLM answers ${key} \\(160 texts`));
+    assert.doesNotMatch(kdkit('cache', 'ls', '--store', store).stdout, /LLM answers/);
   });
 
   it('resumes a run interrupted mid-labelling without asking any text twice', async () => {
