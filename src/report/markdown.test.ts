@@ -177,3 +177,12 @@ test("report.md gives an LLM teacher's requests and tokens per split, and no suc
   assert.equal(row(markdown, '## The LLM teacher', 'test'), '| test | 3,080 | 0 | 3,080 | 585,054 | 3,080 | 0 | 0 |');
   assert.ok(!markdown.includes('| validation |'), 'no row for a split the LLM did not label');
 });
+
+test('a teacher timed one request at a time (an LLM) shows — in the large-batch columns, whose header keeps the batch the students were timed at', () => {
+  const summary = fixtureSummary();
+  summary.models.teacher = { ...summary.models.teacher, latencyBatch: 1 };
+  const markdown = renderMarkdown(summary);
+  assert.match(markdown, /\| model \| test acc \| params \| MACs \| size \| latency b1 \| latency b256 \| train \|/);
+  assert.match(row(markdown, '## Cost', 'teacher'), /^\| teacher \|( [^|]+ \|){7} — \| — \| — \|/);
+  assert.match(row(markdown, '## Cost', 'student'), /\| 3\.90 ms \| 4\.60 ms \| 65,641\/s \|/);
+});

@@ -14,7 +14,7 @@ export function comparisonRows(summary: Summary): string[][] {
     'MACs',
     'size',
     'latency b1',
-    `latency b${firstBatch(summary)}`,
+    `latency b${largeBatch(summary)}`,
     'train',
     'agrees w/ teacher',
   ];
@@ -27,7 +27,7 @@ export function comparisonRows(summary: Summary): string[][] {
       optional(model.macs, count),
       optional(model.sizeBytes, bytes),
       `${model.latencyMs.batch1.toFixed(2)} ms`,
-      `${model.latencyMs.batchN.toFixed(1)} ms`,
+      model.latencyBatch === largeBatch(summary) ? `${model.latencyMs.batchN.toFixed(1)} ms` : '—',
       trainTime(model),
       optional(model.agreementWithTeacher, percent),
     ];
@@ -60,7 +60,7 @@ export function qualityRows(summary: Summary): string[][] {
  * TensorFlow.js, or ONNX Runtime / a server for an external teacher).
  */
 export function costRows(summary: Summary): string[][] {
-  const n = firstBatch(summary);
+  const n = largeBatch(summary);
   const header = [
     'model',
     'params',
@@ -82,6 +82,7 @@ export function costRows(summary: Summary): string[][] {
     ...modelNames(summary).map((name) => {
       const model = summary.models[name];
       const { batch1, batchN } = model.latency;
+      const atN = model.latencyBatch === n;
       return [
         name,
         optional(model.params, count),
@@ -91,9 +92,9 @@ export function costRows(summary: Summary): string[][] {
         optional(model.sizes?.uint8, bytes),
         ms(batch1.p50Ms),
         ms(batch1.p95Ms),
-        ms(batchN.p50Ms),
-        ms(batchN.p95Ms),
-        `${count(Math.round(batchN.samplesPerSecond))}/s`,
+        atN ? ms(batchN.p50Ms) : '—',
+        atN ? ms(batchN.p95Ms) : '—',
+        atN ? `${count(Math.round(batchN.samplesPerSecond))}/s` : '—',
         optional(model.memory?.peakBytesBatch1, bytes),
         optional(model.memory?.peakBytesBatchN, bytes),
         trainTime(model),
@@ -316,6 +317,11 @@ function rank(name: string): number {
   return index === -1 ? ORDER.length : index;
 }
 
-function firstBatch(summary: Summary): number {
-  return Object.values(summary.models)[0]?.latencyBatch ?? 256;
+/**
+ * The batch of the large-batch latency columns: the largest any model was timed at. A model timed
+ * at another (an LLM teacher answers one text a request) shows '—' there.
+ */
+function largeBatch(summary: Summary): number {
+  const batches = Object.values(summary.models).map((model) => model.latencyBatch);
+  return batches.length === 0 ? 256 : Math.max(...batches);
 }
