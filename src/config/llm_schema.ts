@@ -34,7 +34,7 @@ export const llmTeacherSpec = z.strictObject({
   temperature: z.number().min(0).max(2).default(1),
   /** votes: ask for {"answer": N} through response_format's JSON schema (switch off for endpoints without structured output). */
   structuredOutput: z.boolean().default(true),
-  /** votes: additive smoothing α, p(c) = (votes(c) + α) / (answers + α · classes). */
+  /** votes: additive smoothing α, p(c) = (votes(c) + α) / (answers + α · classes); applied to the stored votes, so a new α asks nothing again. */
   smoothing: z.number().positive().max(100).default(0.01),
   /** Requests in flight at once. */
   concurrency: positiveInt.max(256).default(8),

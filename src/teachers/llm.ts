@@ -86,11 +86,12 @@ export class LlmTeacher implements Teacher {
       smoothing: spec.smoothing,
     };
     this.limiter = RateLimiter.perMinute(spec.requestsPerMinute);
-    // Only what shapes an answer is part of the identity: the mode's own parameters, not the other mode's.
+    // Only what shapes an answer is part of the identity: the mode's own parameters, not the other
+    // mode's, and not the votes' smoothing, which is applied to the stored votes when they are read.
     const parameters =
       spec.mode === 'logprobs'
         ? { topLogprobs: spec.topLogprobs }
-        : { samples: spec.samples, temperature: spec.temperature, structuredOutput: spec.structuredOutput, smoothing: spec.smoothing };
+        : { samples: spec.samples, temperature: spec.temperature, structuredOutput: spec.structuredOutput };
     this.store = new LlmResponseStore(options.storeRoot, {
       endpoint: endpointIdentity(base),
       model: spec.model,

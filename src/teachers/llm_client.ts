@@ -31,6 +31,11 @@ export interface LlmAnswer {
   usage: TokenUsage;
   /** Chat requests that got an answer (retries not counted). */
   requests: number;
+  /**
+   * votes: the class each parsed answer named, in order. The store keeps them, so that the
+   * distribution (its smoothing) can change without asking again.
+   */
+  votes?: number[];
   /** votes: answers read as a class, and answers that were not. */
   answers: number;
   unparseable: number;
@@ -106,6 +111,7 @@ export async function labelText(
   }
   return {
     logProbabilities: votes.length === 0 ? null : Array.from(votesDistribution(votes, classes, sampling.smoothing)),
+    votes,
     usage,
     requests,
     answers: votes.length,

@@ -206,6 +206,22 @@ describe('labelling texts with an LLM teacher behind the Chat Completions protoc
         const answers = Math.round(1 / (row.reduce((low, p) => Math.min(low, p)) / 0.01) - 0.77);
         assert.ok(answers >= 1 && answers <= 8);
       }
+
+      // The store keeps the votes themselves: another smoothing reads them again, with no request.
+      const requests = (await server.stats()).chatRequests;
+      const resmoothed = await labelTexts(texts.slice(0, 4), { ...options, sampling: { ...votes, smoothing: 1 } });
+      assert.equal((await server.stats()).chatRequests, requests);
+      assert.equal(resmoothed.progress.fromStore, 4);
+      for (let i = 0; i < 4; i++) {
+        const before = Array.from(result.logProbabilities.subarray(i * 77, (i + 1) * 77), Math.exp);
+        const after = Array.from(resmoothed.logProbabilities.subarray(i * 77, (i + 1) * 77), Math.exp);
+        // The same counts: (votes + 0.01) / (answers + 0.77) before, (votes + 1) / (answers + 77) now.
+        const answers = Math.round(1 / (Math.min(...before) / 0.01) - 0.77);
+        for (let c = 0; c < 77; c++) {
+          const votesOfClass = before[c] * (answers + 0.77) - 0.01;
+          assert.ok(Math.abs(after[c] - (votesOfClass + 1) / (answers + 77)) < 1e-5, `text ${i}, class ${c}`);
+        }
+      }
     } finally {
       await server.stop();
     }

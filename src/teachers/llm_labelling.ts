@@ -6,6 +6,7 @@
  */
 import type { LlmAnswer, LlmEndpoint, RateLimiter } from './llm_client.js';
 import { labelText } from './llm_client.js';
+import { votesDistribution } from './llm_distribution.js';
 import type { LlmSampling } from './llm_protocol.js';
 import { optionLines, renderPrompt } from './llm_protocol.js';
 import type { LlmResponseStore } from './llm_store.js';
@@ -89,7 +90,12 @@ export async function labelTexts(texts: readonly string[], options: LabellingOpt
   answers.forEach((answer, i) => {
     unparseable += answer?.unparseable ?? 0;
     if (answer?.logProbabilities == null) return;
-    logProbabilities.set(answer.logProbabilities, i * classes);
+    // Votes are smoothed as this run's sampling says, whatever smoothing the stored answer was read with.
+    const row =
+      options.sampling.mode === 'votes' && answer.votes?.length
+        ? votesDistribution(answer.votes, classes, options.sampling.smoothing)
+        : answer.logProbabilities;
+    logProbabilities.set(row, i * classes);
     answered[i] = 1;
   });
   return { logProbabilities, answered, progress, unparseable };

@@ -49,8 +49,10 @@ const MAX_FAILURES_KEPT = 100;
 export class LlmResponseStore {
   readonly directory: string;
   private readonly key: string;
+  private readonly classes: number;
 
   constructor(root: string, identity: LlmIdentity) {
+    this.classes = identity.classNames.length;
     this.key = sha256(JSON.stringify(identity));
     this.directory = join(root, `llm-${this.key.slice(0, 24)}`);
     mkdirSync(join(this.directory, 'answers'), { recursive: true });
@@ -69,9 +71,15 @@ export class LlmResponseStore {
     if (!existsSync(path)) return undefined;
     try {
       const stored = JSON.parse(readFileSync(path, 'utf8')) as StoredAnswer;
+      const classes = this.classes;
       const intact =
         stored.text === text &&
-        (stored.logProbabilities === null || (Array.isArray(stored.logProbabilities) && stored.logProbabilities.every(Number.isFinite)));
+        (stored.logProbabilities === null ||
+          (Array.isArray(stored.logProbabilities) &&
+            stored.logProbabilities.length === classes &&
+            stored.logProbabilities.every(Number.isFinite))) &&
+        (stored.votes === undefined ||
+          (Array.isArray(stored.votes) && stored.votes.every((vote) => Number.isInteger(vote) && vote >= 0 && vote < classes)));
       return intact ? stored : undefined;
     } catch {
       return undefined;
