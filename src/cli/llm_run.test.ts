@@ -217,6 +217,35 @@ describe('kdkit run with an LLM teacher', () => {
     );
   });
 
+  it("labels a transfer set without labels with an ONNX teacher's argmax just as well", () => {
+    const path = join(directory, 'onnx.yaml');
+    const teacher = join(root, 'examples', 'bert-teacher');
+    writeFileSync(
+      path,
+      [
+        'seed: 1',
+        `dataset: {name: text, train: ${trainFile}, test: ${testFile}, labelField: category, trainLabels: false, validation: 20, maxLength: 24, tokenizer: ${join(teacher, 'tokenizer.json')}, classes: ${JSON.stringify(classNames)}}`,
+        `teacher: {onnx: ${join(teacher, 'teacher.onnx')}}`,
+        'student: {model: {type: embeddingbag, dimensions: 16}}',
+        'baseline: true',
+        'distill: {epochs: 2, batchSize: 16, terms: [{method: kd, weight: 0.9, temperature: 1}, {method: ce, weight: 0.1}]}',
+      ].join('\n'),
+    );
+    const result = kdkit('run', path, '--out', join(directory, 'onnx'));
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      /labels: the training set has none \(dataset\.trainLabels: false\); the teacher's answers label its 100 training and 20 validation samples/,
+    );
+    const summary = JSON.parse(readFileSync(join(directory, 'onnx', 'summary.json'), 'utf8'));
+    assert.equal(summary.teacher.kind, 'onnx');
+    assert.ok(
+      summary.models.teacher.accuracy > 0.5,
+      `the teacher is measured on the labelled test set: ${summary.models.teacher.accuracy}`,
+    );
+    assert.ok(summary.models.scratch && summary.models.student);
+  });
+
   it('refuses, with exit 2 and the field named: no key in the environment, a dataset without texts, online soft labels, a transfer set without classes', () => {
     const path = config('nokey', server.url);
     const noKey = kdkit('run', path, '--out', join(directory, 'nokey'));
