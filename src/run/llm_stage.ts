@@ -7,6 +7,7 @@
  */
 import type { Dataset } from '../data/dataset.js';
 import { subset } from '../data/split.js';
+import { answersLookSingleDigit } from '../teachers/llm_distribution.js';
 import { latencyStats } from '../eval/latency.js';
 import type { ModelEvaluation } from '../eval/evaluate.js';
 import { classificationMetrics } from '../eval/metrics.js';
@@ -33,6 +34,12 @@ export async function llmLabels(
 ): Promise<{ dataset: Dataset; logits: Float32Array; cached: boolean; usage: LlmUsage }> {
   const labels = await teacher.labelDataset(dataset, { onProgress: (progress) => emit({ type: 'labelling', what, ...progress }) });
   const usage = usageOf(teacher, dataset.texts!, labels);
+  if (teacher.spec.mode === 'logprobs' && answersLookSingleDigit(labels.logProbabilities, labels.answered, dataset.numClasses)) {
+    emit({
+      type: 'info',
+      message: `teacher.llm: warning: of ${dataset.numClasses} options, no ${what} text's answer was one past 9. If the model's tokenizer splits numbers into digits ("12" as "1", "2": Llama 2, Mistral, Qwen), logprobs mode reads only the first digit and cannot tell option 1 from 10–19; use mode: votes with such a model`,
+    });
+  }
   const cached = labels.progress.fromStore === dataset.labels.length;
   if (labels.unanswered === 0) return { dataset, logits: labels.logProbabilities, cached, usage };
   const kept = answeredRows(labels.answered);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
-import { logprobsDistribution, MIN_PROBABILITY, votesDistribution } from './llm_distribution.js';
+import { answersLookSingleDigit, logprobsDistribution, MIN_PROBABILITY, votesDistribution } from './llm_distribution.js';
 
 const labels = (count: number) => Array.from({ length: count }, (_, i) => String(i + 1));
 const top = (entries: [string, number][]) => entries.map(([token, p]) => ({ token, logprob: Math.log(p) }));
@@ -126,5 +126,34 @@ describe('votes → class distribution', () => {
 
   it('has no distribution for no answers', () => {
     assert.throws(() => votesDistribution([], 3, 0.5), /no answers/);
+  });
+});
+
+describe('answers that look read from a digit-splitting tokenizer', () => {
+  // A digit-splitting tokenizer's first answer token for "12" is "1": over 12 options, only options
+  // 1–9 are ever named, each with its whole mass, and 10–12 get the tail alone.
+  const classes = 12;
+  const firstDigitOnly = (texts: number) => {
+    const rows = new Float32Array(texts * classes).fill(Math.log(1e-4));
+    for (let i = 0; i < texts; i++) rows[i * classes + (i % 9)] = Math.log(0.99);
+    return rows;
+  };
+  const all = (texts: number) => new Uint8Array(texts).fill(1);
+
+  it('flags 20 answered texts with no option past 9 among their most likely classes', () => {
+    assert.equal(answersLookSingleDigit(firstDigitOnly(20), all(20), classes), true);
+  });
+
+  it('does not flag one answer past 9, too few answers, unanswered rows, or 9 classes or fewer', () => {
+    const withTwelve = firstDigitOnly(20);
+    withTwelve[5 * classes + 11] = Math.log(0.999);
+    assert.equal(answersLookSingleDigit(withTwelve, all(20), classes), false);
+    assert.equal(answersLookSingleDigit(firstDigitOnly(19), all(19), classes), false);
+    // 25 rows, 6 of them unanswered: 19 answered are too few to tell.
+    const answered = all(25);
+    answered.fill(0, 0, 6);
+    assert.equal(answersLookSingleDigit(firstDigitOnly(25), answered, classes), false);
+    const nine = new Float32Array(20 * 9).fill(Math.log(1 / 9));
+    assert.equal(answersLookSingleDigit(nine, all(20), 9), false);
   });
 });

@@ -93,6 +93,27 @@ export function votesDistribution(votes: readonly number[], classes: number, smo
   return normalizedLog(probability, 'votes');
 }
 
+/**
+ * Whether logprobs answers look read from a tokenizer that splits numbers into digits: with more
+ * than 9 classes and at least `minimum` answered texts, no text's most likely class is an option
+ * past 9. Such a model's first answer token for "12" is "1", so logprobs mode cannot tell options
+ * 1 and 10–19 apart (votes, which parse the whole answer, can). `logProbabilities` is
+ * [texts, classes]; `answered[i]` is 0 for a text with no answer.
+ */
+export function answersLookSingleDigit(logProbabilities: Float32Array, answered: Uint8Array, classes: number, minimum = 20): boolean {
+  if (classes <= 9) return false;
+  let seen = 0;
+  for (let i = 0; i < answered.length; i++) {
+    if (!answered[i]) continue;
+    seen++;
+    const row = logProbabilities.subarray(i * classes, (i + 1) * classes);
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
+    if (best >= 9) return false;
+  }
+  return seen >= minimum;
+}
+
 /** log(p / Σp), each p first raised to MIN_PROBABILITY. */
 function normalizedLog(probability: Float64Array, where: string): Float32Array {
   let total = 0;
