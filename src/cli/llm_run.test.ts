@@ -239,6 +239,20 @@ describe('kdkit run with an LLM teacher', () => {
     );
     const summary = JSON.parse(readFileSync(join(directory, 'onnx', 'summary.json'), 'utf8'));
     assert.equal(summary.teacher.kind, 'onnx');
+    // What a page needs besides the model: the class names in order, and how the inputs are made.
+    const student = join(directory, 'onnx', 'student');
+    assert.deepEqual(JSON.parse(readFileSync(join(student, 'labels.json'), 'utf8')), classNames);
+    assert.deepEqual(JSON.parse(readFileSync(join(student, 'preprocess.json'), 'utf8')), {
+      kind: 'text',
+      inputs: ['input_ids', 'attention_mask', 'token_type_ids'],
+      dtype: 'int32',
+      onnxDtype: 'int64',
+      maxLength: 24,
+      tokenizer: '../tokenizer.json',
+      padding: 'right',
+      output: 'logits',
+    });
+    assert.ok(readFileSync(join(student, '..', 'tokenizer.json')).length > 0);
     assert.ok(
       summary.models.teacher.accuracy > 0.5,
       `the teacher is measured on the labelled test set: ${summary.models.teacher.accuracy}`,

@@ -52,6 +52,12 @@ export interface Dataset {
   readonly classNames: readonly string[];
   /** A text dataset's texts, one per sample in sample order (what an LLM teacher is asked about). */
   readonly texts?: readonly string[];
+  /**
+   * An image dataset's pixels as stored, times this, are what the models take: 1/16 for the
+   * embedded digits (counts 0..16), 1/255 for uint8 pixels, 1 for float files (taken as they are).
+   * What a page must do to its pixels before predicting (student/preprocess.json).
+   */
+  readonly rawScale?: number;
 }
 
 /** The three parts a run uses. The test part is touched only for final evaluation. */

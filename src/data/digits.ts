@@ -56,6 +56,7 @@ export function parseDigitsCsv(text: string, source: string): Dataset {
     sampleShape: [SIDE, SIDE, 1],
     numClasses: DIGITS_CLASS_NAMES.length,
     classNames: DIGITS_CLASS_NAMES,
+    rawScale: 1 / MAX_PIXEL,
   });
 }
 

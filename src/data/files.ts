@@ -139,7 +139,7 @@ export function partDataset(opened: OpenedPart, classNames: readonly string[], s
       `${locate(opened, bad)}: label ${labels[bad]} is outside [0, ${numClasses}); dataset.classes has ${numClasses} classes`,
     );
   }
-  const fields = { name: part.name, labels, numClasses, classNames };
+  const fields = { name: part.name, labels, numClasses, classNames, rawScale: encoding.dtype === 'uint8' ? 1 / 255 : 1 };
   const sampleShape = encoding.sampleShape;
   if (opened.gzipped) return imageDataset({ ...fields, sampleShape, images: opened.gzipped });
   const pixels = new FilePixels(opened.files, encoding);

@@ -94,5 +94,5 @@ export function loadIdxPair(name: string, imagesPath: string, labelsPath: string
   const images = new Float32Array(rawPixels.length);
   for (let i = 0; i < rawPixels.length; i++) images[i] = rawPixels[i] / 255;
 
-  return imageDataset({ name, images, labels, sampleShape: [height, width, 1], numClasses, classNames });
+  return imageDataset({ name, images, labels, sampleShape: [height, width, 1], numClasses, classNames, rawScale: 1 / 255 });
 }

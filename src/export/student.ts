@@ -17,6 +17,7 @@ import { accuracy, predictLogits } from '../models/predict.js';
 import { saveQuantizedModelDir } from '../models/quantize.js';
 import { exportOnnx, onnxOpset } from './onnx.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { preprocessOf, writePageFiles } from './page_files.js';
 import { compareLogits, measureOnnxLatency, onnxLogits } from './onnx_run.js';
 import type { ExportRecord, OnnxExport, Quantization, TfjsExport } from '../eval/export_record.js';
 import type { LatencyOptions } from '../eval/latency.js';
@@ -42,6 +43,12 @@ export async function exportStudent(student: tf.LayersModel, options: ExportOpti
   const { outDir, test, testLogits } = options;
   const baseAccuracy = accuracy(testLogits, test.labels);
   const saved = await saveModelDir(student, join(outDir, 'student'));
+  // The tokenizer sits beside student/ in the run directory.
+  writePageFiles(
+    join(outDir, 'student'),
+    test.classNames,
+    preprocessOf(test, options.exportConfig.onnxLayout, options.text ? '../tokenizer.json' : null),
+  );
   const tfjs: TfjsExport[] = [
     { quantization: 'float32', path: 'student', sizeBytes: saved.sizeBytes, accuracy: baseAccuracy, accuracyDrop: 0 },
   ];

@@ -93,13 +93,23 @@ test('"Using the student" loads each exported copy in a browser', () => {
   for (const path of ['student/model.json', 'student-float16/model.json', 'student-uint8/model.json'])
     assert.ok(usage.includes(`\`${path}\``), path);
   assert.ok(usage.includes("const model = await tf.loadLayersModel('student/model.json');"));
-  assert.ok(usage.includes("import * as ort from 'onnxruntime-web';"));
+  assert.ok(
+    usage.includes(
+      `<script type="importmap">\n  {"imports":{"@tensorflow/tfjs":"https://cdn.jsdelivr.net/npm/@tensorflow/tfjs@4.22.0/dist/tf.fesm.min.js"}}`,
+    ),
+  );
+  assert.ok(usage.includes("import * as ort from 'onnxruntime-web/wasm';"), 'the WebAssembly build, not the WebGPU one');
+  assert.ok(usage.includes('Cross-Origin-Embedder-Policy: require-corp'));
   assert.ok(usage.includes("const session = await ort.InferenceSession.create('student.onnx');"));
-  assert.ok(usage.includes("const output = await session.run({ image: new ort.Tensor('float32', pixels, [1, 8, 8, 1]) });"));
-  assert.ok(usage.includes('const logits = output.logits.data; // 10 class scores'));
+  assert.ok(usage.includes("session.run({ image: new ort.Tensor('float32', toLayout(toInput(pixels)), [1, 8, 8, 1]) })"));
+  assert.ok(usage.includes("await json('student/labels.json')") && usage.includes("await json('student/preprocess.json')"));
+  assert.ok(usage.includes('tf.softmax(model.predict('), 'the logits become probabilities');
+  assert.equal(usage.split('```html').length - 1, 2, 'two whole pages');
 
   summary.exports.onnx[0].layout = 'nchw';
-  assert.ok(renderMarkdown(summary).includes("new ort.Tensor('float32', pixels, [1, 1, 8, 8])"));
+  const nchw = renderMarkdown(summary);
+  assert.ok(nchw.includes("new ort.Tensor('float32', toLayout(toInput(pixels)), [1, 1, 8, 8])"));
+  assert.ok(nchw.includes('This copy takes NCHW'));
 });
 
 test('report.md of a run without scratch, deploy: constraints or ONNX leaves those parts out', () => {

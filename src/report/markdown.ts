@@ -86,11 +86,11 @@ export function renderMarkdown(summary: Summary): string {
   );
   for (const snippet of usageSnippets(summary)) {
     lines.push(
-      `In a browser, with ${snippet.runtime}:`,
+      snippet.language === 'html' ? `In a browser, with ${snippet.runtime}, a whole page:` : `In a browser, with ${snippet.runtime}:`,
       '',
       ...snippet.copies.map((copy) => `- ${copy}`),
       '',
-      '```js',
+      `\`\`\`${snippet.language}`,
       snippet.code,
       '```',
       '',

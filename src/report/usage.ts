@@ -4,12 +4,29 @@ import { bytes, percent } from './table.js';
 
 export interface UsageSnippet {
   runtime: string;
+  /** html: a whole page; js: module code for a bundler. */
+  language: 'html' | 'js';
   /** One line per loadable copy, e.g. "float16, 27.2 KiB, 96.38%: `student-float16/model.json`". */
   copies: string[];
   code: string;
 }
 
-/** One snippet for TensorFlow.js and, when the run exported ONNX, one for ONNX Runtime Web. */
+/**
+ * The versions the pages load from the CDN: the TensorFlow.js kdkit trains with, and the
+ * onnxruntime-web of the onnxruntime-node that checked the ONNX copies (package.json pins both).
+ */
+export const TFJS_VERSION = '4.22.0';
+export const ORT_WEB_VERSION = '1.30.0';
+export const TFJS_CDN = `https://cdn.jsdelivr.net/npm/@tensorflow/tfjs@${TFJS_VERSION}/dist/tf.fesm.min.js`;
+/** The CPU (WebAssembly) build: its .wasm is 14.2 MB, where plain 'onnxruntime-web' loads the 28.3 MB WebGPU-capable one. */
+export const ORT_WASM_CDN = `https://cdn.jsdelivr.net/npm/onnxruntime-web@${ORT_WEB_VERSION}/dist/ort.wasm.min.mjs`;
+
+/**
+ * A page for TensorFlow.js and, when the run exported ONNX, one for ONNX Runtime Web (images), or
+ * module code and a transformers.js pipeline (text). Each page works as written when served from
+ * the run directory: the import map names the CDN build, student/labels.json the classes and
+ * student/preprocess.json the input.
+ */
 export function usageSnippets(summary: Summary): UsageSnippet[] {
   const tfjs = summary.exports.tfjs.map((copy) => ({
     label: `${copy.quantization}, ${bytes(copy.sizeBytes)}, ${percent(copy.accuracy)}`,
@@ -18,43 +35,32 @@ export function usageSnippets(summary: Summary): UsageSnippet[] {
   // A run that exported no TensorFlow.js variants still saved the float32 student.
   if (tfjs.length === 0) tfjs.push({ label: 'float32', url: summary.artifacts.student ?? 'student/model.json' });
   const classes = summary.dataset.classes;
+  const { sampleShape } = summary.dataset;
   const snippets: UsageSnippet[] = [
     {
       runtime: 'TensorFlow.js',
+      language: sampleShape ? 'html' : 'js',
       copies: tfjs.map((copy) => `${copy.label}: \`${copy.url}\``),
-      code: [
-        "import * as tf from '@tensorflow/tfjs';",
-        '',
-        '// Any of the copies above; a URL relative to the page. Quantized weights are expanded to float32 on load.',
-        `const model = await tf.loadLayersModel('${tfjs[0].url}');`,
-        ...inputLines(summary),
-      ].join('\n'),
+      code: sampleShape ? tfjsImagePage(tfjs[0].url, sampleShape) : tfjsTextCode(summary, tfjs[0].url),
     },
   ];
   const [onnx] = summary.exports.onnx;
-  if (onnx && summary.dataset.sampleShape) {
-    const [height, width, channels] = summary.dataset.sampleShape;
-    const shape = onnx.layout === 'nhwc' ? `[1, ${height}, ${width}, ${channels}]` : `[1, ${channels}, ${height}, ${width}]`;
+  if (onnx && sampleShape) {
     snippets.push({
       runtime: 'ONNX Runtime Web',
+      language: 'html',
       copies: summary.exports.onnx.map(
         (copy) =>
           `${copy.quantization}, ${copy.layout.toUpperCase()}, ${bytes(copy.sizeBytes)}, ${percent(copy.accuracy)}: \`${copy.path}\``,
       ),
-      code: [
-        "import * as ort from 'onnxruntime-web';",
-        '',
-        `const session = await ort.InferenceSession.create('${onnx.path}');`,
-        `// pixels: Float32Array of one image in [0, 1], in ${onnx.layout.toUpperCase()} order.`,
-        `const output = await session.run({ image: new ort.Tensor('float32', pixels, ${shape}) });`,
-        `const logits = output.logits.data; // ${classes} class scores`,
-      ].join('\n'),
+      code: ortImagePage(onnx.path, onnx.layout, sampleShape, classes),
     });
   }
   if (onnx && summary.exports.transformersJs) {
     const folder = summary.exports.transformersJs;
     snippets.push({
       runtime: 'transformers.js',
+      language: 'js',
       copies: [`float32 ONNX with its tokenizer and labels, ${bytes(onnx.sizeBytes)}, ${percent(onnx.accuracy)}: \`${folder}/\``],
       code: [
         "import { pipeline, env } from '@huggingface/transformers';",
@@ -70,18 +76,112 @@ export function usageSnippets(summary: Summary): UsageSnippet[] {
   return snippets;
 }
 
-/** What the TensorFlow.js model takes and gives: images, or a tokenizer's fields. */
-function inputLines(summary: Summary): string[] {
-  const { sampleShape, inputs, classes } = summary.dataset;
-  if (sampleShape) {
-    return [
-      `// images: float32 in [0, 1], shaped [batch, ${sampleShape.join(', ')}] (NHWC).`,
-      `const logits = model.predict(images); // [batch, ${classes}]`,
-    ];
-  }
+/** The first lines of every page: where to serve it from, and the import map. */
+function pageHead(runtime: string, imports: Record<string, string>, install: string): string[] {
+  return [
+    '<!doctype html>',
+    '<meta charset="utf-8">',
+    `<!-- ${runtime}: serve this page from the run directory (any static server, e.g. npx http-server). -->`,
+    `<!-- With a bundler instead of the import map: ${install}, and keep the import line. -->`,
+    '<script type="importmap">',
+    `  ${JSON.stringify({ imports })}`,
+    '</script>',
+  ];
+}
+
+/** How a page turns one image's stored values into the model's input, per preprocess.json. */
+const SCALE_LINES = [
+  '  // pixels: one image as stored (preprocess.scale takes it to what the model was trained on),',
+  '  // row by row, channels last. x = (pixel · scale − mean[channel]) / std[channel].',
+  '  const toInput = (pixels) =>',
+  '    Float32Array.from(pixels, (value, i) => {',
+  '      const channel = i % pre.shape[2];',
+  '      return (value * pre.scale - pre.mean[channel]) / pre.std[channel];',
+  '    });',
+];
+
+const RANKED =
+  '  return labels.map((label, c) => ({ label, probability: probabilities[c] })).sort((a, b) => b.probability - a.probability);';
+
+function tfjsImagePage(url: string, shape: readonly number[]): string {
+  return [
+    ...pageHead('TensorFlow.js', { '@tensorflow/tfjs': TFJS_CDN }, `npm install @tensorflow/tfjs@${TFJS_VERSION}`),
+    '<script type="module">',
+    "  import * as tf from '@tensorflow/tfjs';",
+    '',
+    '  const json = (path) => fetch(path).then((response) => response.json());',
+    '  // Any of the copies above; quantized weights are expanded to float32 on load.',
+    `  const model = await tf.loadLayersModel('${url}');`,
+    "  const labels = await json('student/labels.json'); // the class names, in the order of the logits",
+    `  const pre = await json('student/preprocess.json'); // shape [${shape.join(', ')}] (NHWC), scale, mean, std`,
+    ...SCALE_LINES,
+    '',
+    '  /** The classes, most likely first: [{ label, probability }]. The model gives logits; softmax makes them probabilities. */',
+    '  window.classify = async (pixels) => {',
+    '    const output = tf.tidy(() => tf.softmax(model.predict(tf.tensor(toInput(pixels), [1, ...pre.shape]))));',
+    '    const probabilities = await output.data();',
+    '    output.dispose();',
+    `  ${RANKED}`,
+    '  };',
+    '</script>',
+  ].join('\n');
+}
+
+function ortImagePage(path: string, layout: 'nhwc' | 'nchw', shape: readonly number[], classes: number): string {
+  const [height, width, channels] = shape;
+  const tensorShape = layout === 'nhwc' ? `[1, ${height}, ${width}, ${channels}]` : `[1, ${channels}, ${height}, ${width}]`;
+  return [
+    ...pageHead('ONNX Runtime Web', { 'onnxruntime-web/wasm': ORT_WASM_CDN }, `npm install onnxruntime-web@${ORT_WEB_VERSION}`),
+    '<script type="module">',
+    "  // The WebAssembly build: 14.2 MB of .wasm, fetched beside the script (plain 'onnxruntime-web' loads the 28.3 MB WebGPU one).",
+    '  // Threads need a cross-origin-isolated page, served with the headers',
+    '  //   Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp;',
+    '  // without them it runs on one thread.',
+    "  import * as ort from 'onnxruntime-web/wasm';",
+    '',
+    '  const json = (path) => fetch(path).then((response) => response.json());',
+    `  const session = await ort.InferenceSession.create('${path}');`,
+    "  const labels = await json('student/labels.json'); // the class names, in the order of the logits",
+    `  const pre = await json('student/preprocess.json'); // shape [${shape.join(', ')}], scale, mean, std`,
+    ...SCALE_LINES,
+    ...(layout === 'nchw'
+      ? [
+          '  // This copy takes NCHW: channels first.',
+          '  const toLayout = (x) => {',
+          '    const [h, w, c] = pre.shape;',
+          '    return Float32Array.from(x, (_, i) => x[(i % (h * w)) * c + Math.floor(i / (h * w))]);',
+          '  };',
+        ]
+      : ['  const toLayout = (x) => x; // this copy takes NHWC, as the pixels come']),
+    '',
+    `  /** The classes, most likely first: [{ label, probability }], from the ${classes} logits by softmax. */`,
+    '  window.classify = async (pixels) => {',
+    `    const { logits } = await session.run({ image: new ort.Tensor('float32', toLayout(toInput(pixels)), ${tensorShape}) });`,
+    '    const top = Math.max(...logits.data);',
+    '    const exps = Array.from(logits.data, (logit) => Math.exp(logit - top));',
+    '    const sum = exps.reduce((total, value) => total + value, 0);',
+    '    const probabilities = exps.map((value) => value / sum);',
+    `  ${RANKED}`,
+    '  };',
+    '</script>',
+  ].join('\n');
+}
+
+/** A text student in TensorFlow.js: module code for a bundler (its layers come from kdkit/layers). */
+function tfjsTextCode(summary: Summary, url: string): string {
+  const { inputs, classes } = summary.dataset;
   const names = inputs.map((input) => input.name);
   return [
+    "import * as tf from '@tensorflow/tfjs';",
+    "import { registerTextLayers } from 'kdkit/layers';",
+    '',
+    'registerTextLayers(); // the transformer and embedding-bag layers, before loading',
+    '// Any of the copies above; a URL relative to the page. Quantized weights are expanded to float32 on load.',
+    `const model = await tf.loadLayersModel('${url}');`,
+    "const labels = await (await fetch('student/labels.json')).json(); // the class names, in the order of the logits",
+    '// student/preprocess.json: the inputs, maxLength and the tokenizer (tokenizer.json beside student/).',
     `// ${names.join(', ')}: int32 tensors [batch, ${inputs[0].shape.join(', ')}] from tokenizer.json, padded on the right.`,
     `const logits = model.predict([${names.map((name) => name.replace(/_(.)/g, (_, letter: string) => letter.toUpperCase())).join(', ')}]); // [batch, ${classes}]`,
-  ];
+    'const probabilities = tf.softmax(logits); // the logits are not probabilities',
+  ].join('\n');
 }
