@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { markdownTable, markdownText, renderMarkdown } from './markdown.js';
 import { fixtureSummary, minimalSummary } from './summary.test.util.js';
+import { ORT_WEB_VERSION, TFJS_VERSION } from './usage.js';
+import { readFileSync } from 'node:fs';
 
 /** The table row whose first cell is `first`, under the heading `section`. */
 function row(markdown: string, section: string, first: string): string {
@@ -195,4 +197,12 @@ test('a teacher timed one request at a time (an LLM) shows — in the large-batc
   assert.match(markdown, /\| model \| test acc \| params \| MACs \| size \| latency b1 \| latency b256 \| train \|/);
   assert.match(row(markdown, '## Cost', 'teacher'), /^\| teacher \|( [^|]+ \|){7} — \| — \| — \|/);
   assert.match(row(markdown, '## Cost', 'student'), /\| 3\.90 ms \| 4\.60 ms \| 65,641\/s \|/);
+});
+
+test('the pages load the TensorFlow.js kdkit trains with and the onnxruntime-web of the onnxruntime-node that checked the exports', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  assert.equal(pkg.dependencies['@tensorflow/tfjs-core'], TFJS_VERSION);
+  assert.equal(pkg.devDependencies['@tensorflow/tfjs'], TFJS_VERSION, 'the Chromium test answers the CDN URL from this package');
+  assert.equal(pkg.dependencies['onnxruntime-node'], ORT_WEB_VERSION);
+  assert.equal(pkg.devDependencies['onnxruntime-web'], ORT_WEB_VERSION);
 });
