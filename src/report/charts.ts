@@ -6,6 +6,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { paretoFront, type TradeoffPoint } from './pareto.js';
 import { classLabels, modelNames } from './table.js';
+import { CONFUSION_NAMED_CLASSES, confusionAxes, confusionSide } from './confusion_axes.js';
 import type { Summary } from './summary.js';
 
 export interface Chart {
@@ -80,16 +81,50 @@ export async function renderCharts(summary: Summary): Promise<Chart[]> {
     charts.push({
       id: 'confusion',
       title: 'Confusion matrix of the student',
-      caption: 'Test samples by true class (rows) and predicted class (columns); the diagonal is correct.',
+      caption: `Test samples by true class (rows) and predicted class (columns); the diagonal is correct.${
+        confusionAxes(classLabels(summary)).indices
+          ? ' The axes number the classes; hover a number for its name, or read it in the per-class table below.'
+          : ''
+      }`,
       spec: confusionSpec(student.confusion, classLabels(summary)),
     });
   }
+  const classNames = classLabels(summary);
   return Promise.all(
     charts.map(async ({ spec, ...chart }) => {
-      const svg = await renderSvg(spec);
+      const rendered = await renderSvg(spec);
+      const svg = chart.id === 'confusion' ? withAxisTooltips(rendered, confusionAxes(classNames).axisLabels, classNames) : rendered;
       return { ...chart, svg, widthPx: Number(/^<svg[^>]*\swidth="([\d.]+)"/.exec(svg)?.[1] ?? 0) };
     }),
   );
+}
+
+const xmlEscapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const xmlText = (text: string) => text.replace(/[&<>"']/g, (character) => xmlEscapes[character]);
+
+/**
+ * The SVG with each axis label of a class given its full name as a tooltip (an SVG <title>, shown
+ * on hover with no script): `axisLabels[c]` is what the axis shows for class c, perhaps cut short
+ * with "…" by the label limit, `names[c]` its name.
+ */
+export function withAxisTooltips(svg: string, axisLabels: readonly string[], names: readonly string[]): string {
+  const decode = (text: string) =>
+    text.replace(/&(amp|lt|gt|quot|#39);/g, (entity) => ({ '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" })[entity]!);
+  const nameOf = (shown: string): string | undefined => {
+    const exact = axisLabels.indexOf(shown);
+    if (exact >= 0) return names[exact];
+    if (!shown.endsWith('…')) return undefined;
+    const prefix = shown.slice(0, -1);
+    const matches = axisLabels.flatMap((label, c) => (label.startsWith(prefix) ? [names[c]] : []));
+    return matches.length === 1 ? matches[0] : undefined;
+  };
+  return svg.replace(/(<g class="mark-text role-axis-label"[^>]*>)([\s\S]*?)(<\/g>)/g, (_, open: string, labels: string, close: string) => {
+    const titled = labels.replace(/(<text[^>]*>)([^<]*)(<\/text>)/g, (text, start: string, content: string, end: string) => {
+      const name = nameOf(decode(content));
+      return name === undefined ? text : `${start}<title>${xmlText(name)}</title>${content}${end}`;
+    });
+    return `${open}${titled}${close}`;
+  });
 }
 
 /** Renders a Vega-Lite spec to a standalone SVG string, headless. */
@@ -179,13 +214,28 @@ export function tradeoffSpec(points: TradeoffPoint[], costTitle: string): TopLev
 
 /** A heatmap of counts with the count written in each non-empty cell. */
 export function confusionSpec(confusion: number[][], labels: readonly string[]): TopLevelSpec {
+  const { axisLabels, xAngle } = confusionAxes(labels);
   const values = confusion.flatMap((row, actual) =>
-    row.map((count, predicted) => ({ actual: labels[actual], predicted: labels[predicted], count })),
+    row.map((count, predicted) => ({ actual: axisLabels[actual], predicted: axisLabels[predicted], count })),
   );
   const largest = Math.max(1, ...values.map((cell) => cell.count));
-  const side = Math.min(520, Math.max(240, 30 * labels.length));
-  const x = { field: 'predicted', type: 'ordinal', title: 'predicted class', sort: [...labels], axis: { labelAngle: 0 } } as const;
-  const y = { field: 'actual', type: 'ordinal', title: 'true class', sort: [...labels] } as const;
+  const side = confusionSide(labels.length);
+  const small = labels.length > CONFUSION_NAMED_CLASSES;
+  const x = {
+    field: 'predicted',
+    type: 'ordinal',
+    title: 'predicted class',
+    sort: axisLabels,
+    // Past the classes whose labels fit, Vega drops labels that would overlap rather than draw them over each other.
+    axis: { labelAngle: xAngle, labelLimit: 110, labelOverlap: 'greedy', ...(small && { labelFontSize: 7 }) },
+  } as const;
+  const y = {
+    field: 'actual',
+    type: 'ordinal',
+    title: 'true class',
+    sort: axisLabels,
+    axis: { labelLimit: 140, labelOverlap: 'greedy', ...(small && { labelFontSize: 7 }) },
+  } as const;
   return {
     config,
     width: side,
@@ -202,9 +252,10 @@ export function confusionSpec(confusion: number[][], labels: readonly string[]):
           color: { field: 'count', type: 'quantitative', title: 'samples', scale: { type: 'sqrt', domain: [0, largest], scheme: 'blues' } },
         },
       },
+      // Counts are written in the cells while they fit (14 px a cell, for two digits); past that the colour alone says.
       {
         name: 'counts',
-        transform: [{ filter: 'datum.count > 0' }],
+        transform: [{ filter: side / labels.length >= 14 ? 'datum.count > 0' : 'false' }],
         mark: { type: 'text', fontSize: labels.length > 15 ? 8 : 11 },
         encoding: {
           x,

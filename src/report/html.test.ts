@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -155,8 +155,123 @@ describe('report.html in headless Chromium', () => {
     }
     assertDrawn(report.charts['training-loss'], 'training-loss');
     assert.equal(report.charts['training-loss'].marks.curves_marks, 3);
-    assert.match(report.text, /No deploy: constraints/);
+    assert.match(report.text, /The config sets no deploy: constraints, so the gate had nothing to check\./);
     assert.doesNotMatch(report.text, /onnxruntime-web|Distillation gained/);
+  });
+
+  /** report.html at 1280 × 900: the tables' and the page's overflow, the confusion axes' labels and their tooltips, and a screenshot. */
+  async function layoutAt1280(summary: Summary) {
+    const outDir = mkdtempSync(join(tmpdir(), 'kdkit-layout-'));
+    await writeRunReports(outDir, summary);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await page.goto(pathToFileURL(join(outDir, 'report.html')).href, { waitUntil: 'load' });
+      const screenshot = join(outDir, 'report-1280.png');
+      await page.screenshot({ path: screenshot, fullPage: true });
+      const layout = await page.evaluate(() => {
+        const figure = document.querySelector('figure[data-chart="confusion"]')!;
+        const axisLabels = [...figure.querySelectorAll('g.role-axis-label')].map((group) =>
+          [...group.querySelectorAll(':scope > text')].map((element) => {
+            // The label's box in its own (perhaps rotated) frame: its corners on the screen, projected
+            // onto the baseline's direction u and its normal v.
+            const text = element as SVGTextElement;
+            const box = text.getBBox();
+            const m = text.getScreenCTM()!;
+            const length = Math.hypot(m.a, m.b);
+            const [ux, uy] = [m.a / length, m.b / length];
+            const corners = [
+              [box.x, box.y],
+              [box.x + box.width, box.y],
+              [box.x, box.y + box.height],
+              [box.x + box.width, box.y + box.height],
+            ].map(([x, y]) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]);
+            const along = corners.map(([x, y]) => x * ux + y * uy);
+            const across = corners.map(([x, y]) => -x * uy + y * ux);
+            return {
+              text: text.lastChild?.textContent ?? '',
+              title: text.querySelector('title')?.textContent ?? null,
+              u: [Math.min(...along), Math.max(...along)],
+              v: [Math.min(...across), Math.max(...across)],
+            };
+          }),
+        );
+        return {
+          pageWidth: document.documentElement.scrollWidth,
+          overflowingTables: [...document.querySelectorAll('.scroll')].filter((wrapper) => wrapper.scrollWidth > wrapper.clientWidth)
+            .length,
+          tables: document.querySelectorAll('table').length,
+          axisLabels,
+        };
+      });
+      return { ...layout, screenshot: readFileSync(screenshot) };
+    } finally {
+      await page.close();
+    }
+  }
+
+  /**
+   * Whether any two labels of an axis overlap (beyond a pixel of antialiasing): the labels of an
+   * axis share one rotation, so two overlap when their intervals along and across it both do.
+   */
+  const overlapping = (boxes: { u: number[]; v: number[] }[]) =>
+    boxes.some((a, i) =>
+      boxes.slice(i + 1).some((b) => a.u[0] < b.u[1] - 1 && b.u[0] < a.u[1] - 1 && a.v[0] < b.v[1] - 1 && b.v[0] < a.v[1] - 1),
+    );
+
+  test("at 1280 px, Fashion-MNIST's class names on the confusion axes are rotated apart, named in tooltips, and every table fits", async () => {
+    const summary = fixtureSummary();
+    const names = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+    summary.dataset.classNames = names;
+    const layout = await layoutAt1280(summary);
+    assert.ok(layout.screenshot.length > 10_000, 'a screenshot of the page');
+    assert.ok(layout.pageWidth <= 1280, `the page is ${layout.pageWidth} px wide`);
+    assert.equal(layout.overflowingTables, 0, 'no table needs scrolling');
+    // Quality, cost (weights; speed), exports (size and accuracy; ONNX Runtime), the gate, the student by class.
+    assert.equal(layout.tables, 7, 'the cost and exports tables are split in two each');
+    const [x, y] = layout.axisLabels;
+    assert.deepEqual(
+      x.map((label) => label.title),
+      names,
+      'each predicted-class label has its full name as a tooltip',
+    );
+    assert.deepEqual(
+      y.map((label) => label.title),
+      names,
+    );
+    assert.ok(!overlapping(x), 'the predicted-class labels do not overlap');
+    assert.ok(!overlapping(y));
+  });
+
+  test("at 1280 px, Banking77's 77 classes are numbered on the confusion axes, named in tooltips and in the per-class table", async () => {
+    const summary = fixtureSummary();
+    const names = Array.from({ length: 77 }, (_, c) => `intent_with_a_long_name_${c}`);
+    summary.dataset.classNames = names;
+    summary.dataset.classes = 77;
+    const student = summary.models.student;
+    student.confusion = names.map((_, actual) =>
+      names.map((__, predicted) => (actual === predicted ? 30 : (actual + predicted) % 19 === 0 ? 1 : 0)),
+    );
+    student.perClass = names.map(() => ({ precision: 0.9, recall: 0.9, f1: 0.9, support: 31 }));
+    const layout = await layoutAt1280(summary);
+    assert.ok(layout.pageWidth <= 1280);
+    assert.equal(layout.overflowingTables, 0);
+    const [x, y] = layout.axisLabels;
+    assert.deepEqual(
+      x.map((label) => label.text),
+      names.map((_, c) => String(c)),
+    );
+    assert.deepEqual(
+      x.map((label) => label.title),
+      names,
+    );
+    assert.deepEqual(
+      y.map((label) => label.title),
+      names,
+    );
+    assert.ok(!overlapping(x) && !overlapping(y), 'the numbers do not overlap');
+    const report = await openReport(browser, summary);
+    assert.match(report.text, /The axes number the classes; hover a number for its name/);
+    assert.match(report.text, /\n12 intent_with_a_long_name_12\t90\.00%/, 'the per-class table numbers the classes as the axes do');
   });
 
   test('HTML-special characters in names and config values reach the page as text', async () => {

@@ -5,6 +5,7 @@
  */
 import { stringify } from 'yaml';
 import type { Chart } from './charts.js';
+import { confusionAxes } from './confusion_axes.js';
 import { describeLoss } from './markdown.js';
 import {
   classLabels,
@@ -74,7 +75,11 @@ export async function renderHtml(summary: Summary): Promise<string> {
     htmlTable(qualityRows(summary)),
     '<h3>Cost</h3>',
     '<p class="note">Sizes: model.json plus weights by weight storage. Latency: one forward pass on the model\'s runtime (TensorFlow.js, or ONNX Runtime for an ONNX teacher), p50 and p95 over repeats after warm-up. Peak memory: weights, input and live intermediates of one forward pass.</p>',
-    htmlTable(costRows(summary)),
+    // 14 columns do not fit 1280 px: what a model weighs, then how fast it runs.
+    splitTable(costRows(summary), [
+      [0, 1, 2, 3, 4, 5, 11, 12, 13],
+      [0, 6, 7, 8, 9, 10],
+    ]),
     speedup ? `<p>${escapeHtml(speedup)}</p>` : '',
     ...(llm ? ['<h3>The LLM teacher</h3>', `<p class="note">${escapeHtml(LLM_USAGE_NOTE)}</p>`, htmlTable(llm)] : []),
     '<h2>Trade-offs</h2>',
@@ -82,13 +87,21 @@ export async function renderHtml(summary: Summary): Promise<string> {
     '<h2>Training</h2>',
     `<ul>${summary.stages.map((stage) => `<li><strong>${escapeHtml(stage.name)}</strong>: ${escapeHtml(`${describeLoss(stage)}; ${stage.epochs} epochs, batch ${stage.batchSize}${finalValidation(stage)}.`)}</li>`).join('')}</ul>`,
     figures(['training-loss', 'training-accuracy']),
-    ...(student ? ['<h2>The student by class</h2>', figures(['confusion'], htmlTable(perClassRows(student, classLabels(summary))))] : []),
+    ...(student ? ['<h2>The student by class</h2>', figures(['confusion'], htmlTable(perClassRows(student, perClassNames(summary))))] : []),
     '<h2>Deployment gate</h2>',
     `<p>${escapeHtml(gateVerdict(gate))}</p>`,
     gate.checks.length ? htmlTable(gateRows(gate), 2) : '',
     '<h2>Exports</h2>',
     '<p class="note">Drop: the float32 student\'s test accuracy minus the copy\'s. Max |Δ logit| and agreement compare ONNX Runtime with TensorFlow.js over the test set.</p>',
-    htmlTable(exportRows(summary), 3),
+    // Each copy's size and accuracy, then ONNX Runtime's agreement and speed.
+    splitTable(
+      exportRows(summary),
+      [
+        [0, 1, 2, 3, 4, 5],
+        [0, 1, 2, 6, 7, 8, 9],
+      ],
+      3,
+    ),
     '<h2>Using the student</h2>',
     ...usageSnippets(summary).map((snippet) =>
       [
@@ -122,6 +135,20 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
+/** `rows` as one table per group of column indices (each group starting with the key columns); indices past the header are left out. */
+function splitTable(rows: string[][], groups: number[][], textColumns = 1): string {
+  return groups
+    .map((group) => group.filter((column) => column < rows[0].length))
+    .filter((group) => group.length > textColumns)
+    .map((group) =>
+      htmlTable(
+        rows.map((row) => group.map((column) => row[column])),
+        textColumns,
+      ),
+    )
+    .join('\n');
+}
+
 /** The first `textColumns` columns are text, left-aligned; the rest are figures, right-aligned. */
 function htmlTable(rows: string[][], textColumns = 1): string {
   const cellClass = (cell: string, column: number) => (column < textColumns ? 'text' : cell === 'FAIL' || cell === 'pass' ? cell : 'num');
@@ -131,6 +158,12 @@ function htmlTable(rows: string[][], textColumns = 1): string {
     .map((row) => `<tr>${row.map((cell, column) => `<td class="${cellClass(cell, column)}">${escapeHtml(cell)}</td>`).join('')}</tr>`)
     .join('\n');
   return `<div class="scroll"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table></div>`;
+}
+
+/** The per-class table's class column: "12 card_arrival" when the confusion matrix numbers the classes, else the names. */
+function perClassNames(summary: Summary): string[] {
+  const names = classLabels(summary);
+  return confusionAxes(names).indices ? names.map((name, index) => `${index} ${name}`) : names;
 }
 
 function figure(chart: Chart): string {

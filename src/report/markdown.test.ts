@@ -116,7 +116,7 @@ test('"Using the student" loads each exported copy in a browser', () => {
 
 test('report.md of a run without scratch, deploy: constraints or ONNX leaves those parts out', () => {
   const markdown = renderMarkdown(minimalSummary());
-  assert.match(markdown, /\*\*No deploy: constraints, so there was nothing to check\.\*\*/);
+  assert.match(markdown, /\*\*The config sets no deploy: constraints, so the gate had nothing to check\.\*\*/);
   assert.doesNotMatch(markdown, /\| check \||\| scratch \||ONNX \(opset|onnxruntime-web|Distillation gained/);
   assert.equal(row(markdown, '## Quality', 'student'), '| student | 96.38% | 99.44% | 96.38% | 2.10% | 96.94% | 0.087 nats |');
 });

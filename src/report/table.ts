@@ -173,7 +173,7 @@ export function gateRows(gate: GateResult): string[][] {
 
 /** One sentence: what the gate judged and why it failed, or that there was nothing to judge. */
 export function gateVerdict(gate: GateResult): string {
-  if (gate.checks.length === 0) return 'No deploy: constraints, so there was nothing to check.';
+  if (gate.checks.length === 0) return 'The config sets no deploy: constraints, so the gate had nothing to check.';
   const judged = `${gate.model} (${gate.quantization}, ${gate.runtime === 'tfjs' ? 'TensorFlow.js' : 'ONNX Runtime'})`;
   if (gate.passed) return `Passed: ${judged} meets all ${gate.checks.length} deploy: constraints.`;
   const failures = gate.checks
