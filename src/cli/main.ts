@@ -3,7 +3,7 @@
  * 0 success, 1 the run failed, 2 bad usage/config/input, 3 the deployment gate failed.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { loadConfigFile, parseConfig } from '../config/parse.js';
 import { formatConfig } from '../config/print.js';
@@ -13,6 +13,9 @@ import { runExperiment, type RunEvent } from '../run/pipeline.js';
 import { jsonlLogger, writeRunReports } from '../report/write.js';
 import { comparisonRows, distillationGainPoints, formatTable, speedupSentence } from '../report/table.js';
 import { progressReporter } from './progress.js';
+import { DEFAULT_DASHBOARD_PORT, dashboardCommand, openDashboard, parsePort, serveUntilStopped } from './dashboard_command.js';
+import { type Dashboard, LiveSource } from './dashboard_server.js';
+import { keptEvents } from './kept_events.js';
 import { evaluateCommand, type EvaluateCommandOptions } from './evaluate_command.js';
 import { exportCommand, type ExportCommandOptions } from './export_command.js';
 import { cacheBuildCommand, cacheListCommand, cacheRemoveCommand, cacheVerifyCommand } from './cache_command.js';
@@ -34,6 +37,9 @@ interface CommonOptions {
   resume?: boolean;
   retrainChanged?: boolean;
   force?: boolean;
+  dashboard?: boolean;
+  port?: number;
+  host?: string;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -59,7 +65,10 @@ export async function main(argv: string[]): Promise<number> {
       .option(
         '--force',
         'write into a non-empty directory that is not a kdkit run directory, or over the default directory of another config',
-      );
+      )
+      .option('--dashboard', 'serve a live dashboard of the run (losses, validation accuracy, labelling, then the report) until Ctrl-C')
+      .option('--port <n>', `the dashboard's port (0: any free port)`, parsePort, DEFAULT_DASHBOARD_PORT)
+      .option('--host <address>', "the dashboard's address: this machine only unless you give another", '127.0.0.1');
 
   common(program.command('demo'))
     .description('run the whole pipeline on a bundled setup: teacher, soft labels, scratch baseline, distilled student, evaluation, export')
@@ -155,6 +164,16 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = await benchCommand(suite, args);
     });
 
+  program
+    .command('dashboard')
+    .description('serve a dashboard of runs, finished or running, from their logs.jsonl: side by side, live, until Ctrl-C')
+    .argument('<run-dirs...>', 'run directories (the --out of kdkit run)')
+    .option('--port <n>', 'port (0: any free port)', parsePort, DEFAULT_DASHBOARD_PORT)
+    .option('--host <address>', 'address to serve on: this machine only unless you give another', '127.0.0.1')
+    .action(async (directories: string[], options: { port: number; host: string }) => {
+      await dashboardCommand(directories, options, (text) => process.stdout.write(text));
+    });
+
   const cache = program
     .command('cache')
     .description('the soft-label store: teacher logits kept between runs, as manifest.json plus .npy shards');
@@ -223,7 +242,10 @@ async function execute(
     resume = false,
     retrainChanged = false,
     force = false,
-  }: Pick<CommonOptions, 'dryRun' | 'resume' | 'retrainChanged' | 'force'>,
+    dashboard: withDashboard = false,
+    port = DEFAULT_DASHBOARD_PORT,
+    host = '127.0.0.1',
+  }: Pick<CommonOptions, 'dryRun' | 'resume' | 'retrainChanged' | 'force' | 'dashboard' | 'port' | 'host'>,
 ): Promise<number> {
   const outDir = resolve(out.path);
   if (retrainChanged && !resume)
@@ -253,6 +275,8 @@ async function execute(
   process.once('SIGTERM', stopOnSignal);
   let directory: ReturnType<typeof claimRunDirectory> | undefined;
   let finished = false;
+  let live: LiveSource | undefined;
+  let dashboard: Dashboard | undefined;
   try {
     directory = claimRunDirectory(outDir, {
       source: source === 'demo' ? 'demo' : resolve(source),
@@ -262,11 +286,23 @@ async function execute(
     });
     const log = jsonlLogger(outDir);
     const show = progressReporter(process.stderr.isTTY ? process.stderr : process.stdout);
+    if (withDashboard) {
+      live = new LiveSource(basename(outDir), outDir);
+      dashboard = await openDashboard([live], { port, host });
+      process.stdout.write(`dashboard: ${dashboard.url}\n`);
+    }
+    // What logs.jsonl and the dashboard keep: not each step, and labelling at most every 1 % of the texts.
+    const kept = keptEvents();
+    const record = (event: object) => {
+      log(event);
+      live?.push(event);
+    };
+    record({ type: 'run-start', command, outDir });
     const onEvent = (event: RunEvent) => {
       // A run that lost its lock stops at its next event rather than write beside its successor.
       lock.check();
       show(event);
-      if (event.type !== 'step') log(event);
+      if (kept(event)) record(event);
     };
     if (lock.tookOver) {
       const { holder, idleMs } = lock.tookOver;
@@ -280,6 +316,7 @@ async function execute(
     const summary = await runExperiment(config, { outDir, source, onEvent, resume, retrainChanged });
     lock.check();
     await writeRunReports(outDir, summary);
+    record({ type: 'run-end', gatePassed: summary.gate.passed });
     const stale = directory.finish(topLevelEntries(Object.values(summary.artifacts)));
     finished = true;
     if (stale.length > 0) onEvent({ type: 'info', message: `removed what an earlier run wrote and this one did not: ${stale.join(', ')}` });
@@ -299,6 +336,12 @@ async function execute(
     process.off('SIGTERM', stopOnSignal);
     if (!finished) directory?.abandon();
     await lock.release();
+    if (dashboard) {
+      // The run is over (finished or failed); its dashboard stays until Ctrl-C.
+      if (!finished) live?.push({ type: 'info', message: 'the run stopped before it finished (see the terminal)' });
+      process.stdout.write(`\ndashboard: still serving ${dashboard.url} (Ctrl-C to stop)\n`);
+      await serveUntilStopped(dashboard);
+    }
   }
 
   /** This command line with --resume (and the resolved --out), to continue where a stopped run left off. */
