@@ -293,11 +293,17 @@ async function execute(
     }
     // What logs.jsonl and the dashboard keep: not each step, and labelling at most every 1 % of the texts.
     const kept = keptEvents();
+    // The run's first event in the log is its run-start, written with the first event the run
+    // itself gives, so that a run rejected before it starts leaves no directory.
+    let started = false;
     const record = (event: object) => {
+      if (!started) {
+        started = true;
+        record({ type: 'run-start', command, outDir });
+      }
       log(event);
       live?.push(event);
     };
-    record({ type: 'run-start', command, outDir });
     const onEvent = (event: RunEvent) => {
       // A run that lost its lock stops at its next event rather than write beside its successor.
       lock.check();
