@@ -9,8 +9,10 @@ import { escapeHtml } from '../report/html.js';
 
 function lineSpec(title: string): TopLevelSpec {
   return {
-    width: 520,
-    height: 260,
+    width: 450,
+    height: 240,
+    // The legend grows as series arrive: the view resizes to it.
+    autosize: { type: 'pad', resize: true },
     data: { name: 'points' },
     mark: { type: 'line', point: true, tooltip: true },
     encoding: {
