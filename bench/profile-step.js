@@ -1,8 +1,7 @@
 // Where one KD training step's time goes, kernel by kernel (tf.profile, mean of 3 profiled steps
-// after warm-up): the CNN or the MLP of bench/engine-step.js, or the MobileNetV2- or
-// ResNet-style student of bench/zoo-step.js, on kdkit's default engine. The last lines sum the
-// kernels by name (all shapes), with their calls per step.
-// ResNet-style student of bench/zoo-step.js, or the transformer of bench/text-step.js.
+// after warm-up): the CNN or the MLP of bench/engine-step.js, the MobileNetV2- or ResNet-style
+// student of bench/zoo-step.js, or the transformer of bench/text-step.js, on kdkit's default
+// engine. The last lines sum the kernels by name (all shapes), with their calls per step.
 // Run: npx tsc -p . && node bench/profile-step.js [cnn|mlp|mobilenet|resnet|transformer]
 import { initEngine, tf } from '../dist/index.js';
 import { fashionCnn, kdStep, mlp } from './kd-step.js';
