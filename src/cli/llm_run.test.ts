@@ -250,6 +250,7 @@ describe('kdkit run with an LLM teacher', () => {
       maxLength: 24,
       tokenizer: '../tokenizer.json',
       padding: 'right',
+      padId: 0,
       output: 'logits',
     });
     assert.ok(readFileSync(join(student, '..', 'tokenizer.json')).length > 0);

@@ -18,7 +18,8 @@ import { IMAGE_FIELD, imageDataset, readRange } from '../data/dataset.js';
 import { initEngine } from '../engine/index.js';
 import { loadModelDir } from '../models/io.js';
 import { predictLogits } from '../models/predict.js';
-import { ORT_WASM_CDN, TFJS_CDN } from '../report/usage.js';
+import { ORT_WASM_CDN, TFJS_CDN, TOKENIZERS_CDN } from '../report/usage.js';
+import { TextTokenizer } from '../data/text/tokenizer.js';
 import { kdkit } from './cli.test.util.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,19 +28,19 @@ const SAMPLES = 12;
 
 /** A run of `dataset` exporting every copy, its ONNX copies in `layout`. */
 function run(name: string, dataset: string, layout: 'nhwc' | 'nchw'): string {
+  return runConfig(name, [
+    `dataset: ${dataset}`,
+    'teacher: {model: {type: mlp, hidden: [64]}, epochs: 10, optimizer: {type: adam, learningRate: 0.01}}',
+    'student: {model: {type: mlp, hidden: [16]}}',
+    'distill: {epochs: 10, optimizer: {type: adam, learningRate: 0.01}, preset: hinton}',
+    `export: {quantize: [float16, uint8], onnx: true, onnxLayout: ${layout}}`,
+  ]);
+}
+
+function runConfig(name: string, lines: string[]): string {
   const out = join(directory, name);
   const config = join(directory, `${name}.yaml`);
-  writeFileSync(
-    config,
-    [
-      'seed: 1',
-      `dataset: ${dataset}`,
-      'teacher: {model: {type: mlp, hidden: [64]}, epochs: 10, optimizer: {type: adam, learningRate: 0.01}}',
-      'student: {model: {type: mlp, hidden: [16]}}',
-      'distill: {epochs: 10, optimizer: {type: adam, learningRate: 0.01}, preset: hinton}',
-      `export: {quantize: [float16, uint8], onnx: true, onnxLayout: ${layout}}`,
-    ].join('\n'),
-  );
+  writeFileSync(config, ['seed: 1', ...lines].join('\n'));
   const result = kdkit('run', config, '--out', out);
   assert.equal(result.status, 0, result.stderr);
   return out;
@@ -174,9 +175,23 @@ describe("report.md's pages in Chromium", () => {
 
   /** Each copy's page, as report.md writes it, ranks the classes of `images` as Node does. */
   async function check(out: string, images: Images, classNames: string[], layout: 'nhwc' | 'nchw') {
+    await checkPages(out, classNames, 2, images.raw, (copy) => nodeLogits(out, copy, images, layout, classNames));
+  }
+
+  /**
+   * Each of report.md's `pageCount` pages, for each copy it lists, gives `classify(input)` for each
+   * of `inputs` the ranking Node's `expected(copy)` logits give.
+   */
+  async function checkPages(
+    out: string,
+    classNames: string[],
+    pageCount: number,
+    inputs: unknown[],
+    expected: (copy: string) => Promise<Float32Array>,
+  ) {
     const markdown = readFileSync(join(out, 'report.md'), 'utf8');
     const found = pages(markdown);
-    assert.equal(found.length, 2, 'a TensorFlow.js page and an ONNX Runtime Web page');
+    assert.equal(found.length, pageCount, `${pageCount} whole pages`);
     const labels = JSON.parse(readFileSync(join(out, 'student', 'labels.json'), 'utf8')) as string[];
     assert.deepEqual(labels, classNames);
     const classes = classNames.length;
@@ -198,11 +213,13 @@ describe("report.md's pages in Chromium", () => {
             if (url.startsWith(`http://127.0.0.1:${port}/`)) return route.continue();
             // The CDN's files are the npm packages' own: answered from node_modules.
             const cdnFile =
-              url === TFJS_CDN
-                ? join(root, 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.fesm.min.js')
-                : url.startsWith(ORT_WASM_CDN.replace(/[^/]*$/, ''))
-                  ? join(root, 'node_modules', 'onnxruntime-web', 'dist', url.slice(url.lastIndexOf('/') + 1))
-                  : null;
+              url === TOKENIZERS_CDN
+                ? join(root, 'node_modules', '@huggingface', 'tokenizers', 'dist', 'tokenizers.min.mjs')
+                : url === TFJS_CDN
+                  ? join(root, 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.fesm.min.js')
+                  : url.startsWith(ORT_WASM_CDN.replace(/[^/]*$/, ''))
+                    ? join(root, 'node_modules', 'onnxruntime-web', 'dist', url.slice(url.lastIndexOf('/') + 1))
+                    : null;
             if (cdnFile === null || !existsSync(cdnFile)) {
               outside.push(url);
               return route.abort();
@@ -219,13 +236,13 @@ describe("report.md's pages in Chromium", () => {
             });
             type Ranked = { label: string; probability: number }[];
             const ranked = await tab.evaluate(
-              (raw) =>
-                Promise.all(raw.map((pixels) => (window as unknown as { classify: (p: number[]) => Promise<Ranked> }).classify(pixels))),
-              images.raw,
+              (values) =>
+                Promise.all(values.map((value) => (window as unknown as { classify: (v: unknown) => Promise<Ranked> }).classify(value))),
+              inputs,
             );
             assert.deepEqual(errors, [], `${copy}: page errors`);
             assert.deepEqual(outside, [], `${copy}: requests outside the page's server and the CDN`);
-            const logits = await nodeLogits(out, copy, images, layout, classNames);
+            const logits = await expected(copy);
             ranked.forEach((ranking, i) => {
               const probabilities = softmax(logits.subarray(i * classes, (i + 1) * classes));
               assert.equal(ranking.length, classes);
@@ -233,10 +250,10 @@ describe("report.md's pages in Chromium", () => {
                 const c = labels.indexOf(label);
                 assert.ok(
                   Math.abs(probability - probabilities[c]) < 1e-5,
-                  `${copy}, image ${i}, class ${label}: ${probability} in the page, ${probabilities[c]} in Node`,
+                  `${copy}, sample ${i}, class ${label}: ${probability} in the page, ${probabilities[c]} in Node`,
                 );
               }
-              assert.equal(ranking[0].label, labels[probabilities.indexOf(Math.max(...probabilities))], `${copy}, image ${i}: best first`);
+              assert.equal(ranking[0].label, labels[probabilities.indexOf(Math.max(...probabilities))], `${copy}, sample ${i}: best first`);
             });
           } finally {
             await tab.close();
@@ -288,5 +305,47 @@ describe("report.md's pages in Chromium", () => {
     const raw = Array.from({ length: SAMPLES }, (_, i) => Array.from(test.pixels.subarray(i * 108, (i + 1) * 108)));
     const scaled = Float32Array.from(test.pixels.subarray(0, SAMPLES * 108), (value) => value / 255);
     await check(out, { raw, scaled, shape: [6, 6, 3] }, ['red', 'green', 'blue'], 'nchw');
+  });
+  it('text: every ONNX copy, tokenized in the page as kdkit tokenizes (texts past maxLength cut as in training)', async () => {
+    const rows = readFileSync(join(root, 'data', 'banking77', 'train.csv'), 'utf8')
+      .split(/\r?\n/)
+      .slice(1)
+      .filter((row) => /^"?[^"]*"?,[a-z_]+$/.test(row))
+      .slice(0, 400)
+      .map((row) => {
+        const comma = row.lastIndexOf(',');
+        return { text: row.slice(0, comma).replace(/^"|"$/g, ''), category: row.slice(comma + 1) };
+      });
+    const csv = (part: typeof rows) => ['text,category', ...part.map(({ text, category }) => `"${text}",${category}`)].join('\n');
+    writeFileSync(join(directory, 'text-train.csv'), csv(rows));
+    writeFileSync(join(directory, 'text-test.csv'), csv(rows.slice(0, 60)));
+    const maxLength = 12;
+    const out = runConfig('text', [
+      `dataset: {name: text, train: ${join(directory, 'text-train.csv')}, test: ${join(directory, 'text-test.csv')}, labelField: category, maxLength: ${maxLength}, validation: 40}`,
+      'teacher: {model: {type: embeddingbag, dimensions: 32}, epochs: 3}',
+      'student: {model: {type: embeddingbag, dimensions: 8}}',
+      'distill: {epochs: 3, preset: hinton}',
+      'export: {quantize: [float16, uint8], onnx: true}',
+    ]);
+    const classNames = [...new Set(rows.map(({ category }) => category))].sort();
+    const tokenizer = TextTokenizer.load(join(out, 'tokenizer.json'), 'test');
+    const texts = rows.slice(0, SAMPLES).map(({ text }) => text);
+    assert.ok(
+      texts.some((text) => tokenizer.ids(text, 1000).ids.length > maxLength),
+      'some texts are longer than maxLength, so the page must cut them as training did',
+    );
+    const encoded = tokenizer.encode(texts, maxLength);
+    await checkPages(out, classNames, 1, texts, async (copy) => {
+      const session = await ort.InferenceSession.create(join(out, copy));
+      const feeds = Object.fromEntries(
+        session.inputNames.map((name) => [
+          name,
+          new ort.Tensor('int64', BigInt64Array.from(encoded[name as keyof typeof encoded]!, BigInt), [SAMPLES, maxLength]),
+        ]),
+      );
+      const result = await session.run(feeds);
+      await session.release();
+      return result.logits.data as Float32Array;
+    });
   });
 });

@@ -39,13 +39,15 @@ export interface TextPreprocess {
   /** Relative to student/. */
   tokenizer: string;
   padding: 'right';
+  /** The id the inputs are padded with (attention_mask 0 there). */
+  padId: number;
   output: 'logits';
 }
 
 export type Preprocess = ImagePreprocess | TextPreprocess;
 
 /** What the student's input is, from the dataset it was tested on. */
-export function preprocessOf(test: Dataset, onnxLayout: 'nhwc' | 'nchw', tokenizerFile: string | null): Preprocess {
+export function preprocessOf(test: Dataset, onnxLayout: 'nhwc' | 'nchw', tokenizer: { file: string; padId: number } | null): Preprocess {
   const [first] = test.inputs;
   if (first.name === IMAGE_FIELD && test.inputs.length === 1) {
     const channels = first.shape[2];
@@ -68,8 +70,9 @@ export function preprocessOf(test: Dataset, onnxLayout: 'nhwc' | 'nchw', tokeniz
     dtype: 'int32',
     onnxDtype: 'int64',
     maxLength: first.shape[0],
-    tokenizer: tokenizerFile ?? 'tokenizer.json',
+    tokenizer: tokenizer?.file ?? '../tokenizer.json',
     padding: 'right',
+    padId: tokenizer?.padId ?? 0,
     output: 'logits',
   };
 }

@@ -47,7 +47,11 @@ export async function exportStudent(student: tf.LayersModel, options: ExportOpti
   writePageFiles(
     join(outDir, 'student'),
     test.classNames,
-    preprocessOf(test, options.exportConfig.onnxLayout, options.text ? '../tokenizer.json' : null),
+    preprocessOf(
+      test,
+      options.exportConfig.onnxLayout,
+      options.text ? { file: '../tokenizer.json', padId: options.text.tokenizer.padId } : null,
+    ),
   );
   const tfjs: TfjsExport[] = [
     { quantization: 'float32', path: 'student', sizeBytes: saved.sizeBytes, accuracy: baseAccuracy, accuracyDrop: 0 },

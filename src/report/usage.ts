@@ -20,6 +20,9 @@ export const ORT_WEB_VERSION = '1.30.0';
 export const TFJS_CDN = `https://cdn.jsdelivr.net/npm/@tensorflow/tfjs@${TFJS_VERSION}/dist/tf.fesm.min.js`;
 /** The CPU (WebAssembly) build: its .wasm is 14.2 MB, where plain 'onnxruntime-web' loads the 28.3 MB WebGPU-capable one. */
 export const ORT_WASM_CDN = `https://cdn.jsdelivr.net/npm/onnxruntime-web@${ORT_WEB_VERSION}/dist/ort.wasm.min.mjs`;
+/** Hugging Face's tokenizers in JavaScript, the version kdkit tokenizes with (package.json). */
+export const TOKENIZERS_VERSION = '0.2.0';
+export const TOKENIZERS_CDN = `https://cdn.jsdelivr.net/npm/@huggingface/tokenizers@${TOKENIZERS_VERSION}/dist/tokenizers.min.mjs`;
 
 /**
  * A page for TensorFlow.js and, when the run exported ONNX, one for ONNX Runtime Web (images), or
@@ -54,6 +57,16 @@ export function usageSnippets(summary: Summary): UsageSnippet[] {
           `${copy.quantization}, ${copy.layout.toUpperCase()}, ${bytes(copy.sizeBytes)}, ${percent(copy.accuracy)}: \`${copy.path}\``,
       ),
       code: ortImagePage(onnx.path, onnx.layout, sampleShape, classes),
+    });
+  }
+  if (onnx && !sampleShape) {
+    snippets.push({
+      runtime: 'ONNX Runtime Web',
+      language: 'html',
+      copies: summary.exports.onnx.map(
+        (copy) => `${copy.quantization}, ${bytes(copy.sizeBytes)}, ${percent(copy.accuracy)}: \`${copy.path}\``,
+      ),
+      code: ortTextPage(onnx.path, classes),
     });
   }
   if (onnx && summary.exports.transformersJs) {
@@ -157,6 +170,63 @@ function ortImagePage(path: string, layout: 'nhwc' | 'nchw', shape: readonly num
     `  /** The classes, most likely first: [{ label, probability }], from the ${classes} logits by softmax. */`,
     '  window.classify = async (pixels) => {',
     `    const { logits } = await session.run({ image: new ort.Tensor('float32', toLayout(toInput(pixels)), ${tensorShape}) });`,
+    '    const top = Math.max(...logits.data);',
+    '    const exps = Array.from(logits.data, (logit) => Math.exp(logit - top));',
+    '    const sum = exps.reduce((total, value) => total + value, 0);',
+    '    const probabilities = exps.map((value) => value / sum);',
+    `  ${RANKED}`,
+    '  };',
+    '</script>',
+  ].join('\n');
+}
+
+/** A text student's ONNX copy in ONNX Runtime Web, tokenized in the page as kdkit tokenized its training texts. */
+function ortTextPage(path: string, classes: number): string {
+  return [
+    ...pageHead(
+      'ONNX Runtime Web',
+      { '@huggingface/tokenizers': TOKENIZERS_CDN, 'onnxruntime-web/wasm': ORT_WASM_CDN },
+      `npm install @huggingface/tokenizers@${TOKENIZERS_VERSION} onnxruntime-web@${ORT_WEB_VERSION}`,
+    ),
+    '<script type="module">',
+    "  // The WebAssembly build: 14.2 MB of .wasm, fetched beside the script (plain 'onnxruntime-web' loads the 28.3 MB WebGPU one).",
+    '  // Threads need a cross-origin-isolated page, served with the headers',
+    '  //   Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp;',
+    '  // without them it runs on one thread.',
+    "  import { Tokenizer } from '@huggingface/tokenizers';",
+    "  import * as ort from 'onnxruntime-web/wasm';",
+    '',
+    '  const json = (path) => fetch(path).then((response) => response.json());',
+    `  const session = await ort.InferenceSession.create('${path}');`,
+    "  const labels = await json('student/labels.json'); // the class names, in the order of the logits",
+    "  const pre = await json('student/preprocess.json'); // the inputs, maxLength, padId and the tokenizer's path from student/",
+    "  const tokenizer = new Tokenizer(await json(new URL(pre.tokenizer, new URL('student/', location.href)).href), {});",
+    '',
+    "  // One text's ids as kdkit's training saw them: the special tokens kept, the text's own tokens cut",
+    '  // from the end past maxLength, then padded on the right with padId (attention_mask 0 there).',
+    '  const encode = (text) => {',
+    '    const full = tokenizer.encode(text, { add_special_tokens: true, return_token_type_ids: true });',
+    '    let ids = full.ids;',
+    '    let types = full.token_type_ids ?? ids.map(() => 0);',
+    '    if (ids.length > pre.maxLength) {',
+    '      const content = tokenizer.encode(text, { add_special_tokens: false }).ids;',
+    '      let before = 0;',
+    '      while (before < ids.length && !content.every((id, i) => ids[before + i] === id)) before++;',
+    '      const keep = pre.maxLength - (ids.length - content.length);',
+    '      const cut = (values) => [...values.slice(0, before + keep), ...values.slice(before + content.length)];',
+    '      ids = cut(ids);',
+    '      types = cut(types);',
+    '    }',
+    '    const row = (values, fill) =>',
+    "      new ort.Tensor('int64', BigInt64Array.from({ length: pre.maxLength }, (_, i) => BigInt(i < values.length ? values[i] : fill)), [1, pre.maxLength]);",
+    '    const feeds = { input_ids: row(ids, pre.padId), attention_mask: row(ids.map(() => 1), 0) };',
+    "    if (session.inputNames.includes('token_type_ids')) feeds.token_type_ids = row(types, 0); // BERT-style models only",
+    '    return feeds;',
+    '  };',
+    '',
+    `  /** The classes, most likely first: [{ label, probability }], from the ${classes} logits by softmax. */`,
+    '  window.classify = async (text) => {',
+    '    const { logits } = await session.run(encode(text));',
     '    const top = Math.max(...logits.data);',
     '    const exps = Array.from(logits.data, (logit) => Math.exp(logit - top));',
     '    const sum = exps.reduce((total, value) => total + value, 0);',
