@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { markdownTable, markdownText, renderMarkdown } from './markdown.js';
 import { fixtureSummary, minimalSummary } from './summary.test.util.js';
-import { ORT_WEB_VERSION, TFJS_VERSION } from './usage.js';
+import { ORT_WEB_VERSION, TFJS_VERSION, TOKENIZERS_VERSION } from './usage.js';
 import { readFileSync } from 'node:fs';
 
 /** The table row whose first cell is `first`, under the heading `section`. */
@@ -205,4 +205,9 @@ test('the pages load the TensorFlow.js kdkit trains with and the onnxruntime-web
   assert.equal(pkg.devDependencies['@tensorflow/tfjs'], TFJS_VERSION, 'the Chromium test answers the CDN URL from this package');
   assert.equal(pkg.dependencies['onnxruntime-node'], ORT_WEB_VERSION);
   assert.equal(pkg.devDependencies['onnxruntime-web'], ORT_WEB_VERSION);
+  assert.equal(
+    pkg.dependencies['@huggingface/tokenizers'],
+    TOKENIZERS_VERSION,
+    'the text page tokenizes with the library kdkit trained with',
+  );
 });
