@@ -116,6 +116,23 @@ const SCALE_LINES = [
 const RANKED =
   '  return labels.map((label, c) => ({ label, probability: probabilities[c] })).sort((a, b) => b.probability - a.probability);';
 
+/** Why an ONNX Runtime Web page imports the wasm build, and what threads need. */
+const ORT_BUILD_NOTE = [
+  "  // The WebAssembly build: 14.2 MB of .wasm, fetched beside the script (plain 'onnxruntime-web' loads the 28.3 MB WebGPU one).",
+  '  // Threads need a cross-origin-isolated page, served with the headers',
+  '  //   Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp;',
+  '  // without them it runs on one thread.',
+];
+
+/** ONNX Runtime's `logits` to the ranked classes: softmax by hand (ONNX Runtime Web has no tensor ops). */
+const SOFTMAX_RANKED = [
+  '    const top = Math.max(...logits.data);',
+  '    const exps = Array.from(logits.data, (logit) => Math.exp(logit - top));',
+  '    const sum = exps.reduce((total, value) => total + value, 0);',
+  '    const probabilities = exps.map((value) => value / sum);',
+  `  ${RANKED}`,
+];
+
 function tfjsImagePage(url: string, shape: readonly number[]): string {
   return [
     ...pageHead('TensorFlow.js', { '@tensorflow/tfjs': TFJS_CDN }, `npm install @tensorflow/tfjs@${TFJS_VERSION}`),
@@ -146,10 +163,7 @@ function ortImagePage(path: string, layout: 'nhwc' | 'nchw', shape: readonly num
   return [
     ...pageHead('ONNX Runtime Web', { 'onnxruntime-web/wasm': ORT_WASM_CDN }, `npm install onnxruntime-web@${ORT_WEB_VERSION}`),
     '<script type="module">',
-    "  // The WebAssembly build: 14.2 MB of .wasm, fetched beside the script (plain 'onnxruntime-web' loads the 28.3 MB WebGPU one).",
-    '  // Threads need a cross-origin-isolated page, served with the headers',
-    '  //   Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp;',
-    '  // without them it runs on one thread.',
+    ...ORT_BUILD_NOTE,
     "  import * as ort from 'onnxruntime-web/wasm';",
     '',
     '  const json = (path) => fetch(path).then((response) => response.json());',
@@ -170,11 +184,7 @@ function ortImagePage(path: string, layout: 'nhwc' | 'nchw', shape: readonly num
     `  /** The classes, most likely first: [{ label, probability }], from the ${classes} logits by softmax. */`,
     '  window.classify = async (pixels) => {',
     `    const { logits } = await session.run({ image: new ort.Tensor('float32', toLayout(toInput(pixels)), ${tensorShape}) });`,
-    '    const top = Math.max(...logits.data);',
-    '    const exps = Array.from(logits.data, (logit) => Math.exp(logit - top));',
-    '    const sum = exps.reduce((total, value) => total + value, 0);',
-    '    const probabilities = exps.map((value) => value / sum);',
-    `  ${RANKED}`,
+    ...SOFTMAX_RANKED,
     '  };',
     '</script>',
   ].join('\n');
@@ -189,10 +199,7 @@ function ortTextPage(path: string, classes: number): string {
       `npm install @huggingface/tokenizers@${TOKENIZERS_VERSION} onnxruntime-web@${ORT_WEB_VERSION}`,
     ),
     '<script type="module">',
-    "  // The WebAssembly build: 14.2 MB of .wasm, fetched beside the script (plain 'onnxruntime-web' loads the 28.3 MB WebGPU one).",
-    '  // Threads need a cross-origin-isolated page, served with the headers',
-    '  //   Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp;',
-    '  // without them it runs on one thread.',
+    ...ORT_BUILD_NOTE,
     "  import { Tokenizer } from '@huggingface/tokenizers';",
     "  import * as ort from 'onnxruntime-web/wasm';",
     '',
@@ -227,11 +234,7 @@ function ortTextPage(path: string, classes: number): string {
     `  /** The classes, most likely first: [{ label, probability }], from the ${classes} logits by softmax. */`,
     '  window.classify = async (text) => {',
     '    const { logits } = await session.run(encode(text));',
-    '    const top = Math.max(...logits.data);',
-    '    const exps = Array.from(logits.data, (logit) => Math.exp(logit - top));',
-    '    const sum = exps.reduce((total, value) => total + value, 0);',
-    '    const probabilities = exps.map((value) => value / sum);',
-    `  ${RANKED}`,
+    ...SOFTMAX_RANKED,
     '  };',
     '</script>',
   ].join('\n');
