@@ -18,7 +18,7 @@ const layers = [
   ['report'],
   ['run'],
   ['cli', 'fuzz'],
-  ['index.ts', 'layers.ts'],
+  ['index.ts', 'layers.ts', 'browser.ts'],
 ];
 
 const entry = (name) => (name.endsWith('.ts') ? `${name.replace('.ts', '[.]ts')}$` : `${name}/`);

@@ -62,7 +62,8 @@ export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
 export { saveQuantizedModelDir, type Quantization } from './models/quantize.js';
 
 // A whole run from a config, as `kdkit run` does it.
-export { parseConfig, loadConfigFile } from './config/parse.js';
+export { parseConfig } from './config/parse.js';
+export { loadConfigFile } from './config/load.js';
 export type {
   DeployConfig,
   ExperimentConfig,

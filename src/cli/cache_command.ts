@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { defaultRunDirectory } from './run_directory.js';
-import { loadConfigFile } from '../config/parse.js';
+import { loadConfigFile } from '../config/load.js';
 import type { Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/index.js';
 import { initEngine } from '../engine/index.js';

@@ -4,7 +4,7 @@
  * or not, are named on the command line.
  */
 import { InputError } from '../errors.js';
-import { loadConfigFile } from '../config/parse.js';
+import { loadConfigFile } from '../config/load.js';
 import type { DatasetSpec } from '../data/index.js';
 
 export interface DatasetOptions {

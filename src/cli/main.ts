@@ -5,7 +5,8 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { basename, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { loadConfigFile, parseConfig } from '../config/parse.js';
+import { loadConfigFile } from '../config/load.js';
+import { parseConfig } from '../config/parse.js';
 import { formatConfig } from '../config/print.js';
 import { demoConfig, type DemoDataset } from '../config/demo.js';
 import { experimentSpec, MAX_SEED, type ExperimentConfig } from '../config/schema.js';

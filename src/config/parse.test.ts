@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { loadConfigFile, onlineSoftLabels, parseConfig } from './parse.js';
+import { onlineSoftLabels, parseConfig } from './parse.js';
+import { loadConfigFile } from './load.js';
 
 const valid = {
   seed: 1,

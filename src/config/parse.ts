@@ -1,7 +1,6 @@
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import { readRegularFile } from '../util/regular_file.js';
 import { methods } from '../methods/index.js';
 import { presets } from '../methods/presets.js';
 import { experimentSpec, termSpec, type ExperimentConfig, type TermConfig } from './schema.js';
@@ -119,15 +118,6 @@ function checkTransferSet(config: z.infer<typeof experimentSpec>, source: string
       `${source}: dataset.trainLabels: false takes the training labels from the teacher's cached soft labels; softLabels.mode: 'online' computes none (leave it out, or set it to cached)`,
     );
   }
-}
-
-/** A config is a page of YAML; anything far larger is not one, and parsing it would only cost memory. */
-const MAX_CONFIG_BYTES = 1024 * 1024;
-
-/** Reads and validates a YAML config file. Every failure is an InputError naming the file. */
-export function loadConfigFile(path: string): ExperimentConfig {
-  const text = readRegularFile(path, MAX_CONFIG_BYTES, `${path}: cannot read config file`).toString('utf8');
-  return parseConfigText(text, path);
 }
 
 /** Parses and validates the YAML text of a config; `path` names it in errors. */

@@ -26,7 +26,6 @@
 import type * as tf from '../engine/tf.js';
 import { encodeModel, opsetVersion, tensorDataTypes, type SymbolicValueSpec } from '../engine/ort/onnx_model.js';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic.js';
 import { isSupportedActivation, supportedActivations } from './onnx_activations.js';
 import { OnnxGraphBuilder, type GraphValue, type WeightQuantization } from './onnx_graph.js';
 import { foldableClasses, layerConverters } from './onnx_layers.js';
@@ -174,11 +173,4 @@ function exportedInput(input: tf.SymbolicTensor, layout: OnnxLayout): { id: numb
     spec: { name, shape: channelsFirst ? [shape[0], shape[3], shape[1], shape[2]] : shape },
     value: { rank: input.rank, names: { [channelsFirst ? 'nchw' : 'keras']: name } },
   };
-}
-
-/** exportOnnx, then write atomically with writeFileAtomic. Returns the bytes written. */
-export function writeOnnx(model: tf.LayersModel, path: string, options: OnnxExportOptions = {}): number {
-  const bytes = exportOnnx(model, options);
-  writeFileAtomic(path, bytes);
-  return bytes.length;
 }

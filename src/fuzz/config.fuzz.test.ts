@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { InputError } from '../errors.js';
-import { loadConfigFile, parseConfig, parseConfigText } from '../config/parse.js';
+import { parseConfig, parseConfigText } from '../config/parse.js';
+import { loadConfigFile } from '../config/load.js';
 import {
   applyByteMutations,
   applyValueMutations,

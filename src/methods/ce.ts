@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import * as tf from '../engine/tf.js';
+import { mathOnHost } from '../engine/placement.js';
 import { logSoftmaxRows } from './logits.js';
 import type { DistillationMethod } from './method.js';
 
@@ -16,6 +17,7 @@ import type { DistillationMethod } from './method.js';
 export function crossEntropyLoss(studentLogits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
   const shape = studentLogits.shape;
   const classes = shape[shape.length - 1]!;
+  if (!mathOnHost()) return crossEntropyOnDevice(studentLogits, labels, classes);
   const loss = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [student, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const logProbs = logSoftmaxRows(student.dataSync(), classes);
@@ -39,6 +41,17 @@ export function crossEntropyLoss(studentLogits: tf.Tensor, labels: tf.Tensor): t
     };
   });
   return loss(studentLogits) as tf.Scalar;
+}
+
+/**
+ * The same loss as tensor ops, for GPU backends (engine/placement.ts). distill() has checked the
+ * labels once (each a class index), which this path cannot do per step without reading them back.
+ */
+function crossEntropyOnDevice(studentLogits: tf.Tensor, labels: tf.Tensor, classes: number): tf.Scalar {
+  return tf.tidy(() => {
+    const picked = tf.sum(tf.mul(tf.logSoftmax(studentLogits), tf.oneHot(tf.cast(labels, 'int32'), classes)), -1);
+    return tf.neg(tf.mean(picked)) as tf.Scalar;
+  });
 }
 
 export type CeOptions = Record<string, never>;

@@ -13,6 +13,7 @@ import { initEngine } from '../engine/index.js';
 import { Rng } from '../util/rng.js';
 import { distill } from '../train/distill.js';
 import type { Callback } from '../train/callbacks/callback.js';
+import { checkpointing } from '../train/callbacks/checkpoints.js';
 import { crd, crdTerm, NegativeSampler } from './crd.js';
 import type { TermInputs } from './method.js';
 
@@ -242,10 +243,10 @@ test('a crd run stopped mid-epoch and resumed from its checkpoint ends bit-ident
     const checkpoints = { directory, everyMs: 0, keep: 2 };
     const first = await distill(
       { ...common, student: mlp(3), callbacks: [stopper], signal: controller.signal },
-      { checkpoints: { ...checkpoints, resume: false } },
+      { checkpoints: checkpointing({ ...checkpoints, resume: false }) },
     );
     assert.equal(first.stopped, 'aborted');
-    const resumed = await distill({ ...common, student: first.student }, { checkpoints: { ...checkpoints, resume: true } });
+    const resumed = await distill({ ...common, student: first.student }, { checkpoints: checkpointing({ ...checkpoints, resume: true }) });
     assert.deepEqual(weightsOf(resumed.student), weightsOf(whole.student));
     assert.deepEqual(
       resumed.history.map((epoch) => epoch.terms.crd),

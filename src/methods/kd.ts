@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import * as tf from '../engine/tf.js';
+import { mathOnHost } from '../engine/placement.js';
 import { logSoftmaxRows } from './logits.js';
 import type { DistillationMethod } from './method.js';
 import { scheduled, scheduleValue, type Scheduled } from '../schedules/index.js';
@@ -30,6 +31,7 @@ export const kdDefaults: KdOptions = { temperature: 4 };
  */
 export function kdLoss(studentLogits: tf.Tensor, teacherLogits: tf.Tensor, options: KdOptions): tf.Scalar {
   const { temperature } = options;
+  if (!mathOnHost()) return kdOnDevice(studentLogits, teacherLogits, temperature);
   const shape = studentLogits.shape;
   const classes = shape[shape.length - 1]!;
   const loss = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -57,6 +59,16 @@ export function kdLoss(studentLogits: tf.Tensor, teacherLogits: tf.Tensor, optio
     };
   });
   return loss(studentLogits, teacherLogits) as tf.Scalar;
+}
+
+/** The same loss as tensor ops, for GPU backends (engine/placement.ts); autodiff gives the gradients above. */
+function kdOnDevice(studentLogits: tf.Tensor, teacherLogits: tf.Tensor, temperature: number): tf.Scalar {
+  return tf.tidy(() => {
+    const logStudent = tf.logSoftmax(tf.div(studentLogits, temperature));
+    const logTeacher = tf.logSoftmax(tf.div(teacherLogits, temperature));
+    const divergence = tf.sum(tf.mul(tf.exp(logTeacher), tf.sub(logTeacher, logStudent)), -1);
+    return tf.mul(tf.mean(divergence), temperature * temperature) as tf.Scalar;
+  });
 }
 
 export const kd: DistillationMethod<{ temperature: Scheduled }> = {

@@ -11,10 +11,12 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { sha256 } from '../util/hash.js';
 import { MAX_WHOLE_FILE_BYTES, readRegularFile, RegularFile } from '../util/regular_file.js';
 import { registerTextLayers } from './text/layers.js';
+import { serializeModel, WEIGHTS_FILE } from './serialize.js';
+
+export { layersModelJson, modelArtifacts, serializeModel } from './serialize.js';
 import { checkTopology } from './topology_check.js';
 import { checkWeightBytes, checkWeightsManifest } from './weights_manifest.js';
 
-const WEIGHTS_FILE = 'weights.bin';
 /** A model.json holds the topology and the manifest; the weights are elsewhere. */
 const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
@@ -22,41 +24,6 @@ export interface SavedModel {
   modelJsonPath: string;
   /** model.json plus weights, as written. */
   sizeBytes: number;
-}
-
-/** The model's topology and weights as TensorFlow.js's save handlers receive them. */
-export async function modelArtifacts(
-  model: tf.LayersModel,
-): Promise<tf.io.ModelArtifacts & { weightSpecs: tf.io.WeightsManifestEntry[]; weightData: tf.io.WeightData }> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (saved) => {
-      artifacts = saved;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  if (!artifacts?.weightData || !artifacts.weightSpecs) throw new Error(`model '${model.name}' produced no weights when saved`);
-  return artifacts as tf.io.ModelArtifacts & { weightSpecs: tf.io.WeightsManifestEntry[]; weightData: tf.io.WeightData };
-}
-
-/** model.json of the layers format, its weights in one file next to it. */
-export function layersModelJson(artifacts: tf.io.ModelArtifacts, weightSpecs: tf.io.WeightsManifestEntry[]): string {
-  return JSON.stringify({
-    format: 'layers-model',
-    generatedBy: artifacts.generatedBy,
-    convertedBy: null,
-    modelTopology: artifacts.modelTopology,
-    weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: weightSpecs }],
-  });
-}
-
-/** Serializes a model to the two files of the layers format, in memory. */
-export async function serializeModel(model: tf.LayersModel): Promise<{ modelJson: string; weights: Uint8Array }> {
-  const artifacts = await modelArtifacts(model);
-  return {
-    modelJson: layersModelJson(artifacts, artifacts.weightSpecs),
-    weights: new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData)),
-  };
 }
 
 export async function saveModelDir(model: tf.LayersModel, directory: string): Promise<SavedModel> {

@@ -15,6 +15,7 @@ import { buildStudent, describeStudent, studentRecord, type StudentArchitecture 
 import { saveModelDir } from '../models/io.js';
 import { softLabelsFromStore, storeOptions, type StoreOptions } from '../teachers/store.js';
 import { datasetFingerprint } from '../teachers/cache.js';
+import { featureCache } from './feature_cache.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { evaluateModel, evaluateTeacher, type ModelEvaluation } from '../eval/evaluate.js';
@@ -132,7 +133,7 @@ async function runOnData(config: ExperimentConfig, options: RunOptions, loaded: 
     const first = {
       teacher: teacher.teacher,
       model: teacher.model,
-      directory: labels?.directory,
+      ...featureCache(labels?.directory),
       logits: labels?.logits ?? null,
       source,
       field: '',
@@ -268,7 +269,7 @@ async function trainChain(links: Link[], first: Teaching, inputs: ChainInputs, t
     current = {
       teacher: assistant,
       model: model.model,
-      directory: labels?.directory,
+      ...featureCache(labels?.directory),
       logits: labels?.logits ?? null,
       source: first.source,
       field: '',

@@ -13,6 +13,8 @@ import type { TeacherSource } from '../train/terms.js';
 import type { TrainEvent } from '../train/events.js';
 import { earlyStopping } from '../train/callbacks/early_stopping.js';
 import { bestCheckpoint } from '../train/callbacks/best_checkpoint.js';
+import { checkpointing } from '../train/callbacks/checkpoints.js';
+import { onlineOutputStore } from '../train/online_output_store.js';
 import { checkStageRecord, type StageInputs } from './stage_record.js';
 
 export interface StageRun {
@@ -74,18 +76,20 @@ export function stageRunner(
         maxGradNorm: config.divergence.maxGradNorm,
       },
       {
-        checkpoints: {
+        checkpoints: checkpointing({
           directory,
           everyMs: config.checkpoints.everyMinutes * 60_000,
           keep: config.checkpoints.keep,
           resume,
           lrBackoff: config.divergence.lrBackoff,
-        },
+        }),
         featureTeacher: stage.featureTeacher,
         termConfigs: stage.terms,
         termsField: stage.termsField,
         // Online, only a store the config names is used: one run alone sees each batch once.
-        ...(onlineTeacher && config.softLabels.store !== undefined ? { onlineStore: config.softLabels.store } : {}),
+        ...(onlineTeacher && config.softLabels.store !== undefined
+          ? { onlineStore: onlineOutputStore.bind(null, config.softLabels.store) }
+          : {}),
       },
     );
     const kept = best?.best();

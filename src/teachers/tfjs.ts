@@ -4,7 +4,7 @@
  */
 import * as tf from '../engine/tf.js';
 import { arrayDType, type InputField, type SampleBatch } from '../data/dataset.js';
-import { serializeModel } from '../models/io.js';
+import { serializeModel } from '../models/serialize.js';
 import { forward } from '../models/forward.js';
 import { fieldTensors, inputsOfModel, modelInputNames, modelInputs, pairInputs } from '../models/inputs.js';
 import { PENULTIMATE, tapShape, tappedModel } from '../models/taps.js';

@@ -13,6 +13,7 @@ import { initEngine } from '../engine/index.js';
 import { InputError } from '../errors.js';
 import { batchAugmenter } from '../data/augment.js';
 import type { Callback } from './callbacks/callback.js';
+import { checkpointing } from './callbacks/checkpoints.js';
 import { distill } from './distill.js';
 
 await initEngine({ backend: 'wasm' });
@@ -200,10 +201,10 @@ test('a run stopped mid-epoch and resumed from its checkpoint augments and label
     const checkpoints = { directory, everyMs: 0, keep: 2 };
     const first = await distill(
       { ...common, student: mlp(3), callbacks: [stopper], signal: controller.signal },
-      { checkpoints: { ...checkpoints, resume: false } },
+      { checkpoints: checkpointing({ ...checkpoints, resume: false }) },
     );
     assert.equal(first.stopped, 'aborted');
-    const resumed = await distill({ ...common, student: first.student }, { checkpoints: { ...checkpoints, resume: true } });
+    const resumed = await distill({ ...common, student: first.student }, { checkpoints: checkpointing({ ...checkpoints, resume: true }) });
     assert.deepEqual(weightsOf(resumed.student), weightsOf(whole.student));
     for (const model of [whole.student, first.student]) model.dispose();
   } finally {

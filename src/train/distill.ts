@@ -16,7 +16,7 @@ import { InputError } from '../errors.js';
 import { methods } from '../methods/index.js';
 import { predictLogits } from '../models/predict.js';
 import type { Teacher } from '../teachers/teacher.js';
-import { MAX_FLOATS_PER_SAMPLE, onlineStore, type OnlineStore } from '../teachers/online_store.js';
+import type { OnlineStore } from '../teachers/online_store.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
 import { teacherLogits } from '../teachers/logits.js';
 import { runLoop, type LoopResult } from './loop.js';
@@ -26,7 +26,6 @@ import { prepareTerms, teacherFeatureSource, type TeacherSource } from './terms.
 import type { Callback } from './callbacks/callback.js';
 import { validation as validationCallback } from './callbacks/validation.js';
 import { divergenceGuard } from './callbacks/divergence.js';
-import { checkpoints as checkpointCallback, type CheckpointOptions } from './callbacks/checkpoints.js';
 import { progress } from './callbacks/progress.js';
 import type { EpochRecord, TrainEvent } from './events.js';
 
@@ -82,9 +81,14 @@ export interface DistillOptions {
   softLabels?: 'cached' | 'online';
 }
 
-/** What kdkit's own run adds: checkpoints, and teacher features from its soft-label store. */
+/**
+ * What kdkit's own run adds: checkpoints, teacher features from its soft-label store, and the
+ * online store. Each reaches the disk, so each is given here by the run (Node) rather than
+ * imported: distill() itself runs in a page too (kdkit/browser).
+ */
 export interface StageExtras {
-  checkpoints?: Omit<CheckpointOptions, 'stateful'>;
+  /** The checkpoint callback (train/callbacks/checkpoints.ts), given the callbacks whose state it saves. */
+  checkpoints?: (stateful: readonly Callback[]) => Callback & { lastSaved(): string | null };
   /** The teacher the feature terms tap, with the store entry its features are cached in. */
   featureTeacher?: TeacherSource;
   /** The terms as parsed config (the run has validated them); replaces `terms`. */
@@ -92,11 +96,16 @@ export interface StageExtras {
   /** Names the terms' field in errors: '<config>: distill.terms'. */
   termsField?: string;
   /**
-   * Online, the soft-label store's directory: an ONNX or remote teacher's outputs for each batch
-   * are kept there by content (teachers/online_store.ts), so runs that show it the same batches
-   * run it once.
+   * Online, the soft-label store's part for the teacher's outputs (train/online_output_store.ts):
+   * an ONNX or remote teacher's outputs for each batch are kept by content, so runs that show it
+   * the same batches run it once. Null when it keeps nothing.
    */
-  onlineStore?: string;
+  onlineStore?: (
+    source: TeacherSource,
+    taps: readonly { name: string; shape: number[] }[],
+    classes: number,
+    emit: (event: TrainEvent) => void,
+  ) => OnlineStore | null;
 }
 
 export interface DistillResult extends LoopResult {
@@ -144,9 +153,9 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
         ? await teacherFeatureSource(featureTeacher, prepared.teacherTaps, { train }, (message) => emit({ type: 'info', message }))
         : undefined;
     const store =
-      online && featureTeacher ? onlineOutputStore(featureTeacher, prepared.teacherTaps, classes, extras.onlineStore, emit) : null;
+      online && featureTeacher && extras.onlineStore ? extras.onlineStore(featureTeacher, prepared.teacherTaps, classes, emit) : null;
     const user = options.callbacks ?? [];
-    const checkpoints = extras.checkpoints ? checkpointCallback({ ...extras.checkpoints, stateful: user }) : null;
+    const checkpoints = extras.checkpoints ? extras.checkpoints(user) : null;
     const callbacks: Callback[] = [
       ...(validation ? [validationCallback(validation)] : []),
       ...user,
@@ -187,26 +196,6 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
     }
     await teacher?.dispose();
   }
-}
-
-/** The store's online part for a teacher of host arrays, or null (no store, a TensorFlow.js teacher, outputs too large). */
-function onlineOutputStore(
-  source: TeacherSource,
-  taps: readonly { name: string; shape: number[] }[],
-  classes: number,
-  root: string | undefined,
-  emit: (event: TrainEvent) => void,
-): OnlineStore | null {
-  // A TensorFlow.js teacher runs on the batch's tensors, on the device: reading them back to key a store would cost more.
-  if (root === undefined || source.model) return null;
-  const { fingerprint, description } = source.teacher.info;
-  const store = onlineStore(root, { fingerprint, description, classes }, taps);
-  if (!store)
-    emit({
-      type: 'info',
-      message: `online soft labels: the teacher's taps (${taps.map(({ name }) => name).join(', ')}) are over ${MAX_FLOATS_PER_SAMPLE} floats a sample with the logits, too large to keep; it runs on every batch`,
-    });
-  return store;
 }
 
 function wholeNumber(value: number, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -6,6 +6,7 @@
  */
 import * as tf from '../engine/tf.js';
 import { withConstantInputs } from '../engine/conv_layer.js';
+import { readScalars } from '../engine/placement.js';
 import type { Dataset, SampleBatch } from '../data/dataset.js';
 import type { BatchAugmenter } from '../data/augment.js';
 import { allocateBatch, batchCount, shuffledOrder, type BatchBuffers } from '../data/batches.js';
@@ -284,13 +285,14 @@ class Loop implements TrainingLoop {
         if (step + 1 < this.stepsPerEpoch)
           train.samples.prefetch?.(order.subarray((step + 1) * batchSize, Math.min(count, (step + 2) * batchSize)));
         const prepared = this.prepare(indices, epoch, step);
-        const values = this.step(prepared instanceof Promise ? await prepared : prepared, epoch, step);
+        const stepped = this.step(prepared instanceof Promise ? await prepared : prepared, epoch, step);
+        const values = stepped instanceof Promise ? await stepped : stepped;
         if (values === null) continue; // refused, and a callback put the loop back at a good state
         for (const callback of callbacks) callback.onStepEnd?.(values, this);
         if (performance.now() - lastYield >= yieldMs) {
           // Let timers (progress, signals) run between synchronous steps, every yieldMs: yielding
-          // after every step cost 0.15 ms of a small model's 4.7 ms step.
-          await new Promise((resolve) => setImmediate(resolve));
+          // after every step cost 0.15 ms of a small model's 4.7 ms step. A page has no setImmediate.
+          await new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
           lastYield = performance.now();
         }
         continue;
@@ -361,7 +363,7 @@ class Loop implements TrainingLoop {
   }
 
   /** One step; null when it was refused and a callback moved the loop back to go on from there. */
-  private step(batch: PreparedBatch, epoch: number, step: number): StepValues | null {
+  private step(batch: PreparedBatch, epoch: number, step: number): StepValues | null | Promise<StepValues | null> {
     const { options } = this;
     const { terms } = options;
     const { teacherLogits, teacherFeatures } = batch;
@@ -398,20 +400,50 @@ class Loop implements TrainingLoop {
     // gradient and is left as it is, as tf.train and PyTorch's optimizers leave it.
     const reached = this.trained.filter((variable) => grads[variable.name] !== undefined);
     const gradients = reached.map((variable) => grads[variable.name]);
-    const values: StepValues = {
-      epoch,
-      step: step + 1,
-      loss: cost.dataSync()[0],
-      terms: termValues.map((value, i) => ({ name: terms[i].name, value: value.dataSync()[0] })),
-      gradients,
+    const stepTensors = [
+      grads,
+      cost,
+      ...Object.values(batch.inputs),
+      batch.labels,
+      ...termValues,
+      ...(teacherLogits ? [teacherLogits] : []),
+      ...Object.values(teacherFeatures),
+    ];
+    const finish = (scalars: number[]): StepValues | null => {
+      const values: StepValues = {
+        epoch,
+        step: step + 1,
+        loss: scalars[0],
+        terms: termValues.map((_, i) => ({ name: terms[i].name, value: scalars[i + 1] })),
+        gradients,
+      };
+      return this.apply(values, reached, position, stepTensors);
     };
+    // Read at once on the host; on a GPU backend the step goes on when the device has the values.
+    const read = readScalars([cost, ...termValues]);
+    if (!(read instanceof Promise)) return finish(read);
+    return read.then(finish, (error: unknown) => {
+      tf.dispose(stepTensors);
+      throw error;
+    });
+  }
+
+  /** Applies a step's gradients unless a callback refuses them; disposes the step's tensors either way. */
+  private apply(
+    values: StepValues,
+    reached: tf.Variable[],
+    position: TrainingPosition,
+    stepTensors: Array<tf.Tensor | tf.NamedTensorMap>,
+  ): StepValues | null {
+    const { options } = this;
+    const { terms } = options;
     try {
       // A refused step must not reach the weights.
       for (const callback of options.callbacks) callback.beforeApply?.(values, this);
       if (options.learningRate !== undefined) {
         options.optimizer.learningRate = (this.position.learningRateScale ?? 1) * scheduleValue(options.learningRate, position);
       }
-      options.optimizer.step(reached, gradients);
+      options.optimizer.step(reached, values.gradients);
       // Terms' buffers change only with an applied step, after the gradients were taken.
       for (const term of terms) term.loss.afterStep?.();
     } catch (error) {
@@ -419,22 +451,14 @@ class Loop implements TrainingLoop {
       if (!options.callbacks.some((callback) => callback.onDivergence?.(error, this))) throw error;
       return null;
     } finally {
-      tf.dispose([
-        grads,
-        cost,
-        ...Object.values(batch.inputs),
-        batch.labels,
-        ...termValues,
-        ...(teacherLogits ? [teacherLogits] : []),
-        ...Object.values(teacherFeatures),
-      ]);
+      tf.dispose(stepTensors);
     }
     const { partial } = this.position;
     values.terms.forEach(({ value }, i) => {
       partial.termSums[i] += value;
     });
     partial.lossSum += values.loss;
-    this.position.step = step + 1;
+    this.position.step = values.step;
     this.position.globalStep++;
     this.position.dropoutPosition = this.dropout.position;
     return values;

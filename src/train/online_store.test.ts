@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as tf from '../engine/tf.js';
 import { initEngine } from '../engine/index.js';
 import { MAX_FLOATS_PER_SAMPLE, onlineStore } from '../teachers/online_store.js';
+import { onlineOutputStore } from './online_output_store.js';
 import type { Teacher } from '../teachers/teacher.js';
 import { distill } from './distill.js';
 import type { TrainEvent } from './events.js';
@@ -72,7 +73,7 @@ test('a run with the same seed takes every batch from the store and trains the s
           if (event.type === 'info') messages.push(event.message);
         },
       },
-      { onlineStore: store },
+      { onlineStore: onlineOutputStore.bind(null, store) },
     );
     const weights = student.getWeights().map((weight) => Array.from(weight.dataSync()));
     student.dispose();

@@ -3,7 +3,6 @@
  * taps on the student and the teacher, the adapter between them, and where the teacher's features
  * come from (the soft-label cache, or the teacher run per batch).
  */
-import { totalmem } from 'node:os';
 import * as tf from '../engine/tf.js';
 import type { DatasetSplits } from '../data/index.js';
 import { forEachBatch } from '../data/dataset.js';
@@ -12,12 +11,18 @@ import { InputError } from '../errors.js';
 import { methods, type TermContext } from '../methods/index.js';
 import { encoderLayers, layerTapPairs, type LayeredTermOptions } from '../methods/tinybert_layers.js';
 import type { Teacher } from '../teachers/teacher.js';
-import { cachedTeacherFeatures } from '../teachers/cache.js';
 import { gatherRows } from './batches.js';
 import type { WeightedTerm } from './loop.js';
 import { makeAdapter, tapShape, tappedModel, type TappedModel } from '../models/taps.js';
 import { forward } from '../models/forward.js';
 import { modelInputs } from '../models/inputs.js';
+
+/** Reads the features from a cache, or computes them with `compute` and keeps them there. */
+export type FeatureCache = (options: {
+  taps: { name: string; shape: number[] }[];
+  samples: number;
+  compute: () => Record<string, Float32Array> | Promise<Record<string, Float32Array>>;
+}) => Promise<{ features: Record<string, Float32Array>; cached: boolean }>;
 
 /** What feature terms tap on the teacher's side: a TensorFlow.js model's layers, or a Teacher's named features. */
 export type TapSource = tf.LayersModel | Teacher;
@@ -27,8 +32,13 @@ export interface TeacherSource {
   teacher: Teacher;
   /** Its TensorFlow.js model, when it has one: features can then be computed per batch. */
   model: tf.LayersModel | null;
-  /** The soft-label cache entry of this teacher and data, where its features are kept; without one they are computed in memory. */
-  directory?: string;
+  /**
+   * Keeps the features in the soft-label cache entry of this teacher and data (a run gives
+   * teachers/cache.ts's cachedTeacherFeatures for its entry); without it they are computed in memory.
+   */
+  cacheFeatures?: FeatureCache;
+  /** Features of the whole training set kept in memory up to this size, 1 GiB unless given; past it they are computed per batch. */
+  featureBudgetBytes?: number;
   source: string;
   /** The config field of the terms it serves, e.g. 'distill.terms'. */
   field: string;
@@ -138,16 +148,12 @@ function teacherTapShape(teacher: TapSource, name: string, field: string): numbe
   return [...shape];
 }
 
-/**
- * Teacher features kept in memory (and in the soft-label cache) up to this size; beyond it they are
- * computed per batch. A quarter of the machine's memory, from 1 GiB to 4 GiB: TinyBERT's taps of a
- * 4-layer teacher (attention scores and hidden states) on Banking77 take about 1.2 GiB at 32 tokens.
- */
-const featureCacheBytes = Math.min(4 * 2 ** 30, Math.max(2 ** 30, Math.floor(totalmem() / 4)));
+/** The default of TeacherSource.featureBudgetBytes; a run gives a quarter of the machine's memory, from 1 GiB to 4 GiB. */
+const DEFAULT_FEATURE_BUDGET = 2 ** 30;
 
 /**
  * The teacher's features at `taps` for a batch: gathered from the soft-label cache when all of the
- * training set's fit in featureCacheBytes, computed from the batch's inputs otherwise.
+ * training set's fit in the teacher's featureBudgetBytes, computed from the batch's inputs otherwise.
  */
 export async function teacherFeatureSource(
   teacher: TeacherSource,
@@ -160,8 +166,9 @@ export async function teacherFeatureSource(
   const widths = taps.map(({ shape }) => shape.reduce((size, dim) => size * dim, 1));
   const bytes = samples * widths.reduce((sum, width) => sum + width, 0) * 4;
   const megabytes = (bytes / 2 ** 20).toFixed(0);
-  const budget = `${featureCacheBytes / 2 ** 20} MiB`;
-  if (bytes > featureCacheBytes) {
+  const budgetBytes = teacher.featureBudgetBytes ?? DEFAULT_FEATURE_BUDGET;
+  const budget = `${budgetBytes / 2 ** 20} MiB`;
+  if (bytes > budgetBytes) {
     if (!teacher.model) {
       // The trainer's step is synchronous; only a TensorFlow.js teacher can run inside it.
       throw new InputError(
@@ -179,9 +186,9 @@ export async function teacherFeatureSource(
   }
   const compute = () => allFeatures(teacher.teacher, data.train, names, widths);
   const { features, cached } =
-    teacher.directory === undefined
+    teacher.cacheFeatures === undefined
       ? { features: await compute(), cached: false }
-      : await cachedTeacherFeatures({ directory: teacher.directory, taps, samples, compute });
+      : await teacher.cacheFeatures({ taps, samples, compute });
   emit(`teacher features (${names.join(', ')}): ${cached ? 'cached' : 'computed'}, ${megabytes} MiB`);
   return (indices) =>
     Object.fromEntries(

@@ -6,7 +6,7 @@
  * The multi-threaded wasm backend's memory is shared, which this single-threaded module cannot
  * import; kernels then take their JavaScript path (see simdKernels).
  */
-import { readFileSync } from 'node:fs';
+import { kernelsWasmBase64 } from './kernels_wasm.generated.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /** The exports of kernels.wasm; pointers are byte offsets into the backend's heap. */
@@ -107,22 +107,16 @@ export interface SimdKernels {
   ): void;
 }
 
-const wasmFile = new URL('./kernels.wasm', import.meta.url);
 let compiled: WebAssembly.Module | undefined;
 let enabled = true;
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
 
+/** kernels.wasm, embedded at build time (scripts/embed-wasm.mjs): no file to find, in Node or in a page. */
 function compile(): WebAssembly.Module {
   if (compiled === undefined) {
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = new Uint8Array(readFileSync(wasmFile));
-    } catch (error) {
-      throw new Error(
-        `kdkit engine: cannot read its SIMD kernels at ${wasmFile.pathname} (${(error as Error).message}); ` +
-          'the build (npm run build) writes them.',
-      );
-    }
+    const text = atob(kernelsWasmBase64);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     compiled = new WebAssembly.Module(bytes);
   }
   return compiled;

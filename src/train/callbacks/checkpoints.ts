@@ -24,6 +24,11 @@ export interface CheckpointOptions {
   stateful?: readonly Callback[];
 }
 
+/** distill()'s `checkpoints` extra (StageExtras): the callback below for the callbacks distill() is given. */
+export function checkpointing(options: Omit<CheckpointOptions, 'stateful'>) {
+  return (stateful: readonly Callback[]) => checkpoints({ ...options, stateful });
+}
+
 /** The checkpoints callback, and the last checkpoint it wrote or resumed from (for messages). */
 export function checkpoints(options: CheckpointOptions): Callback & { lastSaved(): string | null } {
   const stateful = (options.stateful ?? []).filter((callback) => callback.saveState && callback.loadState);

@@ -10,6 +10,8 @@
 import type * as tf from '../../engine/tf.js';
 import { float32View, updateVariable } from '../../engine/inplace.js';
 import { simdAdam, type AdamHyper } from '../../engine/updates.js';
+import { mathOnHost } from '../../engine/placement.js';
+import { adamOnDevice } from './device.js';
 import { SlotStore, type FusedOptimizer, type OptimizerState } from './fused.js';
 
 export interface AdamOptions {
@@ -49,12 +51,17 @@ export class FusedAdam implements FusedOptimizer {
     const secondCorrection = 1 / Math.sqrt(1 - beta2 ** this.iterations);
     const decay = this.decoupled ? 0 : this.weightDecay;
     const keep = this.decoupled ? 1 - this.learningRate * this.weightDecay : 1;
+    const hyper = { beta1, beta2, stepSize, secondCorrection, epsilon, decay, keep };
+    const onHost = mathOnHost();
     variables.forEach((variable, index) => {
       const slots = this.slots.get(variable);
+      if (!onHost) {
+        adamOnDevice(variable, gradients[index], slots, hyper);
+        return;
+      }
       updateVariable(variable, (next, weights) => {
         const gradient = float32View(gradients[index]);
         const [firstMoment, secondMoment] = slots.map(float32View);
-        const hyper = { beta1, beta2, stepSize, secondCorrection, epsilon, decay, keep };
         if (simdAdam({ next, weights, gradient, firstMoment, secondMoment }, hyper)) return;
         adamUpdate(next, weights, gradient, firstMoment, secondMoment, hyper);
       });

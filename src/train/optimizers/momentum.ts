@@ -7,6 +7,8 @@
 import type * as tf from '../../engine/tf.js';
 import { float32View, updateVariable } from '../../engine/inplace.js';
 import { simdMomentum } from '../../engine/updates.js';
+import { mathOnHost } from '../../engine/placement.js';
+import { momentumOnDevice } from './device.js';
 import { SlotStore, type FusedOptimizer, type OptimizerState } from './fused.js';
 
 export class FusedMomentum implements FusedOptimizer {
@@ -22,7 +24,13 @@ export class FusedMomentum implements FusedOptimizer {
   step(variables: readonly tf.Variable[], gradients: readonly tf.Tensor[]): void {
     this.iterations++;
     const { learningRate, momentum, weightDecay: decay } = this;
+    const onHost = mathOnHost();
     variables.forEach((variable, index) => {
+      if (!onHost) {
+        const slots = momentum === 0 ? undefined : this.slots.get(variable);
+        momentumOnDevice(variable, gradients[index], slots, { learningRate, momentum, decay });
+        return;
+      }
       const [slot] = momentum === 0 ? [] : this.slots.get(variable);
       updateVariable(variable, (next, weights) => {
         const gradient = float32View(gradients[index]);

@@ -1,0 +1,46 @@
+// Builds kdkit/browser: dist/browser/kdkit.mjs, one self-contained ES module (dist/browser.js,
+// TensorFlow.js and the rest), and beside it the wasm backend's .wasm files. Run by `npm run build`
+// after tsc. A `node:` import reaching the bundle fails the build.
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { build } from 'esbuild';
+
+const root = new URL('..', import.meta.url).pathname;
+const out = join(root, 'dist/browser');
+
+// util/hash.js uses node:crypto; its browser twin gives the same digests (util/hash_browser.test.ts).
+const browserTwins = { [join(root, 'dist/util/hash.js')]: join(root, 'dist/util/hash_browser.js') };
+
+const result = await build({
+  entryPoints: [join(root, 'dist/browser.js')],
+  outfile: join(out, 'kdkit.mjs'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  sourcemap: true,
+  legalComments: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+  plugins: [
+    {
+      name: 'browser-twins',
+      setup(build) {
+        build.onResolve({ filter: /hash\.js$/ }, (args) => {
+          const path = join(args.resolveDir, args.path);
+          return browserTwins[path] ? { path: browserTwins[path] } : undefined;
+        });
+      },
+    },
+  ],
+});
+const nodeImports = Object.entries(result.metafile.inputs).flatMap(([file, input]) =>
+  input.imports.filter((i) => i.path.startsWith('node:')).map((i) => `${file} imports ${i.path}`),
+);
+if (nodeImports.length > 0) throw new Error(`kdkit/browser would import Node's modules:\n${nodeImports.join('\n')}`);
+
+const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
+mkdirSync(out, { recursive: true });
+for (const file of readdirSync(wasmDir).filter((name) => name.endsWith('.wasm'))) copyFileSync(join(wasmDir, file), join(out, file));
