@@ -21,6 +21,7 @@ export { losses, methods, type DistillationMethod } from './methods/index.js';
 
 export { memoryDataset, imageDataset, type Dataset, type FieldArray, type InputField } from './data/dataset.js';
 export { parseDigitsCsv, splitDigits, DIGITS_CLASS_NAMES } from './data/digits_csv.js';
+export { splitValidation } from './data/split.js';
 export { buildModel, type BuildOptions } from './models/build.js';
 export { resnet, mobileNetV2, type ZooOptions } from './models/zoo/index.js';
 export { registerTextLayers } from './models/text/layers.js';

@@ -5,6 +5,7 @@ import * as tf from '../engine/tf.js';
 import '@tensorflow/tfjs-backend-cpu';
 import { kdLoss } from './kd.js';
 import { crossEntropyLoss } from './ce.js';
+import { forceDeviceMath } from '../engine/placement.js';
 
 await tf.setBackend('cpu');
 
@@ -91,36 +92,60 @@ test('cross-entropy by hand: uniform logits over 3 classes give ln 3', () => {
   tf.dispose([logits, labels]);
 });
 
-for (const [index, reference] of fixtures.cases.entries()) {
-  const shape = `${reference.studentLogits.length}×${reference.studentLogits[0].length}`;
-  test(`kd and ce match PyTorch, case ${index} (${shape}, T=${reference.temperature})`, () => {
-    const student = tf.tensor2d(reference.studentLogits);
-    const teacher = tf.tensor2d(reference.teacherLogits);
-    const labels = tf.tensor1d(reference.labels, 'int32');
-    const options = { temperature: reference.temperature };
-    closeTo(kdLoss(student, teacher, options).dataSync()[0], reference.kd);
-    closeTo(crossEntropyLoss(student, labels).dataSync()[0], reference.ce);
-    const combined = tf.tidy(() => tf.add(tf.mul(kdLoss(student, teacher, options), 0.9), tf.mul(crossEntropyLoss(student, labels), 0.1)));
-    closeTo(combined.dataSync()[0], reference['kd0.9_ce0.1']);
-    const [kdGrad, kdGradTeacher] = tf.grads((s: tf.Tensor, t: tf.Tensor) => kdLoss(s, t, options))([student, teacher]);
-    allClose(kdGrad.dataSync(), reference.kdGradStudent.flat(), 1e-4, 1e-7);
-    allClose(kdGradTeacher.dataSync(), reference.kdGradTeacher.flat(), 1e-4, 1e-7);
-    const ceGrad = tf.grad((s: tf.Tensor) => crossEntropyLoss(s, labels))(student);
-    allClose(ceGrad.dataSync(), reference.ceGradStudent.flat(), 1e-4, 1e-7);
-    tf.dispose([student, teacher, labels, combined, kdGrad, kdGradTeacher, ceGrad]);
-  });
+/** Runs `body` with the losses on `path`: the host's float64 pass (cpu, wasm) or tensor ops (webgl, webgpu). */
+function on(path: 'host' | 'device', body: () => void): () => void {
+  return () => {
+    forceDeviceMath(path === 'device');
+    try {
+      body();
+    } finally {
+      forceDeviceMath(false);
+    }
+  };
 }
 
-test('losses leak no tensors', () => {
-  const student = tf.tensor2d([[1, 2, 3]]);
-  const teacher = tf.tensor2d([[3, 2, 1]]);
-  const labels = tf.tensor1d([0], 'int32');
-  const before = tf.memory().numTensors;
-  kdLoss(student, teacher, { temperature: 4 }).dispose();
-  crossEntropyLoss(student, labels).dispose();
-  assert.equal(tf.memory().numTensors, before);
-  tf.dispose([student, teacher, labels]);
-});
+for (const path of ['host', 'device'] as const) {
+  for (const [index, reference] of fixtures.cases.entries()) {
+    const shape = `${reference.studentLogits.length}×${reference.studentLogits[0].length}`;
+    test(
+      `kd and ce match PyTorch on the ${path} path, case ${index} (${shape}, T=${reference.temperature})`,
+      on(path, () => {
+        const student = tf.tensor2d(reference.studentLogits);
+        const teacher = tf.tensor2d(reference.teacherLogits);
+        const labels = tf.tensor1d(reference.labels, 'int32');
+        const options = { temperature: reference.temperature };
+        closeTo(kdLoss(student, teacher, options).dataSync()[0], reference.kd);
+        closeTo(crossEntropyLoss(student, labels).dataSync()[0], reference.ce);
+        const combined = tf.tidy(() =>
+          tf.add(tf.mul(kdLoss(student, teacher, options), 0.9), tf.mul(crossEntropyLoss(student, labels), 0.1)),
+        );
+        closeTo(combined.dataSync()[0], reference['kd0.9_ce0.1']);
+        const [kdGrad, kdGradTeacher] = tf.grads((s: tf.Tensor, t: tf.Tensor) => kdLoss(s, t, options))([student, teacher]);
+        allClose(kdGrad.dataSync(), reference.kdGradStudent.flat(), 1e-4, 1e-7);
+        allClose(kdGradTeacher.dataSync(), reference.kdGradTeacher.flat(), 1e-4, 1e-7);
+        const ceGrad = tf.grad((s: tf.Tensor) => crossEntropyLoss(s, labels))(student);
+        allClose(ceGrad.dataSync(), reference.ceGradStudent.flat(), 1e-4, 1e-7);
+        tf.dispose([student, teacher, labels, combined, kdGrad, kdGradTeacher, ceGrad]);
+      }),
+    );
+  }
+
+  test(
+    `losses leak no tensors on the ${path} path`,
+    on(path, () => {
+      const student = tf.tensor2d([[1, 2, 3]]);
+      const teacher = tf.tensor2d([[3, 2, 1]]);
+      const labels = tf.tensor1d([0], 'int32');
+      const before = tf.memory().numTensors;
+      kdLoss(student, teacher, { temperature: 4 }).dispose();
+      crossEntropyLoss(student, labels).dispose();
+      tf.grad((s: tf.Tensor) => kdLoss(s, teacher, { temperature: 4 }))(student).dispose();
+      tf.grad((s: tf.Tensor) => crossEntropyLoss(s, labels))(student).dispose();
+      assert.equal(tf.memory().numTensors, before);
+      tf.dispose([student, teacher, labels]);
+    }),
+  );
+}
 
 test('every fixture case has all expected values', () => {
   assert.ok(fixtures.cases.length >= 5);

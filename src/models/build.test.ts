@@ -133,3 +133,15 @@ test('a spec whose weights would pass 1 GiB is refused before anything is alloca
     model.dispose();
   }
 });
+
+test("buildModel takes the config's syntax with its defaults left out, and names a wrong field", () => {
+  // The config's cnn defaults: kernelSize 3, dense [], dropout 0; 8×8×1 input, 10 classes.
+  const model = buildModel({ type: 'cnn', filters: [4] }, { inputShape: [8, 8, 1], numClasses: 10, seed: 1, name: 'given' });
+  // conv 3·3·1·4 + 4, then the 4·4·4 pooled features to 10 classes: 40 + 650.
+  assert.equal(model.countParams(), 3 * 3 * 1 * 4 + 4 + 4 * 4 * 4 * 10 + 10);
+  model.dispose();
+  assert.throws(
+    () => buildModel({ type: 'mlp', hidden: [-3] } as never, { inputShape: [8, 8, 1], numClasses: 10, seed: 1, name: 'x', field: 'student.model' }),
+    (error: unknown) => error instanceof InputError && /student\.model\.hidden\[0\]/.test(error.message),
+  );
+});

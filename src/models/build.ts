@@ -8,7 +8,9 @@
  */
 import * as tf from '../engine/tf.js';
 import { InputError } from '../errors.js';
-import type { ModelSpec } from '../config/schema.js';
+import type { z } from 'zod';
+import { modelSpec, type ModelSpec } from '../config/schema.js';
+import { describeIssues } from '../config/parse.js';
 import { describeInputs, imageShape, type InputField } from '../data/dataset.js';
 import { buildResNet, resnetParameterCount } from './zoo/resnet.js';
 import { buildMobileNetV2, mobileNetV2ParameterCount } from './zoo/mobilenet_v2.js';
@@ -88,8 +90,15 @@ export function specParameterCount(spec: ModelSpec, options: BuildOptions): numb
   return params + features * numClasses + numClasses;
 }
 
-export function buildModel(spec: ModelSpec, options: BuildOptions): tf.LayersModel {
+/**
+ * The model a config's `model:` describes. `input` takes the config's syntax, defaults left out
+ * (`{type: 'cnn', filters: [32, 64]}`); a wrong field is an InputError naming it.
+ */
+export function buildModel(given: z.input<typeof modelSpec> | ModelSpec, options: BuildOptions): tf.LayersModel {
   const field = options.field ?? 'model';
+  const parsed = modelSpec.safeParse(given);
+  if (!parsed.success) throw new InputError(`invalid ${field}\n${describeIssues(parsed.error.issues, field)}`);
+  const spec = parsed.data;
   const params = specParameterCount(spec, options);
   if (params > MAX_PARAMS) {
     throw new InputError(

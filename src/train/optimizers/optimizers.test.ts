@@ -9,6 +9,7 @@ import type { FusedOptimizer } from './fused.js';
 import { setSimdKernelsEnabled } from '../../engine/simd/module.js';
 import { simdAdam } from '../../engine/updates.js';
 import { float32View } from '../../engine/inplace.js';
+import { forceDeviceMath } from '../../engine/placement.js';
 
 /** Runs `steps` updates on a small quadratic-plus-tanh problem; returns the final weights. */
 function train(makeOptimizer: () => FusedOptimizer | tf.Optimizer, steps: number): Float32Array[] {
@@ -96,62 +97,88 @@ function momentumReference(learningRate: number, momentum: number, steps: number
   );
 }
 
-for (const backend of ['wasm', 'cpu'] as BackendName[]) {
-  test(`fused Adam follows the float64 formula over 20 steps, and tf.train.adam to its float32 rounding (${backend})`, async () => {
-    await initEngine({ backend });
-    const fused = train(() => new FusedAdam({ learningRate: 0.05 }), 20);
-    // The cpu backend's loop computes each update in float64; the wasm backend's SIMD kernel in
-    // float32, as tf.train.adam and PyTorch do, which drifts a few 1e-6 over these 20 steps.
-    assertClose(fused, adamReference(0.05, 20), backend === 'cpu' ? 1e-6 : 1e-5);
-    // tf.train.adam rounds every intermediate to float32 and drifts ~1e-5 from the exact value.
-    assertClose(
-      fused,
-      train(() => tf.train.adam(0.05), 20),
-      3e-5,
-    );
-  });
+/**
+ * The backends the updates run on, and the device path (tensor ops, as on webgl and webgpu; see
+ * engine/placement.ts) taken on the cpu backend.
+ */
+const setups = ['wasm', 'cpu', 'device'] as const;
 
-  test(`fused momentum and SGD follow the formula and match tf.train.momentum and tf.train.sgd (${backend})`, async () => {
-    await initEngine({ backend });
-    const momentum = train(() => new FusedMomentum(0.01, 0.9), 20);
-    assertClose(momentum, momentumReference(0.01, 0.9, 20), 1e-6);
-    assertClose(
-      momentum,
-      train(() => tf.train.momentum(0.01, 0.9), 20),
-      2e-6,
-    );
-    const sgd = train(() => new FusedMomentum(0.01, 0), 20);
-    assertClose(sgd, momentumReference(0.01, 0, 20), 1e-6);
-    assertClose(
-      sgd,
-      train(() => tf.train.sgd(0.01), 20),
-      2e-6,
-    );
-  });
+/** A test body run on `setup`, the device path switched off again after it. */
+function onSetup(setup: (typeof setups)[number], body: () => void): () => Promise<void> {
+  return async () => {
+    await initEngine({ backend: setup === 'device' ? 'cpu' : (setup as BackendName) });
+    forceDeviceMath(setup === 'device');
+    try {
+      body();
+    } finally {
+      forceDeviceMath(false);
+    }
+  };
+}
 
-  test(`weight decay as PyTorch has it: coupled for SGD, momentum and Adam, decoupled for AdamW (${backend})`, async () => {
-    await initEngine({ backend });
-    const tolerance = backend === 'cpu' ? 1e-6 : 1e-5;
-    assertClose(
-      train(() => new FusedMomentum(0.01, 0, 0.5), 20),
-      momentumReference(0.01, 0, 20, 0.5),
-      tolerance,
-    );
-    assertClose(
-      train(() => new FusedMomentum(0.01, 0.9, 0.5), 20),
-      momentumReference(0.01, 0.9, 20, 0.5),
-      tolerance,
-    );
-    assertClose(
-      train(() => new FusedAdam({ learningRate: 0.05, weightDecay: 0.5 }), 20),
-      adamReference(0.05, 20, 0.5),
-      tolerance,
-    );
-    const adamw = train(() => new FusedAdam({ learningRate: 0.05, weightDecay: 0.5, decoupled: true }), 20);
-    assertClose(adamw, adamReference(0.05, 20, 0.5, true), tolerance);
-    // Decay matters here: without it the weights end elsewhere.
-    assert.ok(Math.abs(adamw[1][0] - adamReference(0.05, 20)[1][0]) > 1e-3);
-  });
+for (const backend of setups) {
+  test(
+    `fused Adam follows the float64 formula over 20 steps, and tf.train.adam to its float32 rounding (${backend})`,
+    onSetup(backend, () => {
+      const fused = train(() => new FusedAdam({ learningRate: 0.05 }), 20);
+      // The cpu backend's loop computes each update in float64; the wasm backend's SIMD kernel and the
+      // device path's tensor ops in float32, as tf.train.adam and PyTorch do, which drifts a few 1e-6
+      // over these 20 steps.
+      assertClose(fused, adamReference(0.05, 20), backend === 'cpu' ? 1e-6 : 1e-5);
+      // tf.train.adam rounds every intermediate to float32 and drifts ~1e-5 from the exact value.
+      assertClose(
+        fused,
+        train(() => tf.train.adam(0.05), 20),
+        3e-5,
+      );
+    }),
+  );
+
+  test(
+    `fused momentum and SGD follow the formula and match tf.train.momentum and tf.train.sgd (${backend})`,
+    onSetup(backend, () => {
+      const momentum = train(() => new FusedMomentum(0.01, 0.9), 20);
+      assertClose(momentum, momentumReference(0.01, 0.9, 20), 1e-6);
+      assertClose(
+        momentum,
+        train(() => tf.train.momentum(0.01, 0.9), 20),
+        2e-6,
+      );
+      const sgd = train(() => new FusedMomentum(0.01, 0), 20);
+      assertClose(sgd, momentumReference(0.01, 0, 20), 1e-6);
+      assertClose(
+        sgd,
+        train(() => tf.train.sgd(0.01), 20),
+        2e-6,
+      );
+    }),
+  );
+
+  test(
+    `weight decay as PyTorch has it: coupled for SGD, momentum and Adam, decoupled for AdamW (${backend})`,
+    onSetup(backend, () => {
+      const tolerance = backend === 'cpu' ? 1e-6 : 1e-5;
+      assertClose(
+        train(() => new FusedMomentum(0.01, 0, 0.5), 20),
+        momentumReference(0.01, 0, 20, 0.5),
+        tolerance,
+      );
+      assertClose(
+        train(() => new FusedMomentum(0.01, 0.9, 0.5), 20),
+        momentumReference(0.01, 0.9, 20, 0.5),
+        tolerance,
+      );
+      assertClose(
+        train(() => new FusedAdam({ learningRate: 0.05, weightDecay: 0.5 }), 20),
+        adamReference(0.05, 20, 0.5),
+        tolerance,
+      );
+      const adamw = train(() => new FusedAdam({ learningRate: 0.05, weightDecay: 0.5, decoupled: true }), 20);
+      assertClose(adamw, adamReference(0.05, 20, 0.5, true), tolerance);
+      // Decay matters here: without it the weights end elsewhere.
+      assert.ok(Math.abs(adamw[1][0] - adamReference(0.05, 20)[1][0]) > 1e-3);
+    }),
+  );
 }
 
 test('Adam by hand: the first step moves every weight by lr against the sign of its gradient', async () => {

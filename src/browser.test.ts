@@ -1,0 +1,121 @@
+/**
+ * kdkit/browser in Debian's Chromium: the bundle distils the digits student from a teacher's
+ * logits on the wasm and webgl backends (WebGL on SwiftShader here: the CPU stands in for a GPU, so
+ * the device path of the losses and optimizers runs as on a real one) to within 1 point of the same
+ * run in Node, and its ONNX export gives the page's logits under onnxruntime-node.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchChromium, serveDirectories } from './browser_page.test.util.js';
+import { digitsWithTeacher, distilInNode, distilInPages, type DigitsSetup } from './browser_distill.test.util.js';
+import { allPixels } from './data/dataset.js';
+import { loadDigits } from './data/digits.js';
+import { accuracy } from './models/predict.js';
+import { runOnnx } from './export/onnx_run.js';
+import type { ModelSpec } from './config/schema.js';
+
+const bundle = new URL('./browser/kdkit.mjs', import.meta.url);
+
+// The demo's student and loss (MLP [128], 0.9 · kd at T = 4 + 0.1 · ce, batch 32, Adam 1e-3) over
+// 20 epochs, not its 100: WebGL on SwiftShader takes about 30 ms a step. A smaller teacher than the
+// demo's CNN, for the same reason; `node bench/browser-distill.js` runs the demo's whole setup.
+const setup: DigitsSetup = {
+  teacher: { model: { type: 'mlp', hidden: [256] } as ModelSpec, epochs: 20, batchSize: 64 },
+  student: { model: { type: 'mlp', hidden: [128] } as ModelSpec, epochs: 20, batchSize: 32 },
+  seed: 1,
+};
+
+test('the bundle is one ES module that imports nothing, not even from Node', () => {
+  const text = readFileSync(bundle, 'utf8');
+  assert.doesNotMatch(text, /\bimport\s*[^(]*?\bfrom\s*["']/);
+  assert.doesNotMatch(text, /["']node:/);
+  assert.match(text, /\bexport\s*\{/);
+});
+
+test('in Chromium, the bundle distils the digits student on wasm and webgl to within 1 point of Node, and its ONNX export gives its logits', async () => {
+  const data = await digitsWithTeacher(setup);
+  assert.ok(data.teacherAccuracy > 0.9, `the teacher reaches ${data.teacherAccuracy}`);
+  const node = await distilInNode(setup, data);
+  const browser = await launchChromium();
+  try {
+    const pages = await distilInPages(browser, setup, data, ['wasm', 'webgl']);
+    assert.deepEqual(
+      pages.map(({ where }) => where),
+      ['wasm', 'webgl'],
+    );
+    for (const page of pages) {
+      const points = Math.abs(page.accuracy - node.accuracy) * 100;
+      assert.ok(points <= 1, `${page.where}: ${(page.accuracy * 100).toFixed(2)} % vs Node's ${(node.accuracy * 100).toFixed(2)} %`);
+      // The student learnt from the teacher, not by chance: digits scratch MLPs reach ~95 %.
+      assert.ok(page.accuracy > 0.9, `${page.where}: ${page.accuracy}`);
+      const logits = await runOnnx(page.onnx!, allPixels(data.test), [data.test.labels.length, 8, 8, 1]);
+      let worst = 0;
+      for (let i = 0; i < logits.length; i++) worst = Math.max(worst, Math.abs(logits[i] - page.testLogits[i]));
+      assert.ok(worst <= 1e-4, `${page.where}: the ONNX export differs from the page's logits by ${worst}`);
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
+test('initBrowserEngine names a backend it does not know, and one the browser cannot start', async () => {
+  const site = mkdtempSync(join(tmpdir(), 'kdkit-browser-'));
+  writeFileSync(join(site, 'index.html'), '<!doctype html><title>blank</title>');
+  const { origin, server } = await serveDirectories({ '/kdkit/': new URL('./browser/', import.meta.url).pathname, '/': site });
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    const messages = await page.evaluate(async (url) => {
+      const kd = await import(url);
+      const attempt = (backend: string) =>
+        kd.initBrowserEngine({ backend }).then(
+          () => 'started',
+          (error: Error) => `${error.name}: ${error.message}`,
+        );
+      return [await attempt('tpu'), await attempt('wasm')];
+    }, `${origin}/kdkit/kdkit.mjs`);
+    assert.match(messages[0], /^InputError: initBrowserEngine\(\): backend: "tpu" is not one of webgpu, webgl, wasm, cpu/);
+    assert.equal(messages[1], 'started');
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+test('examples/browser trains a teacher, distils a student and downloads an ONNX file that scores as the page says', async () => {
+  const root = new URL('..', import.meta.url).pathname;
+  const { origin, server } = await serveDirectories({ '/dist/': `${root}dist`, '/data/': `${root}data`, '/examples/': `${root}examples` });
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ acceptDownloads: true });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${origin}/examples/browser/?backend=wasm&teacherEpochs=3&studentEpochs=8&baseline=1`);
+    await page.click('#run');
+    await page.waitForSelector('body[data-state]', { timeout: 300_000 });
+    assert.equal(await page.getAttribute('body', 'data-state'), 'done', await page.textContent('#log').then(String));
+    assert.deepEqual(errors, []);
+    const rows = await page.$$eval('#results tbody tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('td')].map((cell) => cell.textContent ?? '')),
+    );
+    assert.deepEqual(
+      rows.map((row) => row[0]),
+      ['teacher (CNN)', 'scratch (MLP, labels only)', 'student (MLP, distilled)'],
+    );
+    const shown = Number.parseFloat(rows[2][2]);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    assert.equal(download.suggestedFilename(), 'student.onnx');
+    const onnx = new Uint8Array(readFileSync((await download.path())!));
+    const test = loadDigits().test;
+    const logits = await runOnnx(onnx, allPixels(test), [test.labels.length, 8, 8, 1]);
+    const scored = accuracy(logits, test.labels) * 100;
+    assert.ok(Math.abs(scored - shown) < 0.006, `the page shows ${shown} %, the downloaded ONNX file scores ${scored} %`);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
