@@ -1,6 +1,8 @@
 // Builds kdkit/browser: dist/browser/kdkit.mjs, one self-contained ES module (dist/browser.js,
-// TensorFlow.js and the rest), and beside it the wasm backend's .wasm files. Run by `npm run build`
-// after tsc. A `node:` import reaching the bundle fails the build.
+// TensorFlow.js and the rest), and beside it the wasm backend's .wasm files; and
+// dist/browser/layers.mjs, kdkit's text layers (dist/layers.js) importing the page's
+// '@tensorflow/tfjs', which a run copies beside a text student for report.md's TensorFlow.js page.
+// Run by `npm run build` after tsc. A `node:` import reaching either fails the build.
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -36,9 +38,23 @@ const result = await build({
     },
   ],
 });
-const nodeImports = Object.entries(result.metafile.inputs).flatMap(([file, input]) =>
-  input.imports.filter((i) => i.path.startsWith('node:')).map((i) => `${file} imports ${i.path}`),
-);
+const layers = await build({
+  entryPoints: [join(root, 'dist/layers.js')],
+  outfile: join(out, 'layers.mjs'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  metafile: true,
+  logLevel: 'warning',
+  // One TensorFlow.js in the page: the layers register where the page's model loads.
+  alias: { '@tensorflow/tfjs-core': '@tensorflow/tfjs', '@tensorflow/tfjs-layers': '@tensorflow/tfjs' },
+  external: ['@tensorflow/tfjs'],
+});
+const nodeImports = [result, layers]
+  .flatMap(({ metafile }) => Object.entries(metafile.inputs))
+  .flatMap(([file, input]) => input.imports.filter((i) => i.path.startsWith('node:')).map((i) => `${file} imports ${i.path}`));
 if (nodeImports.length > 0) throw new Error(`kdkit/browser would import Node's modules:\n${nodeImports.join('\n')}`);
 
 const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));

@@ -25,7 +25,7 @@ export { splitValidation } from './data/split.js';
 export { buildModel, type BuildOptions } from './models/build.js';
 export { resnet, mobileNetV2, type ZooOptions } from './models/zoo/index.js';
 export { registerTextLayers } from './models/text/layers.js';
-export { predictLogits, accuracy } from './models/predict.js';
+export { predictLogits, predictLogitsAsync, accuracy } from './models/predict.js';
 export { tfjsTeacher } from './teachers/tfjs.js';
 export type { Teacher, TeacherInfo } from './teachers/teacher.js';
 
@@ -36,5 +36,5 @@ export {
   type ClassMetrics,
   type TeacherComparison,
 } from './eval/metrics.js';
-export { exportOnnx, type OnnxExportOptions } from './export/onnx.js';
+export { exportOnnx, exportOnnxAsync, type OnnxExportOptions } from './export/onnx.js';
 export { InputError } from './errors.js';

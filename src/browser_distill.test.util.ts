@@ -152,8 +152,8 @@ export async function distilInPages(
             seed,
           });
           const seconds = (performance.now() - start) / 1000;
-          const testLogits: Float32Array = kd.predictLogits(student, test);
-          const onnx: Uint8Array = kd.exportOnnx(student);
+          const testLogits: Float32Array = await kd.predictLogitsAsync(student, test);
+          const onnx: Uint8Array = await kd.exportOnnxAsync(student);
           return { seconds, testLogits: Array.from(testLogits), onnx: Array.from(onnx), backend: kd.tf.getBackend() as string };
         },
         [backend, payload] as const,

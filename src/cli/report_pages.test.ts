@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { chromium, type Browser } from 'playwright-core';
 import { loadDigits } from '../data/digits.js';
-import { IMAGE_FIELD, imageDataset, readRange } from '../data/dataset.js';
+import { IMAGE_FIELD, imageDataset, memoryDataset, readRange } from '../data/dataset.js';
 import { initEngine } from '../engine/index.js';
 import { loadModelDir } from '../models/io.js';
 import { predictLogits } from '../models/predict.js';
@@ -306,7 +306,7 @@ describe("report.md's pages in Chromium", () => {
     const scaled = Float32Array.from(test.pixels.subarray(0, SAMPLES * 108), (value) => value / 255);
     await check(out, { raw, scaled, shape: [6, 6, 3] }, ['red', 'green', 'blue'], 'nchw');
   });
-  it('text: every ONNX copy, tokenized in the page as kdkit tokenizes (texts past maxLength cut as in training)', async () => {
+  it('text: every TensorFlow.js copy (with kdkit-layers.mjs) and every ONNX copy, tokenized in the page as kdkit tokenizes (texts past maxLength cut as in training)', async () => {
     const rows = readFileSync(join(root, 'data', 'banking77', 'train.csv'), 'utf8')
       .split(/\r?\n/)
       .slice(1)
@@ -335,7 +335,22 @@ describe("report.md's pages in Chromium", () => {
       'some texts are longer than maxLength, so the page must cut them as training did',
     );
     const encoded = tokenizer.encode(texts, maxLength);
-    await checkPages(out, classNames, 1, texts, async (copy) => {
+    await checkPages(out, classNames, 2, texts, async (copy) => {
+      if (copy.endsWith('model.json')) {
+        const model = await loadModelDir(join(out, copy));
+        const fields = Object.entries(encoded).filter((entry): entry is [string, Int32Array] => entry[1] !== undefined);
+        const dataset = memoryDataset({
+          name: 'pages',
+          labels: new Int32Array(SAMPLES),
+          numClasses: classNames.length,
+          classNames,
+          inputs: fields.map(([name]) => ({ name, dtype: 'int32' as const, shape: [maxLength] })),
+          values: Object.fromEntries(fields),
+        });
+        const logits = predictLogits(model, dataset);
+        model.dispose();
+        return logits;
+      }
       const session = await ort.InferenceSession.create(join(out, copy));
       const feeds = Object.fromEntries(
         session.inputNames.map((name) => [

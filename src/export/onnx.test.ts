@@ -8,7 +8,7 @@ import { initEngine } from '../engine/index.js';
 import { decodeModel } from '../engine/ort/onnx_model.js';
 import { InputError } from '../errors.js';
 import { buildModel } from '../models/build.js';
-import { exportOnnx, onnxOpset } from './onnx.js';
+import { exportOnnx, exportOnnxAsync, onnxOpset } from './onnx.js';
 import { writeOnnx } from './onnx_file.js';
 import { maxExportDiff, randomizeWeights, seededModel } from './onnx.test.util.js';
 import { OnnxSession, measureOnnxLatency, onnxLogits, verifyOnnx } from './onnx_run.js';
@@ -235,6 +235,16 @@ test('writeOnnx writes exactly the exported bytes, and returns their count', () 
   assert.ok(readFileSync(path).equals(exportOnnx(model, { quantize: 'uint8' })));
   assert.equal(written, readFileSync(path).length);
   assert.ok(existsSync(path));
+  model.dispose();
+});
+
+test('exportOnnxAsync (weights read asynchronously, for GPU backends) gives exportOnnx bytes, batch norm folded', async () => {
+  const model = build(cnnSpec);
+  assert.deepEqual(await exportOnnxAsync(model), exportOnnx(model));
+  assert.deepEqual(
+    await exportOnnxAsync(model, { layout: 'nchw', quantize: 'uint8' }),
+    exportOnnx(model, { layout: 'nchw', quantize: 'uint8' }),
+  );
   model.dispose();
 });
 

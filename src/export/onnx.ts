@@ -29,7 +29,7 @@ import { InputError } from '../errors.js';
 import { isSupportedActivation, supportedActivations } from './onnx_activations.js';
 import { OnnxGraphBuilder, type GraphValue, type WeightQuantization } from './onnx_graph.js';
 import { foldableClasses, layerConverters } from './onnx_layers.js';
-import { batchNormAffine } from './onnx_weights.js';
+import { batchNormAffine, withWeightsRead } from './onnx_weights.js';
 
 export type { WeightQuantization } from './onnx_graph.js';
 export type OnnxLayout = 'nhwc' | 'nchw';
@@ -173,4 +173,12 @@ function exportedInput(input: tf.SymbolicTensor, layout: OnnxLayout): { id: numb
     spec: { name, shape: channelsFirst ? [shape[0], shape[3], shape[1], shape[2]] : shape },
     value: { rank: input.rank, names: { [channelsFirst ? 'nchw' : 'keras']: name } },
   };
+}
+
+/**
+ * exportOnnx with the weights read asynchronously first: for the GPU backends (webgl, webgpu) in a
+ * page, where a synchronous read stalls the device and on WebGPU is not reliable. The same bytes.
+ */
+export function exportOnnxAsync(model: tf.LayersModel, options: OnnxExportOptions = {}): Promise<Uint8Array> {
+  return withWeightsRead(model, () => exportOnnx(model, options));
 }

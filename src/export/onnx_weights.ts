@@ -17,13 +17,35 @@ export interface WeightData {
   shape: number[];
 }
 
+/** Weights read ahead, asynchronously, by their storage (withWeightsRead): a GPU backend's tensors. */
+let readAhead: WeakMap<object, Float32Array> | undefined;
+
+/**
+ * Runs `body` (a synchronous export) with every weight of `model` read first, asynchronously: on a
+ * GPU backend a synchronous read stalls the device, and on WebGPU it is not reliable.
+ */
+export async function withWeightsRead<T>(model: tf.LayersModel, body: () => T): Promise<T> {
+  const values = new WeakMap<object, Float32Array>();
+  for (const weight of model.weights) {
+    const tensor = weight.read();
+    values.set(tensor.dataId, (await tensor.data()) as Float32Array);
+  }
+  readAhead = values;
+  try {
+    return body();
+  } finally {
+    readAhead = undefined;
+  }
+}
+
 /** The layer's weight whose name ends in `/suffix` (e.g. 'kernel', 'moving_mean'), if it has one. */
 export function layerWeight(layer: tf.layers.Layer, suffix: string): WeightData | undefined {
   const index = layer.weights.findIndex((weight) => weight.originalName.endsWith(`/${suffix}`));
   if (index < 0) return undefined;
   // getWeights() returns the variables' own tensors: read them, never dispose them.
   const tensor = layer.getWeights()[index];
-  return { data: tensor.dataSync() as Float32Array, shape: [...tensor.shape] };
+  const data = readAhead?.get(tensor.dataId) ?? (tensor.dataSync() as Float32Array);
+  return { data, shape: [...tensor.shape] };
 }
 
 /** The inference-mode affine map of a BatchNormalization layer, with its epsilon. */

@@ -1,14 +1,19 @@
 /**
  * What a page needs besides the model to use the student: `student/labels.json` (the class names
  * in the order of the logits) and `student/preprocess.json` (what to do to an input first), so
- * that report.md's snippets read them instead of hard-coding a run's classes and scaling.
+ * that report.md's snippets read them instead of hard-coding a run's classes and scaling; and for
+ * a text student `student/kdkit-layers.mjs`, kdkit's text layers for the page's TensorFlow.js.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Dataset, IMAGE_FIELD } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
 export const LABELS_FILE = 'labels.json';
 export const PREPROCESS_FILE = 'preprocess.json';
+/** kdkit/layers as one ES module importing '@tensorflow/tfjs' (scripts/build-browser.mjs builds it). */
+export const TEXT_LAYERS_FILE = 'kdkit-layers.mjs';
+const textLayersBundle = new URL('../browser/layers.mjs', import.meta.url);
 
 /** An image student's input: x = (raw · scale − mean[c]) / std[c], shaped [1, ...shape]. */
 export interface ImagePreprocess {
@@ -77,8 +82,16 @@ export function preprocessOf(test: Dataset, onnxLayout: 'nhwc' | 'nchw', tokeniz
   };
 }
 
-/** Writes labels.json and preprocess.json into `studentDir`, each atomically. */
+/** Writes labels.json and preprocess.json (and for text, kdkit-layers.mjs) into `studentDir`, each atomically. */
 export function writePageFiles(studentDir: string, classNames: readonly string[], preprocess: Preprocess): void {
   writeFileAtomic(join(studentDir, LABELS_FILE), `${JSON.stringify(classNames)}\n`);
   writeFileAtomic(join(studentDir, PREPROCESS_FILE), `${JSON.stringify(preprocess, null, 2)}\n`);
+  if (preprocess.kind !== 'text') return;
+  let layers: Buffer;
+  try {
+    layers = readFileSync(textLayersBundle);
+  } catch (error) {
+    throw new Error(`kdkit's build is incomplete: ${textLayersBundle.pathname} (${(error as Error).message}); npm run build writes it`);
+  }
+  writeFileAtomic(join(studentDir, TEXT_LAYERS_FILE), layers);
 }

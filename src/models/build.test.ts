@@ -141,7 +141,14 @@ test("buildModel takes the config's syntax with its defaults left out, and names
   assert.equal(model.countParams(), 3 * 3 * 1 * 4 + 4 + 4 * 4 * 4 * 10 + 10);
   model.dispose();
   assert.throws(
-    () => buildModel({ type: 'mlp', hidden: [-3] } as never, { inputShape: [8, 8, 1], numClasses: 10, seed: 1, name: 'x', field: 'student.model' }),
+    () =>
+      buildModel({ type: 'mlp', hidden: [-3] } as never, {
+        inputShape: [8, 8, 1],
+        numClasses: 10,
+        seed: 1,
+        name: 'x',
+        field: 'student.model',
+      }),
     (error: unknown) => error instanceof InputError && /student\.model\.hidden\[0\]/.test(error.message),
   );
 });

@@ -25,8 +25,8 @@ export const TOKENIZERS_VERSION = '0.2.0';
 export const TOKENIZERS_CDN = `https://cdn.jsdelivr.net/npm/@huggingface/tokenizers@${TOKENIZERS_VERSION}/dist/tokenizers.min.mjs`;
 
 /**
- * A page for TensorFlow.js and, when the run exported ONNX, one for ONNX Runtime Web (images), or
- * module code and a transformers.js pipeline (text). Each page works as written when served from
+ * A page for TensorFlow.js and, when the run exported ONNX, one for ONNX Runtime Web; for text,
+ * module code for the transformers.js pipeline too. Each page works as written when served from
  * the run directory: the import map names the CDN build, student/labels.json the classes and
  * student/preprocess.json the input.
  */
@@ -42,9 +42,9 @@ export function usageSnippets(summary: Summary): UsageSnippet[] {
   const snippets: UsageSnippet[] = [
     {
       runtime: 'TensorFlow.js',
-      language: sampleShape ? 'html' : 'js',
+      language: 'html',
       copies: tfjs.map((copy) => `${copy.label}: \`${copy.url}\``),
-      code: sampleShape ? tfjsImagePage(tfjs[0].url, sampleShape) : tfjsTextCode(summary, tfjs[0].url),
+      code: sampleShape ? tfjsImagePage(tfjs[0].url, sampleShape) : tfjsTextPage(tfjs[0].url, classes),
     },
   ];
   const [onnx] = summary.exports.onnx;
@@ -190,6 +190,27 @@ function ortImagePage(path: string, layout: 'nhwc' | 'nchw', shape: readonly num
   ].join('\n');
 }
 
+/** The tokenization a text page does (preprocess.json and the tokenizer loaded as `pre` and `tokenizer`): `tokenize(text)` gives { ids, types }. */
+const TOKENIZE_LINES = [
+  "  // One text's ids as kdkit's training saw them: the special tokens kept, the text's own tokens cut",
+  '  // from the end past maxLength, then padded on the right with padId (attention_mask 0 there).',
+  '  const tokenize = (text) => {',
+  '    const full = tokenizer.encode(text, { add_special_tokens: true, return_token_type_ids: true });',
+  '    let ids = full.ids;',
+  '    let types = full.token_type_ids ?? ids.map(() => 0);',
+  '    if (ids.length > pre.maxLength) {',
+  '      const content = tokenizer.encode(text, { add_special_tokens: false }).ids;',
+  '      let before = 0;',
+  '      while (before < ids.length && !content.every((id, i) => ids[before + i] === id)) before++;',
+  '      const keep = pre.maxLength - (ids.length - content.length);',
+  '      const cut = (values) => [...values.slice(0, before + keep), ...values.slice(before + content.length)];',
+  '      ids = cut(ids);',
+  '      types = cut(types);',
+  '    }',
+  '    return { ids, types };',
+  '  };',
+];
+
 /** A text student's ONNX copy in ONNX Runtime Web, tokenized in the page as kdkit tokenized its training texts. */
 function ortTextPage(path: string, classes: number): string {
   return [
@@ -209,21 +230,9 @@ function ortTextPage(path: string, classes: number): string {
     "  const pre = await json('student/preprocess.json'); // the inputs, maxLength, padId and the tokenizer's path from student/",
     "  const tokenizer = new Tokenizer(await json(new URL(pre.tokenizer, new URL('student/', location.href)).href), {});",
     '',
-    "  // One text's ids as kdkit's training saw them: the special tokens kept, the text's own tokens cut",
-    '  // from the end past maxLength, then padded on the right with padId (attention_mask 0 there).',
+    ...TOKENIZE_LINES,
     '  const encode = (text) => {',
-    '    const full = tokenizer.encode(text, { add_special_tokens: true, return_token_type_ids: true });',
-    '    let ids = full.ids;',
-    '    let types = full.token_type_ids ?? ids.map(() => 0);',
-    '    if (ids.length > pre.maxLength) {',
-    '      const content = tokenizer.encode(text, { add_special_tokens: false }).ids;',
-    '      let before = 0;',
-    '      while (before < ids.length && !content.every((id, i) => ids[before + i] === id)) before++;',
-    '      const keep = pre.maxLength - (ids.length - content.length);',
-    '      const cut = (values) => [...values.slice(0, before + keep), ...values.slice(before + content.length)];',
-    '      ids = cut(ids);',
-    '      types = cut(types);',
-    '    }',
+    '    const { ids, types } = tokenize(text);',
     '    const row = (values, fill) =>',
     "      new ort.Tensor('int64', BigInt64Array.from({ length: pre.maxLength }, (_, i) => BigInt(i < values.length ? values[i] : fill)), [1, pre.maxLength]);",
     '    const feeds = { input_ids: row(ids, pre.padId), attention_mask: row(ids.map(() => 1), 0) };',
@@ -240,21 +249,42 @@ function ortTextPage(path: string, classes: number): string {
   ].join('\n');
 }
 
-/** A text student in TensorFlow.js: module code for a bundler (its layers come from kdkit/layers). */
-function tfjsTextCode(summary: Summary, url: string): string {
-  const { inputs, classes } = summary.dataset;
-  const names = inputs.map((input) => input.name);
+/** A text student in TensorFlow.js, its layers from student/kdkit-layers.mjs (kdkit/layers, written by the run). */
+function tfjsTextPage(url: string, classes: number): string {
   return [
-    "import * as tf from '@tensorflow/tfjs';",
-    "import { registerTextLayers } from 'kdkit/layers';",
+    ...pageHead(
+      'TensorFlow.js',
+      { '@tensorflow/tfjs': TFJS_CDN, '@huggingface/tokenizers': TOKENIZERS_CDN, 'kdkit/layers': './student/kdkit-layers.mjs' },
+      `npm install @tensorflow/tfjs@${TFJS_VERSION} @huggingface/tokenizers@${TOKENIZERS_VERSION} kdkit`,
+    ),
+    '<script type="module">',
+    "  import * as tf from '@tensorflow/tfjs';",
+    "  import { Tokenizer } from '@huggingface/tokenizers';",
+    "  // kdkit's transformer and embedding-bag layers, which the model is made of: the run wrote them",
+    "  // beside the student (the same module as 'kdkit/layers'); they import the page's TensorFlow.js.",
+    "  import { registerTextLayers } from 'kdkit/layers';",
     '',
-    'registerTextLayers(); // the transformer and embedding-bag layers, before loading',
-    '// Any of the copies above; a URL relative to the page. Quantized weights are expanded to float32 on load.',
-    `const model = await tf.loadLayersModel('${url}');`,
-    "const labels = await (await fetch('student/labels.json')).json(); // the class names, in the order of the logits",
-    '// student/preprocess.json: the inputs, maxLength and the tokenizer (tokenizer.json beside student/).',
-    `// ${names.join(', ')}: int32 tensors [batch, ${inputs[0].shape.join(', ')}] from tokenizer.json, padded on the right.`,
-    `const logits = model.predict([${names.map((name) => name.replace(/_(.)/g, (_, letter: string) => letter.toUpperCase())).join(', ')}]); // [batch, ${classes}]`,
-    'const probabilities = tf.softmax(logits); // the logits are not probabilities',
+    '  registerTextLayers();',
+    '  const json = (path) => fetch(path).then((response) => response.json());',
+    '  // Any of the copies above; quantized weights are expanded to float32 on load.',
+    `  const model = await tf.loadLayersModel('${url}');`,
+    "  const labels = await json('student/labels.json'); // the class names, in the order of the logits",
+    "  const pre = await json('student/preprocess.json'); // the inputs, maxLength, padId and the tokenizer's path from student/",
+    "  const tokenizer = new Tokenizer(await json(new URL(pre.tokenizer, new URL('student/', location.href)).href), {});",
+    '',
+    ...TOKENIZE_LINES,
+    '',
+    `  /** The classes, most likely first: [{ label, probability }], from the ${classes} logits by softmax. */`,
+    '  window.classify = async (text) => {',
+    '    const { ids, types } = tokenize(text);',
+    "    const row = (values, fill) => tf.tensor2d([Array.from({ length: pre.maxLength }, (_, i) => (i < values.length ? values[i] : fill))], [1, pre.maxLength], 'int32');",
+    '    const given = { input_ids: row(ids, pre.padId), attention_mask: row(ids.map(() => 1), 0), token_type_ids: row(types, 0) };',
+    '    const logits = model.predict(model.inputNames.map((name) => given[name])); // int32 [1, maxLength] each, by input name',
+    '    const softmax = tf.softmax(logits); // the logits are not probabilities',
+    '    const probabilities = Array.from(await softmax.data());',
+    '    tf.dispose([softmax, logits, ...Object.values(given)]);',
+    `  ${RANKED}`,
+    '  };',
+    '</script>',
   ].join('\n');
 }

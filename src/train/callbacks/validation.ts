@@ -3,15 +3,15 @@
  * split, in inference mode (dropout off, batch-norm moving statistics), as Keras' `validation_data`.
  */
 import type { Dataset } from '../../data/dataset.js';
-import { accuracy, predictLogits } from '../../models/predict.js';
+import { accuracy, predictLogitsAsync } from '../../models/predict.js';
 import type { Callback } from './callback.js';
 
 export function validation(data: Dataset): Callback {
   return {
     name: 'validation',
-    onEpochMetrics(record, loop) {
+    async onEpochMetrics(record, loop) {
       if (data.labels.length === 0) return;
-      const logits = predictLogits(loop.model, data);
+      const logits = await predictLogitsAsync(loop.model, data);
       record.validationAccuracy = accuracy(logits, data.labels);
       record.validationLoss = crossEntropy(logits, data.labels);
     },
