@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchChromium, serveDirectories } from './browser_page.test.util.js';
@@ -29,7 +29,11 @@ const setup: DigitsSetup = {
   seed: 1,
 };
 
-test('the bundle is one ES module that imports nothing, not even from Node', () => {
+test("the bundle is one ES module that imports nothing, not even from Node, and the package's kdkit/browser", () => {
+  // The package resolves kdkit/browser to the bundle, its types to browser.d.ts.
+  assert.equal(import.meta.resolve('kdkit/browser'), bundle.href);
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  assert.ok(existsSync(new URL(`../${pkg.exports['./browser'].types}`, import.meta.url)));
   const text = readFileSync(bundle, 'utf8');
   assert.doesNotMatch(text, /\bimport\s*[^(]*?\bfrom\s*["']/);
   assert.doesNotMatch(text, /["']node:/);

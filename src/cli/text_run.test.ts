@@ -53,7 +53,14 @@ test('a text run: a transformer teacher distilled into an embedding bag, with th
   // The written tokenizer is the one the run encoded with.
   const tokenizer = TextTokenizer.load(join(out, 'tokenizer.json'), 'test');
   assert.equal(tokenizer.decode(tokenizer.ids('Where is my CARD', 12).ids), 'where is my card');
-  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /input_ids, attention_mask, token_type_ids: int32 tensors \[batch, 12\]/);
+  // report.md's TensorFlow.js page reads the inputs from preprocess.json and kdkit's text layers
+  // from kdkit-layers.mjs, which imports the page's TensorFlow.js and nothing else.
+  const preprocess = JSON.parse(readFileSync(join(out, 'student', 'preprocess.json'), 'utf8'));
+  assert.deepEqual([preprocess.inputs, preprocess.maxLength], [['input_ids', 'attention_mask', 'token_type_ids'], 12]);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /"kdkit\/layers":"\.\/student\/kdkit-layers\.mjs"/);
+  const layers = readFileSync(join(out, 'student', 'kdkit-layers.mjs'), 'utf8');
+  assert.deepEqual([...new Set([...layers.matchAll(/\bfrom\s*["']([^"']+)["']/g)].map((match) => match[1]))], ['@tensorflow/tfjs']);
+  assert.match(layers, /registerTextLayers/);
   // student.onnx takes int64 ids and a mask, and is timed per query with tokenization.
   const [onnx] = summary.exports.onnx;
   assert.equal(onnx.path, 'student.onnx');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { markdownTable, markdownText, renderMarkdown } from './markdown.js';
 import { fixtureSummary, minimalSummary } from './summary.test.util.js';
-import { ORT_WEB_VERSION, TFJS_VERSION, TOKENIZERS_VERSION } from './usage.js';
+import { ORT_WEB_VERSION, TFJS_VERSION, TOKENIZERS_VERSION, TRANSFORMERS_VERSION } from './usage.js';
 import { readFileSync } from 'node:fs';
 
 /** The table row whose first cell is `first`, under the heading `section`. */
@@ -210,4 +210,5 @@ test('the pages load the TensorFlow.js kdkit trains with and the onnxruntime-web
     TOKENIZERS_VERSION,
     'the text page tokenizes with the library kdkit trained with',
   );
+  assert.equal(pkg.devDependencies['@huggingface/transformers'], TRANSFORMERS_VERSION, 'the layout is checked with this transformers.js');
 });

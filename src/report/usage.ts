@@ -23,10 +23,13 @@ export const ORT_WASM_CDN = `https://cdn.jsdelivr.net/npm/onnxruntime-web@${ORT_
 /** Hugging Face's tokenizers in JavaScript, the version kdkit tokenizes with (package.json). */
 export const TOKENIZERS_VERSION = '0.2.0';
 export const TOKENIZERS_CDN = `https://cdn.jsdelivr.net/npm/@huggingface/tokenizers@${TOKENIZERS_VERSION}/dist/tokenizers.min.mjs`;
+/** transformers.js, the version kdkit checks its layout with (package.json). */
+export const TRANSFORMERS_VERSION = '4.3.1';
+export const TRANSFORMERS_CDN = `https://cdn.jsdelivr.net/npm/@huggingface/transformers@${TRANSFORMERS_VERSION}/dist/transformers.min.js`;
 
 /**
  * A page for TensorFlow.js and, when the run exported ONNX, one for ONNX Runtime Web; for text,
- * module code for the transformers.js pipeline too. Each page works as written when served from
+ * one for the transformers.js pipeline too. Each page works as written when served from
  * the run directory: the import map names the CDN build, student/labels.json the classes and
  * student/preprocess.json the input.
  */
@@ -73,17 +76,9 @@ export function usageSnippets(summary: Summary): UsageSnippet[] {
     const folder = summary.exports.transformersJs;
     snippets.push({
       runtime: 'transformers.js',
-      language: 'js',
+      language: 'html',
       copies: [`float32 ONNX with its tokenizer and labels, ${bytes(onnx.sizeBytes)}, ${percent(onnx.accuracy)}: \`${folder}/\``],
-      code: [
-        "import { pipeline, env } from '@huggingface/transformers';",
-        '',
-        'env.allowRemoteModels = false;',
-        `env.localModelPath = '.'; // the directory (or URL) that holds ${folder}/`,
-        `const classify = await pipeline('text-classification', '${folder}');`,
-        `const [best] = await classify('a query'); // { label, score }: the class name and its softmax probability`,
-        `// ${folder}/onnx/model.onnx alone takes int64 input_ids and attention_mask [batch, sequence]; its output is logits [batch, ${classes}].`,
-      ].join('\n'),
+      code: transformersPage(folder, classes),
     });
   }
   return snippets;
@@ -285,6 +280,36 @@ function tfjsTextPage(url: string, classes: number): string {
     '    tf.dispose([softmax, logits, ...Object.values(given)]);',
     `  ${RANKED}`,
     '  };',
+    '</script>',
+  ].join('\n');
+}
+
+/** The transformers.js pipeline over the run's transformers.js layout. */
+function transformersPage(folder: string, classes: number): string {
+  return [
+    ...pageHead(
+      'transformers.js',
+      { '@huggingface/transformers': TRANSFORMERS_CDN },
+      `npm install @huggingface/transformers@${TRANSFORMERS_VERSION}`,
+    ),
+    '<script type="module">',
+    '  // transformers.js runs its own ONNX Runtime Web, whose WebGPU-capable WebAssembly it fetches from jsDelivr;',
+    '  // for the smaller wasm-only build, use the ONNX Runtime Web page instead.',
+    "  import { env, pipeline } from '@huggingface/transformers';",
+    '',
+    '  env.allowLocalModels = true; // off by default in a browser',
+    "  env.allowRemoteModels = false; // the model is the run's, not the Hugging Face Hub's",
+    `  // The directory that holds ${folder}/, as a path: transformers.js 4.3 looks for a tokenizer only`,
+    '  // at a local path, not at a URL.',
+    "  env.localModelPath = './';",
+    '  // fp32: onnx/model.onnx (in a browser transformers.js would otherwise look for a quantized file).',
+    `  const classifier = await pipeline('text-classification', '${folder}', { dtype: 'fp32', device: 'wasm' });`,
+    '',
+    "  // transformers.js cuts a text longer than the model's length after adding [CLS] and [SEP] (the [SEP]",
+    "  // goes), where kdkit's training kept [SEP]: past maxLength tokens its answers can differ.",
+    `  /** The classes, most likely first: [{ label, probability }], the softmax of the ${classes} logits. */`,
+    '  window.classify = async (text) =>',
+    '    (await classifier(text, { top_k: null })).map(({ label, score }) => ({ label, probability: score }));',
     '</script>',
   ].join('\n');
 }
