@@ -137,7 +137,12 @@ export async function distilInPages(
               sampleShape: [8, 8, 1],
               numClasses: 10,
             });
-          const train = dataset('digits/train', input.train);
+          // The training images as a tensor made on the device (× 1 by a kernel), as a page's own
+          // preprocessing leaves them: distill() must read them back asynchronously.
+          const { tf } = kd;
+          const images = tf.tensor4d(Float32Array.from(input.train.images), [input.train.labels.length, 8, 8, 1]);
+          const train = { x: tf.mul(images, 1), y: tf.tensor1d(input.train.labels, 'int32') };
+          images.dispose();
           const test = dataset('digits/test', input.test);
           const { student: spec, seed } = input.setup;
           const student = kd.buildModel(spec.model, { inputShape: [8, 8, 1], numClasses: 10, seed: seed + 1, name: 'student' });

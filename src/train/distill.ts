@@ -14,7 +14,7 @@ import { describeIssues } from '../config/parse.js';
 import { onlineTeacher } from './online_teacher.js';
 import { InputError } from '../errors.js';
 import { methods } from '../methods/index.js';
-import { predictLogits } from '../models/predict.js';
+import { predictLogitsAsync } from '../models/predict.js';
 import type { Teacher } from '../teachers/teacher.js';
 import type { OnlineStore } from '../teachers/online_store.js';
 import { tfjsTeacher } from '../teachers/tfjs.js';
@@ -126,8 +126,8 @@ export async function distill(options: DistillOptions, extras: StageExtras = {})
   const batchSize = wholeNumber(options.batchSize ?? 32, 'batchSize', 1);
   const seed = wholeNumber(options.seed ?? 1, 'seed', 0, MAX_SEED);
   const classes = outputWidth(student);
-  const train = trainingData(options.train, 'train', classes);
-  const validation = options.validation === undefined ? null : trainingData(options.validation, 'validation', classes);
+  const train = await trainingData(options.train, 'train', classes);
+  const validation = options.validation === undefined ? null : await trainingData(options.validation, 'validation', classes);
   const emit = options.onEvent ?? (() => {});
 
   const augment = parseAugment(options.augment, train, seed);
@@ -217,7 +217,7 @@ function outputWidth(student: tf.LayersModel): number {
  * field per named tensor of `x` (a lone tensor is the field 'image' when it is float32 images
  * [n, h, w, c], 'x' otherwise), paired with the models' inputs by name, or by position for one.
  */
-function trainingData(data: TrainingData, field: string, classes: number): Dataset {
+async function trainingData(data: TrainingData, field: string, classes: number): Promise<Dataset> {
   if (!('x' in data)) {
     if (data.numClasses !== classes)
       throw new InputError(`distill(): ${field}: the dataset has ${data.numClasses} classes, the student outputs ${classes}`);
@@ -240,10 +240,11 @@ function trainingData(data: TrainingData, field: string, classes: number): Datas
     if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32')
       throw new InputError(`distill(): ${where}: expected float32 or int32 values, got ${tensor.dtype}`);
     inputs.push({ name, dtype: tensor.dtype, shape: tensor.shape.slice(1) });
-    values[name] =
-      tensor.dtype === 'float32' ? Float32Array.from(tensor.dataSync() as Float32Array) : Int32Array.from(tensor.dataSync() as Int32Array);
+    // Read asynchronously: a GPU backend's tensor may live on the device only.
+    const read = await tensor.data();
+    values[name] = tensor.dtype === 'float32' ? Float32Array.from(read as Float32Array) : Int32Array.from(read as Int32Array);
   }
-  const labels = Int32Array.from(data.y instanceof tf.Tensor ? (data.y.dataSync() as ArrayLike<number>) : data.y);
+  const labels = Int32Array.from(data.y instanceof tf.Tensor ? ((await data.y.data()) as ArrayLike<number>) : data.y);
   if (labels.length !== count) throw new InputError(`distill(): ${field}.y: ${labels.length} labels for ${count} samples of ${field}.x`);
   const bad = labels.findIndex((label) => !(label >= 0 && label < classes));
   if (bad >= 0)
@@ -308,11 +309,13 @@ async function teachingLogits(teacher: DistillOptions['teacher'], train: Dataset
   const count = train.labels.length;
   if (teacher instanceof tf.LayersModel) {
     const wrapped = await tfjsTeacher(teacher, `TensorFlow.js model '${teacher.name}'`, train.inputs);
-    return { logits: predictLogits(teacher, train), source: { teacher: wrapped, model: teacher }, dispose: () => wrapped.dispose() };
+    // Read asynchronously: on a GPU backend a synchronous read stalls it (and on WebGPU is not reliable).
+    const logits = await predictLogitsAsync(teacher, train);
+    return { logits, source: { teacher: wrapped, model: teacher }, dispose: () => wrapped.dispose() };
   }
   if ('logits' in teacher && typeof teacher.logits !== 'function') {
     const given = teacher.logits;
-    const values = given instanceof tf.Tensor ? Float32Array.from(given.dataSync() as Float32Array) : given;
+    const values = given instanceof tf.Tensor ? Float32Array.from((await given.data()) as Float32Array) : given;
     if (!(values instanceof Float32Array) || values.length !== count * classes) {
       const shape = given instanceof tf.Tensor ? `[${given.shape.join(', ')}]` : `${values.length} values`;
       throw new InputError(
