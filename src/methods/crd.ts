@@ -203,6 +203,7 @@ export function crdTerm(spec: CrdSpec): TermLoss {
   const memoryTeacher = variable(tf.tensor2d(initial.memoryTeacher, [n, d]), false, 'memory_t');
   // Z_s, Z_t: NaN until the first batch sets them.
   const normalizers = variable(tf.tensor1d([Number.NaN, Number.NaN]), false, 'z');
+  let normalizersRead: { dataId: object; values: Float32Array } | undefined;
   const sampler = spec.contrast ? null : new NegativeSampler(spec.labels, k);
   const small = sampler?.smallPools() ?? [];
   if (small.length > 0) {
@@ -251,7 +252,11 @@ export function crdTerm(spec: CrdSpec): TermLoss {
       : sampler!.draw(indices, stepRng(spec.seed, position.epoch, step ?? 0));
     const flatRows = new Int32Array(contrastRows.length);
     for (let i = 0; i < contrastRows.length; i++) flatRows[i] = Math.floor(i / (k + 1)) * n + contrastRows[i];
-    const stored = normalizers.dataSync();
+    // Read when it changed (set once, or restored from a checkpoint), not every step: on a GPU
+    // backend a synchronous read stalls the device.
+    if (normalizersRead?.dataId !== normalizers.dataId)
+      normalizersRead = { dataId: normalizers.dataId, values: normalizers.dataSync() as Float32Array };
+    const stored = normalizersRead.values;
     return tf.tidy(() => {
       const contrast = tf.tensor1d(contrastRows, 'int32');
       const flatContrast = tf.tensor1d(flatRows, 'int32');
