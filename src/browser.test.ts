@@ -68,7 +68,7 @@ test('in Chromium, the bundle distils the digits student on wasm, webgl and webg
   }
 });
 
-test('initBrowserEngine names a backend it does not know, and one the browser cannot start', async () => {
+test('initBrowserEngine names a backend it does not know, and refuses wasmPaths once wasm has started', async () => {
   const site = mkdtempSync(join(tmpdir(), 'kdkit-browser-'));
   writeFileSync(join(site, 'index.html'), '<!doctype html><title>blank</title>');
   const { origin, server } = await serveDirectories({ '/kdkit/': new URL('./browser/', import.meta.url).pathname, '/': site });
@@ -83,10 +83,18 @@ test('initBrowserEngine names a backend it does not know, and one the browser ca
           () => 'started',
           (error: Error) => `${error.name}: ${error.message}`,
         );
-      return [await attempt('tpu'), await attempt('wasm')];
+      const late = await kd.initBrowserEngine({ backend: 'wasm', wasmPaths: '/elsewhere/' }).then(
+        () => 'started',
+        (error: Error) => `${error.name}: ${error.message}`,
+      );
+      return [await attempt('tpu'), await attempt('wasm'), late];
     }, `${origin}/kdkit/kdkit.mjs`);
     assert.match(messages[0], /^InputError: initBrowserEngine\(\): backend: "tpu" is not one of webgpu, webgl, wasm, cpu/);
     assert.equal(messages[1], 'started');
+    assert.match(
+      messages[2],
+      /^InputError: initBrowserEngine\(\): wasmPaths: the wasm backend was already started from http:\/\/127\.0\.0\.1:\d+\/kdkit\//,
+    );
   } finally {
     await browser.close();
     server.close();

@@ -28,7 +28,8 @@ export interface BrowserEngineOptions {
   backend?: BrowserBackend;
   /**
    * Where the wasm backend's .wasm files are served, ending in '/': by default beside the bundle
-   * (`npm run build` copies them into dist/browser/).
+   * (`npm run build` copies them into dist/browser/; an app that re-bundles kdkit/browser serves
+   * them itself). TensorFlow.js starts wasm once per page: give it on the first call that does.
    */
   wasmPaths?: string;
 }
@@ -41,7 +42,9 @@ export interface BrowserEngineInfo {
   threads: number;
 }
 
-let wasmPathsSet = false;
+/** Where the wasm backend looks for its files, once set; whether it has been started (or tried). */
+let wasmPaths: string | undefined;
+let wasmTried = false;
 
 /** Selects a backend and makes it ready; calling it again switches backend. */
 export async function initBrowserEngine(options: BrowserEngineOptions = {}): Promise<BrowserEngineInfo> {
@@ -49,9 +52,14 @@ export async function initBrowserEngine(options: BrowserEngineOptions = {}): Pro
   if (backend !== undefined && !browserBackends.includes(backend)) {
     throw new InputError(`initBrowserEngine(): backend: "${String(backend)}" is not one of ${browserBackends.join(', ')}`);
   }
-  if (!wasmPathsSet || options.wasmPaths !== undefined) {
-    setWasmPaths(options.wasmPaths ?? new URL('./', import.meta.url).href);
-    wasmPathsSet = true;
+  if (options.wasmPaths !== undefined && wasmTried && options.wasmPaths !== wasmPaths) {
+    throw new InputError(
+      `initBrowserEngine(): wasmPaths: the wasm backend was already started from ${wasmPaths}, and TensorFlow.js starts it once per page; give wasmPaths on the first call`,
+    );
+  }
+  if (wasmPaths === undefined || (options.wasmPaths !== undefined && !wasmTried)) {
+    wasmPaths = options.wasmPaths ?? new URL('./', import.meta.url).href;
+    setWasmPaths(wasmPaths);
   }
   registerWasmKernels();
   fuseBatchNormLayers();
@@ -61,7 +69,12 @@ export async function initBrowserEngine(options: BrowserEngineOptions = {}): Pro
   fuseDropoutLayers();
   const chosen = backend ?? (await firstThatStarts(['webgpu', 'webgl', 'wasm']));
   if (!(await startBackend(chosen))) {
-    const why = chosen === 'webgpu' && !('gpu' in navigator) ? ' (this browser has no navigator.gpu)' : '';
+    const why =
+      chosen === 'webgpu' && !('gpu' in navigator)
+        ? ' (this browser has no navigator.gpu)'
+        : chosen === 'wasm'
+          ? ` (are its .wasm files served at ${wasmPaths}? pass wasmPaths)`
+          : '';
     throw new InputError(`initBrowserEngine(): backend: TensorFlow.js could not start the ${chosen} backend in this browser${why}`);
   }
   await tfc.ready();
@@ -74,6 +87,7 @@ export async function initBrowserEngine(options: BrowserEngineOptions = {}): Pro
 
 async function startBackend(backend: BrowserBackend): Promise<boolean> {
   if (tfc.getBackend() === backend) return true;
+  if (backend === 'wasm') wasmTried = true;
   try {
     return await tfc.setBackend(backend);
   } catch {

@@ -5,12 +5,13 @@
  * tf.layers.batchNormalization training on kdkit's fused batch norm (./batch_norm_layer.ts), and
  * tf.layers.conv2d sparing the gradient of a training step's input batch (./conv_layer.ts).
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import * as tfc from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { InputError } from '../errors.js';
 import { fuseBatchNormLayers } from './batch_norm_layer.js';
+import { setFeatureBudgetBytes } from './budget.js';
 import { spareConvInputGradients } from './conv_layer.js';
 import { fuseGeluActivation } from './gelu_activation.js';
 import { fuseLayerNormLayers } from './layer_norm_layer.js';
@@ -150,6 +151,7 @@ export async function withEngine<T>(options: EngineOptions, body: (engine: Engin
 }
 
 async function setUp({ backend, accelerate: choice, threads }: EngineSetup): Promise<EngineInfo> {
+  setFeatureBudgetBytes(Math.min(4 * 2 ** 30, Math.max(2 ** 30, Math.floor(totalmem() / 4))));
   const customKernels = registerWasmKernels();
   // Wraps BatchNormalization.call once: training calls then take the fused kernels registered above.
   fuseBatchNormLayers();

@@ -240,7 +240,19 @@ test('writeOnnx writes exactly the exported bytes, and returns their count', () 
 
 test('exportOnnxAsync (weights read asynchronously, for GPU backends) gives exportOnnx bytes, batch norm folded', async () => {
   const model = build(cnnSpec);
-  assert.deepEqual(await exportOnnxAsync(model), exportOnnx(model));
+  const expected = exportOnnx(model);
+  // No weight is read synchronously: dataSync fails while the export runs.
+  const dataSync = tf.Tensor.prototype.dataSync;
+  tf.Tensor.prototype.dataSync = () => {
+    throw new Error('a synchronous read during exportOnnxAsync');
+  };
+  let bytes: Uint8Array;
+  try {
+    bytes = await exportOnnxAsync(model);
+  } finally {
+    tf.Tensor.prototype.dataSync = dataSync;
+  }
+  assert.deepEqual(bytes, expected);
   assert.deepEqual(
     await exportOnnxAsync(model, { layout: 'nchw', quantize: 'uint8' }),
     exportOnnx(model, { layout: 'nchw', quantize: 'uint8' }),

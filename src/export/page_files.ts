@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Dataset, IMAGE_FIELD } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
@@ -91,7 +92,9 @@ export function writePageFiles(studentDir: string, classNames: readonly string[]
   try {
     layers = readFileSync(textLayersBundle);
   } catch (error) {
-    throw new Error(`kdkit's build is incomplete: ${textLayersBundle.pathname} (${(error as Error).message}); npm run build writes it`);
+    throw new Error(
+      `kdkit's build is incomplete: ${fileURLToPath(textLayersBundle)} (${(error as Error).message}); npm run build writes it`,
+    );
   }
   writeFileAtomic(join(studentDir, TEXT_LAYERS_FILE), layers);
 }

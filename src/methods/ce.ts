@@ -45,7 +45,8 @@ export function crossEntropyLoss(studentLogits: tf.Tensor, labels: tf.Tensor): t
 
 /**
  * The same loss as tensor ops, for GPU backends (engine/placement.ts). distill() has checked the
- * labels once (each a class index), which this path cannot do per step without reading them back.
+ * labels once (each a class index, for a Dataset too), which this path cannot do per step
+ * without reading them back; a label out of range would add nothing here, silently.
  */
 function crossEntropyOnDevice(studentLogits: tf.Tensor, labels: tf.Tensor, classes: number): tf.Scalar {
   return tf.tidy(() => {

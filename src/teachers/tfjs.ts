@@ -40,15 +40,26 @@ export async function tfjsTeacher(model: tf.LayersModel, description: string, in
   return {
     info,
     batchSize: 256,
+    // Read asynchronously: on a GPU backend a synchronous read stalls it (and on WebGPU is not reliable).
     async logits(batch, count) {
-      return tf.tidy(() => (run(model, batch, count) as tf.Tensor).dataSync() as Float32Array);
+      const output = tf.tidy(() => run(model, batch, count) as tf.Tensor);
+      try {
+        return (await output.data()) as Float32Array;
+      } finally {
+        output.dispose();
+      }
     },
     async features(batch, count, names) {
       const key = names.join('\n');
       const taps = tapped.get(key) ?? tappedModel(model, [...names], (name) => `teacher tap ${name}`);
       tapped.set(key, taps);
-      const outputs = tf.tidy(() => (run(taps.model, batch, count) as tf.Tensor[]).map((output) => output.dataSync() as Float32Array));
-      return Object.fromEntries(names.map((name) => [name, outputs[taps.outputs[name]]]));
+      const tensors = tf.tidy(() => run(taps.model, batch, count) as tf.Tensor[]);
+      try {
+        const outputs = await Promise.all(tensors.map(async (output) => (await output.data()) as Float32Array));
+        return Object.fromEntries(names.map((name) => [name, outputs[taps.outputs[name]]]));
+      } finally {
+        tf.dispose(tensors);
+      }
     },
     featureShape(name) {
       return info.featureNames.includes(name) ? tapShape(model, name, `teacher tap ${name}`) : null;

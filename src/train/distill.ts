@@ -221,6 +221,7 @@ async function trainingData(data: TrainingData, field: string, classes: number):
   if (!('x' in data)) {
     if (data.numClasses !== classes)
       throw new InputError(`distill(): ${field}: the dataset has ${data.numClasses} classes, the student outputs ${classes}`);
+    checkLabels(data.labels, `${field}.labels`, classes);
     return data;
   }
   const named: Record<string, unknown> =
@@ -246,9 +247,7 @@ async function trainingData(data: TrainingData, field: string, classes: number):
   }
   const labels = Int32Array.from(data.y instanceof tf.Tensor ? ((await data.y.data()) as ArrayLike<number>) : data.y);
   if (labels.length !== count) throw new InputError(`distill(): ${field}.y: ${labels.length} labels for ${count} samples of ${field}.x`);
-  const bad = labels.findIndex((label) => !(label >= 0 && label < classes));
-  if (bad >= 0)
-    throw new InputError(`distill(): ${field}.y[${bad}]: label ${labels[bad]} is outside [0, ${classes}), the student's classes`);
+  checkLabels(labels, `${field}.y`, classes);
   return memoryDataset({
     name: field,
     inputs,
@@ -257,6 +256,12 @@ async function trainingData(data: TrainingData, field: string, classes: number):
     numClasses: classes,
     classNames: Array.from({ length: classes }, (_, i) => String(i)),
   });
+}
+
+/** Every label a class index: the device path's cross-entropy (methods/ce.ts) cannot check them per step. */
+function checkLabels(labels: Int32Array, field: string, classes: number): void {
+  const bad = labels.findIndex((label) => !(label >= 0 && label < classes));
+  if (bad >= 0) throw new InputError(`distill(): ${field}[${bad}]: label ${labels[bad]} is outside [0, ${classes}), the student's classes`);
 }
 
 function parseAugment(given: DistillOptions['augment'], train: Dataset, seed: number) {

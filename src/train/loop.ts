@@ -249,6 +249,10 @@ class Loop implements TrainingLoop {
     return this.model.weights.map((weight) => Float32Array.from(weight.read().dataSync() as Float32Array));
   }
 
+  readWeightsAsync(): Promise<Float32Array[]> {
+    return Promise.all(this.model.weights.map(async (weight) => Float32Array.from((await weight.read().data()) as Float32Array)));
+  }
+
   writeWeights(weights: Float32Array[]): void {
     this.model.weights.forEach((weight, i) => {
       (weight.read() as tf.Variable).assign(tf.tensor(weights[i], weight.read().shape));

@@ -4,6 +4,7 @@
  * come from (the soft-label cache, or the teacher run per batch).
  */
 import * as tf from '../engine/tf.js';
+import { featureBudgetBytes } from '../engine/budget.js';
 import type { DatasetSplits } from '../data/index.js';
 import { forEachBatch } from '../data/dataset.js';
 import type { TermConfig } from '../config/schema.js';
@@ -37,8 +38,6 @@ export interface TeacherSource {
    * teachers/cache.ts's cachedTeacherFeatures for its entry); without it they are computed in memory.
    */
   cacheFeatures?: FeatureCache;
-  /** Features of the whole training set kept in memory up to this size, 1 GiB unless given; past it they are computed per batch. */
-  featureBudgetBytes?: number;
   source: string;
   /** The config field of the terms it serves, e.g. 'distill.terms'. */
   field: string;
@@ -148,12 +147,9 @@ function teacherTapShape(teacher: TapSource, name: string, field: string): numbe
   return [...shape];
 }
 
-/** The default of TeacherSource.featureBudgetBytes; a run gives a quarter of the machine's memory, from 1 GiB to 4 GiB. */
-const DEFAULT_FEATURE_BUDGET = 2 ** 30;
-
 /**
  * The teacher's features at `taps` for a batch: gathered from the soft-label cache when all of the
- * training set's fit in the teacher's featureBudgetBytes, computed from the batch's inputs otherwise.
+ * training set's fit in the engine's featureBudgetBytes (engine/budget.ts), computed from the batch's inputs otherwise.
  */
 export async function teacherFeatureSource(
   teacher: TeacherSource,
@@ -166,7 +162,7 @@ export async function teacherFeatureSource(
   const widths = taps.map(({ shape }) => shape.reduce((size, dim) => size * dim, 1));
   const bytes = samples * widths.reduce((sum, width) => sum + width, 0) * 4;
   const megabytes = (bytes / 2 ** 20).toFixed(0);
-  const budgetBytes = teacher.featureBudgetBytes ?? DEFAULT_FEATURE_BUDGET;
+  const budgetBytes = featureBudgetBytes();
   const budget = `${budgetBytes / 2 ** 20} MiB`;
   if (bytes > budgetBytes) {
     if (!teacher.model) {

@@ -78,6 +78,8 @@ export interface TrainingLoop {
   restore(snapshot: { position: LoopPosition; tensors: Float32Array[]; optimizerIterations: number }, source: string): void;
   /** The weights of the model alone (no optimizer state), in `model.weights` order. */
   readWeights(): Float32Array[];
+  /** readWeights, read asynchronously: what a callback should use on a GPU backend (webgl, webgpu). */
+  readWeightsAsync(): Promise<Float32Array[]>;
   writeWeights(weights: Float32Array[]): void;
   /**
    * Sets the learning rate now. With a schedule, the rest of it is scaled by the same factor (the

@@ -22,7 +22,12 @@ export function divergenceGuard(options: DivergenceGuardOptions = {}): Callback 
       let problem = bad ? `term '${bad.name}' is ${bad.value}` : !Number.isFinite(values.loss) ? `the loss is ${values.loss}` : null;
       if (problem === null && options.maxGradNorm !== undefined) {
         const squares = () => tf.addN(values.gradients.map((gradient) => tf.sum(tf.square(gradient))));
-        const norm = values.gradients.length === 0 ? 0 : Math.sqrt(tf.tidy(squares).dataSync()[0]);
+        let norm = 0;
+        if (values.gradients.length > 0) {
+          const total = tf.tidy(squares);
+          norm = Math.sqrt(total.dataSync()[0]);
+          total.dispose();
+        }
         if (norm > options.maxGradNorm) problem = `the gradient norm ${norm.toPrecision(4)} is over maxGradNorm ${options.maxGradNorm}`;
       }
       if (problem === null) return;

@@ -51,7 +51,7 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): Callback {
 
   return {
     name: 'earlyStopping',
-    onEpochEnd(record, loop) {
+    async onEpochEnd(record, loop) {
       const value = metricValue(record, monitor);
       if (Number.isNaN(value))
         throw new InputError(
@@ -59,14 +59,14 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): Callback {
         );
       if (record.epoch > startFromEpoch) {
         if (options.restoreBest && bestWeights === null) {
-          bestWeights = loop.readWeights();
+          bestWeights = await loop.readWeightsAsync();
           bestEpoch = record.epoch;
         }
         wait++;
         if (improves(value, best)) {
           best = value;
           bestEpoch = record.epoch;
-          if (options.restoreBest) bestWeights = loop.readWeights();
+          if (options.restoreBest) bestWeights = await loop.readWeightsAsync();
           wait = 0;
         } else if (wait >= patience && record.epoch > 1) {
           loop.stop(

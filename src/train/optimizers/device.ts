@@ -1,7 +1,8 @@
 /**
  * The optimizers' updates as tensor ops, for GPU backends (engine/placement.ts): the weights and
- * the slots stay on the device. The same formulas as adam.ts and momentum.ts's host loops, in the
- * same order of operations, so that both paths agree to float32 rounding (optimizers.test.ts).
+ * the slots stay on the device. The same formulas as adam.ts and momentum.ts's host loops, in
+ * float32 throughout (the host loops keep some intermediates in float64), so the two paths agree
+ * to float32 rounding, not bit for bit (optimizers.test.ts).
  */
 import * as tf from '../../engine/tf.js';
 import type { AdamHyper } from '../../engine/updates.js';

@@ -206,19 +206,28 @@ test("an update never writes through to a tensor that shared the variable's stor
   tf.dispose([initial, weight, gradient]);
 });
 
-test('fused updates allocate no tensors', async () => {
-  await initEngine({ backend: 'wasm' });
-  const weight = tf.variable(tf.randomNormal([64]));
-  const gradient = tf.randomNormal([64]);
-  const optimizer = new FusedAdam({ learningRate: 0.01 });
-  optimizer.step([weight], [gradient]);
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < 5; i++) optimizer.step([weight], [gradient]);
-  assert.equal(tf.memory().numTensors, before);
-  optimizer.dispose();
-  assert.equal(tf.memory().numTensors, before - 2, 'dispose frees the two moments');
-  tf.dispose([weight, gradient]);
-});
+for (const setup of ['wasm', 'device'] as const) {
+  test(
+    `fused updates allocate no tensors (${setup})`,
+    onSetup(setup, () => {
+      for (const [optimizer, slots] of [
+        [new FusedAdam({ learningRate: 0.01 }), 2],
+        [new FusedMomentum(0.01, 0.9), 1],
+        [new FusedMomentum(0.01, 0), 0],
+      ] as const) {
+        const weight = tf.variable(tf.randomNormal([8, 8]));
+        const gradient = tf.randomNormal([8, 8]);
+        optimizer.step([weight], [gradient]);
+        const before = tf.memory().numTensors;
+        for (let i = 0; i < 5; i++) optimizer.step([weight], [gradient]);
+        assert.equal(tf.memory().numTensors, before);
+        optimizer.dispose();
+        assert.equal(tf.memory().numTensors, before - slots, `dispose frees the ${slots} slots`);
+        tf.dispose([weight, gradient]);
+      }
+    }),
+  );
+}
 
 /** Ten steps on variables of odd and even sizes, on wasm with or without the SIMD kernels. */
 async function trainOnWasm(simd: boolean, makeOptimizer: () => FusedOptimizer): Promise<Float32Array[]> {
