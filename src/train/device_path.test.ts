@@ -71,13 +71,10 @@ for (const optimizer of [
     assert.deepEqual([host.refused, device.refused], [1, 1]);
     assert.deepEqual([host.leaked, device.leaked], [0, 0]);
     assert.equal(device.losses.length, 3);
-    device.losses.forEach((loss, i) =>
-      assert.ok(Math.abs(loss - host.losses[i]) <= 1e-4 * Math.abs(host.losses[i]), `epoch ${i + 1}: ${loss} vs ${host.losses[i]}`),
-    );
-    device.weights
-      .flat()
-      .forEach((weight, i) =>
-        assert.ok(Math.abs(weight - host.weights.flat()[i]) <= 1e-4, `weight ${i}: ${weight} vs ${host.weights.flat()[i]}`),
-      );
+    for (const [i, loss] of device.losses.entries())
+      assert.ok(Math.abs(loss - host.losses[i]) <= 1e-4 * Math.abs(host.losses[i]), `epoch ${i + 1}: ${loss} vs ${host.losses[i]}`);
+    const hostWeights = host.weights.flat();
+    for (const [i, weight] of device.weights.flat().entries())
+      assert.ok(Math.abs(weight - hostWeights[i]) <= 1e-4, `weight ${i}: ${weight} vs ${hostWeights[i]}`);
   });
 }
