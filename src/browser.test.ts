@@ -68,7 +68,7 @@ test('in Chromium, the bundle distils the digits student on wasm, webgl and webg
   }
 });
 
-test('initBrowserEngine names a backend it does not know, and refuses wasmPaths once wasm has started', async () => {
+test('initBrowserEngine names a backend it does not know, refuses wasmPaths once wasm has started, and says where it looked for wasm', async () => {
   const site = mkdtempSync(join(tmpdir(), 'kdkit-browser-'));
   writeFileSync(join(site, 'index.html'), '<!doctype html><title>blank</title>');
   const { origin, server } = await serveDirectories({ '/kdkit/': new URL('./browser/', import.meta.url).pathname, '/': site });
@@ -83,11 +83,13 @@ test('initBrowserEngine names a backend it does not know, and refuses wasmPaths 
           () => 'started',
           (error: Error) => `${error.name}: ${error.message}`,
         );
+      const unknown = await attempt('tpu');
+      const started = await attempt('wasm');
       const late = await kd.initBrowserEngine({ backend: 'wasm', wasmPaths: '/elsewhere/' }).then(
         () => 'started',
         (error: Error) => `${error.name}: ${error.message}`,
       );
-      return [await attempt('tpu'), await attempt('wasm'), late];
+      return [unknown, started, late];
     }, `${origin}/kdkit/kdkit.mjs`);
     assert.match(messages[0], /^InputError: initBrowserEngine\(\): backend: "tpu" is not one of webgpu, webgl, wasm, cpu/);
     assert.equal(messages[1], 'started');
@@ -95,6 +97,24 @@ test('initBrowserEngine names a backend it does not know, and refuses wasmPaths 
       messages[2],
       /^InputError: initBrowserEngine\(\): wasmPaths: the wasm backend was already started from http:\/\/127\.0\.0\.1:\d+\/kdkit\//,
     );
+    // A fresh page, its .wasm files looked for where they are not: an InputError naming the place,
+    // and again (not TensorFlow.js's own error) on a second try, which it cannot make.
+    const fresh = await browser.newPage();
+    await fresh.goto(`${origin}/`);
+    const failures = await fresh.evaluate(async (url) => {
+      const kd = await import(url);
+      const attempt = (options: object) =>
+        kd.initBrowserEngine(options).then(
+          () => 'started',
+          (error: Error) => `${error.name}: ${error.message}`,
+        );
+      return [await attempt({ backend: 'wasm', wasmPaths: '/elsewhere/' }), await attempt({ backend: 'wasm' })];
+    }, `${origin}/kdkit/kdkit.mjs`);
+    for (const failure of failures)
+      assert.match(
+        failure,
+        /^InputError: initBrowserEngine\(\): backend: TensorFlow\.js could not start the wasm backend .*served at \/elsewhere\//,
+      );
   } finally {
     await browser.close();
     server.close();

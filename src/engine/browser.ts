@@ -45,6 +45,8 @@ export interface BrowserEngineInfo {
 /** Where the wasm backend looks for its files, once set; whether it has been started (or tried). */
 let wasmPaths: string | undefined;
 let wasmTried = false;
+/** TensorFlow.js cannot start wasm again in a page where it failed once. */
+let wasmFailed = false;
 
 /** Selects a backend and makes it ready; calling it again switches backend. */
 export async function initBrowserEngine(options: BrowserEngineOptions = {}): Promise<BrowserEngineInfo> {
@@ -73,7 +75,7 @@ export async function initBrowserEngine(options: BrowserEngineOptions = {}): Pro
       chosen === 'webgpu' && !('gpu' in navigator)
         ? ' (this browser has no navigator.gpu)'
         : chosen === 'wasm'
-          ? ` (are its .wasm files served at ${wasmPaths}? pass wasmPaths)`
+          ? ` (are its .wasm files served at ${wasmPaths}? pass wasmPaths on the first call; after a failure, reload the page)`
           : '';
     throw new InputError(`initBrowserEngine(): backend: TensorFlow.js could not start the ${chosen} backend in this browser${why}`);
   }
@@ -86,13 +88,19 @@ export async function initBrowserEngine(options: BrowserEngineOptions = {}): Pro
 }
 
 async function startBackend(backend: BrowserBackend): Promise<boolean> {
-  if (tfc.getBackend() === backend) return true;
-  if (backend === 'wasm') wasmTried = true;
-  try {
-    return await tfc.setBackend(backend);
-  } catch {
-    return false;
+  if (backend === 'wasm') {
+    if (wasmFailed) return false;
+    wasmTried = true;
   }
+  if (tfc.getBackend() === backend) return true;
+  let started = false;
+  try {
+    started = await tfc.setBackend(backend);
+  } catch {
+    started = false;
+  }
+  if (!started && backend === 'wasm') wasmFailed = true;
+  return started;
 }
 
 async function firstThatStarts(candidates: readonly BrowserBackend[]): Promise<BrowserBackend> {
