@@ -154,3 +154,50 @@ test('examples/browser trains a teacher, distils a student and downloads an ONNX
     server.close();
   }
 });
+
+test("README's In the browser example runs as written in a page, kdkit/browser mapped to the bundle", async () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## In the browser\n'));
+  const example = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(example, "README has a js block under '## In the browser'");
+  const site = mkdtempSync(join(tmpdir(), 'kdkit-browser-'));
+  // The data the example names: 64 images, their labels and a teacher's logits, made once
+  // TensorFlow.js has a backend (a page's own tensors come after tf.ready() too).
+  const prelude = [
+    "import { tf } from 'kdkit/browser';",
+    'await tf.ready();',
+    "const images = tf.randomUniform([64, 8, 8, 1], 0, 1, 'float32', 1);",
+    "const labels = tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), 'int32');",
+    "const teacherLogits = tf.randomNormal([64, 10], 0, 3, 'float32', 2);",
+  ].join('\n');
+  const after = 'window.done = { backend: engine.backend, onnxBytes: onnx.length };';
+  writeFileSync(
+    join(site, 'index.html'),
+    `<!doctype html><script type="importmap">${JSON.stringify({ imports: { 'kdkit/browser': '/kdkit/kdkit.mjs' } })}</script>\n<script type="module">\n${prelude}\n${example}\n${after}\n</script>`,
+  );
+  const { origin, server } = await serveDirectories({ '/kdkit/': new URL('./browser/', import.meta.url).pathname, '/': site });
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    const logged: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => logged.push(message.text()));
+    await page.goto(`${origin}/`);
+    await page.waitForFunction(() => 'done' in window, null, { timeout: 120_000 });
+    const done = await page.evaluate(() => (window as unknown as { done: { backend: string; onnxBytes: number } }).done);
+    assert.deepEqual(errors, []);
+    // This Chromium has WebGPU (SwiftShader): the engine's first choice.
+    assert.equal(done.backend, 'webgpu');
+    assert.ok(done.onnxBytes > 1000, `${done.onnxBytes} bytes of ONNX`);
+    const epochs = logged.filter((line) => /^\d+ \d/.test(line)).map((line) => Number(line.split(' ')[0]));
+    assert.deepEqual(
+      epochs,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+      'one console line per epoch',
+    );
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
