@@ -15,18 +15,15 @@ const out = join(root, 'dist/browser');
 // util/hash.js uses node:crypto; its browser twin gives the same digests (util/hash_browser.test.ts).
 const browserTwins = { [join(root, 'dist/util/hash.js')]: join(root, 'dist/util/hash_browser.js') };
 
+// Both bundles: one minified ES module for a browser, its inputs recorded for the node: check below.
+const common = { bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: true, metafile: true, logLevel: 'warning' };
+
 const result = await build({
+  ...common,
   entryPoints: [join(root, 'dist/browser.js')],
   outfile: join(out, 'kdkit.mjs'),
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  minify: true,
   sourcemap: true,
   legalComments: 'linked',
-  metafile: true,
-  logLevel: 'warning',
   plugins: [
     {
       name: 'browser-twins',
@@ -40,15 +37,9 @@ const result = await build({
   ],
 });
 const layers = await build({
+  ...common,
   entryPoints: [join(root, 'dist/layers.js')],
   outfile: join(out, 'layers.mjs'),
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  minify: true,
-  metafile: true,
-  logLevel: 'warning',
   // One TensorFlow.js in the page: the layers register where the page's model loads.
   alias: { '@tensorflow/tfjs-core': '@tensorflow/tfjs', '@tensorflow/tfjs-layers': '@tensorflow/tfjs' },
   external: ['@tensorflow/tfjs'],

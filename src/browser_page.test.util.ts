@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 
-const contentTypes: Record<string, string> = {
+/** What the servers here answer each file type as. */
+export const contentTypes: Record<string, string> = {
   '.html': 'text/html',
   '.js': 'text/javascript',
   '.mjs': 'text/javascript',

@@ -4,8 +4,6 @@
 // answered from node_modules (the same files the CDN serves), and ranks the classes as Node
 // does: the labels from student/labels.json, the probabilities the softmax of Node's logits.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
@@ -21,6 +19,7 @@ import { predictLogits } from '../models/predict.js';
 import { ORT_WASM_CDN, TFJS_CDN, TOKENIZERS_CDN, TRANSFORMERS_CDN } from '../report/usage.js';
 import { TextTokenizer } from '../data/text/tokenizer.js';
 import { kdkit } from './cli.test.util.js';
+import { contentTypes, serveDirectories } from '../browser_page.test.util.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), 'kdkit-pages-'));
@@ -87,27 +86,6 @@ function pages(markdown: string): { code: string; copies: string[] }[] {
     found.push({ code: match[2], copies });
   }
   return found;
-}
-
-const contentTypes: Record<string, string> = {
-  '.html': 'text/html',
-  '.js': 'text/javascript',
-  '.mjs': 'text/javascript',
-  '.json': 'application/json',
-  '.wasm': 'application/wasm',
-};
-
-function serve(site: string): Promise<Server> {
-  const server = createServer((request, response) => {
-    const path = join(site, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
-    if (!path.startsWith(site) || !existsSync(path)) {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, { 'content-type': contentTypes[extname(path)] ?? 'application/octet-stream' });
-    response.end(readFileSync(path));
-  });
-  return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
 }
 
 /** transformers.js's own onnxruntime-web, whose files it fetches from jsDelivr by its version. */
@@ -216,8 +194,7 @@ describe("report.md's pages in Chromium", () => {
     const labels = JSON.parse(readFileSync(join(out, 'student', 'labels.json'), 'utf8')) as string[];
     assert.deepEqual(labels, classNames);
     const classes = classNames.length;
-    const server = await serve(resolve(out));
-    const { port } = server.address() as AddressInfo;
+    const { origin, server } = await serveDirectories({ '/': resolve(out) });
     try {
       for (const { code, copies } of found) {
         for (const copy of copies) {
@@ -230,7 +207,7 @@ describe("report.md's pages in Chromium", () => {
           tab.on('pageerror', (error) => errors.push(error.message));
           await tab.route('**/*', async (route) => {
             const url = route.request().url();
-            if (url.startsWith(`http://127.0.0.1:${port}/`)) return route.continue();
+            if (url.startsWith(`${origin}/`)) return route.continue();
             // The CDN's files are the npm packages' own: answered from node_modules.
             const cdnFile = cdnFileOf(url);
             if (cdnFile === null || !existsSync(cdnFile)) {
@@ -243,7 +220,7 @@ describe("report.md's pages in Chromium", () => {
             });
           });
           try {
-            await tab.goto(`http://127.0.0.1:${port}/${page}`);
+            await tab.goto(`${origin}/${page}`);
             await tab.waitForFunction(() => typeof (window as unknown as { classify?: unknown }).classify === 'function', null, {
               timeout: 60_000,
             });

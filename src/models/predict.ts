@@ -8,21 +8,28 @@ import { argmaxRow } from '../util/argmax.js';
 import { forward } from './forward.js';
 import { fieldTensors, modelInputs } from './inputs.js';
 
-/** Runs the model in inference mode over the whole dataset; returns logits [n, classes], row-major. */
-export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize = 256): Float32Array {
+/** Each batch's logits [rows, classes] in inference mode, with its first row; the caller reads and disposes them. */
+function* batchLogits(model: tf.LayersModel, dataset: Dataset, batchSize: number): Generator<{ start: number; output: tf.Tensor }> {
   const count = dataset.labels.length;
-  const numClasses = dataset.numClasses;
-  const logits = new Float32Array(count * numClasses);
   let scratch: SampleBatch | undefined;
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(start + batchSize, count);
     const batch = readRange(dataset, start, end, scratch);
     scratch = batch;
     const inputs = () => modelInputs(model, fieldTensors(dataset.inputs, batch, end - start), `${dataset.name}: model '${model.name}'`);
-    logits.set(
-      tf.tidy(() => (forward(model, inputs()) as tf.Tensor).dataSync() as Float32Array),
-      start * numClasses,
-    );
+    yield { start, output: tf.tidy(() => forward(model, inputs()) as tf.Tensor) };
+  }
+}
+
+/** Runs the model in inference mode over the whole dataset; returns logits [n, classes], row-major. */
+export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize = 256): Float32Array {
+  const logits = new Float32Array(dataset.labels.length * dataset.numClasses);
+  for (const { start, output } of batchLogits(model, dataset, batchSize)) {
+    try {
+      logits.set(output.dataSync() as Float32Array, start * dataset.numClasses);
+    } finally {
+      output.dispose();
+    }
   }
   return logits;
 }
@@ -32,18 +39,10 @@ export function predictLogits(model: tf.LayersModel, dataset: Dataset, batchSize
  * page stays responsive, and WebGPU gives no reliable synchronous read.
  */
 export async function predictLogitsAsync(model: tf.LayersModel, dataset: Dataset, batchSize = 256): Promise<Float32Array> {
-  const count = dataset.labels.length;
-  const numClasses = dataset.numClasses;
-  const logits = new Float32Array(count * numClasses);
-  let scratch: SampleBatch | undefined;
-  for (let start = 0; start < count; start += batchSize) {
-    const end = Math.min(start + batchSize, count);
-    const batch = readRange(dataset, start, end, scratch);
-    scratch = batch;
-    const inputs = () => modelInputs(model, fieldTensors(dataset.inputs, batch, end - start), `${dataset.name}: model '${model.name}'`);
-    const output = tf.tidy(() => forward(model, inputs()) as tf.Tensor);
+  const logits = new Float32Array(dataset.labels.length * dataset.numClasses);
+  for (const { start, output } of batchLogits(model, dataset, batchSize)) {
     try {
-      logits.set((await output.data()) as Float32Array, start * numClasses);
+      logits.set((await output.data()) as Float32Array, start * dataset.numClasses);
     } finally {
       output.dispose();
     }
